@@ -1,0 +1,220 @@
+"""Vectorized multi-start optimizer.
+
+Every start is a row of one array and moves together with all the others: a batched
+Levenberg-Marquardt on the robust (Huber) objective, with IRLS weights giving a Gauss-Newton
+Hessian that majorizes the Huber loss. Each start keeps its own damping and stops on its own.
+Bounds are handled by projection (an active set of parameters pinned at a bound).
+
+Many starts on a large grid land in the same few basins, so the search runs in rounds: all
+starts take a few steps, the better half carries on, and so on until ``keep`` starts remain, which
+run to convergence (laws.md §12.3: "prune starts after a few iterations").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalelaw.fitting.objective import LossName, rho, rho_psi_weight
+from scalelaw.laws.law import Law
+
+# Keep one Jacobian block under this many float64 entries (about 200 MB).
+_MAX_BLOCK = 25_000_000
+
+
+@dataclass
+class Problem:
+    """A law, its data and the objective: everything the optimizer needs, in its internal space."""
+
+    law: Law
+    X: Mapping[str, np.ndarray]
+    log_y: np.ndarray
+    loss: LossName = "huber"
+    delta: float = 1e-3
+    weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.lo, self.hi = self.law.internal_bounds()
+        self.is_log = np.array([p.transform == "log" for p in self.law.parameters])
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.log_y.shape[0])
+
+    def _chunks(self, n_sets: int) -> list[slice]:
+        per = max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
+        return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
+
+    def objective(self, z: np.ndarray) -> np.ndarray:
+        """Summed loss for each row of ``z`` (internal space); ``inf`` where not finite."""
+        out = np.empty(z.shape[0])
+        for sl in self._chunks(z.shape[0]):
+            with np.errstate(all="ignore"):
+                log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
+                per_point = rho(log_pred - self.log_y, self.loss, self.delta)
+                if self.weights is not None:
+                    per_point = per_point * self.weights
+                total = per_point.sum(axis=1)
+            out[sl] = np.where(np.isfinite(total), total, np.inf)
+        return out
+
+    def objective_grad_hess(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Objective, exact gradient and Gauss-Newton (IRLS) Hessian in internal space."""
+        n_sets, n_par = z.shape
+        f = np.empty(n_sets)
+        g = np.empty((n_sets, n_par))
+        H = np.empty((n_sets, n_par, n_par))
+        for sl in self._chunks(n_sets):
+            with np.errstate(all="ignore"):
+                theta = self.law.from_internal(z[sl])
+                log_pred, J = self.law.log_predict_jac(theta, self.X, jac=True)
+                assert J is not None
+                # Chain rule to the optimizer's space: d theta / d z = theta for log-transformed parameters.
+                J = J * np.where(self.is_log, theta, 1.0)[:, :, None]
+                per_point, psi, w = rho_psi_weight(log_pred - self.log_y, self.loss, self.delta)
+                if self.weights is not None:
+                    per_point, psi, w = per_point * self.weights, psi * self.weights, w * self.weights
+                f[sl] = per_point.sum(axis=1)
+                g[sl] = np.matmul(J, psi[:, :, None])[:, :, 0]
+                H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
+        bad = ~(np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2)))
+        f[bad] = np.inf
+        g[bad] = 0.0
+        H[bad] = 0.0
+        return f, g, H
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Where a batch of starts ended.
+
+    Attributes
+    ----------
+    z : ndarray (n, n_params)
+        Final points (internal space) of the starts carried to the end, best first.
+    objective : ndarray (n,)
+        Their objectives, ascending.
+    converged : ndarray (n,) of bool
+    n_iter : ndarray (n,) of int
+    start_index : ndarray (n,) of int
+        Index into the original start array.
+    n_starts : int
+        Starts given (including those with a non-finite objective).
+    n_finite_starts : int
+    """
+
+    z: np.ndarray
+    objective: np.ndarray
+    converged: np.ndarray
+    n_iter: np.ndarray
+    start_index: np.ndarray
+    n_starts: int
+    n_finite_starts: int
+
+
+def levenberg_marquardt(
+    problem: Problem,
+    z0: np.ndarray,
+    max_iter: int = 200,
+    ftol: float = 1e-12,
+    gtol: float = 1e-10,
+    lam0: float = 1e-3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run batched, bounded Levenberg-Marquardt from every row of ``z0``.
+
+    Returns final ``z``, objective, converged flags and iterations used, per start.
+    """
+    lo, hi = problem.lo, problem.hi
+    z = np.clip(np.array(z0, dtype=np.float64), lo, hi)
+    n_sets, n_par = z.shape
+    f, g, H = problem.objective_grad_hess(z)
+    lam = np.full(n_sets, lam0)
+    done = ~np.isfinite(f)
+    converged = np.zeros(n_sets, dtype=bool)
+    n_iter = np.zeros(n_sets, dtype=int)
+    eye = np.eye(n_par)
+    tol_bound = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    tol_bound_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    for _ in range(max_iter):
+        act = np.flatnonzero(~done)
+        if act.size == 0:
+            break
+        za, fa, ga, Ha, la = z[act], f[act], g[act], H[act], lam[act]
+        # Active set: a parameter on a bound whose gradient pushes outward stays put this step.
+        pinned = ((za <= lo + tol_bound) & (ga > 0)) | ((za >= hi - tol_bound_hi) & (ga < 0))
+        gp = np.where(pinned, 0.0, ga)
+        grad_small = np.max(np.abs(gp), axis=1) <= gtol * (1.0 + fa)
+        free = ~pinned
+        Hm = Ha * (free[:, :, None] & free[:, None, :])
+        diag = np.diagonal(Hm, axis1=1, axis2=2)
+        scale = np.maximum(diag, 1e-12 * (1.0 + diag.max(axis=1, keepdims=True)))
+        A = Hm + (la[:, None] * scale)[:, :, None] * eye + (~free)[:, :, None] * eye
+        try:
+            step = -np.linalg.solve(A, gp[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
+        step = np.where(free, step, 0.0)
+        z_new = np.clip(za + step, lo, hi)
+        f_new = problem.objective(z_new)
+        accept = f_new < fa
+        n_iter[act] += 1
+        rel_gain = np.where(accept, (fa - f_new) / np.maximum(fa, 1e-300), 0.0)
+        lam[act] = np.where(accept, np.maximum(la * 0.3, 1e-12), la * 10.0)
+        acc_idx = act[accept]
+        if acc_idx.size:
+            z[acc_idx] = z_new[accept]
+            f2, g2, H2 = problem.objective_grad_hess(z[acc_idx])
+            f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
+        stalled = lam[act] > 1e10
+        tiny_gain = accept & (rel_gain <= ftol)
+        stop = grad_small | stalled | tiny_gain
+        converged[act[stop]] = True
+        done[act[stop]] = True
+    return z, f, converged, n_iter
+
+
+def multistart(
+    problem: Problem,
+    starts: np.ndarray,
+    keep: int = 32,
+    rounds_iter: int = 2,
+    prune: int = 4,
+    max_iter: int = 300,
+    ftol: float = 1e-12,
+) -> BatchResult:
+    """Optimize from every start (internal space) and return the survivors, best first.
+
+    Successive pruning: all finite starts take ``rounds_iter`` steps; the best ``1/prune`` of them
+    continue; this repeats until at most ``keep`` starts remain, which run to convergence. With
+    ``keep >= n_starts`` every start runs to convergence.
+    """
+    z = np.clip(np.asarray(starts, dtype=np.float64), problem.lo, problem.hi)
+    n_starts = z.shape[0]
+    f0 = problem.objective(z)
+    idx = np.flatnonzero(np.isfinite(f0))
+    n_finite = idx.size
+    if n_finite == 0:
+        return BatchResult(
+            z=z[:0], objective=f0[:0], converged=np.zeros(0, bool), n_iter=np.zeros(0, int),
+            start_index=idx, n_starts=n_starts, n_finite_starts=0,
+        )
+    # The first cut uses the objective at the starts themselves (a grid search), later cuts the
+    # objective after a few optimizer steps.
+    order = np.argsort(f0[idx], kind="stable")[: max(keep, idx.size // prune)]
+    idx = idx[order]
+    z = z[idx]
+    used = np.zeros(idx.size, dtype=int)
+    while idx.size > keep:
+        z, f, _, it = levenberg_marquardt(problem, z, max_iter=rounds_iter, ftol=ftol)
+        used += it
+        order = np.argsort(f, kind="stable")[: max(keep, idx.size // prune)]
+        idx, z, used = idx[order], z[order], used[order]
+    z, f, conv, it = levenberg_marquardt(problem, z, max_iter=max_iter, ftol=ftol)
+    used += it
+    order = np.argsort(f, kind="stable")
+    return BatchResult(
+        z=z[order], objective=f[order], converged=conv[order], n_iter=used[order],
+        start_index=idx[order], n_starts=n_starts, n_finite_starts=n_finite,
+    )

@@ -1,0 +1,59 @@
+"""Losses on log residuals, summed over points (never averaged: laws.md §12.1).
+
+Averaging shrinks the objective by the number of points and makes optimizers stop on their
+tolerance before the optimum; that is how Hoffmann et al.'s fit went wrong (Besiroglu et al. 2024).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+LossName = Literal["huber", "squared"]
+LOSSES: tuple[str, ...] = ("huber", "squared")
+
+
+def rho_psi_weight(
+    r: np.ndarray, loss: LossName = "huber", delta: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Loss per residual, its derivative and the IRLS weight ``psi(r) / r``.
+
+    Huber: ``r^2/2`` for ``|r| <= delta``, else ``delta * (|r| - delta/2)``.
+    Squared: ``r^2/2``.
+    """
+    if loss == "squared":
+        return 0.5 * r * r, r, np.ones_like(r)
+    abs_r = np.abs(r)
+    inside = abs_r <= delta
+    rho = np.where(inside, 0.5 * r * r, delta * (abs_r - 0.5 * delta))
+    psi = np.clip(r, -delta, delta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(inside, 1.0, delta / abs_r)
+    return rho, psi, weight
+
+
+def rho(r: np.ndarray, loss: LossName = "huber", delta: float = 1e-3) -> np.ndarray:
+    """Loss per residual only (the cheap path used when no derivatives are needed)."""
+    if loss == "squared":
+        return 0.5 * r * r
+    abs_r = np.abs(r)
+    return np.where(abs_r <= delta, 0.5 * r * r, delta * (abs_r - 0.5 * delta))
+
+
+def objective(
+    log_pred: np.ndarray,
+    log_y: np.ndarray,
+    loss: LossName = "huber",
+    delta: float = 1e-3,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Summed loss of log residuals for each parameter set: shape ``log_pred.shape[:-1]``.
+
+    Non-finite predictions give ``inf`` so that optimizers reject them.
+    """
+    per_point = rho(log_pred - log_y, loss, delta)
+    if weights is not None:
+        per_point = per_point * weights
+    total = per_point.sum(axis=-1)
+    return np.where(np.isfinite(total), total, np.inf)

@@ -1,0 +1,146 @@
+"""Power laws over one or two scale variables: power + constant, Chinchilla, Kaplan.
+
+Formulas, grids and provenance: ``shared/docs/laws.md`` §1.1 (power), §2.2 (Kaplan), §3 (Chinchilla).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from scalelaw.laws.law import Law, Parameter, log_sum_exp_terms
+
+
+@dataclass(frozen=True, eq=False)
+class PowerLaw(Law):
+    """``y = E + A * x^(-alpha)`` on one input ``x`` (Henighan 2020; Hestness 2017)."""
+
+    def log_predict_jac(self, theta, X, jac=True):
+        x = np.log(X[self.inputs[0]])[None, :]
+        E, A, alpha = (theta[:, [k]] for k in range(3))
+        with np.errstate(divide="ignore"):
+            log_E = np.log(E)
+        log_pred, shares = log_sum_exp_terms([log_E, np.log(A) - alpha * x], weights=jac)
+        if not jac:
+            return log_pred, None
+        w_A = shares[1]
+        J = np.stack([np.exp(-log_pred), w_A / A, -w_A * x], axis=1)
+        return log_pred, J
+
+    def start_grid(self, X, y):
+        # laws.md §1.1: alpha and E on a grid, log A by least squares given (alpha, E).
+        x = np.log(X[self.inputs[0]])
+        y_min = float(np.min(y))
+        starts = []
+        for alpha, frac in itertools.product((0.05, 0.1, 0.2, 0.35, 0.5, 0.8), (0.0, 0.25, 0.5, 0.75, 0.9)):
+            E = frac * y_min
+            log_A = float(np.mean(np.log(np.maximum(y - E, 1e-12 * y_min)) + alpha * x))
+            starts.append((E, np.exp(log_A), alpha))
+        return self.clip(np.array(starts))
+
+
+def power(x: str = "flops") -> PowerLaw:
+    """Power law plus constant on input ``x`` (``params``, ``tokens``, ``flops``, ...)."""
+    return PowerLaw(
+        name="power",
+        inputs=(x,),
+        parameters=(
+            Parameter("E", 0.0, 1e6, "identity", description="irreducible loss (floor)"),
+            Parameter("A", 1e-30, 1e60, "log", description="amplitude of the reducible term"),
+            Parameter("alpha", 0.0, 5.0, "identity", description=f"exponent of {x}"),
+        ),
+        description=f"E + A * {x}^(-alpha)",
+        reference="Henighan et al. 2020, Scaling Laws for Autoregressive Generative Modeling",
+        options={"x": x},
+    )
+
+
+# Epoch AI's 4,500-start grid (Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt",
+# laws.md §3.4): alpha, beta in {0, .5, 1, 1.5, 2}; e in {-1, -.5, 0, .5, 1}; a, b in {0, 5, ..., 25}
+# with A = exp(a), B = exp(b), E = exp(e).
+_EPOCH_LOG_AB = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0)
+_EPOCH_E = (-1.0, -0.5, 0.0, 0.5, 1.0)
+_EPOCH_EXP = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+@dataclass(frozen=True, eq=False)
+class ChinchillaLaw(Law):
+    """``L = E + A / N^alpha + B / D^beta`` (Hoffmann et al. 2022, Approach 3)."""
+
+    def log_predict_jac(self, theta, X, jac=True):
+        log_N = np.log(X[self.inputs[0]])[None, :]
+        log_D = np.log(X[self.inputs[1]])[None, :]
+        E, A, B, alpha, beta = (theta[:, [k]] for k in range(5))
+        log_pred, shares = log_sum_exp_terms(
+            [np.log(E), np.log(A) - alpha * log_N, np.log(B) - beta * log_D], weights=jac
+        )
+        if not jac:
+            return log_pred, None
+        w_E, w_A, w_B = np.broadcast_arrays(*shares)
+        J = np.stack([w_E / E, w_A / A, w_B / B, -w_A * log_N, -w_B * log_D], axis=1)
+        return log_pred, J
+
+    def start_grid(self, X, y):
+        grid = itertools.product(_EPOCH_E, _EPOCH_LOG_AB, _EPOCH_LOG_AB, _EPOCH_EXP, _EPOCH_EXP)
+        z = np.array(list(grid))
+        theta = np.column_stack([np.exp(z[:, 0]), np.exp(z[:, 1]), np.exp(z[:, 2]), z[:, 3], z[:, 4]])
+        return theta
+
+
+def chinchilla(n: str = "params", d: str = "tokens") -> ChinchillaLaw:
+    """Chinchilla's parametric law ``E + A/N^alpha + B/D^beta`` with Epoch AI's 4,500-start grid."""
+    return ChinchillaLaw(
+        name="chinchilla",
+        inputs=(n, d),
+        parameters=(
+            Parameter("E", 1e-6, 1e3, "log", description="irreducible loss"),
+            Parameter("A", 1e-12, 1e30, "log", description="amplitude of the parameter term"),
+            Parameter("B", 1e-12, 1e30, "log", description="amplitude of the data term"),
+            Parameter("alpha", 0.0, 3.0, "identity", description=f"exponent of {n}"),
+            Parameter("beta", 0.0, 3.0, "identity", description=f"exponent of {d}"),
+        ),
+        description=f"E + A / {n}^alpha + B / {d}^beta",
+        reference="Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (Approach 3); "
+        "start grid of Besiroglu et al. 2024",
+        options={"n": n, "d": d},
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class KaplanLaw(Law):
+    """``L = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D`` (Kaplan et al. 2020, eq. 1.5)."""
+
+    def log_predict_jac(self, theta, X, jac=True):
+        log_N = np.log(X[self.inputs[0]])[None, :]
+        log_D = np.log(X[self.inputs[1]])[None, :]
+        N_c, D_c, a_N, a_D = (theta[:, [k]] for k in range(4))
+        u = (a_N / a_D) * (np.log(N_c) - log_N)
+        v = np.log(D_c) - log_D
+        S, shares = log_sum_exp_terms([u, v], weights=jac)
+        log_pred = a_D * S
+        if not jac:
+            return log_pred, None
+        w_u, w_v = shares
+        J = np.stack(
+            [a_N * w_u / N_c, a_D * w_v / D_c, w_u * (np.log(N_c) - log_N), S - w_u * u], axis=1
+        )
+        return log_pred, J
+
+
+def kaplan(n: str = "params", d: str = "tokens") -> KaplanLaw:
+    """Kaplan's joint law L(N, D); N is non-embedding parameters in the paper."""
+    return KaplanLaw(
+        name="kaplan",
+        inputs=(n, d),
+        parameters=(
+            Parameter("N_c", 1.0, 1e40, "log", tuple(np.exp([25.0, 30.0, 35.0])), "parameter scale"),
+            Parameter("D_c", 1.0, 1e40, "log", tuple(np.exp([25.0, 30.0, 35.0])), "data scale"),
+            Parameter("alpha_N", 1e-4, 2.0, "identity", (0.05, 0.08, 0.12), "parameter exponent"),
+            Parameter("alpha_D", 1e-4, 2.0, "identity", (0.08, 0.1, 0.15), "data exponent"),
+        ),
+        description=f"((N_c/{n})^(alpha_N/alpha_D) + D_c/{d})^alpha_D",
+        reference="Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5",
+        options={"n": n, "d": d},
+    )

@@ -1,0 +1,374 @@
+"""Law: a pure description of a scaling law.
+
+A law names its inputs (data columns such as ``params`` and ``tokens``) and its parameters (with
+bounds, a start grid and the transform the optimizer works in). It predicts on a log scale,
+vectorized over rows *and* over parameter sets: ``theta`` has shape ``(n_sets, n_params)`` and
+every prediction has shape ``(n_sets, n_rows)``. That shape is what makes fitting thousands of
+starts, or a thousand bootstrap replicates, one array operation.
+
+Laws import nothing from fitting, data loading or views: they bind to data by column name only.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from scalelaw.errors import LawError
+
+Transform = Literal["identity", "log"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a law.
+
+    Attributes
+    ----------
+    name : str
+        Name used in results and JSON (e.g. ``"alpha"``).
+    lower, upper : float
+        Bounds in natural units; the optimizer never leaves them.
+    transform : {"identity", "log"}
+        Space the optimizer works in. ``"log"`` suits positive amplitudes spanning decades.
+    grid : tuple of float
+        Start values in natural units; a law's start grid is their Cartesian product unless the law
+        builds a data-dependent one.
+    description : str
+        What the parameter means.
+    """
+
+    name: str
+    lower: float = -math.inf
+    upper: float = math.inf
+    transform: Transform = "identity"
+    grid: tuple[float, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise LawError(f"parameter name {self.name!r} is not a valid identifier")
+        if self.transform not in ("identity", "log"):
+            raise LawError(f"parameter {self.name!r}: transform must be 'identity' or 'log', not {self.transform!r}")
+        if not self.lower < self.upper:
+            raise LawError(f"parameter {self.name!r}: lower bound {self.lower} must be below upper {self.upper}")
+        if self.transform == "log" and self.lower < 0:
+            raise LawError(f"parameter {self.name!r} uses a log transform, so its lower bound must be >= 0")
+        object.__setattr__(self, "grid", tuple(float(g) for g in self.grid))
+
+    @property
+    def internal_bounds(self) -> tuple[float, float]:
+        """Bounds in the optimizer's space."""
+        if self.transform == "log":
+            lo = math.log(self.lower) if self.lower > 0 else -math.inf
+            return lo, math.log(self.upper) if math.isfinite(self.upper) else math.inf
+        return self.lower, self.upper
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "lower": _json_float(self.lower),
+            "upper": _json_float(self.upper),
+            "transform": self.transform,
+            "grid": list(self.grid),
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Parameter:
+        return cls(
+            name=data["name"],
+            lower=float(data.get("lower", -math.inf)),
+            upper=float(data.get("upper", math.inf)),
+            transform=data.get("transform", "identity"),
+            grid=tuple(data.get("grid", ())),
+            description=data.get("description", ""),
+        )
+
+
+def _json_float(x: float) -> float | str:
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+@dataclass(frozen=True, eq=False)
+class Law(abc.ABC):
+    """Base class of every law.
+
+    Subclasses set ``name``, ``inputs`` and ``parameters`` and implement :meth:`log_predict_jac`
+    (log prediction and its exact Jacobian in natural parameter units). Everything else (natural
+    predictions, transforms, start grids, JSON) is shared.
+
+    Attributes
+    ----------
+    name : str
+        Catalog name, or ``"expression"``.
+    inputs : tuple of str
+        Data columns the law reads, in order.
+    parameters : tuple of Parameter
+        Free parameters, in the order of ``theta``'s last axis.
+    output : str
+        Default column the law predicts (``"loss"``).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    parameters: tuple[Parameter, ...]
+    output: str = "loss"
+    description: str = ""
+    reference: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    #: Laws whose output can be <= 0 must fit on linear residuals; all catalog laws here are positive.
+    positive_output: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.parameters]
+        if len(set(names)) != len(names):
+            raise LawError(f"law {self.name!r} has repeated parameter names: {names}")
+        if len(set(self.inputs)) != len(self.inputs):
+            raise LawError(f"law {self.name!r} has repeated inputs: {self.inputs}")
+
+    # ---------------------------------------------------------------- to implement
+    @abc.abstractmethod
+    def log_predict_jac(
+        self, theta: np.ndarray, X: Mapping[str, np.ndarray], jac: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Log prediction and its Jacobian.
+
+        Parameters
+        ----------
+        theta : ndarray, shape (n_sets, n_params)
+            Parameter sets in natural units.
+        X : mapping of str to ndarray, shape (n_rows,)
+            Input columns (raw units, > 0 for scale inputs).
+        jac : bool
+            Whether to compute the Jacobian.
+
+        Returns
+        -------
+        log_pred : ndarray, shape (n_sets, n_rows)
+        jacobian : ndarray, shape (n_sets, n_params, n_rows), or None
+            ``d log_pred / d theta`` in natural units. Parameters come before rows so each
+            parameter's derivative is one contiguous block (the optimizer's hot path).
+        """
+
+    # ---------------------------------------------------------------- shared behaviour
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise LawError(f"law {self.name!r} has no parameter {name!r}; it has {', '.join(self.param_names)}")
+
+    def theta(self, values: Mapping[str, float] | Sequence[float] | np.ndarray) -> np.ndarray:
+        """Parameter values as an array of shape ``(n_sets, n_params)``."""
+        params = values
+        if isinstance(params, Mapping):
+            missing = [n for n in self.param_names if n not in params]
+            if missing:
+                raise LawError(f"law {self.name!r} needs values for {', '.join(missing)}")
+            extra = sorted(set(params) - set(self.param_names))
+            if extra:
+                raise LawError(
+                    f"law {self.name!r} has no parameter(s) {', '.join(extra)}; it has {', '.join(self.param_names)}"
+                )
+            return np.array([[float(params[n]) for n in self.param_names]])
+        arr = np.asarray(params, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if arr.ndim != 2 or arr.shape[1] != self.n_params:
+            raise LawError(
+                f"law {self.name!r} takes {self.n_params} parameters ({', '.join(self.param_names)}); "
+                f"got an array of shape {np.shape(params)}"
+            )
+        return arr
+
+    def bind(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Check and broadcast the input columns the law needs to 1-D float arrays."""
+        missing = [n for n in self.inputs if n not in inputs]
+        if missing:
+            raise LawError(f"law {self.name!r} needs input(s) {', '.join(missing)}; got {', '.join(inputs) or 'none'}")
+        arrays = [np.atleast_1d(np.asarray(inputs[n], dtype=np.float64)) for n in self.inputs]
+        try:
+            arrays = np.broadcast_arrays(*arrays)
+        except ValueError as exc:
+            raise LawError(f"inputs {', '.join(self.inputs)} have incompatible shapes: {exc}") from None
+        return {n: np.ravel(a) for n, a in zip(self.inputs, arrays, strict=True)}
+
+    def predict(self, values: Mapping[str, float] | Sequence[float] | np.ndarray, /, **inputs: Any) -> np.ndarray:
+        """Predict the law's output.
+
+        Parameters
+        ----------
+        values : mapping or array
+            Parameter values, ``{"E": 1.69, ...}``, or an array of shape ``(n_params,)`` or ``(n_sets, n_params)``.
+        **inputs : array_like
+            Input columns by name, e.g. ``params=7e10, tokens=1.4e12``.
+
+        Returns
+        -------
+        ndarray
+            Shape ``(n_rows,)`` for one parameter set, ``(n_sets, n_rows)`` for an array of sets.
+
+        Examples
+        --------
+        >>> from scalelaw import get_law
+        >>> law = get_law("chinchilla")
+        >>> float(law.predict({"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28},
+        ...                   params=70e9, tokens=1.4e12)[0])  # doctest: +ELLIPSIS
+        1.936...
+        """
+        theta = self.theta(values)
+        log_pred, _ = self.log_predict_jac(theta, self.bind(inputs), jac=False)
+        out = np.exp(log_pred)
+        return out[0] if _is_single(values) else out
+
+    def jacobian(self, values: Mapping[str, float] | Sequence[float] | np.ndarray, /, **inputs: Any) -> np.ndarray:
+        """Exact derivative of the prediction w.r.t. each parameter, shape ``(..., n_rows, n_params)``."""
+        theta = self.theta(values)
+        log_pred, jac = self.log_predict_jac(theta, self.bind(inputs), jac=True)
+        assert jac is not None
+        out = np.exp(log_pred)[..., None] * np.swapaxes(jac, -1, -2)
+        return out[0] if _is_single(values) else out
+
+    def start_grid(self, X: Mapping[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+        """Start values, shape ``(n_starts, n_params)`` in natural units.
+
+        The default is the Cartesian product of the parameters' grids; laws override this to use the
+        data (e.g. a floor below the smallest observed loss, amplitudes solved by least squares).
+        """
+        grids = []
+        for p in self.parameters:
+            if p.grid:
+                grids.append(p.grid)
+            else:
+                grids.append((_default_start(p),))
+        return np.array(list(itertools.product(*grids)), dtype=np.float64)
+
+    # ---------------------------------------------------------------- transforms
+    def to_internal(self, theta: np.ndarray) -> np.ndarray:
+        z = np.array(theta, dtype=np.float64, copy=True)
+        for k, p in enumerate(self.parameters):
+            if p.transform == "log":
+                with np.errstate(divide="ignore"):
+                    z[..., k] = np.log(z[..., k])
+        return z
+
+    def from_internal(self, z: np.ndarray) -> np.ndarray:
+        theta = np.array(z, dtype=np.float64, copy=True)
+        for k, p in enumerate(self.parameters):
+            if p.transform == "log":
+                theta[..., k] = np.exp(theta[..., k])
+        return theta
+
+    def internal_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = zip(*(p.internal_bounds for p in self.parameters), strict=True)
+        return np.array(lo), np.array(hi)
+
+    def clip(self, theta: np.ndarray) -> np.ndarray:
+        """Move parameter sets inside the bounds."""
+        lo = np.array([p.lower for p in self.parameters])
+        hi = np.array([p.upper for p in self.parameters])
+        return np.clip(theta, lo, hi)
+
+    # ---------------------------------------------------------------- variations and JSON
+    def with_bounds(self, **bounds: tuple[float, float]) -> Law:
+        """Copy of the law with new bounds, e.g. ``law.with_bounds(alpha=(0.05, 1.0))``."""
+        params = list(self.parameters)
+        for name, (lo, hi) in bounds.items():
+            k = self.param_names.index(self.parameter(name).name)
+            grid = tuple(g for g in params[k].grid if lo <= g <= hi)
+            params[k] = replace(params[k], lower=float(lo), upper=float(hi), grid=grid)
+        return replace(self, parameters=tuple(params))
+
+    def fix(self, **values: float) -> Law:
+        """Law with some parameters held at given values, e.g. ``law.fix(L0=np.log(50257))``."""
+        from scalelaw.laws.fixed import FixedLaw
+
+        return FixedLaw.wrap(self, values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready definition; :func:`scalelaw.laws.law_from_dict` rebuilds an equal law."""
+        return {
+            "type": "catalog",
+            "name": self.name,
+            "options": dict(self.options),
+            "parameters": [p.to_dict() for p in self.parameters],
+        }
+
+    def formula(self) -> str:
+        return self.description
+
+    def __repr__(self) -> str:
+        return f"<Law {self.name}: inputs=({', '.join(self.inputs)}), params=({', '.join(self.param_names)})>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Law) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(repr(self.to_dict()))
+
+
+def _default_start(p: Parameter) -> float:
+    lo, hi = p.lower, p.upper
+    if p.transform == "log":
+        lo_ = lo if lo > 0 else 1e-3
+        hi_ = hi if math.isfinite(hi) else max(lo_ * 1e3, 1.0)
+        return float(math.sqrt(lo_ * hi_))
+    if math.isfinite(lo) and math.isfinite(hi):
+        return 0.5 * (lo + hi)
+    if math.isfinite(lo):
+        return lo + 1.0
+    if math.isfinite(hi):
+        return hi - 1.0
+    return 0.0
+
+
+def _is_single(params: Any) -> bool:
+    return isinstance(params, Mapping) or np.ndim(params) == 1
+
+
+def log_sum_exp_terms(
+    terms: Sequence[np.ndarray], weights: bool = True
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``log(sum(exp(t)))`` over a list of broadcastable arrays, with each term's share of the sum.
+
+    Sums of positive power terms are evaluated this way (laws.md §12.2); the shares are exactly the
+    derivatives of the result w.r.t. each log-term. The direct sum is tried first (fast, and exact
+    whenever no term overflows); entries where it over- or underflows are redone with the max shift.
+    """
+    with np.errstate(over="ignore", divide="ignore"):
+        expd = [np.exp(t) for t in terms]
+        total = expd[0]
+        for e in expd[1:]:
+            total = total + e
+        lse = np.log(total)
+    bad = ~np.isfinite(lse) | (total == 0)
+    if bad.any():
+        stacked = np.stack(np.broadcast_arrays(*terms))
+        top = np.max(stacked, axis=0)
+        top = np.where(np.isfinite(top), top, 0.0)
+        shifted = np.exp(stacked - top)
+        s_total = shifted.sum(axis=0)
+        lse = np.where(bad, top + np.log(s_total), lse)
+        if not weights:
+            return lse, []
+        shares = shifted / s_total
+        return lse, [np.where(bad, shares[k], e / total) for k, e in enumerate(expd)]
+    if not weights:
+        return lse, []
+    inv = 1.0 / total
+    return lse, [e * inv for e in expd]
