@@ -1,3 +1,47 @@
-"""scalelaw: from a ladder of small training runs to trustworthy predictions about big ones."""
+"""scalelaw: from a ladder of small training runs to trustworthy predictions about big ones.
+
+>>> import scalelaw
+>>> result = scalelaw.fit("chinchilla", "dataset:porian2024")
+>>> result.status.converged
+True
+"""
 
 __version__ = "0.1.0"
+
+from scalelaw import datasets
+from scalelaw.errors import (
+    BoundWarning,
+    ConvergenceWarning,
+    DataError,
+    FitError,
+    IdentifiabilityWarning,
+    LawError,
+    ScaleLawError,
+)
+from scalelaw.fitting import FitResult, FitStatus, fit
+from scalelaw.io import load_runs, read_table
+from scalelaw.laws import Law, Parameter, get_law, list_laws
+from scalelaw.runs import CANONICAL_COLUMNS, Runs
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "BoundWarning",
+    "ConvergenceWarning",
+    "DataError",
+    "FitError",
+    "FitResult",
+    "FitStatus",
+    "IdentifiabilityWarning",
+    "Law",
+    "LawError",
+    "Parameter",
+    "Runs",
+    "ScaleLawError",
+    "__version__",
+    "datasets",
+    "fit",
+    "get_law",
+    "list_laws",
+    "load_runs",
+    "read_table",
+]

@@ -144,3 +144,49 @@ def kaplan(n: str = "params", d: str = "tokens") -> KaplanLaw:
         reference="Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5",
         options={"n": n, "d": d},
     )
+
+
+@dataclass(frozen=True, eq=False)
+class OvertrainLaw(Law):
+    """``L = E + A / N^alpha + B / D^alpha``: Chinchilla with one shared exponent (Gadre et al. 2024)."""
+
+    def log_predict_jac(self, theta, X, jac=True):
+        log_N = np.log(X[self.inputs[0]])[None, :]
+        log_D = np.log(X[self.inputs[1]])[None, :]
+        E, A, B, alpha = (theta[:, [k]] for k in range(4))
+        log_pred, shares = log_sum_exp_terms(
+            [np.log(E), np.log(A) - alpha * log_N, np.log(B) - alpha * log_D], weights=jac
+        )
+        if not jac:
+            return log_pred, None
+        w_E, w_A, w_B = np.broadcast_arrays(*shares)
+        J = np.stack([w_E / E, w_A / A, w_B / B, -w_A * log_N - w_B * log_D], axis=1)
+        return log_pred, J
+
+    def start_grid(self, X, y):
+        # The Epoch grid restricted to alpha = beta (laws.md §3.4, §6).
+        grid = itertools.product(_EPOCH_E, _EPOCH_LOG_AB, _EPOCH_LOG_AB, (0.1, 0.25, 0.5, 1.0, 1.5))
+        z = np.array(list(grid))
+        return np.column_stack([np.exp(z[:, 0]), np.exp(z[:, 1]), np.exp(z[:, 2]), z[:, 3]])
+
+
+def overtrain(n: str = "params", d: str = "tokens") -> OvertrainLaw:
+    """Gadre et al.'s over-training law: Chinchilla's form with alpha = beta.
+
+    In the paper's notation ``L(C, M) = E + (a M^eta + b M^-eta) C^-eta`` with token multiplier
+    ``M = D/N`` and ``C = 6ND``: ``eta = alpha/2``, ``a = A 6^eta``, ``b = B 6^eta`` (laws.md §6).
+    At fixed M the reducible loss is a power law in C with the same exponent for every M.
+    """
+    return OvertrainLaw(
+        name="overtrain",
+        inputs=(n, d),
+        parameters=(
+            Parameter("E", 1e-6, 1e3, "log", description="irreducible loss"),
+            Parameter("A", 1e-12, 1e30, "log", description="amplitude of the parameter term"),
+            Parameter("B", 1e-12, 1e30, "log", description="amplitude of the data term"),
+            Parameter("alpha", 0.0, 3.0, "identity", description=f"shared exponent of {n} and {d}"),
+        ),
+        description=f"E + A / {n}^alpha + B / {d}^alpha",
+        reference="Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks",
+        options={"n": n, "d": d},
+    )

@@ -25,6 +25,7 @@ def _load_builtin() -> None:
     register("power", basic.power)
     register("chinchilla", basic.chinchilla)
     register("kaplan", basic.kaplan)
+    register("overtrain", basic.overtrain)
     for module_name in ("saturating", "data_constrained"):
         try:
             module = __import__(f"scalelaw.laws.{module_name}", fromlist=["CATALOG"])
@@ -80,6 +81,10 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
                     f"this version defines {list(law.param_names)}"
                 )
             law = replace(law, parameters=params)
+        if "inputs" in data:
+            law = law.with_inputs(*data["inputs"])
+        if "output" in data:
+            law = replace(law, output=data["output"])
         return law
     if kind == "fixed":
         return law_from_dict(data["base"]).fix(**data["values"])

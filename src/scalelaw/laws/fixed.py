@@ -76,3 +76,7 @@ class FixedLaw(Law):
     def formula(self) -> str:
         fixed = ", ".join(f"{k}={v:g}" for k, v in (self.values or {}).items())
         return f"{self.base.formula() if self.base else ''} with {fixed} fixed"
+
+    def with_inputs(self, *columns: str) -> Law:
+        assert self.base is not None and self.values is not None
+        return FixedLaw.wrap(self.base.with_inputs(*columns), self.values)

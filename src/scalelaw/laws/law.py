@@ -294,6 +294,17 @@ class Law(abc.ABC):
             params[k] = replace(params[k], lower=float(lo), upper=float(hi), grid=grid)
         return replace(self, parameters=tuple(params))
 
+    def with_inputs(self, *columns: str) -> Law:
+        """Copy of the law that reads its inputs from other columns, e.g. ``with_inputs("N_ne", "tokens")``."""
+        if len(columns) != len(self.inputs):
+            raise LawError(
+                f"law {self.name!r} has {len(self.inputs)} input(s) ({', '.join(self.inputs)}); "
+                f"got {len(columns)} column name(s): {', '.join(columns)}"
+            )
+        if tuple(columns) == self.inputs:
+            return self
+        return replace(self, inputs=tuple(columns))
+
     def fix(self, **values: float) -> Law:
         """Law with some parameters held at given values, e.g. ``law.fix(L0=np.log(50257))``."""
         from scalelaw.laws.fixed import FixedLaw
@@ -306,6 +317,8 @@ class Law(abc.ABC):
             "type": "catalog",
             "name": self.name,
             "options": dict(self.options),
+            "inputs": list(self.inputs),
+            "output": self.output,
             "parameters": [p.to_dict() for p in self.parameters],
         }
 

@@ -1,0 +1,264 @@
+"""The ``scalelaw`` command line: thin wrappers that parse, call the library and render with rich.
+
+Exit codes: 0 ok, 2 bad input (one clear line on stderr), 1 other failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalelaw.errors import DataError, LawError, ScaleLawError
+
+app = typer.Typer(
+    name="scalelaw",
+    help="Fit scaling laws to training runs and predict bigger runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+datasets_app = typer.Typer(help="Bundled real datasets from published scaling studies.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def _run(action: Callable[[], Any]) -> Any:
+    """Run ``action``, turning scalelaw errors into one line on stderr and warnings into notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = action()
+        except (DataError, LawError) as exc:
+            _fail(str(exc), 2)
+        except ScaleLawError as exc:
+            _fail(str(exc), 1)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+    return value
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def _fmt(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "—"
+    return f"{x:.6g}"
+
+
+@datasets_app.command("list")
+def datasets_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List the bundled datasets with their rows and license."""
+    from scalelaw import datasets
+
+    table = datasets.list()
+    if as_json:
+        _print_json({"datasets": table.to_dict(orient="records")})
+        return
+    view = Table(title="Bundled datasets (use as DATA: dataset:NAME)", title_justify="left")
+    for col in ("name", "rows", "license", "law", "description"):
+        view.add_column(col, overflow="fold", no_wrap=col == "name")
+    for row in table.itertuples(index=False):
+        view.add_row(row.name, str(row.rows), row.license, row.law, row.description)
+    out.print(view)
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+@app.command()
+def fit(
+    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    law: Annotated[str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")] = "chinchilla",
+    x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
+    y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
+    mapping: Annotated[list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")] = None,
+    loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
+    delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
+    starts: Annotated[int | None, typer.Option(help="Number of random starts instead of the law's grid.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the fit as JSON to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Fit a law to DATA and print the parameter table (or JSON)."""
+    from scalelaw.fitting import fit as fit_law
+    from scalelaw.io import load_runs
+
+    def action():
+        runs = load_runs(data, mapping)
+        return fit_law(
+            _law_from_option(law), runs, y=y, x=_split_list(x), loss=loss, delta=delta, starts=starts, seed=seed
+        )
+
+    result = _run(action)
+    if out_path is not None:
+        result.save(out_path)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    _render_fit(result, out_path)
+
+
+def _law_from_option(text: str):
+    from scalelaw.laws import Law, list_laws
+
+    if text in list_laws() or text.isidentifier():
+        return text
+    return Law.from_expression(text)
+
+
+def _render_fit(result, out_path: Path | None) -> None:
+    view = Table(title=f"{result.law.name}: {result.law.formula()}", title_justify="left")
+    view.add_column("parameter")
+    view.add_column("value", justify="right")
+    view.add_column("± std. error", justify="right")
+    view.add_column("note")
+    for name, value, se in zip(result.law.param_names, result.values, result.std_errors, strict=True):
+        note = "at bound" if name in result.status.at_bound else ""
+        view.add_row(name, _fmt(value), _fmt(se), note)
+    out.print(view)
+    out.print(
+        f"objective {result.objective:.6g} ({result.loss}, δ={result.delta:g}) on {result.n_points} points "
+        f"from {result.n_runs} runs; {result.n_starts} starts, {result.status.n_at_best} reached the best; "
+        f"fit {result.fit_seconds:.2f} s",
+        highlight=False,
+    )
+    out.print(f"log-residual scale (robust sd): {result.residual_scale:.4g}", highlight=False)
+    out.print("std. errors are local (Gauss-Newton) approximations.", style="dim")
+    for note in result.notes:
+        out.print(f"note: {note}", style="dim", highlight=False)
+    if result.status.ok:
+        out.print("[green]status: converged, no parameter at a bound, identifiable[/]")
+    if out_path is not None:
+        out.print(f"saved fit to {out_path}", highlight=False)
+
+
+def _parse_at(items: list[str]) -> list[dict[str, float]]:
+    points = []
+    for item in items:
+        point: dict[str, float] = {}
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise DataError(f"cannot read --at {item!r}: write it as 'params=7e10,tokens=1.4e12'")
+            key, value = (s.strip() for s in part.split("=", 1))
+            try:
+                point[key] = float(value)
+            except ValueError:
+                raise DataError(f"--at value {value!r} for {key!r} is not a number") from None
+        points.append(point)
+    return points
+
+
+@app.command()
+def predict(
+    fit_file: Annotated[Path, typer.Argument(help="Fit JSON written by `scalelaw fit --out`.")],
+    at: Annotated[list[str], typer.Option(help="Inputs, e.g. 'params=70e9,tokens=1.4e12' (repeatable).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Predict the fitted quantity at new inputs."""
+    from scalelaw.fitting import FitResult
+
+    def action():
+        if not fit_file.exists():
+            raise DataError(f"no such fit file: {fit_file}")
+        result = FitResult.load(fit_file)
+        points = _parse_at(at)
+        rows = []
+        for point in points:
+            missing = [n for n in result.law.inputs if n not in point]
+            if missing:
+                raise DataError(
+                    f"--at {','.join(f'{k}={v:g}' for k, v in point.items())} lacks {', '.join(missing)}; "
+                    f"this law needs {', '.join(result.law.inputs)}"
+                )
+            extra = sorted(set(point) - set(result.law.inputs))
+            if extra:
+                raise DataError(f"--at gives {', '.join(extra)}, which law {result.law.name!r} does not use")
+            bad = [k for k, v in point.items() if not (math.isfinite(v) and v > 0)]
+            if bad:
+                raise DataError(f"--at values must be finite and > 0; check {', '.join(bad)}")
+            value = float(result.predict(**point)[0])
+            rows.append({"at": point, "value": value})
+        return result, rows
+
+    result, rows = _run(action)
+    if as_json:
+        payload: dict[str, Any] = {"law": result.law.name, "y": result.y, "predictions": rows}
+        if len(rows) == 1:
+            payload.update(rows[0])
+        _print_json(payload)
+        return
+    view = Table(title=f"{result.law.name} prediction of {result.y}", title_justify="left")
+    for name in result.law.inputs:
+        view.add_column(name, justify="right")
+    view.add_column(result.y, justify="right")
+    for row in rows:
+        view.add_row(*[f"{row['at'][n]:.4g}" for n in result.law.inputs], f"{row['value']:.6g}")
+    out.print(view)
+
+
+@app.command("laws")
+def laws_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List the catalog laws with their inputs, parameters and formula."""
+    from scalelaw.laws import get_law, list_laws
+
+    rows = []
+    for name in list_laws():
+        law = get_law(name)
+        rows.append({"name": name, "inputs": list(law.inputs), "parameters": list(law.param_names), "formula": law.formula()})
+    if as_json:
+        _print_json({"laws": rows})
+        return
+    view = Table(title="Catalog laws (use with --law NAME)", title_justify="left")
+    for col in ("name", "inputs", "parameters", "formula"):
+        view.add_column(col, overflow="fold")
+    for r in rows:
+        view.add_row(r["name"], ", ".join(r["inputs"]), ", ".join(r["parameters"]), r["formula"])
+    out.print(view)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # a bug, not bad input: say so briefly, full trace on request
+        if os.environ.get("SCALELAW_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set SCALELAW_DEBUG=1 for details)")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

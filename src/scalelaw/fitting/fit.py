@@ -1,0 +1,202 @@
+"""``fit(law, runs)``: bind a law to data, search all starts at once, report honestly."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.errors import (
+    BoundWarning,
+    ConvergenceWarning,
+    DataError,
+    FitError,
+    IdentifiabilityWarning,
+)
+from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature
+from scalelaw.fitting.engine import Problem, multistart
+from scalelaw.fitting.objective import LOSSES
+from scalelaw.fitting.result import FitResult, FitStatus
+from scalelaw.io import load_runs
+from scalelaw.laws.catalog import get_law
+from scalelaw.laws.law import Law
+from scalelaw.runs import Runs
+
+#: Inputs read on a log scale: they must be strictly positive.
+SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_size"})
+
+
+def fit(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | str,
+    y: str | None = None,
+    x: Sequence[str] | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    starts: int | np.ndarray | None = None,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+    keep: int = 32,
+    max_iter: int = 500,
+    law_options: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Fit a scaling law to runs.
+
+    The objective is the sum over points of a robust loss of log residuals,
+    ``sum_i huber_delta(log f(x_i) - log y_i)`` (laws.md §12.1). All starts are optimized together
+    as one vectorized batch; the survivors of a few pruning rounds run to convergence.
+
+    Parameters
+    ----------
+    law : str or Law
+        Catalog name (``"chinchilla"``, ``"power"``, ...) or a :class:`Law`.
+    runs : Runs, DataFrame, path or ``"dataset:NAME"``
+        The observations.
+    y : str, optional
+        Column to fit; defaults to the law's output (``"loss"``).
+    x : sequence of str, optional
+        Data columns for the law's inputs, in order (e.g. ``["N_ne", "tokens"]``); defaults to the
+        law's own input names.
+    loss : {"huber", "squared"}
+        Loss on log residuals. Huber with ``delta=1e-3`` is nearly an L1 fit, robust to outliers.
+    delta : float
+        Huber threshold, in log units.
+    starts : int or ndarray, optional
+        ``None``: the law's start grid (4,500 points for ``chinchilla``). An int draws that many
+        seeded random starts inside the grid's range; an array (n_starts, n_params) is used as given.
+    seed : int
+        Seed for random starts; results are bit-for-bit reproducible on one machine.
+    weights : ndarray, optional
+        Non-negative weight per row (e.g. to stop long runs with many checkpoints dominating).
+    keep : int
+        Starts that survive pruning and run to convergence.
+    max_iter : int
+        Iteration cap per start.
+    law_options : mapping, optional
+        Options for a catalog law given by name, e.g. ``{"x": "tokens"}`` for ``power``.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    DataError
+        Missing, non-numeric, non-finite or non-positive columns; fewer points than parameters.
+
+    Examples
+    --------
+    >>> import scalelaw
+    >>> result = scalelaw.fit("chinchilla", "dataset:porian2024")
+    >>> sorted(result.params)
+    ['A', 'B', 'E', 'alpha', 'beta']
+    """
+    law = get_law(law, **dict(law_options or {}))
+    if x is not None:
+        law = law.with_inputs(*x)
+    runs = load_runs(runs)
+    y = y or law.output
+    if loss not in LOSSES:
+        raise FitError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if not delta > 0:
+        raise FitError(f"delta must be > 0, got {delta}")
+    runs.require(
+        [*law.inputs, y],
+        positive=[c for c in law.inputs if c in SCALE_COLUMNS] + [y],
+        why=f"law {law.name!r} reads {', '.join(law.inputs)} and fits {y}",
+    )
+    X = {name: runs.array(name) for name in law.inputs}
+    y_values = runs.array(y)
+    n_points = len(y_values)
+    if n_points < law.n_params:
+        raise DataError(
+            f"law {law.name!r} has {law.n_params} parameters ({', '.join(law.param_names)}) but the data has "
+            f"only {n_points} row(s); a fit needs at least {law.n_params} points, and many more to be trusted"
+        )
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (n_points,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise DataError(f"weights must be {n_points} finite non-negative numbers, one per row")
+    log_y = np.log(y_values)
+    problem = Problem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=weights)
+    z_starts = _starts(law, X, y_values, starts, seed)
+
+    t0 = time.perf_counter()
+    batch = multistart(problem, z_starts, keep=keep, max_iter=max_iter)
+    fit_seconds = time.perf_counter() - t0
+    if batch.objective.size == 0 or not np.isfinite(batch.objective[0]):
+        raise FitError(
+            f"no start gave a finite objective for law {law.name!r}: its predictions were not positive and "
+            f"finite at any start. Check that the inputs are in raw units (e.g. params=7e10, not 70)"
+        )
+    z_best = batch.z[0]
+    best = float(batch.objective[0])
+    n_at_best = int(np.sum(batch.objective <= best + 1e-6 * max(abs(best), 1e-12)))
+    lo, hi = problem.lo, problem.hi
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    on_lo = np.isfinite(lo) & (z_best <= lo + 1e-9 * span)
+    on_hi = np.isfinite(hi) & (z_best >= hi - 1e-9 * span)
+    at_bound = tuple(n for n, b in zip(law.param_names, on_lo | on_hi, strict=True) if b)
+    curv = curvature(problem, z_best, free=~(on_lo | on_hi))
+    not_identifiable = not curv.condition_number < MAX_CONDITION
+    status = FitStatus(
+        converged=bool(batch.converged[0]),
+        at_bound=at_bound,
+        not_identifiable=not_identifiable,
+        tradeoffs=curv.tradeoffs if not_identifiable else (),
+        sloppy=curv.sloppy if not_identifiable else (),
+        condition_number=curv.condition_number,
+        n_at_best=n_at_best,
+    )
+    result = FitResult(
+        law=law,
+        values=tuple(float(v) for v in law.from_internal(z_best)),
+        objective=best,
+        n_points=n_points,
+        n_runs=runs.n_runs,
+        n_starts=int(z_starts.shape[0]),
+        status=status,
+        std_errors=curv.std_errors,
+        correlations=curv.correlations,
+        residual_scale=curv.residual_scale,
+        y=y,
+        loss=loss,
+        delta=delta,
+        seed=seed,
+        fit_seconds=fit_seconds,
+        data_hash=runs.fingerprint([*law.inputs, y]),
+        data_source=runs.source,
+        notes=runs.notes,
+    )
+    _warn(status)
+    return result
+
+
+def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, seed: int) -> np.ndarray:
+    """Start points in the optimizer's space."""
+    if starts is None:
+        return law.to_internal(law.clip(law.start_grid(X, y)))
+    if isinstance(starts, (int, np.integer)):
+        if starts < 1:
+            raise FitError(f"starts must be >= 1, got {starts}")
+        grid = law.to_internal(law.clip(law.start_grid(X, y)))
+        lo, hi = grid.min(axis=0), grid.max(axis=0)
+        rng = np.random.default_rng(seed)
+        return lo + (hi - lo) * rng.random((int(starts), law.n_params))
+    arr = law.theta(starts)
+    return law.to_internal(law.clip(arr))
+
+
+def _warn(status: FitStatus) -> None:
+    for message in status.messages():
+        if message.startswith("parameters are not identifiable"):
+            category: type[Warning] = IdentifiabilityWarning
+        elif "bound" in message:
+            category = BoundWarning
+        else:
+            category = ConvergenceWarning
+        warnings.warn(message, category, stacklevel=3)

@@ -1,0 +1,301 @@
+"""FitResult: the frozen outcome of a fit, and its versioned JSON form."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.errors import FitError
+from scalelaw.laws.catalog import law_from_dict
+from scalelaw.laws.law import Law
+
+#: Bump when the JSON layout changes; readers refuse newer schemas than they know.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FitStatus:
+    """Validity flags of a fit, one question each (rather than one overall boolean).
+
+    Attributes
+    ----------
+    converged : bool
+        The best start met the optimizer's stopping rule (gradient or objective change tiny).
+    at_bound : tuple of str
+        Parameters whose best value sits on a bound.
+    not_identifiable : bool
+        Some parameters are not pinned down by the data (see ``tradeoffs``, ``condition_number``).
+    tradeoffs : tuple of (str, str, float)
+        Pairs of parameters on the least-determined direction with ``|correlation| >= 0.99``.
+    sloppy : tuple of str
+        Parameters that move together along the least-determined direction (set when not identifiable).
+    condition_number : float
+        Of the scaled Gauss-Newton information matrix at the optimum.
+    n_at_best : int
+        How many starts reached the best objective (within 1e-6 relative): more is reassuring.
+    """
+
+    converged: bool
+    at_bound: tuple[str, ...] = ()
+    not_identifiable: bool = False
+    tradeoffs: tuple[tuple[str, str, float], ...] = ()
+    sloppy: tuple[str, ...] = ()
+    condition_number: float = math.nan
+    n_at_best: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.converged and not self.at_bound and not self.not_identifiable
+
+    def messages(self) -> list[str]:
+        """Human-readable warnings, empty when all is well."""
+        out = []
+        if not self.converged:
+            out.append("the optimizer did not converge from the best start; results may be inaccurate")
+        if self.at_bound:
+            out.append(
+                f"parameter(s) {', '.join(self.at_bound)} ended on a bound: the bound, not the data, set "
+                "them; widen the bound (Law.with_bounds) or fix the parameter (Law.fix)"
+            )
+        if self.not_identifiable:
+            pairs = "; ".join(f"{a} and {b} (correlation {c:+.4f})" for a, b, c in self.tradeoffs)
+            if pairs:
+                detail = f": {pairs} trade off"
+            elif self.sloppy:
+                detail = f": {', '.join(self.sloppy)} move together without changing the fit"
+            else:
+                detail = ""
+            out.append(
+                f"parameters are not identifiable from this data (condition number "
+                f"{self.condition_number:.2g}){detail}. Predictions inside the data range are fine; derived "
+                "quantities and extrapolations need the intervals from bootstrap or profile"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "converged": self.converged,
+            "at_bound": list(self.at_bound),
+            "not_identifiable": self.not_identifiable,
+            "tradeoffs": [list(t) for t in self.tradeoffs],
+            "sloppy": list(self.sloppy),
+            "condition_number": self.condition_number,
+            "n_at_best": self.n_at_best,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitStatus:
+        return cls(
+            converged=bool(data["converged"]),
+            at_bound=tuple(data.get("at_bound", ())),
+            not_identifiable=bool(data.get("not_identifiable", False)),
+            tradeoffs=tuple((str(a), str(b), float(c)) for a, b, c in data.get("tradeoffs", ())),
+            sloppy=tuple(data.get("sloppy", ())),
+            condition_number=float(data.get("condition_number", math.nan)),
+            n_at_best=int(data.get("n_at_best", 1)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """The outcome of :func:`scalelaw.fit`. Frozen: derive new results, never edit one.
+
+    Attributes
+    ----------
+    law : Law
+        The law fitted (inputs bound to the data columns used).
+    values : tuple of float
+        Best parameter values in natural units, in ``law.param_names`` order (``params`` gives a dict).
+    objective : float
+        Summed loss of log residuals at the optimum.
+    n_points, n_runs : int
+        Observations and distinct runs fitted.
+    n_starts : int
+        Starts in the multi-start search.
+    status : FitStatus
+        Convergence, bounds and identifiability flags.
+    std_errors : tuple of float
+        Approximate (Gauss-Newton) standard errors, natural units.
+    correlations : tuple of tuple of float
+        Parameter correlation matrix from the same approximation.
+    residual_scale : float
+        Robust standard deviation of log residuals (noise level of the data around the law).
+    y : str
+        Column fitted.
+    loss, delta : str, float
+        Objective used.
+    fit_seconds : float
+        Time spent in the optimizer (no I/O, no start-up).
+    data_hash, data_source : str
+        Fingerprint and origin of the data; ``notes`` say what loading did to it.
+    """
+
+    law: Law
+    values: tuple[float, ...]
+    objective: float
+    n_points: int
+    n_runs: int
+    n_starts: int
+    status: FitStatus
+    std_errors: tuple[float, ...]
+    correlations: tuple[tuple[float, ...], ...]
+    residual_scale: float
+    y: str = "loss"
+    loss: str = "huber"
+    delta: float = 1e-3
+    seed: int = 0
+    fit_seconds: float = 0.0
+    data_hash: str = ""
+    data_source: str = ""
+    notes: tuple[str, ...] = ()
+    package_version: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if len(self.values) != self.law.n_params:
+            raise FitError(f"{len(self.values)} values for law {self.law.name!r} with {self.law.n_params} parameters")
+        if not self.package_version:
+            from scalelaw import __version__
+
+            object.__setattr__(self, "package_version", __version__)
+
+    @property
+    def params(self) -> dict[str, float]:
+        """Best parameter values by name (a fresh dict)."""
+        return dict(zip(self.law.param_names, self.values, strict=True))
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.law.inputs
+
+    def predict(self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any) -> np.ndarray:
+        """Predict ``y`` at new inputs: ``fit.predict(params=70e9, tokens=1.4e12)`` or a DataFrame.
+
+        Returns
+        -------
+        ndarray, shape (n_rows,)
+        """
+        columns: dict[str, Any] = {}
+        if frame is not None:
+            columns.update({name: np.asarray(frame[name]) for name in self.law.inputs if name in frame})
+        columns.update(inputs)
+        return self.law.predict(self.params, **columns)
+
+    def table(self) -> pd.DataFrame:
+        """Parameters with approximate standard errors, one row each."""
+        return pd.DataFrame(
+            {
+                "parameter": self.law.param_names,
+                "value": self.values,
+                "std_error": self.std_errors,
+                "lower_bound": [p.lower for p in self.law.parameters],
+                "upper_bound": [p.upper for p in self.law.parameters],
+                "at_bound": [n in self.status.at_bound for n in self.law.param_names],
+            }
+        )
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "scalelaw.fit",
+            "schema_version": SCHEMA_VERSION,
+            "package_version": self.package_version,
+            "law": self.law.name,
+            "formula": self.law.formula(),
+            "law_definition": self.law.to_dict(),
+            "params": self.params,
+            "objective": self.objective,
+            "n_points": self.n_points,
+            "n_runs": self.n_runs,
+            "n_starts": self.n_starts,
+            "status": self.status.to_dict(),
+            "std_errors": dict(zip(self.law.param_names, self.std_errors, strict=True)),
+            "correlations": [list(r) for r in self.correlations],
+            "residual_scale": self.residual_scale,
+            "y": self.y,
+            "loss": self.loss,
+            "delta": self.delta,
+            "seed": self.seed,
+            "fit_seconds": self.fit_seconds,
+            "data": {"hash": self.data_hash, "source": self.data_source, "notes": list(self.notes)},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text; :meth:`from_json` gives back an equal result (floats round-trip exactly)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitResult:
+        if data.get("schema") != "scalelaw.fit":
+            raise FitError("this JSON is not a scalelaw fit (missing 'schema': 'scalelaw.fit')")
+        version = int(data.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            raise FitError(
+                f"fit file has schema version {version}, newer than this scalelaw understands "
+                f"({SCHEMA_VERSION}); upgrade scalelaw"
+            )
+        law = law_from_dict(data["law_definition"])
+        params = data["params"]
+        std = data.get("std_errors", {})
+        return cls(
+            law=law,
+            values=tuple(float(params[n]) for n in law.param_names),
+            objective=float(data["objective"]),
+            n_points=int(data["n_points"]),
+            n_runs=int(data["n_runs"]),
+            n_starts=int(data["n_starts"]),
+            status=FitStatus.from_dict(data["status"]),
+            std_errors=tuple(float(std.get(n, math.nan)) for n in law.param_names),
+            correlations=tuple(tuple(float(v) for v in row) for row in data.get("correlations", ())),
+            residual_scale=float(data.get("residual_scale", math.nan)),
+            y=data.get("y", "loss"),
+            loss=data.get("loss", "huber"),
+            delta=float(data.get("delta", 1e-3)),
+            seed=int(data.get("seed", 0)),
+            fit_seconds=float(data.get("fit_seconds", 0.0)),
+            data_hash=data.get("data", {}).get("hash", ""),
+            data_source=data.get("data", {}).get("source", ""),
+            notes=tuple(data.get("data", {}).get("notes", ())),
+            package_version=data.get("package_version", ""),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FitResult:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FitError(f"not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the JSON atomically."""
+        from scalelaw.io import write_text_atomic
+
+        write_text_atomic(path, self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FitResult:
+        from pathlib import Path
+
+        p = Path(path)
+        if not p.exists():
+            raise FitError(f"no such fit file: {p}")
+        return cls.from_json(p.read_text())
+
+    def __eq__(self, other: object) -> bool:
+        # Compare the serialized form: NaN standard errors (parameters on a bound) compare equal there.
+        return isinstance(other, FitResult) and self.to_json(indent=None) == other.to_json(indent=None)
+
+    def __hash__(self) -> int:
+        return hash(self.to_json(indent=None))
+
+    def __repr__(self) -> str:
+        vals = ", ".join(f"{n}={v:.6g}" for n, v in self.params.items())
+        flag = "ok" if self.status.ok else "; ".join(m.split(":")[0] for m in self.status.messages())
+        return f"FitResult({self.law.name}: {vals}; objective={self.objective:.6g}; n={self.n_points}; {flag})"
