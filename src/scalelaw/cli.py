@@ -94,10 +94,14 @@ def _split_list(value: str | None) -> list[str] | None:
 @app.command()
 def fit(
     data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
-    law: Annotated[str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")] = "chinchilla",
+    law: Annotated[
+        str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")
+    ] = "chinchilla",
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
     y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
-    mapping: Annotated[list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
     loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
     delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
     starts: Annotated[int | None, typer.Option(help="Number of random starts instead of the law's grid.")] = None,
@@ -234,7 +238,9 @@ def laws_list(
     rows = []
     for name in list_laws():
         law = get_law(name)
-        rows.append({"name": name, "inputs": list(law.inputs), "parameters": list(law.param_names), "formula": law.formula()})
+        rows.append(
+            {"name": name, "inputs": list(law.inputs), "parameters": list(law.param_names), "formula": law.formula()}
+        )
     if as_json:
         _print_json({"laws": rows})
         return

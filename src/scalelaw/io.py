@@ -7,7 +7,9 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from scalelaw.errors import DataError
@@ -37,8 +39,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     kind = _READERS.get(path.suffix.lower())
     if kind is None:
         raise DataError(
-            f"cannot tell the format of {path.name!r} from its extension; use one of "
-            f"{', '.join(sorted(_READERS))}"
+            f"cannot tell the format of {path.name!r} from its extension; use one of {', '.join(sorted(_READERS))}"
         )
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty; it needs a header row and at least one observation")
@@ -80,14 +81,14 @@ def _read_json_records(path: Path) -> pd.DataFrame:
 
 
 def load_runs(
-    source: str | os.PathLike | pd.DataFrame | Runs,
+    source: str | os.PathLike | pd.DataFrame | Mapping[str, Any] | Runs,
     mapping: str | Mapping[str, str] | Iterable[str] | None = None,
 ) -> Runs:
     """Load and validate runs from a file path, ``dataset:NAME``, a DataFrame or existing Runs.
 
     Parameters
     ----------
-    source : path, ``"dataset:NAME"``, DataFrame or Runs
+    source : path, ``"dataset:NAME"``, DataFrame, dict of arrays or Runs
         Where the observations are. Bundled datasets are listed by ``scalelaw datasets list``.
     mapping : str or mapping, optional
         Column renames such as ``"Model Size=params"``.
@@ -104,6 +105,12 @@ def load_runs(
         return source
     if isinstance(source, pd.DataFrame):
         return Runs.from_frame(source, mapping, source="DataFrame")
+    if isinstance(source, Mapping):
+        try:
+            frame = pd.DataFrame({k: np.ravel(np.asarray(v)) for k, v in source.items()})
+        except ValueError as exc:
+            raise DataError(f"columns given as a dict must have equal lengths: {exc}") from None
+        return Runs.from_frame(frame, mapping, source="dict of arrays")
     text = os.fspath(source)
     if text.startswith("dataset:"):
         from scalelaw import datasets

@@ -124,7 +124,7 @@ _REGISTRY: dict[str, Dataset] = {
 }
 
 
-def list() -> pd.DataFrame:  # noqa: A001 - mirrors the CLI verb `datasets list`
+def list() -> pd.DataFrame:
     """Bundled datasets: name, rows, license, description and citation."""
     rows = [
         {

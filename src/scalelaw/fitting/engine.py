@@ -197,8 +197,13 @@ def multistart(
     n_finite = idx.size
     if n_finite == 0:
         return BatchResult(
-            z=z[:0], objective=f0[:0], converged=np.zeros(0, bool), n_iter=np.zeros(0, int),
-            start_index=idx, n_starts=n_starts, n_finite_starts=0,
+            z=z[:0],
+            objective=f0[:0],
+            converged=np.zeros(0, bool),
+            n_iter=np.zeros(0, int),
+            start_index=idx,
+            n_starts=n_starts,
+            n_finite_starts=0,
         )
     # The first cut uses the objective at the starts themselves (a grid search), later cuts the
     # objective after a few optimizer steps.
@@ -215,6 +220,11 @@ def multistart(
     used += it
     order = np.argsort(f, kind="stable")
     return BatchResult(
-        z=z[order], objective=f[order], converged=conv[order], n_iter=used[order],
-        start_index=idx[order], n_starts=n_starts, n_finite_starts=n_finite,
+        z=z[order],
+        objective=f[order],
+        converged=conv[order],
+        n_iter=used[order],
+        start_index=idx[order],
+        n_starts=n_starts,
+        n_finite_starts=n_finite,
     )

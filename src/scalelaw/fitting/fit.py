@@ -32,7 +32,7 @@ SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_
 
 def fit(
     law: str | Law,
-    runs: Runs | pd.DataFrame | str,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
     y: str | None = None,
     x: Sequence[str] | None = None,
     loss: str = "huber",
@@ -54,7 +54,7 @@ def fit(
     ----------
     law : str or Law
         Catalog name (``"chinchilla"``, ``"power"``, ...) or a :class:`Law`.
-    runs : Runs, DataFrame, path or ``"dataset:NAME"``
+    runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
         The observations.
     y : str, optional
         Column to fit; defaults to the law's output (``"loss"``).

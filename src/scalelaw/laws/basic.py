@@ -123,9 +123,7 @@ class KaplanLaw(Law):
         if not jac:
             return log_pred, None
         w_u, w_v = shares
-        J = np.stack(
-            [a_N * w_u / N_c, a_D * w_v / D_c, w_u * (np.log(N_c) - log_N), S - w_u * u], axis=1
-        )
+        J = np.stack([a_N * w_u / N_c, a_D * w_v / D_c, w_u * (np.log(N_c) - log_N), S - w_u * u], axis=1)
         return log_pred, J
 
 

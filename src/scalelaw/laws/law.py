@@ -294,6 +294,19 @@ class Law(abc.ABC):
             params[k] = replace(params[k], lower=float(lo), upper=float(hi), grid=grid)
         return replace(self, parameters=tuple(params))
 
+    @classmethod
+    def from_expression(cls, expression: str, **kwargs: Any) -> Law:
+        """Build a law from a formula, e.g. ``Law.from_expression("E + A*params**-alpha")``.
+
+        Symbols named like data columns (``params``, ``tokens``, ``flops``, ...) are inputs; every
+        other symbol is a parameter. Gradients are derived symbolically. Keyword arguments
+        (``inputs``, ``bounds``, ``grid``, ``transforms``, ``output``, ``name``) are passed to
+        :meth:`scalelaw.laws.expression.ExpressionLaw.from_expression`.
+        """
+        from scalelaw.laws.expression import ExpressionLaw
+
+        return ExpressionLaw.from_expression(expression, **kwargs)
+
     def with_inputs(self, *columns: str) -> Law:
         """Copy of the law that reads its inputs from other columns, e.g. ``with_inputs("N_ne", "tokens")``."""
         if len(columns) != len(self.inputs):
@@ -354,9 +367,7 @@ def _is_single(params: Any) -> bool:
     return isinstance(params, Mapping) or np.ndim(params) == 1
 
 
-def log_sum_exp_terms(
-    terms: Sequence[np.ndarray], weights: bool = True
-) -> tuple[np.ndarray, list[np.ndarray]]:
+def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
     """``log(sum(exp(t)))`` over a list of broadcastable arrays, with each term's share of the sum.
 
     Sums of positive power terms are evaluated this way (laws.md §12.2); the shares are exactly the

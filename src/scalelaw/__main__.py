@@ -1,0 +1,5 @@
+"""``python -m scalelaw`` runs the command line."""
+
+from scalelaw.cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""The public surface is pinned: additions are deliberate, removals are breaking changes."""
+
+import scalelaw
+
+PUBLIC = {
+    "CANONICAL_COLUMNS",
+    "BoundWarning",
+    "ConvergenceWarning",
+    "DataError",
+    "FitError",
+    "FitResult",
+    "FitStatus",
+    "IdentifiabilityWarning",
+    "Law",
+    "LawError",
+    "Parameter",
+    "Runs",
+    "ScaleLawError",
+    "__version__",
+    "datasets",
+    "fit",
+    "get_law",
+    "list_laws",
+    "load_runs",
+    "read_table",
+}
+
+
+def test_all_is_pinned():
+    assert set(scalelaw.__all__) == PUBLIC
+
+
+def test_every_name_in_all_exists():
+    for name in scalelaw.__all__:
+        assert hasattr(scalelaw, name), name
+
+
+def test_errors_share_one_base():
+    for cls in (scalelaw.DataError, scalelaw.LawError, scalelaw.FitError):
+        assert issubclass(cls, scalelaw.ScaleLawError)

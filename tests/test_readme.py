@@ -1,0 +1,57 @@
+"""The README's set-up commands, Python examples and CLI examples really run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TEXT = README.read_text()
+
+
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", TEXT, flags=re.S | re.M)
+
+
+def test_readme_opens_with_exactly_two_setup_commands():
+    head = TEXT.split("## ", 1)[0]
+    setup = re.findall(r"^```bash\n(.*?)^```", head, flags=re.S | re.M)
+    assert len(setup) == 2
+    assert all(len(b.strip().splitlines()) == 1 for b in setup)
+    assert "scalelaw fit dataset:" in setup[0]
+    assert "pytest" in setup[1]
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert "n==2" in ci and 'eval "$test_command"' in ci
+
+
+@pytest.mark.parametrize("index", range(len(blocks("python"))))
+def test_python_examples_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = blocks("python")[index]
+    exec(compile(code, f"README python block {index}", "exec"), {})
+
+
+def test_cli_examples_run(tmp_path):
+    x = np.logspace(17, 22, 10)
+    pd.DataFrame({"FLOPs": x, "Val Loss": 1.7 + 2e3 * x**-0.15}).to_csv(tmp_path / "runs.csv", index=False)
+    commands = [line.split("#")[0].strip()[2:] for b in blocks("console") for line in b.splitlines()]
+    assert commands
+    exe = shutil.which("scalelaw")
+    for command in commands:
+        argv = shlex.split(command)
+        assert argv[0] == "scalelaw"
+        argv = [exe, *argv[1:]] if exe else [sys.executable, "-m", "scalelaw", *argv[1:]]
+        proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=os.environ)
+        assert proc.returncode == 0, f"{command}\n{proc.stderr}"
