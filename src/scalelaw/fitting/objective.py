@@ -28,8 +28,7 @@ def rho_psi_weight(
     inside = abs_r <= delta
     rho = np.where(inside, 0.5 * r * r, delta * (abs_r - 0.5 * delta))
     psi = np.clip(r, -delta, delta)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weight = np.where(inside, 1.0, delta / abs_r)
+    weight = np.divide(delta, abs_r, out=np.ones_like(abs_r), where=~inside)
     return rho, psi, weight
 
 

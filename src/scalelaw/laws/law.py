@@ -380,7 +380,8 @@ def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tupl
         for e in expd[1:]:
             total = total + e
         lse = np.log(total)
-    bad = ~np.isfinite(lse) | (total == 0)
+    # Subnormal totals have lost precision: redo them too.
+    bad = ~np.isfinite(lse) | (total < np.finfo(np.float64).tiny)
     if bad.any():
         stacked = np.stack(np.broadcast_arrays(*terms))
         top = np.max(stacked, axis=0)
@@ -391,7 +392,8 @@ def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tupl
         if not weights:
             return lse, []
         shares = shifted / s_total
-        return lse, [np.where(bad, shares[k], e / total) for k, e in enumerate(expd)]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return lse, [np.where(bad, shares[k], e / total) for k, e in enumerate(expd)]
     if not weights:
         return lse, []
     inv = 1.0 / total
