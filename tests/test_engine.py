@@ -152,3 +152,15 @@ def test_no_finite_start_raises_fit_error():
     df = pd.DataFrame({"flops": np.logspace(18, 20, 6), "loss": np.full(6, 2.0)})
     with pytest.raises(FitError, match="no start gave a finite objective"):
         fit(law, df, starts=np.full((2, 3), np.nan))
+
+
+def test_result_keeps_its_data_and_round_trips_it(epoch_synthetic, quiet):
+    result = fit("chinchilla", epoch_synthetic)
+    frame = result.data.frame()
+    assert list(frame.columns) == ["run", "params", "tokens", "loss"]
+    np.testing.assert_array_equal(frame["loss"], epoch_synthetic["loss"])
+    with pytest.raises(ValueError):
+        result.data.columns["loss"][0] = 0.0  # read-only: results are values
+    again = type(result).from_json(result.to_json())
+    np.testing.assert_array_equal(again.data.columns["params"], result.data.columns["params"])
+    assert list(again.data.run) == list(result.data.run)

@@ -20,7 +20,7 @@ from scalelaw.errors import (
 from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature
 from scalelaw.fitting.engine import Problem, multistart
 from scalelaw.fitting.objective import LOSSES
-from scalelaw.fitting.result import FitResult, FitStatus
+from scalelaw.fitting.result import FitData, FitResult, FitStatus
 from scalelaw.io import load_runs
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
@@ -171,6 +171,7 @@ def fit(
         data_hash=runs.fingerprint([*law.inputs, y]),
         data_source=runs.source,
         notes=runs.notes,
+        data=FitData(columns={**X, y: y_values}, run=runs.run_ids, weights=weights),
     )
     _warn(status)
     return result

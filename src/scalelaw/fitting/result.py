@@ -104,6 +104,65 @@ class FitStatus:
 
 
 @dataclass(frozen=True, eq=False)
+class FitData:
+    """The observations a fit used, kept with the result so it can be re-checked, resampled and plotted.
+
+    Attributes
+    ----------
+    columns : mapping of str to ndarray
+        The law's input columns and the fitted column, float64, read-only.
+    run : ndarray of str
+        Run id of every row (bootstrap resamples whole runs).
+    weights : ndarray or None
+        Row weights used in the fit.
+    """
+
+    columns: Mapping[str, np.ndarray]
+    run: np.ndarray
+    weights: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        cols = {k: _frozen(np.asarray(v, dtype=np.float64)) for k, v in self.columns.items()}
+        object.__setattr__(self, "columns", cols)
+        object.__setattr__(self, "run", _frozen(np.asarray(self.run, dtype=str)))
+        if self.weights is not None:
+            object.__setattr__(self, "weights", _frozen(np.asarray(self.weights, dtype=np.float64)))
+
+    def __len__(self) -> int:
+        return len(self.run)
+
+    def frame(self) -> pd.DataFrame:
+        """The data as a DataFrame (a copy), with a ``run`` column."""
+        out = pd.DataFrame({k: v.copy() for k, v in self.columns.items()})
+        out.insert(0, "run", self.run.copy())
+        if self.weights is not None:
+            out["weight"] = self.weights.copy()
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": {k: v.tolist() for k, v in self.columns.items()},
+            "run": self.run.tolist(),
+            "weights": None if self.weights is None else self.weights.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitData:
+        weights = data.get("weights")
+        return cls(
+            columns={k: np.array(v, dtype=np.float64) for k, v in data["columns"].items()},
+            run=np.array(data["run"], dtype=str),
+            weights=None if weights is None else np.array(weights, dtype=np.float64),
+        )
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
 class FitResult:
     """The outcome of :func:`scalelaw.fit`. Frozen: derive new results, never edit one.
 
@@ -135,6 +194,8 @@ class FitResult:
         Time spent in the optimizer (no I/O, no start-up).
     data_hash, data_source : str
         Fingerprint and origin of the data; ``notes`` say what loading did to it.
+    data : FitData or None
+        The observations themselves (saved in the JSON too), for intervals, backtests and plots.
     """
 
     law: Law
@@ -155,6 +216,7 @@ class FitResult:
     data_hash: str = ""
     data_source: str = ""
     notes: tuple[str, ...] = ()
+    data: FitData | None = None
     package_version: str = field(default="")
 
     def __post_init__(self) -> None:
@@ -223,7 +285,12 @@ class FitResult:
             "delta": self.delta,
             "seed": self.seed,
             "fit_seconds": self.fit_seconds,
-            "data": {"hash": self.data_hash, "source": self.data_source, "notes": list(self.notes)},
+            "data": {
+                "hash": self.data_hash,
+                "source": self.data_source,
+                "notes": list(self.notes),
+                **(self.data.to_dict() if self.data is not None else {}),
+            },
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -262,6 +329,7 @@ class FitResult:
             data_hash=data.get("data", {}).get("hash", ""),
             data_source=data.get("data", {}).get("source", ""),
             notes=tuple(data.get("data", {}).get("notes", ())),
+            data=FitData.from_dict(data["data"]) if "columns" in data.get("data", {}) else None,
             package_version=data.get("package_version", ""),
         )
 
