@@ -33,6 +33,8 @@ class Problem:
     log_y: np.ndarray
     loss: LossName = "huber"
     delta: float = 1e-3
+    #: Row weights: shape (n_rows,) shared by all sets, or (n_weight_sets, n_rows) where each parameter
+    #: set picks its row of weights through ``sets`` (one bootstrap replicate per row, say).
     weights: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -47,20 +49,30 @@ class Problem:
         per = max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
         return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
 
-    def objective(self, z: np.ndarray) -> np.ndarray:
+    def _weights(self, sets: np.ndarray | None, sl: slice) -> np.ndarray | None:
+        if self.weights is None or self.weights.ndim == 1:
+            return self.weights
+        if sets is None:
+            raise ValueError("per-set weights need `sets`, the weight row of every parameter set")
+        return self.weights[sets[sl]]
+
+    def objective(self, z: np.ndarray, sets: np.ndarray | None = None) -> np.ndarray:
         """Summed loss for each row of ``z`` (internal space); ``inf`` where not finite."""
         out = np.empty(z.shape[0])
         for sl in self._chunks(z.shape[0]):
             with np.errstate(all="ignore"):
                 log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
                 per_point = rho(log_pred - self.log_y, self.loss, self.delta)
-                if self.weights is not None:
-                    per_point = per_point * self.weights
+                weights = self._weights(sets, sl)
+                if weights is not None:
+                    per_point = per_point * weights
                 total = per_point.sum(axis=1)
             out[sl] = np.where(np.isfinite(total), total, np.inf)
         return out
 
-    def objective_grad_hess(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def objective_grad_hess(
+        self, z: np.ndarray, sets: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Objective, exact gradient and Gauss-Newton (IRLS) Hessian in internal space."""
         n_sets, n_par = z.shape
         f = np.empty(n_sets)
@@ -74,8 +86,9 @@ class Problem:
                 # Chain rule to the optimizer's space: d theta / d z = theta for log-transformed parameters.
                 J = J * np.where(self.is_log, theta, 1.0)[:, :, None]
                 per_point, psi, w = rho_psi_weight(log_pred - self.log_y, self.loss, self.delta)
-                if self.weights is not None:
-                    per_point, psi, w = per_point * self.weights, psi * self.weights, w * self.weights
+                weights = self._weights(sets, sl)
+                if weights is not None:
+                    per_point, psi, w = per_point * weights, psi * weights, w * weights
                 f[sl] = per_point.sum(axis=1)
                 g[sl] = np.matmul(J, psi[:, :, None])[:, :, 0]
                 H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
@@ -121,15 +134,21 @@ def levenberg_marquardt(
     ftol: float = 1e-12,
     gtol: float = 1e-10,
     lam0: float = 1e-3,
+    sets: np.ndarray | None = None,
+    frozen: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run batched, bounded Levenberg-Marquardt from every row of ``z0``.
+
+    ``sets`` gives each start's row of per-set weights (see :class:`Problem`); ``frozen`` (same shape
+    as ``z0``) marks coordinates held at their start value (profile likelihood).
 
     Returns final ``z``, objective, converged flags and iterations used, per start.
     """
     lo, hi = problem.lo, problem.hi
     z = np.clip(np.array(z0, dtype=np.float64), lo, hi)
     n_sets, n_par = z.shape
-    f, g, H = problem.objective_grad_hess(z)
+    sets = None if sets is None else np.asarray(sets)
+    f, g, H = problem.objective_grad_hess(z, sets)
     lam = np.full(n_sets, lam0)
     done = ~np.isfinite(f)
     converged = np.zeros(n_sets, dtype=bool)
@@ -144,6 +163,8 @@ def levenberg_marquardt(
         za, fa, ga, Ha, la = z[act], f[act], g[act], H[act], lam[act]
         # Active set: a parameter on a bound whose gradient pushes outward stays put this step.
         pinned = ((za <= lo + tol_bound) & (ga > 0)) | ((za >= hi - tol_bound_hi) & (ga < 0))
+        if frozen is not None:
+            pinned |= frozen[act]
         gp = np.where(pinned, 0.0, ga)
         grad_small = np.max(np.abs(gp), axis=1) <= gtol * (1.0 + fa)
         free = ~pinned
@@ -157,7 +178,7 @@ def levenberg_marquardt(
             step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
         step = np.where(free, step, 0.0)
         z_new = np.clip(za + step, lo, hi)
-        f_new = problem.objective(z_new)
+        f_new = problem.objective(z_new, None if sets is None else sets[act])
         accept = f_new < fa
         n_iter[act] += 1
         rel_gain = np.where(accept, (fa - f_new) / np.maximum(fa, 1e-300), 0.0)
@@ -165,7 +186,7 @@ def levenberg_marquardt(
         acc_idx = act[accept]
         if acc_idx.size:
             z[acc_idx] = z_new[accept]
-            f2, g2, H2 = problem.objective_grad_hess(z[acc_idx])
+            f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
             f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
         stalled = lam[act] > 1e10
         tiny_gain = accept & (rel_gain <= ftol)

@@ -249,6 +249,34 @@ class FitResult:
         columns.update(inputs)
         return self.law.predict(self.params, **columns)
 
+    def bootstrap(self, n: int = 1000, by: str = "run", seed: int = 0, **kwargs: Any):
+        """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.uncertainty.bootstrap`."""
+        from scalelaw.uncertainty import bootstrap
+
+        return bootstrap(self, n=n, by=by, seed=seed, **kwargs)  # type: ignore[arg-type]
+
+    def profile(self, parameters: str | list[str] | None = None, level: float = 0.9) -> pd.DataFrame:
+        """Profile-likelihood intervals; see :func:`scalelaw.uncertainty.profile`."""
+        from scalelaw.uncertainty import profile
+
+        return profile(self, parameters, level=level)
+
+    def predict_interval(
+        self,
+        frame: pd.DataFrame | Mapping[str, Any] | None = None,
+        /,
+        level: float = 0.9,
+        observation: bool = False,
+        n_boot: int = 1000,
+        seed: int = 0,
+        **inputs: Any,
+    ) -> pd.DataFrame:
+        """Prediction with a by-run bootstrap interval: columns ``value, low, high, level, method``.
+
+        ``observation=True`` widens the interval for a new measurement by the data's noise around the law.
+        """
+        return self.bootstrap(n=n_boot, seed=seed).predict(frame, level=level, observation=observation, **inputs)
+
     def table(self) -> pd.DataFrame:
         """Parameters with approximate standard errors, one row each."""
         return pd.DataFrame(

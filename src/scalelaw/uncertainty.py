@@ -1,0 +1,468 @@
+"""Uncertainty: by-run bootstrap, profile-likelihood intervals and prediction intervals.
+
+Checkpoints of one training run share its seed, data order and schedule, so their errors are
+correlated; resampling rows would treat them as independent and give intervals that are too narrow.
+The bootstrap here resamples whole runs. Every replicate is a row of one weight matrix (its run
+counts), and all replicates are refitted together as one vectorized batch warm-started from the
+point estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scalelaw.errors import FitError
+from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.result import FitResult
+
+#: Fewest runs a by-run bootstrap accepts: with fewer, most replicates repeat the same few runs and
+#: percentile intervals are meaningless.
+MIN_RUNS = 8
+
+Derived = Callable[[Mapping[str, np.ndarray]], np.ndarray]
+
+
+def _problem(result: FitResult, weights: np.ndarray | None = None) -> Problem:
+    if result.data is None:
+        raise FitError(
+            "this fit carries no data (it was saved without it), so it cannot be resampled; refit it with "
+            "scalelaw.fit to get intervals"
+        )
+    X = {name: result.data.columns[name] for name in result.law.inputs}
+    return Problem(
+        law=result.law,
+        X=X,
+        log_y=np.log(result.data.columns[result.y]),
+        loss=result.loss,  # type: ignore[arg-type]
+        delta=result.delta,
+        weights=weights,
+    )
+
+
+def _base_weights(result: FitResult) -> np.ndarray:
+    assert result.data is not None
+    n = len(result.data)
+    return np.ones(n) if result.data.weights is None else np.asarray(result.data.weights, dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class Bootstrap:
+    """Bootstrap replicates of a fit.
+
+    Attributes
+    ----------
+    result : FitResult
+        The point estimate.
+    samples : ndarray, shape (n_ok, n_params)
+        Refitted parameters (natural units) of the replicates that converged to a finite objective.
+    jackknife : ndarray, shape (n_groups, n_params)
+        Leave-one-run-out estimates (for BCa intervals).
+    by : {"run", "row"}
+        What was resampled.
+    n_requested, n_failed : int
+        Replicates asked for, and those dropped because their refit had no finite objective.
+    n_unconverged : int
+        Kept replicates whose refit hit the iteration cap (still far better than their start).
+    seed : int
+    """
+
+    result: FitResult
+    samples: np.ndarray
+    jackknife: np.ndarray
+    by: str
+    n_requested: int
+    n_failed: int
+    n_unconverged: int
+    seed: int
+
+    @property
+    def n(self) -> int:
+        return int(self.samples.shape[0])
+
+    def values(self, of: Derived | str | None = None) -> np.ndarray:
+        """Replicate values of a parameter name or of a derived quantity ``of(params) -> array``."""
+        return _evaluate(self.result, self.samples, of)
+
+    def interval(
+        self,
+        level: float = 0.9,
+        method: Literal["percentile", "bca"] = "percentile",
+        of: Derived | str | None = None,
+    ) -> pd.DataFrame:
+        """Two-sided intervals for every parameter, or for a derived quantity.
+
+        Parameters
+        ----------
+        level : float
+            Coverage, e.g. 0.9 for a 90% interval.
+        method : {"percentile", "bca"}
+            Percentile, or bias-corrected and accelerated (Efron 1987; acceleration from the
+            leave-one-run-out jackknife).
+        of : str or callable, optional
+            A parameter name, or ``f(params) -> array`` where ``params`` maps names to arrays of
+            replicate values, e.g. ``lambda p: p["beta"] / (p["alpha"] + p["beta"])``.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``quantity, estimate, low, high, level, method``.
+        """
+        _check_level(level)
+        if of is None:
+            names = list(self.result.law.param_names)
+            reps = self.samples
+            point = np.array(self.result.values)[None, :]
+            jack = self.jackknife
+        else:
+            names = [of if isinstance(of, str) else getattr(of, "__name__", "derived")]
+            reps = self.values(of).reshape(self.n, -1)
+            point = _evaluate(self.result, np.array([self.result.values]), of).reshape(1, -1)
+            jack = _evaluate(self.result, self.jackknife, of).reshape(len(self.jackknife), -1)
+            if reps.shape[1] > 1:
+                names = [f"{names[0]}[{i}]" for i in range(reps.shape[1])]
+        low, high = _quantile_interval(reps, point[0], jack, level, method)
+        return pd.DataFrame(
+            {
+                "quantity": names,
+                "estimate": point[0],
+                "low": low,
+                "high": high,
+                "level": level,
+                "method": f"bootstrap-{method} (by {self.by}, n={self.n})",
+            }
+        )
+
+    def predict(
+        self,
+        frame: pd.DataFrame | Mapping[str, Any] | None = None,
+        /,
+        level: float = 0.9,
+        observation: bool = False,
+        method: Literal["percentile", "bca"] = "percentile",
+        **inputs: Any,
+    ) -> pd.DataFrame:
+        """Prediction intervals at new inputs.
+
+        With ``observation=False`` the interval is for the law's value (the mean curve); with
+        ``observation=True`` it is for a new measurement, adding the data's noise around the law
+        (resampled log residuals of the fit).
+        """
+        _check_level(level)
+        columns = _columns(self.result, frame, inputs)
+        theta = self.samples
+        preds = self.result.law.predict(theta, **columns)  # (n_ok, n_rows)
+        point = self.result.law.predict(self.result.params, **columns)
+        if observation:
+            resid = _log_residuals(self.result)
+            rng = np.random.default_rng(self.seed + 1)
+            noise = rng.choice(resid, size=preds.shape, replace=True)
+            preds = preds * np.exp(noise)
+            low, high = _quantile_interval(preds, point, None, level, "percentile")
+        else:
+            jack = self.result.law.predict(self.jackknife, **columns)
+            low, high = _quantile_interval(preds, point, jack, level, method)
+        out = pd.DataFrame(columns)
+        out["value"] = point
+        out["low"] = low
+        out["high"] = high
+        out["level"] = level
+        out["method"] = f"bootstrap ({'observation' if observation else 'mean'}, by {self.by}, n={self.n})"
+        return out
+
+
+def bootstrap(
+    result: FitResult,
+    n: int = 1000,
+    by: Literal["run", "row"] = "run",
+    seed: int = 0,
+    max_iter: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Bootstrap:
+    """Refit ``result``'s law on ``n`` resamples of its data, all at once.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit that carries its data (every fit from :func:`scalelaw.fit` does).
+    n : int
+        Replicates.
+    by : {"run", "row"}
+        Resample whole runs (honest when runs have several checkpoints) or single rows.
+    seed : int
+        Seed of the resampling; the same seed gives the same replicates bit for bit.
+    progress : callable, optional
+        ``progress(done, total)`` is called as replicate batches finish.
+
+    Raises
+    ------
+    FitError
+        Fewer than 8 runs (or rows) to resample, or a fit without data.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> boot = bootstrap(fit, n=200, seed=0)
+    >>> ci = boot.interval(0.9, of=lambda p: p["beta"] / (p["alpha"] + p["beta"]))
+    >>> bool(ci["low"].iloc[0] < ci["estimate"].iloc[0] < ci["high"].iloc[0])
+    True
+    """
+    if by not in ("run", "row"):
+        raise FitError(f"by must be 'run' or 'row', not {by!r}")
+    if n < 10:
+        raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
+    problem = _problem(result)
+    assert result.data is not None
+    base = _base_weights(result)
+    groups = _groups(result, by)
+    n_groups = int(groups.max()) + 1
+    if n_groups < MIN_RUNS:
+        what = "runs" if by == "run" else "rows"
+        raise FitError(
+            f"only {n_groups} {what} to resample; a bootstrap by {by} needs at least {MIN_RUNS}. Add runs, or use "
+            "profile intervals (scalelaw.uncertainty.profile), which do not resample"
+        )
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
+    z_hat = result.law.to_internal(np.array([result.values]))[0]
+    samples, ok, conv = _refit_weighted(problem, counts[:, groups] * base, z_hat, max_iter, progress)
+    # Leave-one-group-out refits for the BCa acceleration, batched the same way.
+    jack_counts = 1.0 - np.eye(n_groups)
+    jack, jack_ok, _ = _refit_weighted(problem, jack_counts[:, groups] * base, z_hat, max_iter, None)
+    return Bootstrap(
+        result=result,
+        samples=samples[ok],
+        jackknife=jack[jack_ok],
+        by=by,
+        n_requested=n,
+        n_failed=int(np.sum(~ok)),
+        n_unconverged=int(np.sum(ok & ~conv)),
+        seed=seed,
+    )
+
+
+def _groups(result: FitResult, by: str) -> np.ndarray:
+    assert result.data is not None
+    if by == "row":
+        return np.arange(len(result.data))
+    _, inverse = np.unique(result.data.run, return_inverse=True)
+    return inverse
+
+
+def _refit_weighted(
+    problem: Problem,
+    weights: np.ndarray,
+    z_hat: np.ndarray,
+    max_iter: int,
+    progress: Callable[[int, int], None] | None,
+    chunk: int = 250,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refit once per row of ``weights`` from ``z_hat``: natural parameters, finite mask, converged mask."""
+    total = weights.shape[0]
+    out = np.empty((total, z_hat.size))
+    ok = np.zeros(total, dtype=bool)
+    converged = np.zeros(total, dtype=bool)
+    weighted = Problem(problem.law, problem.X, problem.log_y, problem.loss, problem.delta, weights=weights)
+    for start in range(0, total, chunk):
+        idx = np.arange(start, min(start + chunk, total))
+        z0 = np.repeat(z_hat[None, :], idx.size, axis=0)
+        z, f, conv, _ = levenberg_marquardt(weighted, z0, max_iter=max_iter, sets=idx)
+        out[idx] = problem.law.from_internal(z)
+        ok[idx] = np.isfinite(f)
+        converged[idx] = conv
+        if progress is not None:
+            progress(int(idx[-1]) + 1, total)
+    return out, ok, converged
+
+
+def _quantile_interval(
+    reps: np.ndarray, point: np.ndarray, jack: np.ndarray | None, level: float, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    alpha = (1.0 - level) / 2.0
+    if method == "percentile":
+        return np.quantile(reps, alpha, axis=0), np.quantile(reps, 1.0 - alpha, axis=0)
+    if method != "bca":
+        raise FitError(f"unknown interval method {method!r}; use 'percentile' or 'bca'")
+    if jack is None or len(jack) < 3:
+        raise FitError("BCa intervals need the jackknife refits; use method='percentile'")
+    n = reps.shape[0]
+    frac = (np.sum(reps < point, axis=0) + 0.5 * np.sum(reps == point, axis=0)) / n
+    z0 = stats.norm.ppf(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))
+    d = jack.mean(axis=0) - jack
+    denom = 6.0 * np.sum(d**2, axis=0) ** 1.5
+    accel = np.divide(np.sum(d**3, axis=0), denom, out=np.zeros_like(denom), where=denom > 0)
+    z_lo, z_hi = stats.norm.ppf(alpha), stats.norm.ppf(1.0 - alpha)
+    a_lo = stats.norm.cdf(z0 + (z0 + z_lo) / (1 - accel * (z0 + z_lo)))
+    a_hi = stats.norm.cdf(z0 + (z0 + z_hi) / (1 - accel * (z0 + z_hi)))
+    low = np.array([np.quantile(reps[:, j], a_lo[j]) for j in range(reps.shape[1])])
+    high = np.array([np.quantile(reps[:, j], a_hi[j]) for j in range(reps.shape[1])])
+    return low, high
+
+
+def _evaluate(result: FitResult, theta: np.ndarray, of: Derived | str | None) -> np.ndarray:
+    if of is None:
+        return theta
+    names = result.law.param_names
+    if isinstance(of, str):
+        return theta[:, names.index(result.law.parameter(of).name)]
+    params = {name: theta[:, k] for k, name in enumerate(names)}
+    return np.asarray(of(params), dtype=np.float64)
+
+
+def _columns(result: FitResult, frame: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    columns: dict[str, Any] = {}
+    if frame is not None:
+        columns.update({n: np.asarray(frame[n], dtype=np.float64) for n in result.law.inputs if n in frame})
+    columns.update(inputs)
+    bound = result.law.bind(columns)
+    return bound
+
+
+def _log_residuals(result: FitResult) -> np.ndarray:
+    assert result.data is not None
+    pred = result.predict(result.data.columns)
+    return np.log(result.data.columns[result.y]) - np.log(pred)
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise FitError(f"interval level must be between 0 and 1 (e.g. 0.9), got {level}")
+
+
+# ---------------------------------------------------------------------------------------------- profile
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Profile-likelihood curve and interval of one parameter."""
+
+    parameter: str
+    estimate: float
+    low: float
+    high: float
+    level: float
+    grid: np.ndarray  # natural units
+    statistic: np.ndarray  # likelihood-ratio statistic along the grid
+
+
+def profile(
+    result: FitResult,
+    parameters: str | list[str] | None = None,
+    level: float = 0.9,
+    n_grid: int = 41,
+    max_iter: int = 200,
+) -> pd.DataFrame:
+    """Profile-likelihood intervals, one row per parameter.
+
+    For each parameter the others are refitted on a grid of fixed values (all grid points of all
+    parameters in one batch). The objective is read as a likelihood: Gaussian for squared loss
+    (``n log RSS``), Laplace for Huber (``2 n log sum|r|`` in the L1 limit), so the statistic is
+    ``c * n * log(objective / best objective)`` with c = 1 or 2, compared with the chi-square(1)
+    quantile. Intervals that run into a bound or off the grid are reported open (inf).
+
+    Returns
+    -------
+    DataFrame
+        ``quantity, estimate, low, high, level, method``.
+    """
+    _check_level(level)
+    names = list(result.law.param_names) if parameters is None else [parameters] if isinstance(
+        parameters, str
+    ) else list(parameters)
+    curves = profile_curves(result, names, level, n_grid, max_iter)
+    return pd.DataFrame(
+        {
+            "quantity": [c.parameter for c in curves],
+            "estimate": [c.estimate for c in curves],
+            "low": [c.low for c in curves],
+            "high": [c.high for c in curves],
+            "level": level,
+            "method": "profile likelihood",
+        }
+    )
+
+
+def profile_curves(
+    result: FitResult, names: list[str], level: float = 0.9, n_grid: int = 41, max_iter: int = 200
+) -> list[Profile]:
+    """The profile curves behind :func:`profile`."""
+    problem = _problem(result, _base_weights(result) if result.data and result.data.weights is not None else None)
+    law = result.law
+    z_hat = law.to_internal(np.array([result.values]))[0]
+    best = result.objective
+    n_eff = float(len(result.data)) if result.data is not None else float(result.n_points)
+    c = 1.0 if result.loss == "squared" else 2.0
+    threshold = float(stats.chi2.ppf(level, 1))
+    # Grid half-width: several local standard errors (internal space), at least 0.05.
+    se_int = _internal_se(result)
+    starts, frozen, owner = [], [], []
+    grids = {}
+    for name in names:
+        k = law.param_names.index(law.parameter(name).name)
+        width = max(8.0 * se_int[k], 0.05 * max(1.0, abs(z_hat[k])))
+        grid = z_hat[k] + np.linspace(-width, width, n_grid)
+        grid = np.clip(grid, problem.lo[k], problem.hi[k])
+        grids[name] = (k, grid)
+        for v in grid:
+            z0 = z_hat.copy()
+            z0[k] = v
+            starts.append(z0)
+            mask = np.zeros(law.n_params, dtype=bool)
+            mask[k] = True
+            frozen.append(mask)
+            owner.append(name)
+    z0 = np.array(starts)
+    z, f, _, _ = levenberg_marquardt(problem, z0, max_iter=max_iter, frozen=np.array(frozen))
+    owner_arr = np.array(owner)
+    curves = []
+    for name in names:
+        k, grid = grids[name]
+        fk = f[owner_arr == name]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stat = c * n_eff * np.log(np.maximum(fk, best) / best)
+        stat = np.where(np.isfinite(stat), stat, np.inf)
+        natural = law.from_internal(np.column_stack([z_hat] * 1).T.repeat(len(grid), 0).copy())
+        natural_grid = _natural_coordinate(law, k, grid)
+        est = result.values[k]
+        low = _crossing(natural_grid, stat, threshold, side="low", estimate=est)
+        high = _crossing(natural_grid, stat, threshold, side="high", estimate=est)
+        del natural
+        curves.append(Profile(name, est, low, high, level, natural_grid, stat))
+    return curves
+
+
+def _natural_coordinate(law, k: int, grid: np.ndarray) -> np.ndarray:
+    return np.exp(grid) if law.parameters[k].transform == "log" else grid
+
+
+def _internal_se(result: FitResult) -> np.ndarray:
+    se = np.array(result.std_errors, dtype=np.float64)
+    vals = np.array(result.values, dtype=np.float64)
+    is_log = np.array([p.transform == "log" for p in result.law.parameters])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_int = np.where(is_log, se / np.abs(vals), se)
+    return np.where(np.isfinite(se_int) & (se_int > 0), se_int, 0.1)
+
+
+def _crossing(grid: np.ndarray, stat: np.ndarray, threshold: float, side: str, estimate: float) -> float:
+    """Where the statistic crosses ``threshold`` on one side of the estimate (linear interpolation)."""
+    centre = int(np.argmin(np.abs(grid - estimate)))
+    idx = range(centre, -1, -1) if side == "low" else range(centre, len(grid))
+    prev = None
+    for i in idx:
+        if stat[i] >= threshold:
+            if prev is None:
+                return float(grid[i])
+            s0, s1 = stat[prev], stat[i]
+            t = (threshold - s0) / (s1 - s0) if s1 != s0 else 0.0
+            return float(grid[prev] + t * (grid[i] - grid[prev]))
+        prev = i
+    return -math.inf if side == "low" else math.inf
