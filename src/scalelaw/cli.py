@@ -184,9 +184,17 @@ def _parse_at(items: list[str]) -> list[dict[str, float]]:
 def predict(
     fit_file: Annotated[Path, typer.Argument(help="Fit JSON written by `scalelaw fit --out`.")],
     at: Annotated[list[str], typer.Option(help="Inputs, e.g. 'params=70e9,tokens=1.4e12' (repeatable).")],
+    interval: Annotated[
+        float | None, typer.Option(help="Add a prediction interval at this level, e.g. 0.9 (by-run bootstrap).")
+    ] = None,
+    observation: Annotated[
+        bool, typer.Option(help="Interval for a new measurement (adds the data's noise), not for the law's value.")
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
-    """Predict the fitted quantity at new inputs."""
+    """Predict the fitted quantity at new inputs, optionally with an interval."""
     from scalelaw.fitting import FitResult
 
     def action():
@@ -194,22 +202,20 @@ def predict(
             raise DataError(f"no such fit file: {fit_file}")
         result = FitResult.load(fit_file)
         points = _parse_at(at)
-        rows = []
         for point in points:
-            missing = [n for n in result.law.inputs if n not in point]
-            if missing:
-                raise DataError(
-                    f"--at {','.join(f'{k}={v:g}' for k, v in point.items())} lacks {', '.join(missing)}; "
-                    f"this law needs {', '.join(result.law.inputs)}"
-                )
-            extra = sorted(set(point) - set(result.law.inputs))
-            if extra:
-                raise DataError(f"--at gives {', '.join(extra)}, which law {result.law.name!r} does not use")
-            bad = [k for k, v in point.items() if not (math.isfinite(v) and v > 0)]
-            if bad:
-                raise DataError(f"--at values must be finite and > 0; check {', '.join(bad)}")
-            value = float(result.predict(**point)[0])
-            rows.append({"at": point, "value": value})
+            _check_point(result, point)
+        frame = {name: [p[name] for p in points] for name in result.law.inputs}
+        values = result.predict(frame)
+        rows = [{"at": p, "value": float(v)} for p, v in zip(points, values, strict=True)]
+        if interval is not None:
+            boot = _with_progress(
+                lambda progress: result.bootstrap(n=n_boot, seed=seed, progress=progress),
+                "bootstrap",
+                quiet=as_json,
+            )
+            table = boot.predict(frame, level=interval, observation=observation)
+            for row, low, high in zip(rows, table["low"], table["high"], strict=True):
+                row.update(low=float(low), high=float(high), level=interval, method=str(table["method"].iloc[0]))
         return result, rows
 
     result, rows = _run(action)
@@ -223,9 +229,51 @@ def predict(
     for name in result.law.inputs:
         view.add_column(name, justify="right")
     view.add_column(result.y, justify="right")
+    if interval is not None:
+        view.add_column(f"{interval:.0%} interval", justify="right")
     for row in rows:
-        view.add_row(*[f"{row['at'][n]:.4g}" for n in result.law.inputs], f"{row['value']:.6g}")
+        cells = [*[f"{row['at'][n]:.4g}" for n in result.law.inputs], f"{row['value']:.6g}"]
+        if interval is not None:
+            cells.append(f"[{row['low']:.6g}, {row['high']:.6g}]")
+        view.add_row(*cells)
     out.print(view)
+    if interval is not None:
+        out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False)
+
+
+def _check_point(result, point: dict[str, float]) -> None:
+    missing = [n for n in result.law.inputs if n not in point]
+    if missing:
+        given = ",".join(f"{k}={v:g}" for k, v in point.items())
+        raise DataError(f"--at {given} lacks {', '.join(missing)}; this law needs {', '.join(result.law.inputs)}")
+    extra = sorted(set(point) - set(result.law.inputs))
+    if extra:
+        raise DataError(f"--at gives {', '.join(extra)}, which law {result.law.name!r} does not use")
+    bad = [k for k, v in point.items() if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise DataError(f"--at values must be finite and > 0; check {', '.join(bad)}")
+
+
+def _with_progress(task: Callable[[Callable[[int, int], None] | None], Any], label: str, quiet: bool) -> Any:
+    """Run ``task(progress)`` with a rich progress bar on an interactive terminal, silently otherwise."""
+    if quiet or not err.is_terminal:
+        return task(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        handle = bar.add_task(label, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(handle, completed=done, total=total)
+
+        return task(progress)
 
 
 @app.command("laws")
