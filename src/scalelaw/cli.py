@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -107,6 +108,12 @@ def fit(
     starts: Annotated[int | None, typer.Option(help="Number of random starts instead of the law's grid.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the fit as JSON to this file.")] = None,
+    show_influence: Annotated[
+        bool, typer.Option("--influence", help="List the runs that move the extrapolated prediction most.")
+    ] = False,
+    drop_flagged: Annotated[
+        bool, typer.Option("--drop-flagged", help="Refit without the flagged influential runs and report the change.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
@@ -115,17 +122,86 @@ def fit(
 
     def action():
         runs = load_runs(data, mapping)
-        return fit_law(
-            _law_from_option(law), runs, y=y, x=_split_list(x), loss=loss, delta=delta, starts=starts, seed=seed
-        )
+        the_law = _law_from_option(law)
+        result = fit_law(the_law, runs, y=y, x=_split_list(x), loss=loss, delta=delta, starts=starts, seed=seed)
+        infl = refit = None
+        if show_influence or drop_flagged:
+            infl = result.influence()
+        if drop_flagged and infl is not None and infl.flagged:
+            keep = ~np.isin(runs.run_ids, infl.flagged)
+            note = f"dropped {len(infl.flagged)} influential run(s): {', '.join(infl.flagged)}"
+            refit = fit_law(
+                the_law,
+                runs.subset(keep, note),
+                y=y,
+                x=_split_list(x),
+                loss=loss,
+                delta=delta,
+                starts=starts,
+                seed=seed,
+            )
+        return result, infl, refit
 
-    result = _run(action)
+    result, infl, refit = _run(action)
+    final = refit if refit is not None else result
     if out_path is not None:
-        result.save(out_path)
+        final.save(out_path)
     if as_json:
-        _print_json(result.to_dict())
+        payload = final.to_dict()
+        if infl is not None:
+            payload["influence"] = _influence_dict(infl, result, refit)
+        _print_json(payload)
         return
-    _render_fit(result, out_path)
+    _render_fit(final, out_path)
+    if infl is not None:
+        _render_influence(infl, result, refit)
+
+
+def _influence_dict(infl, result, refit) -> dict[str, Any]:
+    top = infl.table.head(10)
+    data: dict[str, Any] = {
+        "target": infl.target,
+        "prediction": infl.prediction,
+        "runs": [
+            {
+                "run": r.run,
+                "shift": float(r.shift),
+                "max_abs_residual": float(r.max_abs_residual),
+                "flagged": bool(r.flagged),
+            }
+            for r in top.itertuples(index=False)
+        ],
+        "flagged": infl.flagged,
+    }
+    if refit is not None:
+        new = float(refit.predict(**infl.target)[0])
+        data["dropped"] = infl.flagged
+        data["prediction_after_drop"] = new
+        data["relative_change"] = new / infl.prediction - 1.0
+        data["params_before"] = result.params
+    return data
+
+
+def _render_influence(infl, result, refit) -> None:
+    at = ", ".join(f"{k}={v:.3g}" for k, v in infl.target.items())
+    view = Table(title=f"Influence on the prediction at {at} ({infl.prediction:.5g})", title_justify="left")
+    for col in ("run", "rows", "shift if left out", "max |log residual|", "flagged"):
+        view.add_column(col, justify="right" if col != "run" else "left")
+    for r in infl.table.head(8).itertuples(index=False):
+        view.add_row(
+            str(r.run), str(r.n_rows), f"{r.shift:+.3%}", f"{r.max_abs_residual:.3g}", "yes" if r.flagged else ""
+        )
+    out.print(view)
+    if refit is not None:
+        new = float(refit.predict(**infl.target)[0])
+        out.print(
+            f"refitted without {len(infl.flagged)} flagged run(s): prediction {infl.prediction:.5g} -> {new:.5g} "
+            f"({new / infl.prediction - 1:+.3%}). Runs at the largest scales are often influential because they are "
+            "the most informative: check them before dropping.",
+            highlight=False,
+        )
+    elif not infl.flagged:
+        out.print("no run stands out.", highlight=False)
 
 
 def _law_from_option(text: str):

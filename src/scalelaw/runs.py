@@ -254,8 +254,8 @@ def _check_duplicates(table: pd.DataFrame) -> None:
             "drop the copies (a repeated row would count twice in the fit)"
         )
     if "run" in table.columns:
-        # A checkpoint is identified by its step (or tokens seen); without either, a run is one row.
-        key = ["run", *[c for c in ("step", "tokens") if c in table.columns][:1]]
+        # A checkpoint is identified by its step (or tokens or compute so far); without any, a run is one row.
+        key = ["run", *[c for c in ("step", "tokens", "flops") if c in table.columns][:1]]
         dup = table.duplicated(subset=key, keep="first")
         if dup.any():
             bad = table.index[dup.to_numpy()]

@@ -261,6 +261,12 @@ class FitResult:
 
         return profile(self, parameters, level=level)
 
+    def influence(self, target: Mapping[str, float] | None = None):
+        """Runs whose removal moves the prediction at ``target`` most; see :func:`scalelaw.influence.influence`."""
+        from scalelaw.influence import influence
+
+        return influence(self, target)
+
     def predict_interval(
         self,
         frame: pd.DataFrame | Mapping[str, Any] | None = None,
