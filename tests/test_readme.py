@@ -16,10 +16,11 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text()
+GUIDE = README.parent / "docs" / "guide.md"
 
 
-def blocks(lang: str) -> list[str]:
-    return re.findall(rf"^```{lang}\n(.*?)^```", TEXT, flags=re.S | re.M)
+def blocks(lang: str, text: str = TEXT) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", text, flags=re.S | re.M)
 
 
 def test_readme_opens_with_exactly_two_setup_commands():
@@ -41,6 +42,14 @@ def test_python_examples_run(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = blocks("python")[index]
     exec(compile(code, f"README python block {index}", "exec"), {})
+
+
+def test_guide_runs_top_to_bottom(tmp_path, monkeypatch):
+    """docs/guide.md is one script: every block builds on the ones before it."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for index, code in enumerate(blocks("python", GUIDE.read_text())):
+        exec(compile(code, f"guide block {index}", "exec"), namespace)
 
 
 def test_cli_examples_run(tmp_path):
