@@ -27,6 +27,11 @@ class Case:
     noise: float = 0.005
 
 
+def _repeated_data_design() -> dict[str, np.ndarray]:
+    N, U, epochs = np.meshgrid(np.logspace(7.5, 9.5, 5), np.logspace(8, 11, 4), [1, 2, 4, 8, 16, 32, 64])
+    return {"params": N.ravel(), "tokens": (U * epochs).ravel(), "unique_tokens": U.ravel()}
+
+
 def _grid_nd(n_sizes: int = 8, n_ratios: int = 6, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     N = np.repeat(np.logspace(7, 10, n_sizes), n_ratios)
@@ -49,6 +54,24 @@ CASES: dict[str, Case] = {
         truth={"N_c": 6.4e13, "D_c": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103},
         design=_grid_nd(),
         identified={"alpha_N": 0.1, "alpha_D": 0.1},
+    ),
+    "m4": Case(
+        truth={"L_inf": 0.5, "L0": 2.3, "beta": 0.9**-0.5 * 10**2.75, "c": -0.5, "alpha": 1.5},
+        design={"tokens": np.logspace(3, 8, 60)},
+        options={"x": "tokens"},
+        identified={"L_inf": 0.1, "L0": 0.05, "c": 0.2},
+    ),
+    "bnsl": Case(
+        truth={"a": 0.5, "b": 20.0, "c0": 0.05, "c1": 0.4, "d1": 1e6, "f1": 0.3},
+        design={"flops": np.logspace(3, 9, 80)},
+        options={"breaks": 1},
+        identified={"a": 0.1, "c0": 0.1, "c1": 0.05, "d1": 0.2},
+    ),
+    # Muennighoff et al. 2023 published constants (README of huggingface/datablations).
+    "data_constrained": Case(
+        truth={"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.353, "beta": 0.353, "R_D_star": 15.4, "R_N_star": 5.3},
+        design=_repeated_data_design(),
+        identified={"E": 0.02, "alpha": 0.05, "beta": 0.05, "R_D_star": 0.1, "R_N_star": 0.2},
     ),
     "overtrain": Case(
         truth={"E": 1.84, "A": 166.0, "B": 287.0, "alpha": 0.273},

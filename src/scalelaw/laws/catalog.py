@@ -20,17 +20,13 @@ def register(name: str, factory: Callable[..., Law]) -> None:
 def _load_builtin() -> None:
     if _REGISTRY:
         return
-    from scalelaw.laws import basic
+    from scalelaw.laws import basic, data_constrained, saturating
 
     register("power", basic.power)
     register("chinchilla", basic.chinchilla)
     register("kaplan", basic.kaplan)
     register("overtrain", basic.overtrain)
-    for module_name in ("saturating", "data_constrained"):
-        try:
-            module = __import__(f"scalelaw.laws.{module_name}", fromlist=["CATALOG"])
-        except ModuleNotFoundError:
-            continue
+    for module in (saturating, data_constrained):
         for name, factory in module.CATALOG.items():
             register(name, factory)
 

@@ -31,7 +31,7 @@ def effective_data(tokens, unique_tokens, R_D_star):
     Examples
     --------
     >>> float(effective_data(4e11, 1e11, 15.387756))  # 4 epochs  # doctest: +ELLIPSIS
-    372570...
+    372567...
     """
     tokens, unique_tokens = np.asarray(tokens, dtype=np.float64), np.asarray(unique_tokens, dtype=np.float64)
     R_D = np.maximum(tokens / unique_tokens - 1.0, 0.0)
@@ -138,9 +138,9 @@ class DataConstrainedLaw(Law):
         return log_pred, J
 
     def start_grid(self, X, y):
-        # laws.md §13: R_D* in {2, 5, 10, 20, 50}, R_N* in {1, 3, 10, 30}, crossed with a small Chinchilla grid:
-        # E on fractions of min L, exponents on a grid, and A, B by non-negative least squares of the relative
-        # residual (y - E - A N'^-alpha - B D'^-beta) / y given the rest (U_N = N for that solve).
+        # laws.md §13: R_D* in {2, 5, 10, 20, 50}, R_N* in {1, 3, 10, 30}, crossed with a small Chinchilla
+        # grid: E on fractions of min L, exponents on a grid, and A, B by non-negative least squares of the
+        # relative residual (y - E - A N'^-alpha - B D'^-beta) / y given the rest (U_N = N for that solve).
         N, D, U = (np.asarray(X[c], dtype=np.float64) for c in self.inputs)
         y = np.asarray(y, dtype=np.float64)
         y_min = float(np.min(y))
@@ -201,11 +201,14 @@ def data_constrained(
     published fit does. The paper fits in two stages: the Chinchilla constants on single-epoch runs,
     then ``R_D*, R_N*`` with those fixed (``law.fix(E=..., A=..., B=..., alpha=...)``).
     """
-    exps = [Parameter("alpha", 1e-3, 3.0, "identity", description=f"exponent of effective {n}")]
     if tied:
-        exps = [Parameter("alpha", 1e-3, 3.0, "identity", description=f"shared exponent of effective {n} and {d}")]
+        shared = f"shared exponent of effective {n} and {d}"
+        exps = [Parameter("alpha", 1e-3, 3.0, "identity", description=shared)]
     else:
-        exps.append(Parameter("beta", 1e-3, 3.0, "identity", description=f"exponent of effective {d}"))
+        exps = [
+            Parameter("alpha", 1e-3, 3.0, "identity", description=f"exponent of effective {n}"),
+            Parameter("beta", 1e-3, 3.0, "identity", description=f"exponent of effective {d}"),
+        ]
     b_exp = "alpha" if tied else "beta"
     return DataConstrainedLaw(
         name="data_constrained",

@@ -111,9 +111,9 @@ class M4Law(Law):
         return log_pred, J
 
     def start_grid(self, X, y):
-        # laws.md §13: L_inf on fractions of min L, c in {-.2, -.5, -1}, alpha in {0, .5, 1}, and L0 at the
-        # chance loss when known (option L0), else a few values above max L; log beta by least squares
-        # of log(L - L_inf) - alpha log(L0 - L) on c log x given the rest.
+        # laws.md §13, a little wider: L_inf in {0, .5, .8, .95} min L, c in {-.1, -.2, -.5, -1},
+        # alpha in {0, .5, 1, 2}, L0 at the chance loss when known (option L0), else four values above
+        # max L; log beta by least squares of log(L - L_inf) - alpha log(L0 - L) - c log x given the rest.
         log_x = np.log(X[self.inputs[0]])
         y = np.asarray(y, dtype=np.float64)
         y_min, y_max = float(np.min(y)), float(np.max(y))
@@ -131,6 +131,9 @@ class M4Law(Law):
             target = np.log(y - L_inf) - alpha * np.log(L0 - y) - c * log_x
             starts.append((L_inf, L0, float(np.exp(np.mean(target))), c, alpha))
         return self.clip(np.array(starts))
+
+
+_M4_REFERENCE = "Alabdulmohsin, Neyshabur, Zhai 2022, Revisiting Neural Scaling Laws in Language and Vision"
 
 
 def m4(x: str = "flops", L0: float | None = None) -> M4Law:
@@ -167,7 +170,7 @@ def m4(x: str = "flops", L0: float | None = None) -> M4Law:
             Parameter("alpha", 0.0, 5.0, "identity", description="shape exponent of the small-x saturation"),
         ),
         description=f"L solving (L - L_inf) / (L0 - L)^alpha = beta * {x}^c",
-        reference="Alabdulmohsin, Neyshabur, Zhai 2022, Revisiting Neural Scaling Laws in Language and Vision (M4)",
+        reference=_M4_REFERENCE,
         options={"x": x, "L0": L0},
     )
 
@@ -199,8 +202,8 @@ class BNSLLaw(Law):
             sp = _softplus(z)
             log_r = log_r - c * f * sp
             parts.append((c, d, f, z, sp))
-        with np.errstate(divide="ignore"):
-            log_a = np.log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_a = np.log(a)  # -inf for a = 0; NaN (no prediction) below the bound
         log_pred, shares = log_sum_exp_terms([log_a, log_r], weights=jac)
         if not jac:
             return log_pred, None
@@ -208,14 +211,18 @@ class BNSLLaw(Law):
         cols = [np.exp(-log_pred), w / b, -w * log_x]
         for c, d, f, z, sp in parts:
             sig = _sigmoid(z)
-            cols += [-w * f * sp, w * c * sig / d, -w * c * (sp - z * sig)]
+            # d/df of f softplus(z) is softplus(z) - z sigmoid(z) = softplus(-|z|) + |z| sigmoid(-|z|):
+            # the second form has no cancellation far from the break.
+            g = _softplus(-np.abs(z)) + np.abs(z) * _sigmoid(-np.abs(z))
+            cols += [-w * f * sp, w * c * sig / d, -w * c * g]
         J = np.stack(np.broadcast_arrays(*cols), axis=1)
         return log_pred, J
 
     def start_grid(self, X, y):
-        # laws.md §1.4: log d_i on observed log x quantiles, c0 in {.05, .2, .5}, c_i in {-.5, -.1, .1, .5, 1},
-        # f_i in {.1, .5, 2}, a in {0, .5 min y} (plus .9 min y), log b by least squares given the rest.
-        # Two breaks: ordered pairs of quantiles, a shared f and a coarser c_i grid (about 3,000 starts).
+        # laws.md §1.4: log d_i on observed log x quantiles, c0 in {.05, .2, .5},
+        # c_i in {-.5, -.1, .1, .5, 1}, f_i in {.1, .5, 2}, a in {0, .5 min y} (plus .9 min y),
+        # log b by least squares given the rest.
+        # Two breaks: ordered pairs of quantiles, a shared f, coarser c0 and c_i grids (2,880 starts).
         log_x = np.log(X[self.inputs[0]])
         y = np.asarray(y, dtype=np.float64)
         y_min = float(np.min(y))
@@ -226,11 +233,10 @@ class BNSLLaw(Law):
             c0s, fracs = (0.05, 0.1, 0.2, 0.35, 0.5, 0.8), (0.0, 0.25, 0.5, 0.75, 0.9)
             breaks: list[tuple[tuple[float, float, float], ...]] = [()]
         elif n == 1:
-            breaks = [
-                ((c, ld, f),) for ld, c, f in itertools.product(log_q, (-0.5, -0.1, 0.1, 0.5, 1.0), (0.1, 0.5, 2.0))
-            ]
+            cs, fs = (-0.5, -0.1, 0.1, 0.5, 1.0), (0.1, 0.5, 2.0)
+            breaks = [((c, ld, f),) for ld, c, f in itertools.product(log_q, cs, fs)]
         else:
-            cs = (-0.5, -0.1, 0.2, 1.0)
+            c0s, cs = (0.05, 0.3), (-0.5, -0.1, 0.2, 1.0)
             breaks = [
                 tuple((c, ld, f) for c, ld in zip(cc, pair, strict=True))
                 for pair, cc, f in itertools.product(
