@@ -374,9 +374,10 @@ def profile(
         ``quantity, estimate, low, high, level, method``.
     """
     _check_level(level)
-    names = list(result.law.param_names) if parameters is None else [parameters] if isinstance(
-        parameters, str
-    ) else list(parameters)
+    if parameters is None:
+        names = list(result.law.param_names)
+    else:
+        names = [parameters] if isinstance(parameters, str) else list(parameters)
     curves = profile_curves(result, names, level, n_grid, max_iter)
     return pd.DataFrame(
         {
@@ -420,7 +421,7 @@ def profile_curves(
             frozen.append(mask)
             owner.append(name)
     z0 = np.array(starts)
-    z, f, _, _ = levenberg_marquardt(problem, z0, max_iter=max_iter, frozen=np.array(frozen))
+    _, f, _, _ = levenberg_marquardt(problem, z0, max_iter=max_iter, frozen=np.array(frozen))
     owner_arr = np.array(owner)
     curves = []
     for name in names:
@@ -429,12 +430,10 @@ def profile_curves(
         with np.errstate(divide="ignore", invalid="ignore"):
             stat = c * n_eff * np.log(np.maximum(fk, best) / best)
         stat = np.where(np.isfinite(stat), stat, np.inf)
-        natural = law.from_internal(np.column_stack([z_hat] * 1).T.repeat(len(grid), 0).copy())
         natural_grid = _natural_coordinate(law, k, grid)
         est = result.values[k]
         low = _crossing(natural_grid, stat, threshold, side="low", estimate=est)
         high = _crossing(natural_grid, stat, threshold, side="high", estimate=est)
-        del natural
         curves.append(Profile(name, est, low, high, level, natural_grid, stat))
     return curves
 
