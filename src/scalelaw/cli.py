@@ -352,6 +352,188 @@ def _with_progress(task: Callable[[Callable[[int, int], None] | None], Any], lab
         return task(progress)
 
 
+def _floats(values: list[str] | None, name: str) -> list[float]:
+    out = []
+    for v in values or []:
+        for part in v.split(","):
+            if not part.strip():
+                continue
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise DataError(f"{name} value {part!r} is not a number (write e.g. 5.76e23)") from None
+    return out
+
+
+def _load_fit(path: Path):
+    from scalelaw.fitting import FitResult
+
+    if not path.exists():
+        raise DataError(f"no such fit file: {path}")
+    return FitResult.load(path)
+
+
+@app.command()
+def plan(
+    fit_file: Annotated[Path, typer.Argument(help="Fit JSON of a law of params and tokens (scalelaw fit --out).")],
+    flops: Annotated[
+        list[str] | None, typer.Option(help="Training budget(s) in FLOPs (repeatable or comma-separated).")
+    ] = None,
+    target_loss: Annotated[float | None, typer.Option(help="Compute, N and D needed to reach this loss.")] = None,
+    inference_tokens: Annotated[
+        float | None, typer.Option(help="Tokens the model will serve: cheapest model for the target (or --flops) loss.")
+    ] = None,
+    unique_tokens: Annotated[
+        float | None, typer.Option(help="Unique tokens available (data_constrained law): best N and epochs.")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(help="Add by-run bootstrap intervals at this level, e.g. 0.9.")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware or data-limited."""
+    from scalelaw import plan as planning
+
+    def action():
+        result = _load_fit(fit_file)
+        budgets = _floats(flops, "--flops")
+        if inference_tokens is not None:
+            if target_loss is None and len(budgets) != 1:
+                raise DataError("--inference-tokens needs --target-loss or exactly one --flops")
+            kind = "inference"
+            run = lambda progress: planning.inference_optimal(  # noqa: E731
+                result,
+                inference_tokens,
+                target_loss=target_loss,
+                flops=None if target_loss is not None else budgets[0],
+                k_train=flops_per_token,
+                interval=interval,
+                n_boot=n_boot,
+                seed=seed,
+            )
+        elif target_loss is not None:
+            kind = "target"
+            run = lambda progress: planning.compute_for_loss(  # noqa: E731
+                result, target_loss, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+            )
+        elif unique_tokens is not None:
+            if len(budgets) != 1:
+                raise DataError("--unique-tokens needs exactly one --flops budget")
+            kind = "data_limited"
+            run = lambda progress: planning.data_limited(  # noqa: E731
+                result, budgets[0], unique_tokens, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+            )
+        else:
+            if not budgets:
+                raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
+            kind = "compute_optimal"
+            run = lambda progress: planning.compute_optimal(  # noqa: E731
+                result, budgets, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+            )
+        return result, kind, _with_progress(run, "bootstrap", quiet=as_json or interval is None)
+
+    result, kind, answer = _run(action)
+    records = answer.to_records()
+    if as_json:
+        payload: dict[str, Any] = {"law": result.law.name, "kind": kind, "method": answer.method, "plans": records}
+        if answer.level is not None:
+            payload["level"] = answer.level
+        if len(records) == 1:
+            payload.update(records[0])
+        payload["notes"] = list(answer.notes)
+        _print_json(payload)
+        return
+    title = {
+        "compute_optimal": "Compute-optimal allocation",
+        "target": "Compute needed for the target loss",
+        "inference": "Inference-aware allocation",
+        "data_limited": "Data-limited allocation",
+    }[kind]
+    view = Table(title=f"{title} ({result.law.name}; {answer.method})", title_justify="left")
+    view.add_column("quantity")
+    for i in range(len(records)):
+        view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
+    keys = [k for k in records[0]]
+    for key in keys:
+        cells = []
+        for rec in records:
+            v = rec[key]
+            if isinstance(v, dict) and "low" in v:
+                cells.append(f"{v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]")
+            else:
+                cells.append(f"{v['value'] if isinstance(v, dict) else v:.4g}")
+        view.add_row(key, *cells)
+    out.print(view)
+    for note in answer.notes:
+        out.print(f"note: {note}", style="dim", highlight=False)
+
+
+@app.command()
+def compare(
+    fit_a: Annotated[Path, typer.Argument(help="Fit JSON of method A (the baseline).")],
+    fit_b: Annotated[Path, typer.Argument(help="Fit JSON of method B (the challenger).")],
+    flops: Annotated[list[str] | None, typer.Option(help="Budgets for the effective-compute multiplier.")] = None,
+    search: Annotated[str, typer.Option(help="Budget range searched for crossovers, 'LOW:HIGH'.")] = "1e15:1e30",
+    interval: Annotated[float | None, typer.Option(help="Add bootstrap intervals at this level, e.g. 0.9.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per fit for --interval.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstraps.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Where method B overtakes method A, and B's effective-compute multiplier over A."""
+    from scalelaw import plan as planning
+
+    def action():
+        a, b = _load_fit(fit_a), _load_fit(fit_b)
+        try:
+            lo, hi = (float(v) for v in search.split(":"))
+        except ValueError:
+            raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
+        budgets = _floats(flops, "--flops") or [float(np.sqrt(lo * hi))]
+        return _with_progress(
+            lambda progress: planning.compare(a, b, budgets, (lo, hi), interval=interval, n_boot=n_boot, seed=seed),
+            "bootstrap",
+            quiet=as_json or interval is None,
+        )
+
+    cmp = _run(action)
+    records = planning.Plan(cmp.table, cmp.level, "", inputs=("flops",)).to_records()
+    if as_json:
+        payload = {
+            "crossovers": list(cmp.crossovers),
+            "crossover_interval": list(cmp.crossover_interval) if cmp.crossover_interval else None,
+            "crossover_share": cmp.crossover_share,
+            "budgets": records,
+            "notes": list(cmp.notes),
+        }
+        _print_json(payload)
+        return
+    if cmp.crossovers:
+        text = ", ".join(f"{c:.3g}" for c in cmp.crossovers)
+        extra = ""
+        if cmp.crossover_interval:
+            low, high = cmp.crossover_interval
+            extra = (
+                f" (first crossover {cmp.level:.0%} interval {low:.3g} to {high:.3g}; "
+                f"{cmp.crossover_share:.0%} of bootstrap pairs cross)"
+            )
+        out.print(f"B and A cross at {text} FLOPs{extra}", highlight=False)
+    for note in cmp.notes:
+        out.print(note, highlight=False)
+    view = Table(title="Effective compute of B over A (x > 1: B is better)", title_justify="left")
+    for col in ("FLOPs", "best loss A", "best loss B", "multiplier"):
+        view.add_column(col, justify="right")
+    for rec in records:
+        cells = [f"{rec['flops']:.3g}"]
+        for key in ("loss_a", "loss_b", "multiplier"):
+            v = rec[key]
+            cells.append(f"{v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]" if "low" in v else f"{v['value']:.4g}")
+        view.add_row(*cells)
+    out.print(view)
+
+
 @app.command("laws")
 def laws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

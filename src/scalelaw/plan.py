@@ -1,0 +1,578 @@
+"""Decisions from a fitted law: compute-optimal allocation, compute for a target loss,
+inference-aware over-training, data-limited epochs, crossovers and effective compute.
+
+Every function works on arrays of parameter sets, so the same call evaluated on bootstrap
+replicates gives the interval (``interval=0.9``). Compute is ``C = k N D`` with ``k = 6`` FLOPs per
+parameter per token unless given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.errors import FitError, LawError
+from scalelaw.fitting.result import FitResult
+from scalelaw.laws.law import Law
+
+#: Search range of log N for numeric allocation (parameters between 1e2 and 1e16).
+_LOG_N_RANGE = (math.log(1e2), math.log(1e16))
+_COARSE = 241
+_FINE = 1025
+
+
+def _nd_inputs(law: Law) -> tuple[str, str]:
+    names = law.inputs
+    n = next((c for c in names if c in ("params", "N", "n_params")), None)
+    d = next((c for c in names if c in ("tokens", "D", "n_tokens")), None)
+    if n is None or d is None:
+        if len(names) >= 2:
+            return names[0], names[1]
+        raise LawError(
+            f"law {law.name!r} reads only {', '.join(names)}; compute-optimal allocation needs a law of parameters "
+            "and tokens, such as chinchilla"
+        )
+    return n, d
+
+
+def _theta_sets(result: FitResult, samples: np.ndarray | None) -> np.ndarray:
+    point = np.array([result.values])
+    return point if samples is None else np.vstack([point, samples])
+
+
+def _predict_paired(law: Law, theta: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Prediction of set s at row s (the diagonal of the (sets, rows) product), in blocks."""
+    n = theta.shape[0]
+    out = np.empty(n)
+    block = 256
+    for i in range(0, n, block):
+        sl = slice(i, min(i + block, n))
+        cols = {k: np.asarray(v)[sl] for k, v in columns.items()}
+        out[sl] = np.diagonal(law.predict(theta[sl], **cols))
+    return out
+
+
+def _columns(law: Law, N: np.ndarray, D: np.ndarray, fixed: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Input columns for N and D plus fixed inputs. ``unique_tokens`` means tokens *available*: a run
+    that trains on fewer tokens than exist sees only D unique ones (the law's U_D is unique tokens seen)."""
+    n_name, d_name = _nd_inputs(law)
+    cols = {n_name: N, d_name: D}
+    for name, value in fixed.items():
+        cols[name] = np.minimum(value, D) if name == "unique_tokens" else np.full(N.shape, value)
+    return cols
+
+
+def _loss_on_grid(law: Law, theta: np.ndarray, log_n: np.ndarray, flops: float, k: float, fixed) -> np.ndarray:
+    """Loss of every parameter set on a shared grid of log N at compute ``flops``: (sets, grid)."""
+    N = np.exp(log_n)
+    cols = _columns(law, N, flops / (k * N), fixed)
+    with np.errstate(all="ignore"):
+        loss = law.predict(theta, **cols)
+    return np.where(np.isfinite(loss), loss, np.inf)
+
+
+def _argmin_parabolic(grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row minimum of ``values`` over ``grid`` with parabolic refinement between neighbours."""
+    idx = np.argmin(values, axis=1)
+    i = np.clip(idx, 1, len(grid) - 2)
+    rows = np.arange(values.shape[0])
+    y0, y1, y2 = values[rows, i - 1], values[rows, i], values[rows, i + 1]
+    h = grid[1] - grid[0]
+    denom = y0 - 2 * y1 + y2
+    with np.errstate(all="ignore"):
+        shift = np.where((denom > 0) & np.isfinite(denom), 0.5 * h * (y0 - y2) / denom, 0.0)
+    shift = np.clip(shift, -h, h)
+    x = grid[i] + shift
+    on_edge = (idx == 0) | (idx == len(grid) - 1)
+    x = np.where(on_edge, grid[idx], x)
+    fmin = np.where(on_edge, values[rows, idx], y1 - 0.25 * (y0 - y2) * shift / h)
+    return x, fmin
+
+
+def _numeric_optimum(law: Law, theta: np.ndarray, flops: float, k: float, fixed) -> tuple[np.ndarray, np.ndarray]:
+    """log N_opt and loss for every parameter set (coarse shared grid, fine shared window, parabola)."""
+    coarse = np.linspace(*_LOG_N_RANGE, _COARSE)
+    # Allocations must leave at least one token per parameter... or a tiny model; keep D >= 1.
+    coarse = coarse[np.exp(coarse) * np.exp(coarse) * k <= flops * 1e6]
+    if coarse.size < 3:
+        raise FitError(f"compute budget {flops:g} FLOPs is too small to allocate")
+    loss = _loss_on_grid(law, theta, coarse, flops, k, fixed)
+    best = coarse[np.argmin(loss, axis=1)]
+    step = coarse[1] - coarse[0]
+    lo, hi = best.min() - 2 * step, best.max() + 2 * step
+    fine = np.linspace(lo, hi, _FINE)
+    x, _ = _argmin_parabolic(fine, _loss_on_grid(law, theta, fine, flops, k, fixed))
+    N = np.exp(x)
+    return x, _predict_paired(law, theta, _columns(law, N, flops / (k * N), fixed))
+
+
+def _chinchilla_closed_form(theta: np.ndarray, flops: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    E, A, B, alpha, beta = theta.T
+    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+    N = G * (flops / k) ** (beta / (alpha + beta))
+    D = (flops / k) / N
+    return np.log(N), E + A / N**alpha + B / D**beta
+
+
+def _is_chinchilla(law: Law) -> bool:
+    return type(law).__name__ == "ChinchillaLaw"
+
+
+def optimum(
+    law: Law, theta: np.ndarray, flops: float, k: float = 6.0, fixed: Mapping[str, float] | None = None
+) -> dict[str, np.ndarray]:
+    """Compute-optimal N, D and loss at ``flops`` for each parameter set in ``theta`` (sets, params).
+
+    Closed form for Chinchilla's law (laws.md §3.2); a shared-grid search with parabolic refinement
+    (relative accuracy ~1e-7 in N) for every other law of N and D.
+    """
+    fixed = dict(fixed or {})
+    if _is_chinchilla(law) and not fixed:
+        log_n, loss = _chinchilla_closed_form(theta, flops, k)
+    else:
+        log_n, loss = _numeric_optimum(law, theta, flops, k, fixed)
+    N = np.exp(log_n)
+    D = flops / (k * N)
+    return {"params": N, "tokens": D, "tokens_per_param": D / N, "loss": loss}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A table of decisions with optional intervals (columns ``X``, ``X_low``, ``X_high``)."""
+
+    table: pd.DataFrame
+    level: float | None
+    method: str
+    notes: tuple[str, ...] = ()
+    #: Columns that were given (budget, target, ...); every other column is an estimated quantity.
+    inputs: tuple[str, ...] = ("flops", "target_loss", "inference_tokens", "unique_tokens")
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per row: given inputs as numbers, estimated quantities as ``{"value"[, "low", "high"]}``."""
+        records = []
+        for _, row in self.table.iterrows():
+            rec: dict[str, Any] = {}
+            for col in self.table.columns:
+                if col.endswith(("_low", "_high")):
+                    continue
+                value = float(row[col])
+                if f"{col}_low" in self.table.columns:
+                    rec[col] = {"value": value, "low": float(row[f"{col}_low"]), "high": float(row[f"{col}_high"])}
+                elif col in self.inputs:
+                    rec[col] = value
+                else:
+                    rec[col] = {"value": value}
+            records.append(rec)
+        return records
+
+
+def _samples(result: FitResult, interval: float | None, n_boot: int, seed: int) -> np.ndarray | None:
+    if interval is None:
+        return None
+    if not 0 < interval < 1:
+        raise FitError(f"interval must be between 0 and 1 (e.g. 0.9), got {interval}")
+    return result.bootstrap(n=n_boot, seed=seed).samples
+
+
+def _with_interval(table: dict[str, np.ndarray], level: float | None) -> dict[str, Any]:
+    """Point estimate from set 0, percentile interval from the rest."""
+    out: dict[str, Any] = {}
+    for name, values in table.items():
+        out[name] = float(values[0])
+        if level is not None and values.size > 1:
+            reps = values[1:][np.isfinite(values[1:])]
+            a = (1 - level) / 2
+            out[f"{name}_low"] = float(np.quantile(reps, a)) if reps.size else math.nan
+            out[f"{name}_high"] = float(np.quantile(reps, 1 - a)) if reps.size else math.nan
+    return out
+
+
+def compute_optimal(
+    result: FitResult,
+    flops: float | list[float] | np.ndarray,
+    k: float = 6.0,
+    fixed: Mapping[str, float] | None = None,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Plan:
+    """Compute-optimal parameters, tokens, tokens per parameter and loss at each budget.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit of a law of parameters and tokens (chinchilla, kaplan, overtrain, data_constrained,
+        or an expression of ``params`` and ``tokens``).
+    flops : float or array
+        Training compute budgets in FLOPs.
+    k : float
+        FLOPs per parameter per token (6 for forward + backward).
+    fixed : mapping, optional
+        Values of other inputs, e.g. ``{"unique_tokens": 1e11}`` for the data-constrained law.
+    interval : float, optional
+        Add by-run bootstrap intervals at this level (``*_low``/``*_high`` columns).
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> plan = compute_optimal(fit, 5.76e23)
+    >>> sorted(plan.table.columns)
+    ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
+    """
+    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    rows = []
+    for c in np.atleast_1d(np.asarray(flops, dtype=np.float64)):
+        if not (math.isfinite(c) and c > 0):
+            raise FitError(f"compute budgets must be finite and > 0, got {c}")
+        opt = optimum(result.law, theta, float(c), k, fixed)
+        named = {
+            "params_opt": opt["params"],
+            "tokens_opt": opt["tokens"],
+            "tokens_per_param": opt["tokens_per_param"],
+            "loss_opt": opt["loss"],
+        }
+        rows.append({"flops": float(c), **_with_interval(named, interval)})
+    return Plan(pd.DataFrame(rows), interval, _method(interval, n_boot))
+
+
+def _method(interval: float | None, n_boot: int) -> str:
+    return "point estimate" if interval is None else f"bootstrap by run (n={n_boot}), percentile"
+
+
+def compute_for_loss(
+    result: FitResult,
+    target_loss: float,
+    k: float = 6.0,
+    fixed: Mapping[str, float] | None = None,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Plan:
+    """Smallest compute (and its compute-optimal N and D) that reaches ``target_loss``.
+
+    Closed form for Chinchilla's law (laws.md §3.2 corollary: ``A N^-alpha = (l - E) beta/(alpha+beta)``,
+    ``B D^-beta = (l - E) alpha/(alpha+beta)``); otherwise bisection on log C of the compute-optimal
+    loss for the point estimate, and interpolation on a grid of budgets for bootstrap replicates.
+    Replicates whose floor lies above the target never reach it; their share is reported in ``notes``.
+    """
+    if not math.isfinite(target_loss) or target_loss <= 0:
+        raise FitError(f"target loss must be finite and > 0, got {target_loss}")
+    fixed = dict(fixed or {})
+    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    if _is_chinchilla(result.law) and not fixed:
+        C, N, D = _chinchilla_compute_for_loss(theta, target_loss, k)
+    else:
+        C = np.full(theta.shape[0], np.inf)
+        C[0] = _bisect_compute(result.law, theta[[0]], target_loss, k, fixed)
+        if theta.shape[0] > 1:
+            C[1:] = _interpolate_compute(result.law, theta[1:], target_loss, k, fixed)
+        N = np.full(theta.shape[0], np.inf)
+        for s in np.flatnonzero(np.isfinite(C)):
+            N[s] = optimum(result.law, theta[[s]], float(C[s]), k, fixed)["params"][0]
+        D = np.where(np.isfinite(C), C / (k * N), np.inf)
+    if not np.isfinite(C[0]):
+        raise FitError(
+            f"the fitted law never reaches loss {target_loss:g}: its compute-optimal loss stays above it "
+            "at any budget (the target is below the law's floor)"
+        )
+    named = {"flops": C, "params_opt": N, "tokens_opt": D}
+    row = {"target_loss": target_loss, **_with_interval(named, interval)}
+    notes: tuple[str, ...] = ()
+    if interval is not None:
+        share = float(np.mean(~np.isfinite(C[1:])))
+        if share > 0:
+            notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
+    return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot), notes, inputs=("target_loss",))
+
+
+def _chinchilla_compute_for_loss(theta: np.ndarray, target: float, k: float):
+    E, A, B, alpha, beta = theta.T
+    gap = target - E
+    with np.errstate(all="ignore"):
+        N = (A / (gap * beta / (alpha + beta))) ** (1.0 / alpha)
+        D = (B / (gap * alpha / (alpha + beta))) ** (1.0 / beta)
+    ok = gap > 0
+    N, D = np.where(ok, N, np.inf), np.where(ok, D, np.inf)
+    return k * N * D, N, D
+
+
+_BUDGET_RANGE = (math.log(1e10), math.log(1e40))
+
+
+def _bisect_compute(law: Law, theta: np.ndarray, target: float, k: float, fixed) -> float:
+    lo, hi = _BUDGET_RANGE
+    if optimum(law, theta, math.exp(hi), k, fixed)["loss"][0] > target:
+        return math.inf
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if optimum(law, theta, math.exp(mid), k, fixed)["loss"][0] > target:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(0.5 * (lo + hi))
+
+
+def _interpolate_compute(law: Law, theta: np.ndarray, target: float, k: float, fixed) -> np.ndarray:
+    """Budget where each set's compute-optimal loss crosses ``target``, from a shared grid of budgets."""
+    grid = np.linspace(*_BUDGET_RANGE, 91)
+    curve = np.column_stack([optimum(law, theta, math.exp(c), k, fixed)["loss"] for c in grid])  # (sets, budgets)
+    below = curve <= target
+    first = np.argmax(below, axis=1)
+    reach = below.any(axis=1) & (first > 0)
+    out = np.full(theta.shape[0], np.inf)
+    rows = np.flatnonzero(reach)
+    j = first[rows]
+    l0, l1 = np.log(curve[rows, j - 1]), np.log(curve[rows, j])
+    t = (l0 - math.log(target)) / (l0 - l1)
+    out[rows] = np.exp(grid[j - 1] + t * (grid[j] - grid[j - 1]))
+    out[below[:, 0]] = math.exp(grid[0])
+    return out
+
+
+# ------------------------------------------------------------------------------------- inference-aware
+
+
+def inference_optimal(
+    result: FitResult,
+    inference_tokens: float,
+    target_loss: float | None = None,
+    flops: float | None = None,
+    k_train: float = 6.0,
+    k_inference: float = 2.0,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Plan:
+    """Cheapest model that reaches a loss when it will also serve ``inference_tokens`` tokens.
+
+    Minimizes ``k_train N D + k_inference N D_inf`` subject to ``L(N, D) = target`` (Sardana & Frankle
+    2023; laws.md §10): a 1-D search in log N with ``D(N)`` solved from the law. Give the target loss,
+    or ``flops`` to use the compute-optimal loss at that budget as the target (laws.md §15.9 does so).
+    """
+    if inference_tokens < 0 or not math.isfinite(inference_tokens):
+        raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
+    if (target_loss is None) == (flops is None):
+        raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
+    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    law = result.law
+    if target_loss is None:
+        target_loss = float(optimum(law, theta[[0]], float(flops), k_train)["loss"][0])
+    rows = {name: np.full(theta.shape[0], np.nan) for name in ("params", "tokens", "train_flops", "total_flops")}
+    for s in range(theta.shape[0]):
+        N, D = _inference_optimum_one(law, theta[[s]], target_loss, inference_tokens, k_train, k_inference)
+        rows["params"][s], rows["tokens"][s] = N, D
+        rows["train_flops"][s] = k_train * N * D
+        rows["total_flops"][s] = k_train * N * D + k_inference * N * inference_tokens
+    named = {
+        "params_opt": rows["params"],
+        "tokens_opt": rows["tokens"],
+        "tokens_per_param": rows["tokens"] / rows["params"],
+        "train_flops": rows["train_flops"],
+        "total_flops": rows["total_flops"],
+    }
+    row = {"target_loss": target_loss, "inference_tokens": inference_tokens, **_with_interval(named, interval)}
+    return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot))
+
+
+def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
+    """Training tokens D with L(N, D) = target for one parameter set and many N (bisection in log D)."""
+    n_name, d_name = _nd_inputs(law)
+    lo = np.full(N.shape, math.log(1.0))
+    hi = np.full(N.shape, math.log(1e30))
+    with np.errstate(all="ignore"):
+        reach = law.predict(theta, **{n_name: N, d_name: np.exp(hi)})[0] <= target
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        with np.errstate(all="ignore"):
+            above = law.predict(theta, **{n_name: N, d_name: np.exp(mid)})[0] > target
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    return np.where(reach, np.exp(0.5 * (lo + hi)), np.inf)
+
+
+def _inference_optimum_one(law, theta, target, d_inf, k_train, k_inf) -> tuple[float, float]:
+    if _is_chinchilla(law):
+        E, A, B, alpha, beta = theta[0]
+
+        def tokens(N):
+            with np.errstate(all="ignore"):
+                rem = target - E - A / N**alpha
+                return np.where(rem > 0, (B / rem) ** (1.0 / beta), np.inf)
+    else:
+
+        def tokens(N):
+            return _tokens_for_loss(law, theta, N, target)
+
+    grid = np.linspace(math.log(1e3), math.log(1e16), 801)
+    for _ in range(3):  # zoom in: coarse grid, then finer windows around the minimum
+        N = np.exp(grid)
+        with np.errstate(all="ignore"):
+            cost = np.log(k_train * N * tokens(N) + k_inf * N * d_inf)
+        cost = np.where(np.isfinite(cost), cost, np.inf)
+        if not np.isfinite(cost).any():
+            raise FitError(f"no model size reaches loss {target:g} under this law")
+        x, _ = _argmin_parabolic(grid, cost[None, :])
+        step = grid[1] - grid[0]
+        grid = np.linspace(x[0] - 3 * step, x[0] + 3 * step, 201)
+    N_opt = float(np.exp(x[0]))
+    return N_opt, float(tokens(np.array([N_opt]))[0])
+
+
+# ----------------------------------------------------------------------------------------- data-limited
+
+
+def data_limited(
+    result: FitResult,
+    flops: float,
+    unique_tokens: float,
+    k: float = 6.0,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Plan:
+    """Best model size and number of epochs for a budget when only ``unique_tokens`` exist.
+
+    Needs a law with a ``unique_tokens`` input (``data_constrained``). Reports the loss had the same
+    tokens all been fresh, and ``half_value_epochs``: the epoch count at which one more repeated token
+    is worth half a fresh one, ``1 + R_D* ln 2`` (Muennighoff et al. 2023) — past a few times that,
+    more epochs stop paying.
+    """
+    if "unique_tokens" not in result.law.inputs:
+        raise LawError(
+            f"law {result.law.name!r} has no 'unique_tokens' input; fit the data_constrained law to plan with "
+            "repeated data"
+        )
+    if not (unique_tokens > 0 and flops > 0):
+        raise FitError("flops and unique_tokens must be > 0")
+    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    opt = optimum(result.law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
+    fresh = _predict_paired(
+        result.law, theta, _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": np.inf})
+    )
+    named = {
+        "params_opt": opt["params"],
+        "tokens_opt": opt["tokens"],
+        "epochs": opt["tokens"] / unique_tokens,
+        "loss_opt": opt["loss"],
+        "loss_if_fresh": np.maximum(fresh, 0),
+    }
+    if "R_D_star" in result.law.param_names:
+        r_d = theta[:, result.law.param_names.index("R_D_star")]
+        named["half_value_epochs"] = 1.0 + r_d * math.log(2.0)
+    row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, interval)}
+    return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot))
+
+
+# ------------------------------------------------------------------------- crossover and effective compute
+
+
+def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
+    """Best loss reachable at each budget: (sets, budgets).
+
+    For a law of compute alone (input ``flops``) that is the law itself; for a law of N and D it is the
+    compute-optimal loss.
+    """
+    theta = np.array([result.values]) if theta is None else theta
+    flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
+    law = result.law
+    if law.inputs == ("flops",):
+        return law.predict(theta, flops=flops)
+    return np.column_stack([optimum(law, theta, float(c))["loss"] for c in flops])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Method B against method A along the compute frontier."""
+
+    crossovers: tuple[float, ...]  # budgets where B's best loss crosses A's (point estimates)
+    crossover_interval: tuple[float, float] | None  # of the first crossover, over bootstrap pairs
+    crossover_share: float | None  # share of bootstrap pairs that cross inside the searched range
+    table: pd.DataFrame  # per budget: loss_a, loss_b, multiplier (+ _low/_high)
+    level: float | None
+    notes: tuple[str, ...] = ()
+
+
+def compare(
+    a: FitResult,
+    b: FitResult,
+    flops: float | list[float] | np.ndarray,
+    search: tuple[float, float] = (1e15, 1e30),
+    interval: float | None = None,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> Comparison:
+    """Where method B overtakes method A, and B's effective-compute multiplier over A.
+
+    The multiplier at budget C is ``C_A(L_B(C)) / C``: how much more compute A would need to reach the
+    loss B reaches with C (> 1 means B is better). Intervals pair bootstrap replicates of the two fits
+    (independent resamples of their runs).
+    """
+    budgets = np.atleast_1d(np.asarray(flops, dtype=np.float64))
+    ta = _theta_sets(a, _samples(a, interval, n_boot, seed))
+    tb = _theta_sets(b, _samples(b, interval, n_boot, seed + 1))
+    n = min(ta.shape[0], tb.shape[0])
+    ta, tb = ta[:n], tb[:n]
+    grid = np.geomspace(search[0], search[1], 301)
+    la, lb = frontier(a, grid, ta), frontier(b, grid, tb)
+    cross = _crossings(grid, lb - la)
+    crossovers = tuple(float(c) for c in cross[0])
+    firsts = np.array([c[0] if c else np.nan for c in cross[1:]])
+    share = float(np.mean(np.isfinite(firsts))) if n > 1 else None
+    cross_interval = None
+    if n > 1 and np.isfinite(firsts).any():
+        q = (1 - interval) / 2 if interval else 0.05
+        cross_interval = (float(np.nanquantile(firsts, q)), float(np.nanquantile(firsts, 1 - q)))
+    # Effective compute: invert A's frontier at B's loss, per set, on the shared grid.
+    wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
+    la_wide = frontier(a, wide, ta)
+    lb_at = frontier(b, budgets, tb)
+    rows = []
+    for j, c in enumerate(budgets):
+        c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
+        named = {"loss_a": frontier(a, [c], ta)[:, 0], "loss_b": lb_at[:, j], "multiplier": c_a / c}
+        rows.append({"flops": float(c), **_with_interval(named, interval)})
+    notes = []
+    if not crossovers:
+        better = "B" if lb[0, len(grid) // 2] < la[0, len(grid) // 2] else "A"
+        notes.append(f"no crossover between {search[0]:.0e} and {search[1]:.0e} FLOPs: {better} is better throughout")
+    return Comparison(crossovers, cross_interval, share, pd.DataFrame(rows), interval, tuple(notes))
+
+
+def _crossings(grid: np.ndarray, diff: np.ndarray) -> list[list[float]]:
+    out = []
+    logs = np.log(grid)
+    for row in diff:
+        found = []
+        sign = np.sign(row)
+        idx = np.flatnonzero((sign[:-1] * sign[1:] < 0) & np.isfinite(row[:-1]) & np.isfinite(row[1:]))
+        for i in idx:
+            t = row[i] / (row[i] - row[i + 1])
+            found.append(float(np.exp(logs[i] + t * (logs[i + 1] - logs[i]))))
+        out.append(found)
+    return out
+
+
+def _invert_monotone(grid: np.ndarray, curves: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per row, the budget where a decreasing curve first reaches its target (log-log interpolation)."""
+    out = np.full(curves.shape[0], np.nan)
+    logs = np.log(grid)
+    for s in range(curves.shape[0]):
+        below = curves[s] <= targets[s]
+        if not below.any():
+            out[s] = np.inf
+            continue
+        j = int(np.argmax(below))
+        if j == 0:
+            out[s] = grid[0]
+            continue
+        l0, l1 = math.log(curves[s, j - 1]), math.log(curves[s, j])
+        t = (l0 - math.log(targets[s])) / (l0 - l1)
+        out[s] = math.exp(logs[j - 1] + t * (logs[j] - logs[j - 1]))
+    return out
