@@ -131,3 +131,15 @@ def test_datasets_list():
 def test_laws_list():
     data = json.loads(run("laws", "--json").stdout)
     assert "chinchilla" in {law["name"] for law in data["laws"]}
+
+
+def test_backtest_json_and_bad_holdout():
+    proc = run(
+        "backtest", "dataset:gadre2024_rpj", "--laws", "chinchilla,overtrain", "--holdout", "largest:2:params", "--json"
+    )
+    rows = json.loads(proc.stdout)
+    assert [r["law"] for r in rows] and len(rows) == 2
+    assert all(r["n_test"] == 3 for r in rows)
+    assert all(r["mean_abs_rel_error"] < 0.05 for r in rows)
+    bad = run("backtest", "dataset:gadre2024_rpj", "--holdout", "middle:0.2:flops", check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

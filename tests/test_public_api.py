@@ -17,12 +17,14 @@ PUBLIC = {
     "Runs",
     "ScaleLawError",
     "__version__",
+    "backtest",
     "datasets",
     "fit",
     "get_law",
     "list_laws",
     "load_runs",
     "read_table",
+    "select_law",
 }
 
 

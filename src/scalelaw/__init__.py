@@ -9,6 +9,7 @@ True
 __version__ = "0.1.0"
 
 from scalelaw import datasets
+from scalelaw.backtest import backtest, select_law
 from scalelaw.errors import (
     BoundWarning,
     ConvergenceWarning,
@@ -38,10 +39,12 @@ __all__ = [
     "Runs",
     "ScaleLawError",
     "__version__",
+    "backtest",
     "datasets",
     "fit",
     "get_law",
     "list_laws",
     "load_runs",
     "read_table",
+    "select_law",
 ]

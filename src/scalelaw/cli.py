@@ -534,6 +534,129 @@ def compare(
     out.print(view)
 
 
+@app.command("backtest")
+def backtest_cmd(
+    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    laws: Annotated[
+        str, typer.Option("--laws", help="Comma-separated catalog laws (or expressions) to compare.")
+    ] = "chinchilla",
+    holdout: Annotated[
+        str,
+        typer.Option(help="Runs to hold out: 'top:FRACTION:COLUMN' or 'largest:K:COLUMN' (whole runs)."),
+    ] = "top:0.2:flops",
+    metric: Annotated[
+        str, typer.Option(help="Held-out error to rank by: mean_abs_rel_error, max_abs_rel_error or rmse_log.")
+    ] = "mean_abs_rel_error",
+    x: Annotated[str | None, typer.Option(help="Columns for the laws' inputs, comma-separated, in order.")] = None,
+    y: Annotated[str | None, typer.Option(help="Column to fit and predict (default: the law's output).")] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(help="Also report coverage of prediction intervals at this level (bootstrap).")
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="'per_run': every run weighs the same however many checkpoints it has.")
+    ] = None,
+    drop_early: Annotated[
+        float, typer.Option("--drop-early", help="Drop each run's first FRACTION of training (by tokens).")
+    ] = 0.0,
+    loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
+    delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
+    starts: Annotated[int | None, typer.Option(help="Number of random starts instead of each law's grid.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows, one per law.")] = False,
+) -> None:
+    """Fit each law on the small runs, predict the held-out large runs, and rank laws by that error."""
+    from scalelaw.backtest import METRICS, SelectionResult, to_records
+    from scalelaw.backtest import backtest as run_backtest
+    from scalelaw.checkpoints import drop_early as drop_early_rows
+    from scalelaw.errors import FitError
+    from scalelaw.io import load_runs
+
+    def action():
+        names = _split_list(laws)
+        if not names:
+            raise DataError("--laws is empty; name at least one law, e.g. --laws chinchilla,kaplan")
+        if metric not in METRICS:
+            raise DataError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
+        runs = load_runs(data, mapping)
+        if drop_early:
+            runs = drop_early_rows(runs, drop_early)
+        table = run_backtest(
+            [_law_from_option(name) for name in names],
+            runs,
+            holdout=holdout,
+            y=y,
+            interval=interval,
+            x=_split_list(x),
+            weights=weights,
+            loss=loss,
+            delta=delta,
+            starts=starts,
+            seed=seed,
+        )
+        try:
+            selection = SelectionResult.from_table(table, metric)
+        except FitError:
+            selection = None  # every law failed: the table shows why
+        return table, selection
+
+    table, selection = _run(action)
+    if as_json:
+        sys.stdout.write(json.dumps(to_records(table), indent=2) + "\n")
+    else:
+        _render_backtest(table, selection, show_coverage=interval is not None)
+    if selection is None:
+        _fail("no law could be fitted and scored on the training runs; see the error column", 1)
+
+
+def _render_backtest(table, selection, show_coverage: bool) -> None:
+    from rich.markup import escape  # error messages quote brackets such as '[0, 1)'
+
+    first = table.iloc[0]
+    view = Table(
+        title=f"Backtest, holdout {first['holdout']}: fit on {first['n_train_runs']} runs "
+        f"({first['n_train']} rows), predict {first['n_test_runs']} held-out runs ({first['n_test']} rows)",
+        title_justify="left",
+    )
+    for name in ("law", "mean |rel. err|", "max |rel. err|", "RMSE log", "in-sample RMSE log"):
+        view.add_column(name, justify="left" if name == "law" else "right")
+    if show_coverage:
+        view.add_column("coverage", justify="right")
+    view.add_column("fit status", overflow="fold")
+
+    def pct(value: float) -> str:
+        return f"{100 * value:.2f}%" if value is not None and math.isfinite(value) else "—"
+
+    def num(value: float) -> str:
+        return f"{value:.3g}" if value is not None and math.isfinite(value) else "—"
+
+    for row in table.itertuples(index=False):
+        if row.converged is None:
+            status = f"[red]{escape(row.error)}[/]"
+        else:
+            flags = [] if row.converged else ["not converged"]
+            flags += ["not identifiable"] if row.not_identifiable else []
+            flags += [f"at bound: {row.at_bound}"] if row.at_bound else []
+            flags += [row.error] if row.error else []
+            status = escape("; ".join(flags)) or "[green]ok[/]"
+        cells = [row.law, pct(row.mean_abs_rel_error), pct(row.max_abs_rel_error), num(row.rmse_log)]
+        cells.append(num(row.in_sample_rmse_log))
+        if show_coverage:
+            cells.append(pct(row.coverage))
+        view.add_row(*cells, status)
+    out.print(view)
+    if first["split_column"] and math.isfinite(first["extrapolation_decades"]):
+        out.print(
+            f"largest {first['split_column']}: {first['max_train']:.3g} in training, {first['max_test']:.3g} held "
+            f"out ({first['extrapolation_decades']:.2f} decades of extrapolation)",
+            highlight=False,
+        )
+    if selection is not None:
+        out.print(f"[bold]best: {escape(selection.best)}[/]. {escape(selection.reason)}", highlight=False)
+
+
 @app.command("laws")
 def laws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

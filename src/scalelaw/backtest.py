@@ -1,0 +1,793 @@
+"""Backtests: fit on the small end of a sweep, predict the held-out large end, rank laws by that error.
+
+A scaling law is used to extrapolate, so the honest test of a law is extrapolation: hold out the
+largest runs, fit on the rest, and measure how far the predictions for the held-out runs are from
+what was observed. In-sample fit quality rewards flexibility; a law with more freedom fits the small
+runs better and can still miss the large ones. :func:`select_law` therefore ranks by the held-out error.
+
+Holdouts always keep whole runs together: the checkpoints of one run are all in the training set or
+all held out, never split between them.
+
+Holdout specifications
+----------------------
+``"top:FRACTION:COLUMN"``
+    Take each run's largest value of ``COLUMN`` (its last checkpoint for ``tokens`` or ``flops``;
+    the model size for ``params``). Of the ``m`` distinct such values, hold out the runs whose value
+    is among the top ``ceil(FRACTION * m)``: the fewest top values that make up at least that
+    fraction. ``top:0.2:flops`` on 35 runs of distinct compute holds out the 7 largest-compute runs.
+``"largest:K:COLUMN"``
+    Hold out every run whose value is among the ``K`` largest distinct values: ``largest:2:params``
+    leaves out all runs of the two largest model sizes.
+``COLUMN`` defaults to ``flops`` (``"top:0.2"``). In Python, a holdout may also be a boolean row
+mask (``True`` = held out) or a callable taking the runs' table (a DataFrame) and returning one; a
+mask that splits a run is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
+from scalelaw.errors import BoundWarning, ConvergenceWarning, DataError, FitError, IdentifiabilityWarning
+from scalelaw.fitting.fit import SCALE_COLUMNS, fit
+from scalelaw.io import load_runs
+from scalelaw.laws.catalog import get_law
+from scalelaw.laws.law import Law
+from scalelaw.runs import Runs
+
+__all__ = [
+    "METRICS",
+    "HoldoutSpec",
+    "SelectionResult",
+    "Split",
+    "backtest",
+    "parse_holdout",
+    "rolling_backtest",
+    "select_law",
+    "split_runs",
+    "to_records",
+]
+
+#: Held-out errors :func:`select_law` can rank by (smaller is better).
+METRICS = ("mean_abs_rel_error", "max_abs_rel_error", "rmse_log")
+
+#: Column that splits and measures extrapolation when a holdout spec names none.
+DEFAULT_COLUMN = "flops"
+
+RunsLike = Runs | pd.DataFrame | Mapping[str, Any] | str | os.PathLike
+LawsLike = str | Law | Iterable[str | Law]
+
+_SPEC_HELP = "write 'top:FRACTION:COLUMN' (e.g. 'top:0.2:flops') or 'largest:K:COLUMN' (e.g. 'largest:2:params')"
+# A fit's diagnostic warnings become columns of the backtest row; repeated per law they would drown the table.
+_ROW_WARNINGS = (IdentifiabilityWarning, ConvergenceWarning, BoundWarning)
+
+
+# ------------------------------------------------------------------------------------------ holdout specs
+@dataclass(frozen=True)
+class HoldoutSpec:
+    """A parsed holdout: ``top`` fraction or ``largest`` count of the distinct per-run values of a column.
+
+    Attributes
+    ----------
+    kind : {"top", "largest"}
+        How ``amount`` is read.
+    amount : float
+        Fraction in (0, 1) for ``top``; whole number >= 1 for ``largest``.
+    column : str
+        Column whose per-run maximum orders the runs.
+    """
+
+    kind: Literal["top", "largest"]
+    amount: float
+    column: str = DEFAULT_COLUMN
+
+    def __post_init__(self) -> None:
+        if self.kind == "top":
+            if not 0 < self.amount < 1:
+                raise DataError(
+                    f"holdout 'top' needs a fraction between 0 and 1 (exclusive), got {self.amount!r}; {_SPEC_HELP}"
+                )
+        elif self.kind == "largest":
+            if not (self.amount >= 1 and float(self.amount).is_integer()):
+                raise DataError(
+                    f"holdout 'largest' needs a whole number of sizes >= 1, got {self.amount!r}; {_SPEC_HELP}"
+                )
+        else:
+            raise DataError(f"unknown holdout kind {self.kind!r}; {_SPEC_HELP}")
+        if not self.column:
+            raise DataError(f"holdout needs a column name; {_SPEC_HELP}")
+
+    def __str__(self) -> str:
+        amount = f"{self.amount:g}" if self.kind == "top" else str(int(self.amount))
+        return f"{self.kind}:{amount}:{self.column}"
+
+    def n_held_out(self, n_distinct: int) -> int:
+        """How many of ``n_distinct`` sorted distinct values this spec holds out."""
+        if self.kind == "largest":
+            return int(self.amount)
+        # The small tolerance keeps 0.2 * 35 = 7.000000000000001 at 7.
+        return max(1, math.ceil(self.amount * n_distinct - 1e-9))
+
+
+def parse_holdout(spec: str | HoldoutSpec) -> HoldoutSpec:
+    """Parse ``"top:0.2:flops"`` or ``"largest:2:params"`` into a :class:`HoldoutSpec`.
+
+    Parameters
+    ----------
+    spec : str or HoldoutSpec
+        ``KIND:AMOUNT[:COLUMN]``; the column defaults to ``flops``.
+
+    Returns
+    -------
+    HoldoutSpec
+
+    Raises
+    ------
+    DataError
+        Unknown kind, amount out of range or not a number, wrong number of parts.
+
+    Examples
+    --------
+    >>> parse_holdout("top:0.2:flops")
+    HoldoutSpec(kind='top', amount=0.2, column='flops')
+    >>> str(parse_holdout("largest:2:params"))
+    'largest:2:params'
+    """
+    if isinstance(spec, HoldoutSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise DataError(f"a holdout spec is a string, got {type(spec).__name__}; {_SPEC_HELP}")
+    parts = [p.strip() for p in spec.strip().split(":")]
+    if len(parts) not in (2, 3) or not all(parts):
+        raise DataError(f"cannot read holdout {spec!r}; {_SPEC_HELP}")
+    kind, amount_text = parts[0].lower(), parts[1]
+    column = parts[2] if len(parts) == 3 else DEFAULT_COLUMN
+    if kind not in ("top", "largest"):
+        raise DataError(f"unknown holdout kind {parts[0]!r} in {spec!r}; {_SPEC_HELP}")
+    try:
+        amount = float(amount_text)
+    except ValueError:
+        raise DataError(f"holdout {spec!r}: {amount_text!r} is not a number; {_SPEC_HELP}") from None
+    return HoldoutSpec(kind, amount, column)  # type: ignore[arg-type]
+
+
+#: What a holdout may be: a spec string or object, a boolean row mask, or a callable returning one.
+Holdout = str | HoldoutSpec | np.ndarray | pd.Series | Sequence[bool] | Callable[[pd.DataFrame], Any]
+
+
+# ------------------------------------------------------------------------------------------ splitting
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Runs divided into a training part and a held-out part, whole runs on each side.
+
+    Attributes
+    ----------
+    train, test : Runs
+        Training rows and held-out rows.
+    held_out : ndarray of bool
+        Row mask on the original runs, ``True`` for held-out rows.
+    description : str
+        The spec (``"top:0.2:flops"``), ``"mask"`` or ``"callable NAME"``.
+    column : str or None
+        Column the extrapolation distance is measured in: the spec's column, else ``flops`` when
+        the data has it.
+    """
+
+    train: Runs
+    test: Runs
+    held_out: np.ndarray
+    description: str
+    column: str | None
+
+    @property
+    def n_train_runs(self) -> int:
+        return self.train.n_runs
+
+    @property
+    def n_test_runs(self) -> int:
+        return self.test.n_runs
+
+    @property
+    def max_train(self) -> float:
+        """Largest training value of :attr:`column` (NaN without one)."""
+        return float(np.max(self.train.array(self.column))) if self.column else math.nan
+
+    @property
+    def max_test(self) -> float:
+        """Largest held-out value of :attr:`column` (NaN without one)."""
+        return float(np.max(self.test.array(self.column))) if self.column else math.nan
+
+    @property
+    def extrapolation_decades(self) -> float:
+        """``log10(max_test / max_train)``: how far beyond the training data the holdout reaches."""
+        lo, hi = self.max_train, self.max_test
+        return math.log10(hi / lo) if lo > 0 and hi > 0 else math.nan
+
+    def __repr__(self) -> str:
+        return (
+            f"Split({self.description}: train {len(self.train)} rows / {self.n_train_runs} runs, "
+            f"test {len(self.test)} rows / {self.n_test_runs} runs)"
+        )
+
+
+def split_runs(runs: RunsLike, holdout: Holdout = "top:0.2:flops") -> Split:
+    """Split runs into a training part and a held-out large end, keeping whole runs together.
+
+    Parameters
+    ----------
+    runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
+        The observations; the ``run`` column groups checkpoints (each row is its own run without it).
+    holdout : str, HoldoutSpec, boolean mask or callable
+        ``"top:FRACTION:COLUMN"``, ``"largest:K:COLUMN"`` (see the module docstring), a boolean row
+        mask (``True`` = held out) or a callable ``table -> mask``.
+
+    Returns
+    -------
+    Split
+
+    Raises
+    ------
+    DataError
+        Bad spec or column, a mask of the wrong length or type, a mask that splits a run, an empty
+        holdout, or a holdout that leaves nothing to train on.
+
+    Examples
+    --------
+    >>> split = split_runs("dataset:gadre2024_rpj", "largest:2:params")
+    >>> split
+    Split(largest:2:params: train 32 rows / 32 runs, test 3 rows / 3 runs)
+    >>> round(split.extrapolation_decades, 2)
+    1.22
+    """
+    runs = load_runs(runs)
+    run_ids = runs.run_ids
+    if isinstance(holdout, (str, HoldoutSpec)):
+        spec = parse_holdout(holdout)
+        held_out = _spec_mask(runs, spec)
+        description, column = str(spec), spec.column
+    else:
+        if callable(holdout):
+            description = f"callable {getattr(holdout, '__name__', type(holdout).__name__)}"
+            mask = holdout(runs.table.copy())
+        else:
+            description, mask = "mask", holdout
+        held_out = _as_mask(runs, mask, description)
+        column = DEFAULT_COLUMN if DEFAULT_COLUMN in runs.table.columns else None
+        straddle = sorted(set(run_ids[held_out]) & set(run_ids[~held_out]))
+        if straddle:
+            shown = ", ".join(map(repr, straddle[:5])) + (f" and {len(straddle) - 5} more" if len(straddle) > 5 else "")
+            raise DataError(
+                f"holdout {description} splits run(s) {shown} between training and held-out rows; a backtest "
+                "holds out whole runs (select rows by a per-run value such as the run's model size)"
+            )
+    if not held_out.any():
+        raise DataError(f"holdout {description} selects no rows of {runs.source}; nothing would be predicted")
+    if held_out.all():
+        raise DataError(f"holdout {description} selects every row of {runs.source}; nothing would be left to fit")
+    return Split(
+        train=runs.subset(~held_out, f"backtest training rows ({description})"),
+        test=runs.subset(held_out, f"backtest held-out rows ({description})"),
+        held_out=held_out,
+        description=description,
+        column=column,
+    )
+
+
+def _spec_mask(runs: Runs, spec: HoldoutSpec) -> np.ndarray:
+    positive = [spec.column] if spec.column in SCALE_COLUMNS else []
+    runs.require([spec.column], positive=positive, why=f"holdout {spec} orders runs by it")
+    run_max = pd.Series(runs.array(spec.column)).groupby(runs.run_ids).transform("max").to_numpy()
+    distinct = np.unique(run_max)
+    k = spec.n_held_out(len(distinct))
+    if k >= len(distinct):
+        raise DataError(
+            f"holdout {spec} would hold out all {len(distinct)} distinct per-run value(s) of {spec.column!r}, "
+            "leaving nothing to fit; hold out fewer"
+        )
+    return run_max >= distinct[-k]
+
+
+def _as_mask(runs: Runs, mask: Any, description: str) -> np.ndarray:
+    if isinstance(mask, pd.Series):
+        if not mask.index.equals(runs.table.index):
+            raise DataError(f"holdout {description}: the Series' index does not match the runs' rows")
+        mask = mask.to_numpy()
+    arr = np.asarray(mask)
+    if arr.shape != (len(runs),) or arr.dtype != bool:
+        raise DataError(
+            f"holdout {description} must be {len(runs)} booleans, one per row (True = held out); "
+            f"got {arr.dtype} of shape {arr.shape}"
+        )
+    return arr.copy()
+
+
+# ------------------------------------------------------------------------------------------ backtest
+def backtest(
+    laws: LawsLike,
+    runs: RunsLike,
+    holdout: Holdout = "top:0.2:flops",
+    y: str | None = None,
+    interval: float | None = None,
+    **fit_kwargs: Any,
+) -> pd.DataFrame:
+    """Fit each law on the small end of the runs and score its predictions for the held-out large end.
+
+    Parameters
+    ----------
+    laws : str, Law or sequence of them
+        Catalog names (a comma-separated string works too), :class:`Law` objects or both.
+    runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
+        The observations.
+    holdout : str, HoldoutSpec, boolean mask or callable
+        Which runs to hold out (see :func:`split_runs`); whole runs only.
+    y : str, optional
+        Column to fit and predict; defaults to each law's output (``"loss"``).
+    interval : float, optional
+        Level (e.g. 0.9) of prediction intervals whose coverage of the held-out observations is
+        reported, when :class:`~scalelaw.FitResult` offers ``predict_interval``; ``coverage`` is NaN otherwise.
+    **fit_kwargs
+        Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
+        ``law_options``, ...). ``weights`` may be one weight per row of ``runs`` (the training rows
+        are taken from it) or a scheme of :func:`scalelaw.checkpoints.checkpoint_weights`
+        (``"per_run"``), computed on the training rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per law, in the order given:
+
+        - ``law``, ``formula``, ``n_params``; ``holdout`` (the spec) and ``split_column``;
+        - ``n_train``, ``n_test``, ``n_train_runs``, ``n_test_runs``: rows and runs on each side;
+        - ``max_train``, ``max_test``, ``extrapolation_decades``: largest value of the split column
+          in training and held out, and ``log10`` of their ratio;
+        - ``mean_abs_rel_error``, ``max_abs_rel_error``: of ``|prediction - observed| / observed``
+          over held-out rows (fractions, not percent); ``rmse_log``: root mean square of
+          ``log(prediction / observed)`` over held-out rows;
+        - ``in_sample_rmse_log``: the same on the training rows, for contrast;
+        - ``interval``, ``coverage``: interval level and the share of held-out observations inside
+          their prediction interval (NaN when not computed);
+        - ``converged``, ``not_identifiable``, ``at_bound`` (comma-separated names): fit status;
+        - ``error``: empty, or why the law could not be fitted or scored (its metrics are then NaN,
+          or inf when it predicts non-finite values). One failing law does not stop the others.
+
+        Metrics weigh every held-out row equally, so a held-out run with many checkpoints counts more.
+
+    Raises
+    ------
+    DataError
+        A bad holdout, a law needing a column the data lacks, or a training part with fewer rows
+        than a law has parameters.
+    LawError
+        An unknown law name.
+
+    Examples
+    --------
+    >>> table = backtest(["chinchilla", "kaplan"], "dataset:gadre2024_rpj", holdout="largest:2:params")
+    >>> table[["law", "n_train", "n_test", "n_test_runs"]].values.tolist()
+    [['chinchilla', 32, 3, 3], ['kaplan', 32, 3, 3]]
+    >>> bool(table.loc[0, "mean_abs_rel_error"] < 0.05)
+    True
+    """
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
+    split = split_runs(runs, holdout)
+    return _evaluate(resolved, runs, split, y, interval, fit_kwargs)
+
+
+def rolling_backtest(
+    laws: LawsLike,
+    runs: RunsLike,
+    fractions: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5),
+    column: str = DEFAULT_COLUMN,
+    y: str | None = None,
+    interval: float | None = None,
+    **fit_kwargs: Any,
+) -> pd.DataFrame:
+    """Backtest at several cutoffs: hold out the top 10%, 20%, ... of ``column``.
+
+    Shows whether a law's extrapolation error grows with the distance extrapolated and whether the
+    ranking of laws is stable across cutoffs.
+
+    Parameters
+    ----------
+    laws, runs, y, interval, **fit_kwargs
+        As for :func:`backtest`.
+    fractions : sequence of float
+        Holdout fractions (``top:FRACTION:COLUMN``). A fraction that holds out the same runs as an
+        earlier one is skipped rather than fitted twice.
+    column : str
+        Column that orders the runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`backtest`'s rows for every cutoff, with a leading ``fraction`` column.
+
+    Examples
+    --------
+    >>> table = rolling_backtest("chinchilla", "dataset:gadre2024_rpj", fractions=(0.1, 0.3))
+    >>> table[["fraction", "n_test"]].values.tolist()
+    [[0.1, 4.0], [0.3, 11.0]]
+    """
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
+    if not len(fractions):
+        raise DataError("rolling_backtest needs at least one fraction")
+    tables, seen = [], set()
+    for fraction in fractions:
+        split = split_runs(runs, HoldoutSpec("top", float(fraction), column))
+        key = frozenset(split.test.run_ids)
+        if key in seen:
+            continue
+        seen.add(key)
+        table = _evaluate(resolved, runs, split, y, interval, fit_kwargs)
+        table.insert(0, "fraction", float(fraction))
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _prepare(
+    laws: LawsLike, runs: RunsLike, y: str | None, interval: float | None, fit_kwargs: dict[str, Any]
+) -> tuple[Runs, list[tuple[str, Law]], dict[str, Any]]:
+    """Check everything that does not depend on the split, before any fit runs."""
+    runs = load_runs(runs)
+    fit_kwargs = dict(fit_kwargs)
+    resolved = _resolve_laws(laws, fit_kwargs)
+    _check_columns(resolved, runs, y)
+    if interval is not None and not 0 < interval < 1:
+        raise DataError(f"interval must be a level between 0 and 1 (e.g. 0.9), got {interval!r}")
+    return runs, resolved, fit_kwargs
+
+
+def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str, Law]]:
+    """Laws as ``(label, Law)`` with ``x`` and ``law_options`` applied (and removed from ``fit_kwargs``)."""
+    options = dict(fit_kwargs.pop("law_options", None) or {})
+    x = fit_kwargs.pop("x", None)
+    if isinstance(laws, (str, Law)):
+        items: list[str | Law] = [laws]
+    else:
+        items = list(laws)
+    names = []
+    for item in items:
+        if isinstance(item, str):
+            names += [part.strip() for part in item.split(",") if part.strip()]
+        elif isinstance(item, Law):
+            names.append(item)
+        else:
+            raise DataError(f"a law is a catalog name or a Law, got {type(item).__name__}")
+    if not names:
+        raise DataError("backtest needs at least one law, e.g. laws=['chinchilla', 'kaplan']")
+    resolved = []
+    for item in names:
+        law = get_law(item, **options) if isinstance(item, str) else item
+        if x is not None:
+            law = law.with_inputs(*([x] if isinstance(x, str) else x))
+        resolved.append(law)
+    labels = [law.name for law in resolved]
+    out = []
+    for k, (label, law) in enumerate(zip(labels, resolved, strict=True)):
+        if labels.count(label) > 1:
+            label = f"{label}#{labels[: k + 1].count(label)}"
+        out.append((label, law))
+    return out
+
+
+def _check_columns(resolved: list[tuple[str, Law]], runs: Runs, y: str | None) -> None:
+    problems, absent = [], []
+    for label, law in resolved:
+        needed = [*law.inputs, y or law.output]
+        missing = [c for c in needed if c not in runs.table.columns]
+        if missing:
+            problems.append(f"law {label!r} needs {', '.join(map(repr, missing))}")
+            absent += missing
+    if problems:
+        raise DataError(
+            f"{runs.source} lacks columns the laws read: {'; '.join(problems)}. Its columns are "
+            f"{', '.join(map(repr, runs.columns))}; rename with --map 'YOUR NAME={absent[0]}' or pass x=[...]"
+        )
+
+
+def _evaluate(
+    resolved: list[tuple[str, Law]],
+    runs: Runs,
+    split: Split,
+    y: str | None,
+    interval: float | None,
+    fit_kwargs: dict[str, Any],
+) -> pd.DataFrame:
+    n_train = len(split.train)
+    too_few = [(label, law.n_params) for label, law in resolved if law.n_params > n_train]
+    if too_few:
+        detail = ", ".join(f"{label} has {n}" for label, n in too_few)
+        raise DataError(
+            f"holdout {split.description} leaves {n_train} training row(s), fewer than the parameters of the "
+            f"law(s) to fit ({detail}); hold out less"
+        )
+    kwargs = dict(fit_kwargs)
+    kwargs["weights"] = _train_weights(kwargs.get("weights"), runs, split)
+    common = {
+        "holdout": split.description,
+        "split_column": split.column,
+        "n_train": n_train,
+        "n_test": len(split.test),
+        "n_train_runs": split.n_train_runs,
+        "n_test_runs": split.n_test_runs,
+        "max_train": split.max_train,
+        "max_test": split.max_test,
+        "extrapolation_decades": split.extrapolation_decades,
+    }
+    rows = []
+    for label, law in resolved:
+        row: dict[str, Any] = {"law": label, "formula": law.formula(), "n_params": law.n_params, **common}
+        row.update(_score(law, split, y, interval, kwargs))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+_COLUMNS = [
+    "law",
+    "formula",
+    "n_params",
+    "holdout",
+    "split_column",
+    "n_train",
+    "n_test",
+    "n_train_runs",
+    "n_test_runs",
+    "max_train",
+    "max_test",
+    "extrapolation_decades",
+    "mean_abs_rel_error",
+    "max_abs_rel_error",
+    "rmse_log",
+    "in_sample_rmse_log",
+    "interval",
+    "coverage",
+    "converged",
+    "not_identifiable",
+    "at_bound",
+    "error",
+]
+
+
+def _train_weights(weights: Any, runs: Runs, split: Split) -> np.ndarray | None:
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in WEIGHT_SCHEMES:
+            raise DataError(f"unknown weighting scheme {weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
+        return checkpoint_weights(split.train, weights)
+    arr = np.asarray(weights, dtype=np.float64)
+    if arr.shape != (len(runs),):
+        raise DataError(
+            f"weights must have one entry per row of the runs ({len(runs)}), got shape {arr.shape}; the "
+            "backtest takes the training rows' weights from it"
+        )
+    return arr[~split.held_out]
+
+
+def _score(law: Law, split: Split, y: str | None, interval: float | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    nan_row: dict[str, Any] = {m: math.nan for m in (*METRICS, "in_sample_rmse_log", "coverage")}
+    nan_row.update(interval=math.nan if interval is None else interval, converged=None, not_identifiable=None)
+    nan_row.update(at_bound="", error="")
+    try:
+        with warnings.catch_warnings():
+            for category in _ROW_WARNINGS:
+                warnings.simplefilter("ignore", category)
+            result = fit(law, split.train, y=y, **kwargs)
+    except Exception as exc:  # one law failing must not abort the comparison: report it in its row
+        return {**nan_row, "error": f"{type(exc).__name__}: {exc}"}
+    column = result.y
+    row = {
+        **nan_row,
+        "converged": result.status.converged,
+        "not_identifiable": result.status.not_identifiable,
+        "at_bound": ",".join(result.status.at_bound),
+    }
+    observed = split.test.array(column)
+    with np.errstate(all="ignore"):
+        predicted = result.predict(split.test.table)
+        fitted = result.predict(split.train.table)
+    row["in_sample_rmse_log"] = _rmse_log(fitted, split.train.array(column))
+    bad = ~(np.isfinite(predicted) & (predicted > 0))
+    if bad.any():
+        row.update(dict.fromkeys(METRICS, math.inf))
+        row["error"] = f"non-finite or non-positive predictions at {int(bad.sum())} of {bad.size} held-out rows"
+        return row
+    rel = np.abs(predicted - observed) / np.abs(observed)
+    row["mean_abs_rel_error"] = float(np.mean(rel))
+    row["max_abs_rel_error"] = float(np.max(rel))
+    row["rmse_log"] = _rmse_log(predicted, observed)
+    if interval is not None:
+        row["coverage"] = _coverage(result, split, observed, interval)
+    return row
+
+
+def _rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
+    with np.errstate(all="ignore"):
+        value = float(np.sqrt(np.mean(np.log(predicted / observed) ** 2)))
+    return value if math.isfinite(value) else math.inf
+
+
+def _coverage(result: Any, split: Split, observed: np.ndarray, level: float) -> float:
+    # Prediction intervals come from FitResult.predict_interval when this version has it.
+    predict_interval = getattr(result, "predict_interval", None)
+    if predict_interval is None:
+        warnings.warn(
+            "coverage needs FitResult.predict_interval, which this version of scalelaw lacks; coverage is NaN",
+            UserWarning,
+            stacklevel=5,
+        )
+        return math.nan
+    try:
+        band = predict_interval(split.test.table, level, observation=True)
+    except Exception as exc:  # intervals are an extra: a law without them still gets its errors
+        warnings.warn(f"no prediction interval for law {result.law.name!r}: {exc}", UserWarning, stacklevel=5)
+        return math.nan
+    low, high = np.asarray(band["low"], dtype=np.float64), np.asarray(band["high"], dtype=np.float64)
+    return float(np.mean((observed >= low) & (observed <= high)))
+
+
+# ------------------------------------------------------------------------------------------ selection
+@dataclass(frozen=True, eq=False)
+class SelectionResult:
+    """The law that extrapolated best in a backtest, the evidence, and a sentence saying why.
+
+    Attributes
+    ----------
+    best : str
+        Label of the winning law (its catalog name unless two laws share one).
+    metric : str
+        Held-out error the laws were ranked by (one of :data:`METRICS`).
+    table : pandas.DataFrame
+        The :func:`backtest` table sorted by ``metric`` (failed laws last), with a ``rank`` column.
+    reason : str
+        Why ``best`` won, with the numbers, and whether in-sample fit would have chosen differently.
+    """
+
+    best: str
+    metric: str
+    table: pd.DataFrame
+    reason: str
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, metric: str = "mean_abs_rel_error") -> SelectionResult:
+        """Rank the laws of one :func:`backtest` table by a held-out error (what :func:`select_law` does).
+
+        Raises
+        ------
+        DataError
+            Unknown metric, or a table holding several cutoffs (rank one holdout at a time).
+        FitError
+            No law in the table could be fitted and scored.
+        """
+        if metric not in METRICS:
+            raise DataError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        if table.empty or table["holdout"].nunique() != 1:
+            raise DataError("rank the laws of one backtest at a time: the table must hold exactly one holdout")
+        scored = table[np.isfinite(table[metric].to_numpy(dtype=np.float64))]
+        if scored.empty:
+            errors = "; ".join(f"{r.law}: {r.error}" for r in table.itertuples())
+            raise FitError(f"no law could be fitted and scored on holdout {table['holdout'].iloc[0]}: {errors}")
+        ranked = table.sort_values(metric, kind="stable", na_position="last").reset_index(drop=True)
+        ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+        return cls(best=str(ranked.loc[0, "law"]), metric=metric, table=ranked, reason=_reason(ranked, metric))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (NaN and inf become ``None``)."""
+        return {"best": self.best, "metric": self.metric, "reason": self.reason, "table": to_records(self.table)}
+
+    def __repr__(self) -> str:
+        return f"SelectionResult(best={self.best!r}, metric={self.metric!r})"
+
+
+def select_law(
+    laws: LawsLike,
+    runs: RunsLike,
+    holdout: Holdout = "top:0.2:flops",
+    metric: str = "mean_abs_rel_error",
+    **kwargs: Any,
+) -> SelectionResult:
+    """Choose the law that best predicts held-out large runs (extrapolation), not the best in-sample fit.
+
+    Parameters
+    ----------
+    laws, runs, holdout
+        As for :func:`backtest`.
+    metric : {"mean_abs_rel_error", "max_abs_rel_error", "rmse_log"}
+        Held-out error to rank by (smaller is better).
+    **kwargs
+        Passed to :func:`backtest` (``y``, ``interval``, fit options).
+
+    Returns
+    -------
+    SelectionResult
+
+    Raises
+    ------
+    DataError
+        Unknown metric, or any input :func:`backtest` refuses.
+    FitError
+        No law could be fitted and scored.
+
+    Examples
+    --------
+    >>> choice = select_law(["chinchilla", "kaplan"], "dataset:gadre2024_rpj", holdout="largest:2:params")
+    >>> choice.best
+    'chinchilla'
+    >>> choice.reason.startswith("Ranked by mean absolute relative error on the 3 held-out runs")
+    True
+    """
+    if metric not in METRICS:  # before any fit runs
+        raise DataError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    return SelectionResult.from_table(backtest(laws, runs, holdout=holdout, **kwargs), metric)
+
+
+_METRIC_WORDS = {
+    "mean_abs_rel_error": "mean absolute relative error",
+    "max_abs_rel_error": "maximum absolute relative error",
+    "rmse_log": "root mean square log error",
+}
+
+
+def _fmt_metric(value: float, metric: str) -> str:
+    if not math.isfinite(value):
+        return "inf" if value > 0 else "n/a"
+    return f"{100 * value:.3g}%" if metric.endswith("rel_error") else f"{value:.3g}"
+
+
+def _reason(ranked: pd.DataFrame, metric: str) -> str:
+    first = ranked.iloc[0]
+    runs_word = "run" if first["n_test_runs"] == 1 else "runs"
+    where = f"{first['holdout']}"
+    decades = first["extrapolation_decades"]
+    if first["split_column"] and math.isfinite(decades):
+        where += f", reaching {decades:.2g} decades of {first['split_column']} beyond the largest training value"
+    finite = ranked[np.isfinite(ranked[metric].to_numpy(dtype=np.float64))]
+    scores = ", ".join(f"{r.law} {_fmt_metric(getattr(r, metric), metric)}" for r in finite.itertuples())
+    text = (
+        f"Ranked by {_METRIC_WORDS[metric]} on the {first['n_test_runs']} held-out {runs_word} ({where}), "
+        f"i.e. by extrapolation to the large end, not by in-sample fit: {scores}."
+    )
+    failed = ranked[ranked["error"].astype(bool)]
+    if len(failed):
+        text += " Not scored: " + "; ".join(f"{r.law} ({r.error})" for r in failed.itertuples()) + "."
+    in_sample = finite["in_sample_rmse_log"].to_numpy(dtype=np.float64)
+    if len(finite) > 1 and np.isfinite(in_sample).any():
+        pick = finite.iloc[int(np.nanargmin(in_sample))]
+        if pick["law"] != first["law"]:
+            text += (
+                f" In-sample fit would have picked {pick['law']} (training log RMSE "
+                f"{pick['in_sample_rmse_log']:.3g} vs {first['in_sample_rmse_log']:.3g} for {first['law']}), "
+                f"but it extrapolates worse ({_fmt_metric(pick[metric], metric)})."
+            )
+        else:
+            text += f" In-sample fit agrees: {first['law']} also has the lowest training log RMSE."
+    return text
+
+
+def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a backtest table as JSON-ready dicts: Python scalars, NaN and inf as ``None``.
+
+    Examples
+    --------
+    >>> to_records(pd.DataFrame({"law": ["power"], "rmse_log": [float("nan")]}))
+    [{'law': 'power', 'rmse_log': None}]
+    """
+    records = []
+    for row in table.to_dict(orient="records"):
+        clean = {}
+        for key, value in row.items():
+            if isinstance(value, np.generic):
+                value = value.item()
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            clean[str(key)] = value
+        records.append(clean)
+    return records
