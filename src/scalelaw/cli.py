@@ -268,6 +268,9 @@ def predict(
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    max_decades: Annotated[
+        float, typer.Option(help="Warn when a point lies more than this many decades of compute beyond the data.")
+    ] = 1.5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Predict the fitted quantity at new inputs, optionally with an interval."""
@@ -283,6 +286,7 @@ def predict(
         frame = {name: [p[name] for p in points] for name in result.law.inputs}
         values = result.predict(frame)
         rows = [{"at": p, "value": float(v)} for p, v in zip(points, values, strict=True)]
+        _attach_extrapolation(result, frame, rows, max_decades)
         if interval is not None:
             boot = _with_progress(
                 lambda progress: result.bootstrap(n=n_boot, seed=seed, progress=progress),
@@ -315,6 +319,18 @@ def predict(
     out.print(view)
     if interval is not None:
         out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False)
+
+
+def _attach_extrapolation(result, frame: dict[str, Any], rows: list[dict[str, Any]], max_decades: float) -> None:
+    """Add how far each point lies beyond the data, and warn past ``max_decades``."""
+    from scalelaw.extrapolation import distance, warn_if_far
+
+    if result.data is None:
+        return
+    table = distance(result, frame)
+    warn_if_far(table, max_decades)
+    for row, rec in zip(rows, table.to_dict(orient="records"), strict=True):
+        row["extrapolation"] = {k: (bool(v) if k.startswith("outside") else float(v)) for k, v in rec.items()}
 
 
 def _check_point(result, point: dict[str, float]) -> None:
@@ -392,6 +408,9 @@ def plan(
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
+    max_decades: Annotated[
+        float, typer.Option(help="Warn when a plan lies more than this many decades of compute beyond the data.")
+    ] = 1.5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware or data-limited."""
@@ -433,10 +452,15 @@ def plan(
             run = lambda progress: planning.compute_optimal(  # noqa: E731
                 result, budgets, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
             )
-        return result, kind, _with_progress(run, "bootstrap", quiet=as_json or interval is None)
+        answer = _with_progress(run, "bootstrap", quiet=as_json or interval is None)
+        records = answer.to_records()
+        if {"params_opt", "tokens_opt"} <= set(answer.table.columns):
+            names = result.law.inputs[:2]
+            frame = {names[0]: answer.table["params_opt"].to_numpy(), names[1]: answer.table["tokens_opt"].to_numpy()}
+            _attach_extrapolation(result, frame, records, max_decades)
+        return result, kind, answer, records
 
-    result, kind, answer = _run(action)
-    records = answer.to_records()
+    result, kind, answer, records = _run(action)
     if as_json:
         payload: dict[str, Any] = {"law": result.law.name, "kind": kind, "method": answer.method, "plans": records}
         if answer.level is not None:
@@ -456,7 +480,7 @@ def plan(
     view.add_column("quantity")
     for i in range(len(records)):
         view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
-    keys = [k for k in records[0]]
+    keys = [k for k in records[0] if k != "extrapolation"]
     for key in keys:
         cells = []
         for rec in records:
@@ -469,6 +493,11 @@ def plan(
     out.print(view)
     for note in answer.notes:
         out.print(f"note: {note}", style="dim", highlight=False)
+    for i, rec in enumerate(records):
+        if "extrapolation" in rec and "decades_compute" in rec["extrapolation"]:
+            label = f"#{i + 1}: " if len(records) > 1 else ""
+            decades = rec["extrapolation"]["decades_compute"]
+            out.print(f"{label}{decades:+.2f} decades of compute beyond the largest run", style="dim", highlight=False)
 
 
 @app.command()

@@ -1,0 +1,104 @@
+"""How far a prediction reaches beyond the data it rests on.
+
+A law fitted on runs up to 1e21 FLOPs says little about 1e25 FLOPs, however small its residuals.
+Every prediction and plan can report the distance in decades past the largest run, per input and in
+compute, and say whether the point lies outside the range the data cover.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.errors import FitError
+from scalelaw.fitting.result import FitResult
+
+#: Default warning threshold: predictions more than this many decades of compute beyond the largest
+#: run get an ``ExtrapolationWarning``.
+DEFAULT_MAX_DECADES = 1.5
+
+
+class ExtrapolationWarning(UserWarning):
+    """A prediction reaches far beyond the data."""
+
+
+def _compute(columns: Mapping[str, np.ndarray], k: float = 6.0) -> np.ndarray | None:
+    if "flops" in columns:
+        return np.asarray(columns["flops"], dtype=np.float64)
+    if "params" in columns and "tokens" in columns:
+        return k * np.asarray(columns["params"], dtype=np.float64) * np.asarray(columns["tokens"], dtype=np.float64)
+    return None
+
+
+def distance(result: FitResult, points: Mapping[str, Any] | pd.DataFrame, k: float = 6.0) -> pd.DataFrame:
+    """Decades beyond the data for each point.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit carrying its data.
+    points : mapping or DataFrame
+        Inputs of the law (e.g. ``params`` and ``tokens``), scalars or arrays.
+
+    Returns
+    -------
+    DataFrame
+        One row per point: ``decades_<input>`` (log10 of the value over the largest observed value; negative
+        inside the range), ``decades_compute`` (the same for compute, 6ND when not given), ``outside_<input>``
+        (beyond either end of the observed range) and ``outside_range`` (any input outside).
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> d = distance(fit, {"params": 7e10, "tokens": 1.4e12})
+    >>> round(float(d["decades_params"].iloc[0]), 2)
+    1.01
+    """
+    if result.data is None:
+        raise FitError("this fit carries no data, so the distance to it is unknown")
+    data = result.data.columns
+    cols = {
+        name: np.atleast_1d(np.asarray(points[name], dtype=np.float64)) for name in result.law.inputs if name in points
+    }
+    if not cols:
+        raise FitError(f"points give none of the law's inputs ({', '.join(result.law.inputs)})")
+    cols = dict(zip(cols, np.broadcast_arrays(*cols.values()), strict=True))
+    out: dict[str, Any] = {}
+    outside = np.zeros(len(next(iter(cols.values()))), dtype=bool)
+    for name, values in cols.items():
+        seen = np.asarray(data[name])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[f"decades_{name}"] = np.log10(values / seen.max())
+        beyond = (values > seen.max()) | (values < seen.min())
+        out[f"outside_{name}"] = beyond
+        outside |= beyond
+    c_points, c_data = _compute(cols, k), _compute(data, k)
+    if c_points is not None and c_data is not None:
+        out["decades_compute"] = np.log10(c_points / c_data.max())
+    out["outside_range"] = outside
+    return pd.DataFrame(out)
+
+
+def warn_if_far(table: pd.DataFrame, max_decades: float = DEFAULT_MAX_DECADES) -> list[str]:
+    """Warn (``ExtrapolationWarning``) for points beyond ``max_decades`` of compute (or of any input)."""
+    column = "decades_compute" if "decades_compute" in table else None
+    worst = (
+        float(table[column].max()) if column else max(float(table[c].max()) for c in table if c.startswith("decades_"))
+    )
+    messages = []
+    if math.isfinite(worst) and worst > max_decades:
+        what = "compute" if column else "scale"
+        messages.append(
+            f"the prediction reaches {worst:.1f} decades of {what} beyond the largest run (threshold {max_decades:g}); "
+            "treat it with the interval, and add larger runs if the decision depends on it"
+        )
+    for message in messages:
+        warnings.warn(message, ExtrapolationWarning, stacklevel=2)
+    return messages
