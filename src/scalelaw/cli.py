@@ -686,6 +686,93 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
         out.print(f"[bold]best: {escape(selection.best)}[/]. {escape(selection.reason)}", highlight=False)
 
 
+@app.command()
+def suggest(
+    fit_file: Annotated[
+        Path | None, typer.Argument(help="Fit JSON of the current runs (omit with --cold-start).")
+    ] = None,
+    budget: Annotated[float, typer.Option(help="Total FLOPs available for the new runs.")] = 0.0,
+    target: Annotated[
+        str, typer.Option(help="Decision to protect: 'plan:flops=1e24' or 'predict:params=7e10,tokens=1.4e12'.")
+    ] = "plan:flops=1e24",
+    sizes: Annotated[str | None, typer.Option(help="Allowed model sizes, comma-separated (e.g. 1e8,3e8,1e9).")] = None,
+    max_flops_per_run: Annotated[float | None, typer.Option(help="Largest compute one run may use.")] = None,
+    max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 10,
+    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    cold_start: Annotated[bool, typer.Option("--cold-start", help="No runs yet: an initial IsoFLOP design.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Propose the runs that most narrow the interval of a decision, within a compute budget."""
+    from scalelaw import design
+
+    def action():
+        if not budget > 0:
+            raise DataError("give --budget, the total FLOPs for new runs (e.g. --budget 1e21)")
+        parsed = design.Target.parse(target)
+        if cold_start:
+            if parsed.kind != "plan":
+                raise DataError("--cold-start plans for a budget: use --target plan:flops=...")
+            table, reasoning = design.cold_start(budget, parsed.values["flops"])
+            return None, table, reasoning
+        if fit_file is None:
+            raise DataError("give the fit JSON of your current runs, or --cold-start when you have none")
+        result = _load_fit(fit_file)
+        allowed = _floats([sizes], "--sizes") if sizes else None
+        return (
+            result,
+            design.suggest(
+                result,
+                parsed,
+                budget,
+                sizes=allowed,
+                max_flops_per_run=max_flops_per_run,
+                level=level,
+                max_runs=max_runs,
+            ),
+            None,
+        )
+
+    result, answer, reasoning = _run(action)
+    if result is None:
+        if as_json:
+            _print_json({"cold_start": True, "runs": answer.to_dict(orient="records"), "reasoning": reasoning})
+            return
+        view = Table(title=f"Initial IsoFLOP design ({len(answer)} runs)", title_justify="left")
+        for col in ("FLOPs", "params", "tokens", "tokens/param"):
+            view.add_column(col, justify="right")
+        for r in answer.itertuples(index=False):
+            view.add_row(f"{r.flops:.3g}", f"{r.params:.3g}", f"{r.tokens:.3g}", f"{r.tokens_per_param:.1f}")
+        out.print(view)
+        for line in reasoning:
+            out.print(f"- {line}", highlight=False)
+        return
+    if as_json:
+        _print_json(answer.to_dict())
+        return
+    view = Table(title=f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)", title_justify="left")
+    n_name, d_name = result.law.inputs[:2]
+    for col in ("#", n_name, d_name, "FLOPs", "why", "interval width after"):
+        view.add_column(col, justify="left" if col == "why" else "right")
+    for i, r in enumerate(answer.runs.to_dict(orient="records"), 1):
+        view.add_row(
+            str(i),
+            f"{r[n_name]:.3g}",
+            f"{r[d_name]:.3g}",
+            f"{r['flops']:.3g}",
+            r["reason"],
+            f"×{1 + r['relative_width_after']:.3g}",
+        )
+    out.print(view)
+    out.print(
+        f"estimate {answer.estimate:.4g}; interval high/low ×{1 + answer.width_before:.3g} now, "
+        f"×{1 + answer.width_after:.3g} after these runs ({answer.spent:.3g} of {answer.budget:.3g} FLOPs). "
+        f"Widths are linearized and rescaled to the by-run bootstrap (factor {answer.calibration:.2f}).",
+        highlight=False,
+    )
+    for note in answer.notes:
+        out.print(f"note: {note}", highlight=False)
+
+
 @app.command("laws")
 def laws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
