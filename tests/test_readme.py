@@ -16,7 +16,7 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text()
-GUIDE = README.parent / "docs" / "guide.md"
+DOCS = sorted((README.parent / "docs").glob("*.md"))
 
 
 def blocks(lang: str, text: str = TEXT) -> list[str]:
@@ -44,12 +44,13 @@ def test_python_examples_run(index, tmp_path, monkeypatch):
     exec(compile(code, f"README python block {index}", "exec"), {})
 
 
-def test_guide_runs_top_to_bottom(tmp_path, monkeypatch):
-    """docs/guide.md is one script: every block builds on the ones before it."""
+@pytest.mark.parametrize("doc", DOCS, ids=[d.name for d in DOCS])
+def test_docs_run_top_to_bottom(doc, tmp_path, monkeypatch):
+    """Each page in docs/ is one script: every block builds on the ones before it."""
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    for index, code in enumerate(blocks("python", GUIDE.read_text())):
-        exec(compile(code, f"guide block {index}", "exec"), namespace)
+    for index, code in enumerate(blocks("python", doc.read_text())):
+        exec(compile(code, f"{doc.name} block {index}", "exec"), namespace)
 
 
 def test_cli_examples_run(tmp_path):
