@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
@@ -316,7 +317,10 @@ class Law(abc.ABC):
             )
         if tuple(columns) == self.inputs:
             return self
-        return replace(self, inputs=tuple(columns))
+        description = self.description
+        for old, new in zip(self.inputs, columns, strict=True):
+            description = re.sub(rf"\b{re.escape(old)}\b", new, description)
+        return replace(self, inputs=tuple(columns), description=description)
 
     def fix(self, **values: float) -> Law:
         """Law with some parameters held at given values, e.g. ``law.fix(L0=np.log(50257))``."""
