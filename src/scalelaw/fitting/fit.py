@@ -16,6 +16,7 @@ from scalelaw.errors import (
     DataError,
     FitError,
     IdentifiabilityWarning,
+    LawError,
 )
 from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature
 from scalelaw.fitting.engine import Problem, multistart
@@ -24,6 +25,7 @@ from scalelaw.fitting.result import FitData, FitResult, FitStatus
 from scalelaw.io import load_runs
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
+from scalelaw.laws.schedule_laws import schedule_law
 from scalelaw.runs import Runs
 
 #: Inputs read on a log scale: they must be strictly positive.
@@ -43,6 +45,7 @@ def fit(
     keep: int = 32,
     max_iter: int = 500,
     law_options: Mapping[str, Any] | None = None,
+    schedule: Any = None,
 ) -> FitResult:
     """Fit a scaling law to runs.
 
@@ -78,6 +81,11 @@ def fit(
         Iteration cap per start.
     law_options : mapping, optional
         Options for a catalog law given by name, e.g. ``{"x": "tokens"}`` for ``power``.
+    schedule : Schedules, table, path or array, optional
+        Per-step LR schedule of every run, for the LR-schedule laws (``lr_annealing``, ``multi_power``):
+        a ``run, step, lr`` table (its ``run`` matching the data's run ids), a path or ``dataset:NAME``,
+        ``{run: LRs}``, or one LR array for a single run. Without it those laws read the data's own ``lr``
+        column, which must then have a row at every step. Kept on the result for ``predict``.
 
     Returns
     -------
@@ -110,6 +118,12 @@ def fit(
         why=f"law {law.name!r} reads {', '.join(law.inputs)} and fits {y}",
     )
     X = {name: runs.array(name) for name in law.inputs}
+    schedules, schedule_info = None, None
+    inner = schedule_law(law)
+    if inner is not None:
+        schedules, schedule_info = _bind_schedule(inner, runs, X, schedule)
+    elif schedule is not None:
+        raise LawError(f"law {law.name!r} does not read an LR schedule; schedule= is for lr_annealing and multi_power")
     y_values = runs.array(y)
     n_points = len(y_values)
     if n_points < law.n_params:
@@ -135,7 +149,8 @@ def fit(
         )
     z_best = batch.z[0]
     best = float(batch.objective[0])
-    n_at_best = int(np.sum(batch.objective <= best + 1e-6 * max(abs(best), 1e-12)))
+    at_best = batch.objective <= best + 1e-6 * max(abs(best), 1e-12)
+    n_at_best = int(np.sum(batch.multiplicity[at_best])) if batch.multiplicity is not None else int(at_best.sum())
     lo, hi = problem.lo, problem.hi
     span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
     on_lo = np.isfinite(lo) & (z_best <= lo + 1e-9 * span)
@@ -171,10 +186,34 @@ def fit(
         data_hash=runs.fingerprint([*law.inputs, y]),
         data_source=runs.source,
         notes=runs.notes,
-        data=FitData(columns={**X, y: y_values}, run=runs.run_ids, weights=weights),
+        data=FitData(columns={**{n: X[n] for n in law.inputs}, y: y_values}, run=runs.run_ids, weights=weights),
+        schedule_info=schedule_info,
+        schedule=schedules,
     )
     _warn(status)
     return result
+
+
+def _bind_schedule(inner, runs: Runs, X: dict[str, np.ndarray], schedule: Any):
+    """Attach the schedule arrays of an LR-schedule law to ``X``; return the schedules and their JSON summary."""
+    from scalelaw.laws.schedule_laws import as_schedules
+    from scalelaw.schedules import load_schedules
+
+    run = runs.run_ids if "run" in runs.columns else None
+    step = X[inner.inputs[0]]
+    if schedule is not None:
+        schedules = load_schedules(schedule)
+    else:
+        lr = runs.array("lr") if "lr" in runs.columns else None
+        schedules = as_schedules(None, run, step, lr, law=inner.name)
+    X.update(inner.schedule_features(schedules, run, step))
+    used = sorted(set(run)) if run is not None else list(schedules.runs)
+    info = {
+        "fingerprint": schedules.fingerprint(),
+        "runs": {r: list(schedules.steps(r)) for r in used},
+        "source": "schedule" if schedule is not None else "data lr column",
+    }
+    return schedules, info
 
 
 def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, seed: int) -> np.ndarray:

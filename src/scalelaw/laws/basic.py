@@ -19,7 +19,7 @@ class PowerLaw(Law):
 
     def log_predict_jac(self, theta, X, jac=True):
         x = np.log(X[self.inputs[0]])[None, :]
-        E, A, alpha = (theta[:, [k]] for k in range(3))
+        E, A, alpha = (theta[:, k, None] for k in range(3))
         with np.errstate(divide="ignore"):
             log_E = np.log(E)
         log_pred, shares = log_sum_exp_terms([log_E, np.log(A) - alpha * x], weights=jac)
@@ -72,7 +72,7 @@ class ChinchillaLaw(Law):
     def log_predict_jac(self, theta, X, jac=True):
         log_N = np.log(X[self.inputs[0]])[None, :]
         log_D = np.log(X[self.inputs[1]])[None, :]
-        E, A, B, alpha, beta = (theta[:, [k]] for k in range(5))
+        E, A, B, alpha, beta = (theta[:, k, None] for k in range(5))
         log_pred, shares = log_sum_exp_terms(
             [np.log(E), np.log(A) - alpha * log_N, np.log(B) - beta * log_D], weights=jac
         )
@@ -115,7 +115,7 @@ class KaplanLaw(Law):
     def log_predict_jac(self, theta, X, jac=True):
         log_N = np.log(X[self.inputs[0]])[None, :]
         log_D = np.log(X[self.inputs[1]])[None, :]
-        N_c, D_c, a_N, a_D = (theta[:, [k]] for k in range(4))
+        N_c, D_c, a_N, a_D = (theta[:, k, None] for k in range(4))
         u = (a_N / a_D) * (np.log(N_c) - log_N)
         v = np.log(D_c) - log_D
         S, shares = log_sum_exp_terms([u, v], weights=jac)
@@ -151,7 +151,7 @@ class OvertrainLaw(Law):
     def log_predict_jac(self, theta, X, jac=True):
         log_N = np.log(X[self.inputs[0]])[None, :]
         log_D = np.log(X[self.inputs[1]])[None, :]
-        E, A, B, alpha = (theta[:, [k]] for k in range(4))
+        E, A, B, alpha = (theta[:, k, None] for k in range(4))
         log_pred, shares = log_sum_exp_terms(
             [np.log(E), np.log(A) - alpha * log_N, np.log(B) - alpha * log_D], weights=jac
         )
