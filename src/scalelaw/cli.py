@@ -773,6 +773,121 @@ def suggest(
         out.print(f"note: {note}", highlight=False)
 
 
+@app.command()
+def isoflop(
+    data: Annotated[str, typer.Argument(help="IsoFLOP runs, one row per run (flops, params, loss), or dataset:NAME.")],
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Keep rows where COLUMN=VALUE (repeatable), e.g. 'experiment=Cosine decay'."),
+    ] = None,
+    window: Annotated[
+        float, typer.Option(help="Fit the sizes within this many decades of each budget's best run; 0 fits all.")
+    ] = 0.75,
+    min_points: Annotated[int, typer.Option(help="Fewest runs a budget needs (and sizes per parabola).")] = 5,
+    weighted: Annotated[bool, typer.Option(help="Weight budgets by 1/var(ln N_opt) in the power-law fit.")] = False,
+    by: Annotated[str, typer.Option(help="Bootstrap over 'budgets' or 'points' (each budget's runs).")] = "budgets",
+    approach3: Annotated[
+        bool, typer.Option("--approach3", help="Also fit the law to all runs (Approach 3) and compare.")
+    ] = False,
+    law: Annotated[str, typer.Option("--law", "-l", help="Law fitted for --approach3.")] = "chinchilla",
+    interval: Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")] = 0.9,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Compute-optimal exponents from IsoFLOP runs: per-budget parabolas (Approach 2), optionally vs a fit (3)."""
+    from scalelaw import isoflop as iso
+    from scalelaw.io import load_runs
+
+    def action():
+        if by not in ("budgets", "points"):
+            raise DataError(f"--by must be 'budgets' or 'points', not {by!r}")
+        runs = load_runs(data, mapping)
+        for condition in where or []:
+            column, sep, value = (part.strip() for part in condition.partition("="))
+            if not sep or not column:
+                raise DataError(f"--where {condition!r} must look like COLUMN=VALUE, e.g. 'dataset=rw'")
+            if column not in runs.table.columns:
+                raise DataError(f"--where names column {column!r}, which {runs.source} does not have")
+            keep = (runs.table[column].astype(str) == value).to_numpy()
+            if not keep.any():
+                seen = ", ".join(sorted(map(str, runs.table[column].unique()))[:10])
+                raise DataError(f"no rows have {column} = {value!r}; values include: {seen}")
+            runs = runs.subset(keep, f"kept rows with {column} = {value!r}")
+        if window < 0:
+            raise DataError(f"--window must be >= 0 decades (0 fits every size), got {window}")
+        level = interval if interval > 0 else None
+        options = dict(min_points=min_points, window=window if window > 0 else None, weighted=weighted, by=by)
+        if approach3:
+            return iso.compare_approaches(
+                runs, law=_law_from_option(law), interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options
+            )
+        return iso.approach2(runs, interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options)
+
+    answer = _run(action)
+    two = answer.approach2 if approach3 else answer
+    if as_json:
+        payload: dict[str, Any] = {"data": data, "approach2": two.to_dict()}
+        if approach3:
+            payload.update(
+                approach3=answer.approach3.to_dict(),
+                law=answer.fit.law.name,
+                difference=answer.difference,
+                overlap=answer.overlap,
+                summary=answer.summary,
+            )
+        _print_json(payload)
+        return
+    view = Table(title=f"IsoFLOP minima ({two.method})", title_justify="left")
+    level = f"{two.level:.0%}" if two.level is not None else "90%"
+    for name in ("FLOPs", "runs", "N_opt", f"N_opt {level} (delta)", "D_opt", "D/N", "loss", "note"):
+        view.add_column(name, justify="left" if name == "note" else "right")
+    for row in two.table.itertuples(index=False):
+        span = "—"
+        if row.ok and math.isfinite(row.log_params_opt_std):
+            span = f"{row.params_opt_low:.3g}–{row.params_opt_high:.3g}"
+        view.add_row(
+            _short(row.flops),
+            f"{row.n_used}/{row.n_points}",
+            _short(row.params_opt),
+            span,
+            _short(row.tokens_opt),
+            _short(row.tokens_opt / row.params_opt),
+            _short(row.loss_opt, 4),
+            _isoflop_flag(row),
+        )
+    out.print(view)
+    out.print(two.summary(), highlight=False)
+    out.print(
+        f"N_opt = {two.n_coef:.4g} · C^{two.a:.4f}, D_opt = {two.d_coef:.4g} · C^{two.b:.4f}; R² = {two.r2:.4f}",
+        highlight=False,
+    )
+    if approach3:
+        out.print(answer.approach3.summary(), highlight=False)
+        out.print(answer.summary, highlight=False)
+    for note in (*two.notes, *(answer.approach3.notes if approach3 else ())):
+        out.print(f"note: {note}", style="dim", highlight=False)
+
+
+def _isoflop_flag(row) -> str:
+    """Short status of one budget for the table (the full reason is printed as a note)."""
+    if row.ok:
+        return "ok"
+    if row.n_used == 0:
+        return "too few runs"
+    if not math.isfinite(row.p2):
+        return "too few sizes"
+    return "not convex" if not row.convex else "not bracketed"
+
+
+def _short(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}g}" if math.isfinite(x) else "—"
+
+
 @app.command("laws")
 def laws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
