@@ -39,6 +39,24 @@ def _grid_nd(n_sizes: int = 8, n_ratios: int = 6, seed: int = 0) -> dict[str, np
     return {"params": N * np.exp(rng.normal(0, 0.05, N.size)), "tokens": N * ratio}
 
 
+def _schedule_design(n_steps: int = 160) -> dict[str, np.ndarray]:
+    """Loss curves logged at every step of four LR schedules: the data's own lr column is the schedule."""
+    from scalelaw.laws import schedule as sched
+
+    lrs = {
+        "constant": sched.constant(n_steps + 1, 1e-2),
+        "cosine": sched.cosine(n_steps + 1, 1e-2, 1e-3),
+        "wsd": sched.wsd(n_steps + 1, 1e-2, 5e-4, decay_start=100, decay="exp"),
+        "steps": sched.step_decay(n_steps + 1, 1e-2, boundaries=[60, 120], factor=0.3),
+    }
+    steps = np.arange(1, n_steps + 1, dtype=np.float64)
+    return {
+        "step": np.tile(steps, len(lrs)),
+        "run": np.repeat(list(lrs), n_steps),
+        "lr": np.concatenate([a[1:] for a in lrs.values()]),
+    }
+
+
 CASES: dict[str, Case] = {
     "power": Case(
         truth={"E": 1.7, "A": 2.0e3, "alpha": 0.15},
@@ -77,6 +95,17 @@ CASES: dict[str, Case] = {
         truth={"E": 1.84, "A": 166.0, "B": 287.0, "alpha": 0.273},
         design=_grid_nd(),
         identified={"E": 0.05, "alpha": 0.05},
+    ),
+    # laws.md §15.6 illustrative constants (B scaled to the 1e-2 peak LR of the design).
+    "multi_power": Case(
+        truth={"L0": 2.0, "A": 0.5, "alpha": 0.5, "B": 30.0, "C": 2.0, "beta": 0.6, "gamma": 0.6},
+        design=_schedule_design(),
+        identified={"L0": 0.02, "A": 0.05, "alpha": 0.05, "B": 0.05},
+    ),
+    "lr_annealing": Case(
+        truth={"L0": 2.0, "A": 0.5, "alpha": 0.5, "C": 1.0},
+        design=_schedule_design(),
+        identified={"L0": 0.02, "A": 0.05, "alpha": 0.05, "C": 0.05},
     ),
 }
 

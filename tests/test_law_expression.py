@@ -56,9 +56,7 @@ def test_chinchilla_expression_matches_catalog_chinchilla():
     np.testing.assert_allclose(pred, chinchilla.predict(EPOCH, **X), rtol=1e-10)
     J = law.jacobian(EPOCH, **X)
     assert J.shape == (X["params"].size, 5)
-    np.testing.assert_allclose(
-        J[:, _columns(law, chinchilla.param_names)], chinchilla.jacobian(EPOCH, **X), rtol=1e-10
-    )
+    np.testing.assert_allclose(J[:, _columns(law, chinchilla.param_names)], chinchilla.jacobian(EPOCH, **X), rtol=1e-10)
     # Many parameter sets at once, in the catalog's order of parameters.
     rng = np.random.default_rng(3)
     cat_sets = chinchilla.theta(EPOCH) * np.exp(rng.normal(0, 0.1, (6, 5)))

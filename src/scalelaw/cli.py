@@ -114,6 +114,18 @@ def fit(
     drop_flagged: Annotated[
         bool, typer.Option("--drop-flagged", help="Refit without the flagged influential runs and report the change.")
     ] = False,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="Per-step LR schedule (columns run, step, lr; a file or dataset:NAME) for lr_annealing and "
+            "multi_power; its run ids match DATA's (--map applies to both files).",
+        ),
+    ] = None,
+    law_option: Annotated[
+        list[str] | None,
+        typer.Option("--law-option", help="Option of a catalog law, KEY=VALUE, e.g. by_size=true (repeatable)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
@@ -121,9 +133,27 @@ def fit(
     from scalelaw.io import load_runs
 
     def action():
-        runs = load_runs(data, mapping)
+        schedules = None
+        if schedule is not None:
+            from scalelaw.schedules import load_curves_and_schedules
+
+            runs, schedules = load_curves_and_schedules(data, schedule, mapping)
+        else:
+            runs = load_runs(data, mapping)
         the_law = _law_from_option(law)
-        result = fit_law(the_law, runs, y=y, x=_split_list(x), loss=loss, delta=delta, starts=starts, seed=seed)
+        options = _parse_law_options(law_option)
+        result = fit_law(
+            the_law,
+            runs,
+            y=y,
+            x=_split_list(x),
+            loss=loss,
+            delta=delta,
+            starts=starts,
+            seed=seed,
+            schedule=schedules,
+            law_options=options,
+        )
         infl = refit = None
         if show_influence or drop_flagged:
             infl = result.influence()
@@ -139,6 +169,8 @@ def fit(
                 delta=delta,
                 starts=starts,
                 seed=seed,
+                schedule=schedules,
+                law_options=options,
             )
         return result, infl, refit
 
@@ -204,6 +236,27 @@ def _render_influence(infl, result, refit) -> None:
         out.print("no run stands out.", highlight=False)
 
 
+def _parse_law_options(items: list[str] | None) -> dict[str, Any]:
+    """``--law-option by_size=true --law-option lam=0.99`` -> ``{"by_size": True, "lam": 0.99}``."""
+    options: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise DataError(f"cannot read --law-option {item!r}: write it as KEY=VALUE, e.g. by_size=true")
+        key, text = (part.strip() for part in item.split("=", 1))
+        value: Any = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    continue
+        options[key] = value
+    return options
+
+
 def _law_from_option(text: str):
     from scalelaw.laws import Law, list_laws
 
@@ -259,7 +312,23 @@ def _parse_at(items: list[str]) -> list[dict[str, float]]:
 @app.command()
 def predict(
     fit_file: Annotated[Path, typer.Argument(help="Fit JSON written by `scalelaw fit --out`.")],
-    at: Annotated[list[str], typer.Option(help="Inputs, e.g. 'params=70e9,tokens=1.4e12' (repeatable).")],
+    at: Annotated[list[str] | None, typer.Option(help="Inputs, e.g. 'params=70e9,tokens=1.4e12' (repeatable).")] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="LR-schedule laws: per-step LR file (run, step, lr) or dataset:NAME; predicts the loss at every "
+            "step of every run in it (with --at params=N for a law fitted across sizes).",
+        ),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option("--steps", help="With --schedule: predict only at these (run, step) rows (file or dataset:NAME)."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename columns of the --schedule and --steps files: 'name=run' (repeatable)."),
+    ] = None,
     interval: Annotated[
         float | None, typer.Option(help="Add a prediction interval at this level, e.g. 0.9 (by-run bootstrap).")
     ] = None,
@@ -275,6 +344,16 @@ def predict(
 ) -> None:
     """Predict the fitted quantity at new inputs, optionally with an interval."""
     from scalelaw.fitting import FitResult
+
+    if schedule is not None:
+        if interval is not None:
+            _fail("--interval is not available with --schedule yet (bootstrap of LR-schedule laws)", 2)
+        _predict_curves(fit_file, schedule, steps, mapping, at, as_json)
+        return
+    if steps is not None:
+        _fail("--steps needs --schedule (the per-step LR of the runs to predict)", 2)
+    if not at:
+        _fail("give --at, e.g. --at params=70e9,tokens=1.4e12 (or --schedule for an LR-schedule law)", 2)
 
     def action():
         if not fit_file.exists():
@@ -319,6 +398,71 @@ def predict(
     out.print(view)
     if interval is not None:
         out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False)
+
+
+def _predict_curves(
+    fit_file: Path, schedule: str, steps: str | None, mapping: list[str] | None, at: list[str] | None, as_json: bool
+) -> None:
+    """``predict --schedule``: the loss at every step of the schedule file, or at the ``--steps`` rows."""
+    from scalelaw.laws.schedule_laws import schedule_law
+    from scalelaw.schedules import load_schedules, predict_curves
+
+    def action():
+        result = _load_fit(fit_file)
+        inner = schedule_law(result.law)
+        if inner is None:
+            raise DataError(f"law {result.law.name!r} does not read an LR schedule; use --at instead of --schedule")
+        size = None
+        if at:
+            points = _parse_at(at)
+            size_col = inner.inputs[1] if inner.by_size else None
+            if len(points) != 1 or size_col is None or set(points[0]) != {size_col}:
+                allowed = f"--at {size_col}=N (one model size)" if size_col else "no --at"
+                raise DataError(f"with --schedule, law {result.law.name!r} takes {allowed}")
+            size = points[0][size_col]
+        rows = None
+        if steps is not None:
+            from scalelaw.runs import parse_mapping
+
+            rows = _read_table_or_dataset(steps)
+            rows = rows.rename(columns={k: v for k, v in parse_mapping(mapping).items() if k in rows.columns})
+        return result, predict_curves(result, load_schedules(schedule, mapping), steps=rows, params=size)
+
+    result, table = _run(action)
+    records = [
+        {"run": str(run), "step": int(step), "loss": float(loss) if math.isfinite(loss) else None}
+        for run, step, loss in zip(table["run"], table["step"], table["loss"], strict=True)
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(records, separators=(",", ":")) + "\n")
+        return
+    view = Table(title=f"{result.law.name} predicted loss curves ({len(records)} steps)", title_justify="left")
+    for col in ("run", "steps", "first", "last", "min"):
+        view.add_column(col, justify="left" if col == "run" else "right")
+    for run, g in table.groupby("run", sort=False):
+        valid = g.dropna(subset=["loss"])
+        if valid.empty:
+            view.add_row(str(run), f"{g['step'].min()}-{g['step'].max()}", "—", "—", "—")
+            continue
+        view.add_row(
+            str(run),
+            f"{g['step'].min()}-{g['step'].max()}",
+            f"{valid['loss'].iloc[0]:.5g} (step {valid['step'].iloc[0]})",
+            f"{valid['loss'].iloc[-1]:.5g} (step {valid['step'].iloc[-1]})",
+            f"{valid['loss'].min():.5g}",
+        )
+    out.print(view)
+    out.print("every step: --json", style="dim", highlight=False)
+
+
+def _read_table_or_dataset(source: str):
+    from scalelaw.io import read_table
+
+    if source.startswith("dataset:"):
+        from scalelaw import datasets
+
+        return datasets.load(source.split(":", 1)[1])
+    return read_table(source)
 
 
 def _attach_extrapolation(result, frame: dict[str, Any], rows: list[dict[str, Any]], max_decades: float) -> None:

@@ -37,16 +37,22 @@ class Dataset:
     rename: dict[str, str] = field(default_factory=dict)
     keep: Callable[[pd.DataFrame], pd.Series] | None = None
     suggested_law: str = ""
+    #: Reshapes the renamed table (e.g. builds a composite run id).
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    #: Builds the table in code instead of reading ``file`` (which then only locates SOURCE.md).
+    build: Callable[[], pd.DataFrame] | None = None
 
     @property
     def path(self) -> Path:
         return Path(str(resources.files("scalelaw.datasets") / "data" / self.folder / self.file))
 
     def frame(self) -> pd.DataFrame:
-        raw = pd.read_csv(self.path)
+        raw = self.build() if self.build is not None else pd.read_csv(self.path)
         if self.keep is not None:
             raw = raw.loc[self.keep(raw)]
         out = raw.rename(columns=self.rename).reset_index(drop=True)
+        if self.transform is not None:
+            out = self.transform(out)
         out.index = pd.RangeIndex(1, len(out) + 1)
         return out
 
@@ -54,6 +60,20 @@ class Dataset:
 _PORIAN = "Porian et al. 2024, Resolving Discrepancies in Compute-Optimal Scaling of Language Models"
 _GADRE = "Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks"
 _MUENNIGHOFF = "Muennighoff et al. 2023, Scaling Data-Constrained Language Models"
+_LUO = "Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Learning Rate Schedules (ICLR 2025)"
+
+
+def _luo_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    from scalelaw.datasets import luo2025
+
+    return luo2025.curves_view(frame)
+
+
+def _luo_schedules() -> pd.DataFrame:
+    from scalelaw.datasets import luo2025
+
+    return luo2025.schedules_frame()
+
 
 _REGISTRY: dict[str, Dataset] = {
     d.name: d
@@ -119,6 +139,28 @@ _REGISTRY: dict[str, Dataset] = {
             rename={"run_name": "run", "val_loss_c4": "loss"},
             keep=lambda d: d["used_in_notebook_fit"].astype(bool),
             suggested_law="data_constrained",
+        ),
+        Dataset(
+            name="luo2025",
+            folder="multipower_lr_schedules",
+            file="loss_curves.csv",
+            description="Loss curves of 25M/100M/400M models under 9 LR schedules (cosine, constant, WSD, two-stage), "
+            "every 128 steps; run = '<size>/<schedule>', column 'split' = the paper's fit/heldout curves. "
+            "Fit with --schedule dataset:luo2025_schedules",
+            license="MIT",
+            citation=_LUO,
+            transform=_luo_curves,
+            suggested_law="multi_power",
+        ),
+        Dataset(
+            name="luo2025_schedules",
+            folder="multipower_lr_schedules",
+            file="loss_curves.csv",
+            description="Per-step LR (run, step, lr) of every luo2025 run, regenerated from the schedules' "
+            "definitions (equal to the authors' per-step file to its 8 digits)",
+            license="MIT",
+            citation=_LUO,
+            build=_luo_schedules,
         ),
     )
 }

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import FitError
+from scalelaw.errors import FitError, LawError
 from scalelaw.laws.catalog import law_from_dict
 from scalelaw.laws.law import Law
 
@@ -196,6 +196,11 @@ class FitResult:
         Fingerprint and origin of the data; ``notes`` say what loading did to it.
     data : FitData or None
         The observations themselves (saved in the JSON too), for intervals, backtests and plots.
+    schedule_info : mapping or None
+        LR-schedule laws: fingerprint and step range of the schedules the fit used (saved in the JSON).
+    schedule : Schedules or None
+        LR-schedule laws: the schedules themselves, kept in memory only (not in the JSON, where they
+        would be large); after loading a fit from JSON, pass ``schedule=`` to :meth:`predict`.
     """
 
     law: Law
@@ -218,6 +223,8 @@ class FitResult:
     notes: tuple[str, ...] = ()
     data: FitData | None = None
     package_version: str = field(default="")
+    schedule_info: Mapping[str, Any] | None = None
+    schedule: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.values) != self.law.n_params:
@@ -236,18 +243,46 @@ class FitResult:
     def inputs(self) -> tuple[str, ...]:
         return self.law.inputs
 
-    def predict(self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any) -> np.ndarray:
+    def predict(
+        self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, schedule: Any = None, **inputs: Any
+    ) -> np.ndarray:
         """Predict ``y`` at new inputs: ``fit.predict(params=70e9, tokens=1.4e12)`` or a DataFrame.
+
+        LR-schedule laws (``lr_annealing``, ``multi_power``) also read each row's ``run`` and need the
+        runs' per-step LR ``schedule`` (a ``run, step, lr`` table, path, ``Schedules`` or one LR array);
+        it defaults to the schedules of the fit when they cover the runs asked for, else to a ``lr``
+        column with a row at every step.
 
         Returns
         -------
         ndarray, shape (n_rows,)
         """
+        from scalelaw.laws.schedule_laws import schedule_law
+
+        inner = schedule_law(self.law)
         columns: dict[str, Any] = {}
+        extra = ("run", "lr") if inner is not None else ()
         if frame is not None:
-            columns.update({name: np.asarray(frame[name]) for name in self.law.inputs if name in frame})
+            columns.update({name: np.asarray(frame[name]) for name in (*self.law.inputs, *extra) if name in frame})
         columns.update(inputs)
-        return self.law.predict(self.params, **columns)
+        if inner is None:
+            if schedule is not None:
+                raise LawError(f"law {self.law.name!r} does not read an LR schedule; drop schedule=")
+            return self.law.predict(self.params, **columns)
+        if schedule is not None:
+            from scalelaw.schedules import load_schedules
+
+            schedule = load_schedules(schedule)
+        elif self.schedule is not None:
+            runs = set(np.unique(np.asarray(columns["run"]).astype(str))) if "run" in columns else None
+            if (runs is None and len(self.schedule) == 1) or (runs is not None and runs <= set(self.schedule)):
+                schedule = self.schedule
+        if schedule is not None:
+            columns.pop("lr", None)
+            columns["schedule"] = schedule
+        X = inner.bind(columns)
+        log_pred, _ = self.law.log_predict_jac(self.law.theta(self.params), X, jac=False)
+        return np.exp(log_pred[0])
 
     def bootstrap(self, n: int = 1000, by: str = "run", seed: int = 0, **kwargs: Any):
         """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.uncertainty.bootstrap`."""
@@ -325,6 +360,7 @@ class FitResult:
                 "notes": list(self.notes),
                 **(self.data.to_dict() if self.data is not None else {}),
             },
+            **({"schedule": dict(self.schedule_info)} if self.schedule_info is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -365,6 +401,7 @@ class FitResult:
             notes=tuple(data.get("data", {}).get("notes", ())),
             data=FitData.from_dict(data["data"]) if "columns" in data.get("data", {}) else None,
             package_version=data.get("package_version", ""),
+            schedule_info=data.get("schedule"),
         )
 
     @classmethod

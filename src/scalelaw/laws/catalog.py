@@ -20,13 +20,13 @@ def register(name: str, factory: Callable[..., Law]) -> None:
 def _load_builtin() -> None:
     if _REGISTRY:
         return
-    from scalelaw.laws import basic, data_constrained, saturating
+    from scalelaw.laws import basic, data_constrained, saturating, schedule_laws
 
     register("power", basic.power)
     register("chinchilla", basic.chinchilla)
     register("kaplan", basic.kaplan)
     register("overtrain", basic.overtrain)
-    for module in (saturating, data_constrained):
+    for module in (saturating, data_constrained, schedule_laws):
         for name, factory in module.CATALOG.items():
             register(name, factory)
 

@@ -124,9 +124,7 @@ def _tokens(text: str) -> list[tokenize.TokenInfo]:
     try:
         return list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError) as exc:
-        raise LawError(
-            f"cannot parse expression {text!r}: {exc.args[0]}; check the parentheses, {_EXAMPLE}"
-        ) from None
+        raise LawError(f"cannot parse expression {text!r}: {exc.args[0]}; check the parentheses, {_EXAMPLE}") from None
 
 
 def _symbol_names(text: str) -> tuple[str, ...]:
@@ -151,9 +149,7 @@ def _symbol_names(text: str) -> tuple[str, ...]:
                         f"{', '.join(_FUNCTIONS)}, e.g. 'E + A*exp(-step/tau)'"
                     )
             elif name in _FUNCTIONS:
-                raise LawError(
-                    f"expression {text!r}: {name!r} is a function; call it as {name}(...), {_EXAMPLE}"
-                )
+                raise LawError(f"expression {text!r}: {name!r} is a function; call it as {name}(...), {_EXAMPLE}")
             elif name not in _CONSTANTS and name not in names:
                 names.append(name)
         elif tok.type == tokenize.NUMBER:
@@ -194,9 +190,7 @@ def _parse(text: str) -> _Parsed:
     if not isinstance(expr, sympy.Expr):
         raise LawError(f"expression {text!r} is not a single formula; {_EXAMPLE}")
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I):
-        raise LawError(
-            f"expression {text!r} simplifies to something infinite, undefined or complex; {_EXAMPLE}"
-        )
+        raise LawError(f"expression {text!r} simplifies to something infinite, undefined or complex; {_EXAMPLE}")
     return _Parsed(expr, names)
 
 
@@ -214,9 +208,7 @@ def _compile(text: str, inputs: tuple[str, ...], params: tuple[str, ...]) -> _Co
     symbols = {s.name: s for s in expr.free_symbols}
     declared = set(inputs) | set(params)
     if set(inputs) & set(params):
-        raise LawError(
-            f"expression {text!r}: {sorted(set(inputs) & set(params))} cannot be both input and parameter"
-        )
+        raise LawError(f"expression {text!r}: {sorted(set(inputs) & set(params))} cannot be both input and parameter")
     if declared != set(symbols):
         missing = sorted(set(symbols) - declared)
         absent = sorted(declared - set(symbols))
@@ -263,9 +255,7 @@ def _coefficients(expr: sympy.Expr, inputs: set[sympy.Symbol]) -> set[str]:
 def _roles(expr: sympy.Expr, params: Sequence[str], inputs: Sequence[str]) -> dict[str, str]:
     input_syms = {s for s in expr.free_symbols if s.name in inputs}
     coefficients = _coefficients(expr, input_syms)
-    in_exponent = {
-        s.name for node in sympy.preorder_traversal(expr) if node.is_Pow for s in node.exp.free_symbols
-    }
+    in_exponent = {s.name for node in sympy.preorder_traversal(expr) if node.is_Pow for s in node.exp.free_symbols}
     roles = {}
     for name in params:
         stem = _stem(name)
@@ -308,9 +298,7 @@ def _default_parameter(
     return Parameter(name, lower, upper, trans, start, _ROLE_TEXT[role])
 
 
-def _check_keys(
-    what: str, given: Mapping[str, Any] | None, params: Sequence[str], text: str
-) -> dict[str, Any]:
+def _check_keys(what: str, given: Mapping[str, Any] | None, params: Sequence[str], text: str) -> dict[str, Any]:
     given = dict(given or {})
     unknown = sorted(set(given) - set(params))
     if unknown:
@@ -408,8 +396,7 @@ class ExpressionLaw(Law):
         transforms_ = _check_keys("transforms", transforms, param_names, text)
         roles = _roles(parsed.expr, param_names, input_names)
         parameters = tuple(
-            _default_parameter(n, roles[n], bounds_.get(n), transforms_.get(n), grid_.get(n))
-            for n in param_names
+            _default_parameter(n, roles[n], bounds_.get(n), transforms_.get(n), grid_.get(n)) for n in param_names
         )
         return cls(
             name=name,
@@ -531,9 +518,7 @@ class ExpressionLaw(Law):
                 ratio = np.broadcast_to(share / grads[k], (theta.shape[0], y.size))
                 valid = np.isfinite(ratio) & (ratio > 0)
                 count = valid.sum(axis=1)
-                log_a = np.where(valid, np.log(np.where(valid, ratio, 1.0)), 0.0).sum(axis=1) / np.maximum(
-                    count, 1
-                )
+                log_a = np.where(valid, np.log(np.where(valid, ratio, 1.0)), 0.0).sum(axis=1) / np.maximum(count, 1)
                 theta[:, k] = np.where(count > 0, np.exp(log_a), 1.0)
         return self.clip(theta)
 
