@@ -28,7 +28,7 @@ def test_readme_opens_with_exactly_two_setup_commands():
     setup = re.findall(r"^```bash\n(.*?)^```", head, flags=re.S | re.M)
     assert len(setup) == 2
     assert all(len(b.strip().splitlines()) == 1 for b in setup)
-    assert "scalelaw fit dataset:" in setup[0]
+    assert "scalelaw report dataset:" in setup[0]
     assert "pytest" in setup[1]
 
 

@@ -1032,6 +1032,131 @@ def _short(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if math.isfinite(x) else "—"
 
 
+@app.command("report")
+def report_cmd(
+    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    law: Annotated[
+        str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")
+    ] = "chinchilla",
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")] = Path(
+        "report.html"
+    ),
+    x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
+    y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    holdout: Annotated[
+        str, typer.Option(help="Backtest holdout, 'top:FRACTION:COLUMN' or 'largest:K:COLUMN'; 'none' to skip.")
+    ] = "top:0.2:flops",
+    budgets: Annotated[
+        list[str] | None,
+        typer.Option(help="Compute budgets (FLOPs) to plan for; default: the 3 powers of ten above the largest run."),
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals (0: none).")] = 500,
+    level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
+    seed: Annotated[int, typer.Option(help="Random seed of the fit and the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Fit, bootstrap, backtest and plan, and write it all as one self-contained HTML report."""
+    import contextlib
+    import shlex
+
+    from scalelaw.backtest import backtest as run_backtest
+    from scalelaw.backtest import split_runs, to_records
+    from scalelaw.errors import FitError
+    from scalelaw.fitting import fit as fit_law
+    from scalelaw.io import load_runs
+    from scalelaw.report import write_report
+
+    # The command as it takes effect, defaults included: running it again rebuilds the same report.
+    words = ["scalelaw", "report", data, "--law", law, "--out", str(out_path)]
+    words += [w for name, v in (("--x", x), ("--y", y)) if v is not None for w in (name, v)]
+    words += [w for m in mapping or [] for w in ("--map", m)]
+    words += ["--holdout", holdout] + [w for b in budgets or [] for w in ("--budgets", b)]
+    words += ["--n-boot", str(n_boot), "--level", f"{level:g}", "--seed", str(seed)]
+    command = " ".join(shlex.quote(w) for w in words)
+    interactive = not as_json and err.is_terminal
+
+    def step(label: str):
+        return err.status(label) if interactive else contextlib.nullcontext()
+
+    def action():
+        if not 0 < level < 1:
+            raise DataError(f"--level must be between 0 and 1 (e.g. 0.9), got {level}")
+        if n_boot < 0:
+            raise DataError(f"--n-boot must be >= 0, got {n_boot}")
+        runs = load_runs(data, mapping)
+        the_law = _law_from_option(law)
+        fit_kwargs: dict[str, Any] = {"y": y, "x": _split_list(x), "seed": seed}
+        with step("fitting"):
+            result = fit_law(the_law, runs, **fit_kwargs)
+        boot = None
+        if n_boot > 0:
+            try:
+                boot = _with_progress(
+                    lambda progress: result.bootstrap(n=n_boot, seed=seed, progress=progress),
+                    "bootstrap",
+                    quiet=as_json,
+                )
+            except FitError:
+                pass  # too few runs to resample: the report says why and shows no intervals
+        table = split = split_fit = None
+        if holdout.strip().lower() != "none":
+            with step(f"backtest ({holdout})"):
+                split = split_runs(runs, holdout)
+                table = run_backtest([the_law], runs, holdout=holdout, **fit_kwargs)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the backtest table reports the training fit's status
+                    split_fit = fit_law(the_law, split.train, **fit_kwargs)
+        plan = _floats(budgets, "--budgets") or None
+        laws_nd = len(result.law.inputs) == 2 and "flops" not in result.law.inputs
+        if plan is None and laws_nd and "flops" in runs.columns:
+            top = math.ceil(math.log10(float(runs.array("flops").max())))
+            plan = [float(f"1e{top + k}") for k in range(3)]  # exact decimals: 1e23, not 1.0000000000000001e23
+        with step("writing the report"):
+            path = write_report(
+                out_path,
+                result,
+                runs,
+                table,
+                plan,
+                command,
+                boot=boot,
+                n_boot=n_boot if boot is None else 0,
+                level=level,
+                split=split,
+                split_results=split_fit,
+                seed=seed,
+            )
+        return result, boot, table, plan, path
+
+    result, boot, table, plan, path = _run(action)
+    size = path.stat().st_size
+    if as_json:
+        _print_json(
+            {
+                "out": str(path),
+                "bytes": size,
+                "command": command,
+                "law": result.law.name,
+                "params": result.params,
+                "status": result.status.to_dict(),
+                "n_boot": boot.n if boot is not None else 0,
+                "backtest": to_records(table) if table is not None else None,
+                "budgets": plan,
+            }
+        )
+        return
+    _render_fit(result, None)
+    out.print(f"wrote {path} ({size / 1e6:.1f} MB)", highlight=False)
+    out.print(
+        f"open it in a browser (it needs no network): file://{path.resolve()}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @app.command("laws")
 def laws_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

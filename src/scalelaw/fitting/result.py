@@ -318,6 +318,17 @@ class FitResult:
         """
         return self.bootstrap(n=n_boot, seed=seed).predict(frame, level=level, observation=observation, **inputs)
 
+    def report(self, path: str | os.PathLike, **kwargs: Any):
+        """Write the self-contained HTML report of this fit to ``path`` and return the path.
+
+        Keyword arguments go to :func:`scalelaw.report.build_report`: ``runs``, ``backtest``, ``plan`` (a
+        Plan, or compute budgets in FLOPs), ``command``, ``boot`` (a Bootstrap) or ``n_boot`` (replicates to
+        draw, default 500; 0 for none), ``level``, ``split`` and ``split_results``, ``title``.
+        """
+        from scalelaw.report import write_report
+
+        return write_report(path, self, **kwargs)
+
     def table(self) -> pd.DataFrame:
         """Parameters with approximate standard errors, one row each."""
         return pd.DataFrame(

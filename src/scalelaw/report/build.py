@@ -1,0 +1,479 @@
+"""Assemble the self-contained HTML report of a fit."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import math
+import os
+import platform
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalelaw import figures
+from scalelaw.errors import DataError, ScaleLawError
+from scalelaw.fitting.result import FitResult
+from scalelaw.report import charts
+from scalelaw.report.template import CSS, PAGE
+
+#: Replicates drawn for the intervals when the caller passes no Bootstrap.
+DEFAULT_N_BOOT = 500
+
+#: Element ids of the figures, in page order (tests and readers can rely on them).
+FIGURE_IDS = ("fig-fit", "fig-residuals", "fig-frontier", "fig-backtest", "fig-bootstrap")
+
+
+def build_report(
+    result: FitResult,
+    runs: Any = None,
+    backtest: pd.DataFrame | None = None,
+    plan: Any = None,
+    command: str | None = None,
+    *,
+    boot: Any = None,
+    n_boot: int = DEFAULT_N_BOOT,
+    level: float = 0.9,
+    split: Any = None,
+    split_results: FitResult | Mapping[str, FitResult] | Sequence[FitResult] | None = None,
+    title: str | None = None,
+    seed: int = 0,
+) -> str:
+    """The report of ``result`` as one self-contained HTML page (plotly.js inlined; opens offline).
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit to report; it must carry its data.
+    runs : Runs, DataFrame, path or ``"dataset:NAME"``, optional
+        The full data, for the data summary (rows, columns, source notes).
+    backtest : DataFrame, optional
+        A :func:`scalelaw.backtest.backtest` table, shown as a table.
+    plan : Plan or sequence of float, optional
+        A :class:`scalelaw.plan.Plan` to show as it is, or compute budgets (FLOPs) at which the
+        compute-optimal N, D and loss are computed here, with intervals from the report's bootstrap.
+    command : str, optional
+        The command that produced the report, printed verbatim in the provenance section.
+    boot : Bootstrap, optional
+        Replicates for all intervals; by default ``result.bootstrap(n=n_boot, seed=seed)`` is drawn.
+    n_boot : int
+        Replicates to draw when ``boot`` is not given; 0 for a report without intervals.
+    level : float
+        Interval level.
+    split, split_results : Split and fits on ``split.train``, optional
+        Adds the held-out predicted-against-observed figure of the backtest.
+    title : str, optional
+        Page title; default ``"<law> fit to <data source>"``.
+
+    Returns
+    -------
+    str
+        The HTML text. It references no URL: plotly.js is inlined once in the head.
+    """
+    if not isinstance(result, FitResult):
+        raise DataError(f"build_report needs a FitResult, got {type(result).__name__}")
+    if not 0 < level < 1:
+        raise DataError(f"level must be between 0 and 1 (e.g. 0.9), got {level}")
+    from plotly.offline import get_plotlyjs
+
+    from scalelaw import __version__
+
+    boot, boot_note = _bootstrap(result, boot, n_boot, seed)
+    view = figures.fit_view(result, boot=boot, interval=level)
+    sections = [
+        _summary(result, runs, boot),
+        _status(result, boot, boot_note),
+        _parameters(result, boot, level),
+        _section(
+            "fit",
+            "Fit and extrapolation",
+            [
+                _figure("fig-fit", charts.fit_figure(view), _fit_caption(view)),
+                _figure(
+                    "fig-residuals",
+                    charts.residuals_figure(figures.fit_view(result, interval=None)),
+                    "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
+                    "scale. Structure here (trends, one group off) means the law misses something.",
+                ),
+            ],
+        ),
+    ]
+    plan_table, plan_note = _plan(result, plan, boot, level)
+    if plan is not None or _has_frontier(result):
+        sections.append(_planning(result, plan_table, plan_note, boot, level, view))
+    if backtest is not None or split is not None:
+        sections.append(_backtest(result, backtest, split, split_results))
+    if boot is not None:
+        sections.append(
+            _section(
+                "bootstrap",
+                "Bootstrap distributions",
+                [
+                    _figure(
+                        "fig-bootstrap",
+                        charts.bootstrap_figure(boot, level),
+                        f"{boot.n} replicates, resampling whole runs; solid: estimate, dotted: {level:.0%} interval.",
+                    ),
+                ],
+            )
+        )
+    sections.append(_provenance(result, runs, command, __version__, seed))
+    sections.insert(
+        0, _header(result, title, re.findall(r'<section id="([^"]+)">\n<h2>([^<]*)</h2>', "".join(sections)))
+    )
+    text = PAGE.format(
+        version=html.escape(__version__),
+        title=html.escape(title or _default_title(result)),
+        css=CSS,
+        plotly_js=get_plotlyjs(),
+        body="\n".join(s for s in sections if s),
+    )
+    return text
+
+
+def write_report(path: str | os.PathLike, result: FitResult, *args: Any, **kwargs: Any) -> Path:
+    """Build the report (see :func:`build_report`) and write it atomically to ``path``, which is returned."""
+    from scalelaw.io import write_text_atomic
+
+    target = Path(path)
+    write_text_atomic(target, build_report(result, *args, **kwargs))
+    return target
+
+
+# ------------------------------------------------------------------------------------------------ pieces
+def _bootstrap(result: FitResult, boot: Any, n_boot: int, seed: int):
+    if boot is not None:
+        if not hasattr(boot, "samples") or not hasattr(boot, "result"):
+            raise DataError(f"boot must be a Bootstrap (result.bootstrap()), not {type(boot).__name__}")
+        return boot, ""
+    if n_boot <= 0:
+        return None, "no bootstrap was drawn (n_boot=0): intervals are omitted"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return result.bootstrap(n=n_boot, seed=seed), ""
+    except ScaleLawError as exc:
+        return None, f"no bootstrap intervals: {exc}"
+
+
+def _default_title(result: FitResult) -> str:
+    source = result.data_source or "data"
+    return f"{result.law.name} fit to {source}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def num(value: Any, digits: int = 4) -> str:
+    """A number for a table cell: ``digits`` significant digits, ``—`` for missing or non-finite."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(v):
+        return "—" if math.isnan(v) else ("∞" if v > 0 else "−∞")
+    text = f"{v:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def _pct(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{100 * v:.2f}%" if math.isfinite(v) else "—"
+
+
+def _section(anchor: str, heading: str, parts: Sequence[str]) -> str:
+    return f'<section id="{anchor}">\n<h2>{_esc(heading)}</h2>\n' + "\n".join(p for p in parts if p) + "\n</section>"
+
+
+def _figure(div_id: str, fig: Any, caption: str) -> str:
+    body = fig.to_html(
+        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
+    )
+    return (
+        f'<div class="figure" data-figure="{div_id}" data-traces="{len(fig.data)}">{body}</div>\n'
+        f'<p class="caption">{_esc(caption)}</p>'
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str, text_cols: Sequence[int] = ()) -> str:
+    def cell(tag: str, k: int, content: str) -> str:
+        cls = ' class="text"' if k in text_cols else ""
+        return f"<{tag}{cls}>{content}</{tag}>"
+
+    head = "".join(cell("th", k, _esc(h)) for k, h in enumerate(header))
+    body = "\n".join("<tr>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>" for row in rows)
+    return f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+
+
+def _header(result: FitResult, title: str | None, sections: Sequence[tuple[str, str]]) -> str:
+    ok = result.status.ok
+    badge = '<span class="badge ok">fit ok</span>' if ok else '<span class="badge warn">check the warnings</span>'
+    # Headings are already escaped; keep the short form before a colon ("Backtest: ...").
+    nav = [f'<a href="#{anchor}">{heading.split(":")[0]}</a>' for anchor, heading in sections]
+    return (
+        f"<header>\n<h1>{_esc(title or _default_title(result))}{badge}</h1>\n"
+        f'<div class="formula">{_esc(result.y)} = {_esc(result.law.formula())}</div>\n'
+        f"<nav>{''.join(nav)}</nav>\n</header>"
+    )
+
+
+def _summary(result: FitResult, runs: Any, boot: Any) -> str:
+    cards = [
+        ("points", str(result.n_points)),
+        ("runs", str(result.n_runs)),
+        ("objective", num(result.objective)),
+        ("residual scale", _pct(result.residual_scale)),
+        ("starts at the best", f"{result.status.n_at_best} / {result.n_starts}"),
+        ("fit time", f"{result.fit_seconds:.2f} s"),
+        ("bootstrap", f"{boot.n} replicates" if boot is not None else "none"),
+    ]
+    items = "".join(
+        f'<div class="card"><div class="k">{_esc(k)}</div><div class="v">{_esc(v)}</div></div>' for k, v in cards
+    )
+    return f'<div class="cards" id="summary">{items}</div>'
+
+
+def _status(result: FitResult, boot: Any, boot_note: str) -> str:
+    s = result.status
+    flags = [
+        ("ok" if s.converged else "warn", "converged" if s.converged else "did not converge"),
+        (
+            "warn" if s.at_bound else "ok",
+            f"at a bound: {', '.join(s.at_bound)}" if s.at_bound else "no parameter at a bound",
+        ),
+        (
+            "warn" if s.not_identifiable else "ok",
+            f"not identifiable (condition number {s.condition_number:.3g})"
+            if s.not_identifiable
+            else f"identifiable (condition number {s.condition_number:.3g})",
+        ),
+        ("ok" if s.n_at_best > 1 else "warn", f"{s.n_at_best} of {result.n_starts} starts reached the best objective"),
+    ]
+    parts = ['<ul class="flags">' + "".join(f'<li class="{c}">{_esc(t)}</li>' for c, t in flags) + "</ul>"]
+    parts += [f'<div class="warning">{_esc(m)}</div>' for m in s.messages()]
+    if boot is not None and (boot.n_failed or boot.n_unconverged):
+        parts.append(
+            f'<div class="warning">bootstrap: {boot.n_failed} of {boot.n_requested} replicates failed and were '
+            f"dropped; {boot.n_unconverged} kept replicates hit the iteration cap</div>"
+        )
+    if boot_note:
+        parts.append(f'<p class="note">{_esc(boot_note)}</p>')
+    parts += [f'<p class="note">note: {_esc(n)}</p>' for n in result.notes]
+    return _section("status", "Status and warnings", parts)
+
+
+def _parameters(result: FitResult, boot: Any, level: float) -> str:
+    intervals = boot.interval(level) if boot is not None else None
+    header = ["parameter", "estimate", "std. error"]
+    header += [f"{level:.0%} interval (bootstrap)"] if intervals is not None else []
+    header += ["bounds", "description"]
+    rows = []
+    for k, p in enumerate(result.law.parameters):
+        note = " (at bound)" if p.name in result.status.at_bound else ""
+        row = [f"<code>{_esc(p.name)}</code>", num(result.values[k], 5) + _esc(note), num(result.std_errors[k], 3)]
+        if intervals is not None:
+            lo, hi = intervals["low"].iloc[k], intervals["high"].iloc[k]
+            row.append(f"[{num(lo)}, {num(hi)}]")
+        row += [f"[{num(p.lower, 3)}, {num(p.upper, 3)}]", _esc(p.description)]
+        rows.append(row)
+    caption = (
+        "Std. errors are local (Gauss-Newton) approximations; the intervals resample whole runs and refit, "
+        "so they hold up when parameters trade off."
+        if intervals is not None
+        else "Std. errors are local (Gauss-Newton) approximations."
+    )
+    return _section(
+        "parameters",
+        "Parameters",
+        [_table(header, rows, "params-table", text_cols=(len(header) - 1,)), f'<p class="caption">{_esc(caption)}</p>'],
+    )
+
+
+def _fit_caption(view: figures.FitView) -> str:
+    parts = [f"Loss against {figures.axis_label(view.x)}; hover a point for its run and values."]
+    if view.group_title:
+        parts.append(f"Colours: {view.group_title}; each coloured line is the fitted law along that group.")
+    if view.headline is not None and view.headline.kind == "frontier":
+        parts.append("Black: the compute-optimal frontier (lowest predicted loss at each budget).")
+    parts.append("Dashed: extrapolation beyond the data (dotted vertical line: the largest run).")
+    if view.level is not None:
+        parts.append(f"Band: {view.level:.0%} bootstrap interval of the law's value.")
+    return " ".join(parts)
+
+
+def _has_frontier(result: FitResult) -> bool:
+    law = result.law
+    return len(law.inputs) == 2 and "flops" not in law.inputs and figures.nd_inputs(law) is not None
+
+
+def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.DataFrame | None, str]:
+    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets."""
+    if plan is None:
+        return None, ""
+    if hasattr(plan, "table") and isinstance(plan.table, pd.DataFrame):
+        return plan.table, getattr(plan, "method", "")
+    budgets = np.atleast_1d(np.asarray(plan, dtype=np.float64))
+    if not _has_frontier(result):
+        return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
+    from scalelaw.plan import compute_optimal, optimum
+
+    table = compute_optimal(result, budgets).table
+    if boot is None:
+        return table, "point estimate"
+    a = (1 - level) / 2
+    columns = {
+        "params_opt": "params",
+        "tokens_opt": "tokens",
+        "tokens_per_param": "tokens_per_param",
+        "loss_opt": "loss",
+    }
+    opts = [optimum(result.law, boot.samples, float(c)) for c in budgets]
+    out = table[["flops"]].copy()
+    for column, key in columns.items():
+        reps = np.array([o[key] for o in opts])  # (budgets, replicates)
+        reps = np.where(np.isfinite(reps), reps, np.nan)
+        out[column] = table[column]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[f"{column}_low"] = np.nanquantile(reps, a, axis=1)
+            out[f"{column}_high"] = np.nanquantile(reps, 1 - a, axis=1)
+    return out, f"bootstrap by run (n={boot.n}), percentile"
+
+
+_PLAN_LABELS = {
+    "flops": "compute C (FLOPs)",
+    "params_opt": "parameters N*",
+    "tokens_opt": "tokens D*",
+    "tokens_per_param": "tokens per parameter D*/N*",
+    "loss_opt": "loss L*",
+    "target_loss": "target loss",
+    "inference_tokens": "inference tokens",
+    "unique_tokens": "unique tokens",
+}
+
+
+def _planning(result, table, note, boot, level, view) -> str:
+    parts = []
+    if _has_frontier(result):
+        frontier = figures.frontier_view(result, boot=boot, interval=level)
+        parts.append(
+            _figure(
+                "fig-frontier",
+                charts.frontier_figure(frontier, view),
+                "Compute-optimal parameters N* and tokens D* against the budget (C = 6ND), with the runs' own "
+                "allocations (open markers)." + (f" Bands: {level:.0%} bootstrap intervals." if boot else ""),
+            )
+        )
+    if table is not None and len(table):
+        estimated = [c for c in table.columns if not c.endswith(("_low", "_high"))]
+        header = [_PLAN_LABELS.get(c, c) for c in estimated]
+        rows = []
+        for _, r in table.iterrows():
+            cells = []
+            for c in estimated:
+                cell = num(r[c])
+                if f"{c}_low" in table.columns:
+                    cell += f' <span class="caption">[{num(r[f"{c}_low"])}, {num(r[f"{c}_high"])}]</span>'
+                cells.append(cell)
+            rows.append(cells)
+        parts.append("<h3>Compute-optimal allocation</h3>")
+        parts.append(_table(header, rows, "plan-table"))
+        parts.append(f'<p class="caption">{_esc(note)}. Brackets: {level:.0%} interval.</p>' if boot else "")
+    elif note:
+        parts.append(f'<p class="note">{_esc(note)}</p>')
+    return _section("planning", "Planning", parts)
+
+
+def _backtest(result: FitResult, table: pd.DataFrame | None, split: Any, split_results: Any) -> str:
+    parts = []
+    if table is not None and len(table):
+        first = table.iloc[0]
+        parts.append(
+            f'<p class="note">Holdout <code>{_esc(first["holdout"])}</code>: fitted on {int(first["n_train_runs"])} '
+            f"runs, predicting {int(first['n_test_runs'])} held-out runs "
+            f"({num(first['extrapolation_decades'], 3)} decades of {_esc(first['split_column'] or 'scale')} beyond the "
+            "largest training run).</p>"
+        )
+        header = ["law", "mean |rel. err|", "max |rel. err|", "RMSE log", "in-sample RMSE log"]
+        show_cov = "coverage" in table.columns and table["coverage"].notna().any()
+        header += ["coverage"] if show_cov else []
+        header.append("fit status")
+        rows = []
+        for r in table.itertuples(index=False):
+            if r.converged is None or (isinstance(r.converged, float) and math.isnan(r.converged)):
+                status = f"failed: {r.error}"
+            else:
+                flags = [] if r.converged else ["not converged"]
+                flags += ["not identifiable"] if r.not_identifiable else []
+                flags += [f"at bound: {r.at_bound}"] if r.at_bound else []
+                flags += [r.error] if r.error else []
+                status = "; ".join(flags) or "ok"
+            row = [f"<code>{_esc(r.law)}</code>", _pct(r.mean_abs_rel_error), _pct(r.max_abs_rel_error)]
+            row += [num(r.rmse_log, 3), num(r.in_sample_rmse_log, 3)]
+            row += [_pct(r.coverage)] if show_cov else []
+            row.append(_esc(status))
+            rows.append(row)
+        parts.append(_table(header, rows, "backtest-table", text_cols=(len(header) - 1,)))
+    if split is not None and split_results is not None:
+        view = figures.backtest_view(split, split_results)
+        parts.append(
+            _figure(
+                "fig-backtest",
+                charts.backtest_figure(view, result.y, split.column),
+                "Predicted against observed for the fits on the training runs: filled markers are held-out runs "
+                "(the extrapolation), open markers the training runs. On the line is perfect.",
+            )
+        )
+    return _section("backtest", "Backtest: extrapolation to held-out large runs", parts)
+
+
+def _provenance(result: FitResult, runs: Any, command: str | None, version: str, seed: int) -> str:
+    import plotly
+
+    parts = []
+    if command:
+        parts.append(f'<h3>Command</h3>\n<pre><code id="command">{_esc(command)}</code></pre>')
+    meta = [
+        ("scalelaw", version),
+        ("fit made with", f"scalelaw {result.package_version}"),
+        ("law", f"{result.law.name}: {result.law.formula()}"),
+        ("objective", f"{result.loss} (δ = {result.delta:g}) on log residuals of {result.y}, seed {result.seed}"),
+        ("data", result.data_source or "—"),
+        ("data hash", result.data_hash or "—"),
+        ("bootstrap seed", str(seed)),
+        ("Python", platform.python_version()),
+        ("numpy / pandas / plotly", f"{np.__version__} / {pd.__version__} / {plotly.__version__}"),
+        ("generated", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+    if runs is not None:
+        try:
+            from scalelaw.io import load_runs
+
+            loaded = load_runs(runs)
+            meta.insert(
+                5, ("rows in the data", f"{len(loaded)} rows, {loaded.n_runs} runs, {len(loaded.columns)} columns")
+            )
+        except ScaleLawError as exc:
+            meta.insert(5, ("rows in the data", f"could not load: {exc}"))
+    items = "".join(f'<dt>{_esc(k)}</dt><dd id="meta-{_slug(k)}">{_esc(v)}</dd>' for k, v in meta)
+    parts.append(f'<dl class="meta">{items}</dl>')
+    parts.append(
+        "<footer>Self-contained: plotly.js is embedded, so this file opens without a network connection.</footer>"
+    )
+    return _section("provenance", "Provenance", parts)

@@ -1,0 +1,206 @@
+"""The HTML report as text: self-contained, complete, escaped (the browser tests check how it renders)."""
+
+from __future__ import annotations
+
+import html
+import re
+import warnings
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+import scalelaw
+from scalelaw.errors import DataError, FitError
+from scalelaw.report import FIGURE_IDS, build_report, write_report
+
+pytest.importorskip("plotly")
+DATASET = "dataset:gadre2024_rpj"
+# Attributes through which a page can make the browser fetch something.
+FETCHING = {"src", "href", "action", "formaction", "poster", "data", "srcset", "background", "manifest", "xlink:href"}
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.refs: list[tuple[str, str, str]] = []
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in FETCHING:
+                self.refs.append((tag, name, value or ""))
+            if name == "id":
+                self.ids.append(value or "")
+
+
+@pytest.fixture(scope="module")
+def fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalelaw.fit("chinchilla", DATASET)
+
+
+@pytest.fixture(scope="module")
+def page(fit):
+    from scalelaw.backtest import backtest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = backtest("chinchilla", DATASET)
+    boot = fit.bootstrap(n=30, seed=0)
+    return build_report(fit, DATASET, table, [1e21, 1e23], "scalelaw report x --out r.html", boot=boot)
+
+
+def _parse(text: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(text)
+    return parser
+
+
+def test_report_references_nothing_outside_itself(page):
+    from plotly.offline import get_plotlyjs
+
+    elements = _parse(page)
+    # No element can fetch anything: links are in-page anchors, scripts and styles are inline.
+    assert {tag for tag, _, _ in elements.refs} <= {"a"}
+    assert all(value.startswith("#") for _, _, value in elements.refs)
+    assert not {"link", "img", "iframe", "object", "embed", "video", "audio", "source"} & set(elements.tags)
+    # plotly.js is inlined exactly once. Its source mentions URLs (map tiles, licences) that a scatter plot
+    # never loads; everything else in the page mentions none at all.
+    bundle = get_plotlyjs()
+    assert page.count(bundle) == 1
+    rest = page.replace(bundle, "")
+    assert not re.search(r"https?://|url\(|@import", rest)
+    assert "cdn.plot.ly" not in rest
+
+
+def test_inlined_bundle_is_what_plotly_inlines_itself():
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    assert get_plotlyjs() in go.Figure().to_html(include_plotlyjs=True)
+
+
+def test_report_has_every_section_figure_and_table(page, fit):
+    elements = _parse(page)
+    for section in ("status", "parameters", "fit", "planning", "backtest", "bootstrap", "provenance"):
+        assert section in elements.ids
+    assert set(FIGURE_IDS) - {"fig-backtest"} <= set(elements.ids)  # no split given: no held-out figure
+    assert {"params-table", "plan-table", "backtest-table", "command"} <= set(elements.ids)
+    from plotly.offline import get_plotlyjs
+
+    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 4
+    assert f'<meta name="generator" content="scalelaw {scalelaw.__version__}">' in page
+    assert "scalelaw report x --out r.html" in page
+    for name in fit.law.param_names:
+        assert f"<code>{name}</code>" in page
+
+
+def test_report_without_bootstrap_or_frontier():
+    runs = scalelaw.datasets.load("porian2024")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = scalelaw.fit("power", runs)
+    page = build_report(result, plan=[1e21], n_boot=0)
+    ids = set(_parse(page).ids)
+    assert "fig-fit" in ids and "fig-frontier" not in ids and "fig-bootstrap" not in ids
+    assert "interval (bootstrap)" not in page
+    assert "no bootstrap was drawn (n_boot=0)" in page
+    assert "not a law of parameters and tokens" in page
+
+
+def test_report_says_why_there_are_no_intervals():
+    frame = scalelaw.datasets.load(DATASET.split(":")[1]).head(6)  # six runs: too few to resample
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = scalelaw.fit("power", frame)
+    page = build_report(result, n_boot=50)
+    assert "no bootstrap intervals: only 6 runs to resample" in page
+
+
+def test_report_escapes_what_comes_from_the_data():
+    frame = pd.DataFrame(
+        {"run": [f"<b>r{i}</b>" for i in range(10)], "flops": [10.0 ** (17 + i / 3) for i in range(10)]}
+    )
+    frame["loss"] = 2.0 + 50 * frame["flops"] ** -0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = scalelaw.fit("power", frame)
+    page = build_report(result, n_boot=0, command="scalelaw report <evil> --out r.html", title="<i>t</i>")
+    assert "<evil>" not in page and "&lt;evil&gt;" in page
+    assert "<title>&lt;i&gt;t&lt;/i&gt;</title>" in page
+    # Run ids reach plotly as hover text, HTML-escaped and then JSON-escaped ("<" as \\u003c).
+    assert "<b>r0</b>" not in page
+    assert "\\u0026lt;b\\u0026gt;r0" in page or "&lt;b&gt;r0" in page
+
+
+def test_write_report_is_atomic(fit, tmp_path):
+    target = tmp_path / "out" / "report.html"
+    assert write_report(str(target), fit, n_boot=0) == target
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    assert [p.name for p in target.parent.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_report_needs_a_fit_with_data(fit):
+    bare = scalelaw.FitResult.from_dict({**fit.to_dict(), "data": {"hash": "", "source": ""}})
+    with pytest.raises(FitError, match="carries no data"):
+        build_report(bare, n_boot=0)
+    with pytest.raises(DataError, match="needs a FitResult"):
+        build_report("fit.json")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="level must be between 0 and 1"):
+        build_report(fit, n_boot=0, level=90)
+
+
+def test_report_shows_a_given_plan(fit):
+    from scalelaw.plan import compute_optimal
+
+    plan = compute_optimal(fit, [5.76e23])
+    page = build_report(fit, plan=plan, n_boot=0)
+    assert "5.76e23" in page and "1.551e11" in page  # Chinchilla's budget and the N* of this fit
+
+
+# ------------------------------------------------------------------------------------------ entry points
+
+
+def _has_report_command() -> bool:
+    from scalelaw import cli
+
+    return any(getattr(c.callback, "__name__", "") == "report_cmd" for c in cli.app.registered_commands)
+
+
+@pytest.mark.skipif(not _has_report_command(), reason="`scalelaw report` is not registered in cli.py yet")
+def test_cli_report_writes_the_page_and_stays_quiet_when_piped(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "report.html"
+    cmd = [sys.executable, "-m", "scalelaw", "report", DATASET, "--law", "chinchilla", "--out", str(out)]
+    proc = subprocess.run([*cmd, "--n-boot", "30", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # piped: no progress bar, no spinner
+    payload = json.loads(proc.stdout)
+    assert payload["out"] == str(out) and payload["bytes"] == out.stat().st_size
+    assert payload["n_boot"] == 30 and payload["law"] == "chinchilla"
+    assert payload["budgets"] == [1e22, 1e23, 1e24]  # the three powers of ten above the largest run (8e21)
+    assert payload["backtest"][0]["holdout"] == "top:0.2:flops"
+    page = out.read_text()
+    assert payload["command"].startswith(f"scalelaw report {DATASET} --law chinchilla --out ")
+    assert html.escape(payload["command"]) in page
+    ids = set(_parse(page).ids)
+    assert {"fig-fit", "fig-frontier", "fig-backtest", "fig-bootstrap", "plan-table", "backtest-table"} <= ids
+    human = subprocess.run([*cmd, "--n-boot", "0", "--holdout", "none"], capture_output=True, text=True, timeout=300)
+    assert human.returncode == 0 and human.stderr == ""
+    assert f"wrote {out}" in human.stdout
+    bad = subprocess.run([*cmd, "--holdout", "top:5"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "holdout 'top' needs a fraction" in bad.stderr
+
+
+@pytest.mark.skipif(not hasattr(scalelaw.FitResult, "report"), reason="FitResult.report is not in result.py yet")
+def test_fit_result_report_method(fit, tmp_path):
+    path = fit.report(tmp_path / "fit.html", n_boot=0, command="python: fit.report(...)")
+    assert path == tmp_path / "fit.html"
+    assert "python: fit.report(...)" in path.read_text()
