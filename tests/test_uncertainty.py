@@ -97,9 +97,9 @@ def test_profile_intervals_bracket_estimates_and_agree_with_bootstrap_roughly(po
     table = profile(power_fit, level=0.9)
     assert list(table["quantity"]) == ["E", "A", "alpha"]
     assert np.all(table["low"] < table["estimate"]) and np.all(table["estimate"] < table["high"])
-    boot = bootstrap(power_fit, n=400, by="row").interval(0.9, of="alpha")
+    boot = bootstrap(power_fit, n=400, by="run").interval(0.9, of="alpha")
     prof = table.set_index("quantity").loc["alpha"]
-    # Both treat rows as independent here; widths agree within a factor of three.
+    # Both count runs, not checkpoints, as the independent evidence; widths agree within a factor of three.
     ratio = (prof["high"] - prof["low"]) / float(boot["high"].iloc[0] - boot["low"].iloc[0])
     assert 1 / 3 < ratio < 3
 

@@ -363,10 +363,12 @@ def profile(
     """Profile-likelihood intervals, one row per parameter.
 
     For each parameter the others are refitted on a grid of fixed values (all grid points of all
-    parameters in one batch). The objective is read as a likelihood: Gaussian for squared loss
-    (``n log RSS``), Laplace for Huber (``2 n log sum|r|`` in the L1 limit), so the statistic is
-    ``c * n * log(objective / best objective)`` with c = 1 or 2, compared with the chi-square(1)
-    quantile. Intervals that run into a bound or off the grid are reported open (inf).
+    parameters in one batch). The objective is read as a Gaussian likelihood with its scale profiled
+    out: the statistic ``n_eff * log(objective / best objective)`` is compared with the chi-square(1)
+    quantile, where ``n_eff`` is the number of runs (checkpoints of one run are correlated, so they do
+    not count as independent evidence). Intervals that run into a bound or off the grid are reported
+    open (inf). ``benchmarks/coverage.py`` measured that a row count with a Laplace reading of Huber
+    covered only 30-70% at nominal 90%; prefer the by-run bootstrap where runs are few or correlated.
 
     Returns
     -------
@@ -399,8 +401,8 @@ def profile_curves(
     law = result.law
     z_hat = law.to_internal(np.array([result.values]))[0]
     best = result.objective
-    n_eff = float(len(result.data)) if result.data is not None else float(result.n_points)
-    c = 1.0 if result.loss == "squared" else 2.0
+    n_eff = float(result.n_runs)
+    c = 1.0
     threshold = float(stats.chi2.ppf(level, 1))
     # Grid half-width: several local standard errors (internal space), at least 0.05.
     se_int = _internal_se(result)
