@@ -143,10 +143,7 @@ def fit(
         else:
             runs = load_runs(data, mapping)
         the_law = _law_from_option(law)
-        options = _parse_law_options(law_option)
-        result = fit_law(
-            the_law,
-            runs,
+        settings: dict[str, Any] = dict(
             y=y,
             x=_split_list(x),
             loss=loss,
@@ -154,26 +151,16 @@ def fit(
             starts=starts,
             seed=seed,
             schedule=schedules,
-            law_options=options,
+            law_options=_parse_law_options(law_option),
         )
+        result = fit_law(the_law, runs, **settings)
         infl = refit = None
         if show_influence or drop_flagged:
             infl = result.influence()
         if drop_flagged and infl is not None and infl.flagged:
             keep = ~np.isin(runs.run_ids, infl.flagged)
             note = f"dropped {len(infl.flagged)} influential run(s): {', '.join(infl.flagged)}"
-            refit = fit_law(
-                the_law,
-                runs.subset(keep, note),
-                y=y,
-                x=_split_list(x),
-                loss=loss,
-                delta=delta,
-                starts=starts,
-                seed=seed,
-                schedule=schedules,
-                law_options=options,
-            )
+            refit = fit_law(the_law, runs.subset(keep, note), **settings)
         return result, infl, refit
 
     result, infl, refit = _run(action)
