@@ -7,24 +7,16 @@ noisy synthetic data drawn from itself.
 
 from __future__ import annotations
 
+import importlib
 import warnings
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from law_case import Case
 from scalelaw import FitResult, fit, get_law, list_laws
 from scalelaw.laws import law_from_dict
-
-
-@dataclass
-class Case:
-    truth: dict[str, float]
-    design: dict[str, np.ndarray]
-    options: dict = field(default_factory=dict)
-    # Parameters the design pins down well enough to check against the truth (relative tolerance).
-    identified: dict[str, float] = field(default_factory=dict)
-    noise: float = 0.005
 
 
 def _repeated_data_design() -> dict[str, np.ndarray]:
@@ -108,6 +100,9 @@ CASES: dict[str, Case] = {
         identified={"L0": 0.02, "A": 0.05, "alpha": 0.05, "C": 0.05},
     ),
 }
+# Laws outside the core catalog keep their cases beside their own tests, in tests/law_cases_<topic>.py.
+for _path in sorted(Path(__file__).parent.glob("law_cases_*.py")):
+    CASES.update(importlib.import_module(_path.stem).CASES)
 
 
 def test_every_catalog_law_has_a_conformance_case():

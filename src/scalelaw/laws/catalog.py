@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -10,6 +11,18 @@ from scalelaw.errors import LawError
 from scalelaw.laws.law import Law, Parameter
 
 _REGISTRY: dict[str, Callable[..., Law]] = {}
+
+# Modules of scalelaw.laws that each export CATALOG = {name: factory}.
+_FAMILIES = (
+    "saturating",
+    "data_constrained",
+    "schedule_laws",
+    "downstream",
+    "emergence",
+    "sampling",
+    "precision",
+    "mixture",
+)
 
 
 def register(name: str, factory: Callable[..., Law]) -> None:
@@ -20,13 +33,14 @@ def register(name: str, factory: Callable[..., Law]) -> None:
 def _load_builtin() -> None:
     if _REGISTRY:
         return
-    from scalelaw.laws import basic, data_constrained, saturating, schedule_laws
+    from scalelaw.laws import basic
 
     register("power", basic.power)
     register("chinchilla", basic.chinchilla)
     register("kaplan", basic.kaplan)
     register("overtrain", basic.overtrain)
-    for module in (saturating, data_constrained, schedule_laws):
+    for module_name in _FAMILIES:
+        module = importlib.import_module(f"scalelaw.laws.{module_name}")
         for name, factory in module.CATALOG.items():
             register(name, factory)
 

@@ -1,0 +1,3 @@
+"""Loss-to-downstream links (work in progress)."""
+
+CATALOG: dict = {}

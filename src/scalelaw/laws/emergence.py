@@ -1,0 +1,3 @@
+"""Emergence laws (work in progress)."""
+
+CATALOG: dict = {}

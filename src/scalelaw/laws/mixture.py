@@ -1,0 +1,3 @@
+"""Data-mixture laws (work in progress)."""
+
+CATALOG: dict = {}

@@ -1,0 +1,3 @@
+"""Precision laws (work in progress)."""
+
+CATALOG: dict = {}

@@ -1,0 +1,3 @@
+"""Repeated-sampling laws (work in progress)."""
+
+CATALOG: dict = {}
