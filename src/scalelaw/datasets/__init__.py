@@ -162,6 +162,26 @@ _REGISTRY: dict[str, Dataset] = {
             citation=_LUO,
             build=_luo_schedules,
         ),
+        Dataset(
+            name="ruan2024",
+            folder="obsscaling",
+            file="base_llm_benchmark_eval.csv",
+            description="148 public base LLMs (47 families): params, tokens, flops (= 6ND; missing for 25 "
+            "models) and 8 benchmark accuracies (mmlu ... humaneval); one row per model, see "
+            "scalelaw.observational",
+            license="Apache-2.0",
+            citation="Ruan et al. 2024, Observational Scaling Laws and the Predictability of LM Performance",
+        ),
+        Dataset(
+            name="ruan2024_emergent",
+            folder="obsscaling",
+            file="base_llm_emergent_capability_eval.csv",
+            description="84 base LLMs on 'emergent' BIG-bench tasks (2-shot arithmetic, word unscrambling, "
+            "IPA, ParsiNLU), joined with their ruan2024 metadata and benchmark scores",
+            license="Apache-2.0",
+            citation="Ruan et al. 2024, Observational Scaling Laws and the Predictability of LM Performance",
+            transform=lambda d: d.merge(load("ruan2024"), on="model", how="left"),
+        ),
     )
 }
 
