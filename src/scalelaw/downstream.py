@@ -1,0 +1,479 @@
+"""Two-stage predictions: (N, D) -> loss -> downstream metric, with intervals that carry both stages.
+
+A loss law (``overtrain``, ``chinchilla``, ...) predicts the loss of a new model; a link law
+(``downstream_exp``, ``downstream_sigmoid``, see :mod:`scalelaw.laws.downstream`) maps that loss to a
+metric such as the average task error. :class:`Chain` composes two fits. Its bootstrap refits *both*
+stages on resampled runs (a run that both fits use gets the same count in both), composes each
+replicate's loss prediction with the same replicate's link, and reads percentile intervals off the
+composed predictions, so the interval reflects the uncertainty of the loss law and of the link together.
+
+:func:`fit_least_squares` fits on linear residuals (the objective of scipy's ``curve_fit``), which is the
+protocol of Gadre et al. 2024; :func:`scalelaw.fit` itself fits log residuals with a Huber loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.fitting import fit
+from scalelaw.fitting.result import FitResult
+from scalelaw.io import load_runs
+from scalelaw.laws.catalog import get_law
+from scalelaw.laws.law import Law
+from scalelaw.runs import Runs
+from scalelaw.uncertainty import (
+    MIN_RUNS,
+    _base_weights,
+    _check_level,
+    _columns,
+    _log_residuals,
+    _problem,
+    _quantile_interval,
+    _refit_weighted,
+)
+
+Vary = Literal["both", "loss", "metric"]
+
+
+# ---------------------------------------------------------------------------------------------- linear residuals
+
+
+def fit_least_squares(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    y: str | None = None,
+    x: Sequence[str] | None = None,
+    weights: np.ndarray | None = None,
+    law_options: Mapping[str, Any] | None = None,
+    tol: float = 1e-12,
+    max_rounds: int = 100,
+    **fit_kwargs: Any,
+) -> FitResult:
+    """Least squares on linear residuals, ``sum_i w_i (f(x_i) - y_i)^2``, as scipy's ``curve_fit`` does.
+
+    The engine fits log residuals; a weighted squared loss on log residuals has the same stationary
+    points as linear least squares when row ``i`` is weighted by ``f_i (f_i - y_i) / log(f_i / y_i)``
+    (``f_i`` times the logarithmic mean of ``f_i`` and ``y_i``, always > 0). Those weights depend on the
+    fit, so they are iterated: the first fit (all starts) uses ``y_i^2``, each later round restarts from
+    the previous optimum, until the parameters move less than ``tol`` (relative).
+
+    Parameters
+    ----------
+    law, runs, y, x, law_options
+        As in :func:`scalelaw.fit`.
+    weights : ndarray, optional
+        Row weights of the least-squares objective (``curve_fit``'s ``1/sigma^2``).
+    tol : float
+        Relative change of every parameter that ends the iteration.
+    max_rounds : int
+        Reweighting rounds at most; a :class:`~scalelaw.ConvergenceWarning` if they run out.
+    **fit_kwargs
+        Passed to :func:`scalelaw.fit` (``starts``, ``max_iter``, ``schedule``, ...); ``loss`` is
+        always ``"squared"``.
+
+    Returns
+    -------
+    FitResult
+        ``loss="squared"`` with the final weights as the data's row weights (a bootstrap refits with them
+        held fixed, a close approximation of resampling the linear objective); ``objective`` is the
+        weighted log objective, not ``curve_fit``'s sum of squares.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = np.linspace(2.5, 4.0, 8)
+    >>> err = 0.85 - 2.2 * np.exp(-0.7 * loss)
+    >>> res = fit_least_squares("downstream_exp", {"loss": loss, "error": err})
+    >>> round(res.params["gamma"], 4)
+    0.7
+    """
+    if "loss" in fit_kwargs:
+        raise FitError("fit_least_squares always uses the squared loss; drop loss=")
+    t0 = time.perf_counter()
+    law = get_law(law, **dict(law_options or {}))
+    if x is not None:
+        law = law.with_inputs(*x)
+    runs = load_runs(runs)
+    y = y or law.output
+    runs.require([y], positive=[y], why=f"fit_least_squares fits {y}")
+    y_values = runs.array(y)
+    base = np.ones_like(y_values) if weights is None else np.asarray(weights, dtype=np.float64)
+    if base.shape != y_values.shape or not np.all(np.isfinite(base)) or np.any(base < 0):
+        raise DataError(f"weights must be {y_values.size} finite non-negative numbers, one per row")
+    result = fit(law, runs, y=y, loss="squared", weights=base * y_values**2, **fit_kwargs)
+    n_starts = result.n_starts
+    fit_kwargs = {k: v for k, v in fit_kwargs.items() if k != "starts"}
+    for _ in range(max_rounds):
+        pred = result.predict(result.data.columns) if result.data is not None else result.predict(runs.table)
+        w = base * pred * _log_mean(pred, y_values)
+        again = fit(law, runs, y=y, loss="squared", weights=w, starts=np.array([result.values]), **fit_kwargs)
+        moved = np.max(np.abs(np.subtract(again.values, result.values)) / np.maximum(np.abs(result.values), 1e-300))
+        result = again
+        if moved <= tol:
+            break
+    else:
+        from scalelaw.errors import ConvergenceWarning
+
+        warnings.warn(
+            f"fit_least_squares: parameters still moved by {moved:.2g} (relative) after {max_rounds} rounds",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return dataclasses.replace(result, n_starts=n_starts, fit_seconds=time.perf_counter() - t0)
+
+
+def _log_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Logarithmic mean ``(a - b) / log(a / b)`` (``a`` where ``a == b``) of positive arrays."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.log(a / b)
+        out = (a - b) / ratio
+    return np.where(np.abs(ratio) > 1e-12, out, 0.5 * (a + b))
+
+
+# ---------------------------------------------------------------------------------------------- chain
+
+
+@dataclass(frozen=True, eq=False)
+class Chain:
+    """A loss fit followed by a link fit: ``metric = link(loss_law(inputs))``.
+
+    Attributes
+    ----------
+    loss_fit : FitResult
+        Predicts the loss from scale inputs (``params``, ``tokens``, ...).
+    metric_fit : FitResult
+        A one-input law of the loss (its input column is named like ``loss_fit``'s fitted column).
+
+    Examples
+    --------
+    >>> import numpy as np, scalelaw
+    >>> N = np.repeat(np.logspace(7, 9, 4), 3)
+    >>> D = N * np.tile([10.0, 20.0, 80.0], 4)
+    >>> L = 1.8 + 160 * N**-0.27 + 290 * D**-0.27
+    >>> runs = {"params": N, "tokens": D, "loss": L, "error": 0.86 - 2.2 * np.exp(-0.71 * L)}
+    >>> c = chain(scalelaw.fit("overtrain", runs), scalelaw.fit("downstream_exp", runs))
+    >>> round(float(c.predict(params=7e9, tokens=1.4e11)[0]), 3)
+    0.475
+    """
+
+    loss_fit: FitResult
+    metric_fit: FitResult
+
+    def __post_init__(self) -> None:
+        link = self.metric_fit.law
+        if len(link.inputs) != 1:
+            raise LawError(
+                f"the link law {link.name!r} reads {len(link.inputs)} inputs ({', '.join(link.inputs)}); a chain "
+                "needs a link with exactly one input, the loss"
+            )
+        if link.inputs[0] != self.loss_fit.y:
+            raise LawError(
+                f"the loss fit predicts {self.loss_fit.y!r} but the link reads {link.inputs[0]!r}; fit the link with "
+                f"x=[{self.loss_fit.y!r}] (or the loss law with y={link.inputs[0]!r}) so the two stages agree"
+            )
+
+    @property
+    def loss(self) -> str:
+        """The intermediate column (the loss)."""
+        return self.loss_fit.y
+
+    @property
+    def metric(self) -> str:
+        """The column the chain predicts."""
+        return self.metric_fit.y
+
+    def predict_loss(self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any) -> np.ndarray:
+        """First stage only: the loss at the inputs."""
+        return self.loss_fit.predict(frame, **inputs)
+
+    def predict(self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any) -> np.ndarray:
+        """The metric at new scale inputs, e.g. ``chain.predict(params=7e9, tokens=1.4e11)``.
+
+        Raises
+        ------
+        FitError
+            Where the predicted loss lies outside the link's domain (e.g. below the loss at which
+            ``downstream_exp`` reaches zero error).
+        """
+        loss = self.predict_loss(frame, **inputs)
+        metric = self.metric_fit.predict(**{self.metric_fit.law.inputs[0]: loss})
+        _check_domain(metric, loss, self.metric_fit.law.name)
+        return metric
+
+    def bootstrap(
+        self,
+        n: int = 1000,
+        seed: int = 0,
+        max_iter: int = 1000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ChainBootstrap:
+        """Refit both stages on ``n`` joint by-run resamples; see :func:`chain_bootstrap`."""
+        return chain_bootstrap(self, n=n, seed=seed, max_iter=max_iter, progress=progress)
+
+    def predict_interval(
+        self,
+        frame: pd.DataFrame | Mapping[str, Any] | None = None,
+        /,
+        level: float = 0.9,
+        observation: bool = False,
+        n_boot: int = 1000,
+        seed: int = 0,
+        **inputs: Any,
+    ) -> pd.DataFrame:
+        """Metric prediction with a joint bootstrap interval (both stages); see :meth:`ChainBootstrap.predict`."""
+        return self.bootstrap(n=n_boot, seed=seed).predict(frame, level=level, observation=observation, **inputs)
+
+
+def chain(loss_fit: FitResult, metric_fit: FitResult) -> Chain:
+    """Compose a loss fit and a link fit into a :class:`Chain` (checks that the stages connect)."""
+    return Chain(loss_fit, metric_fit)
+
+
+def fit_chain(
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    loss_law: str | Law = "overtrain",
+    link_law: str | Law = "downstream_exp",
+    metric: str = "error",
+    loss: str = "loss",
+    link_runs: Runs | pd.DataFrame | Mapping[str, Any] | str | None = None,
+    least_squares: bool = False,
+    **fit_kwargs: Any,
+) -> Chain:
+    """Fit a loss law and a link on runs and chain them.
+
+    Parameters
+    ----------
+    runs
+        Runs for the loss law (and for the link unless ``link_runs`` is given).
+    loss_law, link_law : str or Law
+        The two stages (catalog names or laws).
+    metric, loss : str
+        The metric column the link predicts and the loss column between the stages.
+    link_runs : optional
+        Other runs for the link: fit it on models whose metric is clearly off the chance level
+        (laws.md §6), which may be more expensive ones than the loss law needs.
+    least_squares : bool
+        Fit both stages on linear residuals (:func:`fit_least_squares`, Gadre et al.'s protocol) instead
+        of the default Huber loss on log residuals.
+    **fit_kwargs
+        Passed to both fits.
+    """
+    fitter = fit_least_squares if least_squares else fit
+    loss_fit = fitter(loss_law, runs, y=loss, **fit_kwargs)
+    link = get_law(link_law)
+    metric_fit = fitter(link, runs if link_runs is None else link_runs, y=metric, x=[loss], **fit_kwargs)
+    return Chain(loss_fit, metric_fit)
+
+
+def _check_domain(metric: np.ndarray, loss: np.ndarray, name: str) -> None:
+    bad = ~np.isfinite(metric)
+    if bad.any():
+        raise FitError(
+            f"the link {name!r} has no prediction at loss {', '.join(f'{v:.4g}' for v in loss[bad][:5])}: the "
+            "predicted loss is outside the range where the link is positive (for downstream_exp, below the loss "
+            "where the error would reach 0). The link cannot be extrapolated that far"
+        )
+
+
+# ---------------------------------------------------------------------------------------------- joint bootstrap
+
+
+@dataclass(frozen=True, eq=False)
+class ChainBootstrap:
+    """Joint bootstrap replicates of the two stages of a :class:`Chain`.
+
+    Attributes
+    ----------
+    chain : Chain
+    loss_samples, metric_samples : ndarray, shape (n_ok, n_params of each law)
+        Refitted parameters of replicate ``i`` of each stage, from the same resample of runs.
+    n_requested, n_failed : int
+        Replicates asked for, and those dropped because either refit had no finite objective.
+    n_shared_runs : int
+        Runs used by both fits (resampled with one count per replicate).
+    seed : int
+    """
+
+    chain: Chain
+    loss_samples: np.ndarray
+    metric_samples: np.ndarray
+    n_requested: int
+    n_failed: int
+    n_shared_runs: int
+    seed: int
+
+    @property
+    def n(self) -> int:
+        return int(self.loss_samples.shape[0])
+
+    def replicates(
+        self,
+        frame: pd.DataFrame | Mapping[str, Any] | None = None,
+        /,
+        vary: Vary = "both",
+        observation: bool = False,
+        **inputs: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Replicate losses and metrics at the inputs, each of shape ``(n, n_rows)``.
+
+        ``vary`` picks the stages whose uncertainty enters: ``"both"``; ``"loss"`` (link held at its point
+        estimate); ``"metric"`` (loss held at its point prediction). With ``observation=True`` the varied
+        stages also add their data's noise (resampled log residuals): a new run's loss scatters around the
+        loss law, and its metric around the link at that loss.
+        """
+        if vary not in ("both", "loss", "metric"):
+            raise FitError(f"vary must be 'both', 'loss' or 'metric', not {vary!r}")
+        c = self.chain
+        columns = _columns(c.loss_fit, frame, inputs)
+        rng = np.random.default_rng(self.seed + 1)
+        if vary in ("both", "loss"):
+            loss = c.loss_fit.law.predict(self.loss_samples, **columns)
+            if observation:
+                loss = loss * np.exp(rng.choice(_log_residuals(c.loss_fit), size=loss.shape))
+        else:
+            loss = np.broadcast_to(c.loss_fit.predict(columns), (self.n, len(next(iter(columns.values())))))
+        link = c.metric_fit.law
+        if vary in ("both", "metric"):
+            metric = _paired_predict(link, self.metric_samples, loss)
+            if observation:
+                metric = metric * np.exp(rng.choice(_log_residuals(c.metric_fit), size=metric.shape))
+        else:
+            metric = link.predict(c.metric_fit.params, **{link.inputs[0]: loss.ravel()}).reshape(loss.shape)
+        return np.asarray(loss), metric
+
+    def predict(
+        self,
+        frame: pd.DataFrame | Mapping[str, Any] | None = None,
+        /,
+        level: float = 0.9,
+        observation: bool = False,
+        vary: Vary = "both",
+        **inputs: Any,
+    ) -> pd.DataFrame:
+        """Percentile intervals of the metric (and of the loss) at new inputs.
+
+        Parameters
+        ----------
+        frame, **inputs
+            The loss law's inputs, e.g. ``params=7e9, tokens=1.4e11``.
+        level : float
+            Coverage of the two-sided interval.
+        observation : bool
+            Interval for a new run's measured metric rather than for the law's value.
+        vary : {"both", "loss", "metric"}
+            Which stages' uncertainty to include (``"loss"`` / ``"metric"`` show each stage alone).
+
+        Returns
+        -------
+        DataFrame
+            The inputs, then ``loss, loss_low, loss_high, value, low, high, level, method``.
+        """
+        _check_level(level)
+        c = self.chain
+        columns = _columns(c.loss_fit, frame, inputs)
+        point_loss = c.loss_fit.predict(columns)
+        point = c.predict(columns)
+        loss, metric = self.replicates(columns, vary=vary, observation=observation)
+        n_bad = int(np.sum(~np.isfinite(metric)))
+        if n_bad:
+            warnings.warn(
+                f"{n_bad} of {metric.size} replicate predictions fell outside the link's domain (their loss is "
+                "below where the link stays positive) and were dropped; the interval ignores them",
+                stacklevel=2,
+            )
+        low_l, high_l = _quantile_interval(loss, point_loss, None, level, "percentile")
+        alpha = (1.0 - level) / 2.0
+        low = np.nanquantile(metric, alpha, axis=0)
+        high = np.nanquantile(metric, 1.0 - alpha, axis=0)
+        out = pd.DataFrame(columns)
+        out[c.loss] = point_loss
+        out[f"{c.loss}_low"] = low_l
+        out[f"{c.loss}_high"] = high_l
+        out["value"] = point
+        out["low"] = low
+        out["high"] = high
+        out["level"] = level
+        kind = "observation" if observation else "mean"
+        out["method"] = f"chain bootstrap ({kind}, stages: {vary}, by run, n={self.n})"
+        return out
+
+
+def _paired_predict(link: Law, samples: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """``link(samples[i], loss[i])`` for every replicate ``i``: shape ``(n, n_rows)``.
+
+    Laws evaluate every set on every row; pairing replicate ``i`` with its own losses only needs the
+    diagonal, so replicates are evaluated one by one (cheap next to the refits).
+    """
+    name = link.inputs[0]
+    out = np.empty(loss.shape)
+    with np.errstate(all="ignore"):
+        for i in range(loss.shape[0]):
+            log_pred, _ = link.log_predict_jac(samples[i : i + 1], {name: loss[i]}, jac=False)
+            out[i] = np.exp(log_pred[0])
+    return out
+
+
+def chain_bootstrap(
+    c: Chain,
+    n: int = 1000,
+    seed: int = 0,
+    max_iter: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> ChainBootstrap:
+    """Refit both stages of a chain on ``n`` joint resamples of whole runs.
+
+    Runs are resampled within three strata: runs both fits use, runs only the loss fit uses, runs only
+    the link uses; each stratum keeps its size. A shared run therefore carries the same count in both
+    refits of a replicate (the two stages see the same resampled experiment), and when both fits use the
+    same runs this is exactly the by-run bootstrap of each stage.
+
+    Raises
+    ------
+    FitError
+        A fit without data, or a stage with fewer than 8 runs to resample.
+    """
+    if n < 10:
+        raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
+    fits = (c.loss_fit, c.metric_fit)
+    problems = [_problem(f) for f in fits]
+    run_ids = [np.asarray(f.data.run, dtype=str) for f in fits]  # type: ignore[union-attr]
+    for ids, stage in zip(run_ids, ("loss", "link"), strict=True):
+        n_runs = len(np.unique(ids))
+        if n_runs < MIN_RUNS:
+            raise FitError(
+                f"the {stage} fit has only {n_runs} runs; a by-run bootstrap needs at least {MIN_RUNS}. Fit that "
+                "stage on more runs to get a chain interval"
+            )
+    shared = np.intersect1d(run_ids[0], run_ids[1])
+    strata = [shared, np.setdiff1d(run_ids[0], shared), np.setdiff1d(run_ids[1], shared)]
+    rng = np.random.default_rng(seed)
+    counts: dict[str, np.ndarray] = {}
+    for ids in strata:
+        if ids.size:
+            draws = rng.multinomial(ids.size, np.full(ids.size, 1.0 / ids.size), size=n)
+            counts.update({r: draws[:, j] for j, r in enumerate(ids)})
+    samples, ok = [], np.ones(n, dtype=bool)
+    for f, problem, ids in zip(fits, problems, run_ids, strict=True):
+        weights = np.column_stack([counts[r] for r in ids]) * _base_weights(f)
+        z_hat = f.law.to_internal(np.array([f.values]))[0]
+        theta, finite, _ = _refit_weighted(problem, weights, z_hat, max_iter, progress)
+        samples.append(theta)
+        ok &= finite
+    return ChainBootstrap(
+        chain=c,
+        loss_samples=samples[0][ok],
+        metric_samples=samples[1][ok],
+        n_requested=n,
+        n_failed=int(np.sum(~ok)),
+        n_shared_runs=int(shared.size),
+        seed=seed,
+    )
