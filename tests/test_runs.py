@@ -80,7 +80,6 @@ def test_bad_mapping_syntax():
     [
         ("tokens", -5.0, r"column 'tokens' has 1 non-positive value\(s\) \(row 3\)"),
         ("params", 0.0, r"column 'params' has 1 non-positive"),
-        ("loss", np.nan, r"column 'loss' has 1 NaN/empty value\(s\) \(row 3\)"),
         ("tokens", np.inf, r"column 'tokens' has 1 inf value\(s\) \(row 3\)"),
     ],
 )
@@ -91,6 +90,17 @@ def test_bad_values_name_column_and_row(tmp_path, column, value, pattern):
     df.to_csv(path, index=False)
     with pytest.raises(DataError, match=pattern):
         load_runs(path)
+
+
+def test_empty_cells_load_with_a_note_and_are_refused_where_read(tmp_path):
+    df = frame()
+    df.loc[2, "loss"] = np.nan
+    path = tmp_path / "gap.csv"
+    df.to_csv(path, index=False)
+    runs = load_runs(path)
+    assert any("column 'loss' has 1 empty value" in n for n in runs.notes)
+    with pytest.raises(DataError, match=r"column 'loss' has 1 NaN/empty value\(s\) \(row 3\)"):
+        fit("power", runs, law_options={"x": "flops"})
 
 
 def test_non_numeric_text_names_rows_and_example(tmp_path):

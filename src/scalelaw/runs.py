@@ -127,18 +127,20 @@ class Runs:
         for col in _NUMERIC:
             if col in table.columns:
                 table[col] = _as_numeric(table[col], col)
+                # Empty cells are allowed until a law or analysis reads the column (Runs.require names them then):
+                # a table may lack N* for a few budgets that a law on flops never looks at.
+                _check_finite(table[col], col, allow_missing=True)
+                n_missing = int(table[col].isna().sum())
+                if n_missing:
+                    notes.append(f"column '{col}' has {n_missing} empty value(s); analyses reading it refuse them")
         for col in _POSITIVE:
             if col in table.columns:
-                _check_finite(table[col], col)
                 bad = table.index[(table[col] <= 0).to_numpy()]
                 if len(bad):
                     raise DataError(
                         f"column '{col}' has {len(bad)} non-positive value(s) ({format_rows(bad)}); "
                         f"scaling laws need {col} > 0"
                     )
-        for col in (*_NON_NEGATIVE, "loss"):
-            if col in table.columns:
-                _check_finite(table[col], col)
         for col in _NON_NEGATIVE:
             if col in table.columns:
                 bad = table.index[(table[col] < 0).to_numpy()]
@@ -234,11 +236,12 @@ def _as_numeric(series: pd.Series, col: str) -> pd.Series:
     return converted.astype(np.float64)
 
 
-def _check_finite(series: pd.Series, col: str) -> None:
+def _check_finite(series: pd.Series, col: str, allow_missing: bool = False) -> None:
     values = series.to_numpy(dtype=np.float64)
-    bad = series.index[~np.isfinite(values)]
+    bad_mask = np.isinf(values) if allow_missing else ~np.isfinite(values)
+    bad = series.index[bad_mask]
     if len(bad):
-        kinds = sorted({"NaN/empty" if np.isnan(v) else "inf" for v in values[~np.isfinite(values)]})
+        kinds = sorted({"NaN/empty" if np.isnan(v) else "inf" for v in values[bad_mask]})
         raise DataError(
             f"column '{col}' has {len(bad)} {'/'.join(kinds)} value(s) ({format_rows(bad)}); "
             "drop or fill those rows first"
