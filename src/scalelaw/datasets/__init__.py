@@ -163,6 +163,18 @@ _REGISTRY: dict[str, Dataset] = {
             build=_luo_schedules,
         ),
         Dataset(
+            name="regmix2024",
+            folder="regmix_mixtures",
+            file="mixtures.csv",
+            description="1088 proxy runs on random mixtures of 17 Pile domains (w_<domain> columns): 512 train + "
+            "256 test mixtures at 1M params, the 256 test mixtures at 60M, 64 at 1B (columns model, split); "
+            "losses on 13 Pile validation domains (loss_<domain>), loss = loss_pile_cc. See scalelaw.mixture",
+            license="MIT",
+            citation="Liu et al. 2024, RegMix: Data Mixture as Regression for Language Model Pre-training",
+            transform=lambda d: d.assign(loss=d["loss_pile_cc"]),
+            suggested_law="mixing_law",
+        ),
+        Dataset(
             name="ruan2024",
             folder="obsscaling",
             file="base_llm_benchmark_eval.csv",
