@@ -84,7 +84,6 @@ for _var in THREAD_VARS:
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -115,7 +114,8 @@ TRUTHS = {
 SYN_TARGETS = ("plan:flops=1e24", "predict:params=7e10,tokens=1.4e12")
 INIT_N = np.geomspace(1e7, 1e8, 4)
 INIT_TPP = (5.0, 10.0, 20.0, 40.0, 80.0)
-NAIVE_SYN = ("ladder", "isoflop", "random")
+NAIVE_SYN = ("ladder", "isoflop", "random", "v1")
+V1_COMMIT = "8bbd883"  # the previous suggest (single linearization, narrow grid, no exchange)
 
 
 # ============================================================================ shared helpers
@@ -159,6 +159,23 @@ def score(iv: dict, truth: float) -> dict:
 
 
 # ============================================================================ synthetic designs
+
+
+def load_v1(commit: str = V1_COMMIT):
+    """The previous ``scalelaw.design`` from git history, as a module (for before/after comparisons)."""
+    import types
+
+    name = f"scalelaw_design_{commit}"
+    if name in sys.modules:
+        return sys.modules[name]
+    repo = Path(__file__).resolve().parents[1]
+    src = subprocess.run(
+        ["git", "show", f"{commit}:src/scalelaw/design.py"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout
+    mod = types.ModuleType(name)
+    sys.modules[name] = mod
+    exec(compile(src, f"{commit}:src/scalelaw/design.py", "exec"), mod.__dict__)
+    return mod
 
 
 def initial_frame(law, truth: np.ndarray, rng: np.random.Generator, sd: float) -> pd.DataFrame:
@@ -229,7 +246,8 @@ def synthetic_rep(task) -> list[dict]:
         r0 = fit_quiet("chinchilla", init)
     except Exception as exc:
         return [{"part": "synthetic", "truth": truth_name, "budget": budget, "rep": rep, "error": repr(exc)}]
-    cand = design.candidate_grid(r0)
+    cand = design.candidate_grid(r0, budget=budget)
+    v1 = load_v1()
     for ti, text in enumerate(SYN_TARGETS):
         target = Target.parse(text)
         g = target.function()
@@ -253,6 +271,12 @@ def synthetic_rep(task) -> list[dict]:
             "isoflop": isoflop_design(spend),
             "random": random_fill(cand, spend, drng),
         }
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                designs["v1"] = v1.suggest(r0, target.text, budget, seed=rep).runs[["params", "tokens"]]
+        except Exception as exc:
+            records.append({**common, "design": "v1", "error": repr(exc)})
         for di, (name, frame) in enumerate(designs.items()):
             rec = {**common, "design": name, **design_stats(frame), "spend_ratio": design_stats(frame)["spend"] / spend}
             if name == "suggested":
@@ -277,9 +301,9 @@ def synthetic_rep(task) -> list[dict]:
 
 def diagnostic_rep(task) -> list[dict]:
     """Same initial data as ``synthetic_rep``; variants of suggest that isolate one cause each:
-    ``suggested`` (default), ``oracle`` (linearized at the TRUE parameters instead of the fit, calibration
-    from the fit's bootstrap), ``max_runs=20``, ``wide grid`` (sizes up to 30x the largest run, ratios
-    2.5..640), and ``isoflop`` at the default suggestion's spend."""
+    ``suggested`` (default), ``v1`` (the previous suggest, git V1_COMMIT), ``single fit`` (criterion at
+    the fit only, ``n_prior=0``), ``no exchange`` (greedy only), ``oracle`` (linearized at the TRUE
+    parameters, ``n_prior=0``), ``max_runs=20``, and ``isoflop`` at the default suggestion's spend."""
     import dataclasses
 
     truth_name, budget, rep, seed, n_boot, sd = task
@@ -290,9 +314,7 @@ def diagnostic_rep(task) -> list[dict]:
     init = initial_frame(law, truth, rng, sd)
     r0 = fit_quiet("chinchilla", init)
     oracle_fit = dataclasses.replace(r0, values=tuple(float(v) for v in truth))
-    seen = init["params"]
-    wide_sizes = np.geomspace(seen.min(), seen.max() * 30, 16)
-    orig_grid = design.candidate_grid
+    v1 = load_v1()
     records = []
     for ti, text in enumerate(SYN_TARGETS):
         target = Target.parse(text)
@@ -304,20 +326,12 @@ def diagnostic_rep(task) -> list[dict]:
             s = suggest(r0, target, budget, seed=rep)
             variants = {
                 "suggested": s,
-                "oracle": suggest(oracle_fit, target, budget, seed=rep),
+                "v1": v1.suggest(r0, target.text, budget, seed=rep),
+                "single fit": suggest(r0, target, budget, seed=rep, n_prior=0),
+                "no exchange": suggest(r0, target, budget, seed=rep, exchange=False),
+                "oracle": suggest(oracle_fit, target, budget, seed=rep, n_prior=0),
                 "max_runs=20": suggest(r0, target, budget, seed=rep, max_runs=20),
             }
-            design.candidate_grid = lambda result, sizes=None, max_flops_per_run=None, k=6.0: orig_grid(
-                result,
-                wide_sizes,
-                ratios=(2.5, 5, 10, 20, 40, 80, 160, 320, 640),
-                max_flops_per_run=max_flops_per_run,
-                k=k,
-            )
-            try:
-                variants["wide grid"] = suggest(r0, target, budget, seed=rep)
-            finally:
-                design.candidate_grid = orig_grid
         designs = {k: v.runs[["params", "tokens"]].reset_index(drop=True) for k, v in variants.items()}
         designs["isoflop"] = isoflop_design(s.spent)
         for di, (name, frame) in enumerate(designs.items()):
@@ -451,39 +465,10 @@ def real_cases() -> dict[str, RealCase]:
     return cases
 
 
-@contextlib.contextmanager
-def pool_candidates(pool: pd.DataFrame, inputs: tuple[str, ...]):
-    """Make ``suggest`` choose among ``pool``'s runs (params, tokens[, unique_tokens], flops = 6ND)."""
-    table = pool[[*inputs, "flops"]].reset_index(drop=True)
-    orig_grid, orig_jac = design.candidate_grid, design._internal_jacobian
-
-    def grid(result, sizes=None, ratios=None, max_flops_per_run=None, k=6.0):
-        t = table if max_flops_per_run is None else table[table["flops"] <= max_flops_per_run]
-        return t.reset_index(drop=True)
-
-    def jac(law, theta, columns):
-        missing = [n for n in law.inputs if n not in columns]
-        if missing:
-            n = len(np.atleast_1d(next(iter(columns.values()))))
-            if n == len(table):
-                columns = {**columns, **{c: table[c].to_numpy() for c in missing}}
-        return orig_jac(law, theta, columns)
-
-    design.candidate_grid, design._internal_jacobian = grid, jac
-    try:
-        yield
-    finally:
-        design.candidate_grid, design._internal_jacobian = orig_grid, orig_jac
-
-
-def _match_pool(s_runs: pd.DataFrame, pool: pd.DataFrame, inputs) -> list[int]:
-    """Indices (into pool) of the suggested runs when the candidates ARE the pool (exact match)."""
-    out: list[int] = []
-    for _, row in s_runs.iterrows():
-        d = sum(np.abs(np.log(pool[c].to_numpy()) - math.log(row[c])) for c in inputs)
-        d[out] = np.inf  # identical configurations (seeds) are distinct runs
-        out.append(int(np.argmin(d)))
-    return out
+def _match_pool(s_runs: pd.DataFrame, pool: pd.DataFrame, inputs=None) -> list[int]:
+    """Indices (into pool) of the suggested runs: the candidates are the pool, and carry its run labels."""
+    where = {run: i for i, run in enumerate(pool["run"])}
+    return [where[r] for r in s_runs["run"]]
 
 
 def snap_to_pool(s_runs: pd.DataFrame, pool: pd.DataFrame, budget: float, slack: float = 1.05) -> list[int]:
@@ -537,8 +522,7 @@ def real_task(task) -> list[dict]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with pool_candidates(pool, inputs):
-                    s = suggest(r0, t, budget, seed=seed)
+                s = suggest(r0, t, budget, seed=seed, candidates=pool[["run", *inputs, "flops"]])
             idx = _match_pool(s.runs, pool, inputs) if not s.runs.empty else []
             spend = float(pool["flops"].iloc[idx].sum()) if idx else budget
             designs.append(
@@ -558,8 +542,7 @@ def real_task(task) -> list[dict]:
         try:  # diagnostic: the same criterion allowed more (cheaper) runs
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with pool_candidates(pool, inputs):
-                    s = suggest(r0, t, budget, seed=seed, max_runs=40)
+                s = suggest(r0, t, budget, seed=seed, max_runs=40, candidates=pool[["run", *inputs, "flops"]])
             designs.append(
                 ("suggest[pool,40]", t.text, _match_pool(s.runs, pool, inputs) if not s.runs.empty else [], {})
             )

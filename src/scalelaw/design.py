@@ -1,19 +1,23 @@
 """Which runs to add next: the design that most shrinks the interval of the decision.
 
 Small runs cost money; the question is which ones make the forecast for the big run trustworthy.
-Around the current fit the law is nearly linear in its parameters, so adding a run with Jacobian
-row ``j`` (of log loss) adds ``j j^T / sigma^2`` to the information matrix, and the variance of the
-target quantity ``g`` (say log N_opt at 1e24 FLOPs) is ``grad_g^T I^-1 grad_g``. Runs are chosen
-greedily by variance removed per FLOP until the budget is spent (a c-optimal design). The linearized
-widths are rescaled by how the by-run bootstrap width of the current fit compares with its linearized
-width, so "before" matches the honest interval and "after" inherits the same calibration.
+Around a parameter set the law is nearly linear, so adding a run with Jacobian row ``j`` (of log loss)
+adds ``j j^T / sigma^2`` to the information matrix, and the variance of the target quantity ``g``
+(say log N_opt at 1e24 FLOPs) is ``grad_g^T I^-1 grad_g``. A single linearization at the current fit
+trusts a fit that the new runs are meant to correct, so the criterion is averaged over bootstrap
+replicates of the current fit (a pseudo-Bayesian c-optimal design): the mean over replicates of
+``log var(g)``. Runs are added greedily by criterion gained per FLOP, then an exchange pass swaps runs
+for better (often larger) ones while the budget allows, so the budget is spent where it helps.
+Widths are rescaled by how the by-run bootstrap width of the current fit compares with its linearized
+width (never below the linearized width), so "before" matches the honest interval.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,11 +29,20 @@ from scalelaw.laws.law import Law
 
 TargetFn = Callable[[Law, np.ndarray], np.ndarray]
 
+#: Default tokens-per-parameter ratios of the candidate grid (2 to 1024, a factor of 2 apart).
+RATIOS = tuple(2.0**i for i in range(1, 11))
+
 
 @dataclass(frozen=True)
 class Target:
     """The quantity a decision rests on: ``plan:flops=1e24`` (log N_opt at that budget) or
-    ``predict:params=7e10,tokens=1.4e12`` (log of the law's prediction there)."""
+    ``predict:params=7e10,tokens=1.4e12`` (log of the law's prediction there).
+
+    Examples
+    --------
+    >>> Target.parse("plan:flops=1e24").values
+    {'flops': 1e+24}
+    """
 
     kind: str
     values: dict[str, float]
@@ -61,14 +74,23 @@ class Target:
             raise DataError(f"target {text!r} needs positive, finite values")
         return cls(kind, values, text)
 
-    def function(self) -> TargetFn:
-        """``g(law, theta) -> (n_sets,)`` on the log scale."""
+    def function(self, fixed: Mapping[str, float] | None = None) -> TargetFn:
+        """``g(law, theta) -> (n_sets,)`` on the log scale.
+
+        ``fixed`` holds inputs beyond N and D (e.g. ``{"unique_tokens": 2.5e10}``: the unique tokens
+        available, so a run sees ``min(U, D)`` of them), used where the target does not give them.
+        """
+        fixed = dict(fixed or {})
         if self.kind == "plan":
             from scalelaw.plan import optimum
 
             flops = self.values["flops"]
-            return lambda law, theta: np.log(optimum(law, theta, flops)["params"])
-        point = self.values
+            return lambda law, theta: np.log(optimum(law, theta, flops, fixed=fixed or None)["params"])
+        point = dict(self.values)
+        for name, value in fixed.items():
+            if name not in point:
+                tokens = point.get("tokens")
+                point[name] = min(value, tokens) if name == "unique_tokens" and tokens is not None else value
         return lambda law, theta: np.log(law.predict(theta, **point)[:, 0])
 
     @property
@@ -82,13 +104,13 @@ class Target:
 class Suggestion:
     """Runs to add, with their cost, and the target's interval before and after."""
 
-    runs: pd.DataFrame  # params, tokens, flops, reason, width_after (cumulative)
+    runs: pd.DataFrame  # inputs, flops, reason, relative_width_after (cumulative)
     target: Target
     level: float
     estimate: float  # target quantity (natural units: N_opt or predicted loss)
     width_before: float  # relative width of the interval (high/low - 1), calibrated
     width_after: float
-    calibration: float  # bootstrap width / linearized width of the current fit
+    calibration: float  # bootstrap width / linearized width of the current fit (>= 1)
     budget: float
     spent: float
     notes: tuple[str, ...] = field(default=())
@@ -110,47 +132,197 @@ class Suggestion:
         }
 
 
-def _internal_jacobian(law: Law, theta: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarray:
-    """d log prediction / d z (optimizer space), shape (n_rows, n_params)."""
-    _, J = law.log_predict_jac(theta[None, :], law.bind(columns))
+# ----------------------------------------------------------------------------------------- linear algebra
+
+
+def _internal_jacobians(law: Law, thetas: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """d log prediction / d z (optimizer space) for every parameter set: (n_sets, n_rows, n_params)."""
+    with np.errstate(all="ignore"):
+        _, J = law.log_predict_jac(thetas, law.bind(columns))
     assert J is not None
     is_log = np.array([p.transform == "log" for p in law.parameters])
-    return (J * np.where(is_log, theta, 1.0)[None, :, None])[0].T
+    scale = np.where(is_log[None, :], thetas, 1.0)
+    return np.transpose(J * scale[:, :, None], (0, 2, 1))
 
 
-def _target_gradient(law: Law, z: np.ndarray, g: TargetFn, step: float = 1e-5) -> np.ndarray:
-    """Central differences of ``g`` in optimizer space (one batch of 2P parameter sets)."""
-    P = z.size
-    sets = np.repeat(z[None, :], 2 * P, axis=0)
-    h = step * np.maximum(1.0, np.abs(z))
-    sets[np.arange(P), np.arange(P)] += h
-    sets[P + np.arange(P), np.arange(P)] -= h
-    values = g(law, law.from_internal(sets))
-    return (values[:P] - values[P:]) / (2 * h)
+def _target_gradients(law: Law, zs: np.ndarray, g: TargetFn, step: float = 1e-5) -> np.ndarray:
+    """Central differences of ``g`` in optimizer space for every set, in one batch: (n_sets, n_params)."""
+    S, P = zs.shape
+    h = step * np.maximum(1.0, np.abs(zs))  # (S, P)
+    sets = np.repeat(zs[:, None, :], 2 * P, axis=1)  # (S, 2P, P)
+    idx = np.arange(P)
+    sets[:, idx, idx] += h
+    sets[:, P + idx, idx] -= h
+    with np.errstate(all="ignore"):
+        values = g(law, law.from_internal(sets.reshape(S * 2 * P, P))).reshape(S, 2 * P)
+    return (values[:, :P] - values[:, P:]) / (2 * h)
+
+
+def _var_if_added(cov: np.ndarray, grad: np.ndarray, cand: np.ndarray, s2: float) -> np.ndarray:
+    """Variance of the target after adding each candidate alone (Sherman-Morrison): (n_sets, n_cand)."""
+    Cj = np.einsum("spq,snq->snp", cov, cand)
+    num = np.einsum("snp,sp->sn", Cj, grad) ** 2
+    den = s2 + np.einsum("snp,snp->sn", Cj, cand)
+    var = np.einsum("sp,spq,sq->s", grad, cov, grad)[:, None]
+    return np.maximum(var - num / den, 1e-300)
+
+
+def _update(cov: np.ndarray, j: np.ndarray, s2: float, sign: float = 1.0) -> np.ndarray:
+    """Add (sign=+1) or remove (sign=-1) one run with rows ``j`` (n_sets, P) from every covariance."""
+    c = np.einsum("spq,sq->sp", cov, j)
+    den = s2 + sign * np.einsum("sp,sp->s", c, j)
+    return cov - sign * np.einsum("sp,sq->spq", c, c) / den[:, None, None]
+
+
+def _target_var(cov: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    return np.maximum(np.einsum("sp,spq,sq->s", grad, cov, grad), 1e-300)
+
+
+# ----------------------------------------------------------------------------------------- candidates
 
 
 def candidate_grid(
     result: FitResult,
     sizes: Sequence[float] | None = None,
-    ratios: Sequence[float] = (5, 10, 20, 40, 80, 160, 320),
+    ratios: Sequence[float] = RATIOS,
     max_flops_per_run: float | None = None,
     k: float = 6.0,
+    budget: float | None = None,
+    per_decade: int = 4,
 ) -> pd.DataFrame:
-    """Candidate runs: model sizes x tokens-per-parameter ratios, with their cost ``k N D``."""
+    """Candidate runs: model sizes x (tokens-per-parameter ratios and IsoFLOP lines), cost ``k N D``.
+
+    Default sizes run from the smallest existing run to the largest model that one run can still afford
+    at the smallest ratio (``sqrt(cap / (k * min ratio))``, ``cap`` = the smaller of ``budget`` and
+    ``max_flops_per_run``), ``per_decade`` per decade. Besides the ratios, every size is offered on the
+    IsoFLOP lines ``cap, cap/sqrt(10), cap/10, ...`` (3 decades), so a design can sample the valley of
+    the loss at the largest affordable compute.
+
+    Examples
+    --------
+    >>> import scalelaw, numpy as np
+    >>> N = np.repeat([1e7, 3e7, 1e8], 3); D = N * np.tile([10, 20, 40], 3)
+    >>> law = scalelaw.get_law("chinchilla")
+    >>> y = law.predict({"E": 1.8, "A": 480, "B": 2000, "alpha": 0.35, "beta": 0.37}, params=N, tokens=D)
+    >>> fit = scalelaw.fit(law, {"params": N, "tokens": D, "loss": y})
+    >>> grid = candidate_grid(fit, budget=1e20)
+    >>> bool(grid["flops"].max() <= 1e20), bool(grid["params"].max() > 1e9)
+    (True, True)
+    """
     if result.data is None:
         raise FitError("this fit carries no data; suggestions need it")
-    n_name, d_name = result.law.inputs[0], result.law.inputs[1]
+    n_name, d_name = _nd(result.law)
+    seen_n = result.data.columns[n_name]
+    seen_c = k * seen_n * result.data.columns[d_name]
+    caps = [c for c in (budget, max_flops_per_run) if c is not None]
+    cap = min(caps) if caps else float(seen_c.max()) * 100
+    ratios = np.asarray(ratios, dtype=float)
     if sizes is None:
-        seen = result.data.columns[n_name]
-        sizes = np.geomspace(seen.min(), seen.max() * 10, 13)
-    N, R = np.meshgrid(np.asarray(sizes, dtype=float), np.asarray(ratios, dtype=float))
-    table = pd.DataFrame({n_name: N.ravel(), d_name: (N * R).ravel()})
+        top = max(math.sqrt(cap / (k * ratios.min())), float(seen_n.max()))
+        low = float(seen_n.min())
+        n_sizes = max(2, round(per_decade * math.log10(top / low)) + 1)
+        sizes = np.geomspace(low, top, n_sizes)
+    sizes = np.asarray(sizes, dtype=float)
+    if sizes.size == 0 or not np.all(np.isfinite(sizes) & (sizes > 0)):
+        raise DataError("sizes must be positive, finite numbers of parameters")
+    N, R = np.meshgrid(sizes, ratios)
+    tokens = [(N * R).ravel()]
+    levels = cap * 10.0 ** (-0.5 * np.arange(7))
+    Ni, Ci = np.meshgrid(sizes, levels)
+    iso_d = (Ci / (k * Ni)).ravel()
+    iso_r = iso_d / Ni.ravel()
+    keep = (iso_r >= ratios.min() / 2) & (iso_r <= ratios.max() * 2)  # IsoFLOP points at sane ratios only
+    table = pd.DataFrame(
+        {
+            n_name: np.concatenate([N.ravel(), Ni.ravel()[keep]]),
+            d_name: np.concatenate([*tokens, iso_d[keep]]),
+        }
+    )
     table["flops"] = k * table[n_name] * table[d_name]
+    table = table[table["flops"] <= cap * (1 + 1e-9)]
+    if table.empty:
+        raise DataError("no candidate run fits within the budget and --max-flops-per-run; allow larger runs")
+    # Round so IsoFLOP points that coincide with ratio points are one candidate.
+    key = np.round(np.log(table[[n_name, d_name]].to_numpy()), 9)
+    _, first = np.unique(key, axis=0, return_index=True)
+    return table.iloc[np.sort(first)].reset_index(drop=True)
+
+
+def _nd(law: Law) -> tuple[str, str]:
+    from scalelaw.plan import _nd_inputs
+
+    return _nd_inputs(law)
+
+
+def _read_candidates(
+    law: Law, candidates: pd.DataFrame | Mapping[str, Any], k: float, max_flops_per_run: float | None
+) -> pd.DataFrame:
+    """Check a user's candidate runs: the law's N and D columns (others optional), cost from ``flops`` or k N D."""
+    table = pd.DataFrame(candidates).copy()
+    n_name, d_name = _nd(law)
+    missing = [c for c in (n_name, d_name) if c not in table]
+    if missing:
+        raise DataError(
+            f"candidate runs need column(s) {', '.join(missing)} (one row per run you could train); "
+            f"got {', '.join(map(str, table.columns)) or 'none'}"
+        )
+    if table.empty:
+        raise DataError("the candidate table has no rows")
+    if "flops" not in table:
+        table["flops"] = k * table[n_name].astype(float) * table[d_name].astype(float)
+    numeric = [c for c in (*law.inputs, "flops") if c in table]
+    for col in numeric:
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
+        if bad.size:
+            raise DataError(
+                f"candidate column {col!r} must be positive and finite; bad rows (0-based): {bad[:10].tolist()}"
+            )
+        table[col] = values
     if max_flops_per_run is not None:
         table = table[table["flops"] <= max_flops_per_run]
-    if table.empty:
-        raise DataError("no candidate run fits within --max-flops-per-run; allow larger runs or smaller sizes")
+        if table.empty:
+            raise DataError("no candidate run fits within --max-flops-per-run")
     return table.reset_index(drop=True)
+
+
+def _fill_inputs(law: Law, table: pd.DataFrame, fixed: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Every input of the law for the candidates: columns first, then ``fixed`` (unique tokens: min(U, D))."""
+    _, d_name = _nd(law)
+    cols: dict[str, np.ndarray] = {}
+    for name in law.inputs:
+        if name in table:
+            cols[name] = table[name].to_numpy(dtype=float)
+        elif name in fixed:
+            value = float(fixed[name])
+            D = table[d_name].to_numpy(dtype=float)
+            cols[name] = np.minimum(value, D) if name == "unique_tokens" else np.full(len(table), value)
+        else:
+            raise DataError(
+                f"law {law.name!r} needs input {name!r} for candidate runs: add a column {name!r} to the "
+                f"candidates, or give it (e.g. unique_tokens=2.5e10 for a fixed pool of unique tokens)"
+            )
+    return cols
+
+
+def _default_fixed(result: FitResult, target: Target, given: Mapping[str, float] | None) -> tuple[dict, list[str]]:
+    """Inputs beyond N and D: given ones, else the target's, else the largest value in the data."""
+    law = result.law
+    extra = [n for n in law.inputs if n not in _nd(law)]
+    fixed = dict(given or {})
+    notes = []
+    for name in extra:
+        if name in fixed:
+            continue
+        if name in target.values:
+            fixed[name] = float(target.values[name])
+        elif result.data is not None and name in result.data.columns:
+            fixed[name] = float(np.max(result.data.columns[name]))
+            notes.append(f"{name} of new runs fixed at the largest in the data ({fixed[name]:.3g}); set it to change")
+    return fixed, notes
+
+
+# ----------------------------------------------------------------------------------------- suggest
 
 
 def suggest(
@@ -164,90 +336,135 @@ def suggest(
     seed: int = 0,
     k: float = 6.0,
     max_runs: int = 10,
+    candidates: pd.DataFrame | Mapping[str, Any] | None = None,
+    unique_tokens: float | None = None,
+    fixed: Mapping[str, float] | None = None,
+    n_prior: int = 32,
+    exchange: bool = True,
 ) -> Suggestion:
     """Propose runs within ``budget`` FLOPs that most narrow the interval of ``target``.
 
-    Greedy by variance removed per FLOP, each candidate at most once. A run cheaper than
-    ``budget / max_runs`` is charged that much when ranking: in the linear picture a tiny run is almost
-    free information, but runs have overheads and seed noise, and the decision needs range, not count.
+    The criterion is the mean, over the current fit and up to ``n_prior`` of its by-run bootstrap
+    replicates, of the linearized log variance of the target. Runs are added greedily by criterion
+    gained per FLOP (a run cheaper than ``budget / max_runs`` is charged that much when ranking: runs
+    have overheads and seed noise, and the decision needs range, not count), then exchanged one at a
+    time for the candidate that lowers the criterion most within the remaining budget, so money left
+    by the greedy pass buys larger runs. Each candidate is used at most once.
 
     Parameters
     ----------
     result : FitResult
-        Current fit of a law of ``params`` and ``tokens`` (its data are the existing runs).
+        Current fit of a law of parameters and tokens (its data are the existing runs).
     target : str or Target
         ``"plan:flops=1e24"`` or ``"predict:params=7e10,tokens=1.4e12"``.
     budget : float
-        Total FLOPs available for new runs.
+        Total FLOPs (or the unit of the candidates' ``flops`` column) available for new runs.
     sizes : sequence of float, optional
-        Model sizes allowed (default: 13 sizes from the smallest run to 10x the largest).
+        Model sizes allowed on the default grid (see :func:`candidate_grid`).
     max_flops_per_run : float, optional
-        Cap on one run's compute.
+        Cap on one run's cost.
     max_runs : int
         At most this many runs are proposed.
+    candidates : DataFrame or mapping, optional
+        The runs you could train instead of the grid: the law's N and D columns, optionally its other
+        inputs (``unique_tokens``), a ``flops`` column with each run's cost (default ``k N D``), and any
+        labels (e.g. ``run``), which are carried to the answer.
+    unique_tokens : float, optional
+        For data-constrained laws: the unique tokens available to new runs (each sees ``min(U, D)``).
+    fixed : mapping, optional
+        Other inputs beyond N and D held fixed for new runs and for plan targets.
+    n_prior : int
+        Bootstrap replicates the criterion is averaged over (0: linearize at the fit only).
+    exchange : bool
+        Improve the greedy design by single-run exchanges.
+
+    Examples
+    --------
+    >>> import scalelaw, numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> N = np.repeat([1e7, 2e7, 5e7, 1e8], 4); D = N * np.tile([10, 20, 40, 80], 4)
+    >>> law = scalelaw.get_law("chinchilla")
+    >>> truth = {"E": 1.8, "A": 480, "B": 2000, "alpha": 0.35, "beta": 0.37}
+    >>> y = law.predict(truth, params=N, tokens=D) * np.exp(rng.normal(0, 0.005, N.size))
+    >>> fit = scalelaw.fit(law, {"run": range(16), "params": N, "tokens": D, "loss": y})
+    >>> s = suggest(fit, "plan:flops=1e24", budget=1e20, n_boot=50, n_prior=16)
+    >>> bool(s.spent <= 1e20 and s.width_after < s.width_before)
+    True
     """
     target = target if isinstance(target, Target) else Target.parse(target)
     if not (budget > 0 and math.isfinite(budget)):
         raise DataError(f"budget must be a positive number of FLOPs, got {budget}")
+    if max_runs < 1:
+        raise DataError("max_runs must be at least 1")
+    if not 0 < level < 1:
+        raise DataError(f"level must be between 0 and 1, got {level}")
     law = result.law
     if result.data is None:
         raise FitError("this fit carries no data; suggestions need the existing runs")
-    theta = np.array(result.values)
-    z = law.to_internal(theta[None, :])[0]
-    g = target.function()
-    grad = _target_gradient(law, z, g)
-    J = _internal_jacobian(law, theta, {n: result.data.columns[n] for n in law.inputs})
-    sigma = max(result.residual_scale, 1e-4)
-    info = J.T @ J / sigma**2
+    fixed_in = dict(fixed or {})
+    if unique_tokens is not None:
+        fixed_in["unique_tokens"] = float(unique_tokens)
+    fixed_all, notes = _default_fixed(result, target, fixed_in)
+    g = target.function(fixed_all)
+    if candidates is None:
+        table = candidate_grid(result, sizes, max_flops_per_run=max_flops_per_run, k=k, budget=budget)
+    else:
+        table = _read_candidates(law, candidates, k, max_flops_per_run)
+    cand_cols = _fill_inputs(law, table, fixed_all)
+    data_cols = {n: result.data.columns[n] for n in law.inputs}
+
+    # Parameter sets the criterion is averaged over: the fit first, then bootstrap replicates.
+    theta = np.array(result.values, dtype=float)
+    z_level = float(stats.norm.ppf(0.5 + level / 2))
+    boot = _bootstrap(result, n_boot, seed)
+    sets = _prior_sets(law, theta, boot, n_prior)
+    grads, ok = _gradients_ok(law, sets, g)
+    sets, grads = sets[ok], grads[ok]
+    s2 = max(result.residual_scale, 1e-4) ** 2
+    J = _internal_jacobians(law, sets, data_cols)
+    info = np.einsum("snp,snq->spq", J, J) / s2
     # A weak ridge keeps directions no run informs finite (their variance stays large, not infinite).
-    ridge = 1e-8 * np.trace(info) / law.n_params * np.eye(law.n_params)
-    cov = np.linalg.inv(info + ridge)
-    var_before = float(grad @ cov @ grad)
-    candidates = candidate_grid(result, sizes, max_flops_per_run=max_flops_per_run, k=k)
-    cand_J = _internal_jacobian(law, theta, {n: candidates[n].to_numpy() for n in law.inputs[:2]})
-    z_level = stats.norm.ppf(0.5 + level / 2)
-    estimate = float(np.exp(g(law, theta[None, :])[0]))
-    calibration = _calibration(result, g, z_level, var_before, n_boot, seed)
-    chosen: list[dict] = []
-    spent = 0.0
-    var = var_before
-    seen_max_flops = float(np.max(k * result.data.columns[law.inputs[0]] * result.data.columns[law.inputs[1]]))
-    cost = candidates["flops"].to_numpy()
-    rank_cost = np.maximum(cost, budget / max_runs)
-    used = np.zeros(len(candidates), dtype=bool)
-    while len(chosen) < max_runs:
-        affordable = (cost <= budget - spent) & ~used
-        if not affordable.any():
-            break
-        # Sherman-Morrison: variance after adding row j is var - (grad^T C j)^2 / (sigma^2 + j^T C j).
-        Cj = cand_J @ cov  # (n_cand, P)
-        num = (Cj @ grad) ** 2
-        den = sigma**2 + np.einsum("ij,ij->i", Cj, cand_J)
-        gain = np.where(affordable, num / den / rank_cost, -np.inf)
-        best = int(np.argmax(gain))
-        used[best] = True
-        if not np.isfinite(gain[best]) or gain[best] <= 0:
-            break
-        j = cand_J[best]
-        c_j = cov @ j
-        reason = _reason(law, cov, c_j, sigma, candidates.iloc[best], seen_max_flops, k)
-        cov = cov - np.outer(c_j, c_j) / (sigma**2 + j @ c_j)
-        var = float(grad @ cov @ grad)
-        spent += float(candidates["flops"].iloc[best])
-        row = {**candidates.iloc[best].to_dict(), "reason": reason}
-        row["relative_width_after"] = _relative_width(var, z_level, calibration)
-        chosen.append(row)
-    runs = pd.DataFrame(chosen)
-    notes = []
+    ridge = 1e-8 * np.einsum("spp->s", info)[:, None, None] / law.n_params * np.eye(law.n_params)
+    cov0 = np.linalg.inv(info + ridge)
+    candJ = _internal_jacobians(law, sets, cand_cols)
+    good = np.all(np.isfinite(candJ), axis=(0, 2))
+    cost = table["flops"].to_numpy(dtype=float)
+    chosen = _choose(cov0, grads, candJ, s2, cost, good, budget, max_runs, exchange)
+
+    # Calibration: honest (bootstrap) width of the current fit over its linearized width, never below 1.
+    var0 = _target_var(cov0, grads)
+    var_lin = float(np.exp(np.mean(np.log(var0))))
+    calibration, cal_note = _calibration(result, boot, g, z_level, var_lin)
+    if cal_note:
+        notes.append(cal_note)
+    if result.status.not_identifiable:
+        notes.append(
+            "the current fit does not pin down every parameter; the forecast assumes the law is exact and "
+            "the noise stays at today's residual scale, so it is likely optimistic: refit after the first runs"
+        )
+    rows, cov = [], cov0
+    seen_max = float(np.max(k * data_cols[_nd(law)[0]] * data_cols[_nd(law)[1]]))
+    for i in chosen:
+        reason = _reason(law, cov[0], candJ[0, i], s2, table.iloc[i], seen_max, k, target, theta, fixed_all)
+        cov = _update(cov, candJ[:, i], s2)
+        row = {**table.iloc[i].to_dict(), "reason": reason}
+        row["relative_width_after"] = _relative_width(_mean_log_var(cov, grads), z_level, calibration)
+        rows.append(row)
+    spent = float(cost[chosen].sum()) if chosen else 0.0
     if not chosen:
-        notes.append("no candidate run fits the budget; raise --budget or allow smaller sizes")
+        notes.append("no candidate run fits the budget; raise the budget or allow smaller runs")
+    elif spent < 0.8 * budget:
+        notes.append(
+            f"{spent / budget:.0%} of the budget used: more runs would add little (or max_runs={max_runs} binds)"
+        )
+    estimate = float(np.exp(g(law, theta[None, :])[0]))
     return Suggestion(
-        runs=runs,
+        runs=pd.DataFrame(rows),
         target=target,
         level=level,
         estimate=estimate,
-        width_before=_relative_width(var_before, z_level, calibration),
-        width_after=_relative_width(var, z_level, calibration),
+        width_before=_relative_width(var_lin, z_level, calibration),
+        width_after=_relative_width(_mean_log_var(cov, grads), z_level, calibration),
         calibration=calibration,
         budget=budget,
         spent=spent,
@@ -255,39 +472,166 @@ def suggest(
     )
 
 
+def _mean_log_var(cov: np.ndarray, grads: np.ndarray) -> float:
+    """Geometric mean of the target's variance over the parameter sets."""
+    return float(np.exp(np.mean(np.log(_target_var(cov, grads)))))
+
+
+def _bootstrap(result: FitResult, n_boot: int, seed: int):
+    if n_boot <= 0:
+        return None
+    try:
+        return result.bootstrap(n=n_boot, seed=seed)
+    except FitError:
+        return None
+
+
+def _prior_sets(law: Law, theta: np.ndarray, boot, n_prior: int) -> np.ndarray:
+    """The fit and up to ``n_prior`` bootstrap replicates, evenly picked (deterministic)."""
+    if boot is None or n_prior <= 0 or len(boot.samples) == 0:
+        return theta[None, :]
+    samples = np.asarray(boot.samples, dtype=float)
+    samples = samples[np.all(np.isfinite(samples), axis=1)]
+    take = np.unique(np.linspace(0, len(samples) - 1, min(n_prior, len(samples))).round().astype(int))
+    return np.vstack([theta[None, :], samples[take]])
+
+
+def _gradients_ok(law: Law, sets: np.ndarray, g: TargetFn) -> tuple[np.ndarray, np.ndarray]:
+    """Target gradients of every set, and which sets have a finite one (the fit's must)."""
+    grads = _target_gradients(law, law.to_internal(sets), g)
+    ok = np.all(np.isfinite(grads), axis=1)
+    if not ok[0]:
+        raise FitError("the target's derivative is not finite at the current fit; check the target and the fit")
+    return grads, ok
+
+
+def _choose(
+    cov0: np.ndarray,
+    grads: np.ndarray,
+    candJ: np.ndarray,
+    s2: float,
+    cost: np.ndarray,
+    good: np.ndarray,
+    budget: float,
+    max_runs: int,
+    exchange: bool,
+) -> list[int]:
+    """Greedy by mean log-variance removed per FLOP, then single-run exchanges within the budget."""
+    rank_cost = np.maximum(cost, budget / max_runs)
+    chosen: list[int] = []
+    cov = cov0
+    for _ in range(3):  # greedy, exchange, greedy again with what the exchange freed
+        added = False
+        while len(chosen) < max_runs:
+            spent = cost[chosen].sum()
+            free = good & (cost <= budget - spent + 1e-9 * budget)
+            free[chosen] = False
+            if not free.any():
+                break
+            now = np.mean(np.log(_target_var(cov, grads)))
+            after = np.mean(np.log(_var_if_added(cov, grads, candJ, s2)), axis=0)
+            gain = np.where(free, (now - after) / rank_cost, -np.inf)
+            best = int(np.argmax(gain))
+            if not gain[best] > 1e-12 / budget:
+                break
+            chosen.append(best)
+            cov = _update(cov, candJ[:, best], s2)
+            added = True
+        if not (exchange and chosen) or (not added and _ > 0):
+            break
+        cov, changed = _exchange(cov, grads, candJ, s2, cost, good, budget, chosen)
+        if not changed:
+            break
+    return chosen
+
+
+def _exchange(cov, grads, candJ, s2, cost, good, budget, chosen: list[int], passes: int = 3):
+    """Swap each chosen run for the affordable candidate that lowers the mean log variance most."""
+    changed = False
+    for _ in range(passes):
+        improved = False
+        for pos in range(len(chosen)):
+            r = chosen[pos]
+            now = np.mean(np.log(_target_var(cov, grads)))
+            without = _update(cov, candJ[:, r], s2, sign=-1.0)
+            room = budget - (cost[chosen].sum() - cost[r])
+            free = good & (cost <= room + 1e-9 * budget)
+            free[chosen] = False
+            free[r] = True
+            value = np.mean(np.log(_var_if_added(without, grads, candJ, s2)), axis=0)
+            value = np.where(free, value, np.inf)
+            best = int(np.argmin(value))
+            if best != r and value[best] < now - 1e-6:
+                chosen[pos] = best
+                cov = _update(without, candJ[:, best], s2)
+                improved = changed = True
+        if not improved:
+            break
+    return cov, changed
+
+
 def _relative_width(var: float, z_level: float, calibration: float) -> float:
     """Width of a log-scale interval as a ratio: high/low - 1."""
     return math.expm1(2 * z_level * math.sqrt(max(var, 0.0)) * calibration)
 
 
-def _calibration(result: FitResult, g: TargetFn, z_level: float, var_lin: float, n_boot: int, seed: int) -> float:
-    """Bootstrap half-width over linearized half-width of the target for the current fit (1 if unavailable)."""
-    if n_boot <= 0 or var_lin <= 0:
-        return 1.0
-    try:
-        boot = result.bootstrap(n=n_boot, seed=seed)
-    except FitError:
-        return 1.0
-    values = g(result.law, boot.samples)
+def _calibration(result: FitResult, boot, g: TargetFn, z_level: float, var_lin: float) -> tuple[float, str]:
+    """Bootstrap half-width over linearized half-width of the target, floored at 1 (1 if unavailable)."""
+    if boot is None or var_lin <= 0:
+        return 1.0, ""
+    with np.errstate(all="ignore"):
+        values = g(result.law, boot.samples)
     values = values[np.isfinite(values)]
     if values.size < 10:
-        return 1.0
-    lo, hi = np.quantile(
-        values, [0.5 - 0.5 * (2 * stats.norm.cdf(z_level) - 1), 0.5 + 0.5 * (2 * stats.norm.cdf(z_level) - 1)]
-    )
-    return float((hi - lo) / (2 * z_level * math.sqrt(var_lin)))
+        return 1.0, ""
+    level = 2 * stats.norm.cdf(z_level) - 1
+    lo, hi = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2])
+    raw = float((hi - lo) / (2 * z_level * math.sqrt(var_lin)))
+    if raw < 1:
+        # The linearized variance of a poorly identified fit is huge (ridge) while the bootstrap, which
+        # starts at the fit, stays bounded; shrinking the forecast by their ratio made it 10-100x too narrow.
+        return 1.0, (
+            f"the bootstrap interval is {raw:.2g}x the linearized one (a poorly identified fit); widths are not "
+            "shrunk by it"
+        )
+    return raw, ""
 
 
-def _reason(law: Law, cov: np.ndarray, c_j: np.ndarray, sigma: float, run: pd.Series, seen_max: float, k: float) -> str:
-    """Say why a run helps: which parameter it pins down most, and whether it extends the compute range."""
+def _reason(
+    law: Law,
+    cov: np.ndarray,
+    j: np.ndarray,
+    s2: float,
+    run: pd.Series,
+    seen_max: float,
+    k: float,
+    target: Target,
+    theta: np.ndarray,
+    fixed: Mapping[str, float],
+) -> str:
+    """Say why a run helps: which parameter it pins down most, its compute range, its place in the valley."""
+    c = cov @ j
     before = np.diag(cov)
-    after = before - c_j**2 / (sigma**2 + float(c_j @ np.linalg.pinv(cov) @ c_j))
+    after = before - c**2 / (s2 + float(j @ c))
     shrink = 1 - np.sqrt(np.clip(after, 1e-300, None) / before)
     top = int(np.argmax(shrink))
     parts = [f"narrows {law.param_names[top]} by {shrink[top]:.0%}"]
-    decades = math.log10(run["flops"] / seen_max)
+    n_name, d_name = _nd(law)
+    flops = float(k * run[n_name] * run[d_name])
+    decades = math.log10(flops / seen_max)
     if decades > 0.05:
         parts.insert(0, f"extends the compute range by {decades:.1f} decades")
+    if target.kind == "plan":
+        from scalelaw.plan import optimum
+
+        try:
+            n_opt = float(optimum(law, theta[None, :], flops, k=k, fixed=dict(fixed) or None)["params"][0])
+        except Exception:  # the reason is a courtesy; never fail the suggestion for it
+            n_opt = math.nan
+        if math.isfinite(n_opt):
+            factor = run[n_name] / n_opt
+            where = "near" if abs(math.log(factor)) < math.log(2) else ("above" if factor > 1 else "below")
+            parts.append(f"{where} the compute-optimal size at its compute ({factor:.2g}x)")
     return "; ".join(parts)
 
 
@@ -310,6 +654,12 @@ def cold_start(
     budget bracket the compute-optimal size expected under ``prior`` (default: Epoch AI's refit of
     Chinchilla, laws.md §3.1), spread over ``span`` times either side, so the minimum is bracketed
     (laws.md §14: >= 3 budgets x >= 5 sizes).
+
+    Examples
+    --------
+    >>> table, why = cold_start(1e21, 1e24)
+    >>> len(table), table["flops"].nunique()
+    (25, 5)
     """
     if not budget > 0:
         raise DataError("budget must be > 0 FLOPs")
