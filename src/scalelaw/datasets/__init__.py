@@ -175,6 +175,20 @@ _REGISTRY: dict[str, Dataset] = {
             suggested_law="mixing_law",
         ),
         Dataset(
+            name="pythia_evals",
+            folder="pythia_evals",
+            file="evals_by_checkpoint.csv",
+            description="Pythia suite (8 sizes, standard and deduped Pile) evaluated at 27 zero-shot and 15 five-shot "
+            "checkpoints: 8 tasks + MMLU average, long format (model, step, num_fewshot, task, metric, value, "
+            "stderr); params = non-embedding params (nominal size in params_nominal); the untrained step-0 rows "
+            "are dropped (tokens must be > 0). See scalelaw.emergence",
+            license="Apache-2.0",
+            citation="Biderman et al. 2023, Pythia: A Suite for Analyzing Large Language Models Across Training "
+            "and Scaling",
+            rename={"non_embedding_params": "params"},
+            keep=lambda d: d["step"] > 0,
+        ),
+        Dataset(
             name="ruan2024",
             folder="obsscaling",
             file="base_llm_benchmark_eval.csv",
