@@ -16,6 +16,7 @@ from scalelaw.backtest import (
     HoldoutSpec,
     SelectionResult,
     backtest,
+    backtest_predictions,
     parse_holdout,
     rolling_backtest,
     select_law,
@@ -279,24 +280,28 @@ def test_law_objects_options_and_repeated_names():
     assert by_x.loc[0, "split_column"] == "N" and by_x.loc[0, "mean_abs_rel_error"] < 0.02
 
 
-def test_coverage_comes_from_predict_interval_when_there_is_one(monkeypatch):
+def test_coverage_and_held_out_predictions_agree():
     frame = compute_sweep()
+    table = backtest("power", frame, "top:0.25:flops", interval=0.9, n_boot=40, starts=20)
+    rows = backtest_predictions("power", frame, "top:0.25:flops", interval=0.9, n_boot=40, starts=20)
+    assert table.loc[0, "interval"] == 0.9 and len(rows) == table.loc[0, "n_test"]
+    assert set(rows.columns) >= {"law", "row", "flops", "observed", "predicted", "rel_error", "low", "high"}
+    assert table.loc[0, "coverage"] == pytest.approx(rows["covered"].mean())
+    assert table.loc[0, "mean_abs_rel_error"] == pytest.approx(rows["rel_error"].abs().mean())
+    assert np.all(rows["low"] <= rows["predicted"]) and np.all(rows["predicted"] <= rows["high"])
+    assert rows["flops"].min() > frame.loc[~frame.index.isin(rows["row"]), "flops"].max()
 
-    def band(self, frame, level, observation=False):
-        assert observation is True and level == 0.9
-        value = self.predict(frame)
-        return pd.DataFrame({"value": value, "low": value * 0.97, "high": value * 1.03})
 
-    monkeypatch.setattr(FitResult, "predict_interval", band, raising=False)
-    table = backtest("power", frame, "top:0.25:flops", interval=0.9)
-    rel = table.loc[0, "max_abs_rel_error"]
-    assert table.loc[0, "interval"] == 0.9
-    assert 0 <= table.loc[0, "coverage"] <= 1 and (table.loc[0, "coverage"] == 1) == (rel <= 0.03)
+def test_interval_failure_keeps_errors_and_warns(monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("no bootstrap here")
 
-    monkeypatch.delattr(FitResult, "predict_interval", raising=False)
-    with pytest.warns(UserWarning, match="coverage needs FitResult.predict_interval"):
-        table = backtest("power", frame, "top:0.25:flops", interval=0.9)
+    monkeypatch.setattr(FitResult, "predict_interval", broken)
+    with pytest.warns(UserWarning, match="no prediction interval for law 'power': no bootstrap here"):
+        table = backtest("power", compute_sweep(), "top:0.25:flops", interval=0.9, starts=20)
     assert math.isnan(table.loc[0, "coverage"]) and table.loc[0, "mean_abs_rel_error"] > 0
+    with pytest.raises(DataError, match="n_boot must be"):
+        backtest("power", compute_sweep(), interval=0.9, n_boot=5)
 
 
 def test_rolling_backtest_skips_cutoffs_that_repeat_a_split():

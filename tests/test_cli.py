@@ -143,3 +143,11 @@ def test_backtest_json_and_bad_holdout():
     assert all(r["mean_abs_rel_error"] < 0.05 for r in rows)
     bad = run("backtest", "dataset:gadre2024_rpj", "--holdout", "middle:0.2:flops", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_backtest_interval_with_few_refits():
+    args = ["backtest", "dataset:gadre2024_rpj", "--laws", "overtrain", "--holdout", "largest:2:params"]
+    rows = json.loads(run(*args, "--interval", "0.9", "--n-boot", "40", "--json").stdout)
+    assert rows[0]["interval"] == 0.9 and 0 <= rows[0]["coverage"] <= 1
+    bad = run(*args, "--interval", "0.9", "--n-boot", "3", check=False)
+    assert bad.returncode == 2 and "n_boot must be" in bad.stderr

@@ -49,6 +49,7 @@ __all__ = [
     "SelectionResult",
     "Split",
     "backtest",
+    "backtest_predictions",
     "parse_holdout",
     "rolling_backtest",
     "select_law",
@@ -316,6 +317,7 @@ def backtest(
     holdout: Holdout = "top:0.2:flops",
     y: str | None = None,
     interval: float | None = None,
+    n_boot: int = 1000,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Fit each law on the small end of the runs and score its predictions for the held-out large end.
@@ -333,6 +335,8 @@ def backtest(
     interval : float, optional
         Level (e.g. 0.9) of prediction intervals whose coverage of the held-out observations is
         reported, when :class:`~scalelaw.FitResult` offers ``predict_interval``; ``coverage`` is NaN otherwise.
+    n_boot : int
+        By-run bootstrap refits per law behind ``interval`` (fewer is faster and noisier).
     **fit_kwargs
         Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
         ``law_options``, ...). ``weights`` may be one weight per row of ``runs`` (the training rows
@@ -378,7 +382,44 @@ def backtest(
     """
     runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
     split = split_runs(runs, holdout)
-    return _evaluate(resolved, runs, split, y, interval, fit_kwargs)
+    return _evaluate(resolved, runs, split, y, interval, n_boot, fit_kwargs)[0]
+
+
+def backtest_predictions(
+    laws: LawsLike,
+    runs: RunsLike,
+    holdout: Holdout = "top:0.2:flops",
+    y: str | None = None,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    **fit_kwargs: Any,
+) -> pd.DataFrame:
+    """The held-out rows with each law's prediction (and interval): what :func:`backtest` summarizes.
+
+    Parameters
+    ----------
+    laws, runs, holdout, y, interval, n_boot, **fit_kwargs
+        As for :func:`backtest`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (law, held-out row): ``law``, ``row`` (the data's row label), ``run`` (when the data
+        has run ids), the split column, ``observed``, ``predicted``, ``rel_error`` (signed,
+        ``predicted / observed - 1``) and, with ``interval``, ``low``, ``high`` and ``covered``. A law
+        that could not be fitted has no rows.
+
+    Examples
+    --------
+    >>> rows = backtest_predictions("chinchilla", "dataset:gadre2024_rpj", holdout="largest:2:params")
+    >>> rows[["law", "observed"]].shape
+    (3, 2)
+    >>> bool((rows["rel_error"].abs() < 0.05).all())
+    True
+    """
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
+    split = split_runs(runs, holdout)
+    return _evaluate(resolved, runs, split, y, interval, n_boot, fit_kwargs)[1]
 
 
 def rolling_backtest(
@@ -388,6 +429,7 @@ def rolling_backtest(
     column: str = DEFAULT_COLUMN,
     y: str | None = None,
     interval: float | None = None,
+    n_boot: int = 1000,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Backtest at several cutoffs: hold out the top 10%, 20%, ... of ``column``.
@@ -397,7 +439,7 @@ def rolling_backtest(
 
     Parameters
     ----------
-    laws, runs, y, interval, **fit_kwargs
+    laws, runs, y, interval, n_boot, **fit_kwargs
         As for :func:`backtest`.
     fractions : sequence of float
         Holdout fractions (``top:FRACTION:COLUMN``). A fraction that holds out the same runs as an
@@ -426,7 +468,7 @@ def rolling_backtest(
         if key in seen:
             continue
         seen.add(key)
-        table = _evaluate(resolved, runs, split, y, interval, fit_kwargs)
+        table = _evaluate(resolved, runs, split, y, interval, n_boot, fit_kwargs)[0]
         table.insert(0, "fraction", float(fraction))
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
@@ -499,8 +541,12 @@ def _evaluate(
     split: Split,
     y: str | None,
     interval: float | None,
+    n_boot: int,
     fit_kwargs: dict[str, Any],
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The backtest table (one row per law) and the held-out predictions (one row per law and test row)."""
+    if interval is not None and (isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 20):
+        raise DataError(f"n_boot must be a whole number of bootstrap refits >= 20 for intervals, got {n_boot!r}")
     n_train = len(split.train)
     too_few = [(label, law.n_params) for label, law in resolved if law.n_params > n_train]
     if too_few:
@@ -522,12 +568,24 @@ def _evaluate(
         "max_test": split.max_test,
         "extrapolation_decades": split.extrapolation_decades,
     }
-    rows = []
+    rows, predictions = [], []
     for label, law in resolved:
         row: dict[str, Any] = {"law": label, "formula": law.formula(), "n_params": law.n_params, **common}
-        row.update(_score(law, split, y, interval, kwargs))
+        scores, held_out = _score(law, split, y, interval, n_boot, kwargs)
+        row.update(scores)
         rows.append(row)
-    return pd.DataFrame(rows, columns=_COLUMNS)
+        if held_out is not None:
+            held_out.insert(0, "law", label)
+            predictions.append(held_out)
+    table = pd.DataFrame(rows, columns=_COLUMNS)
+    columns = ["law", "row", *(["run"] if "run" in split.test.table.columns else []), *_split_columns(split)]
+    columns += ["observed", "predicted", "rel_error", *(["low", "high", "covered"] if interval is not None else [])]
+    held = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
+    return table, held[columns]
+
+
+def _split_columns(split: Split) -> list[str]:
+    return [split.column] if split.column and split.column in split.test.table.columns else []
 
 
 _COLUMNS = [
@@ -572,7 +630,9 @@ def _train_weights(weights: Any, runs: Runs, split: Split) -> np.ndarray | None:
     return arr[~split.held_out]
 
 
-def _score(law: Law, split: Split, y: str | None, interval: float | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _score(
+    law: Law, split: Split, y: str | None, interval: float | None, n_boot: int, kwargs: dict[str, Any]
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
     nan_row: dict[str, Any] = {m: math.nan for m in (*METRICS, "in_sample_rmse_log", "coverage")}
     nan_row.update(interval=math.nan if interval is None else interval, converged=None, not_identifiable=None)
     nan_row.update(at_bound="", error="")
@@ -582,7 +642,7 @@ def _score(law: Law, split: Split, y: str | None, interval: float | None, kwargs
                 warnings.simplefilter("ignore", category)
             result = fit(law, split.train, y=y, **kwargs)
     except Exception as exc:  # one law failing must not abort the comparison: report it in its row
-        return {**nan_row, "error": f"{type(exc).__name__}: {exc}"}
+        return {**nan_row, "error": f"{type(exc).__name__}: {exc}"}, None
     column = result.y
     row = {
         **nan_row,
@@ -599,14 +659,29 @@ def _score(law: Law, split: Split, y: str | None, interval: float | None, kwargs
     if bad.any():
         row.update(dict.fromkeys(METRICS, math.inf))
         row["error"] = f"non-finite or non-positive predictions at {int(bad.sum())} of {bad.size} held-out rows"
-        return row
+        return row, None
     rel = np.abs(predicted - observed) / np.abs(observed)
     row["mean_abs_rel_error"] = float(np.mean(rel))
     row["max_abs_rel_error"] = float(np.max(rel))
     row["rmse_log"] = _rmse_log(predicted, observed)
+    test = split.test.table
+    held_out = pd.DataFrame({"row": test.index.to_numpy()})
+    for col in ("run", *_split_columns(split)):
+        if col in test.columns and col not in held_out.columns:
+            held_out[col] = test[col].to_numpy()
+    held_out["observed"], held_out["predicted"] = observed, predicted
+    held_out["rel_error"] = predicted / observed - 1.0
     if interval is not None:
-        row["coverage"] = _coverage(result, split, observed, interval)
-    return row
+        band = _interval(result, split, interval, n_boot)
+        if band is None:
+            held_out["low"] = held_out["high"] = math.nan
+            held_out["covered"] = None
+        else:
+            low, high = band
+            covered = (observed >= low) & (observed <= high)
+            held_out["low"], held_out["high"], held_out["covered"] = low, high, covered
+            row["coverage"] = float(np.mean(covered))
+    return row, held_out
 
 
 def _rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
@@ -615,23 +690,14 @@ def _rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
     return value if math.isfinite(value) else math.inf
 
 
-def _coverage(result: Any, split: Split, observed: np.ndarray, level: float) -> float:
-    # Prediction intervals come from FitResult.predict_interval when this version has it.
-    predict_interval = getattr(result, "predict_interval", None)
-    if predict_interval is None:
-        warnings.warn(
-            "coverage needs FitResult.predict_interval, which this version of scalelaw lacks; coverage is NaN",
-            UserWarning,
-            stacklevel=5,
-        )
-        return math.nan
+def _interval(result: Any, split: Split, level: float, n_boot: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bootstrap prediction interval for a new observation at each held-out row, or None (with a warning)."""
     try:
-        band = predict_interval(split.test.table, level, observation=True)
+        band = result.predict_interval(split.test.table, level, observation=True, n_boot=n_boot)
     except Exception as exc:  # intervals are an extra: a law without them still gets its errors
         warnings.warn(f"no prediction interval for law {result.law.name!r}: {exc}", UserWarning, stacklevel=5)
-        return math.nan
-    low, high = np.asarray(band["low"], dtype=np.float64), np.asarray(band["high"], dtype=np.float64)
-    return float(np.mean((observed >= low) & (observed <= high)))
+        return None
+    return np.asarray(band["low"], dtype=np.float64), np.asarray(band["high"], dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------ selection

@@ -717,6 +717,7 @@ def backtest_cmd(
     interval: Annotated[
         float | None, typer.Option(help="Also report coverage of prediction intervals at this level (bootstrap).")
     ] = None,
+    n_boot: Annotated[int, typer.Option(help="By-run bootstrap refits per law behind --interval.")] = 1000,
     weights: Annotated[
         str | None, typer.Option(help="'per_run': every run weighs the same however many checkpoints it has.")
     ] = None,
@@ -751,6 +752,7 @@ def backtest_cmd(
             holdout=holdout,
             y=y,
             interval=interval,
+            n_boot=n_boot,
             x=_split_list(x),
             weights=weights,
             loss=loss,
