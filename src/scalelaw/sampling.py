@@ -329,7 +329,12 @@ def _pick_weights(n: int, ks: np.ndarray) -> np.ndarray:
 
 
 def _majority(frame: pd.DataFrame, ks: np.ndarray, seed: int, n_draws: int) -> np.ndarray:
-    """Majority-vote success at each k by Monte Carlo over random k-subsets (ties split at random, in expectation)."""
+    """Majority-vote success at each k by Monte Carlo over ``n_draws`` random k-subsets per problem.
+
+    Each draw is a random order of the problem's samples; its first k samples are the k-subset, so votes
+    grow incrementally from one budget to the next. Ties are split at random, in expectation (the share of
+    correct answers among the tied leaders).
+    """
     if "answer" not in frame.columns:
         raise DataError("method 'majority' needs an 'answer' column (each sample's final answer)")
     if frame["answer"].isna().any():
@@ -337,29 +342,60 @@ def _majority(frame: pd.DataFrame, ks: np.ndarray, seed: int, n_draws: int) -> n
     if n_draws < 1:
         raise DataError(f"n_draws must be >= 1, got {n_draws}")
     correct = _correctness(frame)
-    samples = pd.DataFrame({"problem": frame["problem"].to_numpy(), "answer": frame["answer"].astype(str).to_numpy()})
+    problem_order = pd.factorize(frame["problem"].to_numpy())[0]
+    samples = pd.DataFrame({"order": problem_order, "answer": frame["answer"].astype(str).to_numpy()})
     samples["correct"] = correct
-    mixed = samples.groupby(["problem", "answer"], sort=False)["correct"].agg(lambda s: s.min() != s.max())
+    by_answer = samples.groupby(["order", "answer"], sort=True)["correct"]
+    mixed = (by_answer.transform("min") != by_answer.transform("max")).to_numpy()
     if mixed.any():
-        (p, a) = mixed.index[mixed.to_numpy()][0]
+        row = int(np.flatnonzero(mixed)[0])
         raise DataError(
-            f"answer {a!r} of problem {p!r} is marked both correct and incorrect; voting needs one verdict per answer"
+            f"answer {frame['answer'].iloc[row]!r} of problem {frame['problem'].iloc[row]!r} is marked both correct "
+            "and incorrect; voting needs one verdict per answer"
         )
+    pair = by_answer.ngroup().to_numpy()  # answer id, numbered problem by problem
+    verdict_of_pair = by_answer.first().to_numpy()
+    samples["pair"] = pair
+    samples = samples.sort_values("order", kind="stable")
+    first_pair = samples.groupby("order")["pair"].min().to_numpy()
+    n_answers = samples.groupby("order")["pair"].max().to_numpy() - first_pair + 1
+    sizes = samples.groupby("order").size().to_numpy()
+    local = samples["pair"].to_numpy() - np.repeat(first_pair, sizes)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
     rng = np.random.default_rng(seed)
-    out = []
-    for _, group in samples.groupby("problem", sort=False):
-        codes, uniques = pd.factorize(group["answer"])
-        verdict = group.groupby(codes)["correct"].first().to_numpy()
-        n_answers = uniques.size
-        draws = rng.permuted(np.tile(codes, (n_draws, 1)), axis=1)
-        row = np.empty(ks.size)
-        for i, k in enumerate(ks):
-            flat = (np.arange(n_draws)[:, None] * n_answers + draws[:, :k]).ravel()
-            votes = np.bincount(flat, minlength=n_draws * n_answers).reshape(n_draws, n_answers)
-            top = votes == votes.max(axis=1, keepdims=True)
-            row[i] = np.mean((top @ verdict) / top.sum(axis=1))
-        out.append(row)
-    return np.array(out)
+    out = np.empty((sizes.size, ks.size))
+    for n in np.unique(sizes):
+        which = np.flatnonzero(sizes == n)
+        chunk = max(1, 4_000_000 // (n_draws * int(n)))
+        for start in range(0, which.size, chunk):
+            idx = which[start : start + chunk]
+            codes = local[(offsets[idx][:, None] + np.arange(n)[None, :])]
+            g_max = int(n_answers[idx].max())
+            verdict = np.zeros((idx.size, g_max))
+            j = np.arange(g_max)[None, :]
+            has = j < n_answers[idx][:, None]
+            verdict[has] = verdict_of_pair[(first_pair[idx][:, None] + j)[has]]
+            out[idx] = _vote(codes, verdict, ks, n_draws, rng)
+    return out
+
+
+def _vote(codes: np.ndarray, verdict: np.ndarray, ks: np.ndarray, n_draws: int, rng) -> np.ndarray:
+    """Mean majority-vote success over random orders of each row of ``codes``, at each (sorted) k."""
+    n_rows, g_max = verdict.shape
+    draws = rng.permuted(np.repeat(codes[:, None, :], n_draws, axis=1), axis=2).reshape(n_rows * n_draws, -1)
+    base = np.arange(n_rows * n_draws)[:, None] * g_max
+    votes = np.zeros((n_rows * n_draws, g_max), dtype=np.int64)
+    verdict_rows = np.repeat(verdict, n_draws, axis=0)
+    out = np.empty((n_rows, ks.size))
+    prev = 0
+    for i, k in enumerate(ks):
+        new = (base + draws[:, prev:k]).ravel()
+        votes += np.bincount(new, minlength=votes.size).reshape(votes.shape)
+        prev = int(k)
+        top = votes == votes.max(axis=1, keepdims=True)
+        share = (top * verdict_rows).sum(axis=1) / top.sum(axis=1)
+        out[:, i] = share.reshape(n_rows, n_draws).mean(axis=1)
+    return out
 
 
 def _bootstrap_means(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
@@ -543,7 +579,11 @@ class CoverageFit:
             nan = np.full(values.shape[1:], np.nan)
             return nan, nan
         alpha = (1.0 - level) / 2.0
-        return np.quantile(values, alpha, axis=0), np.quantile(values, 1.0 - alpha, axis=0)
+        # Unreachable targets give inf replicates; between two infs the interpolated quantile is inf, not NaN.
+        with np.errstate(invalid="ignore"):
+            low, high = np.quantile(values, alpha, axis=0), np.quantile(values, 1.0 - alpha, axis=0)
+        has_inf = np.any(np.isinf(values), axis=0)
+        return np.where(np.isnan(low) & has_inf, np.inf, low), np.where(np.isnan(high) & has_inf, np.inf, high)
 
     def interval(self, level: float | None = None) -> pd.DataFrame:
         """Percentile intervals of the parameters, of the ceiling and of the paper's ``a, b``.
