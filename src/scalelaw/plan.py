@@ -40,11 +40,6 @@ def _nd_inputs(law: Law) -> tuple[str, str]:
     return n, d
 
 
-def _theta_sets(result: FitResult, samples: np.ndarray | None) -> np.ndarray:
-    point = np.array([result.values])
-    return point if samples is None else np.vstack([point, samples])
-
-
 def _predict_paired(law: Law, theta: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """Prediction of set s at row s (the diagonal of the (sets, rows) product), in blocks."""
     n = theta.shape[0]
@@ -171,12 +166,24 @@ class Plan:
         return records
 
 
-def _samples(result: FitResult, interval: float | None, n_boot: int, seed: int) -> np.ndarray | None:
+def parameter_sets(
+    result: FitResult, interval: float | None, n_boot: int = 1000, seed: int = 0, boot: Any = None
+) -> np.ndarray:
+    """The point estimate in row 0 and, when ``interval`` is set, bootstrap replicates below it.
+
+    ``boot`` reuses a :class:`~scalelaw.uncertainty.Bootstrap` of this fit (one bootstrap, many decisions);
+    otherwise ``n_boot`` by-run replicates are drawn with ``seed``.
+    """
+    point = np.array([result.values])
     if interval is None:
-        return None
+        return point
     if not 0 < interval < 1:
         raise FitError(f"interval must be between 0 and 1 (e.g. 0.9), got {interval}")
-    return result.bootstrap(n=n_boot, seed=seed).samples
+    if boot is None:
+        boot = result.bootstrap(n=n_boot, seed=seed)
+    elif boot.result is not result and boot.result.values != result.values:
+        raise FitError("boot= is a bootstrap of another fit; pass the Bootstrap of this FitResult")
+    return np.vstack([point, boot.samples])
 
 
 def _with_interval(table: dict[str, np.ndarray], level: float | None) -> dict[str, Any]:
@@ -200,6 +207,7 @@ def compute_optimal(
     interval: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    boot: Any = None,
 ) -> Plan:
     """Compute-optimal parameters, tokens, tokens per parameter and loss at each budget.
 
@@ -216,6 +224,10 @@ def compute_optimal(
         Values of other inputs, e.g. ``{"unique_tokens": 1e11}`` for the data-constrained law.
     interval : float, optional
         Add by-run bootstrap intervals at this level (``*_low``/``*_high`` columns).
+    n_boot, seed : int
+        Bootstrap replicates and seed behind ``interval``.
+    boot : Bootstrap, optional
+        A bootstrap of ``result`` to reuse instead (every decision in this module takes one).
 
     Examples
     --------
@@ -226,7 +238,7 @@ def compute_optimal(
     >>> sorted(plan.table.columns)
     ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
     """
-    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     rows = []
     for c in np.atleast_1d(np.asarray(flops, dtype=np.float64)):
         if not (math.isfinite(c) and c > 0):
@@ -254,6 +266,7 @@ def compute_for_loss(
     interval: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    boot: Any = None,
 ) -> Plan:
     """Smallest compute (and its compute-optimal N and D) that reaches ``target_loss``.
 
@@ -265,7 +278,7 @@ def compute_for_loss(
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
-    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     if _is_chinchilla(result.law) and not fixed:
         C, N, D = _chinchilla_compute_for_loss(theta, target_loss, k)
     else:
@@ -349,6 +362,7 @@ def inference_optimal(
     interval: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    boot: Any = None,
 ) -> Plan:
     """Cheapest model that reaches a loss when it will also serve ``inference_tokens`` tokens.
 
@@ -360,7 +374,7 @@ def inference_optimal(
         raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
     if (target_loss is None) == (flops is None):
         raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
-    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     law = result.law
     if target_loss is None:
         target_loss = float(optimum(law, theta[[0]], float(flops), k_train)["loss"][0])
@@ -436,6 +450,7 @@ def data_limited(
     interval: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    boot: Any = None,
 ) -> Plan:
     """Best model size and number of epochs for a budget when only ``unique_tokens`` exist.
 
@@ -451,7 +466,7 @@ def data_limited(
         )
     if not (unique_tokens > 0 and flops > 0):
         raise FitError("flops and unique_tokens must be > 0")
-    theta = _theta_sets(result, _samples(result, interval, n_boot, seed))
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     opt = optimum(result.law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
     fresh = _predict_paired(
         result.law, theta, _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": np.inf})
@@ -515,8 +530,8 @@ def compare(
     (independent resamples of their runs).
     """
     budgets = np.atleast_1d(np.asarray(flops, dtype=np.float64))
-    ta = _theta_sets(a, _samples(a, interval, n_boot, seed))
-    tb = _theta_sets(b, _samples(b, interval, n_boot, seed + 1))
+    ta = parameter_sets(a, interval, n_boot, seed)
+    tb = parameter_sets(b, interval, n_boot, seed + 1)
     n = min(ta.shape[0], tb.shape[0])
     ta, tb = ta[:n], tb[:n]
     grid = np.geomspace(search[0], search[1], 301)

@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.errors import DataError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.precision import PrecisionLaw, check_bits
-from scalelaw.plan import Plan
+from scalelaw.plan import Plan, parameter_sets
 from scalelaw.uncertainty import Bootstrap
 
 #: Grid points of the search over training bit-widths (refined by a parabola through the best three).
@@ -51,20 +51,6 @@ def _law(result: FitResult) -> PrecisionLaw:
             "scalelaw.fit('precision', runs, law_options={'bits': ['bits_w']})"
         )
     return law
-
-
-def _theta(result: FitResult, interval: float | None, n_boot: int, seed: int, boot: Bootstrap | None) -> np.ndarray:
-    """Point estimate in row 0, bootstrap replicates below it when an interval is asked for."""
-    point = np.array([result.values])
-    if interval is None:
-        return point
-    if not 0 < interval < 1:
-        raise FitError(f"interval must be between 0 and 1 (e.g. 0.9), got {interval}")
-    if boot is None:
-        boot = result.bootstrap(n=n_boot, seed=seed)
-    elif boot.result is not result and boot.result.values != result.values:
-        raise FitError("boot= is a bootstrap of another fit; pass the Bootstrap of this FitResult")
-    return np.vstack([point, boot.samples])
 
 
 def _params(law: PrecisionLaw, theta: np.ndarray) -> dict[str, np.ndarray]:
@@ -170,7 +156,7 @@ def effective_params(
     cols = _rows(params=params, **_training_bits(law, bits, "effective_params"))
     _check_positive(cols, ["params"])
     check_bits(cols, law.bits)
-    theta = _theta(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     ratio = np.exp(_log_factor(law, _params(law, theta), cols))
     named = {"params_eff": cols["params"][None, :] * ratio, "params_eff_ratio": ratio}
     return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
@@ -199,7 +185,7 @@ def ptq_degradation(
     cols = _rows(params=params, tokens=tokens, bits_post=bits_post)
     _check_positive(cols, ["params", "tokens"])
     check_bits(cols, ["bits_post"])
-    theta = _theta(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     named = {"ptq_loss": _ptq(_params(law, theta), cols)}
     return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
 
@@ -240,7 +226,7 @@ def critical_tokens(
     cols = _rows(params=params, bits_post=bits_post, **_training_bits(law, bits, "critical_tokens"))
     _check_positive(cols, ["params"])
     check_bits(cols, ["bits_post", *law.bits])
-    theta = _theta(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     p = _params(law, theta)
     log_N = np.log(cols["params"])[None, :]
     log_K = np.log(p["C_T"]) - cols["bits_post"][None, :] / p["gamma_post"] - p["gamma_N"] * log_N
@@ -328,7 +314,7 @@ def optimal_precision(
     c_grid = np.asarray(cost(grid), dtype=np.float64)
     if c_grid.shape != grid.shape or not np.all(np.isfinite(c_grid) & (c_grid > 0)):
         raise DataError("cost(bits) must return one finite positive cost per bit-width on bits_range")
-    theta = _theta(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
     p = _params(law, theta)
     notes: list[str] = []
     rows = []

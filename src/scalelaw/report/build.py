@@ -331,29 +331,12 @@ def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.Dat
     budgets = np.atleast_1d(np.asarray(plan, dtype=np.float64))
     if not _has_frontier(result):
         return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
-    from scalelaw.plan import compute_optimal, optimum
+    from scalelaw.plan import compute_optimal
 
-    table = compute_optimal(result, budgets).table
     if boot is None:
-        return table, "point estimate"
-    a = (1 - level) / 2
-    columns = {
-        "params_opt": "params",
-        "tokens_opt": "tokens",
-        "tokens_per_param": "tokens_per_param",
-        "loss_opt": "loss",
-    }
-    opts = [optimum(result.law, boot.samples, float(c)) for c in budgets]
-    out = table[["flops"]].copy()
-    for column, key in columns.items():
-        reps = np.array([o[key] for o in opts])  # (budgets, replicates)
-        reps = np.where(np.isfinite(reps), reps, np.nan)
-        out[column] = table[column]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out[f"{column}_low"] = np.nanquantile(reps, a, axis=1)
-            out[f"{column}_high"] = np.nanquantile(reps, 1 - a, axis=1)
-    return out, f"bootstrap by run (n={boot.n}), percentile"
+        return compute_optimal(result, budgets).table, "point estimate"
+    plan = compute_optimal(result, budgets, interval=level, boot=boot)
+    return plan.table, plan.method
 
 
 _PLAN_LABELS = {
