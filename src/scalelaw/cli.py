@@ -226,24 +226,31 @@ def _render_influence(infl, result, refit) -> None:
 
 
 def _parse_law_options(items: list[str] | None) -> dict[str, Any]:
-    """``--law-option by_size=true --law-option lam=0.99`` -> ``{"by_size": True, "lam": 0.99}``."""
+    """``--law-option by_size=true --law-option bits=bits_w,bits_a`` -> ``{"by_size": True, "bits": [...]}``.
+
+    Values are read as JSON when they parse (numbers, true/false, lists), as a list when they hold commas,
+    and as text otherwise.
+    """
     options: dict[str, Any] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise DataError(f"cannot read --law-option {item!r}: write it as KEY=VALUE, e.g. by_size=true")
-        key, text = (part.strip() for part in item.split("=", 1))
-        value: Any = text
+    for key, text in _pairs(items, "--law-option").items():
         if text.lower() in ("true", "false"):
-            value = text.lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(text)
-                    break
-                except ValueError:
-                    continue
-        options[key] = value
+            text = text.lower()
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = [part.strip() for part in text.split(",")] if "," in text else text
     return options
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    """Repeated ``NAME=VALUE`` options as a dict of strings."""
+    pairs = {}
+    for item in items or []:
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name or not value:
+            raise DataError(f"cannot read {option} {item!r}: write it as NAME=VALUE, e.g. {option} x=flops")
+        pairs[name] = value
+    return pairs
 
 
 def _law_from_option(text: str):
@@ -1316,6 +1323,10 @@ def _render_sweep(result) -> None:
     if result.final is not None:
         out.print(f"final checkpoints: {result.final}", highlight=False, markup=False)
         out.print(f"next: scalelaw fit {result.final} --law chinchilla", style="dim", highlight=False, markup=False)
+
+
+# Commands beyond final loss live in their own module; importing it registers them on ``app``.
+import scalelaw.cli_metrics  # noqa: E402, F401
 
 
 def main() -> None:

@@ -1,0 +1,190 @@
+"""``scalelaw`` commands beyond final loss: emergence checks, repeated sampling, mixtures, downstream chains.
+
+They register on the same typer app as :mod:`scalelaw.cli` and share its error handling and rendering.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from scalelaw.cli import _floats, _fmt, _pairs, _print_json, _read_table_or_dataset, _run, _split_list, app, out
+from scalelaw.errors import DataError
+
+
+@app.command()
+def emergence(
+    data: Annotated[
+        str,
+        typer.Argument(help="Metrics per scale (a row per scale), per-token log-probs with --tokens, or dataset:NAME."),
+    ],
+    scale: Annotated[str, typer.Option(help="Scale column.")] = "params",
+    metrics: Annotated[
+        str | None, typer.Option(help="Metric columns, comma-separated (default: the known metric columns present).")
+    ] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="How to read a metric: NAME=score|loss|loglik (repeatable).")
+    ] = None,
+    continuous: Annotated[
+        str | None, typer.Option(help="Continuous metrics, comma-separated (default: losses, log-likelihoods, known).")
+    ] = None,
+    chance: Annotated[list[str] | None, typer.Option(help="Chance level of a metric, NAME=VALUE (repeatable).")] = None,
+    tokens: Annotated[
+        bool, typer.Option("--tokens", help="DATA holds per-token log-probs (scale, example, logprob); derive metrics.")
+    ] = False,
+    threshold: Annotated[float, typer.Option(help="Excess share of change in one step that counts as a jump.")] = 0.3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Is a jump with scale real, or an artefact of the metric? Compares discontinuous and continuous metrics."""
+    from scalelaw import emergence as em
+
+    def action():
+        table = _read_table_or_dataset(data)
+        if tokens:
+            table = em.metrics_from_token_logprobs(table, scale=scale)
+        pairs = _pairs(chance, "--chance")  # DataError is a ValueError: parse before the float conversion
+        try:
+            chances = {k: float(v) for k, v in pairs.items()}
+        except ValueError:
+            raise DataError("--chance values must be numbers, e.g. --chance acc=0.25") from None
+        return em.compare_metrics(
+            table,
+            metrics=_split_list(metrics),
+            scale=scale,
+            kinds=_pairs(kind, "--kind"),
+            continuous=_split_list(continuous),
+            chance=chances,
+            threshold=threshold,
+        )
+
+    result = _run(action)
+    if as_json:
+        _print_json(
+            {
+                "data": data,
+                "diagnosis": result.diagnosis,
+                "verdict": result.verdict,
+                "metrics": result.table.to_dict(orient="records"),
+            }
+        )
+        return
+    view = Table(
+        title=f"Jumps across {result.scale} (a metric jumps at excess >= {result.threshold})", title_justify="left"
+    )
+    for col in ("metric", "kind", "continuous", "jump share", "excess", "largest step", "at chance", "rms log resid"):
+        view.add_column(col, justify="left" if col in ("metric", "kind", "largest step") else "right")
+    for row in result.table.itertuples(index=False):
+        at_chance = row.at_chance
+        view.add_row(
+            row.metric,
+            row.kind,
+            "yes" if row.continuous else "no",
+            f"{row.jump_share:.2f}",
+            f"{row.excess:.2f}" + (" *" if row.jumps else ""),
+            f"{row.jump_from:.3g} -> {row.jump_to:.3g}",
+            "—" if at_chance is None or at_chance != at_chance else str(int(at_chance)),
+            f"{row.rms_log_residual:.3f}",
+        )
+    out.print(view)
+    out.print(result.verdict, highlight=False, markup=False)
+
+
+@app.command()
+def passk(
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Samples table: one row per problem (n_samples, n_correct) or per sample "
+            "(problem, correct [, score, answer])."
+        ),
+    ],
+    k: Annotated[
+        str | None, typer.Option("--k", help="Sample budgets, comma-separated (default: 25 log-spaced).")
+    ] = None,
+    target_coverage: Annotated[
+        list[float] | None,
+        typer.Option("--target-coverage", help="Report samples needed for this coverage (repeatable)."),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="coverage (perfect verifier), best_of (needs score) or majority (needs answer).")
+    ] = "coverage",
+    ceiling: Annotated[
+        bool, typer.Option("--ceiling", help="Fit the law with a plateau C_max (coverage_ceiling).")
+    ] = False,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'task_id=problem' (repeatable).")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the problems.")] = 200,
+    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Unbiased pass@k / coverage vs samples, the exp(-A k^-b) law fit, and samples needed for a target."""
+    from scalelaw import sampling
+
+    law_name = "coverage_ceiling" if ceiling else "coverage"
+
+    def action():
+        ks = [int(v) for v in _floats(_split_list(k), "--k")] if k else None
+        boot = max(n_boot, 10)
+        if method == "coverage":
+            curve = sampling.coverage_curve(data, ks, level=level, n_boot=boot, seed=seed, mapping=mapping)
+        else:
+            curve = sampling.verifier_success(
+                data, ks, method=method, level=level, n_boot=boot, seed=seed, mapping=mapping
+            )
+        fitted = None
+        if len(curve) >= 3:
+            fitted = sampling.fit_coverage(
+                data, ks, law=law_name, metric=method, n_boot=n_boot, level=level, seed=seed, mapping=mapping
+            )
+        need = None
+        if fitted is not None and target_coverage:
+            need = sampling.samples_for_coverage(fitted, target_coverage)
+        return curve, fitted, need
+
+    curve, fitted, need = _run(action)
+    value = "coverage" if method == "coverage" else "success"
+    if as_json:
+        _print_json(
+            {
+                "curve": curve.to_dict("records"),
+                "fit": None
+                if fitted is None
+                else {
+                    "law": fitted.result.law.name,
+                    "params": fitted.params,
+                    "paper": fitted.paper_params,
+                    "decades": fitted.decades,
+                    "identifiable": fitted.identifiable,
+                    "interval": fitted.interval().to_dict("records"),
+                },
+                "targets": None if need is None else need.to_dict("records"),
+            }
+        )
+        return
+    table = Table(title=f"{value} vs samples ({int(curve['n_problems'][0])} problems, {level:.0%} interval)")
+    for col in ("k", value, "low", "high", *(("coverage",) if value == "success" else ())):
+        table.add_column(col, justify="right")
+    for row in curve.itertuples(index=False):
+        extra = (_fmt(row.coverage),) if value == "success" else ()
+        table.add_row(str(row.samples), _fmt(getattr(row, value)), _fmt(row.low), _fmt(row.high), *extra)
+    out.print(table)
+    if fitted is not None:
+        params = ", ".join(f"{n} = {_fmt(v)}" for n, v in fitted.params.items())
+        out.print(
+            f"{fitted.result.law.formula()}: {params}  (paper: a = {_fmt(fitted.paper_params['a'])}, "
+            f"b = {_fmt(fitted.paper_params['b'])}; k spans {fitted.decades:.2g} decades)",
+            highlight=False,
+            markup=False,
+        )
+    for row in () if need is None else need.itertuples(index=False):
+        beyond = row.extrapolation_decades
+        out.print(
+            f"coverage {row.target:g}: {_fmt(row.samples)} samples per problem [{_fmt(row.low)}, {_fmt(row.high)}]"
+            + (f", {beyond:.2g} decades beyond the data" if beyond > 0 else ""),
+            highlight=False,
+            markup=False,
+        )

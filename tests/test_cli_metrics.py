@@ -1,0 +1,42 @@
+"""Commands beyond final loss (scalelaw.cli_metrics), run through the real entry point."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_cli import run
+from test_emergence import SCALES, token_table
+from test_sampling import law_mixture
+
+
+def test_emergence_diagnoses_the_schaeffer_toy_from_token_logprobs(tmp_path):
+    path = tmp_path / "tokens.csv"
+    token_table((SCALES / 2e8) ** -0.5).to_csv(path, index=False)
+    proc = run("emergence", str(path), "--tokens")
+    assert "metric artefact" in proc.stdout and "exact_match" in proc.stdout
+    data = json.loads(run("emergence", str(path), "--tokens", "--json").stdout)
+    assert data["diagnosis"] == "artefact"
+    assert {m["metric"] for m in data["metrics"]} >= {"exact_match", "log_likelihood"}
+    bad = run("emergence", str(path), "--tokens", "--chance", "exact_match", check=False)
+    assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_passk_fits_coverage_and_inverts_it(tmp_path):
+    grid, w = law_mixture(1.5, 0.5)
+    rng = np.random.default_rng(0)
+    p = rng.choice(grid, size=500, p=w)
+    path = tmp_path / "problems.csv"
+    pd.DataFrame({"n_samples": 1000, "n_correct": rng.binomial(1000, p)}).to_csv(path, index=False)
+    args = ["passk", str(path), "--k", "1,3,10,30,100,300,1000", "--target-coverage", "0.9", "--n-boot", "50"]
+    proc = run(*args)
+    assert "coverage 0.9:" in proc.stdout and "samples per problem" in proc.stdout
+    data = json.loads(run(*args, "--json").stdout)
+    assert [row["samples"] for row in data["curve"]] == [1, 3, 10, 30, 100, 300, 1000]
+    assert data["fit"]["law"] == "coverage" and data["fit"]["paper"]["a"] < 0
+    assert data["fit"]["params"]["b"] == pytest.approx(0.5, rel=0.15)
+    bad = run("passk", str(path), "--k", "1,2000", check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
