@@ -647,6 +647,8 @@ class MixtureOptimum:
     nearest_run_distance : float
         Half the L1 distance from ``weights`` to the closest fitted mixture (0 = an observed run, 1 = disjoint
         support): how far the answer extrapolates beyond the data.
+    observed_max : ndarray, shape (M,)
+        Largest share of each domain in any fitted run (see :attr:`beyond_data`).
     """
 
     domains: tuple[str, ...]
@@ -658,6 +660,7 @@ class MixtureOptimum:
     best_loss_samples: np.ndarray
     argmin_samples: np.ndarray
     nearest_run_distance: float
+    observed_max: np.ndarray
     model: str = ""
 
     @property
@@ -671,6 +674,11 @@ class MixtureOptimum:
         return tuple(
             d for d, w, c in zip(self.domains, self.weights, self.caps, strict=True) if c < 1.0 and w >= c - 1e-6
         )
+
+    @property
+    def beyond_data(self) -> tuple[str, ...]:
+        """Domains whose chosen share exceeds the largest share any proxy run had: the fit extrapolates there."""
+        return tuple(d for d, w, m in zip(self.domains, self.weights, self.observed_max, strict=True) if w > m + 1e-9)
 
     def _bounds(self, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = (1.0 - self.level) / 2.0
@@ -783,6 +791,7 @@ def optimize_mixture(
         best_loss_samples=best_s,
         argmin_samples=argmin_s,
         nearest_run_distance=distance,
+        observed_max=fit.proportions.max(axis=0),
         model=fit.model,
     )
 
