@@ -1,4 +1,5 @@
-"""Suggesting runs: target parsing, budget respected, the interval narrows, cold start, CLI."""
+"""Suggesting runs: target parsing, budget respected, the interval narrows, user candidates, data-constrained
+laws, the default grid's reach, the exchange pass, calibration of poorly identified fits, cold start, CLI."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import scalelaw
 from scalelaw import DataError
-from scalelaw.design import Target, cold_start, suggest
+from scalelaw.design import Target, candidate_grid, cold_start, suggest
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 
@@ -57,6 +60,85 @@ def test_suggestion_respects_budget_and_narrows_the_interval(small_fit):
 def test_sizes_restrict_candidates(small_fit):
     s = suggest(small_fit, "predict:params=7e10,tokens=1.4e12", budget=1e20, sizes=[3e8, 1e9], n_boot=0)
     assert set(np.round(s.runs["params"], -6)) <= {3e8, 1e9}
+
+
+def test_candidates_choose_among_the_users_runs(small_fit):
+    """With ``candidates=`` only those runs (labels kept) are proposed, each at most once, within budget."""
+    pool = pd.DataFrame(
+        {
+            "run": ["a", "b", "c", "d", "e", "f"],
+            "params": [2e8, 4e8, 8e8, 8e8, 1.6e9, 3e8],
+            "tokens": [4e9, 8e9, 1.6e10, 4e9, 3.2e10, 3e10],
+        }
+    )
+    pool["flops"] = 6 * pool["params"] * pool["tokens"] * 1.1  # the user's own costs are used as given
+    s = suggest(small_fit, "plan:flops=1e24", budget=2e20, candidates=pool, n_boot=0)
+    assert set(s.runs["run"]) <= set(pool["run"]) and s.runs["run"].is_unique
+    assert s.spent == pytest.approx(pool.set_index("run").loc[s.runs["run"], "flops"].sum())
+    assert s.spent <= 2e20 and s.width_after < s.width_before
+
+
+def test_bad_candidates(small_fit):
+    with pytest.raises(DataError, match="tokens"):
+        suggest(small_fit, "plan:flops=1e24", 1e20, candidates=pd.DataFrame({"params": [1e8]}), n_boot=0)
+    with pytest.raises(DataError, match="rows"):
+        bad = pd.DataFrame({"params": [1e8, -1.0], "tokens": [1e9, 1e9]})
+        suggest(small_fit, "plan:flops=1e24", 1e20, candidates=bad, n_boot=0)
+    with pytest.raises(DataError, match="max-flops-per-run"):
+        ok = pd.DataFrame({"params": [1e9], "tokens": [1e10]})
+        suggest(small_fit, "plan:flops=1e24", 1e20, candidates=ok, max_flops_per_run=1e10, n_boot=0)
+    with pytest.raises(DataError):
+        suggest(small_fit, "plan:flops=1e24", -1.0)
+
+
+def test_default_grid_reaches_the_largest_affordable_run(small_fit):
+    """Sizes run up to the model one run can afford at 2 tokens/param; IsoFLOP lines end at that compute."""
+    grid = candidate_grid(small_fit, budget=1e21, max_flops_per_run=1e20)
+    assert grid["params"].max() == pytest.approx(np.sqrt(1e20 / (6 * 2)), rel=1e-6)
+    assert grid["flops"].max() == pytest.approx(1e20, rel=1e-6) and grid["flops"].max() <= 1e20 * (1 + 1e-9)
+    ratio = grid["tokens"] / grid["params"]
+    assert ratio.min() <= 2 and ratio.max() >= 1024
+
+
+def test_data_constrained_with_unique_token_pool():
+    """Laws with inputs beyond N and D: a fixed pool of unique tokens, or a candidate column."""
+    law = scalelaw.get_law("data_constrained")
+    truth = {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.353, "beta": 0.353, "R_D_star": 15.4, "R_N_star": 5.3}
+    N, U, ep = np.meshgrid(np.geomspace(3e7, 3e8, 4), [1e9, 1e10], [1, 4, 16])
+    cols = {"params": N.ravel(), "tokens": (U * ep).ravel(), "unique_tokens": U.ravel()}
+    rng = np.random.default_rng(1)
+    y = law.predict(truth, **cols) * np.exp(rng.normal(0, 0.005, N.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = scalelaw.fit(law, {"run": np.arange(N.size), **cols, "loss": y})
+    target = "predict:params=8.7e9,tokens=1.78e11,unique_tokens=2.5e10"
+    s = suggest(fit, target, budget=1e20, unique_tokens=2.5e10, n_boot=0, max_runs=4)
+    assert not s.runs.empty and s.spent <= 1e20
+    assert np.all(s.runs["unique_tokens"] == np.minimum(2.5e10, s.runs["tokens"]))
+    pool = pd.DataFrame({"params": [5e8, 1e9, 1e9], "tokens": [1e10, 2e10, 8e10], "unique_tokens": [1e10, 2e10, 1e10]})
+    s = suggest(fit, target, budget=1e21, candidates=pool, n_boot=0)
+    assert set(s.runs["unique_tokens"]) <= {1e10, 2e10}
+    s = suggest(fit, "plan:flops=1e22", budget=1e20, unique_tokens=2.5e10, n_boot=0, max_runs=3)
+    assert s.width_after < s.width_before
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(budget=st.floats(3e18, 3e20), max_runs=st.integers(1, 6))
+def test_exchange_never_worse_and_within_budget(small_fit, budget, max_runs):
+    """Property: the exchange pass keeps the budget and never leaves a wider forecast than greedy alone."""
+    kw = {"budget": budget, "max_runs": max_runs, "n_boot": 0}
+    greedy = suggest(small_fit, "plan:flops=1e24", exchange=False, **kw)
+    best = suggest(small_fit, "plan:flops=1e24", **kw)
+    assert best.spent <= budget * (1 + 1e-9) and len(best.runs) <= max_runs
+    assert best.width_after <= greedy.width_after * (1 + 1e-9)
+
+
+def test_calibration_never_shrinks_widths(small_fit):
+    """A poorly identified fit's bootstrap is narrower than its ridge-inflated linearization; the forecast
+    must not be shrunk by that ratio (it made forecasts 10-100x too narrow on gadre2024)."""
+    s = suggest(small_fit, "plan:flops=1e24", 1e20, n_boot=60)
+    assert s.calibration >= 1.0
+    assert any("pin down" in n for n in s.notes) == bool(small_fit.status.not_identifiable)
 
 
 def test_cold_start_design():

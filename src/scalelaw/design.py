@@ -411,6 +411,7 @@ def suggest(
     else:
         table = _read_candidates(law, candidates, k, max_flops_per_run)
     cand_cols = _fill_inputs(law, table, fixed_all)
+    table = table.assign(**{n: v for n, v in cand_cols.items() if n not in table})  # shown with each run
     data_cols = {n: result.data.columns[n] for n in law.inputs}
 
     # Parameter sets the criterion is averaged over: the fit first, then bootstrap replicates.
