@@ -808,6 +808,9 @@ def _search(
         order = np.argsort(f, axis=1)[:, : top.shape[1]]
         top[s : s + chunk] = cand[order]
     R = _refine(model, P, v, top, cap, steps)
+    # Bisection leaves ~1e-17 on domains that should be exactly 0; clear them, keeping sums and caps.
+    R = np.where(R < 1e-12, 0.0, R)
+    R = np.minimum(R / R.sum(axis=-1, keepdims=True), cap)
     f = _total(model, P, R, v)
     i = np.argmin(f, axis=1)
     return R[np.arange(n_sets), i], f[np.arange(n_sets), i]
