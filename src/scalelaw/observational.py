@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -122,7 +122,7 @@ class Capabilities:
         """Capability vectors of (new) models; missing scores are handled by least squares on the observed ones.
 
         This is the fixed point of iterating "fill missing cells with the reconstruction" with the loadings
-        held fixed, i.e. the same imputation :func:`capabilities` applied to its own rows.
+        held fixed; for the fitted models it reproduces ``scores`` when ``impute_rank == n_components``.
         """
         z = (_score_matrix(frame, self.benchmarks) - self.mean) / self.scale
         labels = _labels(frame, index)
@@ -151,10 +151,10 @@ def capabilities(
     n_components: int = 3,
     *,
     standardize: bool = True,
-    impute_rank: int | None = None,
+    impute_rank: int = 1,
     index: str = "model",
     max_iter: int = 2000,
-    tol: float = 1e-7,
+    tol: float = 1e-6,
 ) -> Capabilities:
     """PCA of benchmark scores with iterative low-rank imputation of missing cells.
 
@@ -173,8 +173,10 @@ def capabilities(
     standardize : bool
         Divide each benchmark by its standard deviation first (the paper's PCA step works on raw
         accuracies; its imputation step standardizes). Variance shares depend on this choice.
-    impute_rank : int, optional
-        Rank of the imputation model (default ``n_components``; the repo's default is 1).
+    impute_rank : int
+        Rank of the imputation model. 1 (the repo's default, ``imputation_kwargs={'n_components': 1}``)
+        converges in tens of iterations; higher ranks fit the missing cells more flexibly but converge
+        slowly on the real data (thousands of iterations at rank 3).
     index : str
         Column naming the models (used as the index of ``scores``); the frame index when absent.
     max_iter, tol : int, float
@@ -196,7 +198,7 @@ def capabilities(
     bench = _benchmark_list(benchmarks)
     x = _score_matrix(scores, bench)
     labels = _labels(scores, index)
-    rank = n_components if impute_rank is None else int(impute_rank)
+    rank = int(impute_rank)
     n, p = x.shape
     if not 1 <= n_components <= min(n - 1, p):
         raise DataError(f"n_components must be between 1 and min(models - 1, benchmarks) = {min(n - 1, p)}")
@@ -450,6 +452,7 @@ def fit_link(
     floor: float | tuple[float, float] = (0.0, 0.2),
     ceiling: float | tuple[float, float] = 1.0,
     max_slope: float = 30.0,
+    start: Link | None = None,
 ) -> Link:
     """Least-squares fit of a sigmoid of a linear function of capabilities.
 
@@ -465,6 +468,8 @@ def fit_link(
     max_slope : float
         Bound on ``|β_j| · sd(S_j)``: a sigmoid steeper than this over one standard deviation is a step,
         which the data cannot pin down; the bound keeps the problem well-posed.
+    start : Link, optional
+        Start from this fit only (bootstrap refits), instead of the logit-regression starts.
 
     Examples
     --------
@@ -516,9 +521,13 @@ def fit_link(
     lower = np.r_[-alpha_max, -beta_max, [f_lo] * f_free, [c_lo] * c_free]
     upper = np.r_[alpha_max, beta_max, [f_hi] * f_free, [c_hi] * c_free]
     best = None
-    for start in _link_starts(s, t, f_lo, f_hi, c_lo, c_hi, f_free, c_free):
-        start = np.clip(start, lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
-        sol = least_squares(residual, start, jac=jacobian, bounds=(lower, upper), method="trf", x_scale="jac")
+    if start is not None and len(start.weights) == k:
+        starts = [np.r_[start.bias, start.weights, [start.floor] * f_free, [start.ceiling] * c_free]]
+    else:
+        starts = _link_starts(s, t, f_lo, f_hi, c_lo, c_hi, f_free, c_free)
+    for p0 in starts:
+        p0 = np.clip(p0, lower + 1e-9 * (upper - lower), upper - 1e-9 * (upper - lower))
+        sol = least_squares(residual, p0, jac=jacobian, bounds=(lower, upper), method="trf", x_scale="jac")
         if best is None or sol.cost < best.cost:
             best = sol
     assert best is not None
@@ -663,18 +672,24 @@ def holdout_by_flops(
     y_train = train[target].to_numpy(dtype=float)
     x_train, x_test = np.log10(train["flops"].to_numpy()), np.log10(test["flops"].to_numpy())
 
-    def pipeline(rows: np.ndarray) -> tuple[Capabilities, Link, Link, np.ndarray, np.ndarray, np.ndarray]:
+    def pipeline(
+        rows: np.ndarray, warm: tuple[Link, Link] | None = None
+    ) -> tuple[Capabilities, Link, Link, np.ndarray, np.ndarray, np.ndarray]:
         part = train.iloc[rows]
         caps = capabilities(part, bench, n_components, standardize=standardize)
-        link = fit_link(caps.scores.to_numpy(), y_train[rows], floor=floor, ceiling=ceiling)
-        base = fit_link(x_train[rows, None], y_train[rows], floor=floor, ceiling=ceiling)
+        if warm is not None:  # keep PC signs aligned with the full fit so the warm start is meaningful
+            caps = _align_signs(caps, full_caps)
+        link = fit_link(caps.scores.to_numpy(), y_train[rows], floor=floor, ceiling=ceiling, start=warm and warm[0])
+        base = fit_link(x_train[rows, None], y_train[rows], floor=floor, ceiling=ceiling, start=warm and warm[1])
         pred = link.predict(caps.transform(test).to_numpy())
         res = y_train[rows] - link.predict(caps.scores.to_numpy())
         base_res = y_train[rows] - base.predict(x_train[rows, None])
         return caps, link, base, pred, res, base_res
 
     n = len(train)
+    full_caps: Capabilities | None = None
     caps, link, base, pred, _, _ = pipeline(np.arange(n))
+    full_caps = caps
     base_pred = base.predict(x_test[:, None])
     rng = np.random.default_rng(seed)
     reps, base_reps = [], []
@@ -683,7 +698,7 @@ def holdout_by_flops(
         for _ in range(n_boot):
             rows = rng.integers(0, n, n)
             try:
-                _, _, b_link, b_pred, res, b_res = pipeline(rows)
+                _, _, b_link, b_pred, res, b_res = pipeline(rows, (link, base))
             except DataError:  # a resample with a constant column: skip it
                 continue
             reps.append(b_pred + rng.choice(res, len(b_pred)))
@@ -712,6 +727,8 @@ class FamilyPrediction:
     ``table`` is long: one row per (held-out model, metric) with the observed value (NaN when unknown),
     the prediction from compute, a bootstrap prediction interval and the absolute error. Metrics are the
     PCA benchmarks (reconstructed from the predicted capabilities) and ``target`` (through the link).
+    ``baseline_predicted`` regresses each metric on log10 compute directly, with the same slope/intercept
+    design as the capabilities (no PCA, no link).
     """
 
     family: str
@@ -725,6 +742,10 @@ class FamilyPrediction:
     @property
     def mae(self) -> float:
         return float(self.table["abs_error"].mean())
+
+    @property
+    def baseline_mae(self) -> float:
+        return float(self.table["baseline_abs_error"].mean())
 
     @property
     def coverage(self) -> float:
@@ -792,9 +813,11 @@ def predict_family(
         raise DataError(f"family {family!r} keeps fewer than 2 models at distinct compute; use shared_slope=True")
     test_flops = test["flops"].to_numpy(dtype=float)
 
-    def pipeline(rows: pd.Index) -> tuple[Capabilities, FamilyCompute, Link | None, np.ndarray, np.ndarray]:
+    def pipeline(
+        rows: pd.Index, warm: Link | None = None, reference: Capabilities | None = None
+    ) -> tuple[Capabilities, FamilyCompute, Link | None, np.ndarray, np.ndarray]:
         part = known.loc[rows]
-        caps = capabilities(part, bench, n_components, standardize=standardize)
+        caps = _align_signs(capabilities(part, bench, n_components, standardize=standardize), reference)
         pcs = caps.scores.to_numpy()
         with_c = np.isfinite(part["flops"].to_numpy(dtype=float))
         fam_fit = fit_family_compute(
@@ -805,7 +828,7 @@ def predict_family(
         if target:
             y = part[target].to_numpy(dtype=float)
             ok = np.isfinite(y)
-            link = fit_link(pcs[ok], y[ok], floor=floor, ceiling=ceiling)
+            link = fit_link(pcs[ok], y[ok], floor=floor, ceiling=ceiling, start=warm)
         s_test = fam_fit.predict(family, test_flops)
         pred = _metrics(caps, link, s_test)
         # In-sample residuals of the whole compute -> score pipeline, for the prediction interval.
@@ -822,9 +845,9 @@ def predict_family(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for _ in range(n_boot):
-            rows = others[rng.integers(0, len(others), len(others))].append(own[rng.integers(0, len(own), len(own))])
+            rows = others[rng.integers(0, len(others), len(others))].append(_resample_family(own, known, rng))
             try:
-                *_, b_pred, res = pipeline(rows)
+                *_, b_pred, res = pipeline(rows, link, caps)
             except DataError:  # degenerate resample (e.g. the family lost its compute spread)
                 continue
             draw = res[rng.integers(0, len(res), len(b_pred))]
@@ -837,6 +860,8 @@ def predict_family(
     table["observed"] = observed
     flat_reps = [r.ravel() for r in reps]
     _add_prediction(table, "", pred.ravel(), flat_reps, observed, level)
+    table["baseline_predicted"] = _direct_family_fit(known, family, metrics, test_flops, shared_slope).ravel()
+    table["baseline_abs_error"] = np.abs(table["baseline_predicted"] - observed)
     return FamilyPrediction(
         family=family,
         target=target,
@@ -846,6 +871,45 @@ def predict_family(
         link=link,
         level=level,
     )
+
+
+def _resample_family(own: pd.Index, known: pd.DataFrame, rng: np.random.Generator) -> pd.Index:
+    """Resample the family's own models, redrawing resamples that lose its compute spread (at most 50 tries)."""
+    for _ in range(50):
+        rows = own[rng.integers(0, len(own), len(own))]
+        if known.loc[rows, "flops"].nunique() > 1 or len(set(known.loc[own, "flops"])) < 2:
+            return rows
+    return own
+
+
+def _direct_family_fit(
+    known: pd.DataFrame, family: str, metrics: Sequence[str], flops: np.ndarray, shared_slope: bool
+) -> np.ndarray:
+    """Baseline without capabilities: each metric regressed on log10 compute like the factors are."""
+    out = np.full((len(flops), len(metrics)), np.nan)
+    for j, metric in enumerate(metrics):
+        y = known[metric].to_numpy(dtype=float)
+        c = known["flops"].to_numpy(dtype=float)
+        ok = np.isfinite(y) & np.isfinite(c)
+        fams = known["model_family"].to_numpy()[ok]
+        if family not in set(fams):
+            continue
+        try:
+            fit = fit_family_compute(y[ok], c[ok], fams, shared_slope=shared_slope)
+            out[:, j] = fit.predict(family, flops)[:, 0]
+        except DataError:  # the family lacks the data for this metric
+            continue
+    return out
+
+
+def _align_signs(caps: Capabilities, reference: Capabilities | None) -> Capabilities:
+    """Flip components whose loadings point away from ``reference``'s (bootstrap replicates)."""
+    if reference is None:
+        return caps
+    flip = np.where(np.sum(caps.loadings * reference.loadings, axis=1) < 0, -1.0, 1.0)
+    if np.all(flip > 0):
+        return caps
+    return replace(caps, loadings=caps.loadings * flip[:, None], scores=caps.scores * flip)
 
 
 def _metrics(caps: Capabilities, link: Link | None, s: np.ndarray) -> np.ndarray:
