@@ -174,7 +174,7 @@ def test_equivalent_flops_inverts_the_reference_line():
 def test_paper_cutoff_backtest_vs_compute_only_baseline(ruan, target, pca_better):
     """The paper's split (train ≤ 8.4e22 FLOPs, predict the 46 larger models), target left out of the PCA.
 
-    Measured (n_boot=200, seed 0): MAE PCA route vs log10-FLOPs-only sigmoid —
+    Measured (n_boot=100, seed 0; the MAEs do not depend on n_boot): MAE PCA route vs log10-FLOPs-only sigmoid —
     gsm8k 0.148 vs 0.203, mmlu 0.065 vs 0.173, arc_c 0.028 vs 0.069, hellaswag 0.032 vs 0.056,
     truthfulqa 0.066 vs 0.101, winograd 0.039 vs 0.077; but humaneval 0.194 vs 0.123 and
     xwinograd 0.080 vs 0.061 (the capability route loses there). 90% bootstrap prediction intervals
