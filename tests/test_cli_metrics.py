@@ -10,6 +10,7 @@ import pytest
 
 from test_cli import run
 from test_emergence import SCALES, token_table
+from test_mixture import DOMAINS, TARGETS, _synthetic, _true_argmin
 from test_sampling import law_mixture
 
 
@@ -40,3 +41,18 @@ def test_passk_fits_coverage_and_inverts_it(tmp_path):
     assert data["fit"]["params"]["b"] == pytest.approx(0.5, rel=0.15)
     bad = run("passk", str(path), "--k", "1,2000", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_mixture_proposes_the_known_best_mix_under_a_cap(tmp_path):
+    path = tmp_path / "mixes.csv"
+    _synthetic(60, 0.003, seed=0).assign(size="1M").to_csv(path, index=False)
+    args = ["mixture", str(path), "--y", ",".join(TARGETS), "--cap", "code=0.2", "--where", "size=1M"]
+    data = json.loads(run(*args, "--bootstrap", "20", "--json").stdout)
+    cap = np.array([1.0, 0.2, 1.0])
+    assert np.abs(np.array([data["best"][d] for d in DOMAINS]) - _true_argmin(cap)).sum() < 0.05
+    assert data["best"]["code"] <= 0.2 + 1e-9 and "code" in data["at_cap"]
+    assert "Best mix" in run(*args, "--bootstrap", "0").stdout
+    bad = run(*args, "--cap", "code=lots", check=False)
+    assert bad.returncode == 2 and "--cap values must be shares" in bad.stderr
+    bad = run(*args, "--where", "size=7B", check=False)
+    assert bad.returncode == 2 and "values include: 1M" in bad.stderr

@@ -451,6 +451,22 @@ def _predict_curves(
     out.print("every step: --json", style="dim", highlight=False)
 
 
+def _where_masks(table, conditions: list[str] | None, source: str):
+    """``--where COLUMN=VALUE`` filters, one row mask at a time: yields (column, value, mask)."""
+    for condition in conditions or []:
+        column, sep, value = (part.strip() for part in condition.partition("="))
+        if not sep or not column:
+            raise DataError(f"--where {condition!r} must look like COLUMN=VALUE, e.g. 'dataset=rw'")
+        if column not in table.columns:
+            raise DataError(f"--where names column {column!r}, which {source} does not have")
+        keep = (table[column].astype(str) == value).to_numpy()
+        if not keep.any():
+            seen = ", ".join(sorted(map(str, table[column].unique()))[:10])
+            raise DataError(f"no rows have {column} = {value!r}; values include: {seen}")
+        table = table.loc[keep]
+        yield column, value, keep
+
+
 def _read_table_or_dataset(source: str):
     from scalelaw.io import read_table
 
@@ -949,16 +965,7 @@ def isoflop(
         if by not in ("budgets", "points"):
             raise DataError(f"--by must be 'budgets' or 'points', not {by!r}")
         runs = load_runs(data, mapping)
-        for condition in where or []:
-            column, sep, value = (part.strip() for part in condition.partition("="))
-            if not sep or not column:
-                raise DataError(f"--where {condition!r} must look like COLUMN=VALUE, e.g. 'dataset=rw'")
-            if column not in runs.table.columns:
-                raise DataError(f"--where names column {column!r}, which {runs.source} does not have")
-            keep = (runs.table[column].astype(str) == value).to_numpy()
-            if not keep.any():
-                seen = ", ".join(sorted(map(str, runs.table[column].unique()))[:10])
-                raise DataError(f"no rows have {column} = {value!r}; values include: {seen}")
+        for column, value, keep in _where_masks(runs.table, where, runs.source):
             runs = runs.subset(keep, f"kept rows with {column} = {value!r}")
         if window < 0:
             raise DataError(f"--window must be >= 0 decades (0 fits every size), got {window}")

@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scalelaw.cli import _floats, _fmt, _pairs, _print_json, _read_table_or_dataset, _run, _split_list, app, out
+from scalelaw.cli import (
+    _floats,
+    _fmt,
+    _pairs,
+    _print_json,
+    _read_table_or_dataset,
+    _run,
+    _split_list,
+    _where_masks,
+    app,
+    out,
+)
 from scalelaw.errors import DataError
 
 
@@ -185,6 +196,89 @@ def passk(
         out.print(
             f"coverage {row.target:g}: {_fmt(row.samples)} samples per problem [{_fmt(row.low)}, {_fmt(row.high)}]"
             + (f", {beyond:.2g} decades beyond the data" if beyond > 0 else ""),
+            highlight=False,
+            markup=False,
+        )
+
+
+@app.command()
+def mixture(
+    data: Annotated[
+        str, typer.Argument(help="Proxy runs, one row per run, proportions in w_<domain> columns; or dataset:NAME.")
+    ],
+    domains: Annotated[
+        str | None,
+        typer.Option(help="Domains, comma-separated (default: every w_* column); the last is the reference."),
+    ] = None,
+    y: Annotated[str, typer.Option(help="Loss column(s), comma-separated; several are averaged (Ye et al.).")] = "loss",
+    model: Annotated[str, typer.Option(help="mixing_law, linear or log_linear.")] = "mixing_law",
+    ridge: Annotated[float, typer.Option(help="Ridge penalty of the linear models.")] = 0.0,
+    cap: Annotated[
+        list[str] | None, typer.Option("--cap", help="Largest share of a domain, NAME=SHARE (repeatable).")
+    ] = None,
+    where: Annotated[
+        list[str] | None, typer.Option(help="Keep rows where COLUMN=VALUE (repeatable), e.g. 'model=1M'.")
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also rank the models by 5-fold held-out Spearman.")
+    ] = False,
+    bootstrap: Annotated[int, typer.Option(help="By-run bootstrap refits (0: none).")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Fit loss against mixture proportions and propose the best mix under per-domain caps."""
+    from scalelaw import mixture as mx
+
+    def action():
+        table = _read_table_or_dataset(data)
+        for _, _, keep in _where_masks(table, where, data):
+            table = table.loc[keep]
+        targets = _split_list(y) or ["loss"]
+        pairs = _pairs(cap, "--cap")  # DataError is a ValueError: parse before the float conversion
+        try:
+            caps = {k: float(v) for k, v in pairs.items()}
+        except ValueError:
+            raise DataError("--cap values must be shares in [0, 1], e.g. --cap code=0.3") from None
+        names = _split_list(domains)
+        ranking = mx.compare_models(table, names, targets, ridge=ridge, seed=seed) if compare else None
+        fitted = mx.fit_mixture(table, names, targets, model=model, ridge=ridge)
+        return fitted, mx.optimize_mixture(fitted, caps=caps, n_bootstrap=bootstrap, seed=seed), ranking
+
+    fitted, best, ranking = _run(action)
+    rows = best.table()
+    if as_json:
+        _print_json(
+            {
+                "model": fitted.model,
+                "domains": list(fitted.domains),
+                "params": fitted.param_table().to_dict(orient="records"),
+                "best": best.mixture,
+                "predicted": best.predicted,
+                "table": rows.to_dict(orient="records"),
+                "at_cap": list(best.at_cap),
+                "beyond_data": list(best.beyond_data),
+                "comparison": None if ranking is None else ranking.to_dict(orient="records"),
+            }
+        )
+        return
+    if ranking is not None:
+        view = Table(title="Held-out rank correlation (5-fold by run)", title_justify="left")
+        for col in ("model", "spearman", "rmse"):
+            view.add_column(col)
+        for r in ranking.itertuples():
+            view.add_row(r.model, _fmt(r.spearman), _fmt(r.rmse))
+        out.print(view)
+    view = Table(title=f"Best mix ({fitted.model}; {best.level:.0%} bootstrap intervals by run)", title_justify="left")
+    for col in ("quantity", "estimate", "low", "high", "cap"):
+        view.add_column(col, justify="left" if col == "quantity" else "right")
+    for r in rows.itertuples():
+        view.add_row(r.quantity, _fmt(r.estimate), _fmt(r.low), _fmt(r.high), _fmt(r.cap))
+    out.print(view)
+    if best.beyond_data:
+        out.print(
+            f"note: the best mix puts more on {', '.join(best.beyond_data)} than any proxy run did; "
+            "treat it as an extrapolation and test it before trusting it",
+            style="yellow",
             highlight=False,
             markup=False,
         )
