@@ -184,6 +184,7 @@ def bootstrap(
     seed: int = 0,
     max_iter: int = 1000,
     progress: Callable[[int, int], None] | None = None,
+    groups: np.ndarray | None = None,
 ) -> Bootstrap:
     """Refit ``result``'s law on ``n`` resamples of its data, all at once.
 
@@ -199,6 +200,10 @@ def bootstrap(
         Seed of the resampling; the same seed gives the same replicates bit for bit.
     progress : callable, optional
         ``progress(done, total)`` is called as replicate batches finish.
+    groups : array of labels, optional
+        One label per row of the fit; rows with the same label are resampled together (e.g. all seeds
+        of one configuration, see :meth:`scalelaw.noise.SeedNoise.bootstrap`). ``by`` then only names
+        what was resampled.
 
     Raises
     ------
@@ -215,17 +220,17 @@ def bootstrap(
     >>> bool(ci["low"].iloc[0] < ci["estimate"].iloc[0] < ci["high"].iloc[0])
     True
     """
-    if by not in ("run", "row"):
+    if groups is None and by not in ("run", "row"):
         raise FitError(f"by must be 'run' or 'row', not {by!r}")
     if n < 10:
         raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
     problem = _problem(result)
     assert result.data is not None
     base = _base_weights(result)
-    groups = _groups(result, by)
+    groups = _groups(result, by) if groups is None else _given_groups(result, groups)
     n_groups = int(groups.max()) + 1
     if n_groups < MIN_RUNS:
-        what = "runs" if by == "run" else "rows"
+        what = {"run": "runs", "row": "rows"}.get(by, f"groups ({by})")
         raise FitError(
             f"only {n_groups} {what} to resample; a bootstrap by {by} needs at least {MIN_RUNS}. Add runs, or use "
             "profile intervals (scalelaw.uncertainty.profile), which do not resample"
@@ -254,6 +259,15 @@ def _groups(result: FitResult, by: str) -> np.ndarray:
     if by == "row":
         return np.arange(len(result.data))
     _, inverse = np.unique(result.data.run, return_inverse=True)
+    return inverse
+
+
+def _given_groups(result: FitResult, groups: np.ndarray) -> np.ndarray:
+    assert result.data is not None
+    labels = np.asarray(groups)
+    if labels.shape != (len(result.data),):
+        raise FitError(f"groups must give one label per row of the fit ({len(result.data)}), got shape {labels.shape}")
+    _, inverse = np.unique(labels.astype(str), return_inverse=True)
     return inverse
 
 
