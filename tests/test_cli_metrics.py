@@ -56,3 +56,12 @@ def test_mixture_proposes_the_known_best_mix_under_a_cap(tmp_path):
     assert bad.returncode == 2 and "--cap values must be shares" in bad.stderr
     bad = run(*args, "--where", "size=7B", check=False)
     assert bad.returncode == 2 and "values include: 1M" in bad.stderr
+
+
+def test_observe_backtests_the_paper_split():
+    data = json.loads(run("observe", "dataset:ruan2024", "--target", "mmlu", "--n-boot", "20", "--json").stdout)
+    # 77 models at or below Llama-2-7B's 8.4e22 FLOPs train, 46 larger ones are predicted (SOURCE.md split).
+    assert data["n_train"] == 77 and data["n_test"] == 46 == len(data["models"])
+    assert data["mae"] < data["baseline_mae"]  # measured 0.065 vs 0.173
+    bad = run("observe", "dataset:ruan2024", "--target", "nope", check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli import (
@@ -282,3 +283,66 @@ def mixture(
             highlight=False,
             markup=False,
         )
+
+
+@app.command()
+def observe(
+    data: Annotated[
+        str, typer.Argument(help="Model table, one row per model (file or dataset:NAME, e.g. dataset:ruan2024).")
+    ],
+    target: Annotated[str, typer.Option("--target", "-t", help="Benchmark column to predict (left out of the PCA).")],
+    cutoff_flops: Annotated[
+        float, typer.Option(help="Train on models at or below this compute; predict the rest.")
+    ] = 8.4e22,
+    benchmarks: Annotated[
+        str | None, typer.Option(help="Comma-separated score columns for the capability PCA (default: the paper's 8).")
+    ] = None,
+    components: Annotated[int, typer.Option(help="Number of capability factors.")] = 3,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the prediction intervals.")] = 200,
+    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Observational scaling backtest (Ruan et al. 2024): capability PCA + sigmoid link vs log-FLOPs only."""
+    from scalelaw import observational as ob
+
+    def action():
+        return ob.holdout_by_flops(
+            _read_table_or_dataset(data),
+            target,
+            cutoff=cutoff_flops,
+            benchmarks=_split_list(benchmarks) or ob.DEFAULT_BENCHMARKS,
+            n_components=components,
+            n_boot=n_boot,
+            level=level,
+            seed=seed,
+        )
+
+    backtest = _run(action)
+    summary = backtest.summary()
+    if as_json:
+        _print_json({**summary, "models": backtest.table.to_dict(orient="records")})
+        return
+    out.print(
+        f"{target}: trained on {summary['n_train']} models <= {cutoff_flops:.3g} FLOPs, predicted {summary['n_test']}; "
+        f"the first {components} capability factors hold {summary['variance_share']:.1%} of the variance",
+        highlight=False,
+        markup=False,
+    )
+    table = Table("model", "FLOPs", "observed", "predicted", f"{level:.0%} interval", "log-FLOPs only")
+    for row in backtest.table.sort_values("flops").itertuples():
+        table.add_row(
+            escape(str(row.model)),
+            f"{row.flops:.3g}",
+            f"{row.observed:.3f}",
+            f"{row.predicted:.3f}",
+            f"[{row.low:.3f}, {row.high:.3f}]",
+            f"{row.baseline_predicted:.3f}",
+        )
+    out.print(table)
+    out.print(
+        f"MAE {summary['mae']:.4f} (log-FLOPs only {summary['baseline_mae']:.4f}); interval coverage "
+        f"{summary['coverage']:.0%} (log-FLOPs only {summary['baseline_coverage']:.0%})",
+        highlight=False,
+        markup=False,
+    )
