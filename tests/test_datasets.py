@@ -20,6 +20,9 @@ def test_every_dataset_ships_source_and_license():
         ("gadre2024", 104, {"run", "params", "tokens", "flops", "loss", "train_dataset"}),
         ("gadre2024_rpj", 35, {"run", "params", "tokens", "flops", "loss"}),
         ("muennighoff2023", 296, {"run", "params", "tokens", "unique_tokens", "loss"}),
+        ("regmix2024", 1088, {"run", "loss", "w_pile_cc"}),
+        ("ruan2024", 148, {"model", "params", "flops", "mmlu"}),  # 25 models lack compute: empty cells load
+        ("pythia_evals", 9840, {"params", "tokens", "step", "task", "value"}),
     ],
 )
 def test_views_have_canonical_columns(name, rows, columns):
