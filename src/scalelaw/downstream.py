@@ -161,8 +161,10 @@ class Chain:
     >>> L = 1.8 + 160 * N**-0.27 + 290 * D**-0.27
     >>> runs = {"params": N, "tokens": D, "loss": L, "error": 0.86 - 2.2 * np.exp(-0.71 * L)}
     >>> c = chain(scalelaw.fit("overtrain", runs), scalelaw.fit("downstream_exp", runs))
-    >>> round(float(c.predict(params=7e9, tokens=1.4e11)[0]), 3)
-    0.475
+    >>> L_true = 1.8 + 160 * 7e9**-0.27 + 290 * 1.4e11**-0.27
+    >>> truth = 0.86 - 2.2 * np.exp(-0.71 * L_true)
+    >>> bool(abs(c.predict(params=7e9, tokens=1.4e11)[0] / truth - 1) < 1e-3)
+    True
     """
 
     loss_fit: FitResult
@@ -243,7 +245,7 @@ def fit_chain(
     loss_law: str | Law = "overtrain",
     link_law: str | Law = "downstream_exp",
     metric: str = "error",
-    loss: str = "loss",
+    loss_column: str = "loss",
     link_runs: Runs | pd.DataFrame | Mapping[str, Any] | str | None = None,
     least_squares: bool = False,
     **fit_kwargs: Any,
@@ -256,7 +258,7 @@ def fit_chain(
         Runs for the loss law (and for the link unless ``link_runs`` is given).
     loss_law, link_law : str or Law
         The two stages (catalog names or laws).
-    metric, loss : str
+    metric, loss_column : str
         The metric column the link predicts and the loss column between the stages.
     link_runs : optional
         Other runs for the link: fit it on models whose metric is clearly off the chance level
@@ -265,12 +267,20 @@ def fit_chain(
         Fit both stages on linear residuals (:func:`fit_least_squares`, Gadre et al.'s protocol) instead
         of the default Huber loss on log residuals.
     **fit_kwargs
-        Passed to both fits.
+        Passed to both fits, e.g. ``loss="squared"`` for the objective.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> warnings.simplefilter("ignore")
+    >>> c = fit_chain("dataset:gadre2024_rpj", metric="err_avg_subset_17")
+    >>> c.metric_fit.law.formula()
+    'eps - k * exp(-gamma * loss)'
     """
     fitter = fit_least_squares if least_squares else fit
-    loss_fit = fitter(loss_law, runs, y=loss, **fit_kwargs)
+    loss_fit = fitter(loss_law, runs, y=loss_column, **fit_kwargs)
     link = get_law(link_law)
-    metric_fit = fitter(link, runs if link_runs is None else link_runs, y=metric, x=[loss], **fit_kwargs)
+    metric_fit = fitter(link, runs if link_runs is None else link_runs, y=metric, x=[loss_column], **fit_kwargs)
     return Chain(loss_fit, metric_fit)
 
 

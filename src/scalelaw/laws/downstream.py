@@ -78,7 +78,7 @@ def downstream_exp(x: str = "loss", y: str = "error") -> DownstreamExpLaw:
     --------
     >>> law = downstream_exp(y="err_avg_subset_17")
     >>> round(float(law.predict({"eps": 0.85699, "k": 2.2065, "gamma": 0.71459}, loss=2.5)[0]), 4)
-    0.4941
+    0.4873
     """
     return DownstreamExpLaw(
         name="downstream_exp",
