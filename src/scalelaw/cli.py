@@ -5,6 +5,7 @@ Exit codes: 0 ok, 2 bad input (one clear line on stderr), 1 other failure.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -128,6 +129,21 @@ def fit(
         list[str] | None,
         typer.Option("--law-option", help="Option of a catalog law, KEY=VALUE, e.g. by_size=true (repeatable)."),
     ] = None,
+    seed_noise_on: Annotated[
+        bool,
+        typer.Option(
+            "--seed-noise",
+            help="Estimate the seed-to-seed variance from configurations run with several seeds, print it, and "
+            "weight rows by its inverse (see docs/noise.md).",
+        ),
+    ] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            help="With --seed-noise: columns that identify a configuration (all but the seed), comma-separated; "
+            "default: those of params,tokens,unique_tokens,batch_size,lr,step present."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
@@ -153,6 +169,10 @@ def fit(
             schedule=schedules,
             law_options=_parse_law_options(law_option),
         )
+        noise = snr = None
+        if seed_noise_on:
+            noise, snr = _seed_noise(runs, the_law, settings, config)
+            settings["weights"] = noise.weights(loss)
         result = fit_law(the_law, runs, **settings)
         infl = refit = None
         if show_influence or drop_flagged:
@@ -160,10 +180,12 @@ def fit(
         if drop_flagged and infl is not None and infl.flagged:
             keep = ~np.isin(runs.run_ids, infl.flagged)
             note = f"dropped {len(infl.flagged)} influential run(s): {', '.join(infl.flagged)}"
+            if noise is not None:
+                settings["weights"] = settings["weights"][keep]
             refit = fit_law(the_law, runs.subset(keep, note), **settings)
-        return result, infl, refit
+        return result, infl, refit, noise, snr
 
-    result, infl, refit = _run(action)
+    result, infl, refit, noise, snr = _run(action)
     final = refit if refit is not None else result
     if out_path is not None:
         final.save(out_path)
@@ -171,11 +193,32 @@ def fit(
         payload = final.to_dict()
         if infl is not None:
             payload["influence"] = _influence_dict(infl, result, refit)
+        if noise is not None:
+            payload["seed_noise"] = {**noise.to_dict(), "signal_to_noise": dataclasses.asdict(snr)}
         _print_json(payload)
         return
     _render_fit(final, out_path)
     if infl is not None:
         _render_influence(infl, result, refit)
+    if noise is not None:
+        out.print(noise.summary(), highlight=False, markup=False)
+        for note in noise.notes:
+            out.print(f"note: {note}", style="dim", highlight=False, markup=False)
+        out.print(snr.message, style="yellow" if snr.dominated else None, highlight=False, markup=False)
+        out.print("rows weighted by inverse seed variance; seed-aware intervals: docs/noise.md", style="dim")
+
+
+def _seed_noise(runs, the_law, settings: dict[str, Any], config: str | None):
+    """Seed-noise estimate of the fitted column and its signal-to-noise split (their warnings become notes)."""
+    from scalelaw.laws.catalog import get_law
+    from scalelaw.noise import seed_noise
+
+    column = settings["y"] or get_law(the_law, **settings["law_options"]).output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        noise = seed_noise(runs, y=column, config=_split_list(config))
+        snr = noise.signal_to_noise(warn=False)
+    return noise, snr
 
 
 def _influence_dict(infl, result, refit) -> dict[str, Any]:
