@@ -204,7 +204,8 @@ def test_chain_interval_covers_in_a_small_simulation():
     # 20 simulations, 16 noisy runs each, predicting one decade past the largest model (squared loss: its
     # refits are ~10x faster than Huber's). The 200-simulation version of this design (200 replicates,
     # `python tests/test_downstream.py 200 200 squared`) measured 81% at nominal 90% with both stages and
-    # 66% / 71% with the loss / link stage alone; with the default Huber loss, 91% vs 72% / 76% (100 sims).
+    # 66.5% / 71% with the loss / link stage alone; with the default Huber loss (`... 200 200 huber`), 91.5% vs
+    # 77% / 77.5%.
     got = coverage(n_sims=20, n_boot=50, objective="squared")
     assert got["both"] >= 0.7
     assert got["both"] > max(got["loss"], got["metric"])
