@@ -77,3 +77,22 @@ def test_fit_seed_noise_reports_the_seed_variance_of_repeated_runs():
     assert noise["signal_to_noise"]["dominated"] is False
     bad = run("fit", "dataset:gadre2024_rpj", "--law", "overtrain", "--seed-noise", check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_chain_predicts_7b_error_from_small_models(tmp_path):
+    import scalelaw
+
+    frame = scalelaw.datasets.load("gadre2024_rpj")
+    frame[frame["params"] < 1e9].to_csv(tmp_path / "small.csv", index=False)
+    loss, link = str(tmp_path / "loss.json"), str(tmp_path / "link.json")
+    run("fit", str(tmp_path / "small.csv"), "--law", "overtrain", "--out", loss)
+    run("fit", str(tmp_path / "small.csv"), "--law", "downstream_exp", "--y", "err_avg_subset_17", "--out", link)
+    args = ["chain", loss, link, "--at", "params=6.89e9,tokens=1.378e11", "--interval", "0.9", "--n-boot", "100"]
+    data = json.loads(run(*args, "--stages", "--json").stdout)
+    observed = float(frame.loc[frame["params"] > 6e9, "err_avg_subset_17"].iloc[0])  # open_lm_7b: 0.47164
+    assert data["low"] < observed < data["high"]
+    # The joint interval is wider than either stage's alone.
+    assert data["high"] - data["low"] > data["loss_only_high"] - data["loss_only_low"]
+    assert data["high"] - data["low"] > data["metric_only_high"] - data["metric_only_low"]
+    swapped = run("chain", link, loss, "--at", "params=1e9,tokens=2e10", check=False)
+    assert swapped.returncode == 2 and "exactly one input" in swapped.stderr

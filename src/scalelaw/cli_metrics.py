@@ -5,21 +5,27 @@ They register on the same typer app as :mod:`scalelaw.cli` and share its error h
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli import (
+    _check_point,
+    _fail,
     _floats,
     _fmt,
+    _load_fit,
     _pairs,
+    _parse_at,
     _print_json,
     _read_table_or_dataset,
     _run,
     _split_list,
     _where_masks,
+    _with_progress,
     app,
     out,
 )
@@ -346,3 +352,85 @@ def observe(
         highlight=False,
         markup=False,
     )
+
+
+@app.command("chain")
+def chain_cmd(
+    loss_file: Annotated[Path, typer.Argument(help="Loss-law fit JSON (scalelaw fit --out), e.g. overtrain.")],
+    link_file: Annotated[
+        Path,
+        typer.Argument(help="Link fit JSON: a law of the loss alone, e.g. downstream_exp or downstream_sigmoid."),
+    ],
+    at: Annotated[
+        list[str] | None, typer.Option(help="Inputs of the loss law, e.g. 'params=7e9,tokens=1.4e11' (repeatable).")
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Add an interval at this level, e.g. 0.9 (joint by-run bootstrap of both fits)"),
+    ] = None,
+    observation: Annotated[
+        bool, typer.Option(help="Interval for a new run's measured metric (adds both stages' noise).")
+    ] = False,
+    stages: Annotated[
+        bool, typer.Option("--stages", help="With --interval: also show each stage's interval alone.")
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Predict a downstream metric in two stages: inputs -> loss (first fit) -> metric (second fit)."""
+    from scalelaw.downstream import chain
+
+    if not at:
+        _fail("give --at, e.g. --at params=7e9,tokens=1.4e11", 2)
+
+    def action():
+        two_stage = chain(_load_fit(loss_file), _load_fit(link_file))
+        points = _parse_at(at)
+        for point in points:
+            _check_point(two_stage.loss_fit, point)
+        frame = {name: [p[name] for p in points] for name in two_stage.loss_fit.law.inputs}
+        rows: list[dict[str, Any]] = [
+            {"at": p, two_stage.loss: float(loss), "value": float(v)}
+            for p, loss, v in zip(points, two_stage.predict_loss(frame), two_stage.predict(frame), strict=True)
+        ]
+        if interval is not None:
+            boot = _with_progress(
+                lambda progress: two_stage.bootstrap(n=n_boot, seed=seed, progress=progress), "bootstrap", quiet=as_json
+            )
+            for vary in ("both", "loss", "metric") if stages else ("both",):
+                table = boot.predict(frame, level=interval, observation=observation, vary=vary)
+                key = "" if vary == "both" else f"{vary}_only_"
+                for row, low, high in zip(rows, table["low"], table["high"], strict=True):
+                    row.update({f"{key}low": float(low), f"{key}high": float(high)})
+                    if vary == "both":
+                        row.update(level=interval, method=str(table["method"].iloc[0]))
+        return two_stage, rows
+
+    two_stage, rows = _run(action)
+    loss_law, link_law, metric = two_stage.loss_fit.law, two_stage.metric_fit.law, two_stage.metric
+    if as_json:
+        payload: dict[str, Any] = {"loss_law": loss_law.name, "link": link_law.name, "y": metric, "predictions": rows}
+        if len(rows) == 1:
+            payload.update(rows[0])
+        _print_json(payload)
+        return
+    view = Table(title=f"{loss_law.name} -> {link_law.name} prediction of {metric}", title_justify="left")
+    for name in (*loss_law.inputs, two_stage.loss, metric):
+        view.add_column(name, justify="right")
+    if interval is not None:
+        view.add_column(f"{interval:.0%} interval", justify="right")
+        if stages:
+            view.add_column("loss stage alone", justify="right")
+            view.add_column("link stage alone", justify="right")
+    for row in rows:
+        cells = [*[f"{row['at'][n]:.4g}" for n in loss_law.inputs], f"{row[two_stage.loss]:.4g}", f"{row['value']:.6g}"]
+        if interval is not None:
+            cells.append(f"[{row['low']:.6g}, {row['high']:.6g}]")
+            if stages:
+                cells.append(f"[{row['loss_only_low']:.6g}, {row['loss_only_high']:.6g}]")
+                cells.append(f"[{row['metric_only_low']:.6g}, {row['metric_only_high']:.6g}]")
+        view.add_row(*cells)
+    out.print(view)
+    if interval is not None:
+        out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False, markup=False)
