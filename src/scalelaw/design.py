@@ -275,9 +275,8 @@ def _read_candidates(
         values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
         bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
         if bad.size:
-            raise DataError(
-                f"candidate column {col!r} must be positive and finite; bad rows (0-based): {bad[:10].tolist()}"
-            )
+            rows = table.index[bad[:10]].tolist()
+            raise DataError(f"candidate column {col!r} must be positive and finite; bad rows: {rows}")
         table[col] = values
     if max_flops_per_run is not None:
         table = table[table["flops"] <= max_flops_per_run]
