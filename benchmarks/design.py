@@ -11,8 +11,8 @@ B=410.7, alpha=0.34, beta=0.28; a different optimum, a = 0.45 instead of 0.51). 
 1. simulates an initial ladder of 20 runs (N = 1e7, 2.2e7, 4.6e7, 1e8 x 5, 10, 20, 40, 80 tokens per
    parameter, 1.2e19 FLOPs in all) with run-level log-normal noise (sd 0.75%, one final loss per run);
 2. fits ``chinchilla`` (default settings) and asks ``suggest(fit, target, budget=1e20)`` (defaults:
-   13 sizes up to 10x the largest run x 7 token ratios, at most 10 runs, 200 bootstrap replicates for
-   the calibration);
+   sizes up to the largest affordable run x ratios 2..1024 plus IsoFLOP lines, at most 10 runs, criterion
+   averaged over 32 of 200 bootstrap replicates, exchange pass);
 3. builds naive designs that spend the *same* compute as the suggestion actually spent (``S``):
    ``ladder``  5 sizes a factor of 2 apart at 20 tokens/param, scaled so the total is S (a
                practitioner extending a Chinchilla-style ladder upward);
@@ -21,6 +21,8 @@ B=410.7, alpha=0.34, beta=0.28; a different optimum, a = 0.45 instead of 0.51). 
                for the ``epoch`` setting, which favours this baseline; not for ``hoffmann``);
    ``random``  random runs from suggest's own candidate grid (at most 10, total within 5% of S) --
                the control that isolates the *selection rule* from the candidate grid;
+   ``v1``      the previous ``suggest`` (git V1_COMMIT, loaded from history) on the same fit, at its own
+               spend (before/after);
 4. simulates every design's runs from the truth, refits on initial + new runs, and computes the 90%
    by-run bootstrap percentile interval of the target (``--boot`` replicates), its point estimate, and
    whether it covers the true value.
@@ -47,11 +49,8 @@ held out of both the fit and the pool (observed, not simulated):
 Designs on real data. ``suggest[pool]`` spends at most the budget; every naive design is filled up to
 what ``suggest[pool]`` actually spent for that target (equal compute, actual spend reported):
 
-  ``suggest[pool]`` the library's criterion restricted to the pool: ``suggest`` with its
-                    ``candidate_grid`` replaced at run time by the pool (``suggest`` has no argument for
-                    a candidate list; src/ is not modified). For ``data_constrained`` the candidates'
-                    ``unique_tokens`` are also injected, because ``suggest`` passes only the first two
-                    inputs to the law (it raises LawError otherwise -- see the README).
+  ``suggest[pool]`` ``suggest(fit, target, budget, candidates=pool)`` (the pool's run labels, inputs
+                    including ``unique_tokens``, and 6ND costs).
   ``suggest[pool,40]`` the same with ``max_runs=40`` instead of the default 10 (a diagnostic: pools of
                     cheap runs cannot be spent with 10 runs, and the ranking floor is budget/max_runs).
   ``suggest[snap]`` what a user can do today (chinchilla only): ``suggest(fit, target, S,
@@ -68,8 +67,8 @@ Usage::
     python benchmarks/design.py                 # synthetic (50 reps) + real: ~1 h on 2 busy cores
     python benchmarks/design.py --quick         # smoke run (2 replicates, 60 bootstrap replicates)
     python benchmarks/design.py --reps 60 --boot 200 --workers 2 --json benchmarks/results/design.json
-    python benchmarks/design.py --parts real    # only the real-data part (~17 min)
-    python benchmarks/design.py --parts diagnostic --truths epoch   # suggest variants isolating causes (~10 min)
+    python benchmarks/design.py --parts real    # only the real-data part (~22 min)
+    python benchmarks/design.py --parts diagnostic --truths epoch --diag-reps 12   # variants isolating causes (~5 min)
 
 See benchmarks/README.md ("Experiment design") for measured figures and how to read them.
 """
