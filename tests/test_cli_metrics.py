@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import scalelaw
 from test_cli import run
 from test_emergence import SCALES, token_table
 from test_mixture import DOMAINS, TARGETS, _synthetic, _true_argmin
@@ -79,9 +80,17 @@ def test_fit_seed_noise_reports_the_seed_variance_of_repeated_runs():
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
-def test_chain_predicts_7b_error_from_small_models(tmp_path):
-    import scalelaw
+@pytest.fixture(scope="module")
+def gadre_small_fit(tmp_path_factory) -> str:
+    """Chinchilla fitted to the Gadre RedPajama runs below 1B parameters."""
+    path = tmp_path_factory.mktemp("small")
+    frame = scalelaw.datasets.load("gadre2024_rpj")
+    frame[frame["params"] < 1e9].to_csv(path / "small.csv", index=False)
+    run("fit", str(path / "small.csv"), "--law", "chinchilla", "--out", str(path / "fit.json"))
+    return str(path / "fit.json")
 
+
+def test_chain_predicts_7b_error_from_small_models(tmp_path):
     frame = scalelaw.datasets.load("gadre2024_rpj")
     frame[frame["params"] < 1e9].to_csv(tmp_path / "small.csv", index=False)
     loss, link = str(tmp_path / "loss.json"), str(tmp_path / "link.json")
@@ -96,3 +105,23 @@ def test_chain_predicts_7b_error_from_small_models(tmp_path):
     assert data["high"] - data["low"] > data["metric_only_high"] - data["metric_only_low"]
     swapped = run("chain", link, loss, "--at", "params=1e9,tokens=2e10", check=False)
     assert swapped.returncode == 2 and "exactly one input" in swapped.stderr
+
+
+def test_suggest_picks_among_candidate_runs(tmp_path, gadre_small_fit):
+    rows = [{"run": f"cand-{n:.0e}-{r}", "params": n, "tokens": n * r} for n in (1e9, 2e9, 4e9) for r in (10, 40)]
+    pd.DataFrame(rows).to_csv(tmp_path / "cand.csv", index=False)
+    args = [
+        "suggest",
+        gadre_small_fit,
+        "--budget",
+        "3e21",
+        "--max-runs",
+        "3",
+        "--candidates",
+        str(tmp_path / "cand.csv"),
+    ]
+    data = json.loads(run(*args, "--json").stdout)
+    assert data["runs"] and {r["run"] for r in data["runs"]} <= {r["run"] for r in rows}
+    assert sum(r["flops"] for r in data["runs"]) <= 3e21
+    bad = run("suggest", gadre_small_fit, "--budget", "3e21", "--candidates", str(tmp_path / "nope.csv"), check=False)
+    assert bad.returncode == 2 and "no such file" in bad.stderr

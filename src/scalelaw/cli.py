@@ -901,6 +901,17 @@ def suggest(
     max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 10,
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
     cold_start: Annotated[bool, typer.Option("--cold-start", help="No runs yet: an initial IsoFLOP design.")] = False,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="Runs you could train (CSV/TSV/Parquet/JSON): params, tokens[, unique_tokens][, flops = each run's "
+            "cost][, run]; suggest picks among them instead of its own grid."
+        ),
+    ] = None,
+    unique_tokens: Annotated[
+        float | None,
+        typer.Option(help="Data-constrained laws: unique tokens available to new runs (each sees min(U, D))."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Propose the runs that most narrow the interval of a decision, within a compute budget."""
@@ -919,6 +930,9 @@ def suggest(
             raise DataError("give the fit JSON of your current runs, or --cold-start when you have none")
         result = _load_fit(fit_file)
         allowed = _floats([sizes], "--sizes") if sizes else None
+        from scalelaw.io import read_table
+
+        pool = read_table(candidates) if candidates else None
         return (
             result,
             design.suggest(
@@ -929,6 +943,8 @@ def suggest(
                 max_flops_per_run=max_flops_per_run,
                 level=level,
                 max_runs=max_runs,
+                candidates=pool,
+                unique_tokens=unique_tokens,
             ),
             None,
         )
@@ -951,14 +967,20 @@ def suggest(
         _print_json(answer.to_dict())
         return
     view = Table(title=f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)", title_justify="left")
+    from rich.markup import escape  # run labels are the user's text
+
     n_name, d_name = result.law.inputs[:2]
-    for col in ("#", n_name, d_name, "FLOPs", "why", "interval width after"):
-        view.add_column(col, justify="left" if col == "why" else "right")
+    extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
+    label = ["run"] if "run" in answer.runs.columns else []
+    for col in ("#", *label, n_name, d_name, *extra, "FLOPs", "why", "interval width after"):
+        view.add_column(col, justify="left" if col in ("why", "run") else "right")
     for i, r in enumerate(answer.runs.to_dict(orient="records"), 1):
         view.add_row(
             str(i),
+            *[escape(str(r["run"])) for _ in label],
             f"{r[n_name]:.3g}",
             f"{r[d_name]:.3g}",
+            *[f"{r[c]:.3g}" for c in extra],
             f"{r['flops']:.3g}",
             r["reason"],
             f"×{1 + r['relative_width_after']:.3g}",
