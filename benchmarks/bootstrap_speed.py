@@ -46,18 +46,16 @@ from __future__ import annotations
 
 import os
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+from _common import THREAD_VARS, environment
+
 for _var in THREAD_VARS:
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import textwrap  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -65,7 +63,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import scipy  # noqa: E402
 from scipy.optimize import least_squares  # noqa: E402
 
 import scalelaw  # noqa: E402
@@ -380,33 +377,6 @@ def run_dataset(name: str, frame: pd.DataFrame, args, peer: Peer | None) -> dict
     }
 
 
-def environment(args, peer_info) -> dict:
-    repo = Path(__file__).resolve().parents[1]
-
-    def git(*a: str) -> str:
-        try:
-            return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:
-            return ""
-
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-        "scalelaw": scalelaw.__version__,
-        "git_commit": git("rev-parse", "--short", "HEAD"),
-        "git_dirty_src": bool(git("status", "--porcelain", "--", "src")),
-        "cpu_count": os.cpu_count(),
-        "threads": {v: os.environ.get(v) for v in THREAD_VARS},
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "peer": peer_info,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 100 replicates, 1 repeat")
@@ -436,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             peer_info = {"used": False, "reason": why}
             print(f"# peer package skipped: {why}")
-    env = environment(args, peer_info)
+    env = environment(OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), peer=peer_info)
     print(f"# bootstrap speed: {args.n} replicates, {args.repeats} repeats after a warm-up, loss={args.loss}")
     print(f"# {json.dumps(env)}", flush=True)
     frames = {"synthetic": synthetic_runs, "porian2024": real_runs}

@@ -58,19 +58,16 @@ from __future__ import annotations
 
 import os
 
+from _common import THREAD_VARS, environment
+
 # One BLAS thread per worker process (set before NumPy is imported).
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 for _var in THREAD_VARS:
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -79,7 +76,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import scipy  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import scalelaw  # noqa: E402
@@ -504,32 +500,6 @@ def format_table(summary: pd.DataFrame, shown: dict[str, tuple[str, ...]]) -> st
     return "\n".join(lines)
 
 
-def environment(args) -> dict:
-    repo = Path(__file__).resolve().parents[1]
-
-    def git(*a: str) -> str:
-        try:
-            return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:
-            return ""
-
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-        "scalelaw": scalelaw.__version__,
-        "git_commit": git("rev-parse", "--short", "HEAD"),
-        "git_dirty_src": bool(git("status", "--porcelain", "--", "src")),
-        "cpu_count": os.cpu_count(),
-        "workers": args.workers,
-        "threads": {v: os.environ.get(v) for v in THREAD_VARS},
-        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 6 simulations per scenario, 100 replicates")
@@ -575,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.scenarios or [*MAIN, *DIAGNOSTIC]
     n_diag = args.diag_sims or (n_sims if args.quick else min(n_sims, 100))
     per_scenario = {name: n_diag if name in DIAGNOSTIC else n_sims for name in names}
-    env = environment(args)
+    env = environment(workers=args.workers)
     print(
         f"# coverage study: {per_scenario} simulations, {n_boot} bootstrap replicates, "
         f"seed {args.seed}, {args.workers} worker(s)"

@@ -77,17 +77,16 @@ from __future__ import annotations
 
 import os
 
+from _common import THREAD_VARS, environment
+
 # One BLAS thread per worker process (set before NumPy is imported).
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 for _var in THREAD_VARS:
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -97,7 +96,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import scipy  # noqa: E402
 
 import scalelaw  # noqa: E402
 import scalelaw.design as design  # noqa: E402
@@ -791,32 +789,6 @@ def table_real_compact(s: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def environment(args) -> dict:
-    repo = Path(__file__).resolve().parents[1]
-
-    def git(*a: str) -> str:
-        try:
-            return subprocess.run(["git", *a], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:
-            return ""
-
-    return {
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pandas": pd.__version__,
-        "scalelaw": scalelaw.__version__,
-        "git_commit": git("rev-parse", "--short", "HEAD"),
-        "git_dirty_src": bool(git("status", "--porcelain", "--", "src")),
-        "cpu_count": os.cpu_count(),
-        "workers": args.workers,
-        "threads": {v: os.environ.get(v) for v in THREAD_VARS},
-        "loadavg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-
-
 def run_tasks(fn, tasks, workers: int, label: str, t0: float) -> list[dict]:
     out: list[dict] = []
     step = max(1, len(tasks) // 10)
@@ -859,7 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or (2 if args.quick else 50)
     n_boot = args.boot or (60 if args.quick else 200)
     n_random = args.real_random if args.real_random is not None else (2 if args.quick else 8)
-    env = environment(args)
+    env = environment(workers=args.workers)
     print(
         f"# design study: reps={reps}, boot={n_boot}, real random fills={n_random}, budgets={args.budgets}, "
         f"noise={args.noise}, seed={args.seed}, workers={args.workers}"
