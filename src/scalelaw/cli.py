@@ -296,6 +296,15 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
     return pairs
 
 
+def _number_pairs(items: list[str] | None, option: str, expected: str) -> dict[str, float]:
+    """Repeated ``NAME=NUMBER`` options, e.g. ``--cap code=0.3``, as floats; ``expected`` says what a value is."""
+    pairs = _pairs(items, option)  # DataError is a ValueError: parse the pairs before the float conversion
+    try:
+        return {name: float(value) for name, value in pairs.items()}
+    except ValueError:
+        raise DataError(f"{option} values must be {expected}") from None
+
+
 def _law_from_option(text: str):
     from scalelaw.laws import Law, list_laws
 

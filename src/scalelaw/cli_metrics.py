@@ -18,6 +18,7 @@ from scalelaw.cli import (
     _floats,
     _fmt,
     _load_fit,
+    _number_pairs,
     _pairs,
     _parse_at,
     _print_json,
@@ -29,7 +30,6 @@ from scalelaw.cli import (
     app,
     out,
 )
-from scalelaw.errors import DataError
 
 
 @app.command()
@@ -62,11 +62,7 @@ def emergence(
         table = _read_table_or_dataset(data)
         if tokens:
             table = em.metrics_from_token_logprobs(table, scale=scale)
-        pairs = _pairs(chance, "--chance")  # DataError is a ValueError: parse before the float conversion
-        try:
-            chances = {k: float(v) for k, v in pairs.items()}
-        except ValueError:
-            raise DataError("--chance values must be numbers, e.g. --chance acc=0.25") from None
+        chances = _number_pairs(chance, "--chance", "numbers, e.g. --chance acc=0.25")
         return em.compare_metrics(
             table,
             metrics=_split_list(metrics),
@@ -241,11 +237,7 @@ def mixture(
         for _, _, keep in _where_masks(table, where, data):
             table = table.loc[keep]
         targets = _split_list(y) or ["loss"]
-        pairs = _pairs(cap, "--cap")  # DataError is a ValueError: parse before the float conversion
-        try:
-            caps = {k: float(v) for k, v in pairs.items()}
-        except ValueError:
-            raise DataError("--cap values must be shares in [0, 1], e.g. --cap code=0.3") from None
+        caps = _number_pairs(cap, "--cap", "shares in [0, 1], e.g. --cap code=0.3")
         names = _split_list(domains)
         ranking = mx.compare_models(table, names, targets, ridge=ridge, seed=seed) if compare else None
         fitted = mx.fit_mixture(table, names, targets, model=model, ridge=ridge)
