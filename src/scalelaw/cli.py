@@ -610,6 +610,36 @@ def plan(
     unique_tokens: Annotated[
         float | None, typer.Option(help="Unique tokens available (data_constrained law): best N and epochs.")
     ] = None,
+    precision: Annotated[
+        bool,
+        typer.Option(
+            "--precision",
+            help="Precision law: compute-optimal training bit-width P*, N* and D* at --flops (compute grows "
+            "as bits/16).",
+        ),
+    ] = False,
+    bits_post: Annotated[
+        float | None,
+        typer.Option(
+            "--bits-post",
+            help="Precision law with PTQ: tokens past which more pre-training raises the loss after "
+            "post-training quantization to this many bits (needs --params).",
+        ),
+    ] = None,
+    params: Annotated[
+        list[str] | None, typer.Option(help="Model size(s) for --bits-post (repeatable or comma-separated).")
+    ] = None,
+    bits: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bits",
+            help="Precision law: training bit-width of a precision column, NAME=BITS, e.g. bits_w=16 "
+            "(repeatable). --bits-post needs one per column; with --precision it fixes that column.",
+        ),
+    ] = None,
+    bits_range: Annotated[
+        str | None, typer.Option("--bits-range", help="With --precision: bit-widths searched, LOW:HIGH (default 1:32).")
+    ] = None,
     interval: Annotated[
         float | None, typer.Option(help="Add by-run bootstrap intervals at this level, e.g. 0.9.")
     ] = None,
@@ -621,13 +651,23 @@ def plan(
     ] = 1.5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
-    """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware or data-limited."""
+    """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware, data-limited or precision."""
     from scalelaw import plan as planning
 
     def action():
+        if interval is not None and not 0 < interval < 1:
+            raise DataError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}")
         result = _load_fit(fit_file)
         budgets = _floats(flops, "--flops")
-        if inference_tokens is not None:
+        asked = _precision_request(precision, bits_post, params, bits, bits_range)
+        if asked is not None:
+            others = {"--target-loss": target_loss, "--inference-tokens": inference_tokens}
+            clash = [name for name, v in {**others, "--unique-tokens": unique_tokens}.items() if v is not None]
+            if clash:
+                raise DataError(f"{asked} cannot be combined with {', '.join(clash)}")
+            settings = dict(k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed)
+            kind, run = _precision_plan(result, asked, budgets, bits_post, params, bits, bits_range, settings)
+        elif inference_tokens is not None:
             if target_loss is None and len(budgets) != 1:
                 raise DataError("--inference-tokens needs --target-loss or exactly one --flops")
             kind = "inference"
@@ -654,6 +694,7 @@ def plan(
                 result, budgets[0], unique_tokens, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
             )
         else:
+            _refuse_precision_fit(result)
             if not budgets:
                 raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
             kind = "compute_optimal"
@@ -662,9 +703,11 @@ def plan(
             )
         answer = _with_progress(run, "bootstrap", quiet=as_json or interval is None)
         records = answer.to_records()
-        if {"params_opt", "tokens_opt"} <= set(answer.table.columns):
+        columns = set(answer.table.columns)
+        sizes = next((pair for pair in _SIZE_COLUMNS if set(pair) <= columns), None)
+        if sizes is not None and np.isfinite(answer.table[list(sizes)].to_numpy()).all():
             names = result.law.inputs[:2]
-            frame = {names[0]: answer.table["params_opt"].to_numpy(), names[1]: answer.table["tokens_opt"].to_numpy()}
+            frame = {names[0]: answer.table[sizes[0]].to_numpy(), names[1]: answer.table[sizes[1]].to_numpy()}
             _attach_extrapolation(result, frame, records, max_decades)
         return result, kind, answer, records
 
@@ -683,6 +726,8 @@ def plan(
         "target": "Compute needed for the target loss",
         "inference": "Inference-aware allocation",
         "data_limited": "Data-limited allocation",
+        "precision": "Compute-optimal training precision",
+        "critical_tokens": "Critical tokens after post-training quantization",
     }[kind]
     view = Table(title=f"{title} ({result.law.name}; {answer.method})", title_justify="left")
     view.add_column("quantity")
@@ -701,11 +746,131 @@ def plan(
     out.print(view)
     for note in answer.notes:
         out.print(f"note: {note}", style="dim", highlight=False)
+    if kind in _PRECISION_LEGEND:
+        out.print(_PRECISION_LEGEND[kind], style="dim", highlight=False)
     for i, rec in enumerate(records):
         if "extrapolation" in rec and "decades_compute" in rec["extrapolation"]:
             label = f"#{i + 1}: " if len(records) > 1 else ""
             decades = rec["extrapolation"]["decades_compute"]
             out.print(f"{label}{decades:+.2f} decades of compute beyond the largest run", style="dim", highlight=False)
+
+
+#: (size, tokens) columns of a plan's table, by kind of plan: where to measure the extrapolation.
+_SIZE_COLUMNS = (("params_opt", "tokens_opt"), ("params", "tokens_crit"))
+
+_PRECISION_LEGEND = {
+    "precision": "bits_opt: training bit-width that minimizes the loss at the budget, with compute "
+    "k·N·D·bits/16; *_ref: the compute-optimal allocation at 16 bits for comparison.",
+    "critical_tokens": "tokens_crit: past this many training tokens, more pre-training raises the loss of the "
+    "post-quantized model; loss_crit is that loss at tokens_crit.",
+}
+
+
+def _precision_request(
+    precision: bool,
+    bits_post: float | None,
+    params: list[str] | None,
+    bits: list[str] | None,
+    bits_range: str | None,
+) -> str | None:
+    """Which precision decision the options ask for (``--precision``, ``--bits-post`` or none); bad mixes fail."""
+    if precision and bits_post is not None:
+        raise DataError("--precision and --bits-post are two decisions; give one of them")
+    asked = "--precision" if precision else "--bits-post" if bits_post is not None else None
+    if params and asked != "--bits-post":
+        raise DataError("--params goes with --bits-post B (the model sizes whose critical tokens to find)")
+    if bits_range is not None and asked != "--precision":
+        raise DataError("--bits-range goes with --precision (the training bit-widths searched)")
+    if bits and asked is None:
+        raise DataError("--bits goes with --precision or --bits-post (a precision-law fit)")
+    return asked
+
+
+def _refuse_precision_fit(result) -> None:
+    from scalelaw.laws.precision import PrecisionLaw
+
+    if isinstance(result.law, PrecisionLaw):
+        raise DataError(
+            "this is a fit of the precision law: plan it with --precision --flops C (optimal training bit-width) "
+            "or --bits-post B --params N (critical tokens after post-training quantization)"
+        )
+
+
+def _precision_plan(
+    result,
+    asked: str,
+    budgets: list[float],
+    bits_post: float | None,
+    params: list[str] | None,
+    bits: list[str] | None,
+    bits_range: str | None,
+    settings: dict[str, Any],
+) -> tuple[str, Callable[[Any], Any]]:
+    """Kind and call of a ``--precision``/``--bits-post`` plan; ``settings`` holds k and the interval options."""
+    from scalelaw import precision as decisions
+    from scalelaw.laws.precision import PrecisionLaw
+
+    law = result.law
+    if not isinstance(law, PrecisionLaw):
+        raise DataError(
+            f"{asked} needs a fit of the 'precision' law, but the fit file holds {law.name!r}; fit one with "
+            "scalelaw fit DATA --law precision --out fit.json"
+        )
+    items = [part for item in bits or [] for part in item.split(",") if part.strip()]  # bits_w=8,bits_a=8 too
+    given = _number_pairs(items, "--bits", "bit-widths, e.g. bits_w=16")
+    unknown = sorted(set(given) - set(law.bits))
+    if unknown:
+        raise DataError(f"--bits names {', '.join(unknown)}; this fit's precision columns are {', '.join(law.bits)}")
+    bad = [f"{name}={value:g}" for name, value in given.items() if not (math.isfinite(value) and value > 0)]
+    if bad:
+        raise DataError(f"--bits {', '.join(bad)}: bit-widths must be finite and > 0 (16 for bfloat16, 32 for float32)")
+    if asked == "--precision":
+        if not budgets:
+            raise DataError("--precision needs --flops C, the training budget(s) in 16-bit FLOPs")
+        vary = [c for c in law.bits if c not in given]
+        if not vary:
+            raise DataError(f"--bits fixes every precision column ({', '.join(law.bits)}); leave one to optimize")
+        search = _bits_range(bits_range)
+
+        def run(progress):
+            return decisions.optimal_precision(result, budgets, bits_range=search, vary=vary, fixed=given, **settings)
+
+        return "precision", run
+    if budgets:
+        raise DataError("--bits-post finds the critical tokens of given model sizes: use --params N, not --flops")
+    sizes = _floats(params, "--params")
+    if not sizes:
+        raise DataError("--bits-post needs --params N, the model size(s) to quantize (e.g. --params 1e9)")
+    if not (bits_post is not None and math.isfinite(bits_post) and bits_post > 0):
+        raise DataError(f"--bits-post must be a bit-width > 0, e.g. 4, got {bits_post}")
+    if not law.ptq:
+        raise DataError(
+            "--bits-post needs the post-training-quantization term: refit with --law precision --law-option "
+            "ptq=true on runs with a bits_post column"
+        )
+    missing = [c for c in law.bits if c not in given]
+    if missing:
+        example = " ".join(f"--bits {c}=16" for c in missing)
+        raise DataError(f"--bits-post needs the training bit-width of {', '.join(missing)}, e.g. {example}")
+
+    interval_settings = {key: settings[key] for key in ("interval", "n_boot", "seed")}  # k plays no part
+
+    def run(progress):
+        return decisions.critical_tokens(result, np.array(sizes), bits_post, **interval_settings, **given)
+
+    return "critical_tokens", run
+
+
+def _bits_range(text: str | None) -> tuple[float, float]:
+    if text is None:
+        return (1.0, 32.0)
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise DataError(f"--bits-range must look like 4:16 (LOW:HIGH bits), not {text!r}") from None
+    if not (0 < low < high and math.isfinite(high)):
+        raise DataError(f"--bits-range needs 0 < LOW < HIGH, e.g. 4:16; got {text!r}")
+    return low, high
 
 
 @app.command()
