@@ -112,6 +112,18 @@ SYN_TARGETS = ("plan:flops=1e24", "predict:params=7e10,tokens=1.4e12")
 INIT_N = np.geomspace(1e7, 1e8, 4)
 INIT_TPP = (5.0, 10.0, 20.0, 40.0, 80.0)
 NAIVE_SYN = ("ladder", "isoflop", "random", "v1")
+# Diagnostic variants of suggest: name -> (linearize at "fit" or "truth", keyword arguments).
+DIAG_OPTIONS: dict[str, tuple[str, dict]] = {
+    "v1": ("fit", {}),  # the previous suggest, from git (V1_COMMIT)
+    "single fit": ("fit", {"n_prior": 0}),
+    "no exchange": ("fit", {"exchange": False}),
+    "oracle": ("truth", {"n_prior": 0}),
+    "max_runs=20": ("fit", {"max_runs": 20}),
+    "max_runs=30": ("fit", {"max_runs": 30}),
+    "no misfit": ("fit", {"misfit": None}),
+    "misfit=0.01": ("fit", {"misfit": 0.01}),
+}
+DIAG_VARIANTS: list[str] = []  # --diag-variants: the diagnostic's suggest variants (empty: all)
 V1_COMMIT = "8bbd883"  # the previous suggest (single linearization, narrow grid, no exchange)
 
 
@@ -321,15 +333,20 @@ def diagnostic_rep(task) -> list[dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             s = suggest(r0, target, budget, seed=rep)
-            variants = {
-                "suggested": s,
-                "v1": v1.suggest(r0, target.text, budget, seed=rep),
-                "single fit": suggest(r0, target, budget, seed=rep, n_prior=0),
-                "no exchange": suggest(r0, target, budget, seed=rep, exchange=False),
-                "oracle": suggest(oracle_fit, target, budget, seed=rep, n_prior=0),
-                "max_runs=20": suggest(r0, target, budget, seed=rep, max_runs=20),
-            }
-        designs = {k: v.runs[["params", "tokens"]].reset_index(drop=True) for k, v in variants.items()}
+            variants = {"suggested": s}
+            for name, (base_fit, kwargs) in DIAG_OPTIONS.items():
+                if DIAG_VARIANTS and name not in DIAG_VARIANTS:
+                    continue
+                if name == "v1":
+                    variants[name] = v1.suggest(r0, target.text, budget, seed=rep)
+                else:
+                    start = oracle_fit if base_fit == "truth" else r0
+                    variants[name] = suggest(start, target, budget, seed=rep, **kwargs)
+        designs = {
+            k: v.runs[["params", "tokens"]].reset_index(drop=True)
+            for k, v in variants.items()
+            if not DIAG_VARIANTS or k in DIAG_VARIANTS or k == "suggested"
+        }
         designs["isoflop"] = isoflop_design(s.spent)
         for di, (name, frame) in enumerate(designs.items()):
             rec = {
@@ -823,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
         help="'diagnostic' (not run by default): suggest variants isolating causes, --diag-reps replicates",
     )
     ap.add_argument("--diag-reps", type=int, default=None, help="diagnostic replicates per truth (default 20)")
+    ap.add_argument("--diag-variants", nargs="+", default=[], help="diagnostic variants to run (default all)")
     ap.add_argument("--cases", nargs="+", default=None, help="real cases (default all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2)
@@ -866,6 +884,7 @@ def main(argv: list[str] | None = None) -> int:
             "summary": summary.astype(object).to_dict(orient="records"),
         }
     if "diagnostic" in args.parts:
+        DIAG_VARIANTS[:] = args.diag_variants
         n_diag = args.diag_reps or (2 if args.quick else 20)
         tasks = [
             (tr, b, i, args.seed, n_boot, args.noise) for tr in args.truths for b in args.budgets for i in range(n_diag)

@@ -26,6 +26,7 @@ from scipy import stats
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
 
 TargetFn = Callable[[Law, np.ndarray], np.ndarray]
 
@@ -340,6 +341,7 @@ def suggest(
     fixed: Mapping[str, float] | None = None,
     n_prior: int = 32,
     exchange: bool = True,
+    misfit: float | Misfit | str | None = "auto",
 ) -> Suggestion:
     """Propose runs within ``budget`` FLOPs that most narrow the interval of ``target``.
 
@@ -376,6 +378,13 @@ def suggest(
         Bootstrap replicates the criterion is averaged over (0: linearize at the fit only).
     exchange : bool
         Improve the greedy design by single-run exchanges.
+    misfit : "auto", float, Misfit or None
+        Model discrepancy (see :mod:`scalelaw.misfit`): the law's own error beyond the data, a smooth
+        function of log N and log D that runs near a ``predict`` target inform and that confounds the
+        parameters. ``"auto"`` measures its size by a backtest of the current fit (0 when the held-out
+        large runs are predicted as well as noise allows); a number is its sd in log loss; ``None`` or
+        0 trusts the law. It changes which runs are chosen, not the reported widths, which are those of
+        the law's interval.
 
     Examples
     --------
@@ -420,20 +429,31 @@ def suggest(
     sets = _prior_sets(law, theta, boot, n_prior)
     grads, ok = _gradients_ok(law, sets, g)
     sets, grads = sets[ok], grads[ok]
-    s2 = max(result.residual_scale, 1e-4) ** 2
+    s2 = noise_variance(result)
     J = _internal_jacobians(law, sets, data_cols)
+    candJ = _internal_jacobians(law, sets, cand_cols)
+    P = law.n_params
     info = np.einsum("snp,snq->spq", J, J) / s2
     # A weak ridge keeps directions no run informs finite (their variance stays large, not infinite).
-    ridge = 1e-8 * np.einsum("spp->s", info)[:, None, None] / law.n_params * np.eye(law.n_params)
-    cov0 = np.linalg.inv(info + ridge)
-    candJ = _internal_jacobians(law, sets, cand_cols)
+    info += 1e-8 * np.einsum("spp->s", info)[:, None, None] / P * np.eye(P)
+    cov0 = np.linalg.inv(info)  # the law's own: what the refitted interval will show
     good = np.all(np.isfinite(candJ), axis=(0, 2))
     cost = table["flops"].to_numpy(dtype=float)
-    chosen = _choose(cov0, grads, candJ, s2, cost, good, budget, max_runs, exchange)
+    misfit_model, misfit_note = _misfit_model(result, misfit, k)
+    if misfit_note:
+        notes.append(misfit_note)
+    if misfit_model is None:
+        chosen = _choose(cov0, grads, candJ, s2, cost, good, budget, max_runs, exchange)
+        near = np.zeros(len(table))
+    else:  # choose with the misfit term; report the law's widths
+        augJ, aug_info, aug_grads, near = _with_misfit(
+            misfit_model, law, target, data_cols, cand_cols, J, candJ, info, grads, s2
+        )
+        aug_cov = np.linalg.inv(aug_info)
+        chosen = _choose(aug_cov, aug_grads, augJ, s2, cost, good, budget, max_runs, exchange)
 
     # Calibration: honest (bootstrap) width of the current fit over its linearized width, never below 1.
-    var0 = _target_var(cov0, grads)
-    var_lin = float(np.exp(np.mean(np.log(var0))))
+    var_lin = float(np.exp(np.mean(np.log(_target_var(cov0, grads)))))
     calibration, cal_note = _calibration(result, boot, g, z_level, var_lin)
     if cal_note:
         notes.append(cal_note)
@@ -446,6 +466,8 @@ def suggest(
     seen_max = float(np.max(k * data_cols[_nd(law)[0]] * data_cols[_nd(law)[1]]))
     for i in chosen:
         reason = _reason(law, cov[0], candJ[0, i], s2, table.iloc[i], seen_max, k, target, theta, fixed_all)
+        if near[i] > 0.2:
+            reason += f"; near the target, so it shows how far the law is off there (correlation {near[i]:.2f})"
         cov = _update(cov, candJ[:, i], s2)
         row = {**table.iloc[i].to_dict(), "reason": reason}
         row["relative_width_after"] = _relative_width(_mean_log_var(cov, grads), z_level, calibration)
@@ -470,6 +492,71 @@ def suggest(
         spent=spent,
         notes=tuple(notes),
     )
+
+
+def _misfit_model(result: FitResult, misfit: float | Misfit | str | None, k: float) -> tuple[Misfit | None, str]:
+    """The discrepancy term the criterion uses (None: trust the law), and a note saying what it is."""
+    if misfit is None:
+        return None, ""
+    if isinstance(misfit, str):
+        if misfit != "auto":
+            raise DataError(f"misfit must be 'auto', a number (sd of log loss) or None, not {misfit!r}")
+        misfit = estimate_misfit(result, _nd(result.law), k=k)
+    elif not isinstance(misfit, Misfit):
+        value = float(misfit)
+        if not (value >= 0 and math.isfinite(value)):
+            raise DataError(f"misfit must be a non-negative sd of log loss, got {misfit}")
+        misfit = Misfit(value)
+    if misfit.scale <= 0:
+        return None, f"law misfit: none found ({misfit.source})" if misfit.source != "given" else ""
+    return misfit, (
+        f"law misfit: sd {misfit.scale:.3g} of log loss, correlated over ~{misfit.length:g} decades "
+        f"({misfit.source}); runs near the target count for more"
+    )
+
+
+def _with_misfit(
+    misfit: Misfit,
+    law: Law,
+    target: Target,
+    data_cols: Mapping[str, np.ndarray],
+    cand_cols: Mapping[str, np.ndarray],
+    J: np.ndarray,
+    candJ: np.ndarray,
+    info: np.ndarray,
+    grads: np.ndarray,
+    s2: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Append the misfit's basis weights (prior N(0, 1)) to the parameters of every set.
+
+    Returns the candidates' augmented Jacobians, the augmented information of the data (the weights
+    share the data with the parameters, so a misfit near the data confounds them), the criterion's
+    gradients (a ``predict`` target includes the misfit at its point; a ``plan`` target reads the
+    parameters only) and each candidate's misfit correlation with the target (0 for ``plan``).
+    """
+    n_name, d_name = _nd(law)
+
+    def log_nd(cols: Mapping[str, np.ndarray]) -> np.ndarray:
+        return np.log10(np.column_stack([cols[n_name], cols[d_name]]))
+
+    points = [log_nd(data_cols), log_nd(cand_cols)]
+    at_target = target.kind == "predict" and {n_name, d_name} <= set(target.values)
+    if at_target:
+        points.append(log_nd({n_name: np.array([target.values[n_name]]), d_name: np.array([target.values[d_name]])}))
+    centers = grid_centers(np.vstack(points), misfit.length)
+    S, P, B = J.shape[0], info.shape[1], len(centers)
+    phi_data, phi_cand = misfit.features(points[0], centers), misfit.features(points[1], centers)
+    aug_info = np.zeros((S, P + B, P + B))
+    aug_info[:, :P, :P] = info  # with its ridge
+    aug_info[:, :P, P:] = np.einsum("snp,nb->spb", J, phi_data) / s2
+    aug_info[:, P:, :P] = np.transpose(aug_info[:, :P, P:], (0, 2, 1))
+    aug_info[:, P:, P:] = phi_data.T @ phi_data / s2 + np.eye(B)
+    augJ = np.concatenate([candJ, np.broadcast_to(phi_cand, (S, *phi_cand.shape))], axis=2)
+    if not at_target:
+        return augJ, aug_info, np.concatenate([grads, np.zeros((S, B))], axis=1), np.zeros(len(phi_cand))
+    phi_t = misfit.features(points[2], centers)[0]
+    aug_grads = np.concatenate([grads, np.broadcast_to(phi_t, (S, B))], axis=1)
+    return augJ, aug_info, aug_grads, phi_cand @ phi_t / misfit.scale**2
 
 
 def _mean_log_var(cov: np.ndarray, grads: np.ndarray) -> float:
@@ -587,14 +674,14 @@ def _calibration(result: FitResult, boot, g: TargetFn, z_level: float, var_lin: 
     level = 2 * stats.norm.cdf(z_level) - 1
     lo, hi = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2])
     raw = float((hi - lo) / (2 * z_level * math.sqrt(var_lin)))
-    if raw < 1:
+    if raw < 0.8:
         # The linearized variance of a poorly identified fit is huge (ridge) while the bootstrap, which
         # starts at the fit, stays bounded; shrinking the forecast by their ratio made it 10-100x too narrow.
         return 1.0, (
             f"the bootstrap interval is {raw:.2g}x the linearized one (a poorly identified fit); widths are not "
             "shrunk by it"
         )
-    return raw, ""
+    return max(raw, 1.0), ""
 
 
 def _reason(
@@ -614,7 +701,7 @@ def _reason(
     before = np.diag(cov)
     after = before - c**2 / (s2 + float(j @ c))
     shrink = 1 - np.sqrt(np.clip(after, 1e-300, None) / before)
-    top = int(np.argmax(shrink))
+    top = int(np.argmax(shrink[: law.n_params]))  # parameters only, not the misfit's weights
     parts = [f"narrows {law.param_names[top]} by {shrink[top]:.0%}"]
     n_name, d_name = _nd(law)
     flops = float(k * run[n_name] * run[d_name])
