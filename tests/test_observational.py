@@ -239,3 +239,51 @@ def test_imputation_warns_when_it_does_not_converge(ruan):
         warnings.simplefilter("always")
         ob.capabilities(ruan, n_components=3, standardize=False, impute_rank=3, max_iter=5)
     assert any("did not converge" in str(w.message) for w in caught)
+
+
+# ---------------------------------------------------------------------------------------------- bounded metrics
+
+
+def test_family_predictions_of_accuracies_stay_in_the_unit_interval(ruan):
+    """Reconstructed scores are linear in the capabilities: unclipped, Llama-2-70B's HellaSwag interval ends at
+    1.06 (measured, n_boot=20). Clipping changes only values outside [0, 1]. Over the 23 families with >= 3
+    compute levels (largest held out, target gsm8k, n_boot=10) 2 of 184 point predictions, 15 intervals and
+    2 baseline predictions left [0, 1]; clipping moved the mean MAE from 0.0575 to 0.0574 (0.0594 to 0.0590
+    for the direct baseline)."""
+    raw = ob.predict_family(ruan, "Llama-2", "gsm8k", n_boot=20, bounds=None).table.set_index("metric")
+    pred = ob.predict_family(ruan, "Llama-2", "gsm8k", n_boot=20)
+    table = pred.table.set_index("metric")
+    assert raw.loc["hellaswag", "high"] > 1.0 and table.loc["hellaswag", "high"] == 1.0
+    columns = ["predicted", "low", "high", "baseline_predicted"]
+    assert ((table[columns] >= 0) & (table[columns] <= 1)).all().all()
+    inside = ((raw[columns] >= 0) & (raw[columns] <= 1)).to_numpy()
+    np.testing.assert_array_equal(table[columns].to_numpy()[inside], raw[columns].to_numpy()[inside])
+    assert pred.bounds == dict.fromkeys(table.index, (0.0, 1.0))
+
+
+def test_backtest_interval_ends_are_clipped_but_predictions_unchanged(ruan):
+    """The link keeps the point prediction in [floor, ceiling]; an added bootstrap residual pushed gsm8k
+    interval ends to -0.05 and 1.12 (measured, n_boot=30). Clipping leaves MAE and coverage unchanged."""
+    raw = ob.holdout_by_flops(ruan, "gsm8k", n_boot=30, bounds=None)
+    bt = ob.holdout_by_flops(ruan, "gsm8k", n_boot=30)
+    ends = ["low", "high", "baseline_low", "baseline_high"]
+    assert (raw.table[ends].min().min() < 0) and (raw.table[ends].max().max() > 1)
+    assert bt.table[ends].min().min() >= 0 and bt.table[ends].max().max() <= 1
+    np.testing.assert_array_equal(bt.table["predicted"], raw.table["predicted"])
+    assert (bt.mae, bt.coverage, bt.baseline_coverage) == (raw.mae, raw.coverage, raw.baseline_coverage)
+    assert bt.bounds == {"gsm8k": (0.0, 1.0)}
+
+
+def test_stated_ranges_per_metric(ruan):
+    percent = ruan.assign(mmlu=100 * ruan["mmlu"])  # a metric in percent is not taken for an accuracy
+    pred = ob.predict_family(percent, "Llama-2", n_boot=10)
+    assert pred.bounds["mmlu"] is None and pred.bounds["arc_c"] == (0.0, 1.0)
+    stated = ob.predict_family(percent, "Llama-2", n_boot=10, bounds={"mmlu": (0, 100), "hellaswag": None})
+    assert stated.bounds["mmlu"] == (0.0, 100.0) and stated.bounds["hellaswag"] is None
+    table = stated.table.set_index("metric")
+    assert table.loc["hellaswag", "high"] > 1.0  # unclipped on request
+    capped = ob.predict_family(ruan, "Llama-2", n_boot=10, bounds=(0.0, 0.9)).table
+    assert capped[["predicted", "low", "high", "baseline_predicted"]].max().max() <= 0.9
+    for bad, match in [("percent", "bounds must be"), ({"nope": (0, 1)}, "not predicted"), ((1, 0), "low < high")]:
+        with pytest.raises(DataError, match=match):
+            ob.predict_family(ruan, "Llama-2", n_boot=10, bounds=bad)

@@ -28,7 +28,7 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -65,6 +65,9 @@ DEFAULT_BENCHMARKS: tuple[str, ...] = (
     "xwinograd",
     "humaneval",
 )
+#: Range of a bounded metric for clipping: "auto", None, one (low, high), or per metric (see predict_family).
+Bounds = str | tuple[float, float] | Mapping[str, tuple[float, float] | None] | None
+
 #: The README's default split: ``cutoff_by_FLOPs (1E21)`` at 84, i.e. Llama-2-7B's 8.4e22 FLOPs.
 PAPER_CUTOFF_FLOPS = 8.4e22
 
@@ -582,7 +585,8 @@ class ObservationalBacktest:
 
     ``table`` has one row per held-out model: observed and predicted target, the bootstrap prediction
     interval, absolute error and whether the interval covers the observation, for the capability route and
-    for the compute-only baseline (the same sigmoid link on log10 FLOPs).
+    for the compute-only baseline (the same sigmoid link on log10 FLOPs). ``bounds`` maps the target to the
+    range its predictions and interval ends were clipped to (``None``: not clipped).
     """
 
     target: str
@@ -593,6 +597,7 @@ class ObservationalBacktest:
     baseline_link: Link = field(repr=False)
     level: float = 0.9
     n_train: int = 0
+    bounds: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)
 
     @property
     def mae(self) -> float:
@@ -639,6 +644,7 @@ def holdout_by_flops(
     n_boot: int = 200,
     level: float = 0.9,
     seed: int = 0,
+    bounds: Bounds = "auto",
 ) -> ObservationalBacktest:
     """The paper's default backtest: fit on models at or below ``cutoff`` FLOPs, predict the larger ones.
 
@@ -649,6 +655,8 @@ def holdout_by_flops(
 
     Intervals are bootstrap *prediction* intervals: training models are resampled with replacement, the
     PCA and link are refitted, and one resampled training residual is added to each replicate prediction.
+    The link's own prediction stays within its floor and ceiling, but an added residual can carry an
+    interval end out of the metric's range; ends are clipped to ``bounds`` (see :func:`predict_family`).
 
     Examples
     --------
@@ -669,6 +677,7 @@ def holdout_by_flops(
             f"'{target}'; choose a cutoff inside the data's range ({data['flops'].min():.3g}-"
             f"{data['flops'].max():.3g})"
         )
+    ranges = _metric_bounds(bounds, [target], train)
     y_train = train[target].to_numpy(dtype=float)
     x_train, x_test = np.log10(train["flops"].to_numpy()), np.log10(test["flops"].to_numpy())
 
@@ -706,8 +715,9 @@ def holdout_by_flops(
     table = test[["model", *(["model_family"] if "model_family" in test else []), "flops"]].copy()
     observed = test[target].to_numpy(dtype=float)
     table["observed"] = observed
-    _add_prediction(table, "", pred, reps, observed, level)
-    _add_prediction(table, "baseline_", base_pred, base_reps, observed, level)
+    limits = _row_limits(ranges, [target], len(table))
+    _add_prediction(table, "", pred, reps, observed, level, limits)
+    _add_prediction(table, "baseline_", base_pred, base_reps, observed, level, limits)
     return ObservationalBacktest(
         target=target,
         cutoff_flops=float(cutoff),
@@ -717,6 +727,7 @@ def holdout_by_flops(
         baseline_link=base,
         level=level,
         n_train=n,
+        bounds=ranges,
     )
 
 
@@ -728,7 +739,8 @@ class FamilyPrediction:
     the prediction from compute, a bootstrap prediction interval and the absolute error. Metrics are the
     PCA benchmarks (reconstructed from the predicted capabilities) and ``target`` (through the link).
     ``baseline_predicted`` regresses each metric on log10 compute directly, with the same slope/intercept
-    design as the capabilities (no PCA, no link).
+    design as the capabilities (no PCA, no link). ``bounds`` maps each metric to the range its predictions
+    and interval ends were clipped to (``None``: not clipped).
     """
 
     family: str
@@ -738,6 +750,7 @@ class FamilyPrediction:
     capabilities: Capabilities = field(repr=False)
     link: Link | None = field(repr=False, default=None)
     level: float = 0.9
+    bounds: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)
 
     @property
     def mae(self) -> float:
@@ -768,6 +781,7 @@ def predict_family(
     n_boot: int = 200,
     level: float = 0.9,
     seed: int = 0,
+    bounds: Bounds = "auto",
 ) -> FamilyPrediction:
     """Predict the benchmark scores of a family's held-out (largest) models from their compute alone.
 
@@ -781,6 +795,14 @@ def predict_family(
     Intervals: the known models are resampled (the family's remaining models within the family, so that it
     keeps its intercept), everything refitted, and one resampled training residual of the whole
     compute → score pipeline added per replicate.
+
+    Bounded metrics: reconstructed scores are a linear map of the capabilities and the baseline is a line
+    in log compute, so both can leave a metric's range (the link's prediction cannot, but its interval
+    ends can). Predictions, interval ends and baseline predictions are clipped to ``bounds``: ``"auto"``
+    (default) treats a metric whose known scores all lie in [0, 1] as an accuracy with range [0, 1] and
+    leaves other metrics unclipped; ``(low, high)`` is one range for every metric; a mapping gives ranges
+    per metric (``None``: unclipped; metrics not named follow ``"auto"``), e.g. ``{"bleu": (0, 100)}``;
+    ``None`` clips nothing.
 
     Examples
     --------
@@ -812,6 +834,8 @@ def predict_family(
     if not shared_slope and known.loc[own, "flops"].nunique() < 2:
         raise DataError(f"family {family!r} keeps fewer than 2 models at distinct compute; use shared_slope=True")
     test_flops = test["flops"].to_numpy(dtype=float)
+    metrics = [*bench, *([target] if target else [])]
+    ranges = _metric_bounds(bounds, metrics, known)
 
     def pipeline(
         rows: pd.Index, warm: Link | None = None, reference: Capabilities | None = None
@@ -835,7 +859,7 @@ def predict_family(
         fitted = part.loc[with_c]
         fitted = fitted[fitted["model_family"].isin(fam_fit.families)]
         s_fit = fam_fit.predict(fitted["model_family"].tolist(), fitted["flops"].to_numpy(dtype=float))
-        obs = fitted[[*bench, *([target] if target else [])]].to_numpy(dtype=float)
+        obs = fitted[metrics].to_numpy(dtype=float)
         return caps, fam_fit, link, pred, obs - _metrics(caps, link, s_fit)
 
     caps, fam_fit, link, pred, _ = pipeline(known.index)
@@ -852,15 +876,16 @@ def predict_family(
                 continue
             draw = res[rng.integers(0, len(res), len(b_pred))]
             reps.append(b_pred + np.where(np.isfinite(draw), draw, 0.0))
-    metrics = [*bench, *([target] if target else [])]
     table = pd.DataFrame(
         [{"model": m, "flops": c, "metric": b} for m, c in zip(test["model"], test_flops, strict=True) for b in metrics]
     )
     observed = test[metrics].to_numpy(dtype=float).ravel()
     table["observed"] = observed
     flat_reps = [r.ravel() for r in reps]
-    _add_prediction(table, "", pred.ravel(), flat_reps, observed, level)
-    table["baseline_predicted"] = _direct_family_fit(known, family, metrics, test_flops, shared_slope).ravel()
+    limits = _row_limits(ranges, metrics, len(test))  # rows are model-major: every metric of model 1, ...
+    _add_prediction(table, "", pred.ravel(), flat_reps, observed, level, limits)
+    baseline = _direct_family_fit(known, family, metrics, test_flops, shared_slope).ravel()
+    table["baseline_predicted"] = np.clip(baseline, *limits)
     table["baseline_abs_error"] = np.abs(table["baseline_predicted"] - observed)
     return FamilyPrediction(
         family=family,
@@ -870,6 +895,7 @@ def predict_family(
         capabilities=caps,
         link=link,
         level=level,
+        bounds=ranges,
     )
 
 
@@ -920,13 +946,21 @@ def _metrics(caps: Capabilities, link: Link | None, s: np.ndarray) -> np.ndarray
 
 
 def _add_prediction(
-    table: pd.DataFrame, prefix: str, pred: np.ndarray, reps: list[np.ndarray], observed: np.ndarray, level: float
+    table: pd.DataFrame,
+    prefix: str,
+    pred: np.ndarray,
+    reps: list[np.ndarray],
+    observed: np.ndarray,
+    level: float,
+    limits: tuple[np.ndarray, np.ndarray],
 ) -> None:
+    """Prediction, percentile interval (both clipped to the per-row ``limits``), error and coverage columns."""
     if len(reps) < 10:
         raise FitError(f"only {len(reps)} bootstrap replicates succeeded; increase n_boot (at least 10 needed)")
     stack = np.vstack(reps)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(stack, alpha, axis=0), np.quantile(stack, 1.0 - alpha, axis=0)
+    pred, low, high = (np.clip(v, *limits) for v in (pred, low, high))
     table[f"{prefix}predicted"] = pred
     table[f"{prefix}low"] = low
     table[f"{prefix}high"] = high
@@ -936,6 +970,55 @@ def _add_prediction(
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _metric_bounds(
+    bounds: Bounds, metrics: Sequence[str], known: pd.DataFrame
+) -> dict[str, tuple[float, float] | None]:
+    """Range of each metric (``None``: unbounded) from ``bounds``; ``"auto"`` reads [0, 1] off the known scores."""
+
+    def auto(metric: str) -> tuple[float, float] | None:
+        seen = pd.to_numeric(known[metric], errors="coerce").to_numpy(dtype=float)
+        seen = seen[np.isfinite(seen)]
+        return (0.0, 1.0) if seen.size and seen.min() >= 0.0 and seen.max() <= 1.0 else None
+
+    if bounds is None:
+        return dict.fromkeys(metrics)
+    if isinstance(bounds, str):
+        if bounds != "auto":
+            raise DataError(
+                f"bounds must be 'auto', None, (low, high) or a mapping metric -> (low, high), not {bounds!r}"
+            )
+        return {m: auto(m) for m in metrics}
+    if isinstance(bounds, Mapping):
+        unknown = sorted(set(bounds) - set(metrics))
+        if unknown:
+            raise DataError(
+                f"bounds name {', '.join(map(repr, unknown))}, which are not predicted ({', '.join(metrics)})"
+            )
+        return {m: _range(bounds[m], m) if m in bounds else auto(m) for m in metrics}
+    return dict.fromkeys(metrics, _range(bounds, "bounds"))
+
+
+def _range(value: Any, what: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise DataError(f"the range of {what} must be (low, high), got {value!r}") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise DataError(f"the range of {what} must be finite with low < high, got {value!r}")
+    return low, high
+
+
+def _row_limits(
+    ranges: Mapping[str, tuple[float, float] | None], metrics: Sequence[str], n_models: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper clip limits per table row (model-major, one row per metric), ±inf where unbounded."""
+    low = np.array([-np.inf if ranges[m] is None else ranges[m][0] for m in metrics])
+    high = np.array([np.inf if ranges[m] is None else ranges[m][1] for m in metrics])
+    return np.tile(low, n_models), np.tile(high, n_models)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
