@@ -201,6 +201,7 @@ def chinchilla_fit(tmp_path_factory) -> str:
         ("tied", ["--bits-post", "4", "--params", "1e9", "--bits", "bits_w=16"], "ptq=true"),
         ("tied", ["--precision"], "--precision needs --flops"),
         ("tied", ["--flops", "1e21"], "plan it with --precision"),
+        ("tied", ["--target-loss", "2.3"], "plan it with --precision"),
         ("tied", ["--precision", "--bits-post", "4", "--flops", "1e21"], "give one of them"),
         ("tied", ["--precision", "--flops", "1e21", "--target-loss", "2"], "cannot be combined with --target-loss"),
         ("tied", ["--precision", "--flops", "1e21", "--bits", "bits_x=3"], "precision columns are bits_w"),

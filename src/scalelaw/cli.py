@@ -660,6 +660,8 @@ def plan(
         result = _load_fit(fit_file)
         budgets = _floats(flops, "--flops")
         asked = _precision_request(precision, bits_post, params, bits, bits_range)
+        if asked is None:
+            _refuse_precision_fit(result)  # its decisions need bit-widths: point to the flags that take them
         if asked is not None:
             others = {"--target-loss": target_loss, "--inference-tokens": inference_tokens}
             clash = [name for name, v in {**others, "--unique-tokens": unique_tokens}.items() if v is not None]
@@ -694,7 +696,6 @@ def plan(
                 result, budgets[0], unique_tokens, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
             )
         else:
-            _refuse_precision_fit(result)
             if not budgets:
                 raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
             kind = "compute_optimal"
@@ -705,7 +706,7 @@ def plan(
         records = answer.to_records()
         columns = set(answer.table.columns)
         sizes = next((pair for pair in _SIZE_COLUMNS if set(pair) <= columns), None)
-        if sizes is not None and np.isfinite(answer.table[list(sizes)].to_numpy()).all():
+        if sizes is not None:
             names = result.law.inputs[:2]
             frame = {names[0]: answer.table[sizes[0]].to_numpy(), names[1]: answer.table[sizes[1]].to_numpy()}
             _attach_extrapolation(result, frame, records, max_decades)
