@@ -124,6 +124,11 @@ DIAG_OPTIONS: dict[str, tuple[str, dict]] = {
     "misfit=0.01": ("fit", {"misfit": 0.01}),
 }
 DIAG_VARIANTS: list[str] = []  # --diag-variants: the diagnostic's suggest variants (empty: all)
+# Real-data diagnostics: suggest[pool] with one option changed (they spend what they choose).
+POOL_VARIANTS: dict[str, dict] = {
+    "suggest[pool,40]": {"max_runs": 40},
+    "suggest[pool,no misfit]": {"misfit": None},
+}
 V1_COMMIT = "8bbd883"  # the previous suggest (single linearization, narrow grid, no exchange)
 
 
@@ -553,15 +558,15 @@ def real_task(task) -> list[dict]:
             )
         except Exception as exc:
             designs.append(("suggest[pool]", t.text, [], {"error": repr(exc)}))
-        try:  # diagnostic: the same criterion allowed more (cheaper) runs
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                s = suggest(r0, t, budget, seed=seed, max_runs=40, candidates=pool[["run", *inputs, "flops"]])
-            designs.append(
-                ("suggest[pool,40]", t.text, _match_pool(s.runs, pool, inputs) if not s.runs.empty else [], {})
-            )
-        except Exception as exc:
-            designs.append(("suggest[pool,40]", t.text, [], {"error": repr(exc)}))
+        for label, kwargs in POOL_VARIANTS.items():  # diagnostics: the same pool, one option changed
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s = suggest(r0, t, budget, seed=seed, candidates=pool[["run", *inputs, "flops"]], **kwargs)
+                idx = _match_pool(s.runs, pool, inputs) if not s.runs.empty else []
+                designs.append((label, t.text, idx, {}))
+            except Exception as exc:
+                designs.append((label, t.text, [], {"error": repr(exc)}))
         if case.snap:
             try:
                 with warnings.catch_warnings():
@@ -659,7 +664,7 @@ def summarize_real(df: pd.DataFrame) -> pd.DataFrame:
         sug = ok[ok["design"] == "suggest[pool]"]
         w_sug = float(sug["log_width"].iloc[0]) if len(sug) else math.nan
         rnd = ok[ok["design"].str.startswith("random#")]
-        for name in ("suggest[pool]", "suggest[pool,40]", "suggest[snap]", "next-size", "largest", "random"):
+        for name in ("suggest[pool]", *POOL_VARIANTS, "suggest[snap]", "next-size", "largest", "random"):
             d = rnd if name == "random" else ok[ok["design"] == name]
             if d.empty:
                 err = grp[grp["design"] == name]
@@ -772,7 +777,7 @@ def table_real(s: pd.DataFrame, cases: dict[str, RealCase]) -> str:
 
 def table_real_compact(s: pd.DataFrame) -> str:
     """One row per (case, budget, target): suggest[pool]'s width and its narrowing against each other design."""
-    names = ("suggest[snap]", "suggest[pool,40]", "next-size", "largest", "random")
+    names = ("suggest[snap]", *POOL_VARIANTS, "next-size", "largest", "random")
     lines = [
         "| case | budget | target | suggest[pool] width (log), spend | covers | narrowing vs "
         + " | vs ".join(names)

@@ -89,7 +89,9 @@ def test_backtest_measures_a_bend_the_law_cannot_follow(bent_fit):
 def test_too_few_runs_is_said_not_guessed():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = scalelaw.fit("power", {"run": range(5), "flops": np.geomspace(1e17, 1e19, 5), "loss": [3, 2.8, 2.6, 2.5, 2.45]})
+        fit = scalelaw.fit(
+            "power", {"run": range(5), "flops": np.geomspace(1e17, 1e19, 5), "loss": [3, 2.8, 2.6, 2.5, 2.45]}
+        )
     m = estimate_misfit(fit, ("flops", "flops"))
     assert m.scale == 0.0 and "too few" in m.source
 
@@ -118,3 +120,19 @@ def test_auto_misfit_is_said_in_the_notes(exact_fit):
 def test_bad_misfit_values(exact_fit, bad):
     with pytest.raises(DataError, match="misfit"):
         suggest(exact_fit, PREDICT, budget=1e20, n_boot=0, misfit=bad)
+
+
+def test_cli_misfit_option(exact_fit, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    path = tmp_path / "fit.json"
+    exact_fit.save(path)
+    cmd = [sys.executable, "-m", "scalelaw", "suggest", str(path), "--budget", "3e20", "--target", PREDICT]
+    proc = subprocess.run([*cmd, "--misfit", "0.05", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert any("law misfit: sd 0.05" in n for n in data["notes"]) and len(data["runs"]) <= 20
+    bad = subprocess.run([*cmd, "--misfit", "lots"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--misfit" in bad.stderr and "Traceback" not in bad.stderr

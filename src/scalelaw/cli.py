@@ -1073,8 +1073,15 @@ def suggest(
     ] = "plan:flops=1e24",
     sizes: Annotated[str | None, typer.Option(help="Allowed model sizes, comma-separated (e.g. 1e8,3e8,1e9).")] = None,
     max_flops_per_run: Annotated[float | None, typer.Option(help="Largest compute one run may use.")] = None,
-    max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 10,
+    max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 20,
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    misfit: Annotated[
+        str,
+        typer.Option(
+            help="The law's own error beyond the data, which favours runs near a predict target: 'auto' (measured "
+            "by a backtest of the fit), a sd of log loss (e.g. 0.02), or 'none' (trust the law)."
+        ),
+    ] = "auto",
     cold_start: Annotated[bool, typer.Option("--cold-start", help="No runs yet: an initial IsoFLOP design.")] = False,
     candidates: Annotated[
         str | None,
@@ -1120,6 +1127,7 @@ def suggest(
                 max_runs=max_runs,
                 candidates=pool,
                 unique_tokens=unique_tokens,
+                misfit=_misfit_option(misfit),
             ),
             None,
         )
@@ -1169,6 +1177,16 @@ def suggest(
     )
     for note in answer.notes:
         out.print(f"note: {note}", highlight=False)
+
+
+def _misfit_option(text: str) -> str | float | None:
+    """``--misfit``: 'auto', 'none' or a number."""
+    if text.strip().lower() in ("auto", "none"):
+        return None if text.strip().lower() == "none" else "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"--misfit takes 'auto', 'none' or a sd of log loss (e.g. 0.02), not {text!r}") from None
 
 
 @app.command()
