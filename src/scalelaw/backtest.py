@@ -335,13 +335,16 @@ def backtest(
     interval : float, optional
         Level (e.g. 0.9) of prediction intervals whose coverage of the held-out observations is
         reported, when :class:`~scalelaw.FitResult` offers ``predict_interval``; ``coverage`` is NaN otherwise.
+        LR-schedule laws fitted on fewer than 8 runs use the block bootstrap (see
+        :func:`scalelaw.uncertainty.default_by`).
     n_boot : int
-        By-run bootstrap refits per law behind ``interval`` (fewer is faster and noisier).
+        Bootstrap refits per law behind ``interval`` (fewer is faster and noisier).
     **fit_kwargs
         Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
-        ``law_options``, ...). ``weights`` may be one weight per row of ``runs`` (the training rows
-        are taken from it) or a scheme of :func:`scalelaw.checkpoints.checkpoint_weights`
-        (``"per_run"``), computed on the training rows.
+        ``law_options``, ``schedule`` for the LR-schedule laws, covering the held-out runs too, ...).
+        ``weights`` may be one weight per row of ``runs`` (the training rows are taken from it) or a
+        scheme of :func:`scalelaw.checkpoints.checkpoint_weights` (``"per_run"``), computed on the
+        training rows.
 
     Returns
     -------
@@ -692,8 +695,14 @@ def _rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
 
 def _interval(result: Any, split: Split, level: float, n_boot: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Bootstrap prediction interval for a new observation at each held-out row, or None (with a warning)."""
+    from scalelaw.uncertainty import bootstrap, default_by
+
     try:
-        band = result.predict_interval(split.test.table, level, observation=True, n_boot=n_boot)
+        by = default_by(result)
+        if by == "run":
+            band = result.predict_interval(split.test.table, level, observation=True, n_boot=n_boot)
+        else:
+            band = bootstrap(result, n=n_boot, by=by).predict(split.test.table, level=level, observation=True)
     except Exception as exc:  # intervals are an extra: a law without them still gets its errors
         warnings.warn(f"no prediction interval for law {result.law.name!r}: {exc}", UserWarning, stacklevel=5)
         return None

@@ -3,32 +3,40 @@
 A robust loss protects against outliers in the residuals, not against high-leverage points: one run at
 the small end can tilt an exponent and move a prediction two decades away while fitting perfectly.
 So influence is measured where it matters, on the prediction at an extrapolation target, by refitting
-without each run (leave-one-run-out, all refits in one batch).
+without each run (leave-one-run-out, all refits in one batch). For the LR-schedule laws the target is a
+step of one run's schedule, and the refits rebuild the schedule features from the fit's schedules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.fit import bind_inputs, curve_ids, fit_inputs, with_schedule
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.uncertainty import _predict
 
 #: A run is flagged when its removal moves the target prediction by more than this many robust
 #: standard deviations of all runs' influences, and by more than ``MIN_SHIFT`` relative.
 FLAG_SIGMAS = 4.0
 MIN_SHIFT = 1e-3
+#: Fewest runs for flagging: the robust spread of fewer influences is meaningless (with 3 runs, the
+#: median absolute deviation is set by one run), so smaller fits report shifts without flags.
+MIN_FLAG_RUNS = 6
 
 
 @dataclass(frozen=True)
 class Influence:
     """Leave-one-run-out influence of every run on the prediction at ``target``."""
 
-    target: dict[str, float]
+    target: dict[str, Any]
     prediction: float
     table: pd.DataFrame  # run, n_rows, shift (relative change of the target prediction), max_abs_residual, flagged
 
@@ -37,15 +45,32 @@ class Influence:
         return list(self.table.loc[self.table["flagged"], "run"])
 
 
-def default_target(result: FitResult, factor: float = 10.0) -> dict[str, float]:
-    """Every input at ``factor`` times its largest value in the data (one decade beyond, by default)."""
+def default_target(result: FitResult, factor: float = 10.0) -> dict[str, Any]:
+    """Every input at ``factor`` times its largest value in the data (one decade beyond, by default).
+
+    LR-schedule laws: the last step of the longest schedule of the fit (its furthest point along
+    training), and any other input (``params`` with ``by_size``) at ``factor`` times its largest value.
+    """
     if result.data is None:
         raise FitError("this fit carries no data; refit it to measure influence")
-    return {name: float(np.max(result.data.columns[name]) * factor) for name in result.law.inputs}
+    target: dict[str, Any] = {name: float(np.max(result.data.columns[name]) * factor) for name in result.law.inputs}
+    inner = schedule_law(result.law)
+    if inner is not None:
+        if result.schedule is None:
+            fit_inputs(result)  # raises the error that asks for schedule=
+        runs = list(result.schedule)
+        last = [result.schedule.steps(r)[1] for r in runs]
+        k = int(np.argmax(last))
+        target = {"run": runs[k], **target, inner.inputs[0]: float(last[k])}
+    return target
 
 
 def influence(
-    result: FitResult, target: Mapping[str, float] | None = None, exact: int = 400, max_iter: int = 1000
+    result: FitResult,
+    target: Mapping[str, Any] | None = None,
+    exact: int = 400,
+    max_iter: int = 1000,
+    schedule: Any = None,
 ) -> Influence:
     """How far the prediction at ``target`` moves when each run is left out.
 
@@ -58,47 +83,58 @@ def influence(
     ----------
     result : FitResult
     target : mapping, optional
-        Inputs of the prediction to protect, e.g. ``{"params": 7e10, "tokens": 1.4e12}``; defaults to
-        every input at 10x its largest observed value.
+        Inputs of the prediction to protect, e.g. ``{"params": 7e10, "tokens": 1.4e12}``, or for an
+        LR-schedule law a run and step, ``{"run": "cosine", "step": 24000}``; defaults to
+        :func:`default_target`.
     exact : int
         How many of the most influential runs to refit exactly.
+    schedule : Schedules, table, path or array, optional
+        LR-schedule laws: schedules for a fit loaded from JSON (which keeps none), or with the runs of a
+        target the fit's schedules lack.
 
     Returns
     -------
     Influence
         ``table`` sorted by absolute shift, largest first, with a column saying whether the shift was
-        refitted (``exact``) or estimated; ``flagged`` lists the outlying runs.
+        refitted (``exact``) or estimated; ``flagged`` lists the outlying runs (none with fewer than
+        ``MIN_FLAG_RUNS`` runs).
     """
     if result.data is None:
         raise FitError("this fit carries no data; refit it to measure influence")
+    if result.schedule is None:
+        result = with_schedule(result, schedule)
     target = dict(target) if target is not None else default_target(result)
     law = result.law
     data = result.data
-    runs, groups = np.unique(data.run, return_inverse=True)
+    runs, groups = np.unique(curve_ids(result), return_inverse=True)
     if len(runs) < 3:
         raise FitError(f"influence needs at least 3 runs, this fit has {len(runs)}")
     base = np.ones(len(data)) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
-    X = {name: data.columns[name] for name in law.inputs}
+    X = fit_inputs(result)
+    T = bind_inputs(result, target, schedule)
+    if T[law.inputs[0]].size != 1:
+        raise FitError(f"the influence target must be one point; got {T[law.inputs[0]].size} rows from {target}")
     log_y = np.log(data.columns[result.y])
     z_hat = law.to_internal(np.array([result.values]))[0]
-    point = float(law.predict(result.params, **target)[0])
-    shift = _one_step_shifts(result, X, log_y, base, groups, len(runs), z_hat, target)
+    point = float(_predict(result, np.array([result.values]), T)[0, 0])
+    shift = _one_step_shifts(result, X, log_y, base, groups, len(runs), z_hat, T)
     refit = np.argsort(-np.abs(shift))[: min(exact, len(runs))]
     weights = (1.0 - np.eye(len(runs))[refit])[:, groups] * base
     problem = Problem(law, X, log_y, result.loss, result.delta, weights=weights)  # type: ignore[arg-type]
     z, f, _, _ = levenberg_marquardt(
         problem, np.repeat(z_hat[None, :], refit.size, 0), max_iter=max_iter, sets=np.arange(refit.size)
     )
-    without = law.predict(law.from_internal(z), **target)[:, 0]
+    without = _predict(result, law.from_internal(z), T)[:, 0]
     shift[refit] = np.where(np.isfinite(f), without / point - 1.0, np.nan)
     is_exact = np.zeros(len(runs), dtype=bool)
     is_exact[refit] = True
-    resid = np.abs(log_y - np.log(result.predict(data.columns)))
+    resid = np.abs(log_y - np.log(_predict(result, np.array([result.values]), X)[0]))
     max_resid = np.zeros(len(runs))
     np.maximum.at(max_resid, groups, resid)
     centre = np.nanmedian(shift)
     spread = 1.4826 * np.nanmedian(np.abs(shift - centre))
     flagged = is_exact & (np.abs(shift - centre) > FLAG_SIGMAS * spread) & (np.abs(shift) > MIN_SHIFT)
+    flagged &= len(runs) >= MIN_FLAG_RUNS
     table = pd.DataFrame(
         {
             "run": runs,
@@ -113,7 +149,7 @@ def influence(
     return Influence(target=target, prediction=point, table=table)
 
 
-def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, target) -> np.ndarray:
+def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, T) -> np.ndarray:
     """Relative change of the target prediction after one Newton step without each run."""
     law = result.law
     problem = Problem(law, X, log_y, result.loss, result.delta, weights=base)
@@ -129,7 +165,6 @@ def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, target) -> n
     g_run = np.zeros((n_runs, law.n_params))
     np.add.at(g_run, groups, per_row.T)
     step = np.linalg.lstsq(H[0], g_run.T, rcond=None)[0].T  # (n_runs, n_params)
-    t_theta = theta
-    _, Jt = law.log_predict_jac(t_theta, law.bind(target))
+    _, Jt = law.log_predict_jac(theta, T)
     grad_target = (Jt * np.where(is_log, theta, 1.0)[:, :, None])[0, :, 0]
     return np.expm1(step @ grad_target)

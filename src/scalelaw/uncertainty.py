@@ -1,14 +1,23 @@
-"""Uncertainty: by-run bootstrap, profile-likelihood intervals and prediction intervals.
+"""Uncertainty: by-run and block bootstraps, profile-likelihood intervals and prediction intervals.
 
 Checkpoints of one training run share its seed, data order and schedule, so their errors are
 correlated; resampling rows would treat them as independent and give intervals that are too narrow.
 The bootstrap here resamples whole runs. Every replicate is a row of one weight matrix (its run
 counts), and all replicates are refitted together as one vectorized batch warm-started from the
 point estimate.
+
+Fits of loss curves along training (the LR-schedule laws) often have too few runs for that: the
+Multi-Power curves have three schedules per model size. ``by="block"`` then resamples blocks of
+consecutive checkpoints within each run (a moving-block bootstrap): the residuals of a curve are
+autocorrelated along the steps (the law misfits whole stretches of a curve, and neighbouring
+evaluations share data), so blocks keep that dependence inside each resampled piece where single
+rows would not. Refits of the LR-schedule laws rebuild their schedule features from the fit's
+schedules (:func:`scalelaw.fitting.fit.fit_inputs`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,22 +29,23 @@ from scipy import stats
 
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.fit import bind_inputs, curve_ids, fit_inputs, with_schedule
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.schedule_laws import schedule_law
 
 #: Fewest runs a by-run bootstrap accepts: with fewer, most replicates repeat the same few runs and
 #: percentile intervals are meaningless.
 MIN_RUNS = 8
 
+#: Default block length of ``by="block"``: this fraction of each run's rows.
+BLOCK_FRACTION = 0.1
+
 Derived = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
 def _problem(result: FitResult, weights: np.ndarray | None = None) -> Problem:
-    if result.data is None:
-        raise FitError(
-            "this fit carries no data (it was saved without it), so it cannot be resampled; refit it with "
-            "scalelaw.fit to get intervals"
-        )
-    X = {name: result.data.columns[name] for name in result.law.inputs}
+    X = fit_inputs(result)  # raises FitError for a fit without data
+    assert result.data is not None
     return Problem(
         law=result.law,
         X=X,
@@ -63,14 +73,16 @@ class Bootstrap:
     samples : ndarray, shape (n_ok, n_params)
         Refitted parameters (natural units) of the replicates that converged to a finite objective.
     jackknife : ndarray, shape (n_groups, n_params)
-        Leave-one-run-out estimates (for BCa intervals).
-    by : {"run", "row"}
+        Leave-one-run-out estimates (leave-one-block-out for ``by="block"``), for BCa intervals.
+    by : {"run", "row", "block"}
         What was resampled.
     n_requested, n_failed : int
         Replicates asked for, and those dropped because their refit had no finite objective.
     n_unconverged : int
         Kept replicates whose refit hit the iteration cap (still far better than their start).
     seed : int
+    blocks : mapping of str to int, optional
+        ``by="block"``: block length (rows) used in each run.
     """
 
     result: FitResult
@@ -81,6 +93,7 @@ class Bootstrap:
     n_failed: int
     n_unconverged: int
     seed: int
+    blocks: Mapping[str, int] | None = None
 
     @property
     def n(self) -> int:
@@ -146,19 +159,20 @@ class Bootstrap:
         level: float = 0.9,
         observation: bool = False,
         method: Literal["percentile", "bca"] = "percentile",
+        schedule: Any = None,
         **inputs: Any,
     ) -> pd.DataFrame:
         """Prediction intervals at new inputs.
 
         With ``observation=False`` the interval is for the law's value (the mean curve); with
         ``observation=True`` it is for a new measurement, adding the data's noise around the law
-        (resampled log residuals of the fit).
+        (resampled log residuals of the fit). LR-schedule laws read each row's ``run`` and ``step``;
+        ``schedule`` gives the LRs of runs the fit's schedules lack (as for :meth:`FitResult.predict`).
         """
         _check_level(level)
-        columns = _columns(self.result, frame, inputs)
-        theta = self.samples
-        preds = self.result.law.predict(theta, **columns)  # (n_ok, n_rows)
-        point = self.result.law.predict(self.result.params, **columns)
+        X, columns = _inputs(self.result, frame, inputs, schedule)
+        preds = _predict(self.result, self.samples, X)  # (n_ok, n_rows)
+        point = _predict(self.result, np.array([self.result.values]), X)[0]
         if observation:
             resid = _log_residuals(self.result)
             rng = np.random.default_rng(self.seed + 1)
@@ -166,7 +180,7 @@ class Bootstrap:
             preds = preds * np.exp(noise)
             low, high = _quantile_interval(preds, point, None, level, "percentile")
         else:
-            jack = self.result.law.predict(self.jackknife, **columns)
+            jack = _predict(self.result, self.jackknife, X)
             low, high = _quantile_interval(preds, point, jack, level, method)
         out = pd.DataFrame(columns)
         out["value"] = point
@@ -180,11 +194,13 @@ class Bootstrap:
 def bootstrap(
     result: FitResult,
     n: int = 1000,
-    by: Literal["run", "row"] = "run",
+    by: Literal["run", "row", "block"] = "run",
     seed: int = 0,
     max_iter: int = 1000,
     progress: Callable[[int, int], None] | None = None,
     groups: np.ndarray | None = None,
+    block: float | int | None = None,
+    schedule: Any = None,
 ) -> Bootstrap:
     """Refit ``result``'s law on ``n`` resamples of its data, all at once.
 
@@ -194,8 +210,9 @@ def bootstrap(
         A fit that carries its data (every fit from :func:`scalelaw.fit` does).
     n : int
         Replicates.
-    by : {"run", "row"}
-        Resample whole runs (honest when runs have several checkpoints) or single rows.
+    by : {"run", "row", "block"}
+        Resample whole runs (honest when runs have several checkpoints), single rows, or blocks of
+        consecutive rows within each run (for a few long curves, see :func:`block_weights`).
     seed : int
         Seed of the resampling; the same seed gives the same replicates bit for bit.
     progress : callable, optional
@@ -204,11 +221,18 @@ def bootstrap(
         One label per row of the fit; rows with the same label are resampled together (e.g. all seeds
         of one configuration, see :meth:`scalelaw.noise.SeedNoise.bootstrap`). ``by`` then only names
         what was resampled.
+    block : float or int, optional
+        ``by="block"``: block length, a fraction of each run's rows (float, default 0.1) or a number of
+        rows (int).
+    schedule : Schedules, table, path or array, optional
+        LR-schedule laws: the schedules the fit used, for a fit loaded from JSON (which keeps none).
 
     Raises
     ------
     FitError
-        Fewer than 8 runs (or rows) to resample, or a fit without data.
+        Fewer than 8 runs (or rows, or blocks) to resample, or a fit without data.
+    LawError
+        An LR-schedule fit without its schedules in memory and no ``schedule``.
 
     Examples
     --------
@@ -220,28 +244,37 @@ def bootstrap(
     >>> bool(ci["low"].iloc[0] < ci["estimate"].iloc[0] < ci["high"].iloc[0])
     True
     """
-    if groups is None and by not in ("run", "row"):
-        raise FitError(f"by must be 'run' or 'row', not {by!r}")
+    if groups is None and by not in ("run", "row", "block"):
+        raise FitError(f"by must be 'run', 'row' or 'block', not {by!r}")
+    if block is not None and by != "block":
+        raise FitError(f"block= sets the block length of by='block'; it means nothing for by={by!r}")
     if n < 10:
         raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
+    result = with_schedule(result, schedule)
     problem = _problem(result)
     assert result.data is not None
     base = _base_weights(result)
-    groups = _groups(result, by) if groups is None else _given_groups(result, groups)
-    n_groups = int(groups.max()) + 1
-    if n_groups < MIN_RUNS:
-        what = {"run": "runs", "row": "rows"}.get(by, f"groups ({by})")
-        raise FitError(
-            f"only {n_groups} {what} to resample; a bootstrap by {by} needs at least {MIN_RUNS}. Add runs, or use "
-            "profile intervals (scalelaw.uncertainty.profile), which do not resample"
-        )
     rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
+    lengths = None
+    if groups is None and by == "block":
+        weights, jack_weights, lengths = block_weights(result, n, rng, block)
+    else:
+        groups = _groups(result, by) if groups is None else _given_groups(result, groups)
+        n_groups = int(groups.max()) + 1
+        if n_groups < MIN_RUNS:
+            what = {"run": "runs", "row": "rows"}.get(by, f"groups ({by})")
+            block_hint = "use by='block' (blocks of consecutive steps within each run, for a few long curves), "
+            raise FitError(
+                f"only {n_groups} {what} to resample; a bootstrap by {by} needs at least {MIN_RUNS}. Add runs, "
+                f"{block_hint if by == 'run' else ''}or use profile intervals (scalelaw.uncertainty.profile), which "
+                "do not resample"
+            )
+        counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
+        weights = counts[:, groups].astype(np.float64)
+        jack_weights = (1.0 - np.eye(n_groups))[:, groups]  # leave-one-group-out, for the BCa acceleration
     z_hat = result.law.to_internal(np.array([result.values]))[0]
-    samples, ok, conv = _refit_weighted(problem, counts[:, groups] * base, z_hat, max_iter, progress)
-    # Leave-one-group-out refits for the BCa acceleration, batched the same way.
-    jack_counts = 1.0 - np.eye(n_groups)
-    jack, jack_ok, _ = _refit_weighted(problem, jack_counts[:, groups] * base, z_hat, max_iter, None)
+    samples, ok, conv = _refit_weighted(problem, weights * base, z_hat, max_iter, progress)
+    jack, jack_ok, _ = _refit_weighted(problem, jack_weights * base, z_hat, max_iter, None)
     return Bootstrap(
         result=result,
         samples=samples[ok],
@@ -251,14 +284,130 @@ def bootstrap(
         n_failed=int(np.sum(~ok)),
         n_unconverged=int(np.sum(ok & ~conv)),
         seed=seed,
+        blocks=lengths,
     )
+
+
+def default_by(result: FitResult) -> str:
+    """What a bootstrap of ``result`` should resample when nobody says: ``"run"``, or ``"block"`` for an
+    LR-schedule fit with fewer than :data:`MIN_RUNS` runs (a few long curves, where by-run refuses).
+
+    Examples
+    --------
+    >>> import scalelaw
+    >>> default_by(scalelaw.fit("power", {"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]}))
+    'run'
+    """
+    if schedule_law(result.law) is None or result.data is None or result.schedule is None:
+        return "run"
+    return "block" if np.unique(curve_ids(result)).size < MIN_RUNS else "run"
+
+
+def block_weights(
+    result: FitResult, n: int, rng: np.random.Generator, block: float | int | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Row weights of ``n`` moving-block resamples of each run, and of the leave-one-block-out jackknife.
+
+    Residuals along one loss curve are autocorrelated: the law misfits whole stretches of it, and
+    neighbouring evaluations share data and optimizer state. Resampling single rows treats them as
+    independent and gives intervals that are too narrow; resampling whole runs needs many runs. A
+    moving-block bootstrap keeps the dependence within blocks of ``b`` consecutive rows: each run of
+    ``m`` rows (ordered by the law's inputs, the step first for the LR-schedule laws) is rebuilt from
+    ``ceil(m / b)`` blocks with uniformly drawn starts, cut to ``m`` rows. Blocks wrap around the end of
+    the run (the circular variant, Politis & Romano 1992) so that every row, the last steps included,
+    has expected weight 1; plain moving blocks would under-weight both ends of a curve, and the end is
+    what an extrapolation leans on. A row's weight is how often it was drawn.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit carrying its data.
+    n : int
+        Replicates.
+    rng : numpy Generator
+        Source of the block starts (same seed, same weights bit for bit).
+    block : float or int, optional
+        Block length: a fraction of each run's rows (float in (0, 1], default 0.1), or rows (int >= 1);
+        at least 1 and at most the run's rows.
+
+    Returns
+    -------
+    weights : ndarray, shape (n, n_rows)
+    jackknife : ndarray, shape (n_blocks, n_rows)
+        One row per non-overlapping block of every run, that block's rows set to 0.
+    lengths : dict
+        Block length used in each run.
+
+    Raises
+    ------
+    FitError
+        A bad block length, or fewer than 8 blocks in all (shorten the blocks).
+
+    Examples
+    --------
+    >>> import numpy as np, scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> flops = np.logspace(18, 21, 20)  # one run's checkpoints
+    >>> fit = scalelaw.fit("power", {"run": ["r"] * 20, "flops": flops, "loss": 2 + 9 * flops**-0.1})
+    >>> w, jack, lengths = block_weights(fit, 3, np.random.default_rng(0), block=2)
+    >>> w.shape, jack.shape, lengths, w.sum(axis=1).tolist()
+    ((3, 20), (10, 20), {'r': 2}, [20.0, 20.0, 20.0])
+    """
+    assert result.data is not None
+    size, is_rows = _block_size(block)
+    n_rows = len(result.data)
+    weights = np.zeros((n, n_rows))
+    jack, lengths = [], {}
+    for name, rows in _curves(result):
+        m = rows.size
+        b = min(max(int(size) if is_rows else round(size * m), 1), m)
+        lengths[name] = b
+        k = -(-m // b)
+        starts = rng.integers(0, m, size=(n, k, 1))
+        pos = ((starts + np.arange(b)) % m).reshape(n, k * b)[:, :m]  # circular blocks, cut to m rows
+        counts = np.bincount((pos + m * np.arange(n)[:, None]).ravel(), minlength=n * m).reshape(n, m)
+        weights[:, rows] = counts
+        for j in range(k):
+            out = np.ones(n_rows)
+            out[rows[j * b : (j + 1) * b]] = 0.0
+            jack.append(out)
+    if len(jack) < MIN_RUNS:
+        raise FitError(
+            f"only {len(jack)} blocks to resample ({', '.join(f'{r}: length {b}' for r, b in lengths.items())}); "
+            f"a block bootstrap needs at least {MIN_RUNS}: pass a shorter block= or add runs"
+        )
+    return weights, np.array(jack), lengths
+
+
+def _block_size(block: float | int | None) -> tuple[float, bool]:
+    """The block length as a number and whether it counts rows (int) rather than a fraction of each run."""
+    value = BLOCK_FRACTION if block is None else block
+    is_rows = isinstance(value, (int, np.integer))
+    valid = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not valid or (is_rows and value < 1) or (not is_rows and not 0 < value <= 1):
+        raise FitError(
+            f"block must be a fraction of each run's rows in (0, 1] (e.g. 0.1) or a whole number of rows >= 1, "
+            f"got {block!r}"
+        )
+    return float(value), is_rows
+
+
+def _curves(result: FitResult) -> list[tuple[str, np.ndarray]]:
+    """Each run's name and row indices, ordered along the run by the law's inputs (first input first)."""
+    assert result.data is not None
+    run = curve_ids(result)
+    keys = [result.data.columns[name] for name in reversed(result.law.inputs)]
+    order = np.lexsort((*keys, run))  # np.lexsort sorts by its last key first: run, then the first input
+    ordered = run[order]
+    bounds = np.r_[np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]), order.size]
+    return [(str(ordered[a]), order[a:b]) for a, b in itertools.pairwise(bounds)]
 
 
 def _groups(result: FitResult, by: str) -> np.ndarray:
     assert result.data is not None
     if by == "row":
         return np.arange(len(result.data))
-    _, inverse = np.unique(result.data.run, return_inverse=True)
+    _, inverse = np.unique(curve_ids(result), return_inverse=True)
     return inverse
 
 
@@ -332,17 +481,35 @@ def _evaluate(result: FitResult, theta: np.ndarray, of: Derived | str | None) ->
 
 
 def _columns(result: FitResult, frame: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return _inputs(result, frame, inputs)[1]
+
+
+def _inputs(
+    result: FitResult, frame: Any, inputs: Mapping[str, Any], schedule: Any = None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """What the law reads at new rows (schedule features included), and the input columns to show."""
+    extra = ("run", "lr") if schedule_law(result.law) is not None else ()
     columns: dict[str, Any] = {}
     if frame is not None:
-        columns.update({n: np.asarray(frame[n], dtype=np.float64) for n in result.law.inputs if n in frame})
+        columns.update({n: np.asarray(frame[n]) for n in (*result.law.inputs, *extra) if n in frame})
     columns.update(inputs)
-    bound = result.law.bind(columns)
-    return bound
+    X = bind_inputs(result, columns, schedule)
+    shown = {n: X[n] for n in result.law.inputs}
+    if extra and "run" in columns:
+        run = np.atleast_1d(np.asarray(columns["run"]).astype(str)).ravel()
+        shown = {"run": np.broadcast_to(run, X[result.law.inputs[0]].shape).copy(), **shown}
+    return X, shown
+
+
+def _predict(result: FitResult, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Predictions of parameter sets ``theta`` (n_sets, n_params) at bound inputs ``X``: (n_sets, n_rows)."""
+    log_pred, _ = result.law.log_predict_jac(theta, X, jac=False)
+    return np.exp(log_pred)
 
 
 def _log_residuals(result: FitResult) -> np.ndarray:
     assert result.data is not None
-    pred = result.predict(result.data.columns)
+    pred = _predict(result, np.array([result.values]), fit_inputs(result))[0]
     return np.log(result.data.columns[result.y]) - np.log(pred)
 
 
