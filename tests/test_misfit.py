@@ -133,6 +133,6 @@ def test_cli_misfit_option(exact_fit, tmp_path):
     proc = subprocess.run([*cmd, "--misfit", "0.05", "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert any("law misfit: sd 0.05" in n for n in data["notes"]) and len(data["runs"]) <= 20
+    assert any("law misfit: sd 0.05" in n for n in data["notes"]) and len(data["runs"]) <= 30
     bad = subprocess.run([*cmd, "--misfit", "lots"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--misfit" in bad.stderr and "Traceback" not in bad.stderr

@@ -1073,7 +1073,7 @@ def suggest(
     ] = "plan:flops=1e24",
     sizes: Annotated[str | None, typer.Option(help="Allowed model sizes, comma-separated (e.g. 1e8,3e8,1e9).")] = None,
     max_flops_per_run: Annotated[float | None, typer.Option(help="Largest compute one run may use.")] = None,
-    max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 20,
+    max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 30,
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
     misfit: Annotated[
         str,

@@ -335,7 +335,7 @@ def suggest(
     n_boot: int = 200,
     seed: int = 0,
     k: float = 6.0,
-    max_runs: int = 20,
+    max_runs: int = 30,
     candidates: pd.DataFrame | Mapping[str, Any] | None = None,
     unique_tokens: float | None = None,
     fixed: Mapping[str, float] | None = None,
@@ -366,8 +366,8 @@ def suggest(
         Cap on one run's cost.
     max_runs : int
         At most this many runs are proposed; ``budget / max_runs`` is also the smallest cost a run is
-        charged when ranking. At equal compute, 20 runs gave 6-8 points narrower intervals than 10 in
-        the design benchmark (benchmarks/README.md); raise it when candidates are cheap.
+        charged when ranking. In the design benchmark (benchmarks/README.md), 20-30 runs gave intervals
+        up to 20 points narrower than 10 at equal compute; raise it when candidates are cheap.
     candidates : DataFrame or mapping, optional
         The runs you could train instead of the grid: the law's N and D columns, optionally its other
         inputs (``unique_tokens``), a ``flops`` column with each run's cost (default ``k N D``), and any
