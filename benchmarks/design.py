@@ -162,12 +162,20 @@ def interval(result, targets: list[Target], n_boot: int, seed: int) -> dict[str,
 
 
 def score(iv: dict, truth: float) -> dict:
+    """Width, coverage and error of one interval; ``interval_score`` is the Winkler score (log scale): the
+    width plus 2/alpha times how far the truth lies outside, so a narrow interval that misses is not
+    rewarded (a proper scoring rule, Gneiting and Raftery 2007)."""
     lo, hi, est = iv["lo"], iv["hi"], iv["est"]
+    miss = max(lo - truth, 0.0) + max(truth - hi, 0.0)
     return {
         "log_width": hi - lo,
         "rel_width": math.expm1(hi - lo),
         "covered": bool(lo <= truth <= hi) if np.isfinite(lo) else None,
         "abs_err": abs(est - truth),
+        "interval_score": hi - lo + 2 / (1 - LEVEL) * miss,
+        "lo": lo,
+        "hi": hi,
+        "truth": truth,
         "n_boot_ok": iv["n_boot_ok"],
     }
 
@@ -663,6 +671,10 @@ def summarize_real(df: pd.DataFrame) -> pd.DataFrame:
         ok = grp[grp["error"].isna()] if "error" in grp else grp
         sug = ok[ok["design"] == "suggest[pool]"]
         w_sug = float(sug["log_width"].iloc[0]) if len(sug) else math.nan
+        has_score = "interval_score" in ok and ok["interval_score"].notna().any()
+        s_sug = float(sug["interval_score"].iloc[0]) if has_score and len(sug) else math.nan
+        # In hindsight: the narrowest interval any evaluated design (random draws included) reached.
+        best_width = float(ok["log_width"].min()) if len(ok) else math.nan
         rnd = ok[ok["design"].str.startswith("random#")]
         for name in ("suggest[pool]", *POOL_VARIANTS, "suggest[snap]", "next-size", "largest", "random"):
             d = rnd if name == "random" else ok[ok["design"] == name]
@@ -693,8 +705,14 @@ def summarize_real(df: pd.DataFrame) -> pd.DataFrame:
                 "n_runs": d["n_runs"].median(),
                 "max_params": d["max_params"].median(),
             }
+            if has_score:
+                row["interval_score"] = d["interval_score"].median()
             if name != "suggest[pool]":
                 row["narrowing_log"] = 1 - w_sug / row["log_width"]
+                if has_score:
+                    row["score_gain"] = 1 - s_sug / row["interval_score"]
+            if name == "next-size":
+                row["best_narrowing_log"] = 1 - best_width / row["log_width"]
             if name == "random":
                 row["share_random_narrower"] = float((d["log_width"] < w_sug).mean())
             if name == "suggest[pool]":
@@ -781,8 +799,9 @@ def table_real_compact(s: pd.DataFrame) -> str:
     lines = [
         "| case | budget | target | suggest[pool] width (log), spend | covers | narrowing vs "
         + " | vs ".join(names)
-        + " | naive covers (next/largest/random) |",
-        "|---|---|---|---|---|" + "---|" * len(names) + "---|",
+        + " | naive covers (next/largest/random) | interval-score gain vs next/largest/random "
+        "| narrowest of all designs vs next-size |",
+        "|---|---|---|---|---|" + "---|" * len(names) + "---|---|---|",
     ]
     for (case, budget, target), grp in s.groupby(["case", "budget", "target"], sort=False):
         by = {r["design"]: r for _, r in grp.iterrows()}
@@ -804,9 +823,20 @@ def table_real_compact(s: pd.DataFrame) -> str:
             )
             for n in ("next-size", "largest", "random")
         )
+        scores = []
+        for n in ("next-size", "largest", "random"):
+            r = by.get(n)
+            gain = np.nan if r is None else r.get("score_gain", np.nan)
+            scores.append("–" if not np.isfinite(gain) else f"{gain:+.0%}")
+        nxt = by.get("next-size")
+        best = np.nan if nxt is None else nxt.get("best_narrowing_log", np.nan)
         lines.append(
             f"| {case} | {budget:.0e} | {target_label(target)} | {sp['log_width']:.3g}, {sp['spend']:.2g} | "
-            f"{'y' if sp['covered'] >= 1 else 'n'} | " + " | ".join(cells) + f" | {cov} |"
+            f"{'y' if sp['covered'] >= 1 else 'n'} | "
+            + " | ".join(cells)
+            + f" | {cov} | "
+            + " / ".join(scores)
+            + f" | {_fmt(best, '+.0%')} |"
         )
     return "\n".join(lines)
 

@@ -9,7 +9,10 @@ replicates of the current fit (a pseudo-Bayesian c-optimal design): the mean ove
 ``log var(g)``. Runs are added greedily by criterion gained per FLOP, then an exchange pass swaps runs
 for better (often larger) ones while the budget allows, so the budget is spent where it helps.
 Widths are rescaled by how the by-run bootstrap width of the current fit compares with its linearized
-width (never below the linearized width), so "before" matches the honest interval.
+width (never below the linearized width), so "before" matches the honest interval. The noise of the
+linearization is the fit's own estimator scale (:func:`scalelaw.misfit.noise_variance`), not its MAD.
+Where a backtest shows the law missing its own large runs, a misfit term (:mod:`scalelaw.misfit`) makes
+runs near a ``predict`` target worth more than their parameter information alone.
 """
 
 from __future__ import annotations
