@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import FitError, LawError
+from scalelaw.errors import FitError
 from scalelaw.laws.catalog import law_from_dict
 from scalelaw.laws.law import Law
 
@@ -257,30 +257,15 @@ class FitResult:
         -------
         ndarray, shape (n_rows,)
         """
+        from scalelaw.fitting.fit import bind_inputs
         from scalelaw.laws.schedule_laws import schedule_law
 
-        inner = schedule_law(self.law)
         columns: dict[str, Any] = {}
-        extra = ("run", "lr") if inner is not None else ()
+        extra = ("run", "lr") if schedule_law(self.law) is not None else ()
         if frame is not None:
             columns.update({name: np.asarray(frame[name]) for name in (*self.law.inputs, *extra) if name in frame})
         columns.update(inputs)
-        if inner is None:
-            if schedule is not None:
-                raise LawError(f"law {self.law.name!r} does not read an LR schedule; drop schedule=")
-            return self.law.predict(self.params, **columns)
-        if schedule is not None:
-            from scalelaw.schedules import load_schedules
-
-            schedule = load_schedules(schedule)
-        elif self.schedule is not None:
-            runs = set(np.unique(np.asarray(columns["run"]).astype(str))) if "run" in columns else None
-            if (runs is None and len(self.schedule) == 1) or (runs is not None and runs <= set(self.schedule)):
-                schedule = self.schedule
-        if schedule is not None:
-            columns.pop("lr", None)
-            columns["schedule"] = schedule
-        X = inner.bind(columns)
+        X = bind_inputs(self, columns, schedule)
         log_pred, _ = self.law.log_predict_jac(self.law.theta(self.params), X, jac=False)
         return np.exp(log_pred[0])
 
@@ -296,11 +281,14 @@ class FitResult:
 
         return profile(self, parameters, level=level)
 
-    def influence(self, target: Mapping[str, float] | None = None):
-        """Runs whose removal moves the prediction at ``target`` most; see :func:`scalelaw.influence.influence`."""
+    def influence(self, target: Mapping[str, Any] | None = None, **kwargs: Any):
+        """Runs whose removal moves the prediction at ``target`` most; see :func:`scalelaw.influence.influence`.
+
+        Keyword arguments (``exact``, ``max_iter``, ``schedule``) go to that function.
+        """
         from scalelaw.influence import influence
 
-        return influence(self, target)
+        return influence(self, target, **kwargs)
 
     def predict_interval(
         self,
@@ -310,13 +298,33 @@ class FitResult:
         observation: bool = False,
         n_boot: int = 1000,
         seed: int = 0,
+        by: str | None = None,
+        schedule: Any = None,
         **inputs: Any,
     ) -> pd.DataFrame:
-        """Prediction with a by-run bootstrap interval: columns ``value, low, high, level, method``.
+        """Prediction with a bootstrap interval: columns ``value, low, high, level, method``.
 
         ``observation=True`` widens the interval for a new measurement by the data's noise around the law.
+        ``by`` says what the bootstrap resamples (``"run"``, ``"row"`` or ``"block"``); by default whole
+        runs, or blocks of each curve for an LR-schedule fit with fewer than 8 runs
+        (:func:`scalelaw.uncertainty.default_by`). LR-schedule laws: ``schedule`` gives the schedules of a
+        fit loaded from JSON, or of new runs the fit's schedules lack (as for :meth:`predict`).
+
+        Examples
+        --------
+        >>> import scalelaw, warnings
+        >>> warnings.simplefilter("ignore")
+        >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+        >>> band = fit.predict_interval(params=7e9, tokens=1.4e11, n_boot=50)
+        >>> bool(band["low"].iloc[0] < band["value"].iloc[0] < band["high"].iloc[0])
+        True
         """
-        return self.bootstrap(n=n_boot, seed=seed).predict(frame, level=level, observation=observation, **inputs)
+        from scalelaw.fitting.fit import with_schedule
+        from scalelaw.uncertainty import default_by
+
+        result = with_schedule(self, schedule) if self.schedule is None else self
+        boot = result.bootstrap(n=n_boot, by=by or default_by(result), seed=seed)
+        return boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
 
     def report(self, path: str | os.PathLike, **kwargs: Any):
         """Write the self-contained HTML report of this fit to ``path`` and return the path.

@@ -159,8 +159,7 @@ class ScheduleLaw(Law):
         except KeyError:
             raise LawError(
                 f"law {self.name!r} needs each run's LR schedule, but its inputs carry none: pass schedule=... to "
-                "fit/predict (or bind the inputs with law.bind). Bootstrap, profile and influence do not yet "
-                "rebuild schedule inputs"
+                "fit/predict (or bind the inputs with law.bind)"
             ) from None
 
     # ------------------------------------------------------------------ model size
