@@ -378,12 +378,21 @@ def predict(
         typer.Option("--map", help="Rename columns of the --schedule and --steps files: 'name=run' (repeatable)."),
     ] = None,
     interval: Annotated[
-        float | None, typer.Option(help="Add a prediction interval at this level, e.g. 0.9 (by-run bootstrap).")
+        float | None,
+        typer.Option(help="Add a prediction interval at this level, e.g. 0.9 (bootstrap, see --bootstrap-by)."),
     ] = None,
     observation: Annotated[
         bool, typer.Option(help="Interval for a new measurement (adds the data's noise), not for the law's value.")
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    bootstrap_by: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap-by",
+            help="What --interval resamples: run (whole runs), row (single rows) or block (blocks of consecutive "
+            "steps within each run). Default: run, or block for an LR-schedule fit with fewer than 8 runs.",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     max_decades: Annotated[
         float, typer.Option(help="Warn when a point lies more than this many decades of compute beyond the data.")
@@ -393,10 +402,19 @@ def predict(
     """Predict the fitted quantity at new inputs, optionally with an interval."""
     from scalelaw.fitting import FitResult
 
+    if bootstrap_by is not None and bootstrap_by not in ("run", "row", "block"):
+        _fail(f"--bootstrap-by must be run, row or block, not {bootstrap_by!r}", 2)
+    if bootstrap_by is not None and interval is None:
+        _fail("--bootstrap-by says what --interval resamples: add --interval, e.g. --interval 0.9", 2)
     if schedule is not None:
-        if interval is not None:
-            _fail("--interval is not available with --schedule yet (bootstrap of LR-schedule laws)", 2)
-        _predict_curves(fit_file, schedule, steps, mapping, at, as_json)
+        if interval is not None and steps is None:
+            _fail(
+                "--interval with --schedule needs --steps (a run, step table of the steps to bound): each step "
+                "costs one prediction per bootstrap replicate, so choose them rather than every step of every run",
+                2,
+            )
+        band = None if interval is None else _Band(interval, observation, n_boot, seed, bootstrap_by)
+        _predict_curves(fit_file, schedule, steps, mapping, at, as_json, band)
         return
     if steps is not None:
         _fail("--steps needs --schedule (the per-step LR of the runs to predict)", 2)
@@ -415,11 +433,7 @@ def predict(
         rows = [{"at": p, "value": float(v)} for p, v in zip(points, values, strict=True)]
         _attach_extrapolation(result, frame, rows, max_decades)
         if interval is not None:
-            boot = _with_progress(
-                lambda progress: result.bootstrap(n=n_boot, seed=seed, progress=progress),
-                "bootstrap",
-                quiet=as_json,
-            )
+            boot = _bootstrap(result, n_boot, bootstrap_by, seed, quiet=as_json)
             table = boot.predict(frame, level=interval, observation=observation)
             for row, low, high in zip(rows, table["low"], table["high"], strict=True):
                 row.update(low=float(low), high=float(high), level=interval, method=str(table["method"].iloc[0]))
@@ -448,8 +462,25 @@ def predict(
         out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Band:
+    """``predict --schedule --interval``: level and bootstrap settings of the interval."""
+
+    level: float
+    observation: bool
+    n_boot: int
+    seed: int
+    by: str | None
+
+
 def _predict_curves(
-    fit_file: Path, schedule: str, steps: str | None, mapping: list[str] | None, at: list[str] | None, as_json: bool
+    fit_file: Path,
+    schedule: str,
+    steps: str | None,
+    mapping: list[str] | None,
+    at: list[str] | None,
+    as_json: bool,
+    band: _Band | None = None,
 ) -> None:
     """``predict --schedule``: the loss at every step of the schedule file, or at the ``--steps`` rows."""
     from scalelaw.laws.schedule_laws import schedule_law
@@ -474,12 +505,22 @@ def _predict_curves(
 
             rows = _read_table_or_dataset(steps)
             rows = rows.rename(columns={k: v for k, v in parse_mapping(mapping).items() if k in rows.columns})
-        return result, predict_curves(result, load_schedules(schedule, mapping), steps=rows, params=size)
+        schedules = load_schedules(schedule, mapping)
+        table = predict_curves(result, schedules, steps=rows, params=size)
+        if band is not None:
+            table = _curve_band(result, schedules, table, band, quiet=as_json)
+        return result, table
 
     result, table = _run(action)
+    columns = ("loss", "low", "high") if band is not None else ("loss",)
     records = [
-        {"run": str(run), "step": int(step), "loss": float(loss) if math.isfinite(loss) else None}
-        for run, step, loss in zip(table["run"], table["step"], table["loss"], strict=True)
+        {
+            "run": str(row["run"]),
+            "step": int(row["step"]),
+            **{c: float(row[c]) if math.isfinite(row[c]) else None for c in columns},
+            **({"level": band.level, "method": str(row["method"])} if band is not None else {}),
+        }
+        for row in table.to_dict("records")
     ]
     if as_json:
         sys.stdout.write(json.dumps(records, separators=(",", ":")) + "\n")
@@ -487,20 +528,70 @@ def _predict_curves(
     view = Table(title=f"{result.law.name} predicted loss curves ({len(records)} steps)", title_justify="left")
     for col in ("run", "steps", "first", "last", "min"):
         view.add_column(col, justify="left" if col == "run" else "right")
+    if band is not None:
+        view.add_column(f"last, {band.level:.0%} interval", justify="right")
     for run, g in table.groupby("run", sort=False):
         valid = g.dropna(subset=["loss"])
         if valid.empty:
-            view.add_row(str(run), f"{g['step'].min()}-{g['step'].max()}", "—", "—", "—")
+            view.add_row(str(run), f"{g['step'].min()}-{g['step'].max()}", "—", "—", "—", *(["—"] if band else []))
             continue
-        view.add_row(
+        cells = [
             str(run),
             f"{g['step'].min()}-{g['step'].max()}",
             f"{valid['loss'].iloc[0]:.5g} (step {valid['step'].iloc[0]})",
             f"{valid['loss'].iloc[-1]:.5g} (step {valid['step'].iloc[-1]})",
             f"{valid['loss'].min():.5g}",
-        )
+        ]
+        if band is not None:
+            cells.append(f"[{valid['low'].iloc[-1]:.5g}, {valid['high'].iloc[-1]:.5g}]")
+        view.add_row(*cells)
     out.print(view)
+    if band is not None and len(table):
+        out.print(f"interval: {table['method'].iloc[0]}", style="dim", highlight=False)
     out.print("every step: --json", style="dim", highlight=False)
+
+
+def _curve_band(result, schedules, table, band: _Band, quiet: bool):
+    """``table`` (from ``predict_curves``) with ``low, high, method`` columns from a bootstrap of ``result``.
+
+    The bootstrap refits the law on resamples of the fitted curves, so it needs their schedules: the
+    ``--schedule`` file must hold the fitted runs too (a fit loaded from JSON keeps only a fingerprint).
+    """
+    from scalelaw.fitting.fit import with_schedule
+
+    fitted = (result.schedule_info or {}).get("runs", {})
+    missing = sorted(set(fitted) - set(schedules))
+    if missing:
+        raise DataError(
+            "--interval refits the law on resamples of the fitted curves, so the --schedule file must also hold "
+            f"the LR schedules of the fitted runs; it lacks {', '.join(map(repr, missing[:5]))}"
+        )
+    boot = _bootstrap(with_schedule(result, schedules), band.n_boot, band.by, band.seed, quiet)
+    table = table.assign(low=np.nan, high=np.nan, method="")
+    defined = np.isfinite(table["loss"].to_numpy())  # no LR area yet: the law is undefined there
+    if defined.any():
+        rows = table.loc[defined].drop(columns=["loss", "low", "high", "method"])
+        got = boot.predict(rows, level=band.level, observation=band.observation, schedule=schedules)
+        table.loc[defined, "low"] = got["low"].to_numpy()
+        table.loc[defined, "high"] = got["high"].to_numpy()
+        table["method"] = str(got["method"].iloc[0])
+    return table
+
+
+def _bootstrap(result, n_boot: int, by: str | None, seed: int, quiet: bool):
+    """``predict --interval``: the bootstrap of ``result`` resampling ``by`` (default: ``default_by``)."""
+    from scalelaw.errors import FitError
+    from scalelaw.uncertainty import bootstrap, default_by
+
+    by = by or default_by(result)
+    try:
+        return _with_progress(
+            lambda progress: bootstrap(result, n=n_boot, by=by, seed=seed, progress=progress),  # type: ignore[arg-type]
+            "bootstrap",
+            quiet=quiet,
+        )
+    except FitError as exc:  # name the option, not the library argument
+        raise FitError(str(exc).replace("by='block'", "--bootstrap-by block")) from None
 
 
 def _where_masks(table, conditions: list[str] | None, source: str):
