@@ -11,8 +11,8 @@ B=410.7, alpha=0.34, beta=0.28; a different optimum, a = 0.45 instead of 0.51). 
 1. simulates an initial ladder of 20 runs (N = 1e7, 2.2e7, 4.6e7, 1e8 x 5, 10, 20, 40, 80 tokens per
    parameter, 1.2e19 FLOPs in all) with run-level log-normal noise (sd 0.75%, one final loss per run);
 2. fits ``chinchilla`` (default settings) and asks ``suggest(fit, target, budget=1e20)`` (defaults:
-   sizes up to the largest affordable run x ratios 2..1024 plus IsoFLOP lines, at most 10 runs, criterion
-   averaged over 32 of 200 bootstrap replicates, exchange pass);
+   sizes up to the largest affordable run x ratios 2..1024 plus IsoFLOP lines, at most 30 runs, criterion
+   averaged over 32 of 200 bootstrap replicates, exchange pass, misfit term when a backtest shows one);
 3. builds naive designs that spend the *same* compute as the suggestion actually spent (``S``):
    ``ladder``  5 sizes a factor of 2 apart at 20 tokens/param, scaled so the total is S (a
                practitioner extending a Chinchilla-style ladder upward);
@@ -51,8 +51,9 @@ what ``suggest[pool]`` actually spent for that target (equal compute, actual spe
 
   ``suggest[pool]`` ``suggest(fit, target, budget, candidates=pool)`` (the pool's run labels, inputs
                     including ``unique_tokens``, and 6ND costs).
-  ``suggest[pool,40]`` the same with ``max_runs=40`` instead of the default 10 (a diagnostic: pools of
-                    cheap runs cannot be spent with 10 runs, and the ranking floor is budget/max_runs).
+  ``suggest[pool,40]`` the same with ``max_runs=40`` instead of the default 30 (a diagnostic: pools of
+                    cheap runs want more runs, and the ranking floor is budget/max_runs).
+  ``suggest[pool,no misfit]`` the same with ``misfit=None`` (the law trusted beyond the data).
   ``suggest[snap]`` what a user can do today (chinchilla only): ``suggest(fit, target, S,
                     sizes=<pool sizes>)`` and each suggested (N, D) snapped to the nearest unused pool
                     run in (log N, log D), skipped if it would exceed 1.05 S.
@@ -62,13 +63,17 @@ what ``suggest[pool]`` actually spent for that target (equal compute, actual spe
   ``random``        ``--real-random`` random fills of the pool up to the budget; the table gives the
                     median over draws, and the share of draws narrower than ``suggest[pool]``.
 
+Every interval is also scored by the interval (Winkler) score, which adds 2/alpha times the miss to the
+width, and each real case reports the narrowest interval any evaluated design reached (a hindsight ceiling).
+
 Usage::
 
     python benchmarks/design.py                 # synthetic (50 reps) + real: ~1 h on 2 busy cores
     python benchmarks/design.py --quick         # smoke run (2 replicates, 60 bootstrap replicates)
     python benchmarks/design.py --reps 60 --boot 200 --workers 2 --json benchmarks/results/design.json
     python benchmarks/design.py --parts real    # only the real-data part (~22 min)
-    python benchmarks/design.py --parts diagnostic --truths epoch --diag-reps 12   # variants isolating causes (~5 min)
+    python benchmarks/design.py --parts diagnostic --truths epoch --diag-reps 12   # variants isolating causes
+    python benchmarks/design.py --parts diagnostic --diag-variants max_runs=30 "no misfit"   # chosen variants
 
 See benchmarks/README.md ("Experiment design") for measured figures and how to read them.
 """
