@@ -8,7 +8,8 @@ For each scenario we simulate many datasets from a law with known constants, fit
 * by-row bootstrap intervals (``by="row"``), percentile and BCa -- to show what ignoring the
   correlation between checkpoints of one run does,
 * profile-likelihood intervals (``scalelaw.uncertainty.profile``), parameters only (the API has no
-  profile intervals for predictions),
+  profile intervals for predictions); their ends are searched for until found (``scalelaw.profile``), and
+  the share of intervals left open (a bound reached first) is reported per parameter and level,
 
 at nominal 80, 90 and 95%, for parameters and for the law's value (the mean curve, ``Bootstrap.predict``
 with ``observation=False``) at inputs 10x and 100x beyond the largest in the data. We count how often
@@ -79,7 +80,7 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import scalelaw  # noqa: E402
-from scalelaw.uncertainty import _crossing, bootstrap, profile_curves  # noqa: E402
+from scalelaw.uncertainty import bootstrap, profile_curves  # noqa: E402
 
 LEVELS = (0.8, 0.9, 0.95)
 TARGET_POINTS = 5.0  # the issue's target: within +-5 percentage points of nominal
@@ -324,30 +325,35 @@ def one_simulation(task: tuple[str, int, int, int, float, float, tuple[str, ...]
                     hits[key].setdefault(q, {})[str(level)] = _hit(float(lo), float(hi), truth_all[q])
                     if level == 0.9:
                         width[key][q] = float((hi - lo) / abs(truth_all[q]))
-    # Profile: one batch of profile curves (what scalelaw.uncertainty.profile computes), read at each
-    # level with the same crossing rule profile() uses; checked against profile()'s own interval at 95%.
+    # Profile: one call of profile_curves (what scalelaw.uncertainty.profile computes) with the crossings of
+    # every level located, read at each level with Profile.interval; checked against the curve's own 95% ends.
     t = time.perf_counter()
     if "profile" in methods:
         hits["profile"], width["profile"] = {}, {}
     try:
-        curves = profile_curves(result, list(sc.profiled), level=max(LEVELS)) if "profile" in methods else []
+        curves = (
+            profile_curves(result, list(sc.profiled), level=max(LEVELS), levels=LEVELS) if "profile" in methods else []
+        )
     except Exception as exc:
         rec.setdefault("errors", []).append(f"profile: {type(exc).__name__}: {exc}")
         curves = []
     rec["profile_open"] = 0
     for c in curves:
+        rec.setdefault("profile_refits", {})[c.parameter] = c.n_refits
         for level in LEVELS:
-            thr = float(stats.chi2.ppf(level, 1))
-            lo = _crossing(c.grid, c.statistic, thr, side="low", estimate=c.estimate)
-            hi = _crossing(c.grid, c.statistic, thr, side="high", estimate=c.estimate)
+            lo, hi, open_lo, open_hi = c.interval(level)
             if level == max(LEVELS):
-                assert (lo, hi) == (c.low, c.high), "profile crossing differs from scalelaw's"
+                assert (lo, hi, open_lo, open_hi) == (c.low, c.high, c.open_low, c.open_high), "profile ends differ"
             hits["profile"].setdefault(c.parameter, {})[str(level)] = _hit(lo, hi, truth_all[c.parameter])
-            is_open = not (math.isfinite(lo) and math.isfinite(hi))
+            is_open = open_lo or open_hi
             rec["profile_open"] += int(is_open)
             rec.setdefault("profile_open_by", {}).setdefault(c.parameter, {})[str(level)] = is_open
+            rec.setdefault("profile_open_side", {}).setdefault(c.parameter, {})[str(level)] = [open_lo, open_hi]
             if level == 0.9:
-                width["profile"][c.parameter] = float((hi - lo) / abs(truth_all[c.parameter]))
+                # Width of closed intervals only (an open side ends at the parameter's bound).
+                width["profile"][c.parameter] = (
+                    float((hi - lo) / abs(truth_all[c.parameter])) if not is_open else math.inf
+                )
     boot_info["profile_seconds"] = time.perf_counter() - t
     rec.update(ok=True, hits=hits, width=width, boot=boot_info, seconds=time.perf_counter() - t0)
     return rec
@@ -648,7 +654,7 @@ def main(argv: list[str] | None = None) -> int:
                 row[f"open{int(level * 100)}"] = float(np.mean(flags)) if flags else float("nan")
             open_rows.append(row)
     if open_rows:
-        print("\nShare of profile intervals that are open (a side at +-inf: the grid or a bound was reached):")
+        print("\nShare of profile intervals that are open (a bound reached without crossing the threshold):")
         print(pd.DataFrame(open_rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     errors = [e for r in records for e in ([r["error"]] if "error" in r else []) + r.get("errors", [])]
     if errors:

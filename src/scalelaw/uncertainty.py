@@ -18,7 +18,6 @@ schedules (:func:`scalelaw.fitting.fit.fit_inputs`).
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -521,130 +520,11 @@ def _check_level(level: float) -> None:
 # ---------------------------------------------------------------------------------------------- profile
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Profile-likelihood curve and interval of one parameter."""
+def __getattr__(name: str) -> Any:
+    """``Profile``, ``profile`` and ``profile_curves`` live in :mod:`scalelaw.profile` (which imports this
+    module's helpers); they are re-exported here on first use."""
+    if name in ("Profile", "profile", "profile_curves"):
+        import importlib
 
-    parameter: str
-    estimate: float
-    low: float
-    high: float
-    level: float
-    grid: np.ndarray  # natural units
-    statistic: np.ndarray  # likelihood-ratio statistic along the grid
-
-
-def profile(
-    result: FitResult,
-    parameters: str | list[str] | None = None,
-    level: float = 0.9,
-    n_grid: int = 41,
-    max_iter: int = 200,
-) -> pd.DataFrame:
-    """Profile-likelihood intervals, one row per parameter.
-
-    For each parameter the others are refitted on a grid of fixed values (all grid points of all
-    parameters in one batch). The objective is read as a Gaussian likelihood with its scale profiled
-    out: the statistic ``n_eff * log(objective / best objective)`` is compared with the chi-square(1)
-    quantile, where ``n_eff`` is the number of runs (checkpoints of one run are correlated, so they do
-    not count as independent evidence). Intervals that run into a bound or off the grid are reported
-    open (inf). ``benchmarks/coverage.py`` measured that a row count with a Laplace reading of Huber
-    covered only 30-70% at nominal 90%; prefer the by-run bootstrap where runs are few or correlated.
-
-    Returns
-    -------
-    DataFrame
-        ``quantity, estimate, low, high, level, method``.
-    """
-    _check_level(level)
-    if parameters is None:
-        names = list(result.law.param_names)
-    else:
-        names = [parameters] if isinstance(parameters, str) else list(parameters)
-    curves = profile_curves(result, names, level, n_grid, max_iter)
-    return pd.DataFrame(
-        {
-            "quantity": [c.parameter for c in curves],
-            "estimate": [c.estimate for c in curves],
-            "low": [c.low for c in curves],
-            "high": [c.high for c in curves],
-            "level": level,
-            "method": "profile likelihood",
-        }
-    )
-
-
-def profile_curves(
-    result: FitResult, names: list[str], level: float = 0.9, n_grid: int = 41, max_iter: int = 200
-) -> list[Profile]:
-    """The profile curves behind :func:`profile`."""
-    problem = _problem(result, _base_weights(result) if result.data and result.data.weights is not None else None)
-    law = result.law
-    z_hat = law.to_internal(np.array([result.values]))[0]
-    best = result.objective
-    n_eff = float(result.n_runs)
-    c = 1.0
-    threshold = float(stats.chi2.ppf(level, 1))
-    # Grid half-width: several local standard errors (internal space), at least 0.05.
-    se_int = _internal_se(result)
-    starts, frozen, owner = [], [], []
-    grids = {}
-    for name in names:
-        k = law.param_names.index(law.parameter(name).name)
-        width = max(8.0 * se_int[k], 0.05 * max(1.0, abs(z_hat[k])))
-        grid = z_hat[k] + np.linspace(-width, width, n_grid)
-        grid = np.clip(grid, problem.lo[k], problem.hi[k])
-        grids[name] = (k, grid)
-        for v in grid:
-            z0 = z_hat.copy()
-            z0[k] = v
-            starts.append(z0)
-            mask = np.zeros(law.n_params, dtype=bool)
-            mask[k] = True
-            frozen.append(mask)
-            owner.append(name)
-    z0 = np.array(starts)
-    _, f, _, _ = levenberg_marquardt(problem, z0, max_iter=max_iter, frozen=np.array(frozen))
-    owner_arr = np.array(owner)
-    curves = []
-    for name in names:
-        k, grid = grids[name]
-        fk = f[owner_arr == name]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = c * n_eff * np.log(np.maximum(fk, best) / best)
-        stat = np.where(np.isfinite(stat), stat, np.inf)
-        natural_grid = _natural_coordinate(law, k, grid)
-        est = result.values[k]
-        low = _crossing(natural_grid, stat, threshold, side="low", estimate=est)
-        high = _crossing(natural_grid, stat, threshold, side="high", estimate=est)
-        curves.append(Profile(name, est, low, high, level, natural_grid, stat))
-    return curves
-
-
-def _natural_coordinate(law, k: int, grid: np.ndarray) -> np.ndarray:
-    return np.exp(grid) if law.parameters[k].transform == "log" else grid
-
-
-def _internal_se(result: FitResult) -> np.ndarray:
-    se = np.array(result.std_errors, dtype=np.float64)
-    vals = np.array(result.values, dtype=np.float64)
-    is_log = np.array([p.transform == "log" for p in result.law.parameters])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se_int = np.where(is_log, se / np.abs(vals), se)
-    return np.where(np.isfinite(se_int) & (se_int > 0), se_int, 0.1)
-
-
-def _crossing(grid: np.ndarray, stat: np.ndarray, threshold: float, side: str, estimate: float) -> float:
-    """Where the statistic crosses ``threshold`` on one side of the estimate (linear interpolation)."""
-    centre = int(np.argmin(np.abs(grid - estimate)))
-    idx = range(centre, -1, -1) if side == "low" else range(centre, len(grid))
-    prev = None
-    for i in idx:
-        if stat[i] >= threshold:
-            if prev is None:
-                return float(grid[i])
-            s0, s1 = stat[prev], stat[i]
-            t = (threshold - s0) / (s1 - s0) if s1 != s0 else 0.0
-            return float(grid[prev] + t * (grid[i] - grid[prev]))
-        prev = i
-    return -math.inf if side == "low" else math.inf
+        return getattr(importlib.import_module("scalelaw.profile"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
