@@ -100,8 +100,9 @@ def test_misfit_moves_runs_toward_a_predict_target(exact_fit):
     plain = suggest(exact_fit, PREDICT, budget=3e20, n_boot=60, n_prior=8, misfit=None)
     robust = suggest(exact_fit, PREDICT, budget=3e20, n_boot=60, n_prior=8, misfit=0.05)
 
-    def distance(runs: pd.DataFrame) -> float:  # mean decades from the target in (log N, log D)
-        return float(np.mean(np.hypot(np.log10(runs["params"] / 3e9), np.log10(runs["tokens"] / 6e10))))
+    def distance(runs: pd.DataFrame) -> float:  # decades from the target in (log N, log D), weighted by cost
+        d = np.hypot(np.log10(runs["params"] / 3e9), np.log10(runs["tokens"] / 6e10))
+        return float(np.average(d, weights=runs["flops"]))
 
     assert distance(robust.runs) < distance(plain.runs)
     assert any("near the target" in r for r in robust.runs["reason"])

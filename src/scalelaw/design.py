@@ -246,10 +246,12 @@ def candidate_grid(
     table = table[table["flops"] <= cap * (1 + 1e-9)]
     if table.empty:
         raise DataError("no candidate run fits within the budget and --max-flops-per-run; allow larger runs")
-    # Round so IsoFLOP points that coincide with ratio points are one candidate.
-    key = np.round(np.log(table[[n_name, d_name]].to_numpy()), 9)
-    _, first = np.unique(key, axis=0, return_index=True)
-    return table.iloc[np.sort(first)].reset_index(drop=True)
+    # A point within ~5% (0.02 decades) of an earlier one in both N and D is the same run: keep the first
+    # (ratio points come before IsoFLOP points).
+    logs = np.log10(table[[n_name, d_name]].to_numpy())
+    near = np.max(np.abs(logs[:, None, :] - logs[None, :, :]), axis=2) < 0.02
+    keep = ~np.any(np.tril(near, k=-1), axis=1)
+    return table[keep].reset_index(drop=True)
 
 
 def _nd(law: Law) -> tuple[str, str]:
