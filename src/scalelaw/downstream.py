@@ -32,13 +32,11 @@ from scalelaw.laws.law import Law
 from scalelaw.runs import Runs
 from scalelaw.uncertainty import (
     MIN_RUNS,
-    _base_weights,
     _check_level,
     _columns,
     _log_residuals,
-    _problem,
     _quantile_interval,
-    _refit_weighted,
+    refit_weighted,
 )
 
 Vary = Literal["both", "loss", "metric"]
@@ -454,7 +452,6 @@ def chain_bootstrap(
     if n < 10:
         raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
     fits = (c.loss_fit, c.metric_fit)
-    problems = [_problem(f) for f in fits]
     run_ids = [np.asarray(f.data.run, dtype=str) for f in fits]  # type: ignore[union-attr]
     for ids, stage in zip(run_ids, ("loss", "link"), strict=True):
         n_runs = len(np.unique(ids))
@@ -472,10 +469,9 @@ def chain_bootstrap(
             draws = rng.multinomial(ids.size, np.full(ids.size, 1.0 / ids.size), size=n)
             counts.update({r: draws[:, j] for j, r in enumerate(ids)})
     samples, ok = [], np.ones(n, dtype=bool)
-    for f, problem, ids in zip(fits, problems, run_ids, strict=True):
-        weights = np.column_stack([counts[r] for r in ids]) * _base_weights(f)
-        z_hat = f.law.to_internal(np.array([f.values]))[0]
-        theta, finite, _ = _refit_weighted(problem, weights, z_hat, max_iter, progress)
+    for f, ids in zip(fits, run_ids, strict=True):
+        weights = np.column_stack([counts[r] for r in ids]).astype(np.float64)
+        theta, finite, _ = refit_weighted(f, weights, max_iter, progress)
         samples.append(theta)
         ok &= finite
     return ChainBootstrap(

@@ -252,7 +252,6 @@ def bootstrap(
     result = with_schedule(result, schedule)
     problem = _problem(result)
     assert result.data is not None
-    base = _base_weights(result)
     rng = np.random.default_rng(seed)
     lengths = None
     if groups is None and by == "block":
@@ -271,9 +270,8 @@ def bootstrap(
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
         weights = counts[:, groups].astype(np.float64)
         jack_weights = (1.0 - np.eye(n_groups))[:, groups]  # leave-one-group-out, for the BCa acceleration
-    z_hat = result.law.to_internal(np.array([result.values]))[0]
-    samples, ok, conv = _refit_weighted(problem, weights * base, z_hat, max_iter, progress)
-    jack, jack_ok, _ = _refit_weighted(problem, jack_weights * base, z_hat, max_iter, None)
+    samples, ok, conv = refit_weighted(result, weights, max_iter, progress, problem=problem)
+    jack, jack_ok, _ = refit_weighted(result, jack_weights, max_iter, None, problem=problem)
     return Bootstrap(
         result=result,
         samples=samples[ok],
@@ -417,6 +415,57 @@ def _given_groups(result: FitResult, groups: np.ndarray) -> np.ndarray:
         raise FitError(f"groups must give one label per row of the fit ({len(result.data)}), got shape {labels.shape}")
     _, inverse = np.unique(labels.astype(str), return_inverse=True)
     return inverse
+
+
+def refit_weighted(
+    result: FitResult,
+    weights: np.ndarray,
+    max_iter: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+    problem: Problem | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Refit ``result`` once per row of ``weights``, all in one batch, each starting from its estimate.
+
+    The building block of every resampling scheme here (by run, by row, by block, a two-stage chain):
+    row ``i`` of ``weights`` multiplies the fit's own row weights for refit ``i``.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit that keeps its data.
+    weights : ndarray, shape (n_refits, n_rows)
+        Non-negative row weights per refit (e.g. how often each row's run was drawn).
+    max_iter : int
+        Iteration cap of each refit.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each chunk of refits.
+    problem : Problem, optional
+        The fit's problem, when the caller has already built it.
+
+    Returns
+    -------
+    samples : ndarray, shape (n_refits, n_params)
+        Natural parameter values.
+    finite : ndarray of bool
+        Refits whose objective is finite.
+    converged : ndarray of bool
+        Refits that converged before ``max_iter``.
+
+    Examples
+    --------
+    >>> import scalelaw, numpy as np
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> same, ok, _ = refit_weighted(fit, np.ones((2, len(fit.data))))
+    >>> bool(ok.all() and np.allclose(same, fit.values, rtol=1e-4))
+    True
+    """
+    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if result.data is None or weights.shape[1] != len(result.data):
+        n_rows = "no data" if result.data is None else f"{len(result.data)} rows"
+        raise FitError(f"weights must have one column per row of the fit ({n_rows}), got shape {weights.shape}")
+    problem = _problem(result) if problem is None else problem
+    z_hat = result.law.to_internal(np.array([result.values]))[0]
+    return _refit_weighted(problem, weights * _base_weights(result), z_hat, max_iter, progress)
 
 
 def _refit_weighted(
