@@ -18,11 +18,15 @@ above are those of laws.md §8.1 [P*] and of an independent summary of the paper
 constants (gamma_w, gamma_a, gamma_kv, C_T, gamma_post, gamma_D, gamma_N) were *not* found in any source
 we could read, so none are shipped. The paper's unified form also lets training precision change the PTQ
 term (N_eff in place of N and a robustness factor); that refinement is not implemented here.
+
+The module also holds ``fp_quant``, the floating-point quantization-training law of Sun et al. 2025
+(laws.md §8.2; see :class:`FpQuantLaw`), whose form *and* fitted constants were read from the paper.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -276,4 +280,251 @@ def precision(
     )
 
 
-CATALOG = {"precision": precision}
+# --------------------------------------------------------------------------------------------------------------
+# Sun et al. 2025: floating-point quantization training ("Capybara" law)
+
+#: Sun et al. 2025 (arXiv:2501.02423v3, ICML 2025), Appendix B, Table 2: constants of Eq. (26), fitted on 358
+#: runs (41M-679M parameters, 10B-100B tokens, Dolma v1.7). Loss in nats/token on their data and tokenizer.
+SUN2025 = {
+    "n": 69.2343,
+    "alpha": 0.2368,
+    "d": 68973.0621,
+    "beta": 0.5162,
+    "eps": 1.9061,
+    "gamma": 11334.5197,
+    "delta": 3.1926,
+    "nu": 2.9543,
+}
+#: Sun et al. 2025 §3.6: channel-wise scaling behaves like one block of ``log2 B ~= 13.1567`` (B ~= 9130).
+CHANNEL_LOG2_BLOCK = 13.1567
+
+_FP_FACTORS = ("exp_bits", "man_bits", "block")
+_FP_GRID = {"alpha": (0.15, 0.3, 0.5), "beta": (0.15, 0.3, 0.5), "shape": (1.0, 3.0)}
+
+
+def check_fp_format(X: Mapping[str, np.ndarray], exp_bits: str | None, man_bits: str | None, block: str | None) -> None:
+    """Raise :class:`DataError` unless exponent/mantissa bits are finite and >= 0 and block sizes finite and >= 1.
+
+    Arguments name the columns to check (``None``: not a column).
+
+    Examples
+    --------
+    >>> check_fp_format({"e": np.array([4.0, -1.0])}, "e", None, None)
+    Traceback (most recent call last):
+    ...
+    scalelaw.errors.DataError: column 'e' holds exponent bits, which must be finite and >= 0; rows 1 are not (e.g. -1.0)
+    """
+    checks = ((exp_bits, 0.0, "exponent bits"), (man_bits, 0.0, "mantissa bits"), (block, 1.0, "block sizes"))
+    for column, low, what in checks:
+        if column is None:
+            continue
+        values = np.asarray(X[column], dtype=np.float64)
+        bad = ~(np.isfinite(values) & (values >= low))
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            shown = ", ".join(str(int(r)) for r in rows[:8]) + (f" (+{rows.size - 8} more)" if rows.size > 8 else "")
+            hint = " (elements sharing one scaling factor; 1 = no quantization loss)" if column == block else ""
+            raise DataError(
+                f"column {column!r} holds {what}, which must be finite and >= {low:g}{hint}; rows {shown} are not "
+                f"(e.g. {float(values[rows[0]])!r})"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class FpQuantLaw(Law):
+    """Sun et al.'s law: ``n/N^a + d/D^b + eps + (D^b/N^a) log2(B) / (gamma (E+.5)^delta (M+.5)^nu)``.
+
+    Exponent bits ``E``, mantissa bits ``M`` and block size ``B`` are each a data column or, when constant,
+    a number in ``options`` (see :func:`fp_quant`). A constant ``E`` (``M``) makes ``delta`` (``nu``)
+    unidentifiable: it is dropped and ``gamma`` absorbs ``(E+.5)^delta`` (``(M+.5)^nu``).
+    """
+
+    def factor(self, name: str) -> str | float:
+        """Column name (str) or fixed value (float) of ``exp_bits``, ``man_bits`` or ``block``."""
+        return self.options[name]
+
+    def column(self, name: str) -> str | None:
+        value = self.factor(name)
+        return value if isinstance(value, str) else None
+
+    def values_of(self, name: str, X: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Row vector (1, n_rows) of a factor, from its column or its fixed value."""
+        column = self.column(name)
+        if column is not None:
+            return np.asarray(X[column], dtype=np.float64)[None, :]
+        return np.full((1, len(X[self.inputs[0]])), float(self.factor(name)))
+
+    def check(self, X: Mapping[str, np.ndarray]) -> None:
+        for column in self.inputs[:2]:
+            values = np.asarray(X[column], dtype=np.float64)
+            bad = ~(np.isfinite(values) & (values > 0))
+            if bad.any():
+                raise DataError(
+                    f"column {column!r} must be finite and > 0; rows {np.flatnonzero(bad)[:8].tolist()} are not"
+                )
+        check_fp_format(X, *(self.column(f) for f in _FP_FACTORS))
+
+    def log_quant_factor(self, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``log(log2 B / (gamma (E+.5)^delta (M+.5)^nu))`` per set and row (``-inf`` where ``B = 1``)."""
+        names = self.param_names
+        out = -np.log(theta[:, names.index("gamma"), None])
+        with np.errstate(divide="ignore"):
+            out = out + np.log(np.log2(self.values_of("block", X)))
+        if "delta" in names:
+            out = out - theta[:, names.index("delta"), None] * np.log(self.values_of("exp_bits", X) + 0.5)
+        if "nu" in names:
+            out = out - theta[:, names.index("nu"), None] * np.log(self.values_of("man_bits", X) + 0.5)
+        return out
+
+    def log_predict_jac(self, theta, X, jac=True):
+        self.check(X)
+        names = self.param_names
+        p = {name: theta[:, k, None] for k, name in enumerate(names)}
+        log_N = np.log(X[self.inputs[0]])[None, :]
+        log_D = np.log(X[self.inputs[1]])[None, :]
+        terms = [
+            np.log(p["n"]) - p["alpha"] * log_N,
+            np.log(p["d"]) - p["beta"] * log_D,
+            np.log(p["eps"]),
+            p["beta"] * log_D - p["alpha"] * log_N + self.log_quant_factor(theta, X),
+        ]
+        log_pred, shares = log_sum_exp_terms(terms, weights=jac)
+        if not jac:
+            return log_pred, None
+        w_n, w_d, w_e, w_q = np.broadcast_arrays(*shares)
+        cols = {
+            "n": w_n / p["n"],
+            "alpha": -(w_n + w_q) * log_N,
+            "d": w_d / p["d"],
+            "beta": (w_q - w_d) * log_D,
+            "eps": w_e / p["eps"],
+            "gamma": -w_q / p["gamma"],
+        }
+        if "delta" in names:
+            cols["delta"] = -w_q * np.log(self.values_of("exp_bits", X) + 0.5)
+        if "nu" in names:
+            cols["nu"] = -w_q * np.log(self.values_of("man_bits", X) + 0.5)
+        J = np.stack(np.broadcast_arrays(*(cols[n] for n in names)), axis=1)
+        return log_pred, J
+
+    def start_grid(self, X, y):
+        # eps on fractions of min L, exponents (alpha, beta, delta, nu) on grids, and the three amplitudes
+        # (n, d, 1/gamma) by non-negative least squares of the relative residual given the rest.
+        self.check(X)
+        names = self.param_names
+        y = np.asarray(y, dtype=np.float64)
+        shapes = [n for n in ("delta", "nu") if n in names]
+        axes = [_E_FRACS, _FP_GRID["alpha"], _FP_GRID["beta"], *([_FP_GRID["shape"]] * len(shapes))]
+        combos = np.array(list(itertools.product(*axes)))
+        values = {"eps": combos[:, 0] * float(np.min(y)), "alpha": combos[:, 1], "beta": combos[:, 2]}
+        values.update({n: combos[:, 3 + k] for k, n in enumerate(shapes)})
+        probe = np.column_stack([values.get(n, np.ones(len(combos))) for n in names])  # gamma = 1 here
+        log_N = np.log(X[self.inputs[0]])[None, :]
+        log_D = np.log(X[self.inputs[1]])[None, :]
+        a, b = values["alpha"][:, None], values["beta"][:, None]
+        with np.errstate(over="ignore"):
+            features = [
+                np.exp(-a * log_N),
+                np.exp(-b * log_D),
+                np.exp(b * log_D - a * log_N + self.log_quant_factor(probe, X)),
+            ]
+        coef = _nnls(np.stack([f / y for f in features], axis=1), 1.0 - values["eps"][:, None] / y)
+        coef = np.maximum(coef, 1e-9)
+        values.update(n=coef[:, 0], d=coef[:, 1], gamma=1.0 / coef[:, 2])
+        return self.clip(np.column_stack([values[n] for n in names]))
+
+    def bind(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        X = super().bind(inputs)
+        self.check(X)
+        return X
+
+
+def _fp_factor(name: str, value: str | float) -> str | float:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LawError(f"fp_quant: {name} must be a column name or a number, got {value!r}")
+    low = 1.0 if name == "block" else 0.0
+    if not (math.isfinite(value) and value >= low):
+        raise LawError(f"fp_quant: a fixed {name} must be finite and >= {low:g}, got {value!r}")
+    if name == "block" and value == 1:
+        raise LawError(
+            "fp_quant: block=1 keeps a full-precision scale per element (no quantization term); fit chinchilla"
+        )
+    return float(value)
+
+
+def fp_quant(
+    n: str = "params",
+    d: str = "tokens",
+    exp_bits: str | float = "exp_bits",
+    man_bits: str | float = "man_bits",
+    block: str | float = "block",
+) -> FpQuantLaw:
+    """Sun et al. 2025's floating-point quantization-training law ("Capybara", laws.md §8.2).
+
+        L = n/N^alpha + d/D^beta + eps + (D^beta / N^alpha) * log2(B) / (gamma (E+0.5)^delta (M+0.5)^nu)
+
+    ``E``/``M`` are the exponent/mantissa bits of the quantized GEMM inputs (sign bit excluded, so
+    ``P = E + M + 1``) and ``B`` the block size: elements sharing one high-precision scaling factor
+    (``B = 1``: no quantization loss; channel-wise scaling acts like ``log2 B = 13.1567``,
+    :data:`CHANNEL_LOG2_BLOCK`). The quantization term grows with ``D``, so at fixed ``N`` the loss has
+    a minimum: the critical data size (:func:`scalelaw.precision.critical_data_size`).
+
+    Parameters
+    ----------
+    n, d : str
+        Columns of parameters and training tokens.
+    exp_bits, man_bits, block : str or float
+        Column name, or a fixed value when every run shares it. A fixed ``exp_bits`` drops ``delta``,
+        a fixed ``man_bits`` drops ``nu`` (``gamma`` then absorbs their constant factor).
+
+    Examples
+    --------
+    >>> law = fp_quant()
+    >>> law.inputs, law.param_names
+    (('params', 'tokens', 'exp_bits', 'man_bits', 'block'), ('n', 'alpha', 'd', 'beta', 'eps', 'gamma', 'delta', 'nu'))
+    >>> loss = law.predict(SUN2025, params=1e9, tokens=1e11, exp_bits=[2, 4, 8], man_bits=[1, 3, 7], block=128)
+    >>> [round(float(x), 4) for x in loss]
+    [2.5979, 2.5631, 2.5626]
+    >>> fp_quant(exp_bits=4, man_bits=3).param_names
+    ('n', 'alpha', 'd', 'beta', 'eps', 'gamma')
+    """
+    factors = {
+        name: _fp_factor(name, value) for name, value in zip(_FP_FACTORS, (exp_bits, man_bits, block), strict=True)
+    }
+    columns = tuple(v for v in factors.values() if isinstance(v, str))
+    inputs = (n, d, *columns)
+    if len(set(inputs)) != len(inputs):
+        raise LawError(f"fp_quant inputs must be distinct columns, got {', '.join(inputs)}")
+    params = [
+        Parameter("n", 1e-12, 1e30, "log", description=f"amplitude of the {n} term"),
+        Parameter("alpha", 0.0, 3.0, "identity", description=f"exponent of {n}"),
+        Parameter("d", 1e-12, 1e30, "log", description=f"amplitude of the {d} term"),
+        Parameter("beta", 0.0, 3.0, "identity", description=f"exponent of {d}"),
+        Parameter("eps", 1e-6, 1e3, "log", description="irreducible loss"),
+        Parameter("gamma", 1e-12, 1e30, "log", description="inverse amplitude of the quantization term"),
+    ]
+    if isinstance(factors["exp_bits"], str):
+        params.append(Parameter("delta", 0.0, 20.0, "identity", description="power of (exponent bits + 0.5)"))
+    if isinstance(factors["man_bits"], str):
+        params.append(Parameter("nu", 0.0, 20.0, "identity", description="power of (mantissa bits + 0.5)"))
+    E, M, B = (v if isinstance(v, str) else f"{v:g}" for v in factors.values())
+    names = [p.name for p in params]
+    denominator = " * ".join(
+        ["gamma"] + [f"({E} + 0.5)^delta"] * ("delta" in names) + [f"({M} + 0.5)^nu"] * ("nu" in names)
+    )
+    return FpQuantLaw(
+        name="fp_quant",
+        inputs=inputs,
+        parameters=tuple(params),
+        description=f"n / {n}^alpha + d / {d}^beta + eps + {d}^beta / {n}^alpha * log2({B}) / ({denominator})",
+        reference=(
+            "Sun et al. 2025, Scaling Laws for Floating-Point Quantization Training (ICML 2025), arXiv:2501.02423v3: "
+            "form Eq. (1)/(18)/(26), constants Appendix B Table 2 (scalelaw.laws.precision.SUN2025)"
+        ),
+        options={"n": n, "d": d, **factors},
+    )
+
+
+CATALOG = {"precision": precision, "fp_quant": fp_quant}
