@@ -8,6 +8,14 @@
   post-training-quantized model (``dL/dD = 0``).
 * :func:`ptq_degradation` — the loss added by post-training quantization.
 
+From a fitted ``fp_quant`` law (Sun et al. 2025, floating-point quantization training; laws.md §8.2), or from
+published constants (``scalelaw.laws.precision.SUN2025``):
+
+* :func:`critical_data_size` — the training tokens beyond which more data *raises* the loss of a model trained
+  in a given floating-point format (Sun et al. Eq. 21).
+* :func:`optimal_float_layout` — the exponent/mantissa split of a total bit width that minimizes the
+  quantization loss (Sun et al. Eq. 19), continuous and on integers.
+
 Every function evaluates the point estimate and, with ``interval=0.9``, the same quantity on by-run bootstrap
 replicates (:meth:`FitResult.bootstrap`), giving percentile intervals in ``*_low``/``*_high`` columns of a
 :class:`scalelaw.plan.Plan`. Pass ``boot=`` to reuse one bootstrap across several decisions.
@@ -24,7 +32,8 @@ import pandas as pd
 
 from scalelaw.errors import DataError, LawError
 from scalelaw.fitting.result import FitResult
-from scalelaw.laws.precision import PrecisionLaw, check_bits
+from scalelaw.laws.fixed import FixedLaw
+from scalelaw.laws.precision import FpQuantLaw, PrecisionLaw, check_bits, check_fp_format, fp_quant
 from scalelaw.plan import Plan, parameter_sets
 from scalelaw.uncertainty import Bootstrap
 
@@ -395,3 +404,206 @@ def _argmin_bits(at: Callable, grid: np.ndarray, cost: Callable, lo: float, hi: 
     refined = np.clip(grid[rows, i] + np.clip(shift, -h, h), lo, hi)
     on_edge = (best == 0) | (best == loss.shape[1] - 1)
     return np.where(on_edge, grid[rows, best], refined), on_edge
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Floating-point quantization training (Sun et al. 2025, fp_quant law)
+
+
+def _fp_sets(
+    result: FitResult | Mapping[str, float],
+    interval: float | None,
+    n_boot: int,
+    seed: int,
+    boot: Bootstrap | None,
+    law: FpQuantLaw | None,
+) -> tuple[FpQuantLaw, np.ndarray]:
+    """The fp_quant law and its full parameter sets (point estimate first), from a fit or from constants.
+
+    A fit of ``law.fix(...)`` (e.g. ``delta``, ``nu`` held at the paper's values) is unwrapped to the full law.
+    """
+    if isinstance(result, Mapping):
+        if interval is not None:
+            raise LawError("intervals need a FitResult (bootstrap by run); published constants give a point estimate")
+        law = fp_quant() if law is None else law
+        return law, law.theta(result)
+    if law is not None:
+        raise LawError("law= is only for constants; a FitResult carries its own law")
+    fitted = result.law
+    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    if isinstance(fitted, FixedLaw) and isinstance(fitted.base, FpQuantLaw):
+        return fitted.base, fitted._full(theta)
+    if not isinstance(fitted, FpQuantLaw):
+        raise LawError(
+            f"this decision needs a fit of the 'fp_quant' law; got law {fitted.name!r}. Fit it with "
+            "scalelaw.fit('fp_quant', runs) (columns params, tokens, exp_bits, man_bits, block)"
+        )
+    return fitted, theta
+
+
+def _fp_format(law: FpQuantLaw, what: str, **given: Any) -> dict[str, Any]:
+    """Values of exp_bits, man_bits and block: given, or the law's fixed value (a different value is an error)."""
+    out = {}
+    for name, value in given.items():
+        fixed = law.factor(name)
+        if isinstance(fixed, str):
+            if value is None:
+                raise LawError(f"{what} needs {name}= (the law reads it from column {fixed!r}), e.g. {name}=4")
+            out[name] = value
+        elif value is None or np.all(np.asarray(value, dtype=np.float64) == fixed):
+            out[name] = fixed
+        else:
+            raise LawError(
+                f"{what}: the law was fitted with {name} fixed at {fixed:g}, so it cannot predict {name}={value}; "
+                f"fit with a {name} column that varies"
+            )
+    return out
+
+
+def _fp_columns(law: FpQuantLaw, cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The decision's columns under the law's own input names (what ``log_quant_factor`` reads)."""
+    X = {law.inputs[0]: cols["params"]}
+    X.update({law.factor(f): cols[f] for f in ("exp_bits", "man_bits", "block") if law.column(f) is not None})
+    return X
+
+
+def critical_data_size(
+    result: FitResult | Mapping[str, float],
+    params: float | np.ndarray,
+    exp_bits: float | np.ndarray | None = None,
+    man_bits: float | np.ndarray | None = None,
+    block: float | np.ndarray | None = None,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    boot: Bootstrap | None = None,
+    law: FpQuantLaw | None = None,
+) -> Plan:
+    """Training tokens beyond which more data raises the loss of training in a floating-point format.
+
+    At fixed ``N``, ``E``, ``M``, ``B`` the ``fp_quant`` law is ``const + d D^-beta + D^beta Q / K`` with
+    ``K = gamma (E+.5)^delta (M+.5)^nu`` and ``Q = N^-alpha log2 B``; ``dL/dD = 0`` gives (Sun et al. Eq. 21)
+
+        D_crit = (d K / Q)^(1/(2 beta)),   L(D_crit) = n N^-alpha + eps + 2 d D_crit^-beta.
+
+    Parameters
+    ----------
+    result : FitResult or mapping
+        A fit of ``fp_quant`` (or of ``fp_quant().fix(...)``), or constants such as
+        :data:`scalelaw.laws.precision.SUN2025` (point estimate only).
+    params : float or array
+        Parameter counts ``N``.
+    exp_bits, man_bits, block : float or array
+        Exponent bits, mantissa bits and block size; may be omitted where the law fixed them.
+    interval : float, optional
+        Add by-run bootstrap intervals at this level.
+    law : FpQuantLaw, optional
+        The law the constants belong to (default ``fp_quant()``); only with a mapping.
+
+    Returns
+    -------
+    Plan
+        Columns ``params, exp_bits, man_bits, block, tokens_crit, tokens_per_param_crit, loss_crit``.
+        ``tokens_crit`` is ``inf`` where ``block = 1`` (no quantization loss).
+
+    Examples
+    --------
+    Sun et al. §4.3: a 1B model at block size 128 has ``D_crit`` of about 1730T tokens in BF16 (E8M7), 27T in
+    FP8-E4M3 and 0.4T in FP4-E2M1:
+
+    >>> from scalelaw.laws.precision import SUN2025
+    >>> plan = critical_data_size(SUN2025, 1e9, exp_bits=[8, 4, 2], man_bits=[7, 3, 1], block=128)
+    >>> [round(float(t) / 1e12, 2) for t in plan.table["tokens_crit"]]
+    [1729.55, 27.33, 0.39]
+    """
+    law, theta = _fp_sets(result, interval, n_boot, seed, boot, law)
+    fmt = _fp_format(law, "critical_data_size", exp_bits=exp_bits, man_bits=man_bits, block=block)
+    cols = _rows(params=params, **fmt)
+    _check_positive(cols, ["params"])
+    check_fp_format(cols, "exp_bits", "man_bits", "block")
+    p = _params(law, theta)
+    log_N = np.log(cols["params"])[None, :]
+    # log(Q / K) per set and row: -inf where log2 B = 0, which sends D_crit to inf.
+    log_q = law.log_quant_factor(theta, _fp_columns(law, cols)) - p["alpha"] * log_N
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        log_D = (np.log(p["d"]) - log_q) / (2.0 * p["beta"])
+        D = np.exp(log_D)
+        loss = p["n"] * np.exp(-p["alpha"] * log_N) + p["eps"] + 2.0 * p["d"] * np.exp(-p["beta"] * log_D)
+    named = {"tokens_crit": D, "tokens_per_param_crit": D / cols["params"][None, :], "loss_crit": loss}
+    return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
+
+
+def optimal_float_layout(
+    result: FitResult | Mapping[str, float],
+    bits: int | Sequence[int] | np.ndarray,
+    interval: float | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    boot: Bootstrap | None = None,
+    law: FpQuantLaw | None = None,
+) -> Plan:
+    """Exponent/mantissa split of a total bit width ``P = E + M + 1`` that minimizes the quantization loss.
+
+    The quantization term is proportional to ``1/((E+.5)^delta (M+.5)^nu)`` whatever ``N``, ``D`` and ``B``,
+    so the best split depends on ``delta`` and ``nu`` only. With ``E + M = P - 1`` the continuous optimum is
+    (Sun et al. Eq. 19)
+
+        M_opt = nu P / (delta + nu) - 0.5,   E_opt = delta P / (delta + nu) - 0.5;
+
+    the integer layout is the best of the ``P`` integer splits (``E = 0..P-1``).
+
+    Parameters
+    ----------
+    result : FitResult or mapping
+        A fit of ``fp_quant`` with both ``exp_bits`` and ``man_bits`` varying (so ``delta`` and ``nu`` exist),
+        or constants such as :data:`scalelaw.laws.precision.SUN2025`.
+    bits : int or sequence of int
+        Total bit widths ``P >= 1`` (sign bit included).
+    interval : float, optional
+        Add by-run bootstrap intervals at this level.
+
+    Returns
+    -------
+    Plan
+        Columns ``bits, exp_bits_opt, man_bits_opt`` (continuous), ``exp_bits_int, man_bits_int`` (integer
+        layout) and ``exponent_share`` (``delta / (delta + nu)``), with intervals.
+
+    Examples
+    --------
+    Sun et al. §4.2: the optimal FP4, FP8 and FP16 layouts are E2M1, E4M3 and E8M7 (BF16):
+
+    >>> from scalelaw.laws.precision import SUN2025
+    >>> table = optimal_float_layout(SUN2025, [4, 8, 16]).table
+    >>> [f"E{e:.0f}M{m:.0f}" for e, m in zip(table["exp_bits_int"], table["man_bits_int"])]
+    ['E2M1', 'E4M3', 'E8M7']
+    """
+    law, theta = _fp_sets(result, interval, n_boot, seed, boot, law)
+    fixed = [f"{col}={law.factor(col):g}" for col in ("exp_bits", "man_bits") if law.column(col) is None]
+    if fixed:
+        raise LawError(
+            f"optimal_float_layout needs delta and nu, but the law was built with {', '.join(fixed)} fixed; "
+            "fit fp_quant with exp_bits and man_bits columns that vary"
+        )
+    P = np.atleast_1d(np.asarray(bits, dtype=np.float64)).ravel()
+    if not np.all(np.isfinite(P) & (P >= 1) & (P == np.round(P))):
+        bad = P[~(np.isfinite(P) & (P >= 1) & (P == np.round(P)))]
+        raise DataError(f"bits must be whole total bit widths >= 1 (sign + exponent + mantissa), got {bad.tolist()}")
+    p = _params(law, theta)
+    delta, nu = p["delta"], p["nu"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = delta / (delta + nu)
+    E_opt = share * P[None, :] - 0.5
+    # Integer splits: score every E = 0..P-1 (masked beyond P-1) and keep the best per set and width.
+    E = np.arange(int(P.max()))[None, None, :]
+    M = P[None, :, None] - 1 - E
+    score = delta[:, :, None] * np.log(E + 0.5) + nu[:, :, None] * np.log(np.where(M >= 0, M, 0) + 0.5)
+    score = np.where(M >= 0, score, -np.inf)
+    E_int = np.argmax(score, axis=2).astype(np.float64)
+    named = {
+        "exp_bits_opt": E_opt,
+        "man_bits_opt": P[None, :] - 1 - E_opt,
+        "exp_bits_int": E_int,
+        "man_bits_int": P[None, :] - 1 - E_int,
+        "exponent_share": np.broadcast_to(share, E_opt.shape),
+    }
+    return Plan(_table({"bits": P}, named, interval), interval, _method(theta, interval), inputs=("bits",))
