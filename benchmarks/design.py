@@ -180,7 +180,7 @@ def score(iv: dict, truth: float) -> dict:
         "interval_score": hi - lo + 2 / (1 - LEVEL) * miss,
         "lo": lo,
         "hi": hi,
-        "truth": truth,
+        "true_value": truth,
         "n_boot_ok": iv["n_boot_ok"],
     }
 
