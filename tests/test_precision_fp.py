@@ -167,6 +167,17 @@ def test_fixed_layout_drops_shape_parameters_and_round_trips():
         optimal_float_layout(reduced, [8], law=law)
 
 
+def test_renamed_columns():
+    law = fp_quant(block=32).with_inputs("N", "D", "E", "M")
+    assert law.column("exp_bits") == "E" and law.column("man_bits") == "M" and law.column("block") is None
+    same = fp_quant().predict(SUN2025, params=1e9, tokens=1e11, exp_bits=4, man_bits=3, block=32)
+    np.testing.assert_allclose(law.predict(SUN2025, N=1e9, D=1e11, E=4, M=3), same, rtol=1e-14)
+    assert law_from_dict(law.to_dict()) == law
+    direct = critical_data_size(SUN2025, 1e9, exp_bits=4, man_bits=3, block=32).table["tokens_crit"]
+    renamed = critical_data_size(SUN2025, 1e9, exp_bits=4, man_bits=3, law=law).table["tokens_crit"]
+    np.testing.assert_allclose(renamed, direct, rtol=1e-12)
+
+
 # ------------------------------------------------------------------------------------------ bad inputs
 def test_bad_inputs_are_named():
     law = fp_quant()

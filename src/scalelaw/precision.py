@@ -448,7 +448,9 @@ def _fp_format(law: FpQuantLaw, what: str, **given: Any) -> dict[str, Any]:
         fixed = law.factor(name)
         if isinstance(fixed, str):
             if value is None:
-                raise LawError(f"{what} needs {name}= (the law reads it from column {fixed!r}), e.g. {name}=4")
+                raise LawError(
+                    f"{what} needs {name}= (the law reads it from column {law.column(name)!r}), e.g. {name}=4"
+                )
             out[name] = value
         elif value is None or np.all(np.asarray(value, dtype=np.float64) == fixed):
             out[name] = fixed
@@ -463,7 +465,7 @@ def _fp_format(law: FpQuantLaw, what: str, **given: Any) -> dict[str, Any]:
 def _fp_columns(law: FpQuantLaw, cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The decision's columns under the law's own input names (what ``log_quant_factor`` reads)."""
     X = {law.inputs[0]: cols["params"]}
-    X.update({law.factor(f): cols[f] for f in ("exp_bits", "man_bits", "block") if law.column(f) is not None})
+    X.update({law.column(f): cols[f] for f in ("exp_bits", "man_bits", "block") if law.column(f) is not None})
     return X
 
 

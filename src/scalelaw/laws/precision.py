@@ -330,7 +330,7 @@ def check_fp_format(X: Mapping[str, np.ndarray], exp_bits: str | None, man_bits:
             )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FpQuantLaw(Law):
     """Sun et al.'s law: ``n/N^a + d/D^b + eps + (D^b/N^a) log2(B) / (gamma (E+.5)^delta (M+.5)^nu)``.
 
@@ -344,8 +344,11 @@ class FpQuantLaw(Law):
         return self.options[name]
 
     def column(self, name: str) -> str | None:
-        value = self.factor(name)
-        return value if isinstance(value, str) else None
+        """Input column of a factor (``None`` when fixed), by position so :meth:`with_inputs` renames it."""
+        if not isinstance(self.factor(name), str):
+            return None
+        before = _FP_FACTORS[: _FP_FACTORS.index(name)]
+        return self.inputs[2 + sum(isinstance(self.factor(f), str) for f in before)]
 
     def values_of(self, name: str, X: Mapping[str, np.ndarray]) -> np.ndarray:
         """Row vector (1, n_rows) of a factor, from its column or its fixed value."""
