@@ -448,8 +448,9 @@ def _fp_format(law: FpQuantLaw, what: str, **given: Any) -> dict[str, Any]:
         fixed = law.factor(name)
         if isinstance(fixed, str):
             if value is None:
+                example = {"exp_bits": 4, "man_bits": 3, "block": 128}[name]
                 raise LawError(
-                    f"{what} needs {name}= (the law reads it from column {law.column(name)!r}), e.g. {name}=4"
+                    f"{what} needs {name}= (the law reads it from column {law.column(name)!r}), e.g. {name}={example}"
                 )
             out[name] = value
         elif value is None or np.all(np.asarray(value, dtype=np.float64) == fixed):
