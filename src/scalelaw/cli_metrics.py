@@ -30,6 +30,7 @@ from scalelaw.cli import (
     app,
     out,
 )
+from scalelaw.errors import DataError
 
 
 @app.command()
@@ -426,3 +427,86 @@ def chain_cmd(
     out.print(view)
     if interval is not None:
         out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False, markup=False)
+
+
+@app.command("fp-plan")
+def fp_plan(
+    fit_file: Annotated[
+        Path | None,
+        typer.Argument(help="Fit JSON of the fp_quant law (scalelaw fit --law fp_quant --out); omit with --published."),
+    ] = None,
+    params: Annotated[
+        list[str] | None, typer.Option(help="Model size(s): their critical data size (repeatable or comma-separated).")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Training format EkMj: exponent and mantissa bits, e.g. E4M3.")
+    ] = None,
+    block: Annotated[float | None, typer.Option(help="Elements sharing one scaling factor, e.g. 128.")] = None,
+    layout: Annotated[
+        list[str] | None, typer.Option(help="Total bit width(s) P: the best exponent/mantissa split (e.g. 4,8,16).")
+    ] = None,
+    published: Annotated[
+        bool, typer.Option("--published", help="Use Sun et al. 2025's fitted constants instead of a fit (no interval).")
+    ] = False,
+    interval: Annotated[float | None, typer.Option(help="Add by-run bootstrap intervals at this level.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Floating-point training (Sun et al. 2025): critical data size of a format, or the best E/M split."""
+    import re
+
+    from scalelaw import precision as decisions
+
+    def action():
+        if interval is not None and not 0 < interval < 1:
+            raise DataError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}")
+        if (layout is None) == (params is None):
+            raise DataError("give --params N --format EkMj [--block B] (critical data size) or --layout P (best split)")
+        if published == (fit_file is not None):
+            raise DataError("give a fit JSON of the fp_quant law, or --published for the paper's constants (not both)")
+        if published and interval is not None:
+            raise DataError("--published constants have no interval; fit your own runs for one")
+        from scalelaw.laws.precision import SUN2025
+
+        source = dict(SUN2025) if published else _load_fit(fit_file)
+        settings = {"interval": interval, "n_boot": n_boot, "seed": seed}
+        quiet = as_json or interval is None
+        if layout is not None:
+            widths = _floats(layout, "--layout")
+            return "layout", _with_progress(
+                lambda p: decisions.optimal_float_layout(source, widths, **settings), "bootstrap", quiet=quiet
+            )
+        match = re.fullmatch(r"[Ee](\d+)[Mm](\d+)", fmt or "")
+        if fmt is not None and match is None:
+            raise DataError(f"--format {fmt!r}: write exponent and mantissa bits as EkMj, e.g. E4M3")
+        e_bits, m_bits = (float(g) for g in match.groups()) if match else (None, None)
+        sizes = _floats(params, "--params")
+        return "critical_data_size", _with_progress(
+            lambda p: decisions.critical_data_size(
+                source, sizes, exp_bits=e_bits, man_bits=m_bits, block=block, **settings
+            ),
+            "bootstrap",
+            quiet=quiet,
+        )
+
+    kind, answer = _run(action)
+    records = answer.to_records()
+    if as_json:
+        _print_json({"law": "fp_quant", "kind": kind, "method": answer.method, "plans": records})
+        return
+    title = {"layout": "Best exponent/mantissa split", "critical_data_size": "Critical data size"}[kind]
+    view = Table(title=f"{title} (fp_quant; {answer.method})", title_justify="left")
+    view.add_column("quantity")
+    for i in range(len(records)):
+        view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
+    for key in records[0]:
+        cells = []
+        for rec in records:
+            v = rec[key]
+            if isinstance(v, dict) and "low" in v:
+                cells.append(f"{v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]")
+            else:
+                cells.append(f"{v['value'] if isinstance(v, dict) else v:.4g}")
+        view.add_row(key, *cells)
+    out.print(view)
