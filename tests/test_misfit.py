@@ -137,3 +137,13 @@ def test_cli_misfit_option(exact_fit, tmp_path):
     assert any("law misfit: sd 0.05" in n for n in data["notes"]) and len(data["runs"]) <= 30
     bad = subprocess.run([*cmd, "--misfit", "lots"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--misfit" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_backtest_refit_keeps_the_fits_row_weights():
+    frame = _ladder(0, 0.005)
+    w = np.where(frame["params"] > 2e8, 2.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weighted = scalelaw.fit("chinchilla", frame, weights=w)
+    m = estimate_misfit(weighted, ("params", "tokens"))
+    assert m.scale == 0.0 and "largest-compute" in m.source

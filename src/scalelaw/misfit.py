@@ -139,7 +139,9 @@ def estimate_misfit(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sub = fit(law, frame.loc[~held, ["run", *columns]], y=result.y, loss=result.loss, delta=result.delta)
+            weights = frame.loc[~held, "weight"].to_numpy() if "weight" in frame else None  # the fit's own
+            train_rows = frame.loc[~held, ["run", *columns]]
+            sub = fit(law, train_rows, y=result.y, loss=result.loss, delta=result.delta, weights=weights)
     except FitError as exc:
         return Misfit(0.0, length, f"backtest refit failed ({exc}); misfit not estimated")
     theta = np.array(sub.values, dtype=float)[None, :]
