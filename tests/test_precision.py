@@ -8,7 +8,6 @@ constants below are illustrative and only the formulas, the recovery and the qua
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
+from law_case import noisy, quiet_fit
 from law_cases_precision import CHINCHILLA, precision_design
 from scalelaw import fit, get_law
 from scalelaw.errors import DataError, LawError
@@ -32,15 +32,7 @@ from scalelaw.precision import (
 PTQ_TRUTH = {**CHINCHILLA, "gamma_w": 2.5, "C_T": 0.2, "gamma_post": 1.5, "gamma_D": 0.5, "gamma_N": 0.5}
 
 
-def _data(law, truth, design, noise=0.005, seed=0):
-    y = law.predict(truth, **design)
-    return {**design, "loss": y * np.exp(np.random.default_rng(seed).normal(0, noise, y.shape))}
-
-
-def _fit(law, data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(law, data)
+_data, _fit = noisy, quiet_fit
 
 
 @pytest.fixture(scope="module")

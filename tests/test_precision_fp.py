@@ -13,7 +13,6 @@ Training", ICML 2025, arXiv:2501.02423v3 (read as a stored text copy of the v3 P
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -21,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
+from law_case import noisy, quiet_fit
 from law_cases_precision import fp_quant_design
-from scalelaw import fit
 from scalelaw.errors import DataError, LawError
 from scalelaw.laws import law_from_dict
 from scalelaw.laws.precision import SUN2025, fp_quant, precision
@@ -31,15 +30,7 @@ from scalelaw.precision import critical_data_size, optimal_float_layout
 PAPER_LAYOUTS = "E0M0 E1M0 E1M1 E2M1 E2M2 E3M2 E3M3 E4M3 E4M4 E5M4 E5M5 E6M5 E6M6 E7M6 E7M7 E8M7".split()
 
 
-def _data(law, truth, design, noise=0.005, seed=0):
-    y = law.predict(truth, **design)
-    return {**design, "loss": y * np.exp(np.random.default_rng(seed).normal(0, noise, y.shape))}
-
-
-def _fit(law, data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit(law, data)
+_data, _fit = noisy, quiet_fit
 
 
 @pytest.fixture(scope="module")
