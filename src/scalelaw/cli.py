@@ -821,21 +821,7 @@ def plan(
         "precision": "Compute-optimal training precision",
         "critical_tokens": "Critical tokens after post-training quantization",
     }[kind]
-    view = Table(title=f"{title} ({result.law.name}; {answer.method})", title_justify="left")
-    view.add_column("quantity")
-    for i in range(len(records)):
-        view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
-    keys = [k for k in records[0] if k != "extrapolation"]
-    for key in keys:
-        cells = []
-        for rec in records:
-            v = rec[key]
-            if isinstance(v, dict) and "low" in v:
-                cells.append(f"{v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]")
-            else:
-                cells.append(f"{v['value'] if isinstance(v, dict) else v:.4g}")
-        view.add_row(key, *cells)
-    out.print(view)
+    out.print(_records_view(f"{title} ({result.law.name}; {answer.method})", records))
     for note in answer.notes:
         out.print(f"note: {note}", style="dim", highlight=False)
     if kind in _PRECISION_LEGEND:
@@ -845,6 +831,24 @@ def plan(
             label = f"#{i + 1}: " if len(records) > 1 else ""
             decades = rec["extrapolation"]["decades_compute"]
             out.print(f"{label}{decades:+.2f} decades of compute beyond the largest run", style="dim", highlight=False)
+
+
+def _cell(value: Any) -> str:
+    """A plan record's entry: a number, ``{"value"}`` or ``{"value", "low", "high"}``."""
+    if isinstance(value, dict) and "low" in value:
+        return f"{value['value']:.4g} [{value['low']:.4g}, {value['high']:.4g}]"
+    return f"{value['value'] if isinstance(value, dict) else value:.4g}"
+
+
+def _records_view(title: str, records: list[dict[str, Any]]) -> Table:
+    """Plan records (``Plan.to_records``) as a table: one row per quantity, one column per plan."""
+    view = Table(title=title, title_justify="left")
+    view.add_column("quantity")
+    for i in range(len(records)):
+        view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
+    for key in (k for k in records[0] if k != "extrapolation"):
+        view.add_row(key, *[_cell(rec[key]) for rec in records])
+    return view
 
 
 #: (size, tokens) columns of a plan's table, by kind of plan: where to measure the extrapolation.
@@ -1021,9 +1025,7 @@ def compare(
         view.add_column(col, justify="right")
     for rec in records:
         cells = [f"{rec['flops']:.3g}"]
-        for key in ("loss_a", "loss_b", "multiplier"):
-            v = rec[key]
-            cells.append(f"{v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]" if "low" in v else f"{v['value']:.4g}")
+        cells += [_cell(rec[key]) for key in ("loss_a", "loss_b", "multiplier")]
         view.add_row(*cells)
     out.print(view)
 

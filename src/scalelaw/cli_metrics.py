@@ -23,6 +23,7 @@ from scalelaw.cli import (
     _parse_at,
     _print_json,
     _read_table_or_dataset,
+    _records_view,
     _run,
     _split_list,
     _where_masks,
@@ -496,17 +497,4 @@ def fp_plan(
         _print_json({"law": "fp_quant", "kind": kind, "method": answer.method, "plans": records})
         return
     title = {"layout": "Best exponent/mantissa split", "critical_data_size": "Critical data size"}[kind]
-    view = Table(title=f"{title} (fp_quant; {answer.method})", title_justify="left")
-    view.add_column("quantity")
-    for i in range(len(records)):
-        view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
-    for key in records[0]:
-        cells = []
-        for rec in records:
-            v = rec[key]
-            if isinstance(v, dict) and "low" in v:
-                cells.append(f"{v['value']:.4g} [{v['low']:.4g}, {v['high']:.4g}]")
-            else:
-                cells.append(f"{v['value'] if isinstance(v, dict) else v:.4g}")
-        view.add_row(key, *cells)
-    out.print(view)
+    out.print(_records_view(f"{title} (fp_quant; {answer.method})", records))
