@@ -149,6 +149,14 @@ def _internal_jacobians(law: Law, thetas: np.ndarray, columns: Mapping[str, np.n
     return np.transpose(J * scale[:, :, None], (0, 2, 1))
 
 
+def _information(J: np.ndarray, s2: float) -> np.ndarray:
+    """Gauss-Newton information ``J^T J / s2`` of every set, (n_sets, P, P), with a weak ridge that keeps
+    directions no run informs finite (their variance stays large, not infinite)."""
+    info = np.einsum("snp,snq->spq", J, J) / s2
+    P = J.shape[2]
+    return info + 1e-8 * np.einsum("spp->s", info)[:, None, None] / P * np.eye(P)
+
+
 def _target_gradients(law: Law, zs: np.ndarray, g: TargetFn, step: float = 1e-5) -> np.ndarray:
     """Central differences of ``g`` in optimizer space for every set, in one batch: (n_sets, n_params)."""
     S, P = zs.shape
@@ -439,10 +447,7 @@ def suggest(
     s2 = noise_variance(result)
     J = _internal_jacobians(law, sets, data_cols)
     candJ = _internal_jacobians(law, sets, cand_cols)
-    P = law.n_params
-    info = np.einsum("snp,snq->spq", J, J) / s2
-    # A weak ridge keeps directions no run informs finite (their variance stays large, not infinite).
-    info += 1e-8 * np.einsum("spp->s", info)[:, None, None] / P * np.eye(P)
+    info = _information(J, s2)
     cov0 = np.linalg.inv(info)  # the law's own: what the refitted interval will show
     good = np.all(np.isfinite(candJ), axis=(0, 2))
     cost = table["flops"].to_numpy(dtype=float)
