@@ -579,8 +579,22 @@ def _bound_pair(value: float | tuple[float, float], name: str) -> tuple[float, f
 # ---------------------------------------------------------------------------------------------- backtests
 
 
+class _Errors:
+    """Mean absolute error of the PCA route and of the log-compute baseline over a result's ``table``."""
+
+    table: pd.DataFrame
+
+    @property
+    def mae(self) -> float:
+        return float(self.table["abs_error"].mean())
+
+    @property
+    def baseline_mae(self) -> float:
+        return float(self.table["baseline_abs_error"].mean())
+
+
 @dataclass(frozen=True)
-class ObservationalBacktest:
+class ObservationalBacktest(_Errors):
     """Result of :func:`holdout_by_flops`.
 
     ``table`` has one row per held-out model: observed and predicted target, the bootstrap prediction
@@ -598,14 +612,6 @@ class ObservationalBacktest:
     level: float = 0.9
     n_train: int = 0
     bounds: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)
-
-    @property
-    def mae(self) -> float:
-        return float(self.table["abs_error"].mean())
-
-    @property
-    def baseline_mae(self) -> float:
-        return float(self.table["baseline_abs_error"].mean())
 
     @property
     def coverage(self) -> float:
@@ -732,7 +738,7 @@ def holdout_by_flops(
 
 
 @dataclass(frozen=True)
-class FamilyPrediction:
+class FamilyPrediction(_Errors):
     """Result of :func:`predict_family`.
 
     ``table`` is long: one row per (held-out model, metric) with the observed value (NaN when unknown),
@@ -751,14 +757,6 @@ class FamilyPrediction:
     link: Link | None = field(repr=False, default=None)
     level: float = 0.9
     bounds: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)
-
-    @property
-    def mae(self) -> float:
-        return float(self.table["abs_error"].mean())
-
-    @property
-    def baseline_mae(self) -> float:
-        return float(self.table["baseline_abs_error"].mean())
 
     @property
     def coverage(self) -> float:
