@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -177,10 +180,48 @@ def test_result_keeps_its_data_and_round_trips_it(epoch_synthetic, quiet):
 )
 def test_small_grids_keep_their_best_optimum_on_sparse_real_envelopes(experiment, law, best):
     """Regression: cutting small start grids to 1/8 lost these optima (3.7456e-5 and 1.2935e-5)."""
-    optimal = scalelaw.datasets.load("porian2024_optimal")
-    env = optimal[optimal["experiment"] == experiment].dropna(subset=["flops", "loss"])
-    train = env[env["flops"] < np.quantile(env["flops"], 0.8)]
+    train = _sparse_envelope(experiment)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = fit(law, train[["flops", "loss"]], law_options={"x": "flops"})
     assert result.objective <= best * (1 + 1e-5)
+
+
+def _sparse_envelope(experiment):
+    optimal = scalelaw.datasets.load("porian2024_optimal")
+    env = optimal[optimal["experiment"] == experiment].dropna(subset=["flops", "loss"])
+    return env[env["flops"] < np.quantile(env["flops"], 0.8)]
+
+
+@pytest.mark.parametrize(("experiment", "law"), [("Cosine decay", "m4"), ("Correcting warmup (OpenWebText2)", "bnsl")])
+def test_optimum_does_not_depend_on_rounding(experiment, law):
+    """Another CPU rounds differently; losses jittered by 1e-13 (relative) play that part here.
+
+    Before the m4 cap starts and the tie-aware cuts, 6 of 40 jitters of the m4 case ended 1.4e-3 above the best
+    optimum (as the unjittered data did on one AMD EPYC machine).
+    """
+    train = _sparse_envelope(experiment)
+    objectives = []
+    for seed in range(6):
+        jitter = 1e-13 * np.random.default_rng(seed).standard_normal(len(train))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = {"flops": train["flops"], "loss": train["loss"] * (1 + jitter)}
+            result = fit(law, data, law_options={"x": "flops"})
+        objectives.append(result.objective)
+    assert max(objectives) <= min(objectives) * (1 + 1e-6)
+
+
+def test_engine_tests_pass_with_one_blas_thread():
+    """CI runs this file under the machine's default BLAS threads and, through this test, under one thread."""
+    if os.environ.get("OPENBLAS_NUM_THREADS") == "1":
+        pytest.skip("already running with one BLAS thread")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -151,7 +151,10 @@ def test_m4_options_start_grid_and_fixed_l0():
     assert _inside_bounds(law, grid) and 16 <= grid.shape[0] <= 500
     assert np.all(grid[:, 1] == 2.3)  # the known chance loss seeds L0
     free_grid = get_law("m4").start_grid({"flops": x}, y)
-    assert np.all(free_grid[:, 1] > y.max()) and np.all(free_grid[:, 0] < y.min())
+    assert np.all(free_grid[:, 1] >= y.max()) and np.all(free_grid[:, 0] < y.min())
+    # Starts with L0 on the largest loss are the alpha = 0 cap that fits that point (see start_grid).
+    capped = free_grid[free_grid[:, 1] == y.max()]
+    assert capped.shape[0] == 16 and np.all(capped[:, 4] == 0.0)
     fixed = law.fix(L0=2.3)
     assert fixed.param_names == ("L_inf", "beta", "c", "alpha")
     assert law_from_dict(fixed.to_dict()) == fixed

@@ -26,6 +26,26 @@ _MAX_BLOCK = 25_000_000
 _MERGE_EVERY = 8
 # Starts closer than this (relative, in the optimizer's space) are on the same path.
 _MERGE_TOL = 1e-4
+# Objectives this close (relative) are tied: rounding, not the law, tells them apart.
+_TIE_RTOL = 1e-9
+# The best few distinct optima are polished once more from a fresh damping before the winner is named.
+_POLISH = 4
+
+
+def _best(f: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` smallest objectives, ascending, plus every start tied with the last one kept.
+
+    Starts whose objectives differ by rounding alone must not be told apart by their position in the
+    batch: which of them a plain cut keeps would then depend on the CPU's floating-point details.
+    """
+    order = np.argsort(f, kind="stable")
+    if n >= f.size:
+        return order
+    cutoff = f[order[n - 1]]
+    if not np.isfinite(cutoff):
+        return order[:n]
+    tied = np.count_nonzero(f[order] <= cutoff + _TIE_RTOL * abs(cutoff))
+    return order[: max(n, tied)]
 
 
 def _merge_duplicates(z: np.ndarray, f: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
@@ -268,14 +288,16 @@ def multistart(
     # objective after a few optimizer steps.
     # Small grids (m4, bnsl on a handful of points) are cheap to run whole, and cutting them to 1/8 by the
     # grid objective lost their best optimum on sparse real curves; only large grids get the first cut.
-    order = np.argsort(f0[idx], kind="stable")[: max(keep, min(idx.size, first_cut_floor), idx.size // first_cut)]
+    order = _best(f0[idx], max(keep, min(idx.size, first_cut_floor), idx.size // first_cut))
     idx = idx[order]
     z = z[idx]
     used = np.zeros(idx.size, dtype=int)
     while idx.size > keep:
         z, f, _, it = levenberg_marquardt(problem, z, max_iter=rounds_iter, ftol=ftol)
         used += it
-        order = np.argsort(f, kind="stable")[: max(keep, idx.size // prune)]
+        order = _best(f, max(keep, idx.size // prune))
+        if order.size >= idx.size:
+            break  # everything left is tied: no cut is possible without choosing by order
         idx, z, used = idx[order], z[order], used[order]
     # Survivors often share a basin: every few steps, starts that have come together are merged (the
     # better one carries on and counts for both), so the end costs one path per distinct optimum.
@@ -296,6 +318,14 @@ def multistart(
         remaining -= step
         keep_mask = _merge_duplicates(z, f, multiplicity)
         z, f, conv, used, idx, multiplicity, lam = (a[keep_mask] for a in (z, f, conv, used, idx, multiplicity, lam))
+    # Polish: a final phase can stop early on a near-L1 objective (a tiny gain or a stalled damping), so
+    # the best few distinct optima restart from a fresh damping; the winner is then chosen among them.
+    top = np.argsort(f, kind="stable")[:_POLISH]
+    z_p, f_p, conv_p, it = levenberg_marquardt(problem, z[top], max_iter=max_iter, ftol=ftol)
+    better = f_p < f[top]
+    z[top[better]], f[top[better]] = z_p[better], f_p[better]
+    conv[top] |= conv_p
+    used[top] += it
     order = np.argsort(f, kind="stable")
     return BatchResult(
         z=z[order],
