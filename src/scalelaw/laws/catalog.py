@@ -115,7 +115,8 @@ _PARAMETER = Obj(
 )
 _SCALAR = Either(Null(), Bool(), Num(), Text(MAX_NAME))
 _COMMON = {
-    "inputs": List(Name(), high=MAX_INPUTS, optional=True),
+    # Column names, any text (a formula's parser checks that its own are names).
+    "inputs": List(Text(MAX_NAME, empty=False), high=MAX_INPUTS, optional=True),
     "output": Text(MAX_NAME, empty=False, optional=True),
     "parameters": List(_PARAMETER, high=MAX_PARAMETERS, optional=True),
 }
