@@ -292,14 +292,15 @@ class Check(Schema):
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def read_limited(file: str | os.PathLike, limit: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of ``file``, refusing more than ``limit`` (read in one bounded call: works for pipes too).
+def read_limited(file: str | os.PathLike, limit: int | None = None) -> bytes:
+    """The bytes of ``file``, refusing more than ``limit`` (default :data:`MAX_FILE_BYTES`); one bounded read.
 
     Raises
     ------
     Invalid
         ``where`` empty, ``problem`` saying what is wrong (not a file, unreadable, too large).
     """
+    limit = MAX_FILE_BYTES if limit is None else limit
     if os.path.isdir(file):
         raise Invalid("", "is a directory, not a file")
     try:

@@ -232,7 +232,7 @@ class _Facts:
     """What the vetting walk knows of one node of the Python parse tree."""
 
     value: float | None  # the node's value when it is a constant (no symbol in it), else None
-    log10: float  # bound on |log10| of the numbers sympy creates exactly while building this node
+    log10: float  # bound on |log10| of the exact numbers (integers, fractions) sympy makes building this node
     terms: int  # terms of the sum this node is (1 if it is not a sum)
     depth: int  # levels of nesting below and including this node
 
@@ -294,7 +294,9 @@ def _fold(node: ast.AST, kids: list[_Facts], text: str) -> _Facts:
         value = float(node.value)
         if not math.isfinite(value) or abs(value) > 10**MAX_LOG10:
             raise refuse(f"is beyond ±1e{MAX_LOG10:.0f}, the largest number a formula may hold")
-        return _Facts(value, abs(math.log10(abs(value))) if value else 0.0, 1, depth)
+        # Only integers are exact in sympy (and fractions made of them); a float literal stays a rounded Float.
+        exact = isinstance(node.value, int) and value != 0
+        return _Facts(value, abs(math.log10(abs(value))) if exact else 0.0, 1, depth)
     if isinstance(node, ast.Name):
         return _Facts(math.pi, 0.5, 1, depth) if node.id in _CONSTANTS else _Facts(None, 0.0, 1, depth)
     if isinstance(node, ast.UnaryOp):
