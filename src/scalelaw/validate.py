@@ -19,8 +19,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-#: Deepest nesting of arrays and objects accepted in a JSON file. A fit nests 6 levels (7 per law held
-#: fixed inside another); Python's own parser would fail with RecursionError near 1,000.
+#: Deepest nesting of arrays and objects accepted in a JSON file. A fit nests 5 or 6 levels (one more per
+#: law held fixed inside another); Python's own parser would fail with RecursionError near 1,000.
 MAX_JSON_DEPTH = 32
 #: Largest fit file read, in bytes: a fit keeps its data, about 30 bytes a value, so this holds fits to
 #: millions of rows, while a runaway file (or /dev/zero) is refused before it fills the memory.
