@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.errors import DataError, LawError, ScaleLawError
@@ -55,7 +56,7 @@ def _run(action: Callable[[], Any]) -> Any:
             _fail(str(exc), 1)
     for w in caught:
         if issubclass(w.category, UserWarning):
-            err.print(f"[yellow]warning:[/] {w.message}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)  # may quote user text
     return value
 
 
@@ -248,12 +249,16 @@ def _influence_dict(infl, result, refit) -> dict[str, Any]:
 
 def _render_influence(infl, result, refit) -> None:
     at = ", ".join(f"{k}={v:.3g}" for k, v in infl.target.items())
-    view = Table(title=f"Influence on the prediction at {at} ({infl.prediction:.5g})", title_justify="left")
+    view = Table(title=escape(f"Influence on the prediction at {at} ({infl.prediction:.5g})"), title_justify="left")
     for col in ("run", "rows", "shift if left out", "max |log residual|", "flagged"):
         view.add_column(col, justify="right" if col != "run" else "left")
     for r in infl.table.head(8).itertuples(index=False):
         view.add_row(
-            str(r.run), str(r.n_rows), f"{r.shift:+.3%}", f"{r.max_abs_residual:.3g}", "yes" if r.flagged else ""
+            escape(str(r.run)),
+            str(r.n_rows),
+            f"{r.shift:+.3%}",
+            f"{r.max_abs_residual:.3g}",
+            "yes" if r.flagged else "",
         )
     out.print(view)
     if refit is not None:
@@ -314,7 +319,7 @@ def _law_from_option(text: str):
 
 
 def _render_fit(result, out_path: Path | None) -> None:
-    view = Table(title=f"{result.law.name}: {result.law.formula()}", title_justify="left")
+    view = Table(title=escape(f"{result.law.name}: {result.law.formula()}"), title_justify="left")
     view.add_column("parameter")
     view.add_column("value", justify="right")
     view.add_column("± std. error", justify="right")
@@ -332,11 +337,11 @@ def _render_fit(result, out_path: Path | None) -> None:
     out.print(f"log-residual scale (robust sd): {result.residual_scale:.4g}", highlight=False)
     out.print("std. errors are local (Gauss-Newton) approximations.", style="dim")
     for note in result.notes:
-        out.print(f"note: {note}", style="dim", highlight=False)
+        out.print(f"note: {note}", style="dim", highlight=False, markup=False)
     if result.status.ok:
         out.print("[green]status: converged, no parameter at a bound, identifiable[/]")
     if out_path is not None:
-        out.print(f"saved fit to {out_path}", highlight=False)
+        out.print(f"saved fit to {out_path}", highlight=False, markup=False)
 
 
 def _parse_at(items: list[str]) -> list[dict[str, float]]:
@@ -446,10 +451,10 @@ def predict(
             payload.update(rows[0])
         _print_json(payload)
         return
-    view = Table(title=f"{result.law.name} prediction of {result.y}", title_justify="left")
+    view = Table(title=escape(f"{result.law.name} prediction of {result.y}"), title_justify="left")
     for name in result.law.inputs:
-        view.add_column(name, justify="right")
-    view.add_column(result.y, justify="right")
+        view.add_column(escape(name), justify="right")
+    view.add_column(escape(result.y), justify="right")
     if interval is not None:
         view.add_column(f"{interval:.0%} interval", justify="right")
     for row in rows:
@@ -525,7 +530,7 @@ def _predict_curves(
     if as_json:
         sys.stdout.write(json.dumps(records, separators=(",", ":")) + "\n")
         return
-    view = Table(title=f"{result.law.name} predicted loss curves ({len(records)} steps)", title_justify="left")
+    view = Table(title=escape(f"{result.law.name} predicted loss curves ({len(records)} steps)"), title_justify="left")
     for col in ("run", "steps", "first", "last", "min"):
         view.add_column(col, justify="left" if col == "run" else "right")
     if band is not None:
@@ -533,10 +538,12 @@ def _predict_curves(
     for run, g in table.groupby("run", sort=False):
         valid = g.dropna(subset=["loss"])
         if valid.empty:
-            view.add_row(str(run), f"{g['step'].min()}-{g['step'].max()}", "—", "—", "—", *(["—"] if band else []))
+            view.add_row(
+                escape(str(run)), f"{g['step'].min()}-{g['step'].max()}", "—", "—", "—", *(["—"] if band else [])
+            )
             continue
         cells = [
-            str(run),
+            escape(str(run)),
             f"{g['step'].min()}-{g['step'].max()}",
             f"{valid['loss'].iloc[0]:.5g} (step {valid['step'].iloc[0]})",
             f"{valid['loss'].iloc[-1]:.5g} (step {valid['step'].iloc[-1]})",
@@ -823,7 +830,7 @@ def plan(
     }[kind]
     out.print(_records_view(f"{title} ({result.law.name}; {answer.method})", records))
     for note in answer.notes:
-        out.print(f"note: {note}", style="dim", highlight=False)
+        out.print(f"note: {note}", style="dim", highlight=False, markup=False)
     if kind in _PRECISION_LEGEND:
         out.print(_PRECISION_LEGEND[kind], style="dim", highlight=False)
     for i, rec in enumerate(records):
@@ -842,7 +849,7 @@ def _cell(value: Any) -> str:
 
 def _records_view(title: str, records: list[dict[str, Any]]) -> Table:
     """Plan records (``Plan.to_records``) as a table: one row per quantity, one column per plan."""
-    view = Table(title=title, title_justify="left")
+    view = Table(title=escape(title), title_justify="left")  # titles name the law, which a fit file sets
     view.add_column("quantity")
     for i in range(len(records)):
         view.add_column(f"#{i + 1}" if len(records) > 1 else "value", justify="right")
@@ -1019,7 +1026,7 @@ def compare(
             )
         out.print(f"B and A cross at {text} FLOPs{extra}", highlight=False)
     for note in cmp.notes:
-        out.print(note, highlight=False)
+        out.print(note, highlight=False, markup=False)
     view = Table(title="Effective compute of B over A (x > 1: B is better)", title_justify="left")
     for col in ("FLOPs", "best loss A", "best loss B", "multiplier"):
         view.add_column(col, justify="right")
@@ -1237,19 +1244,20 @@ def suggest(
             view.add_row(f"{r.flops:.3g}", f"{r.params:.3g}", f"{r.tokens:.3g}", f"{r.tokens_per_param:.1f}")
         out.print(view)
         for line in reasoning:
-            out.print(f"- {line}", highlight=False)
+            out.print(f"- {line}", highlight=False, markup=False)
         return
     if as_json:
         _print_json(answer.to_dict())
         return
-    view = Table(title=f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)", title_justify="left")
-    from rich.markup import escape  # run labels are the user's text
+    view = Table(
+        title=escape(f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)"), title_justify="left"
+    )
 
     n_name, d_name = result.law.inputs[:2]
     extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
     label = ["run"] if "run" in answer.runs.columns else []
     for col in ("#", *label, n_name, d_name, *extra, "FLOPs", "why", "interval width after"):
-        view.add_column(col, justify="left" if col in ("why", "run") else "right")
+        view.add_column(escape(col), justify="left" if col in ("why", "run") else "right")  # columns are the user's
     for i, r in enumerate(answer.runs.to_dict(orient="records"), 1):
         view.add_row(
             str(i),
@@ -1258,7 +1266,7 @@ def suggest(
             f"{r[d_name]:.3g}",
             *[f"{r[c]:.3g}" for c in extra],
             f"{r['flops']:.3g}",
-            r["reason"],
+            escape(str(r["reason"])),
             f"×{1 + r['relative_width_after']:.3g}",
         )
     out.print(view)
@@ -1269,7 +1277,7 @@ def suggest(
         highlight=False,
     )
     for note in answer.notes:
-        out.print(f"note: {note}", highlight=False)
+        out.print(f"note: {note}", highlight=False, markup=False)
 
 
 def _misfit_option(text: str) -> str | float | None:
@@ -1361,16 +1369,16 @@ def isoflop(
             _isoflop_flag(row),
         )
     out.print(view)
-    out.print(two.summary(), highlight=False)
+    out.print(two.summary(), highlight=False, markup=False)
     out.print(
         f"N_opt = {two.n_coef:.4g} · C^{two.a:.4f}, D_opt = {two.d_coef:.4g} · C^{two.b:.4f}; R² = {two.r2:.4f}",
         highlight=False,
     )
     if approach3:
-        out.print(answer.approach3.summary(), highlight=False)
-        out.print(answer.summary, highlight=False)
+        out.print(answer.approach3.summary(), highlight=False, markup=False)
+        out.print(answer.summary, highlight=False, markup=False)
     for note in (*two.notes, *(answer.approach3.notes if approach3 else ())):
-        out.print(f"note: {note}", style="dim", highlight=False)
+        out.print(f"note: {note}", style="dim", highlight=False, markup=False)
 
 
 def _isoflop_flag(row) -> str:
@@ -1505,10 +1513,11 @@ def report_cmd(
         )
         return
     _render_fit(result, None)
-    out.print(f"wrote {path} ({size / 1e6:.1f} MB)", highlight=False)
+    out.print(f"wrote {path} ({size / 1e6:.1f} MB)", highlight=False, markup=False)
     out.print(
         f"open it in a browser (it needs no network): file://{path.resolve()}",
         highlight=False,
+        markup=False,
         soft_wrap=True,
     )
 
@@ -1697,7 +1706,8 @@ def main() -> None:
     except Exception as exc:  # a bug, not bad input: say so briefly, full trace on request
         if os.environ.get("SCALELAW_DEBUG"):
             raise
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (set SCALELAW_DEBUG=1 for details)")
+        detail = escape(f"{type(exc).__name__}: {exc}")  # the message may quote user text such as a column '[/]'
+        err.print(f"[bold red]internal error:[/] {detail} (set SCALELAW_DEBUG=1 for details)", highlight=False)
         raise SystemExit(1) from None
 
 

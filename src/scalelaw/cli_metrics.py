@@ -94,8 +94,8 @@ def emergence(
     for row in result.table.itertuples(index=False):
         at_chance = row.at_chance
         view.add_row(
-            row.metric,
-            row.kind,
+            escape(str(row.metric)),  # metric names are the user's columns
+            escape(str(row.kind)),
             "yes" if row.continuous else "no",
             f"{row.jump_share:.2f}",
             f"{row.excess:.2f}" + (" *" if row.jumps else ""),
@@ -267,13 +267,15 @@ def mixture(
         for col in ("model", "spearman", "rmse"):
             view.add_column(col)
         for r in ranking.itertuples():
-            view.add_row(r.model, _fmt(r.spearman), _fmt(r.rmse))
+            view.add_row(escape(str(r.model)), _fmt(r.spearman), _fmt(r.rmse))
         out.print(view)
-    view = Table(title=f"Best mix ({fitted.model}; {best.level:.0%} bootstrap intervals by run)", title_justify="left")
+    view = Table(
+        title=escape(f"Best mix ({fitted.model}; {best.level:.0%} bootstrap intervals by run)"), title_justify="left"
+    )
     for col in ("quantity", "estimate", "low", "high", "cap"):
         view.add_column(col, justify="left" if col == "quantity" else "right")
     for r in rows.itertuples():
-        view.add_row(r.quantity, _fmt(r.estimate), _fmt(r.low), _fmt(r.high), _fmt(r.cap))
+        view.add_row(escape(str(r.quantity)), _fmt(r.estimate), _fmt(r.low), _fmt(r.high), _fmt(r.cap))
     out.print(view)
     if best.beyond_data:
         out.print(
@@ -409,9 +411,9 @@ def chain_cmd(
             payload.update(rows[0])
         _print_json(payload)
         return
-    view = Table(title=f"{loss_law.name} -> {link_law.name} prediction of {metric}", title_justify="left")
+    view = Table(title=escape(f"{loss_law.name} -> {link_law.name} prediction of {metric}"), title_justify="left")
     for name in (*loss_law.inputs, two_stage.loss, metric):
-        view.add_column(name, justify="right")
+        view.add_column(escape(name), justify="right")
     if interval is not None:
         view.add_column(f"{interval:.0%} interval", justify="right")
         if stages:

@@ -15,6 +15,10 @@ class DataError(ScaleLawError, ValueError):
     """The input data cannot be used as given (missing column, NaN, non-positive scale, ...)."""
 
 
+class FitFileError(DataError):
+    """A saved fit (JSON) cannot be read: not a fit, damaged, or not following the fit schema."""
+
+
 class LawError(ScaleLawError, ValueError):
     """A law is ill-defined: unknown name, bad expression, inconsistent parameters."""
 

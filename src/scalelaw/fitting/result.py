@@ -12,12 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import FitError
-from scalelaw.laws.catalog import law_from_dict
+from scalelaw.errors import DataError, FitError, FitFileError
+from scalelaw.fitting.schema import SCHEMA_VERSION, check_fit
 from scalelaw.laws.law import Law
-
-#: Bump when the JSON layout changes; readers refuse newer schemas than they know.
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -260,6 +257,12 @@ class FitResult:
         from scalelaw.fitting.fit import bind_inputs
         from scalelaw.laws.schedule_laws import schedule_law
 
+        bad = [n for n, v in self.params.items() if not math.isfinite(v)]
+        if bad:  # a NaN would flow through as a "prediction"
+            raise DataError(
+                f"a fit with non-finite parameters cannot predict: {', '.join(bad)} "
+                f"{'is' if len(bad) == 1 else 'are'} not finite; refit the data"
+            )
         columns: dict[str, Any] = {}
         extra = ("run", "lr") if schedule_law(self.law) is not None else ()
         if frame is not None:
@@ -387,49 +390,55 @@ class FitResult:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FitResult:
-        if data.get("schema") != "scalelaw.fit":
-            raise FitError("this JSON is not a scalelaw fit (missing 'schema': 'scalelaw.fit')")
-        version = int(data.get("schema_version", 0))
-        if version > SCHEMA_VERSION:
-            raise FitError(
-                f"fit file has schema version {version}, newer than this scalelaw understands "
-                f"({SCHEMA_VERSION}); upgrade scalelaw"
-            )
-        law = law_from_dict(data["law_definition"])
+    def from_dict(cls, data: Mapping[str, Any], source: str = "fit JSON") -> FitResult:
+        """Rebuild a fit from :meth:`to_dict` output, after checking it against the fit schema.
+
+        Raises
+        ------
+        FitFileError
+            A :class:`DataError` naming ``source`` and the JSON path of the first fault
+            (:mod:`scalelaw.fitting.schema` lists what is checked).
+        """
+        data, law = check_fit(data, source)
         params = data["params"]
         std = data.get("std_errors", {})
+        status = data["status"]
+        saved = data["data"]
         return cls(
             law=law,
-            values=tuple(float(params[n]) for n in law.param_names),
-            objective=float(data["objective"]),
-            n_points=int(data["n_points"]),
-            n_runs=int(data["n_runs"]),
-            n_starts=int(data["n_starts"]),
-            status=FitStatus.from_dict(data["status"]),
-            std_errors=tuple(float(std.get(n, math.nan)) for n in law.param_names),
-            correlations=tuple(tuple(float(v) for v in row) for row in data.get("correlations", ())),
-            residual_scale=float(data.get("residual_scale", math.nan)),
+            values=tuple(params[n] for n in law.param_names),
+            objective=data["objective"],
+            n_points=data["n_points"],
+            n_runs=data["n_runs"],
+            n_starts=data["n_starts"],
+            status=FitStatus.from_dict(status),
+            std_errors=tuple(std.get(n, math.nan) for n in law.param_names),
+            correlations=tuple(tuple(row) for row in data.get("correlations", ())),
+            residual_scale=data.get("residual_scale", math.nan),
             y=data.get("y", "loss"),
             loss=data.get("loss", "huber"),
-            delta=float(data.get("delta", 1e-3)),
-            seed=int(data.get("seed", 0)),
-            fit_seconds=float(data.get("fit_seconds", 0.0)),
-            data_hash=data.get("data", {}).get("hash", ""),
-            data_source=data.get("data", {}).get("source", ""),
-            notes=tuple(data.get("data", {}).get("notes", ())),
-            data=FitData.from_dict(data["data"]) if "columns" in data.get("data", {}) else None,
+            delta=data.get("delta", 1e-3),
+            seed=data.get("seed", 0),
+            fit_seconds=data.get("fit_seconds", 0.0),
+            data_hash=saved.get("hash", ""),
+            data_source=saved.get("source", ""),
+            notes=tuple(saved.get("notes", ())),
+            data=FitData.from_dict(saved) if "columns" in saved else None,
             package_version=data.get("package_version", ""),
             schedule_info=data.get("schedule"),
         )
 
     @classmethod
-    def from_json(cls, text: str) -> FitResult:
+    def from_json(cls, text: str | bytes, source: str = "fit JSON") -> FitResult:
+        """Parse and check fit JSON (nesting depth limited); errors are :class:`FitFileError` naming ``source``."""
+        from scalelaw.fitting.schema import REFIT
+        from scalelaw.validate import Invalid, parse_json
+
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FitError(f"not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+            data = parse_json(text)
+        except Invalid as exc:
+            raise FitFileError(f"{source} {exc.problem}; {REFIT}") from None
+        return cls.from_dict(data, source)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the JSON atomically."""
@@ -439,12 +448,26 @@ class FitResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FitResult:
+        """Read a fit file written by :meth:`save`; everything in it is checked before use.
+
+        Raises
+        ------
+        FitFileError
+            Missing, not a regular readable file, over the size limit, not UTF-8 JSON, nested too
+            deeply, or not following the fit schema; the message names the file and the fault.
+        """
         from pathlib import Path
+
+        from scalelaw.validate import Invalid, read_limited
 
         p = Path(path)
         if not p.exists():
-            raise FitError(f"no such fit file: {p}")
-        return cls.from_json(p.read_text())
+            raise FitFileError(f"no such fit file: {p}")
+        try:
+            text = read_limited(p)
+        except Invalid as exc:
+            raise FitFileError(f"{p} {exc.problem}; give a fit file written by scalelaw fit --out") from None
+        return cls.from_json(text, source=str(p))
 
     def __eq__(self, other: object) -> bool:
         # Compare the serialized form: NaN standard errors (parameters on a bound) compare equal there.

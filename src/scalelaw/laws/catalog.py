@@ -9,6 +9,23 @@ from typing import Any
 
 from scalelaw.errors import LawError
 from scalelaw.laws.law import Law, Parameter
+from scalelaw.validate import (
+    MAX_NAME,
+    Bool,
+    Bound,
+    Either,
+    Invalid,
+    List,
+    Map,
+    Name,
+    Null,
+    Num,
+    Obj,
+    OneOf,
+    Text,
+    path,
+    shown,
+)
 
 _REGISTRY: dict[str, Callable[..., Law]] = {}
 
@@ -78,8 +95,95 @@ def get_law(name: str | Law, **options: Any) -> Law:
         raise LawError(f"law {name!r} does not take options {sorted(options)}: {exc}") from None
 
 
+#: Most parameters, inputs and grid values a saved law definition may list (catalog laws have at most a few
+#: dozen parameters; a formula at most 32 symbols): a hostile file cannot make a law allocate more.
+MAX_PARAMETERS = 256
+MAX_INPUTS = 64
+MAX_GRID = 1_000
+#: Laws held fixed inside one another (``law.fix(E=1).fix(A=2)`` nests 2).
+MAX_FIXED_NESTING = 16
+
+_PARAMETER = Obj(
+    {
+        "name": Name(),
+        "lower": Bound(optional=True),
+        "upper": Bound(optional=True),
+        "transform": OneOf("identity", "log", optional=True),
+        "grid": List(Num(), high=MAX_GRID, optional=True),
+        "description": Text(optional=True),
+    }
+)
+_SCALAR = Either(Null(), Bool(), Num(), Text(MAX_NAME))
+_COMMON = {
+    # Column names, any text (a formula's parser checks that its own are names).
+    "inputs": List(Text(MAX_NAME, empty=False), high=MAX_INPUTS, optional=True),
+    "output": Text(MAX_NAME, empty=False, optional=True),
+    "parameters": List(_PARAMETER, high=MAX_PARAMETERS, optional=True),
+}
+#: The schema of each kind of law definition (``Law.to_dict``); a fixed law's ``base`` is checked recursively.
+LAW_SCHEMAS = {
+    "catalog": Obj(
+        {
+            **_COMMON,
+            "name": Text(MAX_NAME, empty=False),
+            "options": Map(Either(_SCALAR, List(_SCALAR, high=MAX_INPUTS)), key=Name(), high=64, optional=True),
+        }
+    ),
+    # The expression parser applies its own limits (length, depth, numbers) to ``expression``.
+    "expression": Obj({**_COMMON, "name": Text(MAX_NAME, optional=True), "expression": Text()}),
+    "fixed": Obj({"values": Map(Num(), key=Name(), high=MAX_PARAMETERS)}),
+}
+
+
+def check_law_definition(data: Any, where: str = "") -> None:
+    """Check the structure of a saved law definition (what :meth:`Law.to_dict` writes) before rebuilding it.
+
+    Types, required keys, list lengths and finite values are checked here; what only the law itself
+    knows (parameter names matching the formula, bounds in order) is checked when it is rebuilt.
+
+    Raises
+    ------
+    scalelaw.validate.Invalid
+        With the JSON path below ``where`` of the first fault.
+    """
+    for _ in range(MAX_FIXED_NESTING + 1):  # a fixed law wraps its base: walk down without recursion
+        if not isinstance(data, Mapping):
+            raise Invalid(where, f"must be an object describing a law, got {shown(data)}")
+        if "type" not in data:
+            raise Invalid(path(where, "type"), "is missing (catalog, expression or fixed)")
+        kind = OneOf(*LAW_SCHEMAS)(data["type"], path(where, "type"))
+        LAW_SCHEMAS[kind](data, where)
+        if kind == "catalog" and data["name"] not in list_laws():
+            raise Invalid(path(where, "name"), f"is not a law of this scalelaw's catalog, got {shown(data['name'])}")
+        if kind != "fixed":
+            return
+        if "base" not in data:
+            raise Invalid(path(where, "base"), "is missing; a fixed law keeps the law it holds parameters of")
+        data, where = data["base"], path(where, "base")
+    raise Invalid(where, f"nests more than {MAX_FIXED_NESTING} fixed laws inside one another, the limit")
+
+
 def law_from_dict(data: Mapping[str, Any]) -> Law:
-    """Rebuild a law from :meth:`Law.to_dict` output (exactly, including changed bounds)."""
+    """Rebuild a law from :meth:`Law.to_dict` output (exactly, including changed bounds).
+
+    The definition may come from a file anyone could have written: it is checked against
+    :data:`LAW_SCHEMAS` first, and any failure to rebuild it is a :class:`LawError`.
+    """
+    try:
+        check_law_definition(data)
+    except Invalid as exc:
+        raise LawError(f"invalid law definition: {exc}") from None
+    try:
+        return _rebuild(data)
+    except LawError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # A catalog factory given options it cannot use: say so instead of surfacing its internals.
+        name = data.get("name", data.get("type"))
+        raise LawError(f"cannot rebuild law {name!r} from its definition: {exc}") from None
+
+
+def _rebuild(data: Mapping[str, Any]) -> Law:
     kind = data.get("type")
     if kind == "catalog":
         law = get_law(data["name"], **data.get("options", {}))
@@ -97,7 +201,7 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
             law = replace(law, output=data["output"])
         return law
     if kind == "fixed":
-        return law_from_dict(data["base"]).fix(**data["values"])
+        return _rebuild(data["base"]).fix(**data["values"])
     if kind == "expression":
         from scalelaw.laws.expression import ExpressionLaw
 

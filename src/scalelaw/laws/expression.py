@@ -5,6 +5,14 @@ token (names, numbers, ``+ - * / ** ^ ( ) ,`` only; no attributes, strings, keyw
 functions), then handed to :func:`sympy.parsing.sympy_parser.parse_expr` with a namespace holding
 nothing but sympy's number and symbol constructors and the allowed functions.
 
+Before sympy sees it, the text is checked against fixed limits, so a hostile formula (a fit file is
+as untrusted as a command line) is refused in microseconds instead of hanging sympy or exhausting
+memory: at most :data:`MAX_LENGTH` characters, :data:`MAX_SYMBOLS` symbols, :data:`MAX_NODES` names,
+numbers and operations, :data:`MAX_DEPTH` levels of nesting and :data:`MAX_TERMS` terms in one sum;
+numbers of at most :data:`MAX_NUMBER_CHARS` characters, and no number sympy would compute exactly
+(a literal, a constant part, a power of constants such as ``2**2**30``) beyond 10**:data:`MAX_LOG10`.
+Python's own parser (:mod:`ast`) gives the tree these limits are measured on (docs/security.md).
+
 Symbols named like data columns (``params``, ``tokens``, ``flops``, ``step``, ``lr``, ``batch_size``,
 ``unique_tokens``, ``seed``, plus any listed in ``inputs=``) are inputs; every other symbol is a
 parameter, in order of first appearance in the formula. The value and its derivative with respect to
@@ -38,6 +46,7 @@ within their bounds, keeping the candidate with the smallest squared log residua
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import itertools
@@ -90,6 +99,19 @@ _GREEK = frozenset(
     "tau upsilon phi chi psi omega".split()
 )
 
+#: Limits on a formula, checked before sympy parses it (see the module docstring and docs/security.md).
+#: The README's law has 19 characters, 4 symbols and 8 nodes; Kaplan's joint law, one of the
+#: deepest in use, nests 5 levels: every limit is an order of magnitude or more above real formulas.
+MAX_LENGTH = 1_000
+MAX_SYMBOLS = 32
+MAX_NODES = 400
+MAX_DEPTH = 20
+MAX_TERMS = 64
+MAX_NUMBER_CHARS = 40
+#: No number sympy computes exactly (integers and fractions, which it never rounds) may pass 10**300:
+#: ``2**2**30`` would otherwise be a 1-billion-bit integer and ``10**10**10`` one of 4 GB.
+MAX_LOG10 = 300.0
+
 _MAX_STARTS = 2048
 # Candidate parameter sets tried while choosing the starts of nonlinear amplitudes.
 _MAX_TRIALS = 100_000
@@ -114,10 +136,26 @@ class _Parsed:
 def _normalize(expression: str) -> str:
     if not isinstance(expression, str):
         raise LawError(f"an expression must be a string, not {type(expression).__name__}; {_EXAMPLE}")
+    if len(expression) > 4 * MAX_LENGTH:  # before split(): do not copy a huge string to say it is too long
+        raise LawError(_too_long(len(expression)))
     text = " ".join(expression.split())
     if not text:
         raise LawError(f"the expression is empty; write a formula, {_EXAMPLE}")
+    if len(text) > MAX_LENGTH:
+        raise LawError(_too_long(len(text)))
     return text
+
+
+def _too_long(n: int) -> str:
+    return (
+        f"the expression is {n:,} characters long, over the limit of {MAX_LENGTH:,} (a scaling law takes a few "
+        f"dozen); {_EXAMPLE}"
+    )
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for a message, cut to ``limit`` characters (a refused formula can be long)."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _tokens(text: str) -> list[tokenize.TokenInfo]:
@@ -131,8 +169,13 @@ def _symbol_names(text: str) -> tuple[str, ...]:
     """Check every token of ``text`` and return the symbol names in order of first appearance."""
     toks = [t for t in _tokens(text) if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
     names: list[str] = []
+    depth = 0
     for i, tok in enumerate(toks):
         nxt = toks[i + 1].string if i + 1 < len(toks) else ""
+        if tok.string == "(":
+            depth += 1
+            if depth > MAX_DEPTH:  # checked here too: Python's own parser gives up at 200 with a cryptic error
+                raise LawError(_too_deep(text))
         if tok.type == tokenize.NAME:
             name = tok.string
             if keyword.iskeyword(name) or keyword.issoftkeyword(name):
@@ -152,10 +195,22 @@ def _symbol_names(text: str) -> tuple[str, ...]:
                 raise LawError(f"expression {text!r}: {name!r} is a function; call it as {name}(...), {_EXAMPLE}")
             elif name not in _CONSTANTS and name not in names:
                 names.append(name)
+                if len(names) > MAX_SYMBOLS:
+                    raise LawError(
+                        f"expression {_shown(text)} has more than {MAX_SYMBOLS} symbols (inputs and parameters), "
+                        "the limit; a scaling law has a handful"
+                    )
         elif tok.type == tokenize.NUMBER:
             if tok.string[-1] in "jJ":
                 raise LawError(f"expression {text!r}: complex numbers such as {tok.string!r} are not allowed")
+            if len(tok.string) > MAX_NUMBER_CHARS:
+                raise LawError(
+                    f"expression {_shown(text)}: the number {_shown(tok.string, 24)} has {len(tok.string):,} "
+                    f"characters, over the limit of {MAX_NUMBER_CHARS}; write it in scientific notation, e.g. 1.5e30"
+                )
         elif tok.type == tokenize.OP and tok.string in _OPERATORS:
+            if tok.string == ")":
+                depth -= 1
             continue
         else:
             raise LawError(
@@ -165,9 +220,180 @@ def _symbol_names(text: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _too_deep(text: str) -> str:
+    return (
+        f"expression {_shown(text)} nests deeper than {MAX_DEPTH} levels (parentheses, powers, signs and function "
+        f"calls inside one another), the limit; {_EXAMPLE}"
+    )
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the vetting walk knows of one node of the Python parse tree."""
+
+    value: float | None  # the node's value when it is a constant (no symbol in it), else None
+    log10: float  # bound on |log10| of the exact numbers (integers, fractions) sympy makes building this node
+    terms: int  # terms of the sum this node is (1 if it is not a sum)
+    depth: int  # levels of nesting below and including this node
+
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+# Runs of + and - (or * and /) count as one level of nesting and one sum: ``a + b + c`` is not deeper than ``a + b``.
+_CHAIN = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
+_FLOAT_FUNCTIONS: dict[str, Callable[[float], float]] = {
+    "exp": math.exp,
+    "log": math.log,
+    "ln": math.log,
+    "log2": math.log2,
+    "log10": math.log10,
+    "sqrt": math.sqrt,
+    "tanh": math.tanh,
+    "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
+    "softplus": lambda x: math.log1p(math.exp(x)),
+}
+
+
+def _chain(node: ast.AST) -> str | None:
+    return _CHAIN.get(type(node.op)) if isinstance(node, ast.BinOp) else None
+
+
+def _children(node: ast.AST, text: str) -> list[ast.AST]:
+    """The operands of ``node``, after checking that it is a node a formula may contain."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return [node.operand]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        if len(node.args) != 1 or any(isinstance(a, ast.Starred) for a in node.args):
+            raise LawError(f"expression {_shown(text)}: {node.func.id}() takes exactly one argument; {_EXAMPLE}")
+        return list(node.args)
+    if isinstance(node, ast.Name) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool)
+    ):
+        return []
+    if isinstance(node, ast.Tuple):
+        raise LawError(f"expression {_shown(text)} is not a single formula; {_EXAMPLE}")
+    raise LawError(
+        f"expression {_shown(text)}: {_shown(_segment(text, node), 30)} is not allowed; use names, numbers, "
+        f"+ - * / ** ^ parentheses and the functions {', '.join(_FUNCTIONS)}, {_EXAMPLE}"
+    )
+
+
+def _segment(text: str, node: ast.AST) -> str:
+    return ast.get_source_segment(text, node) or type(node).__name__
+
+
+def _fold(node: ast.AST, kids: list[_Facts], text: str) -> _Facts:
+    """Facts of ``node`` from those of its operands; refuses numbers past the limits (message names the part)."""
+
+    def refuse(problem: str) -> LawError:
+        return LawError(f"expression {_shown(text)}: {_shown(_segment(text, node), 40)} {problem}; {_EXAMPLE}")
+
+    depth = 1 + max((k.depth for k in kids), default=0)
+    if isinstance(node, ast.Constant):
+        value = float(node.value)
+        if not math.isfinite(value) or abs(value) > 10**MAX_LOG10:
+            raise refuse(f"is beyond ±1e{MAX_LOG10:.0f}, the largest number a formula may hold")
+        # Only integers are exact in sympy (and fractions made of them); a float literal stays a rounded Float.
+        exact = isinstance(node.value, int) and value != 0
+        return _Facts(value, abs(math.log10(abs(value))) if exact else 0.0, 1, depth)
+    if isinstance(node, ast.Name):
+        return _Facts(math.pi, 0.5, 1, depth) if node.id in _CONSTANTS else _Facts(None, 0.0, 1, depth)
+    if isinstance(node, ast.UnaryOp):
+        (a,) = kids
+        value = None if a.value is None else (-a.value if isinstance(node.op, ast.USub) else a.value)
+        return _Facts(value, a.log10, 1, depth)
+    if isinstance(node, ast.Call):
+        (a,) = kids
+        value = None
+        if a.value is not None:
+            try:
+                value = _FLOAT_FUNCTIONS[node.func.id](a.value)
+            except (OverflowError, ValueError, ZeroDivisionError):
+                raise refuse("is infinite, undefined or complex") from None
+        return _check_constant(_Facts(value, a.log10, 1, depth), refuse)
+    a, b = kids
+    op = type(node.op)
+    if _chain(node) is not None:
+        # A run of the same kind of operation is one level and one sum; constants in it are combined exactly
+        # (sums of fractions multiply denominators), hence the sum of the bounds.
+        depth = max(a.depth if _chain(node.left) == _chain(node) else a.depth + 1, b.depth + 1)
+        terms = (a.terms if _chain(node.left) == _chain(node) == "sum" else 1) + 1 if _chain(node) == "sum" else 1
+        if terms > MAX_TERMS:
+            raise LawError(
+                f"expression {_shown(text)} adds more than {MAX_TERMS} terms in one sum, the limit; {_EXAMPLE}"
+            )
+        value = None
+        if a.value is not None and b.value is not None:
+            if op is ast.Div and b.value == 0:
+                raise refuse("divides by zero: the formula would be infinite")
+            value = {ast.Add: a.value + b.value, ast.Sub: a.value - b.value, ast.Mult: a.value * b.value}.get(
+                op, a.value / b.value if b.value else 0.0
+            )
+        return _check_constant(_Facts(value, a.log10 + b.log10, terms, depth), refuse)
+    # A power: sympy raises the constants of the base to a constant exponent exactly ((2*x)**3 is 8*x**3).
+    if b.value is None:
+        return _Facts(None, max(a.log10, b.log10), 1, depth)
+    size = abs(b.value) * a.log10 + b.log10
+    if a.value is not None:
+        if a.value == 0 and b.value < 0:
+            raise refuse("divides by zero: the formula would be infinite")
+        if a.value < 0 and not b.value.is_integer():
+            raise refuse("is a complex number")
+        size = max(size, abs(b.value * math.log10(abs(a.value))) if a.value else 0.0)
+    if size > MAX_LOG10:
+        raise refuse(
+            f"would make numbers of about 10^{size:.3g}, beyond the limit of 1e{MAX_LOG10:.0f} "
+            "(powers of constants are computed exactly)"
+        )
+    value = None if a.value is None else a.value**b.value  # a negative base has an integer exponent here
+    return _check_constant(_Facts(value, size, 1, depth), refuse)
+
+
+def _check_constant(facts: _Facts, refuse: Callable[[str], LawError]) -> _Facts:
+    if facts.value is not None and not (math.isfinite(facts.value) and abs(facts.value) <= 10**MAX_LOG10):
+        raise refuse(f"is beyond ±1e{MAX_LOG10:.0f}, the largest number a formula may hold")
+    if facts.log10 > MAX_LOG10:
+        raise refuse(f"would make numbers beyond the limit of 1e{MAX_LOG10:.0f}")
+    return facts
+
+
+def _vet(text: str) -> None:
+    """Check ``text`` (already token-checked) against the limits on Python's parse tree; raise LawError if over.
+
+    The walk is iterative, so no input can exhaust the interpreter's stack; it touches each node twice.
+    """
+    try:
+        tree = ast.parse(text.replace("^", "**"), mode="eval")  # `^` is power, as for sympy's convert_xor
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        detail = exc.msg if isinstance(exc, SyntaxError) else type(exc).__name__
+        raise LawError(f"cannot parse expression {_shown(text)} ({detail}); write a formula, {_EXAMPLE}") from None
+    source = text.replace("^", "**")
+    facts: dict[int, _Facts] = {}
+    stack: list[tuple[ast.AST, bool]] = [(tree.body, False)]
+    seen = 0
+    while stack:
+        node, done = stack.pop()
+        kids = _children(node, source)
+        if done:
+            facts[id(node)] = fact = _fold(node, [facts.pop(id(k)) for k in kids], source)
+            if fact.depth > MAX_DEPTH:
+                raise LawError(_too_deep(text))
+            continue
+        seen += 1
+        if seen > MAX_NODES:
+            raise LawError(
+                f"expression {_shown(text)} has more than {MAX_NODES} names, numbers and operations, the limit; "
+                f"{_EXAMPLE}"
+            )
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids)
+
+
 @functools.lru_cache(maxsize=256)
 def _parse(text: str) -> _Parsed:
     names = _symbol_names(text)
+    _vet(text)  # sympy only ever sees a formula within the limits
     namespace: dict[str, Any] = {
         "__builtins__": {},
         "Symbol": sympy.Symbol,
@@ -319,6 +545,28 @@ def _rename(text: str, mapping: Mapping[str, str]) -> str:
     return out
 
 
+def _product_subset(grids: Sequence[Sequence[float]], limit: int) -> np.ndarray:
+    """Rows of the Cartesian product of ``grids``, or ``limit`` evenly spaced ones when it has more.
+
+    The chosen rows are decoded from their indices rather than cut from the full product, which a
+    formula with many exponents (3 starts each) would make too large to hold: 3**30 rows.
+    """
+    sizes = [len(g) for g in grids]
+    total = math.prod(sizes)
+    if total <= limit:
+        return np.array(list(itertools.product(*grids)), dtype=np.float64).reshape(total, len(grids))
+    if total < 2**53:  # exact in floating point: the same rows as slicing the full product with linspace
+        picks = [int(i) for i in np.unique(np.linspace(0, total - 1, limit).astype(np.int64))]
+    else:  # Python integers: no overflow however many grids
+        picks = sorted({(total - 1) * i // (limit - 1) for i in range(limit)})
+    out = np.empty((len(picks), len(grids)))
+    for row, index in enumerate(picks):
+        for k in range(len(grids) - 1, -1, -1):  # the last grid varies fastest, as in itertools.product
+            index, digit = divmod(index, sizes[k])
+            out[row, k] = grids[k][digit]
+    return out
+
+
 # ---------------------------------------------------------------------------------------- the law
 @dataclass(frozen=True, eq=False)
 class ExpressionLaw(Law):
@@ -447,10 +695,7 @@ class ExpressionLaw(Law):
                 grids.append(tuple(f * y_min for f in (0.0, 0.5, 0.9)))
             else:
                 grids.append((_default_start(p),))
-        starts = np.array(list(itertools.product(*grids)), dtype=np.float64)
-        if starts.shape[0] > _MAX_STARTS:
-            starts = starts[np.unique(np.linspace(0, starts.shape[0] - 1, _MAX_STARTS).astype(int))]
-        starts = self.clip(starts)
+        starts = self.clip(_product_subset(grids, _MAX_STARTS))
         if search and ok.any():
             X_ok = {n: np.asarray(X[n], dtype=np.float64)[ok] for n in self.inputs}
             starts = self._search_amplitudes(starts, search, X_ok, y[ok])

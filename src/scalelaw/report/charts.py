@@ -330,11 +330,16 @@ def backtest_figure(view: pd.DataFrame, y_name: str, column: str | None):
     for k, (label, part) in enumerate(view.groupby("law", sort=False)):
         color, sym = OKABE_ITO[k % len(OKABE_ITO)], symbols[k % len(symbols)]
         for held_out, sub in part.groupby("held_out"):
+            # Rows as dicts, not itertuples: a column such as "train flops" is no attribute name.
             hover = [
-                f"<b>{html.escape(str(r.run))}</b><br>{html.escape(str(label))}: predicted {r.predicted:.4f}, "
-                f"observed {r.observed:.4f} ({100 * r.rel_error:+.2f}%)"
-                + (f"<br>{symbol(column)} = {_value(column, getattr(r, column))}" if column in sub.columns else "")
-                for r in sub.itertuples(index=False)
+                f"<b>{html.escape(str(r['run']))}</b><br>{html.escape(str(label))}: predicted {r['predicted']:.4f}, "
+                f"observed {r['observed']:.4f} ({100 * r['rel_error']:+.2f}%)"
+                + (
+                    f"<br>{html.escape(symbol(column))} = {_value(column, r[column])}"
+                    if column is not None and column in sub.columns
+                    else ""
+                )
+                for r in sub.to_dict(orient="records")
             ]
             err = float(np.mean(np.abs(sub["rel_error"])))
             fig.add_trace(

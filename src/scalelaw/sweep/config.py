@@ -97,6 +97,38 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 _SIZE_KEYS = ("name", "n_layers", "d_model", "n_heads")
+
+# Upper bounds, checked before anything is planned or allocated (docs/security.md). A sweep here is a
+# ladder of tiny transformers trained on one CPU: the bounds sit far above any ladder that finishes in
+# weeks there, and far below what would exhaust the memory just to plan (tokens = 1e30 once asked for
+# 1e27 evaluation steps).
+#: Tokens of one run: 1e12 is ~4 months at 1e5 tokens/s, beyond any CPU run.
+MAX_TOKENS = 1e12
+#: FLOPs of one run (isoflop budgets): 1e18 is ~4 months at 1e11 FLOP/s, a fast CPU core's peak.
+MAX_FLOPS = 1e18
+#: Optimizer steps of one run, and evaluations of one run (the list of evaluation steps is kept in memory).
+MAX_STEPS = 10**8
+MAX_EVALS = 100_000
+#: Parameters of one model: 1e9 already needs ~16 GB for the weights and Adam's moments in float32.
+MAX_MODEL_PARAMS = 10**9
+#: Shapes: layers, width, heads; sequence length, sequences per step and tokens per step.
+MAX_LAYERS = 256
+MAX_D_MODEL = 16_384
+MAX_HEADS = 1_024
+MAX_CONTEXT = 8_192
+MAX_BATCH = 4_096
+MAX_TOKENS_PER_STEP = 2**20
+#: Validation tokens per evaluation, torch threads per run, corpus bytes.
+MAX_EVAL_TOKENS = 10**8
+MAX_THREADS = 256
+MAX_BYTES = 10**11
+#: Runs of a sweep (sizes x budgets x seeds), and entries of each list.
+MAX_RUNS = 1_000
+MAX_LIST = 100
+MAX_SEED = 2**32 - 1
+#: A sweep config is a few hundred bytes; the reader refuses files above this (and nesting Python's TOML
+#: parser would recurse through until it fails).
+MAX_CONFIG_BYTES = 1024**2
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
@@ -273,12 +305,20 @@ def load_config(path: str | os.PathLike) -> SweepConfig:
         raise DataError(f"no such sweep config: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory; give a sweep config .toml file")
+    from scalelaw.validate import Invalid, read_limited
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except Invalid as exc:
+        raise DataError(f"{path} {exc.problem}; a sweep config is a small TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataError(f"{path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise DataError(f"{path} is not UTF-8 text; a sweep config is a TOML file") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise DataError(f"{path} nests arrays or tables too deeply; a sweep config needs two levels") from None
+    except ValueError as exc:  # tomllib's int() of a number with thousands of digits
+        raise DataError(f"{path} has a value TOML cannot hold ({exc}); a sweep config has small numbers") from None
     return parse_config(data, source=str(path), path=path)
 
 
@@ -307,9 +347,9 @@ def parse_config(data: dict[str, Any], source: str = "config", path: Path | None
     name = v.text(sweep, "sweep", "name", default=path.stem if path is not None else "sweep")
 
     corpus = v.choice(data_, "data", "corpus", tuple(CORPORA), default="python-stdlib")
-    context_length = v.integer(data_, "data", "context_length", default=64, example="64")
+    context_length = v.integer(data_, "data", "context_length", default=64, example="64", high=MAX_CONTEXT)
     val_fraction = v.number(data_, "data", "val_fraction", default=0.05, low=0.0, high=1.0, example="0.05")
-    max_bytes = v.integer(data_, "data", "max_bytes", default=None, example="2_000_000")
+    max_bytes = v.integer(data_, "data", "max_bytes", default=None, example="2_000_000", high=MAX_BYTES)
 
     family = v.choice(model, "model", "family", FAMILIES, default="gpt")
     sizes = v.sizes(model, context_length)
@@ -322,7 +362,7 @@ def parse_config(data: dict[str, Any], source: str = "config", path: Path | None
             f"a {kind} design takes {budget_key} = [...]"
             + (" (or set kind = 'isoflop' for compute budgets)" if kind == "grid" else ""),
         )
-    budgets = v.budgets(design, budget_key)
+    budgets = v.budgets(design, budget_key, high=MAX_TOKENS if budget_key == "tokens" else MAX_FLOPS)
 
     schedule = Schedule(
         kind=v.choice(sched, "schedule", "kind", SCHEDULES, default="cosine"),
@@ -341,15 +381,27 @@ def parse_config(data: dict[str, Any], source: str = "config", path: Path | None
             "write e.g. warmup = 0.05 (5% of steps) or warmup = 20 (steps)",
         )
 
-    batch_size = v.integer(train, "training", "batch_size", default=16, example="16")
+    batch_size = v.integer(train, "training", "batch_size", default=16, example="16", high=MAX_BATCH)
     seeds = v.seeds(train)
-    eval_interval = v.integer(train, "training", "eval_interval", default=50, example="50")
-    eval_tokens = v.integer(train, "training", "eval_tokens", default=16384, example="16384")
+    eval_interval = v.integer(train, "training", "eval_interval", default=50, example="50", high=MAX_STEPS)
+    eval_tokens = v.integer(train, "training", "eval_tokens", default=16384, example="16384", high=MAX_EVAL_TOKENS)
     weight_decay = v.number(train, "training", "weight_decay", default=0.1, low=0.0, inclusive=True, example="0.1")
     grad_clip = v.number(train, "training", "grad_clip", default=1.0, low=0.0, inclusive=True, example="1.0")
-    threads = v.integer(train, "training", "threads", default=1, example="1")
+    threads = v.integer(train, "training", "threads", default=1, example="1", high=MAX_THREADS)
     params_kind = v.choice(train, "training", "params", PARAM_KINDS, default="total")
     convention = v.choice(train, "training", "flops", tuple(CONVENTIONS), default="6N")
+    if batch_size * context_length > MAX_TOKENS_PER_STEP:
+        v.fail(
+            f"[training] batch_size x [data] context_length = {batch_size * context_length:,} tokens per step, over "
+            f"the limit of {MAX_TOKENS_PER_STEP:,}",
+            "lower batch_size or context_length (a CPU ladder uses a few thousand tokens per step)",
+        )
+    if len(sizes) * len(budgets) * len(seeds) > MAX_RUNS:
+        v.fail(
+            f"{len(sizes)} sizes x {len(budgets)} budgets x {len(seeds)} seeds = "
+            f"{len(sizes) * len(budgets) * len(seeds):,} runs, over the limit of {MAX_RUNS:,}",
+            "split the sweep into several configs, or drop sizes, budgets or seeds",
+        )
     if eval_tokens < context_length:
         v.fail(
             f"[training] eval_tokens = {eval_tokens} is shorter than one sequence ({context_length} tokens)",
@@ -442,11 +494,25 @@ def _plan(config: SweepConfig, v: _Validator) -> list[RunSpec]:
         for budget in sorted(config.budgets):
             tokens = budget if budget_kind == "tokens" else budget / per_token
             steps = round(tokens / per_step)
+            key = "[design] tokens" if budget_kind == "tokens" else "[design] flops"
             if steps < 1:
-                key = "[design] tokens" if budget_kind == "tokens" else "[design] flops"
                 v.fail(
                     f"{key} budget {budget:g} gives size {size.name!r} less than one step of {per_step} tokens",
                     "raise the budget, lower [training] batch_size, or drop the size",
+                )
+            # Before the list of evaluation steps is built: its length is steps / eval_interval.
+            if tokens > MAX_TOKENS or steps > MAX_STEPS:
+                v.fail(
+                    f"{key} budget {budget:g} trains size {size.name!r} on {tokens:.3g} tokens in {steps:.3g} steps, "
+                    f"over the limits of {MAX_TOKENS:.0e} tokens and {MAX_STEPS:.0e} steps per run",
+                    "lower the budget, or raise [training] batch_size",
+                )
+            if steps // config.eval_interval > MAX_EVALS:
+                v.fail(
+                    f"size {size.name!r} at {key} budget {budget:g} would evaluate {steps // config.eval_interval:,} "
+                    f"times ({steps:,} steps, one evaluation every {config.eval_interval}), over the limit of "
+                    f"{MAX_EVALS:,}",
+                    f"raise [training] eval_interval to at least {-(-steps // MAX_EVALS)}",
                 )
             eval_steps = sorted({*range(config.eval_interval, steps + 1, config.eval_interval), steps})
             for seed in config.seeds:
@@ -502,14 +568,20 @@ class _Validator:
             )
         return value
 
-    def integer(self, table: dict, section: str, key: str, default: int | None, example: str) -> Any:
+    def integer(
+        self, table: dict, section: str, key: str, default: int | None, example: str, high: float | None = None
+    ) -> Any:
         if key not in table:
             return default
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _whole_positive(value):
             self.fail(
-                f"[{section}] {key} must be a whole number > 0, got {value!r}",
+                f"[{section}] {key} must be a whole number > 0, got {_short(value)}",
                 f"write e.g. {key} = {example}",
+            )
+        if high is not None and value > high:
+            self.fail(
+                f"[{section}] {key} = {_short(value)} is over the limit of {high:,}", f"write e.g. {key} = {example}"
             )
         return int(value)
 
@@ -545,6 +617,8 @@ class _Validator:
         example = '{ name = "s1", n_layers = 1, d_model = 16, n_heads = 2 }'
         if not isinstance(raw, list) or not raw:
             self.fail("[model] sizes is missing or empty", f"list the model sizes, e.g. sizes = [{example}]")
+        if len(raw) > MAX_LIST:
+            self.fail(f"[model] sizes lists {len(raw):,} models, over the limit of {MAX_LIST}", "list fewer sizes")
         sizes = []
         for i, item in enumerate(raw, 1):
             where = f"[model] sizes #{i}"
@@ -558,10 +632,16 @@ class _Validator:
                 )
             if missing:
                 self.fail(f"{where} lacks {', '.join(missing)}", f"write it as {example}")
-            for key in ("n_layers", "d_model", "n_heads"):
+            for key, high in (("n_layers", MAX_LAYERS), ("d_model", MAX_D_MODEL), ("n_heads", MAX_HEADS)):
                 value = item[key]
                 if isinstance(value, bool) or not isinstance(value, numbers.Real) or not _whole_positive(value):
-                    self.fail(f"{where} {key} must be a whole number > 0, got {value!r}", f"write it as {example}")
+                    self.fail(
+                        f"{where} {key} must be a whole number > 0, got {_short(value)}", f"write it as {example}"
+                    )
+                if value > high:
+                    self.fail(
+                        f"{where} {key} = {_short(value)} is over the limit of {high:,}", f"write it as {example}"
+                    )
             name = item.get("name", f"L{item['n_layers']}-d{item['d_model']}")
             if not isinstance(name, str) or not _NAME.fullmatch(name):
                 self.fail(
@@ -570,9 +650,15 @@ class _Validator:
                 )
             size = ModelSize(name, int(item["n_layers"]), int(item["d_model"]), int(item["n_heads"]))
             try:
-                _transformer(size, ByteTokenizer.vocab_size, context_length)
+                shape = _transformer(size, ByteTokenizer.vocab_size, context_length)
             except DataError as exc:
                 self.fail(f"{where} ({size.name}): {exc}", "pick n_heads that divides d_model")
+            n_params = count_params(shape).total  # arithmetic on the shape: nothing is allocated
+            if n_params > MAX_MODEL_PARAMS:
+                self.fail(
+                    f"{where} ({size.name}) has {n_params:,} parameters, over the limit of {MAX_MODEL_PARAMS:,}",
+                    "use fewer layers or a smaller d_model (this trains tiny models on a CPU)",
+                )
             sizes.append(size)
         seen: set[str] = set()
         for size in sizes:
@@ -581,15 +667,25 @@ class _Validator:
             seen.add(size.name)
         return sizes
 
-    def budgets(self, design: dict, key: str) -> list[float]:
+    def budgets(self, design: dict, key: str, high: float) -> list[float]:
         raw = design.get(key)
         example = "[1e5, 2e5, 4e5]" if key == "tokens" else "[1e11, 1e12]"
         if not isinstance(raw, list) or not raw:
             self.fail(f"[design] {key} is missing or empty", f"list the budgets, e.g. {key} = {example}")
+        if len(raw) > MAX_LIST:
+            self.fail(f"[design] {key} lists {len(raw):,} budgets, over the limit of {MAX_LIST}", "list fewer budgets")
         for value in raw:
             ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
             if not ok:
-                self.fail(f"[design] {key} has {value!r}, which is not a number > 0", f"write e.g. {key} = {example}")
+                self.fail(
+                    f"[design] {key} has {_short(value)}, which is not a number > 0", f"write e.g. {key} = {example}"
+                )
+            if value > high:
+                self.fail(
+                    f"[design] {key} has {value:.3g}, over the limit of {high:.0e} per run (a CPU ladder trains "
+                    "tiny models)",
+                    f"write e.g. {key} = {example}",
+                )
         if len(set(raw)) != len(raw):
             self.fail(f"[design] {key} lists a budget twice", "list each budget once")
         return [float(x) for x in raw]
@@ -598,16 +694,27 @@ class _Validator:
         raw = train.get("seeds", [0])
         ok = (
             isinstance(raw, list)
-            and raw
-            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in raw)
+            and 0 < len(raw) <= MAX_LIST
+            and all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in raw)
         )
         if not ok or len(set(raw)) != len(raw):
             self.fail(
-                f"[training] seeds must be a list of distinct whole numbers >= 0, got {raw!r}",
+                f"[training] seeds must be a list of at most {MAX_LIST} distinct whole numbers from 0 to {MAX_SEED}, "
+                f"got {_short(raw)}",
                 "write e.g. seeds = [0] or seeds = [0, 1, 2]",
             )
         return list(raw)
 
 
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters: a refused value can be a list of a million entries."""
+    if isinstance(value, int) and abs(value) >= 10**60:  # repr() of a huge int is slow, or refused past 4,300 digits
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _whole_positive(value: numbers.Real) -> bool:
+    if isinstance(value, int):  # exact, and no float() that would overflow on a huge TOML integer
+        return value > 0
     return math.isfinite(value) and float(value).is_integer() and value > 0
