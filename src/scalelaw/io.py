@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def _read_json_records(path: Path) -> pd.DataFrame:
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")  # JSON is UTF-8 (RFC 8259), whatever the locale
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -120,17 +120,96 @@ def load_runs(
     return Runs.from_frame(read_table(text), mapping, source=text)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so readers never see a half-written file."""
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part.
+
+    The bytes go to a temporary file in the same directory (so the rename cannot cross filesystems),
+    which is flushed to disk and renamed over ``path`` with :func:`os.replace`; then the directory is
+    synced so the rename itself survives a crash. The file is created with mode ``0o666`` less the
+    process umask, as ``open`` would, not the ``0o600`` of :func:`tempfile.mkstemp`. Missing parent
+    directories are created.
+
+    Parameters
+    ----------
+    path : path
+        Where the file goes. A symlink at ``path`` is replaced by the file, its target left alone.
+    data : bytes
+        The whole content.
+
+    Raises
+    ------
+    OSError
+        The directory cannot be created or written, the disk is full, or ``path`` is a directory. The
+        temporary file is removed and ``path`` is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_bytes_atomic(Path(folder) / "out.bin", b"PAR1")
+    ...     (Path(folder) / "out.bin").read_bytes()
+    b'PAR1'
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _create_temporary(path)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _sync_directory(path.parent)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8, atomically (see :func:`write_bytes_atomic`).
+
+    UTF-8 whatever the locale: the files are read back on other machines. Lone surrogates, which is how
+    Python decodes bytes of a command-line argument that are not valid in the locale (a file name, say),
+    are written back as those bytes rather than failing the write.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_text_atomic(Path(folder) / "note.txt", "ε ≈ 0")
+    ...     (Path(folder) / "note.txt").read_bytes() == "ε ≈ 0".encode("utf-8")
+    True
+    """
+    write_bytes_atomic(path, text.encode("utf-8", errors="surrogateescape"))
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """Open a new, unique file next to ``path`` for writing; mode 0o666 less the umask (the kernel applies it).
+
+    Not :func:`tempfile.mkstemp`, whose files are 0o600 whatever the umask; reading the umask to chmod
+    afterwards would mean setting it, which races with other threads.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    stem = path.name[:200]  # room for the suffix within the 255-byte name limit
+    for _ in range(100):
+        tmp = path.with_name(f".{stem}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue  # a name taken by another writer: draw another
+    raise FileExistsError(f"could not create a temporary file next to {path}")
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync ``directory`` so a rename in it is durable; a no-op where directories cannot be opened or synced."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return  # e.g. Windows, where a directory cannot be opened: the file's own fsync is what there is
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the data itself is already on disk
+    finally:
+        os.close(fd)

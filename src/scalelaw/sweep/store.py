@@ -20,10 +20,10 @@ driver, which holds an exclusive lock on ``STORE.lock`` while it runs.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from scalelaw.errors import DataError
-from scalelaw.io import write_text_atomic
+from scalelaw.io import write_bytes_atomic, write_text_atomic
 
 #: Columns of a run store, in order: the canonical ones, then the sweep's own.
 COLUMNS = (
@@ -188,18 +188,10 @@ class RunStore:
         if self.format == "jsonl":
             write_text_atomic(path, "".join(json.dumps(_ordered(r), allow_nan=False) + "\n" for r in rows))
             return
-        frame = pd.DataFrame([_ordered(r) for r in rows])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            frame.to_parquet(tmp, index=False)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Parquet is built in memory and written by the same atomic writer as everything else.
+        buffer = io.BytesIO()
+        pd.DataFrame([_ordered(r) for r in rows]).to_parquet(buffer, index=False)
+        write_bytes_atomic(path, buffer.getvalue())
 
     def write_final(self, runs: Sequence[tuple[str, int]], path: str | os.PathLike | None = None) -> Path | None:
         """Write the last checkpoint of every complete run (``(run, steps)`` pairs) to :func:`final_path`.
