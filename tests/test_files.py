@@ -6,12 +6,14 @@ library-level checks of the shared helpers.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import stat
 
 import pandas as pd
 import pytest
 
+from scalelaw.errors import DataError
 from scalelaw.io import write_bytes_atomic, write_text_atomic
 from scalelaw.sweep.store import RunStore
 
@@ -56,3 +58,42 @@ def test_parquet_run_store_goes_through_the_atomic_writer(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert pd.read_parquet(path)["loss"].tolist() == [3.0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.parquet"]
+
+
+# ------------------------------------------------------------------------------------------- run-store lock
+def _try_lock(path: str, barrier, release, results) -> None:
+    """Child process: try to lock the store once all contenders are ready; hold a won lock until ``release``."""
+    barrier.wait()
+    try:
+        with RunStore(path).locked():
+            results.put("won")
+            release.wait(30)
+    except DataError:
+        results.put("lost")
+
+
+def test_run_store_lock_admits_exactly_one_process_and_survives_release(tmp_path):
+    ctx = multiprocessing.get_context("fork")
+    path = str(tmp_path / "s.jsonl")
+    barrier, release, results = ctx.Barrier(2), ctx.Event(), ctx.Queue()
+    contenders = [ctx.Process(target=_try_lock, args=(path, barrier, release, results)) for _ in range(2)]
+    for p in contenders:
+        p.start()
+    outcomes = sorted(results.get(timeout=30) for _ in contenders)  # both tried while the winner holds it
+    release.set()
+    for p in contenders:
+        p.join(30)
+    assert outcomes == ["lost", "won"]
+    lock = tmp_path / "s.jsonl.lock"
+    inode = lock.stat().st_ino  # kept: a later sweep locks the same file, never a second one
+    third = ctx.Process(target=_try_lock, args=(path, ctx.Barrier(1), release, results))
+    third.start()
+    third.join(30)
+    assert results.get(timeout=5) == "won"
+    assert lock.stat().st_ino == inode
+
+
+def test_a_lock_path_that_is_a_directory_is_a_clear_error(tmp_path):
+    (tmp_path / "s.jsonl.lock").mkdir()
+    with pytest.raises(DataError, match="cannot open the lock file"), RunStore(tmp_path / "s.jsonl").locked():
+        pass
