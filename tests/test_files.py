@@ -6,16 +6,75 @@ library-level checks of the shared helpers.
 
 from __future__ import annotations
 
+import json
+import math
 import multiprocessing
 import os
 import stat
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+import scalelaw
+from scalelaw import FitResult
 from scalelaw.errors import DataError
-from scalelaw.io import write_bytes_atomic, write_text_atomic
+from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
 from scalelaw.sweep.store import RunStore
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``scalelaw ARGS`` through the real entry point; ``env`` adds to this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "scalelaw", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _strict(text: str):
+    """Parse like a strict JSON parser: the bare words NaN, Infinity and -Infinity are errors."""
+
+    def refuse(word: str):
+        raise ValueError(f"not JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def ladder(tmp_path_factory) -> Path:
+    """40 runs of a Chinchilla law with 0.5% noise, as a CSV."""
+    rng = np.random.default_rng(0)
+    n = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), 40))
+    d = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 40))
+    truth = {"E": 1.8, "A": 482.0, "B": 2085.0, "alpha": 0.35, "beta": 0.37}
+    loss = scalelaw.get_law("chinchilla").predict(truth, params=n, tokens=d) * np.exp(rng.normal(0, 0.005, 40))
+    path = tmp_path_factory.mktemp("ladder") / "runs.csv"
+    frame = pd.DataFrame({"run": [f"r{i}" for i in range(40)], "params": n, "tokens": d, "loss": loss})
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory) -> Path:
+    """Six runs of constant loss: Chinchilla's exponents are not identifiable (NaN std errors, infinite cond.)."""
+    path = tmp_path_factory.mktemp("flat") / "flat.csv"
+    n = np.array([1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9])
+    frame = pd.DataFrame({"run": [f"r{i}" for i in range(6)], "params": n, "tokens": 100 * n, "loss": 3.0})
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _quiet_fit(law: str, data) -> FitResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalelaw.fit(law, data)
 
 
 # ------------------------------------------------------------------------------------------- writers
@@ -97,3 +156,43 @@ def test_a_lock_path_that_is_a_directory_is_a_clear_error(tmp_path):
     (tmp_path / "s.jsonl.lock").mkdir()
     with pytest.raises(DataError, match="cannot open the lock file"), RunStore(tmp_path / "s.jsonl").locked():
         pass
+
+
+# ------------------------------------------------------------------------------------------- strict JSON
+def test_strict_json_writes_null_for_every_non_finite_number():
+    data = {"a": math.nan, "b": [np.float64(np.inf), -math.inf, (1.5, np.float32(2.0))], "c": {"d": math.nan}}
+    assert _strict(strict_json(data)) == {"a": None, "b": [None, None, [1.5, 2.0]], "c": {"d": None}}
+
+
+def test_a_fit_with_non_finite_values_round_trips_through_strict_json(flat, tmp_path):
+    result = _quiet_fit("chinchilla", flat)
+    assert math.isinf(result.status.condition_number) and any(math.isnan(v) for v in result.std_errors)
+    text = result.to_json()
+    _strict(text)  # a strict parser reads it
+    again = FitResult.from_json(text)
+    assert again == result and again.to_json() == text
+    assert again.status.condition_number == math.inf  # null reads back as what the fit computed
+    np.testing.assert_array_equal(again.std_errors, result.std_errors)  # NaN where NaN
+    np.testing.assert_array_equal(np.array(again.correlations), np.array(result.correlations))
+    path = tmp_path / "fit.json"
+    result.save(path)
+    FitResult.load(path).save(tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("fit", "{flat}", "--json"),
+        ("fit", "{flat}", "--json", "--influence"),
+        ("predict", "{fit}", "--at", "params=7e10,tokens=1.4e12", "--json"),
+    ],
+    ids=["fit", "fit-influence", "predict"],
+)
+def test_json_output_is_strict(args, flat, tmp_path):
+    fit_file = tmp_path / "flat.json"
+    _quiet_fit("chinchilla", flat).save(fit_file)
+    proc = cli(*(a.format(flat=flat, fit=fit_file) for a in args))
+    assert proc.returncode == 0, proc.stderr
+    assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
+    _strict(proc.stdout)

@@ -59,8 +59,10 @@ def _run(action: Callable[[], Any]) -> Any:
     return value
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=True) + "\n")
+def _print_json(data: Any, indent: int | None = 2, separators: tuple[str, str] | None = None) -> None:
+    from scalelaw.io import strict_json  # NaN and Infinity become null: strict parsers (jq) read the output
+
+    sys.stdout.write(strict_json(data, indent=indent, separators=separators) + "\n")
 
 
 def _fmt(x: float) -> str:
@@ -523,7 +525,7 @@ def _predict_curves(
         for row in table.to_dict("records")
     ]
     if as_json:
-        sys.stdout.write(json.dumps(records, separators=(",", ":")) + "\n")
+        _print_json(records, indent=None, separators=(",", ":"))
         return
     view = Table(title=f"{result.law.name} predicted loss curves ({len(records)} steps)", title_justify="left")
     for col in ("run", "steps", "first", "last", "min"):
@@ -1102,7 +1104,7 @@ def backtest_cmd(
 
     table, selection = _run(action)
     if as_json:
-        sys.stdout.write(json.dumps(to_records(table), indent=2) + "\n")
+        _print_json(to_records(table))
     else:
         _render_backtest(table, selection, show_coverage=interval is not None)
     if selection is None:

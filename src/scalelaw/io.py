@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from collections.abc import Iterable, Mapping
@@ -118,6 +119,41 @@ def load_runs(
         frame = datasets.load(text.split(":", 1)[1])
         return Runs.from_frame(frame, mapping, source=text)
     return Runs.from_frame(read_table(text), mapping, source=text)
+
+
+def strict_json(data: Any, *, indent: int | None = 2, separators: tuple[str, str] | None = None) -> str:
+    """JSON text that strict parsers accept: every NaN, Infinity and -Infinity becomes ``null``.
+
+    Python's :func:`json.dumps` writes the bare words ``NaN`` and ``Infinity`` by default, which are not
+    JSON (RFC 8259) and make ``jq``, JavaScript and most other parsers fail on the whole document. Every
+    ``--json`` output and every JSON file scalelaw writes goes through here. Readers of scalelaw's own
+    files turn ``null`` back into the value it stood for (e.g. a NaN standard error).
+
+    Parameters
+    ----------
+    data : JSON-ready value
+        Dicts, lists, tuples, strings, numbers (numpy floats included), booleans and None.
+    indent, separators
+        As for :func:`json.dumps`.
+
+    Examples
+    --------
+    >>> strict_json({"se": float("nan"), "cond": float("inf"), "n": [1, 2.5]}, indent=None)
+    '{"se": null, "cond": null, "n": [1, 2.5]}'
+    """
+    # allow_nan=False: a non-finite number that slipped past _finite_or_null fails loudly, never prints NaN.
+    return json.dumps(_finite_or_null(data), indent=indent, separators=separators, allow_nan=False)
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by None, recursively through dicts, lists and tuples."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    return value
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -96,11 +96,17 @@ class FitStatus:
             converged=bool(data["converged"]),
             at_bound=tuple(data.get("at_bound", ())),
             not_identifiable=bool(data.get("not_identifiable", False)),
-            tradeoffs=tuple((str(a), str(b), float(c)) for a, b, c in data.get("tradeoffs", ())),
+            tradeoffs=tuple((str(a), str(b), _number(c)) for a, b, c in data.get("tradeoffs", ())),
             sloppy=tuple(data.get("sloppy", ())),
-            condition_number=float(data.get("condition_number", math.nan)),
+            # null: infinite, the one non-finite value a fit computes (a singular information matrix)
+            condition_number=_number(data.get("condition_number", math.nan), null=math.inf),
             n_at_best=int(data.get("n_at_best", 1)),
         )
+
+
+def _number(value: Any, null: float = math.nan) -> float:
+    """A float of the fit JSON; ``null``, how strict JSON writes NaN and infinities, reads as ``null``."""
+    return null if value is None else float(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -383,8 +389,13 @@ class FitResult:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """JSON text; :meth:`from_json` gives back an equal result (floats round-trip exactly)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+        """Strict JSON text (NaN and infinities as ``null``); :meth:`from_json` gives back an equal result.
+
+        Finite floats round-trip exactly; ``null`` reads back as NaN, or as infinity for the condition number.
+        """
+        from scalelaw.io import strict_json
+
+        return strict_json(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FitResult:
@@ -407,9 +418,9 @@ class FitResult:
             n_runs=int(data["n_runs"]),
             n_starts=int(data["n_starts"]),
             status=FitStatus.from_dict(data["status"]),
-            std_errors=tuple(float(std.get(n, math.nan)) for n in law.param_names),
-            correlations=tuple(tuple(float(v) for v in row) for row in data.get("correlations", ())),
-            residual_scale=float(data.get("residual_scale", math.nan)),
+            std_errors=tuple(_number(std.get(n)) for n in law.param_names),
+            correlations=tuple(tuple(_number(v) for v in row) for row in data.get("correlations", ())),
+            residual_scale=_number(data.get("residual_scale")),
             y=data.get("y", "loss"),
             loss=data.get("loss", "huber"),
             delta=float(data.get("delta", 1e-3)),

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from scalelaw.errors import DataError
-from scalelaw.io import write_bytes_atomic, write_text_atomic
+from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
 
 #: Columns of a run store, in order: the canonical ones, then the sweep's own.
 COLUMNS = (
@@ -186,7 +186,7 @@ class RunStore:
 
     def _write(self, path: Path, rows: list[dict[str, Any]]) -> None:
         if self.format == "jsonl":
-            write_text_atomic(path, "".join(json.dumps(_ordered(r), allow_nan=False) + "\n" for r in rows))
+            write_text_atomic(path, "".join(strict_json(_ordered(r), indent=None) + "\n" for r in rows))
             return
         # Parquet is built in memory and written by the same atomic writer as everything else.
         buffer = io.BytesIO()
