@@ -6,6 +6,7 @@ library-level checks of the shared helpers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -24,6 +25,7 @@ import scalelaw
 from scalelaw import FitResult
 from scalelaw.errors import DataError
 from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
+from scalelaw.sweep.events import RunSummary
 from scalelaw.sweep.store import RunStore
 
 
@@ -196,3 +198,18 @@ def test_json_output_is_strict(args, flat, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
     _strict(proc.stdout)
+
+
+# ------------------------------------------------------------------------------------------- equality
+def test_two_fits_of_the_same_data_are_equal_whatever_they_took(ladder):
+    first, second = _quiet_fit("chinchilla", ladder), _quiet_fit("chinchilla", ladder)
+    assert first == second and hash(first) == hash(second)
+    slower = dataclasses.replace(first, fit_seconds=first.fit_seconds + 100.0)
+    assert slower == first and hash(slower) == hash(first)
+    assert dataclasses.replace(first, values=(first.values[0] * 1.01, *first.values[1:])) != first
+
+
+def test_run_summaries_compare_without_their_timings():
+    summary = RunSummary("r", "s", 10, 100, 6e3, 5, 0, 3.0, 3.1, seconds=1.0, cpu_seconds=2.0, status="trained")
+    assert dataclasses.replace(summary, seconds=9.0, cpu_seconds=8.0) == summary
+    assert dataclasses.replace(summary, loss=2.9) != summary

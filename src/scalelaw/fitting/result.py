@@ -197,7 +197,7 @@ class FitResult:
     loss, delta : str, float
         Objective used.
     fit_seconds : float
-        Time spent in the optimizer (no I/O, no start-up).
+        Time spent in the optimizer (no I/O, no start-up); saved, but not compared by ``==``.
     data_hash, data_source : str
         Fingerprint and origin of the data; ``notes`` say what loading did to it.
     data : FitData or None
@@ -459,10 +459,16 @@ class FitResult:
 
     def __eq__(self, other: object) -> bool:
         # Compare the serialized form: NaN standard errors (parameters on a bound) compare equal there.
-        return isinstance(other, FitResult) and self.to_json(indent=None) == other.to_json(indent=None)
+        return isinstance(other, FitResult) and self._identity() == other._identity()
 
     def __hash__(self) -> int:
-        return hash(self.to_json(indent=None))
+        return hash(self._identity())
+
+    def _identity(self) -> str:
+        """What ``==`` and ``hash`` compare: the JSON without wall-clock time, so refitting the same data is equal."""
+        data = self.to_dict()
+        del data["fit_seconds"]
+        return json.dumps(data, allow_nan=True)  # never written anywhere; NaN and inf stay distinct here
 
     def __repr__(self) -> str:
         vals = ", ".join(f"{n}={v:.6g}" for n, v in self.params.items())
