@@ -25,6 +25,7 @@ import scalelaw
 from scalelaw import FitResult
 from scalelaw.errors import DataError
 from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
+from scalelaw.misfit import estimate_misfit
 from scalelaw.sweep.events import RunSummary
 from scalelaw.sweep.store import RunStore
 
@@ -213,3 +214,64 @@ def test_run_summaries_compare_without_their_timings():
     summary = RunSummary("r", "s", 10, 100, 6e3, 5, 0, 3.0, 3.1, seconds=1.0, cpu_seconds=2.0, status="trained")
     assert dataclasses.replace(summary, seconds=9.0, cpu_seconds=8.0) == summary
     assert dataclasses.replace(summary, loss=2.9) != summary
+
+
+# ------------------------------------------------------------------------------------------- data hash
+def _tamper(source: Path, target: Path) -> None:
+    """Copy a fit file with its first stored loss raised by 10%, as a hand edit would."""
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["data"]["columns"]["loss"][0] *= 1.1
+    target.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"flops": [1e18, 1e19, 1e20, 1e21, 1e22], "loss": [3.1, 2.8, 2.6, 2.5, 2.45]},  # no run column
+        pd.DataFrame({"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]}, index=[7, 3, 9, 1]),
+        {"run": ["a", "a", "b", "b", "c"], "flops": [1e18, 1e19, 1e20, 1e21, 1e22], "loss": [3.1, 2.8, 2.6, 2.5, 2.45]},
+    ],
+    ids=["no-run-column", "odd-index", "runs"],
+)
+def test_saved_fits_match_their_data_hash(data, tmp_path):
+    path = tmp_path / "fit.json"
+    _quiet_fit("power", data).save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no mismatch warning
+        loaded = FitResult.load(path)
+    assert loaded.data_matches_hash
+    loaded.check_data_hash()
+
+
+def test_a_tampered_fit_predicts_with_a_warning_but_refuses_every_refit(ladder, tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    _quiet_fit("chinchilla", ladder).save(good)
+    _tamper(good, bad)
+    with pytest.warns(UserWarning, match=r"bad\.json: its stored data does not match its data hash"):
+        fit = FitResult.load(bad)
+    assert not fit.data_matches_hash
+    assert fit.predict(params=7e10, tokens=1.4e12)[0] == FitResult.load(good).predict(params=7e10, tokens=1.4e12)[0]
+    refits = {
+        "bootstrap": lambda: fit.bootstrap(n=20),
+        "interval": lambda: fit.predict_interval(params=7e10, tokens=1.4e12, n_boot=20),
+        "profile": lambda: fit.profile("alpha"),
+        "influence": lambda: fit.influence(),
+        "misfit backtest": lambda: estimate_misfit(fit, ("params", "tokens")),
+    }
+    for name, refit in refits.items():
+        with pytest.raises(DataError, match="refit it from the data"):
+            refit()
+            pytest.fail(f"{name} used data that does not match the fit")
+
+
+def test_cli_refuses_intervals_of_a_tampered_fit_and_warns_on_point_predictions(ladder, tmp_path):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    _quiet_fit("chinchilla", ladder).save(good)
+    _tamper(good, bad)
+    at = ("--at", "params=7e10,tokens=1.4e12")
+    interval = cli("predict", str(bad), *at, "--interval", "0.9", "--n-boot", "50")
+    assert interval.returncode == 2
+    assert "bad.json: its stored data does not match its data hash" in interval.stderr
+    point = cli("predict", str(bad), *at, "--json")
+    assert point.returncode == 0 and "does not match its data hash" in point.stderr
+    assert _strict(point.stdout)["value"] == pytest.approx(FitResult.load(good).predict(params=7e10, tokens=1.4e12)[0])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import FitError
+from scalelaw.errors import DataError, FitError
 from scalelaw.laws.catalog import law_from_dict
 from scalelaw.laws.law import Law
 
@@ -207,6 +210,8 @@ class FitResult:
     schedule : Schedules or None
         LR-schedule laws: the schedules themselves, kept in memory only (not in the JSON, where they
         would be large); after loading a fit from JSON, pass ``schedule=`` to :meth:`predict`.
+    loaded_from : str
+        The file :meth:`load` read this fit from ("" otherwise), to name it in messages; not saved, not compared.
     """
 
     law: Law
@@ -231,6 +236,7 @@ class FitResult:
     package_version: str = field(default="")
     schedule_info: Mapping[str, Any] | None = None
     schedule: Any = field(default=None, repr=False)
+    loaded_from: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if len(self.values) != self.law.n_params:
@@ -455,7 +461,43 @@ class FitResult:
         p = Path(path)
         if not p.exists():
             raise FitError(f"no such fit file: {p}")
-        return cls.from_json(p.read_text())
+        result = dataclasses.replace(cls.from_json(p.read_text(encoding="utf-8")), loaded_from=str(p))
+        if not result.data_matches_hash:
+            # Point predictions only read the parameters, which nobody claims were edited: allow them, loudly.
+            message = result._hash_mismatch("point predictions use its parameters, refits are refused")
+            warnings.warn(message, UserWarning, stacklevel=2)
+        return result
+
+    @functools.cached_property
+    def data_matches_hash(self) -> bool:
+        """Whether the stored data still gives the stored ``data_hash`` (False: edited after the fit was saved).
+
+        True when there is nothing to compare (no data kept, or no hash). Intervals, bootstrap, profile,
+        influence and backtest refits of a fit whose data does not match are refused
+        (:meth:`check_data_hash`): they would describe data the parameters were never fitted to.
+        """
+        if self.data is None or not self.data_hash:
+            return True
+        from scalelaw.runs import data_fingerprint
+
+        names = (*self.law.inputs, self.y)
+        if any(name not in self.data.columns for name in names):
+            return False
+        columns = [(name, self.data.columns[name]) for name in names]
+        # Run ids enter the hash only when the data had a run column (else they are made up, row1, row2, ...),
+        # and a saved fit does not record which it was: either form matching is a match.
+        return self.data_hash in (data_fingerprint(columns, self.data.run), data_fingerprint(columns))
+
+    def check_data_hash(self) -> None:
+        """Raise :class:`~scalelaw.errors.DataError` unless :attr:`data_matches_hash`; called before every refit."""
+        if not self.data_matches_hash:
+            raise DataError(self._hash_mismatch("intervals and refits would describe other data"))
+
+    def _hash_mismatch(self, consequence: str) -> str:
+        return (
+            f"{self.loaded_from or 'this fit'}: its stored data does not match its data hash (edited after "
+            f"saving?); {consequence}: refit it from the data (scalelaw fit DATA --out FILE)"
+        )
 
     def __eq__(self, other: object) -> bool:
         # Compare the serialized form: NaN standard errors (parameters on a bound) compare equal there.
