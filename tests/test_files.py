@@ -24,21 +24,18 @@ import pytest
 import scalelaw
 from scalelaw import FitResult
 from scalelaw.errors import DataError
-from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
+from scalelaw.io import check_output_path, strict_json, write_bytes_atomic, write_text_atomic
 from scalelaw.misfit import estimate_misfit
 from scalelaw.sweep.events import RunSummary
 from scalelaw.sweep.store import RunStore
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict[str, str] | None = None, umask: int | None = None) -> subprocess.CompletedProcess:
     """``scalelaw ARGS`` through the real entry point; ``env`` adds to this process's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "scalelaw", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
+    command = [sys.executable, "-m", "scalelaw", *args]
+    if umask is not None:  # set by a shell that then becomes scalelaw: the umask a user's shell would give it
+        command = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 def _strict(text: str):
@@ -275,3 +272,107 @@ def test_cli_refuses_intervals_of_a_tampered_fit_and_warns_on_point_predictions(
     point = cli("predict", str(bad), *at, "--json")
     assert point.returncode == 0 and "does not match its data hash" in point.stderr
     assert _strict(point.stdout)["value"] == pytest.approx(FitResult.load(good).predict(params=7e10, tokens=1.4e12)[0])
+
+
+# ------------------------------------------------------------------------------------------- --out
+def _refused(proc: subprocess.CompletedProcess, words: str) -> None:
+    """Exit 2 with one line on stderr that says what is wrong."""
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --out") and words in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("out", "words"),
+    [
+        ("{input}", "is an input of this command"),
+        ("{link}", "is an input of this command"),  # the input again, through a symlink
+        ("{folder}", "is a directory"),
+        ("", "names no file"),
+        ("/proc/version", "the kernel's interface"),
+        ("{fifo}", "is a FIFO"),
+        ("{other_csv}", "pass --force to replace it"),
+    ],
+    ids=["input", "input-symlink", "directory", "empty", "proc", "fifo", "other-csv"],
+)
+def test_fit_out_refuses_what_it_must_not_replace(out, words, ladder, tmp_path):
+    data = tmp_path / "runs.csv"
+    data.write_bytes(ladder.read_bytes())
+    (tmp_path / "link.csv").symlink_to(data)
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    other = tmp_path / "other.csv"
+    other.write_bytes(ladder.read_bytes())
+    target = out.format(
+        input=data, link=tmp_path / "link.csv", folder=tmp_path / "folder", fifo=tmp_path / "fifo", other_csv=other
+    )
+    _refused(cli("fit", str(data), "--out", target), words)
+    assert data.read_bytes() == ladder.read_bytes() and other.read_bytes() == ladder.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder", "link.csv", "other.csv", "runs.csv"]
+
+
+def test_fit_out_replaces_a_csv_with_force_and_its_own_fit_without(ladder, tmp_path):
+    target = tmp_path / "old.csv"
+    target.write_text("a,b\n1,2\n")
+    assert cli("fit", str(ladder), "--out", str(target), "--force").returncode == 0
+    first = FitResult.load(target)
+    assert cli("fit", str(ladder), "--out", str(target)).returncode == 0  # a re-run replaces its own fit
+    assert FitResult.load(target) == first
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600)], ids=["022", "077"])
+def test_fit_out_mode_follows_the_umask(mask, mode, ladder, tmp_path):
+    target = tmp_path / "fit.json"
+    assert cli("fit", str(ladder), "--out", str(target), umask=mask).returncode == 0
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+
+
+def test_outputs_are_utf8_whatever_the_locale(ladder, tmp_path):
+    data = tmp_path / "runs.csv"
+    frame = pd.read_csv(ladder)
+    frame["run"] = [f"lauf-ü{i}" for i in range(len(frame))]  # non-ASCII run ids reach both outputs
+    frame.to_csv(data, index=False, encoding="utf-8")
+    ascii_locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    report = tmp_path / "report.html"
+    # --json: the human tables print symbols (±) that an ASCII stdout cannot take; this test is about the files
+    proc = cli("report", str(data), "-o", str(report), "--n-boot", "0", "--holdout", "none", "--json", env=ascii_locale)
+    assert proc.returncode == 0, proc.stderr
+    text = report.read_bytes().decode("utf-8")  # the old writer failed here: 'ascii' codec can't encode '±'
+    assert "±" in text and "lauf-\\u00fc0" in text  # symbols raw; run ids inside the figures' JSON, escaped
+    fit = tmp_path / "fit.json"
+    assert cli("fit", str(data), "--out", str(fit), "--json", env=ascii_locale).returncode == 0
+    assert json.loads(fit.read_bytes().decode("utf-8"))["data"]["run"][0] == "lauf-ü0"
+
+
+def test_report_and_sweep_refuse_their_inputs(ladder, tmp_path):
+    data = tmp_path / "runs.csv"
+    data.write_bytes(ladder.read_bytes())
+    _refused(cli("report", str(data), "--out", str(data), "--n-boot", "0"), "is an input of this command")
+    assert data.read_bytes() == ladder.read_bytes()
+    pytest.importorskip("torch")
+    config = tmp_path / "tiny.toml"
+    config.write_bytes((Path(__file__).resolve().parents[1] / "examples" / "tiny.toml").read_bytes())
+    _refused(cli("sweep", str(config), "--out", str(config)), "is an input of this command")
+    assert config.read_bytes() == (Path(__file__).resolve().parents[1] / "examples" / "tiny.toml").read_bytes()
+
+
+def test_check_output_path_refuses_devices_and_sockets_and_knows_its_own_files(tmp_path):
+    import socket
+
+    with pytest.raises(DataError, match="is a character device"):
+        check_output_path("/dev/null", kind="fit")  # only checked, never written
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "s"))
+    with pytest.raises(DataError, match="is a socket"):
+        check_output_path(tmp_path / "s", kind="report", force=True)  # --force never covers these
+    sock.close()
+    store = tmp_path / "runs.parquet"
+    RunStore(store).append([{"run": "a", "step": 1, "loss": 3.0, "config_hash": "x"}])
+    assert check_output_path(store, kind="run store", force=None) == store  # a store re-run appends to
+    pd.DataFrame({"loss": [3.0]}).to_parquet(tmp_path / "other.parquet")
+    with pytest.raises(DataError, match="move it away or choose another --out"):
+        check_output_path(tmp_path / "other.parquet", kind="run store", force=None)
+    (tmp_path / "empty.json").touch()
+    assert check_output_path(tmp_path / "empty.json", kind="fit").name == "empty.json"  # nothing to lose
+    with pytest.raises(FileExistsError, match="not a regular file"):
+        write_text_atomic("/dev/null", "x")  # the writer itself never renames over a device

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import re
 import secrets
-from collections.abc import Iterable, Mapping
+import stat
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +124,162 @@ def load_runs(
     return Runs.from_frame(read_table(text), mapping, source=text)
 
 
+def check_output_path(
+    path: str | os.PathLike,
+    *,
+    inputs: Iterable[str | os.PathLike | None] = (),
+    kind: str,
+    force: bool | None = False,
+) -> Path:
+    """Check that writing a ``kind`` output to ``path`` destroys nothing: the guard of every CLI ``--out``.
+
+    Refused whatever ``force`` says: an empty path, any of ``inputs`` (the same file however it is named:
+    relative, through a symlink or a hard link), anything that exists and is not a regular file (a
+    directory, device, FIFO or socket), files of the kernel's ``/proc`` and ``/sys``, and a place whose
+    directory cannot be written. An existing regular file that is not an earlier output of the same kind
+    (a CSV about to become a fit JSON, say) needs ``force=True``; replacing an earlier output of the same
+    kind (running a command again) or an empty file needs nothing. The kind is told by content, not by
+    extension: a fit JSON starts with ``"schema": "scalelaw.fit"``, a report names scalelaw as its
+    generator, a run store's rows carry ``config_hash``.
+
+    Parameters
+    ----------
+    path : path
+        The ``--out`` value.
+    inputs : iterable of path, str or None
+        Files the command reads. ``None`` and ``dataset:NAME`` entries are skipped.
+    kind : {"fit", "report", "run store"}
+        What is about to be written.
+    force : bool or None
+        True: replace an existing file of another kind. None: the command has no ``--force``, so the
+        message says to move the file away instead.
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+
+    Raises
+    ------
+    DataError
+        One line saying what is wrong and what to do (the CLI exits with code 2).
+
+    Examples
+    --------
+    >>> check_output_path("fit.json", inputs=["runs.csv", "dataset:porian2024"], kind="fit").name
+    'fit.json'
+    >>> check_output_path("runs.csv", inputs=["./runs.csv"], kind="fit")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    scalelaw.errors.DataError: --out runs.csv is an input of this command (./runs.csv); writing there would ...
+    """
+    label, example, looks_like = _OUTPUT_KINDS[kind]
+    if os.fspath(path) in ("", "."):  # typer reads --out "" as Path(""), which is "."
+        raise DataError(f"--out names no file (it is empty or '.'); give a file name such as {example}")
+    target = Path(path)
+    for source in inputs:
+        if source is not None and not os.fspath(source).startswith("dataset:") and _same_file(target, source):
+            raise DataError(
+                f"--out {target} is an input of this command ({os.fspath(source)}); writing there would destroy "
+                "it: choose another --out"
+            )
+    resolved = Path(os.path.realpath(target))
+    if resolved.parts[:2] in (("/", "proc"), ("/", "sys")):
+        raise DataError(
+            f"--out {target} is in /{resolved.parts[1]}, the kernel's interface, not storage; give a file name "
+            f"such as {example}"
+        )
+    try:
+        info = os.stat(target)  # follows a symlink: what matters is what the link points at
+    except FileNotFoundError:
+        _check_directory_writable(target, resolved)
+        return target
+    except OSError as exc:
+        raise DataError(f"cannot use --out {target}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(
+            f"--out {target} is {_file_type(info.st_mode)}, not a regular file; give a file name such as {example}"
+        )
+    _check_directory_writable(target, resolved)
+    if force or info.st_size == 0 or looks_like(target):
+        return target
+    advice = (
+        "move it away or choose another --out"
+        if force is None
+        else "pass --force to replace it, or choose another --out"
+    )
+    raise DataError(f"--out {target} exists and is not {label}; replacing it would lose it: {advice}")
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    try:
+        return os.path.samefile(a, b)  # same inode: catches symlinks and hard links too
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)  # one does not exist (yet)
+
+
+def _file_type(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _check_directory_writable(target: Path, resolved: Path) -> None:
+    """Refuse a --out whose nearest existing directory is not a directory or cannot be written in."""
+    folder = resolved.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # missing folders are created by the writer
+    if not folder.is_dir():
+        raise DataError(f"cannot write --out {target}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write --out {target}: no permission to create files in {folder}")
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""  # unreadable: not recognizably ours, so replacing it needs --force
+
+
+def _is_fit_file(path: Path) -> bool:
+    return re.search(rb'"schema"\s*:\s*"scalelaw\.fit"', _head(path)) is not None
+
+
+def _is_report_file(path: Path) -> bool:
+    return b'<meta name="generator" content="scalelaw' in _head(path)
+
+
+def _is_run_store(path: Path) -> bool:
+    head = _head(path)
+    if head.startswith(b"PAR1"):
+        try:
+            import pyarrow.parquet as pq
+
+            return "config_hash" in pq.read_schema(path).names
+        except Exception:  # any unreadable Parquet is simply not a run store
+            return False
+    try:
+        first = json.loads(head.split(b"\n", 1)[0])
+    except ValueError:
+        return False
+    return isinstance(first, dict) and "config_hash" in first
+
+
+#: ``kind`` of :func:`check_output_path`: how to name it, an example file name, and how to recognize one.
+_OUTPUT_KINDS: dict[str, tuple[str, str, Callable[[Path], bool]]] = {
+    "fit": ("a scalelaw fit JSON", "fit.json", _is_fit_file),
+    "report": ("a scalelaw HTML report", "report.html", _is_report_file),
+    "run store": ("a sweep run store", "runs.jsonl", _is_run_store),
+}
+
+
 def strict_json(data: Any, *, indent: int | None = 2, separators: tuple[str, str] | None = None) -> str:
     """JSON text that strict parsers accept: every NaN, Infinity and -Infinity becomes ``null``.
 
@@ -175,8 +334,9 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     Raises
     ------
     OSError
-        The directory cannot be created or written, the disk is full, or ``path`` is a directory. The
-        temporary file is removed and ``path`` is left as it was.
+        The directory cannot be created or written, the disk is full, or ``path`` exists and is neither a
+        regular file nor a symlink (a directory, device, FIFO or socket: never replaced). The temporary
+        file is removed and ``path`` is left as it was.
 
     Examples
     --------
@@ -187,6 +347,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     b'PAR1'
     """
     path = Path(path)
+    _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temporary(path)
     try:
@@ -217,6 +378,17 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     True
     """
     write_bytes_atomic(path, text.encode("utf-8", errors="surrogateescape"))
+
+
+def _refuse_special(path: Path) -> None:
+    """Never rename over a device, FIFO, socket or directory (as root, os.replace would replace /dev/null)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):  # a symlink itself is replaced, its target untouched
+        why = f"{_file_type(mode)}, not a regular file: refusing to replace it"
+        raise FileExistsError(errno.EEXIST, why, str(path))
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:
