@@ -108,7 +108,7 @@ class FitStatus:
 
 
 def _number(value: Any, null: float = math.nan) -> float:
-    """A float of the fit JSON; ``null``, how strict JSON writes NaN and infinities, reads as ``null``."""
+    """A float of the fit JSON: JSON null (strict JSON's NaN or infinity) reads as the ``null`` argument."""
     return null if value is None else float(value)
 
 
