@@ -213,3 +213,4 @@ def test_fit_result_json_round_trip_is_exact(case, tmp_path):
     result.save(path)
     loaded = FitResult.load(path)
     np.testing.assert_array_equal(loaded.predict(**c.design), result.predict(**c.design))
+    assert loaded.data_matches_hash  # the saved data gives the saved hash back

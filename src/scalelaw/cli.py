@@ -60,8 +60,10 @@ def _run(action: Callable[[], Any]) -> Any:
     return value
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=True) + "\n")
+def _print_json(data: Any, indent: int | None = 2, separators: tuple[str, str] | None = None) -> None:
+    from scalelaw.io import strict_json  # NaN and Infinity become null: strict parsers (jq) read the output
+
+    sys.stdout.write(strict_json(data, indent=indent, separators=separators) + "\n")
 
 
 def _fmt(x: float) -> str:
@@ -112,6 +114,9 @@ def fit(
     starts: Annotated[int | None, typer.Option(help="Number of random starts instead of the law's grid.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the fit as JSON to this file.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --out replace an existing file that is not a fit (never an input).")
+    ] = False,
     show_influence: Annotated[
         bool, typer.Option("--influence", help="List the runs that move the extrapolated prediction most.")
     ] = False,
@@ -149,9 +154,11 @@ def fit(
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
     from scalelaw.fitting import fit as fit_law
-    from scalelaw.io import load_runs
+    from scalelaw.io import check_output_path, load_runs
 
     def action():
+        if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
+            check_output_path(out_path, inputs=[data, schedule], kind="fit", force=force)
         schedules = None
         if schedule is not None:
             from scalelaw.schedules import load_curves_and_schedules
@@ -528,7 +535,7 @@ def _predict_curves(
         for row in table.to_dict("records")
     ]
     if as_json:
-        sys.stdout.write(json.dumps(records, separators=(",", ":")) + "\n")
+        _print_json(records, indent=None, separators=(",", ":"))
         return
     view = Table(title=escape(f"{result.law.name} predicted loss curves ({len(records)} steps)"), title_justify="left")
     for col in ("run", "steps", "first", "last", "min"):
@@ -1109,7 +1116,7 @@ def backtest_cmd(
 
     table, selection = _run(action)
     if as_json:
-        sys.stdout.write(json.dumps(to_records(table), indent=2) + "\n")
+        _print_json(to_records(table))
     else:
         _render_backtest(table, selection, show_coverage=interval is not None)
     if selection is None:
@@ -1405,6 +1412,9 @@ def report_cmd(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")] = Path(
         "report.html"
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --out replace an existing file that is not a report (never an input).")
+    ] = False,
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
     y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
     mapping: Annotated[
@@ -1430,7 +1440,7 @@ def report_cmd(
     from scalelaw.backtest import split_runs, to_records
     from scalelaw.errors import FitError
     from scalelaw.fitting import fit as fit_law
-    from scalelaw.io import load_runs
+    from scalelaw.io import check_output_path, load_runs
     from scalelaw.report import write_report
 
     # The command as it takes effect, defaults included: running it again rebuilds the same report.
@@ -1446,6 +1456,7 @@ def report_cmd(
         return err.status(label) if interactive else contextlib.nullcontext()
 
     def action():
+        check_output_path(out_path, inputs=[data], kind="report", force=force)
         if not 0 < level < 1:
             raise DataError(f"--level must be between 0 and 1 (e.g. 0.9), got {level}")
         if n_boot < 0:
@@ -1571,6 +1582,7 @@ def sweep(
             if ray is not None:
                 sweeping.require_ray()
             cfg = sweeping.load_config(config)
+            _check_sweep_out(out_path if out_path is not None else cfg.default_store, config)
             if as_json or not err.is_terminal:
                 return sweeping.run_sweep(cfg, out_path, workers=workers, ray=ray)
             with _SweepProgress() as progress:
@@ -1589,6 +1601,15 @@ def sweep(
         _print_json(result.to_dict())
         return
     _render_sweep(result)
+
+
+def _check_sweep_out(store: Path, config: Path) -> None:
+    """``sweep --out``: the run store and its final table (written next to it) must be safe to write."""
+    from scalelaw.io import check_output_path
+    from scalelaw.sweep.store import final_path
+
+    for target in (store, final_path(store)):  # no --force: a sweep appends to a store, it never replaces one
+        check_output_path(target, inputs=[config], kind="run store", force=None)
 
 
 class _SweepProgress:

@@ -125,6 +125,7 @@ def estimate_misfit(
 
     if result.data is None:
         return Misfit(0.0, length, "no data kept with the fit: misfit not estimated")
+    result.check_data_hash()  # the backtest refits the stored data
     frame = result.data.frame()
     n_name, d_name = n_d
     compute = k * frame[n_name].to_numpy() * frame[d_name].to_numpy()

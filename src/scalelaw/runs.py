@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -210,14 +211,33 @@ class Runs:
         return Runs(table=self.table.loc[mask], source=self.source, notes=notes)
 
     def fingerprint(self, columns: Sequence[str]) -> str:
-        """SHA-256 of the values in ``columns`` (float64 bytes, in order): identifies the data of a fit."""
-        digest = hashlib.sha256()
-        for col in columns:
-            digest.update(col.encode())
-            digest.update(np.ascontiguousarray(self.array(col)).tobytes())
-        if "run" in self.table.columns:
-            digest.update("\x00".join(self.run_ids).encode())
-        return "sha256:" + digest.hexdigest()
+        """SHA-256 of the values in ``columns`` (float64 bytes, in order): identifies the data of a fit.
+
+        The run ids count too when the table has a ``run`` column (see :func:`data_fingerprint`).
+        """
+        run_ids = self.run_ids if "run" in self.table.columns else None
+        return data_fingerprint([(col, self.array(col)) for col in columns], run_ids)
+
+
+def data_fingerprint(columns: Iterable[tuple[str, Any]], run_ids: Sequence[str] | None = None) -> str:
+    """``sha256:HEX`` of named columns (name, then float64 bytes, in order) and, if given, the run ids.
+
+    The one definition of a fit's ``data_hash``: :meth:`Runs.fingerprint` computes it when fitting and
+    :attr:`scalelaw.FitResult.data_matches_hash` recomputes it from a saved fit's data, so the two agree.
+
+    Examples
+    --------
+    >>> runs = Runs.from_frame(pd.DataFrame({"flops": [1e18, 1e19], "loss": [3.0, 2.5]}))
+    >>> runs.fingerprint(["flops", "loss"]) == data_fingerprint([("flops", [1e18, 1e19]), ("loss", [3.0, 2.5])])
+    True
+    """
+    digest = hashlib.sha256()
+    for name, values in columns:
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    if run_ids is not None:
+        digest.update("\x00".join(run_ids).encode())
+    return "sha256:" + digest.hexdigest()
 
 
 def _as_numeric(series: pd.Series, col: str) -> pd.Series:

@@ -278,6 +278,8 @@ def fit_inputs(result: FitResult) -> dict[str, np.ndarray]:
     ------
     FitError
         The fit carries no data.
+    DataError
+        Its data does not match its ``data_hash`` (a fit file edited after saving).
     LawError
         An LR-schedule fit without schedules in memory (loaded from JSON): use :func:`with_schedule`.
 
@@ -293,6 +295,7 @@ def fit_inputs(result: FitResult) -> dict[str, np.ndarray]:
             "this fit carries no data (it was saved without it), so it cannot be refitted or resampled; refit it "
             "with scalelaw.fit"
         )
+    result.check_data_hash()  # every refit and resample starts here: refuse data edited after the fit
     columns = {name: result.data.columns[name] for name in result.law.inputs}
     inner = schedule_law(result.law)
     if inner is None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,11 +96,17 @@ class FitStatus:
             converged=bool(data["converged"]),
             at_bound=tuple(data.get("at_bound", ())),
             not_identifiable=bool(data.get("not_identifiable", False)),
-            tradeoffs=tuple((str(a), str(b), float(c)) for a, b, c in data.get("tradeoffs", ())),
+            tradeoffs=tuple((str(a), str(b), _number(c)) for a, b, c in data.get("tradeoffs", ())),
             sloppy=tuple(data.get("sloppy", ())),
-            condition_number=float(data.get("condition_number", math.nan)),
+            # null: infinite, the one non-finite value a fit computes (a singular information matrix)
+            condition_number=_number(data.get("condition_number", math.nan), null=math.inf),
             n_at_best=int(data.get("n_at_best", 1)),
         )
+
+
+def _number(value: Any, null: float = math.nan) -> float:
+    """A float of the fit JSON: JSON null (strict JSON's NaN or infinity) reads as the ``null`` argument."""
+    return null if value is None else float(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,7 +197,7 @@ class FitResult:
     loss, delta : str, float
         Objective used.
     fit_seconds : float
-        Time spent in the optimizer (no I/O, no start-up).
+        Time spent in the optimizer (no I/O, no start-up); saved, but not compared by ``==``.
     data_hash, data_source : str
         Fingerprint and origin of the data; ``notes`` say what loading did to it.
     data : FitData or None
@@ -198,6 +207,8 @@ class FitResult:
     schedule : Schedules or None
         LR-schedule laws: the schedules themselves, kept in memory only (not in the JSON, where they
         would be large); after loading a fit from JSON, pass ``schedule=`` to :meth:`predict`.
+    loaded_from : str
+        The file :meth:`load` read this fit from ("" otherwise), to name it in messages; not saved, not compared.
     """
 
     law: Law
@@ -222,6 +233,7 @@ class FitResult:
     package_version: str = field(default="")
     schedule_info: Mapping[str, Any] | None = None
     schedule: Any = field(default=None, repr=False)
+    loaded_from: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if len(self.values) != self.law.n_params:
@@ -386,8 +398,13 @@ class FitResult:
         }
 
     def to_json(self, indent: int | None = 2) -> str:
-        """JSON text; :meth:`from_json` gives back an equal result (floats round-trip exactly)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+        """Strict JSON text (NaN and infinities as ``null``); :meth:`from_json` gives back an equal result.
+
+        Finite floats round-trip exactly; ``null`` reads back as NaN, or as infinity for the condition number.
+        """
+        from scalelaw.io import strict_json
+
+        return strict_json(self.to_dict(), indent=indent)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "fit JSON") -> FitResult:
@@ -412,9 +429,9 @@ class FitResult:
             n_runs=data["n_runs"],
             n_starts=data["n_starts"],
             status=FitStatus.from_dict(status),
-            std_errors=tuple(std.get(n, math.nan) for n in law.param_names),
-            correlations=tuple(tuple(row) for row in data.get("correlations", ())),
-            residual_scale=data.get("residual_scale", math.nan),
+            std_errors=tuple(_number(std.get(n)) for n in law.param_names),
+            correlations=tuple(tuple(_number(v) for v in row) for row in data.get("correlations", ())),
+            residual_scale=_number(data.get("residual_scale")),
             y=data.get("y", "loss"),
             loss=data.get("loss", "huber"),
             delta=data.get("delta", 1e-3),
@@ -467,14 +484,56 @@ class FitResult:
             text = read_limited(p)
         except Invalid as exc:
             raise FitFileError(f"{p} {exc.problem}; give a fit file written by scalelaw fit --out") from None
-        return cls.from_json(text, source=str(p))
+        result = dataclasses.replace(cls.from_json(text, source=str(p)), loaded_from=str(p))
+        if not result.data_matches_hash:
+            # Point predictions only read the parameters, which nobody claims were edited: allow them, loudly.
+            message = result._hash_mismatch("point predictions use its parameters, refits are refused")
+            warnings.warn(message, UserWarning, stacklevel=2)
+        return result
+
+    @functools.cached_property
+    def data_matches_hash(self) -> bool:
+        """Whether the stored data still gives the stored ``data_hash`` (False: edited after the fit was saved).
+
+        True when there is nothing to compare (no data kept, or no hash). Intervals, bootstrap, profile,
+        influence and backtest refits of a fit whose data does not match are refused
+        (:meth:`check_data_hash`): they would describe data the parameters were never fitted to.
+        """
+        if self.data is None or not self.data_hash:
+            return True
+        from scalelaw.runs import data_fingerprint
+
+        names = (*self.law.inputs, self.y)
+        if any(name not in self.data.columns for name in names):
+            return False
+        columns = [(name, self.data.columns[name]) for name in names]
+        # Run ids enter the hash only when the data had a run column (else they are made up, row1, row2, ...),
+        # and a saved fit does not record which it was: either form matching is a match.
+        return self.data_hash in (data_fingerprint(columns, self.data.run), data_fingerprint(columns))
+
+    def check_data_hash(self) -> None:
+        """Raise :class:`~scalelaw.errors.DataError` unless :attr:`data_matches_hash`; called before every refit."""
+        if not self.data_matches_hash:
+            raise DataError(self._hash_mismatch("intervals and refits would describe other data"))
+
+    def _hash_mismatch(self, consequence: str) -> str:
+        return (
+            f"{self.loaded_from or 'this fit'}: its stored data does not match its data hash (edited after "
+            f"saving?); {consequence}: refit it from the data (scalelaw fit DATA --out FILE)"
+        )
 
     def __eq__(self, other: object) -> bool:
         # Compare the serialized form: NaN standard errors (parameters on a bound) compare equal there.
-        return isinstance(other, FitResult) and self.to_json(indent=None) == other.to_json(indent=None)
+        return isinstance(other, FitResult) and self._identity() == other._identity()
 
     def __hash__(self) -> int:
-        return hash(self.to_json(indent=None))
+        return hash(self._identity())
+
+    def _identity(self) -> str:
+        """What ``==`` and ``hash`` compare: the JSON without wall-clock time, so refitting the same data is equal."""
+        data = self.to_dict()
+        del data["fit_seconds"]
+        return json.dumps(data, allow_nan=True)  # never written anywhere; NaN and inf stay distinct here
 
     def __repr__(self) -> str:
         vals = ", ".join(f"{n}={v:.6g}" for n, v in self.params.items())

@@ -49,7 +49,8 @@ MAX_COUNT = 10**12
 REFIT = "write the fit again with scalelaw fit --out"
 
 _COUNT = Num(integer=True, low=0, high=MAX_COUNT)
-_MAYBE_NAN = Num(finite=False)  # standard errors and correlations are NaN for a parameter on a bound
+# Standard errors and correlations are NaN for a parameter on a bound; strict JSON writes NaN and inf as null.
+_MAYBE_NAN = Either(Null(), Num(finite=False))
 
 #: Every key of a fit file, with its type and whether it is required (as :meth:`FitResult.to_dict` writes it).
 FIT_SCHEMA = Obj(
@@ -70,15 +71,15 @@ FIT_SCHEMA = Obj(
                 "converged": Bool(),
                 "at_bound": List(Name(), optional=True),
                 "not_identifiable": Bool(optional=True),
-                "tradeoffs": List(List(Either(Name(), Num()), length=3), optional=True),
+                "tradeoffs": List(List(Either(Name(), Null(), Num()), length=3), optional=True),
                 "sloppy": List(Name(), optional=True),
-                "condition_number": Num(finite=False, optional=True),
+                "condition_number": Either(Null(), Num(finite=False), optional=True),
                 "n_at_best": Num(integer=True, low=0, high=MAX_COUNT, optional=True),
             }
         ),
         "std_errors": Map(_MAYBE_NAN, key=Name(), optional=True),
         "correlations": List(List(_MAYBE_NAN), optional=True),
-        "residual_scale": Num(finite=False, optional=True),
+        "residual_scale": Either(Null(), Num(finite=False), optional=True),
         "y": Text(MAX_NAME, empty=False, optional=True),
         "loss": OneOf(*LOSSES, optional=True),
         "delta": Num(low=0, optional=True),
@@ -182,7 +183,7 @@ def _consistency(checked: dict[str, Any], law: Law) -> None:
         raise Invalid("correlations", f"must be a {len(names)} x {len(names)} matrix (one row per parameter)")
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
-            if math.isfinite(value) and abs(value) > 1 + 1e-9:
+            if value is not None and math.isfinite(value) and abs(value) > 1 + 1e-9:
                 raise Invalid(path(path("correlations", i), j), f"must be a correlation in [-1, 1], got {value!r}")
     data = checked["data"]
     columns = data.get("columns")

@@ -74,7 +74,7 @@ class SweepResult:
     store: Path
     final: Path | None
     runs: tuple[RunSummary, ...]
-    seconds: float
+    seconds: float = field(compare=False)  # wall-clock time is not part of what the sweep did
     backend: str
     corpus: dict[str, Any] = field(default_factory=dict)
 

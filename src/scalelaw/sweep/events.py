@@ -8,7 +8,7 @@ every event to the caller's ``on_event`` (the CLI draws progress bars from them)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -88,8 +88,8 @@ class RunSummary:
     seed: int
     loss: float
     train_loss: float
-    seconds: float
-    cpu_seconds: float
+    seconds: float = field(compare=False)  # wall-clock: two runs with the same outcome compare equal
+    cpu_seconds: float = field(compare=False)
     status: str
 
     def to_dict(self) -> dict[str, Any]:

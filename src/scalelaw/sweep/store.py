@@ -14,16 +14,16 @@ Appending rewrites the file through a temporary file and a rename (:func:`os.rep
 an interruption never sees half a batch. Rows already present by ``(run, step)`` are skipped, which
 makes re-running an interrupted sweep safe. Rows are kept in the config's run order, then by step, so
 the same sweep writes the same bytes whichever backend ran it. Only one process writes: the sweep's
-driver, which holds an exclusive lock on ``STORE.lock`` while it runs.
+driver, which holds an exclusive lock on ``STORE.lock`` while it runs (the lock file stays afterwards).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from scalelaw.errors import DataError
-from scalelaw.io import write_text_atomic
+from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
 
 #: Columns of a run store, in order: the canonical ones, then the sweep's own.
 COLUMNS = (
@@ -186,20 +186,12 @@ class RunStore:
 
     def _write(self, path: Path, rows: list[dict[str, Any]]) -> None:
         if self.format == "jsonl":
-            write_text_atomic(path, "".join(json.dumps(_ordered(r), allow_nan=False) + "\n" for r in rows))
+            write_text_atomic(path, "".join(strict_json(_ordered(r), indent=None) + "\n" for r in rows))
             return
-        frame = pd.DataFrame([_ordered(r) for r in rows])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            frame.to_parquet(tmp, index=False)
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Parquet is built in memory and written by the same atomic writer as everything else.
+        buffer = io.BytesIO()
+        pd.DataFrame([_ordered(r) for r in rows]).to_parquet(buffer, index=False)
+        write_bytes_atomic(path, buffer.getvalue())
 
     def write_final(self, runs: Sequence[tuple[str, int]], path: str | os.PathLike | None = None) -> Path | None:
         """Write the last checkpoint of every complete run (``(run, steps)`` pairs) to :func:`final_path`.
@@ -219,24 +211,38 @@ class RunStore:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on ``STORE.lock`` (another sweep writing the same store fails at once)."""
+        """Hold an exclusive lock on ``STORE.lock`` (another sweep writing the same store fails at once).
+
+        The lock is a :func:`fcntl.flock` on a lock file that is never deleted: releasing is closing it.
+        Deleting the file on release would race: a second sweep that opened the old file could lock it
+        after the delete while a third creates a new file and locks that, and both would write the store.
+        The empty file left behind is harmless (removing it while no sweep runs is too).
+
+        Raises
+        ------
+        DataError
+            Another process holds the lock, or the lock file cannot be opened (e.g. it is a directory).
+        """
         import fcntl
 
         lock_path = self.path.with_name(self.path.name + ".lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "w") as handle:
+        try:
+            # O_RDWR without O_TRUNC: opening must not change a file another process has locked.
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise DataError(f"cannot open the lock file {lock_path} of run store {self.path}: {exc.strerror}") from None
+        try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise DataError(
                     f"another sweep is writing {self.path} (lock {lock_path} is held); wait for it or pass "
                     "another --out"
                 ) from None
-            try:
-                yield
-            finally:
-                lock_path.unlink(missing_ok=True)  # while still locked, so no other sweep holds a stale file
-                fcntl.flock(handle, fcntl.LOCK_UN)
+            yield
+        finally:
+            os.close(fd)  # releases the lock; the file stays for the next sweep to lock
 
 
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ over and skips the evaluations already stored; either way it emits rows only for
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import time
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from scalelaw.io import write_bytes_atomic
 from scalelaw.sweep import SweepError, require_torch
 from scalelaw.sweep.config import RunSpec
 from scalelaw.sweep.corpus import Corpus, load_corpus
@@ -96,12 +98,11 @@ def _load_state(path: Path | None, spec: RunSpec, start_after: int) -> dict[str,
 
 
 def _save_state(path: Path, spec: RunSpec, step: int, model: GPT, optimizer: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     state = {"config_hash": spec.config_hash, "step": step, "model": model.state_dict()}
     state["optimizer"] = optimizer.state_dict()
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()  # the models are tiny: serialize in memory, then one atomic write
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def train_run(
