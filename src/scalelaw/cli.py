@@ -1719,6 +1719,11 @@ import scalelaw.cli_metrics  # noqa: E402, F401
 
 def main() -> None:
     """Console entry point."""
+    # Under an ASCII-only locale (LC_ALL=C) a "±" in a table must not end the command: write what the
+    # terminal cannot show as an escape instead.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         app()
     except KeyboardInterrupt:
