@@ -21,6 +21,19 @@ MAX_CONDITION = 1e5
 SLOPPY_LOADING = 0.3
 #: Pairs of those parameters correlating beyond this are named in warnings.
 TRADEOFF_CORRELATION = 0.99
+#: A fitted column whose log values span at most this (log units, i.e. a relative spread of y) has no
+#: signal. Measured losses carry at most ~7 meaningful digits (their own evaluation noise is ~1e-4 or
+#: more), float64 rounding sits near 1e-16: a spread below 1e-9 can only be a constant written
+#: with rounding error, never a trend a law could describe.
+NO_SIGNAL_SPREAD = 1e-9
+#: A row is a gross outlier when its log residual lies beyond this many robust noise scales
+#: (1.4826 * MAD) from the median residual ...
+OUTLIER_SCALES = 10.0
+#: ... and beyond this many log units (~10.5%). Under Gaussian noise a 10-sigma residual has probability
+#: ~1.5e-23: 1-2% lognormal noise on 240 points never reaches it (the threshold is then 0.1-0.2). The floor
+#: keeps very clean ladders (0.1% noise) from flagging an ordinary 2% wobble; a point 15% off among 1%
+#: noise (0.14 > 0.1) and a loss of 1e300 (689 log units) are flagged.
+OUTLIER_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,7 @@ class Curvature:
     tradeoffs: tuple[tuple[str, str, float], ...]
     sloppy: tuple[str, ...]  # parameters moving together along the least-determined direction
     residual_scale: float  # robust sd of log residuals (1.4826 * MAD)
+    residuals: np.ndarray  # log prediction - log y at every row
 
 
 def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvature:
@@ -90,4 +104,45 @@ def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvatu
         tradeoffs=tuple(tradeoffs),
         sloppy=tuple(sloppy),
         residual_scale=robust_sd,
+        residuals=resid,
     )
+
+
+def gross_outliers(residuals: np.ndarray, used: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Rows whose log residual is far beyond the robust noise scale of the others.
+
+    Parameters
+    ----------
+    residuals : ndarray, shape (n_rows,)
+        Log residuals at the best fit.
+    used : ndarray of bool, optional
+        Rows the fit used (positive weight); others are never flagged and do not set the scale.
+
+    Returns
+    -------
+    positions : ndarray of int
+        Row positions (0-based) with ``|r - median(r)| > threshold``.
+    threshold : float
+        ``max(OUTLIER_SCALES * 1.4826 * MAD, OUTLIER_FLOOR)``, in log units.
+    """
+    used = np.ones(residuals.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
+    if not used.any():
+        return np.array([], dtype=int), OUTLIER_FLOOR
+    center = float(np.median(residuals[used]))
+    deviation = np.abs(residuals - center)
+    threshold = max(OUTLIER_SCALES * 1.4826 * float(np.median(deviation[used])), OUTLIER_FLOOR)
+    return np.flatnonzero(used & (deviation > threshold)), threshold
+
+
+def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> bool:
+    """True when the fitted values at ``used`` rows are all equal to within :data:`NO_SIGNAL_SPREAD` (log units).
+
+    Examples
+    --------
+    >>> no_signal(np.log([3.0, 3.0, 3.0 * (1 + 1e-12)]))
+    True
+    >>> no_signal(np.log([3.0, 2.9, 2.8]))
+    False
+    """
+    values = log_y if used is None else log_y[np.asarray(used, dtype=bool)]
+    return values.size > 0 and float(np.ptp(values)) <= NO_SIGNAL_SPREAD

@@ -11,15 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import (
-    BoundWarning,
-    ConvergenceWarning,
-    DataError,
-    FitError,
-    IdentifiabilityWarning,
-    LawError,
-)
-from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature
+from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature, gross_outliers, no_signal
 from scalelaw.fitting.engine import Problem, multistart
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
@@ -159,6 +152,9 @@ def fit(
     at_bound = tuple(n for n, b in zip(law.param_names, on_lo | on_hi, strict=True) if b)
     curv = curvature(problem, z_best, free=~(on_lo | on_hi))
     not_identifiable = not curv.condition_number < MAX_CONDITION
+    used = np.ones(n_points, dtype=bool) if weights is None else weights > 0
+    outliers, outlier_threshold = gross_outliers(curv.residuals, used)
+    used[outliers] = False  # a constant column with one garbage row still has no signal
     status = FitStatus(
         converged=bool(batch.converged[0]),
         at_bound=at_bound,
@@ -167,6 +163,10 @@ def fit(
         sloppy=curv.sloppy if not_identifiable else (),
         condition_number=curv.condition_number,
         n_at_best=n_at_best,
+        no_signal=no_signal(log_y, used),
+        outliers=tuple(int(i) for i in outliers),
+        outlier_rows=tuple(str(label) for label in runs.table.index[outliers]),
+        outlier_threshold=outlier_threshold,
     )
     result = FitResult(
         law=law,
@@ -360,11 +360,5 @@ def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, s
 
 
 def _warn(status: FitStatus) -> None:
-    for message in status.messages():
-        if message.startswith("parameters are not identifiable"):
-            category: type[Warning] = IdentifiabilityWarning
-        elif "bound" in message:
-            category = BoundWarning
-        else:
-            category = ConvergenceWarning
+    for category, message in status.issues():
         warnings.warn(message, category, stacklevel=3)
