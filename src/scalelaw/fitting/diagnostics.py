@@ -28,12 +28,13 @@ TRADEOFF_CORRELATION = 0.99
 NO_SIGNAL_SPREAD = 1e-9
 #: A row is a gross outlier when its log residual lies beyond this many robust noise scales
 #: (1.4826 * MAD) from the median residual ...
-OUTLIER_SCALES = 10.0
-#: ... and beyond this many log units (~10.5%). Under Gaussian noise a 10-sigma residual has probability
-#: ~1.5e-23: 1-2% lognormal noise on 240 points never reaches it (the threshold is then 0.1-0.2). The floor
-#: keeps very clean ladders (0.1% noise) from flagging an ordinary 2% wobble; a point 15% off among 1%
-#: noise (0.14 > 0.1) and a loss of 1e300 (689 log units) are flagged.
-OUTLIER_FLOOR = 0.1
+OUTLIER_SCALES = 8.0
+#: ... and beyond this many log units (~8%). Under Gaussian noise an 8-sigma residual has probability
+#: ~1e-15 per row: 1-2% lognormal noise on 240 points never reaches it (the threshold is then 0.08-0.16).
+#: The floor keeps very clean ladders (0.1% noise) from flagging an ordinary few-percent wobble. A point
+#: 15% off among 1% noise sits at 0.14 +- 0.01, well past 0.08 +- 0.005 (10 sigmas would put the
+#: threshold at 0.10 +- 0.005 and miss ~1% of such points); a loss of 1e300 sits 689 log units off.
+OUTLIER_FLOOR = 0.08
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ class FitStatus:
     outlier_rows : tuple of str
         The same rows by their labels in the data (file rows counted from 1, or the DataFrame index).
     outlier_threshold : float
-        ``max(10 * robust noise scale, 0.1)`` in log units (see ``scalelaw.fitting.diagnostics``).
+        ``max(8 * robust noise scale, 0.08)`` in log units (see ``scalelaw.fitting.diagnostics``).
     """
 
     converged: bool
@@ -105,7 +105,7 @@ class FitStatus:
                 (
                     OutlierWarning,
                     f"{len(self.outliers)} gross outlier(s) ({rows}): their log residual is beyond "
-                    f"{self.outlier_threshold:.3g} (10 robust noise scales, at least 0.1) from the others. Check "
+                    f"{self.outlier_threshold:.3g} (8 robust noise scales, at least 0.08) from the others. Check "
                     "them (a unit or logging error, a diverged run, or a regime the law does not describe), then fix "
                     "or drop them: the default Huber loss limits their pull on the fit, a squared loss does not",
                 )
