@@ -414,6 +414,26 @@ def _check_finite(series: pd.Series, col: str, allow_missing: bool = False) -> N
 
 
 def _repeated_rows(table: pd.DataFrame) -> pd.Series:
+    """``table.duplicated(keep="first")``; cells pandas cannot hash (lists from nested JSON) compare by their text."""
+    try:
+        return _repeated_rows_hashed(table)
+    except TypeError:
+        hashable = table.copy(deep=False)
+        objects = [pd.api.types.is_object_dtype(dtype) for dtype in table.dtypes]
+        for position in np.flatnonzero(objects):
+            hashable.isetitem(position, table.iloc[:, position].map(_hashable))
+        return _repeated_rows_hashed(hashable)
+
+
+def _hashable(value: object) -> object:
+    try:
+        hash(value)
+    except TypeError:
+        return f"{type(value).__name__}:{value!r}"
+    return value
+
+
+def _repeated_rows_hashed(table: pd.DataFrame) -> pd.Series:
     """``table.duplicated(keep="first")``, in time linear in the columns with a small constant.
 
     Rows that repeat exactly also repeat on any subset of the columns, so a check on a few columns
