@@ -135,15 +135,30 @@ def gross_outliers(residuals: np.ndarray, used: np.ndarray | None = None) -> tup
     return np.flatnonzero(used & (deviation > threshold)), threshold
 
 
-def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> bool:
-    """True when the fitted values at ``used`` rows are all equal to within :data:`NO_SIGNAL_SPREAD` (log units).
+def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
+    """Whether the fitted values are one constant, apart from gross outliers from that constant.
+
+    Judged on the data alone, not on the fit: a law that cannot reach the data (say a loss of 1e-300)
+    leaves residuals that vary with its inputs, yet the target still carries no signal. Rows further
+    than :func:`gross_outliers` allows from the median log value are set aside (the noise scale of a
+    constant is 0, so the floor applies); the rest must span at most :data:`NO_SIGNAL_SPREAD`.
+
+    Returns
+    -------
+    flat : bool
+        No signal.
+    off : ndarray of int
+        Positions of the rows set aside (the outliers from the constant level when ``flat``).
 
     Examples
     --------
-    >>> no_signal(np.log([3.0, 3.0, 3.0 * (1 + 1e-12)]))
-    True
-    >>> no_signal(np.log([3.0, 2.9, 2.8]))
+    >>> no_signal(np.log([3.0, 3.0, 3.0 * (1 + 1e-12), 3.0, 30.0]))
+    (True, array([4]))
+    >>> no_signal(np.log([3.0, 2.9, 2.8]))[0]
     False
     """
-    values = log_y if used is None else log_y[np.asarray(used, dtype=bool)]
-    return values.size > 0 and float(np.ptp(values)) <= NO_SIGNAL_SPREAD
+    used = np.ones(log_y.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
+    off, _ = gross_outliers(log_y, used)
+    keep = used.copy()
+    keep[off] = False
+    return bool(keep.any() and float(np.ptp(log_y[keep])) <= NO_SIGNAL_SPREAD), off

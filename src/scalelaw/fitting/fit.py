@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.errors import DataError, FitError, LawError
-from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature, gross_outliers, no_signal
+from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
 from scalelaw.fitting.engine import Problem, multistart
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
@@ -153,8 +153,11 @@ def fit(
     curv = curvature(problem, z_best, free=~(on_lo | on_hi))
     not_identifiable = not curv.condition_number < MAX_CONDITION
     used = np.ones(n_points, dtype=bool) if weights is None else weights > 0
-    outliers, outlier_threshold = gross_outliers(curv.residuals, used)
-    used[outliers] = False  # a constant column with one garbage row still has no signal
+    flat, off_level = no_signal(log_y, used)
+    if flat:  # the outliers are the rows off the constant level, whatever the law made of them
+        outliers, outlier_threshold = off_level, OUTLIER_FLOOR
+    else:
+        outliers, outlier_threshold = gross_outliers(curv.residuals, used)
     status = FitStatus(
         converged=bool(batch.converged[0]),
         at_bound=at_bound,
@@ -163,7 +166,7 @@ def fit(
         sloppy=curv.sloppy if not_identifiable else (),
         condition_number=curv.condition_number,
         n_at_best=n_at_best,
-        no_signal=no_signal(log_y, used),
+        no_signal=flat,
         outliers=tuple(int(i) for i in outliers),
         outlier_rows=tuple(str(label) for label in runs.table.index[outliers]),
         outlier_threshold=outlier_threshold,

@@ -49,11 +49,11 @@ class FitStatus:
     n_at_best : int
         How many starts reached the best objective (within 1e-6 relative): more is reassuring.
     no_signal : bool
-        The fitted values (outliers aside) are all equal to within 1e-9 relative: only the law's
-        constant level is determined, every other parameter is arbitrary.
+        The fitted values (gross outliers from their level aside) are all equal to within 1e-9 relative:
+        only the law's constant level is determined, every other parameter is arbitrary.
     outliers : tuple of int
         Positions (0-based, in the fit's data) of rows whose log residual is a gross outlier, beyond
-        ``outlier_threshold`` from the median residual.
+        ``outlier_threshold`` from the median residual (with ``no_signal``: rows off the constant level).
     outlier_rows : tuple of str
         The same rows by their labels in the data (file rows counted from 1, or the DataFrame index).
     outlier_threshold : float
@@ -94,9 +94,10 @@ class FitStatus:
             out.append(
                 (
                     NoSignalWarning,
-                    "no signal in the fitted column: its values are all equal (to within 1e-9 relative), so the "
-                    "law can only match that constant level; every other parameter is arbitrary and predictions "
-                    "at other scales mean nothing. Check that the fitted column (y) is the one you meant",
+                    "no signal in the fitted column: its values are all equal (to within 1e-9 relative"
+                    f"{', gross outliers aside' if self.outliers else ''}), so the law can only match that constant "
+                    "level; every other parameter is arbitrary and predictions at other scales mean nothing. Check "
+                    "that the fitted column (y) is the one you meant",
                 )
             )
         if self.outliers:
