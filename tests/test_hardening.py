@@ -250,7 +250,7 @@ def test_cells_pandas_cannot_hash_pass_through_and_repeats_are_still_found(tmp_p
 
 
 # ---------------------------------------------------------------------------------------- constant target
-@pytest.mark.parametrize("value", [3.0, 1e300, 1e-300])
+@pytest.mark.parametrize("value", [3.0, 0.01, 1e4])
 def test_a_constant_loss_is_flagged_no_signal_and_not_ok(value):
     df = ladder(20).assign(loss=value)
     with pytest.warns(NoSignalWarning, match="no signal in the fitted column: its values are all equal"):
@@ -259,6 +259,16 @@ def test_a_constant_loss_is_flagged_no_signal_and_not_ok(value):
     assert any(flag.startswith("no signal") for flag in result.status.flags())
     assert "every other parameter is arbitrary" in result.status.messages()[0]
     assert issubclass(NoSignalWarning, DataWarning)
+
+
+@pytest.mark.parametrize("value", [1e-300, 5e-324, 1e300])
+def test_a_loss_far_beyond_what_a_log_scale_fit_handles_is_a_data_error(tmp_path, value):
+    df = ladder(20).assign(loss=value)
+    with pytest.raises(DataError, match=r"column 'loss' has values around \S+ \(median\), beyond what a log-scale"):
+        fit("power", df)
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)  # was a fit on its bounds, or exit 1 ("no start gave a finite objective")
+    assert_one_error_line(cli("fit", str(path), "--law", "power", "--json"), "column 'loss' has values around")
 
 
 def test_a_constant_written_with_rounding_error_is_still_a_constant_and_a_small_real_spread_is_not():

@@ -24,6 +24,8 @@ from scalelaw.runs import Runs
 
 #: Inputs read on a log scale: they must be strictly positive.
 SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_size"})
+#: Range of the fitted column's median that a log-scale fit handles in float64 (see _check_magnitude).
+Y_MAGNITUDE = (1e-150, 1e150)
 
 
 def fit(
@@ -88,7 +90,8 @@ def fit(
     Raises
     ------
     DataError
-        Missing, non-numeric, non-finite or non-positive columns; fewer points than parameters.
+        Missing, non-numeric, non-finite or non-positive columns; fewer points than parameters; a fitted
+        column whose median lies beyond 1e-150 .. 1e150 (see ``Y_MAGNITUDE``).
 
     Examples
     --------
@@ -129,6 +132,7 @@ def fit(
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (n_points,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise DataError(f"weights must be {n_points} finite non-negative numbers, one per row")
+    _check_magnitude(y_values, y)
     log_y = np.log(y_values)
     problem = Problem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=weights)
     z_starts = _starts(law, X, y_values, starts, seed)
@@ -196,6 +200,22 @@ def fit(
     )
     _warn(status)
     return result
+
+
+def _check_magnitude(y_values: np.ndarray, y: str) -> None:
+    """Refuse a fitted column whose typical value is beyond what a log-scale fit can handle in float64.
+
+    The Gauss-Newton curvature holds squares of ``d log f / d theta``, about ``1 / f`` for an additive
+    constant: around ``f ~ 1e-154`` they overflow and every start of the optimizer fails. No loss or
+    metric lives near 1e-150 or 1e150; such values are units or logging gone wrong. Single rows that far
+    off are left to the outlier flag.
+    """
+    typical = float(np.median(y_values))
+    if not Y_MAGNITUDE[0] <= typical <= Y_MAGNITUDE[1]:
+        raise DataError(
+            f"column '{y}' has values around {typical:.3g} (median), beyond what a log-scale fit can handle "
+            f"({Y_MAGNITUDE[0]:g} to {Y_MAGNITUDE[1]:g}); check the column and its units"
+        )
 
 
 def _bind_schedule(inner, runs: Runs, X: dict[str, np.ndarray], schedule: Any):
