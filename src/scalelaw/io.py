@@ -53,7 +53,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         elif kind == "parquet":
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
-            frame = pd.read_json(path, lines=True, encoding=_JSON_ENCODING)
+            frame = _read_json_lines(path)
         else:
             frame = _read_json_records(path)
     except DataError:
@@ -72,13 +72,35 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     return frame
 
 
+def _read_json_lines(path: Path) -> pd.DataFrame:
+    """One JSON object per line, values kept as written.
+
+    Not ``pd.read_json(lines=True)``: it turns a ``true`` among numbers into 1.0 and fails on integers
+    beyond 64 bits, where validation should name the column and row instead.
+    """
+    rows = []
+    with path.open(encoding=_JSON_ENCODING) as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"cannot read {path} as JSON lines: line {number} is not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                kind = "null" if row is None else type(row).__name__
+                raise DataError(f'{path}: line {number} is a JSON {kind}, not a row object such as {{"loss": 2.1}}')
+            rows.append(row)
+    return pd.DataFrame.from_records(rows)
+
+
 def _read_json_records(path: Path) -> pd.DataFrame:
     text = path.read_text(encoding=_JSON_ENCODING)
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         # Many tools write JSON lines with a .json extension.
-        return pd.read_json(path, lines=True, encoding=_JSON_ENCODING)
+        return _read_json_lines(path)
     if isinstance(data, dict):
         data = data.get("runs", data.get("data", data))
     if isinstance(data, dict):
