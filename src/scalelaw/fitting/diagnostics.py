@@ -109,7 +109,9 @@ def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvatu
     )
 
 
-def gross_outliers(residuals: np.ndarray, used: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def gross_outliers(
+    residuals: np.ndarray, used: np.ndarray | None = None, n_params: int = 0
+) -> tuple[np.ndarray, float]:
     """Rows whose log residual is far beyond the robust noise scale of the others.
 
     Parameters
@@ -118,6 +120,10 @@ def gross_outliers(residuals: np.ndarray, used: np.ndarray | None = None) -> tup
         Log residuals at the best fit.
     used : ndarray of bool, optional
         Rows the fit used (positive weight); others are never flagged and do not set the scale.
+    n_params : int
+        Parameters of the fitted law. A near-L1 fit passes exactly through about that many rows; their
+        zero residuals are left out of the scale, else a 12-point ladder would get a MAD near 0 and
+        flag ordinary noise.
 
     Returns
     -------
@@ -131,7 +137,8 @@ def gross_outliers(residuals: np.ndarray, used: np.ndarray | None = None) -> tup
         return np.array([], dtype=int), OUTLIER_FLOOR
     center = float(np.median(residuals[used]))
     deviation = np.abs(residuals - center)
-    threshold = max(OUTLIER_SCALES * 1.4826 * float(np.median(deviation[used])), OUTLIER_FLOOR)
+    free = np.sort(deviation[used])[min(n_params, int(used.sum()) - 1) :]
+    threshold = max(OUTLIER_SCALES * 1.4826 * float(np.median(free)), OUTLIER_FLOOR)
     return np.flatnonzero(used & (deviation > threshold)), threshold
 
 

@@ -161,7 +161,7 @@ def fit(
     if flat:  # the outliers are the rows off the constant level, whatever the law made of them
         outliers, outlier_threshold = off_level, OUTLIER_FLOOR
     else:
-        outliers, outlier_threshold = gross_outliers(curv.residuals, used)
+        outliers, outlier_threshold = gross_outliers(curv.residuals, used, n_params=int((~(on_lo | on_hi)).sum()))
     status = FitStatus(
         converged=bool(batch.converged[0]),
         at_bound=at_bound,
