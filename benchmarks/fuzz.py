@@ -31,6 +31,7 @@ Usage::
     python benchmarks/fuzz.py                                   # 10,000 api cases + 300 cli files, 2 workers
     python benchmarks/fuzz.py --quick                           # 300 + 20, a smoke run
     python benchmarks/fuzz.py --cases 10000 --files 300 --calibration 100 --json benchmarks/results/fuzz.json
+    python benchmarks/fuzz.py --cases 0 --files 0 --wide 8000,50000  # load_runs on wide tables, timed once
     PYTHONPATH=/tmp/fuzz-base/src python benchmarks/fuzz.py ... # the same cases against other code
 
 See benchmarks/README.md ("Fuzzing load_runs, fit and the CLI") for measured counts.
@@ -66,7 +67,7 @@ import fuzz_tables as ft  # noqa: E402
 
 API, CLI = 1, 2  # part numbers in the seeds
 FILE_EVERY = 5  # every 5th api case goes through a file
-EXAMPLES = 5  # cases kept per outcome and part in the JSON, for reproduction
+EXAMPLES = 20  # cases kept per outcome and part in the JSON, for reproduction
 
 
 def api_case(job: tuple[int, int, str]) -> dict[str, Any]:
@@ -143,6 +144,22 @@ def calibration_case(job: tuple[int, str, str, int]) -> dict[str, Any]:
     }
 
 
+def time_wide(n_columns: int) -> float:
+    """Seconds for one ``load_runs`` of a 10-row table with ``n_columns`` columns (3 canonical + metrics)."""
+    import pandas as pd
+
+    from scalelaw import load_runs
+
+    rng = np.random.default_rng(0)
+    ladder = ft.ladder("power", 10, 0.01, rng, with_flops=False, with_run=False)
+    metrics = pd.DataFrame(rng.random((10, n_columns - 3)), columns=[f"m{i}" for i in range(n_columns - 3)])
+    frame = pd.concat([ladder, metrics], axis=1)
+    load_runs(frame.iloc[:, :50])  # warm-up: imports and first-call costs
+    t0 = time.perf_counter()
+    load_runs(frame)
+    return time.perf_counter() - t0
+
+
 def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
     counts = collections.Counter(r["outcome"] for r in records)
     by_via = collections.defaultdict(collections.Counter)
@@ -205,6 +222,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="processes for api cases, parallel subprocesses for cli")
     ap.add_argument("--quick", action="store_true", help="300 api cases, 20 files: a smoke run, not a result")
     ap.add_argument("--json", type=Path, help="write counts, problems and examples here")
+    ap.add_argument("--wide", default="", help="also time load_runs on 10-row tables of these widths, e.g. 8000,50000")
     args = ap.parse_args()
     if args.quick:
         args.cases, args.files = min(args.cases, 300), min(args.files, 20)
@@ -237,6 +255,11 @@ def main() -> None:
         payload["cli"]["wall_seconds"] = time.perf_counter() - t0
         print_summary(f"cli ({payload['cli']['wall_seconds']:.0f} s)", payload["cli"])
 
+    if args.wide:
+        payload["wide"] = {}
+        for width in (int(w) for w in args.wide.split(",")):
+            payload["wide"][width] = seconds = time_wide(width)
+            print(f"load_runs on 10 rows x {width} columns: {seconds:.3f} s", flush=True)
     if args.calibration:
         t0 = time.perf_counter()
         jobs = [

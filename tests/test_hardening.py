@@ -422,3 +422,23 @@ def test_cli_a_latin_1_file_exits_2_asking_for_utf_8(tmp_path):
     path = tmp_path / "runs.csv"
     ladder(5).assign(**{"modèle": "é"}).to_csv(path, index=False, encoding="latin-1")
     assert_one_error_line(cli("fit", str(path), "--law", "power", "--json"), "not UTF-8 text", "0xe8")
+
+
+def test_a_true_in_a_json_lines_number_column_is_refused_not_read_as_1(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    rows = ladder(5).to_dict(orient="records")
+    rows[2]["loss"] = True  # pandas' JSON lines reader would store 1.0
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    with pytest.raises(DataError, match=r"column 'loss' has 1 cell\(s\) holding true/false values \(row 3, "):
+        load_runs(path)
+    path.write_text('{"flops": 1e18, "loss": 3.0}\n[1, 2]\n')
+    with pytest.raises(DataError, match="line 2 is a JSON list, not a row object"):
+        load_runs(path)
+
+
+def test_rows_a_fit_passes_through_do_not_shrink_the_noise_scale():
+    # A near-L1 fit of 5 parameters to 10 points leaves about 5 residuals at 0 (here 6): their MAD is 0.
+    residuals = np.array([0.0] * 6 + [0.02, -0.02, 0.03, 0.09])
+    assert gross_outliers(residuals)[0].tolist() == [9]  # 0.09 > the 0.08 floor: a false alarm
+    rows, threshold = gross_outliers(residuals, n_params=5)
+    assert rows.tolist() == [] and threshold == pytest.approx(8 * 1.4826 * 0.02)
