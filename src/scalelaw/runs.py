@@ -43,9 +43,9 @@ _NOT_NUMBERS: dict[str, tuple[str, str]] = {
     "complex": ("complex numbers", "keep the real part (e.g. .real) if the imaginary part is an artifact"),
 }
 #: Pandas' inferred kinds of an object column that ``pd.to_numeric`` reads as plain numbers or text.
-#: Columns compared first when looking for repeated rows in a wide table (see _repeated_rows).
-_KEY_COLUMNS = 16
 _PLAIN_KINDS = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "string", "empty"})
+#: Columns compared first when looking for repeated rows in a wide table (see _repeated_rows_hashed).
+_KEY_COLUMNS = 16
 
 
 def parse_mapping(spec: str | Mapping[str, str] | Iterable[str] | None) -> dict[str, str]:
