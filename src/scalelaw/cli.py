@@ -347,6 +347,8 @@ def _render_fit(result, out_path: Path | None) -> None:
         out.print(f"note: {note}", style="dim", highlight=False, markup=False)
     if result.status.ok:
         out.print("[green]status: converged, no parameter at a bound, identifiable[/]")
+    else:  # the warnings on stderr say why; this line keeps the verdict next to the table
+        out.print(f"status: {'; '.join(result.status.flags())}", style="yellow", markup=False, highlight=False)
     if out_path is not None:
         out.print(f"saved fit to {out_path}", highlight=False, markup=False)
 

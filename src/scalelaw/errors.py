@@ -39,6 +39,18 @@ class BoundWarning(UserWarning):
     """The best fit sits on a parameter bound: the bound, not the data, decided that value."""
 
 
+class DataWarning(UserWarning):
+    """The fitted data limit what the fit can say, whatever the optimizer does (see the subclasses)."""
+
+
+class NoSignalWarning(DataWarning):
+    """The fitted column is constant: only the law's constant level is determined, other parameters are arbitrary."""
+
+
+class OutlierWarning(DataWarning):
+    """Some rows sit far off the fitted law (beyond many robust noise scales): likely unit or logging errors."""
+
+
 def format_rows(rows, limit: int = 8) -> str:
     """Render row labels as ``rows 4, 17, 18`` (truncated with a count beyond ``limit``)."""
     rows = list(rows)

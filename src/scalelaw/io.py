@@ -28,6 +28,8 @@ _READERS = {
     ".ndjson": "jsonl",
     ".json": "json",
 }
+#: JSON is UTF-8; the "-sig" codec also drops a byte-order mark that some editors write first.
+_JSON_ENCODING = "utf-8-sig"
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -55,12 +57,18 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         elif kind == "parquet":
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
-            frame = pd.read_json(path, lines=True)
+            frame = _read_json_lines(path)
         else:
             frame = _read_json_records(path)
     except DataError:
         raise
-    except (ValueError, OSError, pd.errors.ParserError, ImportError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"cannot read {path} as {kind}: it is not UTF-8 text (found byte 0x{exc.object[exc.start]:02x}; latin-1 "
+            "or cp1252 perhaps); save it as UTF-8, e.g. with iconv -f latin1 -t utf-8"
+        ) from None
+    except (ValueError, OverflowError, RecursionError, OSError, pd.errors.ParserError, ImportError) as exc:
+        # OverflowError and RecursionError: numbers or nesting beyond what the JSON readers handle.
         raise DataError(f"cannot read {path} as {kind}: {exc}") from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"{path} has no data rows; it needs a header row and at least one observation")
@@ -68,19 +76,53 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     return frame
 
 
+def _read_json_lines(path: Path) -> pd.DataFrame:
+    """One JSON object per line, values kept as written.
+
+    Not ``pd.read_json(lines=True)``: it turns a ``true`` among numbers into 1.0 and fails on integers
+    beyond 64 bits, where validation should name the column and row instead.
+    """
+    rows = []
+    with path.open(encoding=_JSON_ENCODING) as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"cannot read {path} as JSON lines: line {number} is not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                kind = "null" if row is None else type(row).__name__
+                raise DataError(f'{path}: line {number} is a JSON {kind}, not a row object such as {{"loss": 2.1}}')
+            rows.append(row)
+    return pd.DataFrame.from_records(rows)
+
+
 def _read_json_records(path: Path) -> pd.DataFrame:
-    text = path.read_text(encoding="utf-8")  # JSON is UTF-8 (RFC 8259), whatever the locale
+    text = path.read_text(encoding=_JSON_ENCODING)
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         # Many tools write JSON lines with a .json extension.
-        return pd.read_json(path, lines=True)
+        return _read_json_lines(path)
     if isinstance(data, dict):
         data = data.get("runs", data.get("data", data))
     if isinstance(data, dict):
+        if data and not any(isinstance(v, list | dict) for v in data.values()):
+            raise DataError(
+                f"{path} holds one JSON object of single values; expected a list of row objects "
+                '(e.g. [{"params": 7e10, "loss": 2.1}, ...]) or an object of equal-length columns'
+            )
         return pd.DataFrame(data)
     if not isinstance(data, list):
         raise DataError(f"{path} holds a JSON {type(data).__name__}; expected a list of row objects")
+    not_rows = [i for i, row in enumerate(data) if not isinstance(row, dict | list)]
+    if not_rows:
+        kind = "null" if data[not_rows[0]] is None else type(data[not_rows[0]]).__name__
+        raise DataError(
+            f"{path} is a JSON list whose element {not_rows[0] + 1} is not a row object but a JSON {kind}; expected "
+            'a list of row objects such as {"params": 7e10, "loss": 2.1}'
+        )
     return pd.DataFrame.from_records(data)
 
 

@@ -118,8 +118,10 @@ class Bound(Schema):
     def __call__(self, value: Any, where: str) -> float:
         if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "-inf", "infinity", "-infinity"):
             return float(value.strip().lower().replace("infinity", "inf"))
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
-        if ok and isinstance(value, int) and abs(value) > 1e308:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and isinstance(value, int) and abs(value) > 1e308:  # isnan(value) would overflow
+            ok = False
+        if ok and math.isnan(value):
             ok = False
         if not ok:
             raise Invalid(where, f'must be a number, "inf" or "-inf", got {shown(value)}')

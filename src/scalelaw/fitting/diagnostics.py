@@ -21,6 +21,20 @@ MAX_CONDITION = 1e5
 SLOPPY_LOADING = 0.3
 #: Pairs of those parameters correlating beyond this are named in warnings.
 TRADEOFF_CORRELATION = 0.99
+#: A fitted column whose log values span at most this (log units, i.e. a relative spread of y) has no
+#: signal. Measured losses carry at most ~7 meaningful digits (their own evaluation noise is ~1e-4 or
+#: more), float64 rounding sits near 1e-16: a spread below 1e-9 can only be a constant written
+#: with rounding error, never a trend a law could describe.
+NO_SIGNAL_SPREAD = 1e-9
+#: A row is a gross outlier when its log residual lies beyond this many robust noise scales
+#: (1.4826 * MAD) from the median residual ...
+OUTLIER_SCALES = 8.0
+#: ... and beyond this many log units (~8%). Under Gaussian noise an 8-sigma residual has probability
+#: ~1e-15 per row: 1-2% lognormal noise on 240 points never reaches it (the threshold is then 0.08-0.16).
+#: The floor keeps very clean ladders (0.1% noise) from flagging an ordinary few-percent wobble. A point
+#: 15% off among 1% noise sits at 0.14 +- 0.01, well past 0.08 +- 0.005 (10 sigmas would put the
+#: threshold at 0.10 +- 0.005 and miss ~1% of such points); a loss of 1e300 sits 689 log units off.
+OUTLIER_FLOOR = 0.08
 
 
 @dataclass(frozen=True)
@@ -31,6 +45,7 @@ class Curvature:
     tradeoffs: tuple[tuple[str, str, float], ...]
     sloppy: tuple[str, ...]  # parameters moving together along the least-determined direction
     residual_scale: float  # robust sd of log residuals (1.4826 * MAD)
+    residuals: np.ndarray  # log prediction - log y at every row
 
 
 def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvature:
@@ -90,4 +105,67 @@ def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvatu
         tradeoffs=tuple(tradeoffs),
         sloppy=tuple(sloppy),
         residual_scale=robust_sd,
+        residuals=resid,
     )
+
+
+def gross_outliers(
+    residuals: np.ndarray, used: np.ndarray | None = None, n_params: int = 0
+) -> tuple[np.ndarray, float]:
+    """Rows whose log residual is far beyond the robust noise scale of the others.
+
+    Parameters
+    ----------
+    residuals : ndarray, shape (n_rows,)
+        Log residuals at the best fit.
+    used : ndarray of bool, optional
+        Rows the fit used (positive weight); others are never flagged and do not set the scale.
+    n_params : int
+        Parameters of the fitted law. A near-L1 fit passes exactly through about that many rows; their
+        zero residuals are left out of the scale, else a 12-point ladder would get a MAD near 0 and
+        flag ordinary noise.
+
+    Returns
+    -------
+    positions : ndarray of int
+        Row positions (0-based) with ``|r - median(r)| > threshold``.
+    threshold : float
+        ``max(OUTLIER_SCALES * 1.4826 * MAD, OUTLIER_FLOOR)``, in log units.
+    """
+    used = np.ones(residuals.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
+    if not used.any():
+        return np.array([], dtype=int), OUTLIER_FLOOR
+    center = float(np.median(residuals[used]))
+    deviation = np.abs(residuals - center)
+    free = np.sort(deviation[used])[min(n_params, int(used.sum()) - 1) :]
+    threshold = max(OUTLIER_SCALES * 1.4826 * float(np.median(free)), OUTLIER_FLOOR)
+    return np.flatnonzero(used & (deviation > threshold)), threshold
+
+
+def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
+    """Whether the fitted values are one constant, apart from gross outliers from that constant.
+
+    Judged on the data alone, not on the fit: a law that cannot reach the data (say a loss of 1e-300)
+    leaves residuals that vary with its inputs, yet the target still carries no signal. Rows further
+    than :func:`gross_outliers` allows from the median log value are set aside (the noise scale of a
+    constant is 0, so the floor applies); the rest must span at most :data:`NO_SIGNAL_SPREAD`.
+
+    Returns
+    -------
+    flat : bool
+        No signal.
+    off : ndarray of int
+        Positions of the rows set aside (the outliers from the constant level when ``flat``).
+
+    Examples
+    --------
+    >>> no_signal(np.log([3.0, 3.0, 3.0 * (1 + 1e-12), 3.0, 30.0]))
+    (True, array([4]))
+    >>> no_signal(np.log([3.0, 2.9, 2.8]))[0]
+    False
+    """
+    used = np.ones(log_y.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
+    off, _ = gross_outliers(log_y, used)
+    keep = used.copy()
+    keep[off] = False
+    return bool(keep.any() and float(np.ptp(log_y[keep])) <= NO_SIGNAL_SPREAD), off

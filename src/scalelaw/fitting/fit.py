@@ -11,15 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import (
-    BoundWarning,
-    ConvergenceWarning,
-    DataError,
-    FitError,
-    IdentifiabilityWarning,
-    LawError,
-)
-from scalelaw.fitting.diagnostics import MAX_CONDITION, curvature
+from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
 from scalelaw.fitting.engine import Problem, multistart
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
@@ -31,6 +24,8 @@ from scalelaw.runs import Runs
 
 #: Inputs read on a log scale: they must be strictly positive.
 SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_size"})
+#: Range of the fitted column's median that a log-scale fit handles in float64 (see _check_magnitude).
+Y_MAGNITUDE = (1e-150, 1e150)
 
 
 def fit(
@@ -95,7 +90,8 @@ def fit(
     Raises
     ------
     DataError
-        Missing, non-numeric, non-finite or non-positive columns; fewer points than parameters.
+        Missing, non-numeric, non-finite or non-positive columns; fewer points than parameters; a fitted
+        column whose median lies beyond 1e-150 .. 1e150 (see ``Y_MAGNITUDE``).
 
     Examples
     --------
@@ -136,6 +132,7 @@ def fit(
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (n_points,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise DataError(f"weights must be {n_points} finite non-negative numbers, one per row")
+    _check_magnitude(y_values, y)
     log_y = np.log(y_values)
     problem = Problem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=weights)
     z_starts = _starts(law, X, y_values, starts, seed)
@@ -159,6 +156,12 @@ def fit(
     at_bound = tuple(n for n, b in zip(law.param_names, on_lo | on_hi, strict=True) if b)
     curv = curvature(problem, z_best, free=~(on_lo | on_hi))
     not_identifiable = not curv.condition_number < MAX_CONDITION
+    used = np.ones(n_points, dtype=bool) if weights is None else weights > 0
+    flat, off_level = no_signal(log_y, used)
+    if flat:  # the outliers are the rows off the constant level, whatever the law made of them
+        outliers, outlier_threshold = off_level, OUTLIER_FLOOR
+    else:
+        outliers, outlier_threshold = gross_outliers(curv.residuals, used, n_params=int((~(on_lo | on_hi)).sum()))
     status = FitStatus(
         converged=bool(batch.converged[0]),
         at_bound=at_bound,
@@ -167,6 +170,10 @@ def fit(
         sloppy=curv.sloppy if not_identifiable else (),
         condition_number=curv.condition_number,
         n_at_best=n_at_best,
+        no_signal=flat,
+        outliers=tuple(int(i) for i in outliers),
+        outlier_rows=tuple(str(label) for label in runs.table.index[outliers]),
+        outlier_threshold=outlier_threshold,
     )
     result = FitResult(
         law=law,
@@ -193,6 +200,22 @@ def fit(
     )
     _warn(status)
     return result
+
+
+def _check_magnitude(y_values: np.ndarray, y: str) -> None:
+    """Refuse a fitted column whose typical value is beyond what a log-scale fit can handle in float64.
+
+    The Gauss-Newton curvature holds squares of ``d log f / d theta``, about ``1 / f`` for an additive
+    constant: around ``f ~ 1e-154`` they overflow and every start of the optimizer fails. No loss or
+    metric lives near 1e-150 or 1e150; such values are units or logging gone wrong. Single rows that far
+    off are left to the outlier flag.
+    """
+    typical = float(np.median(y_values))
+    if not Y_MAGNITUDE[0] <= typical <= Y_MAGNITUDE[1]:
+        raise DataError(
+            f"column '{y}' has values around {typical:.3g} (median), beyond what a log-scale fit can handle "
+            f"({Y_MAGNITUDE[0]:g} to {Y_MAGNITUDE[1]:g}); check the column and its units"
+        )
 
 
 def _bind_schedule(inner, runs: Runs, X: dict[str, np.ndarray], schedule: Any):
@@ -363,11 +386,5 @@ def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, s
 
 
 def _warn(status: FitStatus) -> None:
-    for message in status.messages():
-        if message.startswith("parameters are not identifiable"):
-            category: type[Warning] = IdentifiabilityWarning
-        elif "bound" in message:
-            category = BoundWarning
-        else:
-            category = ConvergenceWarning
+    for category, message in status.issues():
         warnings.warn(message, category, stacklevel=3)

@@ -15,7 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.errors import DataError, FitError, FitFileError
+from scalelaw.errors import (
+    BoundWarning,
+    ConvergenceWarning,
+    DataError,
+    FitError,
+    FitFileError,
+    IdentifiabilityWarning,
+    NoSignalWarning,
+    OutlierWarning,
+    format_rows,
+)
 from scalelaw.fitting.schema import SCHEMA_VERSION, check_fit
 from scalelaw.laws.law import Law
 
@@ -40,6 +50,16 @@ class FitStatus:
         Of the scaled Gauss-Newton information matrix at the optimum.
     n_at_best : int
         How many starts reached the best objective (within 1e-6 relative): more is reassuring.
+    no_signal : bool
+        The fitted values (gross outliers from their level aside) are all equal to within 1e-9 relative:
+        only the law's constant level is determined, every other parameter is arbitrary.
+    outliers : tuple of int
+        Positions (0-based, in the fit's data) of rows whose log residual is a gross outlier, beyond
+        ``outlier_threshold`` from the median residual (with ``no_signal``: rows off the constant level).
+    outlier_rows : tuple of str
+        The same rows by their labels in the data (file rows counted from 1, or the DataFrame index).
+    outlier_threshold : float
+        ``max(8 * robust noise scale, 0.08)`` in log units (see ``scalelaw.fitting.diagnostics``).
     """
 
     converged: bool
@@ -49,20 +69,61 @@ class FitStatus:
     sloppy: tuple[str, ...] = ()
     condition_number: float = math.nan
     n_at_best: int = 1
+    no_signal: bool = False
+    outliers: tuple[int, ...] = ()
+    outlier_rows: tuple[str, ...] = ()
+    outlier_threshold: float = math.nan
 
     @property
     def ok(self) -> bool:
-        return self.converged and not self.at_bound and not self.not_identifiable
+        """True when no flag is raised: converged, nothing at a bound, identifiable, a signal, no outlier."""
+        return (
+            self.converged
+            and not self.at_bound
+            and not self.not_identifiable
+            and not self.no_signal
+            and not self.outliers
+        )
 
     def messages(self) -> list[str]:
         """Human-readable warnings, empty when all is well."""
-        out = []
+        return [message for _, message in self.issues()]
+
+    def issues(self) -> list[tuple[type[Warning], str]]:
+        """Each raised flag as (warning category, message); :func:`scalelaw.fit` warns with these."""
+        out: list[tuple[type[Warning], str]] = []
+        if self.no_signal:
+            out.append(
+                (
+                    NoSignalWarning,
+                    "no signal in the fitted column: its values are all equal (to within 1e-9 relative"
+                    f"{', gross outliers aside' if self.outliers else ''}), so the law can only match that constant "
+                    "level; every other parameter is arbitrary and predictions at other scales mean nothing. Check "
+                    "that the fitted column (y) is the one you meant",
+                )
+            )
+        if self.outliers:
+            rows = format_rows(self.outlier_rows or self.outliers)
+            out.append(
+                (
+                    OutlierWarning,
+                    f"{len(self.outliers)} gross outlier(s) ({rows}): their log residual is beyond "
+                    f"{self.outlier_threshold:.3g} (8 robust noise scales, at least 0.08) from the others. Check "
+                    "them (a unit or logging error, a diverged run, or a regime the law does not describe), then fix "
+                    "or drop them: the default Huber loss limits their pull on the fit, a squared loss does not",
+                )
+            )
         if not self.converged:
-            out.append("the optimizer did not converge from the best start; results may be inaccurate")
+            out.append(
+                (ConvergenceWarning, "the optimizer did not converge from the best start; results may be inaccurate")
+            )
         if self.at_bound:
             out.append(
-                f"parameter(s) {', '.join(self.at_bound)} ended on a bound: the bound, not the data, set "
-                "them; widen the bound (Law.with_bounds) or fix the parameter (Law.fix)"
+                (
+                    BoundWarning,
+                    f"parameter(s) {', '.join(self.at_bound)} ended on a bound: the bound, not the data, set "
+                    "them; widen the bound (Law.with_bounds) or fix the parameter (Law.fix)",
+                )
             )
         if self.not_identifiable:
             pairs = "; ".join(f"{a} and {b} (correlation {c:+.4f})" for a, b, c in self.tradeoffs)
@@ -73,10 +134,22 @@ class FitStatus:
             else:
                 detail = ""
             out.append(
-                f"parameters are not identifiable from this data (condition number "
-                f"{self.condition_number:.2g}){detail}. Predictions inside the data range are fine; derived "
-                "quantities and extrapolations need the intervals from bootstrap or profile"
+                (
+                    IdentifiabilityWarning,
+                    f"parameters are not identifiable from this data (condition number "
+                    f"{self.condition_number:.2g}){detail}. Predictions inside the data range are fine; derived "
+                    "quantities and extrapolations need the intervals from bootstrap or profile",
+                )
             )
+        return out
+
+    def flags(self) -> list[str]:
+        """Short labels of the raised flags (e.g. ``["no signal", "outliers: rows 3, 9"]``), empty when ok."""
+        out = [] if self.converged else ["not converged"]
+        out += [f"at bound: {', '.join(self.at_bound)}"] if self.at_bound else []
+        out += ["not identifiable"] if self.not_identifiable else []
+        out += ["no signal: constant target, parameters beyond its level are arbitrary"] if self.no_signal else []
+        out += [f"outliers: {format_rows(self.outlier_rows or self.outliers)}"] if self.outliers else []
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +161,10 @@ class FitStatus:
             "sloppy": list(self.sloppy),
             "condition_number": self.condition_number,
             "n_at_best": self.n_at_best,
+            "no_signal": self.no_signal,
+            "outliers": list(self.outliers),
+            "outlier_rows": list(self.outlier_rows),
+            "outlier_threshold": self.outlier_threshold,
         }
 
     @classmethod
@@ -101,6 +178,11 @@ class FitStatus:
             # null: infinite, the one non-finite value a fit computes (a singular information matrix)
             condition_number=_number(data.get("condition_number", math.nan), null=math.inf),
             n_at_best=int(data.get("n_at_best", 1)),
+            # Fits saved before these flags existed load as unflagged (their JSON has no such keys).
+            no_signal=bool(data.get("no_signal", False)),
+            outliers=tuple(int(i) for i in data.get("outliers", ())),
+            outlier_rows=tuple(str(r) for r in data.get("outlier_rows", ())),
+            outlier_threshold=_number(data.get("outlier_threshold", math.nan)),
         )
 
 

@@ -51,6 +51,7 @@ REFIT = "write the fit again with scalelaw fit --out"
 _COUNT = Num(integer=True, low=0, high=MAX_COUNT)
 # Standard errors and correlations are NaN for a parameter on a bound; strict JSON writes NaN and inf as null.
 _MAYBE_NAN = Either(Null(), Num(finite=False))
+_MAYBE_NAN_OPTIONAL = Either(Null(), Num(finite=False), optional=True)
 
 #: Every key of a fit file, with its type and whether it is required (as :meth:`FitResult.to_dict` writes it).
 FIT_SCHEMA = Obj(
@@ -75,6 +76,10 @@ FIT_SCHEMA = Obj(
                 "sloppy": List(Name(), optional=True),
                 "condition_number": Either(Null(), Num(finite=False), optional=True),
                 "n_at_best": Num(integer=True, low=0, high=MAX_COUNT, optional=True),
+                "no_signal": Bool(optional=True),
+                "outliers": List(Num(integer=True, low=0, high=MAX_COUNT), optional=True),
+                "outlier_rows": List(Text(MAX_NAME * 5), optional=True),
+                "outlier_threshold": _MAYBE_NAN_OPTIONAL,
             }
         ),
         "std_errors": Map(_MAYBE_NAN, key=Name(), optional=True),

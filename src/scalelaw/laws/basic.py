@@ -33,11 +33,13 @@ class PowerLaw(Law):
         # laws.md §1.1: alpha and E on a grid, log A by least squares given (alpha, E).
         x = np.log(X[self.inputs[0]])
         y_min = float(np.min(y))
+        floor = max(1e-12 * y_min, np.finfo(np.float64).tiny)  # 1e-12 * 5e-324 would be 0, and log(0) warns
         starts = []
         for alpha, frac in itertools.product((0.05, 0.1, 0.2, 0.35, 0.5, 0.8), (0.0, 0.25, 0.5, 0.75, 0.9)):
             E = frac * y_min
-            log_A = float(np.mean(np.log(np.maximum(y - E, 1e-12 * y_min)) + alpha * x))
-            starts.append((E, np.exp(log_A), alpha))
+            log_A = float(np.mean(np.log(np.maximum(y - E, floor)) + alpha * x))
+            with np.errstate(over="ignore"):  # a loss near 1e300 asks for A = inf: clip() takes it to its bound
+                starts.append((E, np.exp(log_A), alpha))
         return self.clip(np.array(starts))
 
 
