@@ -250,7 +250,7 @@ def test_laws_needing_absent_columns_fail_up_front():
         backtest("kaplan", chinchilla_sweep(), y="val_loss")
     with pytest.raises(LawError, match="unknown law 'chinchila'"):
         backtest("chinchila", chinchilla_sweep())
-    with pytest.raises(DataError, match="interval must be a level"):
+    with pytest.raises(DataError, match="interval must be between 0 and 1"):
         backtest("power", compute_sweep(), interval=90)
 
 

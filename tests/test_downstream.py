@@ -247,7 +247,7 @@ def test_bootstrap_needs_enough_runs_per_stage(rpj):
     c = chain(fit("overtrain", loss_runs), fit("downstream_exp", link_runs, y=METRIC))
     with pytest.raises(FitError, match="only 5 runs"):
         c.bootstrap(n=50)
-    with pytest.raises(FitError, match="at least 10 replicates"):
+    with pytest.raises(DataError, match="at least 10 replicates"):
         c.bootstrap(n=5)
 
 
@@ -281,7 +281,7 @@ def test_bad_options_and_arguments():
     boot = fit_chain(runs, loss="squared").bootstrap(n=10)
     with pytest.raises(FitError, match="vary"):
         boot.predict(vary="neither", **TARGET)
-    with pytest.raises(FitError, match="level"):
+    with pytest.raises(DataError, match="level"):
         boot.predict(level=90, **TARGET)
 
 

@@ -18,9 +18,9 @@ import pytest
 import scalelaw
 from fit_mutations import base_fits, mutations
 from scalelaw import DataError, FitResult, LawError
+from scalelaw._schema import MAX_JSON_DEPTH, Invalid, parse_json
 from scalelaw.errors import FitFileError
 from scalelaw.laws import law_from_dict
-from scalelaw.validate import MAX_JSON_DEPTH, Invalid, parse_json
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_reading_is_bounded(tmp_path, monkeypatch):
     (tmp_path / "binary.json").write_bytes(b'{"a": "\xff\xfe"}')
     with pytest.raises(FitFileError, match="not UTF-8"):
         FitResult.load(tmp_path / "binary.json")
-    monkeypatch.setattr("scalelaw.validate.MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("scalelaw._schema.MAX_FILE_BYTES", 100)
     with pytest.raises(FitFileError, match="larger than"):
         _load(tmp_path, {"schema": "scalelaw.fit", "padding": "x" * 200})
 

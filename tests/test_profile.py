@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import scalelaw
-from scalelaw import FitError, fit, get_law
+from scalelaw import DataError, FitError, fit, get_law
 from scalelaw.profile import Profile as ProfileDirect
 from scalelaw.uncertainty import Profile, profile, profile_curves
 
@@ -167,9 +167,9 @@ def test_reexports_and_result_method(loglinear):
 
 def test_bad_arguments_are_refused(loglinear):
     _, result = loglinear
-    with pytest.raises(FitError, match="between 0 and 1"):
+    with pytest.raises(DataError, match="between 0 and 1"):
         profile(result, "alpha", level=95)
-    with pytest.raises(FitError, match="between 0 and 1"):
+    with pytest.raises(DataError, match="between 0 and 1"):
         profile_curves(result, ["alpha"], levels=(1.5,))
     with pytest.raises(FitError, match="n_grid"):
         profile_curves(result, ["alpha"], n_grid=1)

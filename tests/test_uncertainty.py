@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelaw import FitError, fit, get_law
+from scalelaw import DataError, FitError, fit, get_law
 from scalelaw.uncertainty import bootstrap, profile
 
 POWER_TRUTH = {"E": 1.7, "A": 2.0e3, "alpha": 0.15}
@@ -87,9 +87,9 @@ def test_bootstrap_refuses_too_few_runs():
 
 
 def test_bootstrap_refuses_bad_arguments(power_fit):
-    with pytest.raises(FitError, match="at least 10 replicates"):
+    with pytest.raises(DataError, match="at least 10 replicates"):
         bootstrap(power_fit, n=3)
-    with pytest.raises(FitError, match="between 0 and 1"):
+    with pytest.raises(DataError, match="between 0 and 1"):
         bootstrap(power_fit, n=50).interval(90)
 
 

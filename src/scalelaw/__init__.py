@@ -6,9 +6,8 @@
 True
 """
 
-__version__ = "0.1.0"
-
 from scalelaw import datasets
+from scalelaw._version import __version__
 from scalelaw.backtest import backtest, select_law
 from scalelaw.errors import (
     BoundWarning,

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import check_level
 from scalelaw.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
 from scalelaw.errors import BoundWarning, ConvergenceWarning, DataError, FitError, IdentifiabilityWarning
 from scalelaw.fitting.fit import SCALE_COLUMNS, fit
@@ -485,8 +486,8 @@ def _prepare(
     fit_kwargs = dict(fit_kwargs)
     resolved = _resolve_laws(laws, fit_kwargs)
     _check_columns(resolved, runs, y)
-    if interval is not None and not 0 < interval < 1:
-        raise DataError(f"interval must be a level between 0 and 1 (e.g. 0.9), got {interval!r}")
+    if interval is not None:
+        check_level(interval, "interval")
     return runs, resolved, fit_kwargs
 
 

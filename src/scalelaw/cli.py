@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from scalelaw._validation import check_level
 from scalelaw.errors import DataError, LawError, ScaleLawError
 
 app = typer.Typer(
@@ -762,8 +763,8 @@ def plan(
     from scalelaw import plan as planning
 
     def action():
-        if interval is not None and not 0 < interval < 1:
-            raise DataError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}")
+        if interval is not None:
+            check_level(interval, "--interval")
         result = _load_fit(fit_file)
         budgets = _floats(flops, "--flops")
         asked = _precision_request(precision, bits_post, params, bits, bits_range)
@@ -1459,8 +1460,7 @@ def report_cmd(
 
     def action():
         check_output_path(out_path, inputs=[data], kind="report", force=force)
-        if not 0 < level < 1:
-            raise DataError(f"--level must be between 0 and 1 (e.g. 0.9), got {level}")
+        check_level(level, "--level")
         if n_boot < 0:
             raise DataError(f"--n-boot must be >= 0, got {n_boot}")
         runs = load_runs(data, mapping)

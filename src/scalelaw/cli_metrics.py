@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from scalelaw._validation import check_level
 from scalelaw.cli import (
     _check_point,
     _fail,
@@ -462,8 +463,8 @@ def fp_plan(
     from scalelaw import precision as decisions
 
     def action():
-        if interval is not None and not 0 < interval < 1:
-            raise DataError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}")
+        if interval is not None:
+            check_level(interval, "--interval")
         if (layout is None) == (params is None):
             raise DataError("give --params N --format EkMj [--block B] (critical data size) or --layout P (best split)")
         if published == (fit_file is not None):

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._validation import check_level
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
@@ -419,8 +420,7 @@ def suggest(
         raise DataError(f"budget must be a positive number of FLOPs, got {budget}")
     if max_runs < 1:
         raise DataError("max_runs must be at least 1")
-    if not 0 < level < 1:
-        raise DataError(f"level must be between 0 and 1, got {level}")
+    check_level(level)
     law = result.law
     if result.data is None:
         raise FitError("this fit carries no data; suggestions need the existing runs")

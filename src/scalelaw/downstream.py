@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting import fit
 from scalelaw.fitting.result import FitResult
@@ -32,7 +33,6 @@ from scalelaw.laws.law import Law
 from scalelaw.runs import Runs
 from scalelaw.uncertainty import (
     MIN_RUNS,
-    _check_level,
     _columns,
     _log_residuals,
     _quantile_interval,
@@ -385,7 +385,7 @@ class ChainBootstrap:
         DataFrame
             The inputs, then ``loss, loss_low, loss_high, value, low, high, level, method``.
         """
-        _check_level(level)
+        check_level(level)
         c = self.chain
         columns = _columns(c.loss_fit, frame, inputs)
         point_loss = c.loss_fit.predict(columns)
@@ -449,8 +449,7 @@ def chain_bootstrap(
     FitError
         A fit without data, or a stage with fewer than 8 runs to resample.
     """
-    if n < 10:
-        raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
+    check_replicates(n)
     fits = (c.loss_fit, c.metric_fit)
     run_ids = [np.asarray(f.data.run, dtype=str) for f in fits]  # type: ignore[union-attr]
     for ids, stage in zip(run_ids, ("loss", "link"), strict=True):

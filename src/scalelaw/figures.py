@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import check_level
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.result import FitResult
 
@@ -434,8 +435,8 @@ def fit_view(
     _check_x(result, frame, x)
     if extrapolate < 1:
         raise DataError(f"extrapolate is a factor >= 1 (1: no extrapolation), got {extrapolate}")
-    if interval is not None and not 0 < interval < 1:
-        raise DataError(f"interval must be a level between 0 and 1 (e.g. 0.9), got {interval}")
+    if interval is not None:
+        check_level(interval, "interval")
     law_inputs = result.law.inputs
     groups, title, numeric = _groups(frame, law_inputs, x, group)
     boot = _resolve_boot(result, boot) if interval is not None else None

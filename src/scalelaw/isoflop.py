@@ -84,6 +84,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.io import load_runs
@@ -438,13 +439,10 @@ def _ci(value: float, low: float, high: float, level: float | None) -> str:
     return f"{value:.4f} [{low:.4f}, {high:.4f}] ({level:.0%})"
 
 
-def _check_level(interval: float | None, n_boot: int) -> None:
-    if interval is None:
-        return
-    if not 0 < interval < 1:
-        raise FitError(f"interval must be between 0 and 1 (e.g. 0.9), got {interval}")
-    if n_boot < 10:
-        raise FitError(f"a bootstrap needs at least 10 replicates (got {n_boot}); 1000 is a good default")
+def _check_interval(interval: float | None, n_boot: int) -> None:
+    if interval is not None:
+        check_level(interval, "interval")
+        check_replicates(n_boot)
 
 
 def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
@@ -559,7 +557,7 @@ def exponents_from_optima(
     >>> round(fit.a, 3)
     0.5
     """
-    _check_level(interval, n_boot)
+    _check_interval(interval, n_boot)
     c = np.asarray(flops, dtype=np.float64).ravel()
     n = np.asarray(params_opt, dtype=np.float64).ravel()
     w = np.ones_like(c) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
@@ -635,7 +633,7 @@ def approach2(
     (True, 1.0)
     """
     _check_options(min_points, window)
-    _check_level(interval, n_boot)
+    _check_interval(interval, n_boot)
     if by not in ("points", "budgets"):
         raise FitError(f"by must be 'budgets' or 'points', not {by!r}")
     budgets = _budgets(runs, flops, params, loss, rtol)
@@ -740,7 +738,7 @@ def approach3(
     """
     from scalelaw.plan import _nd_inputs, optimum
 
-    _check_level(interval, n_boot)
+    _check_interval(interval, n_boot)
     if len(result.law.inputs) < 2:
         raise LawError(
             f"law {result.law.name!r} reads only {', '.join(result.law.inputs)}; Approach 3 needs a law of "

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._validation import check_level
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.fit import fit as fit_law
@@ -760,8 +761,7 @@ def optimize_mixture(
     >>> {d: round(w, 3) for d, w in best.mixture.items()}
     {'web': 0.6, 'code': 0.0, 'books': 0.4}
     """
-    if not 0 < level < 1:
-        raise FitError(f"level must be between 0 and 1, got {level}")
+    check_level(level)
     if n_candidates < 1:
         raise FitError(f"n_candidates must be >= 1, got {n_candidates}")
     if n_bootstrap != 0 and n_bootstrap < 10:

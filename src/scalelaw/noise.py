@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from scalelaw._validation import check_level
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.result import FitResult
 from scalelaw.io import load_runs
@@ -429,9 +430,9 @@ class SeedNoise:
             The inputs, ``value`` (the law), ``low``, ``high``, ``level``, ``seed_sd`` (seed sd used),
             ``misfit_sd`` and ``method``.
         """
-        from scalelaw.uncertainty import _check_level, _columns
+        from scalelaw.uncertainty import _columns
 
-        _check_level(level)
+        check_level(level)
         if int(seeds) != seeds or seeds < 1:
             raise DataError(f"seeds must be a positive integer, got {seeds}")
         if int(draws) != draws or draws < 1:
@@ -611,8 +612,7 @@ def seed_noise(
     >>> 0.002 < est.sd < 0.01
     True
     """
-    if not 0 < level < 1:
-        raise DataError(f"level must be between 0 and 1 (e.g. 0.9), got {level}")
+    check_level(level)
     if model not in ("pooled", "trend"):
         raise DataError(f"model must be 'pooled' or 'trend', not {model!r}")
     runs = load_runs(runs)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from scalelaw._validation import check_level
 from scalelaw.errors import ConvergenceWarning, DataError, FitError
 
 __all__ = [
@@ -671,7 +672,7 @@ def holdout_by_flops(
     >>> bt.n_train, len(bt.table)
     (77, 46)
     """
-    _check_level(level)
+    check_level(level)
     data = _model_frame(frame, [target, *benchmarks], need_flops=True)
     data = data[np.isfinite(data[target].to_numpy(dtype=float))]
     bench = [b for b in _benchmark_list(benchmarks) if b != target]
@@ -809,7 +810,7 @@ def predict_family(
     >>> sorted(pred.table["model"].unique())
     ['meta-llama/Llama-2-70b-hf']
     """
-    _check_level(level)
+    check_level(level)
     data = _model_frame(frame, [*([target] if target else []), *benchmarks], need_flops=False)
     if "model_family" not in data:
         raise DataError("predict_family needs a 'model_family' column")
@@ -1021,11 +1022,6 @@ def _row_limits(
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
-
-
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise DataError(f"interval level must be between 0 and 1 (e.g. 0.9), got {level}")
 
 
 def _benchmark_list(benchmarks: Sequence[str]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import check_level
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
@@ -177,8 +178,7 @@ def parameter_sets(
     point = np.array([result.values])
     if interval is None:
         return point
-    if not 0 < interval < 1:
-        raise FitError(f"interval must be between 0 and 1 (e.g. 0.9), got {interval}")
+    check_level(interval, "interval")
     if boot is None:
         boot = result.bootstrap(n=n_boot, seed=seed)
     elif boot.result is not result and boot.result.values != result.values:

@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._validation import check_level
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.result import FitResult
-from scalelaw.uncertainty import _base_weights, _check_level, _problem
+from scalelaw.uncertainty import _base_weights, _problem
 
 #: Doublings of the distance from the estimate before an unbounded side is declared open.
 MAX_EXPANSIONS = 40
@@ -112,7 +113,7 @@ class Profile:
         True
         """
         level = self.level if level is None else level
-        _check_level(level)
+        check_level(level)
         if self.levels and level > max(self.levels) + 1e-12:
             raise FitError(
                 f"this profile of {self.parameter} was extended only to level {max(self.levels)}; compute it "
@@ -182,7 +183,7 @@ def profile(
     >>> bool(row["low"] < row["estimate"] < row["high"]), bool(row["open_low"] or row["open_high"])
     (True, False)
     """
-    _check_level(level)
+    check_level(level)
     if parameters is None:
         names = list(result.law.param_names)
     else:
@@ -236,9 +237,9 @@ def profile_curves(
     >>> [c.parameter for c in profile_curves(fit, ["E", "alpha"])]
     ['E', 'alpha']
     """
-    _check_level(level)
+    check_level(level)
     for extra in levels:
-        _check_level(extra)
+        check_level(extra)
     if int(n_grid) != n_grid or n_grid < 2:
         raise FitError(f"n_grid must be a whole number >= 2, got {n_grid!r}")
     all_levels = tuple(sorted({float(level), *(float(q) for q in levels)}))

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import check_level
 from scalelaw.errors import DataError, IdentifiabilityWarning, format_rows
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.fit import fit as _fit
@@ -407,7 +408,7 @@ def _bootstrap_means(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
 
 
 def _summary(matrix: np.ndarray, ks: np.ndarray, level: float, n_boot: int, seed: int, name: str) -> pd.DataFrame:
-    _check_level(level)
+    check_level(level)
     if n_boot < 10:
         raise DataError(f"n_boot must be at least 10 (got {n_boot}); 1000 is a good default")
     reps = _bootstrap_means(matrix, n_boot, seed)
@@ -423,11 +424,6 @@ def _summary(matrix: np.ndarray, ks: np.ndarray, level: float, n_boot: int, seed
             "n_problems": matrix.shape[0],
         }
     )
-
-
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise DataError(f"level must be between 0 and 1 (e.g. 0.9), got {level}")
 
 
 def coverage_curve(
@@ -574,7 +570,7 @@ class CoverageFit:
 
     def _quantiles(self, values: np.ndarray, level: float | None) -> tuple[np.ndarray, np.ndarray]:
         level = self.level if level is None else level
-        _check_level(level)
+        check_level(level)
         if values.shape[0] < 2:
             nan = np.full(values.shape[1:], np.nan)
             return nan, nan
@@ -702,7 +698,7 @@ def fit_coverage(
         raise DataError(f"law must be 'coverage' or 'coverage_ceiling', not {law!r}")
     if weights not in ("bootstrap", "binomial", "none"):
         raise DataError(f"weights must be 'bootstrap', 'binomial' or 'none', not {weights!r}")
-    _check_level(level)
+    check_level(level)
     if n_boot != 0 and n_boot < 10:
         raise DataError(f"n_boot must be 0 or at least 10 (got {n_boot})")
     frame = _frame(table, mapping)

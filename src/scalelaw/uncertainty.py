@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.fit import bind_inputs, curve_ids, fit_inputs, with_schedule
@@ -126,7 +127,7 @@ class Bootstrap:
         DataFrame
             Columns ``quantity, estimate, low, high, level, method``.
         """
-        _check_level(level)
+        check_level(level)
         if of is None:
             names = list(self.result.law.param_names)
             reps = self.samples
@@ -168,7 +169,7 @@ class Bootstrap:
         (resampled log residuals of the fit). LR-schedule laws read each row's ``run`` and ``step``;
         ``schedule`` gives the LRs of runs the fit's schedules lack (as for :meth:`FitResult.predict`).
         """
-        _check_level(level)
+        check_level(level)
         X, columns = _inputs(self.result, frame, inputs, schedule)
         preds = _predict(self.result, self.samples, X)  # (n_ok, n_rows)
         point = _predict(self.result, np.array([self.result.values]), X)[0]
@@ -247,8 +248,7 @@ def bootstrap(
         raise FitError(f"by must be 'run', 'row' or 'block', not {by!r}")
     if block is not None and by != "block":
         raise FitError(f"block= sets the block length of by='block'; it means nothing for by={by!r}")
-    if n < 10:
-        raise FitError(f"a bootstrap needs at least 10 replicates (got {n}); 1000 is a good default")
+    check_replicates(n)
     result = with_schedule(result, schedule)
     problem = _problem(result)
     assert result.data is not None
@@ -559,11 +559,6 @@ def _log_residuals(result: FitResult) -> np.ndarray:
     assert result.data is not None
     pred = _predict(result, np.array([result.values]), fit_inputs(result))[0]
     return np.log(result.data.columns[result.y]) - np.log(pred)
-
-
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise FitError(f"interval level must be between 0 and 1 (e.g. 0.9), got {level}")
 
 
 # ---------------------------------------------------------------------------------------------- profile

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._version import __version__
 from scalelaw.errors import (
     BoundWarning,
     ConvergenceWarning,
@@ -321,8 +322,6 @@ class FitResult:
         if len(self.values) != self.law.n_params:
             raise FitError(f"{len(self.values)} values for law {self.law.name!r} with {self.law.n_params} parameters")
         if not self.package_version:
-            from scalelaw import __version__
-
             object.__setattr__(self, "package_version", __version__)
 
     @property
@@ -530,8 +529,8 @@ class FitResult:
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "fit JSON") -> FitResult:
         """Parse and check fit JSON (nesting depth limited); errors are :class:`FitFileError` naming ``source``."""
+        from scalelaw._schema import Invalid, parse_json
         from scalelaw.fitting.schema import REFIT
-        from scalelaw.validate import Invalid, parse_json
 
         try:
             data = parse_json(text)
@@ -557,7 +556,7 @@ class FitResult:
         """
         from pathlib import Path
 
-        from scalelaw.validate import Invalid, read_limited
+        from scalelaw._schema import Invalid, read_limited
 
         p = Path(path)
         if not p.exists():

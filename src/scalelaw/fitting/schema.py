@@ -10,7 +10,7 @@ else. :func:`check_fit` checks it in two passes and raises :class:`~scalelaw.err
 2. consistency, once the law is rebuilt: parameter names, the correlation matrix's size, the data
    columns the law reads and their common length.
 
-What reading costs is bounded first (:mod:`scalelaw.validate`): file size and nesting depth.
+What reading costs is bounded first (:mod:`scalelaw._schema`): file size and nesting depth.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from scalelaw.errors import FitFileError, LawError
-from scalelaw.fitting.objective import LOSSES
-from scalelaw.laws.law import Law
-from scalelaw.validate import (
+from scalelaw._schema import (
     MAX_NAME,
     Any_,
     Bool,
@@ -39,6 +36,9 @@ from scalelaw.validate import (
     path,
     shown,
 )
+from scalelaw.errors import FitFileError, LawError
+from scalelaw.fitting.objective import LOSSES
+from scalelaw.laws.law import Law
 
 #: Bump when the JSON layout changes; readers refuse newer schemas than they know.
 SCHEMA_VERSION = 1

@@ -7,9 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from scalelaw.errors import LawError
-from scalelaw.laws.law import Law, Parameter
-from scalelaw.validate import (
+from scalelaw._schema import (
     MAX_NAME,
     Bool,
     Bound,
@@ -26,6 +24,8 @@ from scalelaw.validate import (
     path,
     shown,
 )
+from scalelaw.errors import LawError
+from scalelaw.laws.law import Law, Parameter
 
 _REGISTRY: dict[str, Callable[..., Law]] = {}
 
@@ -143,7 +143,7 @@ def check_law_definition(data: Any, where: str = "") -> None:
 
     Raises
     ------
-    scalelaw.validate.Invalid
+    scalelaw._schema.Invalid
         With the JSON path below ``where`` of the first fault.
     """
     for _ in range(MAX_FIXED_NESTING + 1):  # a fixed law wraps its base: walk down without recursion

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw import figures
+from scalelaw._validation import check_level
+from scalelaw._version import __version__
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.report import charts
@@ -77,11 +79,8 @@ def build_report(
     """
     if not isinstance(result, FitResult):
         raise DataError(f"build_report needs a FitResult, got {type(result).__name__}")
-    if not 0 < level < 1:
-        raise DataError(f"level must be between 0 and 1 (e.g. 0.9), got {level}")
+    check_level(level)
     from plotly.offline import get_plotlyjs
-
-    from scalelaw import __version__
 
     boot, boot_note = _bootstrap(result, boot, n_boot, seed)
     view = figures.fit_view(result, boot=boot, interval=level)

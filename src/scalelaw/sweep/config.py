@@ -305,7 +305,7 @@ def load_config(path: str | os.PathLike) -> SweepConfig:
         raise DataError(f"no such sweep config: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory; give a sweep config .toml file")
-    from scalelaw.validate import Invalid, read_limited
+    from scalelaw._schema import Invalid, read_limited
 
     try:
         data = tomllib.loads(read_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
