@@ -495,7 +495,7 @@ def lr_available() -> bool:
 
 def suite_lr(log) -> list[dict[str, Any]]:
     """Paper split: fit on cosine_24000 + constant_24000 + wsdcon_9, predict the 6 held-out curves, per size."""
-    from scalelaw.datasets import luo2025
+    from scalelaw.data.datasets import luo2025
 
     curves = scalelaw.datasets.load("luo2025")
     sched = luo2025.schedules()

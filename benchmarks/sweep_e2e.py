@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import scalelaw
-from scalelaw.io import write_text_atomic
+from scalelaw.data.io import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "tiny.toml"
@@ -171,7 +171,7 @@ def section(data: dict) -> str:
         "`scalelaw backtest examples/tiny.final.jsonl --laws chinchilla,kaplan,overtrain --holdout largest:1:params`).",
         "",
         f"* **Runs**: `{data['config']}`, {data['runs_total']} runs: {len(data['sizes'])} GPT sizes ({sizes}"
-        " parameters, total count incl. embeddings, from `scalelaw.accounting`) × token budgets"
+        " parameters, total count incl. embeddings, from `scalelaw.data.accounting`) × token budgets"
         f" {', '.join(f'{b:,.0f}' for b in data['budgets'])}, one seed; byte tokens of the `{corpus['name']}`"
         f" corpus ({corpus['train_tokens']:,} train / {corpus['val_tokens']:,} validation tokens,"
         f" {corpus['documents']} files of Python {data['environment']['python']}). Loss = validation cross-entropy"

@@ -1,4 +1,4 @@
-"""Parameter and FLOP accounting (scalelaw.accounting): laws.md §15.8 oracles, published model sizes,
+"""Parameter and FLOP accounting (scalelaw.data.accounting): laws.md §15.8 oracles, published model sizes,
 the structure of each FLOP convention, validation, and properties (hypothesis)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalelaw.accounting import (
+from scalelaw.data.accounting import (
     CONVENTIONS,
     FlopCount,
     ParamCount,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from scalelaw import DataError, fit, get_law, load_runs
-from scalelaw.checkpoints import checkpoint_weights, drop_early
+from scalelaw.data.checkpoints import checkpoint_weights, drop_early
 
 POWER = {"E": 1.5, "A": 60.0, "alpha": 0.15}
 

@@ -56,7 +56,7 @@ def luo_files(tmp_path_factory):
     curves[["run", "step", "loss"]].rename(columns={"run": "name", "step": "iteration", "loss": "val"}).to_csv(
         folder / "curves.csv", index=False
     )
-    from scalelaw.datasets import luo2025
+    from scalelaw.data.datasets import luo2025
 
     schedules = Schedules.from_arrays({r: luo2025.schedule(r.split("/")[1]) for r in curves["run"].unique()})
     schedules.to_frame().rename(columns={"run": "name", "step": "iteration", "lr": "learning_rate"}).to_csv(

@@ -23,8 +23,8 @@ import pytest
 
 import scalelaw
 from scalelaw import FitResult
+from scalelaw.data.io import check_output_path, strict_json, write_bytes_atomic, write_text_atomic
 from scalelaw.errors import DataError
-from scalelaw.io import check_output_path, strict_json, write_bytes_atomic, write_text_atomic
 from scalelaw.misfit import estimate_misfit
 from scalelaw.sweep.events import RunSummary
 from scalelaw.sweep.store import RunStore

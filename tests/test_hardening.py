@@ -32,8 +32,8 @@ from scalelaw import (
     get_law,
     load_runs,
 )
+from scalelaw.data.runs import _KEY_COLUMNS, CANONICAL_COLUMNS
 from scalelaw.fitting.diagnostics import OUTLIER_FLOOR, gross_outliers, no_signal
-from scalelaw.runs import _KEY_COLUMNS, CANONICAL_COLUMNS
 
 POWER = {"E": 1.7, "A": 2e3, "alpha": 0.15}
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from scalelaw import DataError, FitResult, LawError, datasets, fit, get_law
-from scalelaw.datasets import luo2025
+from scalelaw.data.datasets import luo2025
+from scalelaw.data.schedules import load_curves_and_schedules, load_schedules, predict_curves
 from scalelaw.laws import schedule as sched
 from scalelaw.laws.schedule import Schedules, loss_drop, loss_drop_design
-from scalelaw.schedules import load_curves_and_schedules, load_schedules, predict_curves
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

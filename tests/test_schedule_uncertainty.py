@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from scalelaw import FitError, FitResult, LawError, datasets, fit, get_law
 from scalelaw.backtest import backtest, backtest_predictions
-from scalelaw.datasets import luo2025
+from scalelaw.data.datasets import luo2025
 from scalelaw.influence import influence
 from scalelaw.laws import schedule as sched
 from scalelaw.laws.schedule import Schedules

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import scalelaw
-from scalelaw.accounting import count_params, flops_per_token
+from scalelaw.data.accounting import count_params, flops_per_token
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.sweep import SweepExtraMissing, load_config, require_ray, require_torch
 from scalelaw.sweep.config import Schedule, gpt_config, parse_config

@@ -6,9 +6,11 @@
 True
 """
 
-from scalelaw import datasets
 from scalelaw._version import __version__
 from scalelaw.backtest import backtest, select_law
+from scalelaw.data import datasets
+from scalelaw.data.io import load_runs, read_table
+from scalelaw.data.runs import CANONICAL_COLUMNS, Runs
 from scalelaw.errors import (
     BoundWarning,
     ConvergenceWarning,
@@ -22,9 +24,7 @@ from scalelaw.errors import (
     ScaleLawError,
 )
 from scalelaw.fitting import FitResult, FitStatus, fit
-from scalelaw.io import load_runs, read_table
 from scalelaw.laws import Law, Parameter, get_law, list_laws
-from scalelaw.runs import CANONICAL_COLUMNS, Runs
 
 __all__ = [
     "CANONICAL_COLUMNS",

@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_level
-from scalelaw.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
+from scalelaw.data.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import BoundWarning, ConvergenceWarning, DataError, FitError, IdentifiabilityWarning
 from scalelaw.fitting.fit import SCALE_COLUMNS, fit
-from scalelaw.io import load_runs
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
-from scalelaw.runs import Runs
 
 __all__ = [
     "METRICS",
@@ -344,7 +344,7 @@ def backtest(
         Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
         ``law_options``, ``schedule`` for the LR-schedule laws, covering the held-out runs too, ...).
         ``weights`` may be one weight per row of ``runs`` (the training rows are taken from it) or a
-        scheme of :func:`scalelaw.checkpoints.checkpoint_weights` (``"per_run"``), computed on the
+        scheme of :func:`scalelaw.data.checkpoints.checkpoint_weights` (``"per_run"``), computed on the
         training rows.
 
     Returns

@@ -62,7 +62,7 @@ def _run(action: Callable[[], Any]) -> Any:
 
 
 def _print_json(data: Any, indent: int | None = 2, separators: tuple[str, str] | None = None) -> None:
-    from scalelaw.io import strict_json  # NaN and Infinity become null: strict parsers (jq) read the output
+    from scalelaw.data.io import strict_json  # NaN and Infinity become null: strict parsers (jq) read the output
 
     sys.stdout.write(strict_json(data, indent=indent, separators=separators) + "\n")
 
@@ -78,7 +78,7 @@ def datasets_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """List the bundled datasets with their rows and license."""
-    from scalelaw import datasets
+    from scalelaw.data import datasets
 
     table = datasets.list()
     if as_json:
@@ -154,15 +154,15 @@ def fit(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
+    from scalelaw.data.io import check_output_path, load_runs
     from scalelaw.fitting import fit as fit_law
-    from scalelaw.io import check_output_path, load_runs
 
     def action():
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
             check_output_path(out_path, inputs=[data, schedule], kind="fit", force=force)
         schedules = None
         if schedule is not None:
-            from scalelaw.schedules import load_curves_and_schedules
+            from scalelaw.data.schedules import load_curves_and_schedules
 
             runs, schedules = load_curves_and_schedules(data, schedule, mapping)
         else:
@@ -498,8 +498,8 @@ def _predict_curves(
     band: _Band | None = None,
 ) -> None:
     """``predict --schedule``: the loss at every step of the schedule file, or at the ``--steps`` rows."""
+    from scalelaw.data.schedules import load_schedules, predict_curves
     from scalelaw.laws.schedule_laws import schedule_law
-    from scalelaw.schedules import load_schedules, predict_curves
 
     def action():
         result = _load_fit(fit_file)
@@ -516,7 +516,7 @@ def _predict_curves(
             size = points[0][size_col]
         rows = None
         if steps is not None:
-            from scalelaw.runs import parse_mapping
+            from scalelaw.data.runs import parse_mapping
 
             rows = _read_table_or_dataset(steps)
             rows = rows.rename(columns={k: v for k, v in parse_mapping(mapping).items() if k in rows.columns})
@@ -628,10 +628,10 @@ def _where_masks(table, conditions: list[str] | None, source: str):
 
 
 def _read_table_or_dataset(source: str):
-    from scalelaw.io import read_table
+    from scalelaw.data.io import read_table
 
     if source.startswith("dataset:"):
-        from scalelaw import datasets
+        from scalelaw.data import datasets
 
         return datasets.load(source.split(":", 1)[1])
     return read_table(source)
@@ -1084,9 +1084,9 @@ def backtest_cmd(
     """Fit each law on the small runs, predict the held-out large runs, and rank laws by that error."""
     from scalelaw.backtest import METRICS, SelectionResult, to_records
     from scalelaw.backtest import backtest as run_backtest
-    from scalelaw.checkpoints import drop_early as drop_early_rows
+    from scalelaw.data.checkpoints import drop_early as drop_early_rows
+    from scalelaw.data.io import load_runs
     from scalelaw.errors import FitError
-    from scalelaw.io import load_runs
 
     def action():
         names = _split_list(laws)
@@ -1222,7 +1222,7 @@ def suggest(
             raise DataError("give the fit JSON of your current runs, or --cold-start when you have none")
         result = _load_fit(fit_file)
         allowed = _floats([sizes], "--sizes") if sizes else None
-        from scalelaw.io import read_table
+        from scalelaw.data.io import read_table
 
         pool = read_table(candidates) if candidates else None
         return (
@@ -1328,7 +1328,7 @@ def isoflop(
 ) -> None:
     """Compute-optimal exponents from IsoFLOP runs: per-budget parabolas (Approach 2), optionally vs a fit (3)."""
     from scalelaw import isoflop as iso
-    from scalelaw.io import load_runs
+    from scalelaw.data.io import load_runs
 
     def action():
         if by not in ("budgets", "points"):
@@ -1441,9 +1441,9 @@ def report_cmd(
 
     from scalelaw.backtest import backtest as run_backtest
     from scalelaw.backtest import split_runs, to_records
+    from scalelaw.data.io import check_output_path, load_runs
     from scalelaw.errors import FitError
     from scalelaw.fitting import fit as fit_law
-    from scalelaw.io import check_output_path, load_runs
     from scalelaw.report import write_report
 
     # The command as it takes effect, defaults included: running it again rebuilds the same report.
@@ -1607,7 +1607,7 @@ def sweep(
 
 def _check_sweep_out(store: Path, config: Path) -> None:
     """``sweep --out``: the run store and its final table (written next to it) must be safe to write."""
-    from scalelaw.io import check_output_path
+    from scalelaw.data.io import check_output_path
     from scalelaw.sweep.store import final_path
 
     for target in (store, final_path(store)):  # no --force: a sweep appends to a store, it never replaces one

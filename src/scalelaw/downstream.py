@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_level, check_replicates
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting import fit
 from scalelaw.fitting.result import FitResult
-from scalelaw.io import load_runs
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
-from scalelaw.runs import Runs
 from scalelaw.uncertainty import (
     MIN_RUNS,
     _columns,

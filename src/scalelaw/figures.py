@@ -568,7 +568,7 @@ def isoflop_view(
     ``minima`` (columns ``flops``, ``params``/``params_opt`` and ``loss``/``loss_opt``) those are shown
     instead and no parabola is fitted.
     """
-    from scalelaw.io import load_runs
+    from scalelaw.data.io import load_runs
 
     runs = load_runs(runs)
     runs.require(["flops", x, y], positive=["flops", x], why="an IsoFLOP plot needs compute, size and loss")

@@ -85,11 +85,11 @@ import pandas as pd
 from scipy import stats
 
 from scalelaw._validation import check_level, check_replicates
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.result import FitResult
-from scalelaw.io import load_runs
 from scalelaw.laws.law import Law
-from scalelaw.runs import Runs
 
 __all__ = [
     "CHINCHILLA_BUDGETS",

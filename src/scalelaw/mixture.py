@@ -32,13 +32,13 @@ import pandas as pd
 from scipy import stats
 
 from scalelaw._validation import check_level
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.fit import fit as fit_law
 from scalelaw.fitting.result import FitResult
-from scalelaw.io import load_runs
 from scalelaw.laws.mixture import COLUMN_PREFIX, mixing_law, proportion_column
-from scalelaw.runs import Runs
 
 __all__ = [
     "MODELS",

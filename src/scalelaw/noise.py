@@ -29,10 +29,10 @@ import pandas as pd
 from scipy import special, stats
 
 from scalelaw._validation import check_level
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.result import FitResult
-from scalelaw.io import load_runs
-from scalelaw.runs import Runs
 
 __all__ = [
     "SeedNoise",

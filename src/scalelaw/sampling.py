@@ -144,8 +144,8 @@ def _pass_at_k(n: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def _frame(table: Any, mapping: Any) -> pd.DataFrame:
-    from scalelaw.io import read_table
-    from scalelaw.runs import parse_mapping
+    from scalelaw.data.io import read_table
+    from scalelaw.data.runs import parse_mapping
 
     if isinstance(table, pd.DataFrame):
         frame = table.copy()

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from scalelaw import datasets, fit, get_law
-from scalelaw.datasets import luo2025
+from scalelaw.data.datasets import luo2025
 
 # src/config.py::PARAMS, order [L0, A, alpha, B, C, beta, gamma] (ORACLES.md §3).
 PARAMS = {

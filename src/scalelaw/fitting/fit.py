@@ -11,16 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
 from scalelaw.fitting.engine import Problem, multistart
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
-from scalelaw.io import load_runs
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
-from scalelaw.runs import Runs
 
 #: Inputs read on a log scale: they must be strictly positive.
 SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_size"})
@@ -220,8 +220,8 @@ def _check_magnitude(y_values: np.ndarray, y: str) -> None:
 
 def _bind_schedule(inner, runs: Runs, X: dict[str, np.ndarray], schedule: Any):
     """Attach the schedule arrays of an LR-schedule law to ``X``; return the schedules and their JSON summary."""
+    from scalelaw.data.schedules import load_schedules
     from scalelaw.laws.schedule_laws import as_schedules
-    from scalelaw.schedules import load_schedules
 
     run = runs.run_ids if "run" in runs.columns else None
     step = X[inner.inputs[0]]
@@ -256,7 +256,7 @@ def with_schedule(result: FitResult, schedule: Any = None) -> FitResult:
         return result
     if schedule_law(result.law) is None:
         raise LawError(f"law {result.law.name!r} does not read an LR schedule; drop schedule=")
-    from scalelaw.schedules import load_schedules
+    from scalelaw.data.schedules import load_schedules
 
     return dataclasses.replace(result, schedule=load_schedules(schedule))
 
@@ -347,7 +347,7 @@ def bind_inputs(result: FitResult, columns: Mapping[str, Any], schedule: Any = N
         return result.law.bind(columns)
     columns = dict(columns)
     if schedule is not None:
-        from scalelaw.schedules import load_schedules
+        from scalelaw.data.schedules import load_schedules
 
         schedule = load_schedules(schedule)
     elif result.schedule is not None:

@@ -483,7 +483,7 @@ class FitResult:
 
         Finite floats round-trip exactly; ``null`` reads back as NaN, or as infinity for the condition number.
         """
-        from scalelaw.io import strict_json
+        from scalelaw.data.io import strict_json
 
         return strict_json(self.to_dict(), indent=indent)
 
@@ -540,7 +540,7 @@ class FitResult:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the JSON atomically."""
-        from scalelaw.io import write_text_atomic
+        from scalelaw.data.io import write_text_atomic
 
         write_text_atomic(path, self.to_json() + "\n")
 
@@ -582,7 +582,7 @@ class FitResult:
         """
         if self.data is None or not self.data_hash:
             return True
-        from scalelaw.runs import data_fingerprint
+        from scalelaw.data.runs import data_fingerprint
 
         names = (*self.law.inputs, self.y)
         if any(name not in self.data.columns for name in names):

@@ -513,7 +513,7 @@ class Schedules(Mapping[str, np.ndarray]):
     """Per-step LR arrays by run: ``schedules[run][i]`` is the LR of step ``schedules.first_step[run] + i``.
 
     Build one from a long table with columns ``run, step, lr`` (:meth:`from_frame`), from arrays
-    (:meth:`from_arrays`), or read a file with :func:`scalelaw.schedules.load_schedules`. Every run's
+    (:meth:`from_arrays`), or read a file with :func:`scalelaw.data.schedules.load_schedules`. Every run's
     steps must be contiguous (one row per optimizer step). A run's schedule starts at its first listed
     step: the areas sum from there.
 

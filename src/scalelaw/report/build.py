@@ -137,7 +137,7 @@ def build_report(
 
 def write_report(path: str | os.PathLike, result: FitResult, *args: Any, **kwargs: Any) -> Path:
     """Build the report (see :func:`build_report`) and write it atomically to ``path``, which is returned."""
-    from scalelaw.io import write_text_atomic
+    from scalelaw.data.io import write_text_atomic
 
     target = Path(path)
     write_text_atomic(target, build_report(result, *args, **kwargs))
@@ -445,7 +445,7 @@ def _provenance(result: FitResult, runs: Any, command: str | None, version: str,
     ]
     if runs is not None:
         try:
-            from scalelaw.io import load_runs
+            from scalelaw.data.io import load_runs
 
             loaded = load_runs(runs)
             meta.insert(

@@ -43,8 +43,8 @@ Layout (``examples/tiny.toml`` is a complete example)::
     weight_decay = 0.1
     grad_clip = 1.0               # 0 disables clipping
     threads = 1                   # torch threads per run (results depend on it: keep it fixed)
-    params = "total"              # params column: "total" or "non_embedding" (scalelaw.accounting)
-    flops = "6N"                  # FLOP convention of scalelaw.accounting: "6N", "6N_ne", "kaplan", "exact"
+    params = "total"              # params column: "total" or "non_embedding" (scalelaw.data.accounting)
+    flops = "6N"                  # FLOP convention of scalelaw.data.accounting: "6N", "6N_ne", "kaplan", "exact"
 
 >>> cfg = parse_config({"model": {"sizes": [{"name": "a", "n_layers": 1, "d_model": 16, "n_heads": 2}]},
 ...                     "design": {"tokens": [4096, 8192]}}, source="inline")
@@ -69,7 +69,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scalelaw.accounting import CONVENTIONS, TransformerConfig, count_params, flops_per_token
+from scalelaw.data.accounting import CONVENTIONS, TransformerConfig, count_params, flops_per_token
 from scalelaw.errors import DataError
 from scalelaw.sweep.corpus import CORPORA, ByteTokenizer
 
@@ -447,7 +447,7 @@ def _with(config: SweepConfig, **changes: Any) -> SweepConfig:
 
 
 def gpt_config(n_layers: int, d_model: int, n_heads: int, vocab_size: int, context_length: int) -> TransformerConfig:
-    """The :class:`~scalelaw.accounting.TransformerConfig` of the GPT that :mod:`scalelaw.sweep.model` builds.
+    """The :class:`~scalelaw.data.accounting.TransformerConfig` of the GPT that :mod:`scalelaw.sweep.model` builds.
 
     GPT-2 without biases: learned positions, LayerNorm, a 4x MLP and a head tied to the token embedding.
 

@@ -1,9 +1,9 @@
-"""A tiny GPT-style decoder-only transformer in torch, shaped by :class:`scalelaw.accounting.TransformerConfig`.
+"""A tiny GPT-style decoder-only transformer in torch, shaped by :class:`scalelaw.data.accounting.TransformerConfig`.
 
 Architecture (GPT-2 without biases): learned token and position embeddings, pre-norm blocks of causal
 multi-head attention and a 4x GELU MLP, LayerNorm (gain and shift), a final LayerNorm and an output head
 tied to the token embedding. :func:`model_config` (:func:`scalelaw.sweep.config.gpt_config`) describes
-exactly this shape to :func:`scalelaw.accounting.count_params`, and :func:`build_model` checks that the
+exactly this shape to :func:`scalelaw.data.accounting.count_params`, and :func:`build_model` checks that the
 torch module has that many parameters, so the ``params`` and ``flops`` columns of a sweep are the
 accounting module's numbers for the model that was really trained.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from scalelaw.accounting import TransformerConfig, count_params
+from scalelaw.data.accounting import TransformerConfig, count_params
 from scalelaw.sweep import require_torch
 from scalelaw.sweep.config import gpt_config as model_config
 
@@ -85,7 +85,7 @@ def build_model(config: TransformerConfig, seed: int) -> GPT:
     Raises
     ------
     AssertionError
-        If the module's parameter count differs from :func:`scalelaw.accounting.count_params` (a bug).
+        If the module's parameter count differs from :func:`scalelaw.data.accounting.count_params` (a bug).
     """
     model = GPT(config)
     generator = torch.Generator().manual_seed(int(seed))

@@ -30,8 +30,8 @@ from typing import Any
 
 import pandas as pd
 
+from scalelaw.data.io import strict_json, write_bytes_atomic, write_text_atomic
 from scalelaw.errors import DataError
-from scalelaw.io import strict_json, write_bytes_atomic, write_text_atomic
 
 #: Columns of a run store, in order: the canonical ones, then the sweep's own.
 COLUMNS = (

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from scalelaw.io import write_bytes_atomic
+from scalelaw.data.io import write_bytes_atomic
 from scalelaw.sweep import SweepError, require_torch
 from scalelaw.sweep.config import RunSpec
 from scalelaw.sweep.corpus import Corpus, load_corpus

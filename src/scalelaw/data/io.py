@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError
-from scalelaw.runs import Runs
 
 _READERS = {
     ".csv": "csv",
@@ -159,7 +159,7 @@ def load_runs(
         return Runs.from_frame(frame, mapping, source="dict of arrays")
     text = os.fspath(source)
     if text.startswith("dataset:"):
-        from scalelaw import datasets
+        from scalelaw.data import datasets
 
         frame = datasets.load(text.split(":", 1)[1])
         return Runs.from_frame(frame, mapping, source=text)

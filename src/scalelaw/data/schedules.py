@@ -4,7 +4,7 @@ The laws themselves live in :mod:`scalelaw.laws.schedule_laws`; the schedule fea
 :class:`~scalelaw.laws.schedule.Schedules` container in :mod:`scalelaw.laws.schedule`. This module is
 the data-layer side: files, bundled datasets and column mappings.
 
->>> from scalelaw.schedules import load_schedules
+>>> from scalelaw.data.schedules import load_schedules
 >>> schedules = load_schedules("dataset:luo2025_schedules")
 >>> schedules.steps("400M/wsdcon_9")
 (0, 15999)
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data.runs import Runs, parse_mapping
 from scalelaw.errors import DataError
 from scalelaw.laws.schedule import Schedules
 from scalelaw.laws.schedule_laws import as_schedules
-from scalelaw.runs import Runs, parse_mapping
 
 __all__ = ["Schedules", "load_curves_and_schedules", "load_schedules", "predict_curves"]
 
@@ -30,10 +30,10 @@ __all__ = ["Schedules", "load_curves_and_schedules", "load_schedules", "predict_
 def _read(source: str | os.PathLike) -> pd.DataFrame:
     text = os.fspath(source)
     if text.startswith("dataset:"):
-        from scalelaw import datasets
+        from scalelaw.data import datasets
 
         return datasets.load(text.split(":", 1)[1])
-    from scalelaw.io import read_table
+    from scalelaw.data.io import read_table
 
     return read_table(text)
 
@@ -69,7 +69,7 @@ def load_curves_and_schedules(
     schedule: Any,
     mapping: str | Mapping[str, str] | Iterable[str] | None = None,
 ) -> tuple[Runs, Schedules]:
-    """Loss curves as :class:`~scalelaw.runs.Runs` and their LR schedules, with one shared column mapping.
+    """Loss curves as :class:`~scalelaw.data.runs.Runs` and their LR schedules, with one shared column mapping.
 
     Each mapping entry applies to the file(s) that have the column; an entry that names a column of
     neither file is an error (a typo, most likely).

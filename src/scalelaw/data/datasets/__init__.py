@@ -1,7 +1,7 @@
 """Bundled real datasets from published scaling studies.
 
 Each one is a view of a file that ships with its upstream ``SOURCE.md`` and ``LICENSE`` (see
-``scalelaw/datasets/data/<folder>/``), renamed to scalelaw's canonical columns.
+``scalelaw/data/datasets/data/<folder>/``), renamed to scalelaw's canonical columns.
 
 >>> from scalelaw import datasets
 >>> "porian2024" in set(datasets.list()["name"])
@@ -44,7 +44,7 @@ class Dataset:
 
     @property
     def path(self) -> Path:
-        return Path(str(resources.files("scalelaw.datasets") / "data" / self.folder / self.file))
+        return Path(str(resources.files("scalelaw.data.datasets") / "data" / self.folder / self.file))
 
     def frame(self) -> pd.DataFrame:
         raw = self.build() if self.build is not None else pd.read_csv(self.path)
@@ -64,13 +64,13 @@ _LUO = "Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Lear
 
 
 def _luo_curves(frame: pd.DataFrame) -> pd.DataFrame:
-    from scalelaw.datasets import luo2025
+    from scalelaw.data.datasets import luo2025
 
     return luo2025.curves_view(frame)
 
 
 def _luo_schedules() -> pd.DataFrame:
-    from scalelaw.datasets import luo2025
+    from scalelaw.data.datasets import luo2025
 
     return luo2025.schedules_frame()
 

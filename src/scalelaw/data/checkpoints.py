@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError
-from scalelaw.io import load_runs
-from scalelaw.runs import Runs
 
 #: Row-weighting schemes: ``per_run`` gives each run the same total weight, ``per_row`` every row weight 1.
 WEIGHT_SCHEMES = ("per_run", "per_row")
