@@ -23,7 +23,8 @@ from scalelaw.errors import (
     OutlierWarning,
     ScaleLawError,
 )
-from scalelaw.fitting import FitResult, FitStatus, fit
+from scalelaw.fitting import FitResult, FitStatus
+from scalelaw.fitting.fit import fit
 from scalelaw.laws import Law, Parameter, get_law, list_laws
 
 __all__ = [

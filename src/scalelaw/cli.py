@@ -155,7 +155,7 @@ def fit(
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
     from scalelaw.data.io import check_output_path, load_runs
-    from scalelaw.fitting import fit as fit_law
+    from scalelaw.fitting.fit import fit as fit_law
 
     def action():
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
@@ -574,7 +574,7 @@ def _curve_band(result, schedules, table, band: _Band, quiet: bool):
     The bootstrap refits the law on resamples of the fitted curves, so it needs their schedules: the
     ``--schedule`` file must hold the fitted runs too (a fit loaded from JSON keeps only a fingerprint).
     """
-    from scalelaw.fitting.fit import with_schedule
+    from scalelaw.fitting.refit import with_schedule
 
     fitted = (result.schedule_info or {}).get("runs", {})
     missing = sorted(set(fitted) - set(schedules))
@@ -1443,7 +1443,7 @@ def report_cmd(
     from scalelaw.backtest import split_runs, to_records
     from scalelaw.data.io import check_output_path, load_runs
     from scalelaw.errors import FitError
-    from scalelaw.fitting import fit as fit_law
+    from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.report import write_report
 
     # The command as it takes effect, defaults included: running it again rebuilds the same report.

@@ -28,6 +28,7 @@ from scipy import stats
 
 from scalelaw._validation import check_level
 from scalelaw.errors import DataError, FitError
+from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
 from scalelaw.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
@@ -138,24 +139,6 @@ class Suggestion:
 
 
 # ----------------------------------------------------------------------------------------- linear algebra
-
-
-def _internal_jacobians(law: Law, thetas: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-    """d log prediction / d z (optimizer space) for every parameter set: (n_sets, n_rows, n_params)."""
-    with np.errstate(all="ignore"):
-        _, J = law.log_predict_jac(thetas, law.bind(columns))
-    assert J is not None
-    is_log = np.array([p.transform == "log" for p in law.parameters])
-    scale = np.where(is_log[None, :], thetas, 1.0)
-    return np.transpose(J * scale[:, :, None], (0, 2, 1))
-
-
-def _information(J: np.ndarray, s2: float) -> np.ndarray:
-    """Gauss-Newton information ``J^T J / s2`` of every set, (n_sets, P, P), with a weak ridge that keeps
-    directions no run informs finite (their variance stays large, not infinite)."""
-    info = np.einsum("snp,snq->spq", J, J) / s2
-    P = J.shape[2]
-    return info + 1e-8 * np.einsum("spp->s", info)[:, None, None] / P * np.eye(P)
 
 
 def _target_gradients(law: Law, zs: np.ndarray, g: TargetFn, step: float = 1e-5) -> np.ndarray:
@@ -445,9 +428,9 @@ def suggest(
     grads, ok = _gradients_ok(law, sets, g)
     sets, grads = sets[ok], grads[ok]
     s2 = noise_variance(result)
-    J = _internal_jacobians(law, sets, data_cols)
-    candJ = _internal_jacobians(law, sets, cand_cols)
-    info = _information(J, s2)
+    J = row_jacobians(law, sets, data_cols)
+    candJ = row_jacobians(law, sets, cand_cols)
+    info = information(J, s2)
     cov0 = np.linalg.inv(info)  # the law's own: what the refitted interval will show
     good = np.all(np.isfinite(candJ), axis=(0, 2))
     cost = table["flops"].to_numpy(dtype=float)

@@ -27,17 +27,12 @@ from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, LawError
-from scalelaw.fitting import fit
+from scalelaw.fitting.fit import fit
+from scalelaw.fitting.refit import log_residuals, prediction_inputs, refit_weighted
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
-from scalelaw.uncertainty import (
-    MIN_RUNS,
-    _columns,
-    _log_residuals,
-    _quantile_interval,
-    refit_weighted,
-)
+from scalelaw.uncertainty import MIN_RUNS, quantile_interval
 
 Vary = Literal["both", "loss", "metric"]
 
@@ -341,19 +336,19 @@ class ChainBootstrap:
         if vary not in ("both", "loss", "metric"):
             raise FitError(f"vary must be 'both', 'loss' or 'metric', not {vary!r}")
         c = self.chain
-        columns = _columns(c.loss_fit, frame, inputs)
+        columns = prediction_inputs(c.loss_fit, frame, inputs)[1]
         rng = np.random.default_rng(self.seed + 1)
         if vary in ("both", "loss"):
             loss = c.loss_fit.law.predict(self.loss_samples, **columns)
             if observation:
-                loss = loss * np.exp(rng.choice(_log_residuals(c.loss_fit), size=loss.shape))
+                loss = loss * np.exp(rng.choice(log_residuals(c.loss_fit), size=loss.shape))
         else:
             loss = np.broadcast_to(c.loss_fit.predict(columns), (self.n, len(next(iter(columns.values())))))
         link = c.metric_fit.law
         if vary in ("both", "metric"):
             metric = _paired_predict(link, self.metric_samples, loss)
             if observation:
-                metric = metric * np.exp(rng.choice(_log_residuals(c.metric_fit), size=metric.shape))
+                metric = metric * np.exp(rng.choice(log_residuals(c.metric_fit), size=metric.shape))
         else:
             metric = link.predict(c.metric_fit.params, **{link.inputs[0]: loss.ravel()}).reshape(loss.shape)
         return np.asarray(loss), metric
@@ -387,7 +382,7 @@ class ChainBootstrap:
         """
         check_level(level)
         c = self.chain
-        columns = _columns(c.loss_fit, frame, inputs)
+        columns = prediction_inputs(c.loss_fit, frame, inputs)[1]
         point_loss = c.loss_fit.predict(columns)
         point = c.predict(columns)
         loss, metric = self.replicates(columns, vary=vary, observation=observation)
@@ -398,7 +393,7 @@ class ChainBootstrap:
                 "below where the link stays positive) and were dropped; the interval ignores them",
                 stacklevel=2,
             )
-        low_l, high_l = _quantile_interval(loss, point_loss, None, level, "percentile")
+        low_l, high_l = quantile_interval(loss, point_loss, None, level, "percentile")
         alpha = (1.0 - level) / 2.0
         low = np.nanquantile(metric, alpha, axis=0)
         high = np.nanquantile(metric, 1.0 - alpha, axis=0)

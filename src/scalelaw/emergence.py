@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.errors import DataError, format_rows
-from scalelaw.fitting import FitResult, fit
+from scalelaw.fitting.fit import fit
+from scalelaw.fitting.result import FitResult
 from scalelaw.laws.basic import power
 from scalelaw.laws.emergence import passuntil
 

@@ -18,10 +18,9 @@ import pandas as pd
 
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
-from scalelaw.fitting.fit import bind_inputs, curve_ids, fit_inputs, with_schedule
+from scalelaw.fitting.refit import base_weights, bind_inputs, curve_ids, fit_inputs, predict_sets, with_schedule
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.schedule_laws import schedule_law
-from scalelaw.uncertainty import _predict
 
 #: A run is flagged when its removal moves the target prediction by more than this many robust
 #: standard deviations of all runs' influences, and by more than ``MIN_SHIFT`` relative.
@@ -109,14 +108,14 @@ def influence(
     runs, groups = np.unique(curve_ids(result), return_inverse=True)
     if len(runs) < 3:
         raise FitError(f"influence needs at least 3 runs, this fit has {len(runs)}")
-    base = np.ones(len(data)) if data.weights is None else np.asarray(data.weights, dtype=np.float64)
+    base = base_weights(result)
     X = fit_inputs(result)
     T = bind_inputs(result, target, schedule)
     if T[law.inputs[0]].size != 1:
         raise FitError(f"the influence target must be one point; got {T[law.inputs[0]].size} rows from {target}")
     log_y = np.log(data.columns[result.y])
     z_hat = law.to_internal(np.array([result.values]))[0]
-    point = float(_predict(result, np.array([result.values]), T)[0, 0])
+    point = float(predict_sets(result, np.array([result.values]), T)[0, 0])
     shift = _one_step_shifts(result, X, log_y, base, groups, len(runs), z_hat, T)
     refit = np.argsort(-np.abs(shift))[: min(exact, len(runs))]
     weights = (1.0 - np.eye(len(runs))[refit])[:, groups] * base
@@ -124,11 +123,11 @@ def influence(
     z, f, _, _ = levenberg_marquardt(
         problem, np.repeat(z_hat[None, :], refit.size, 0), max_iter=max_iter, sets=np.arange(refit.size)
     )
-    without = _predict(result, law.from_internal(z), T)[:, 0]
+    without = predict_sets(result, law.from_internal(z), T)[:, 0]
     shift[refit] = np.where(np.isfinite(f), without / point - 1.0, np.nan)
     is_exact = np.zeros(len(runs), dtype=bool)
     is_exact[refit] = True
-    resid = np.abs(log_y - np.log(_predict(result, np.array([result.values]), X)[0]))
+    resid = np.abs(log_y - np.log(predict_sets(result, np.array([result.values]), X)[0]))
     max_resid = np.zeros(len(runs))
     np.maximum.at(max_resid, groups, resid)
     centre = np.nanmedian(shift)
@@ -155,9 +154,8 @@ def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, T) -> np.nda
     problem = Problem(law, X, log_y, result.loss, result.delta, weights=base)
     _, _, H = problem.objective_grad_hess(z_hat[None, :])
     theta = law.from_internal(z_hat[None, :])
-    is_log = np.array([p.transform == "log" for p in law.parameters])
-    log_pred, J = law.log_predict_jac(theta, X)
-    J = (J * np.where(is_log, theta, 1.0)[:, :, None])[0]  # (n_params, n_rows), internal space
+    log_pred, J = law.internal_jacobian(theta, X)
+    J = J[0]  # (n_params, n_rows), internal space
     from scalelaw.fitting.objective import rho_psi_weight
 
     _, psi, _ = rho_psi_weight(log_pred[0] - log_y, result.loss, result.delta)
@@ -165,6 +163,6 @@ def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, T) -> np.nda
     g_run = np.zeros((n_runs, law.n_params))
     np.add.at(g_run, groups, per_row.T)
     step = np.linalg.lstsq(H[0], g_run.T, rcond=None)[0].T  # (n_runs, n_params)
-    _, Jt = law.log_predict_jac(theta, T)
-    grad_target = (Jt * np.where(is_log, theta, 1.0)[:, :, None])[0, :, 0]
+    _, Jt = law.internal_jacobian(theta, T)
+    grad_target = Jt[0, :, 0]
     return np.expm1(step @ grad_target)

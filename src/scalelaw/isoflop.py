@@ -861,7 +861,7 @@ def compare_approaches(
     evaluated at Approach 2's usable budgets. Note that Approach 2 sees only the sizes near each
     budget's minimum while the parametric fit sees every run, including far-off ones.
     """
-    from scalelaw.fitting import fit as fit_law
+    from scalelaw.fitting.fit import fit as fit_law
 
     table = runs if isinstance(runs, Runs) else load_runs(runs)
     two = approach2(

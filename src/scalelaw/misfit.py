@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalelaw.errors import FitError
+from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
 
 
@@ -212,10 +213,8 @@ def _prediction_variance(
     law, theta: np.ndarray, train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], s2: float
 ) -> np.ndarray:
     """Linearized variance of the log prediction at ``test`` from a fit on ``train`` (per row)."""
-    from scalelaw.design import _information, _internal_jacobians  # design imports this module
-
     s2 = max(s2, 1e-10)
-    Jt = _internal_jacobians(law, theta, test)[0]
-    cov = np.linalg.pinv(_information(_internal_jacobians(law, theta, train), s2)[0])
+    Jt = row_jacobians(law, theta, test)[0]
+    cov = np.linalg.pinv(information(row_jacobians(law, theta, train), s2)[0])
     v = np.einsum("np,pq,nq->n", Jt, cov, Jt)
     return np.where(np.isfinite(v), v, 0.0)

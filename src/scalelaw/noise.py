@@ -32,6 +32,7 @@ from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
+from scalelaw.fitting.refit import prediction_inputs
 from scalelaw.fitting.result import FitResult
 
 __all__ = [
@@ -430,15 +431,13 @@ class SeedNoise:
             The inputs, ``value`` (the law), ``low``, ``high``, ``level``, ``seed_sd`` (seed sd used),
             ``misfit_sd`` and ``method``.
         """
-        from scalelaw.uncertainty import _columns
-
         check_level(level)
         if int(seeds) != seeds or seeds < 1:
             raise DataError(f"seeds must be a positive integer, got {seeds}")
         if int(draws) != draws or draws < 1:
             raise DataError(f"draws must be a positive integer, got {draws}")
         result = boot.result
-        columns = _columns(result, frame, inputs)
+        columns = prediction_inputs(result, frame, inputs)[1]
         raw = dict(frame.items()) if frame is not None else {}
         raw.update(inputs)
         raw.update(columns)

@@ -36,8 +36,8 @@ from scipy import stats
 from scalelaw._validation import check_level
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.refit import base_weights, fit_problem
 from scalelaw.fitting.result import FitResult
-from scalelaw.uncertainty import _base_weights, _problem
 
 #: Doublings of the distance from the estimate before an unbounded side is declared open.
 MAX_EXPANSIONS = 40
@@ -244,7 +244,7 @@ def profile_curves(
         raise FitError(f"n_grid must be a whole number >= 2, got {n_grid!r}")
     all_levels = tuple(sorted({float(level), *(float(q) for q in levels)}))
     thresholds = [float(stats.chi2.ppf(q, 1)) for q in all_levels]
-    problem = _problem(result, _base_weights(result) if result.data and result.data.weights is not None else None)
+    problem = fit_problem(result, base_weights(result) if result.data and result.data.weights is not None else None)
     law = result.law
     ks = [law.param_names.index(law.parameter(name).name) for name in names]
     search = _Search(problem, result, max_iter)
@@ -450,7 +450,6 @@ def _internal_se(result: FitResult) -> np.ndarray:
     """Local standard errors in the optimizer's coordinates (0.1 where the fit has none)."""
     se = np.array(result.std_errors, dtype=np.float64)
     vals = np.array(result.values, dtype=np.float64)
-    is_log = np.array([p.transform == "log" for p in result.law.parameters])
     with np.errstate(divide="ignore", invalid="ignore"):
-        se_int = np.where(is_log, se / np.abs(vals), se)
+        se_int = se / np.abs(result.law.internal_scale(vals))  # d z = d theta / (d theta / d z)
     return np.where(np.isfinite(se_int) & (se_int > 0), se_int, 0.1)

@@ -12,7 +12,7 @@ consecutive checkpoints within each run (a moving-block bootstrap): the residual
 autocorrelated along the steps (the law misfits whole stretches of a curve, and neighbouring
 evaluations share data), so blocks keep that dependence inside each resampled piece where single
 rows would not. Refits of the LR-schedule laws rebuild their schedule features from the fit's
-schedules (:func:`scalelaw.fitting.fit.fit_inputs`).
+schedules (:func:`scalelaw.fitting.refit.fit_inputs`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,15 @@ from scipy import stats
 
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import FitError
-from scalelaw.fitting.engine import Problem, levenberg_marquardt
-from scalelaw.fitting.fit import bind_inputs, curve_ids, fit_inputs, with_schedule
+from scalelaw.fitting.refit import (
+    curve_ids,
+    fit_problem,
+    log_residuals,
+    predict_sets,
+    prediction_inputs,
+    refit_weighted,
+    with_schedule,
+)
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -41,25 +48,6 @@ MIN_RUNS = 8
 BLOCK_FRACTION = 0.1
 
 Derived = Callable[[Mapping[str, np.ndarray]], np.ndarray]
-
-
-def _problem(result: FitResult, weights: np.ndarray | None = None) -> Problem:
-    X = fit_inputs(result)  # raises FitError for a fit without data
-    assert result.data is not None
-    return Problem(
-        law=result.law,
-        X=X,
-        log_y=np.log(result.data.columns[result.y]),
-        loss=result.loss,  # type: ignore[arg-type]
-        delta=result.delta,
-        weights=weights,
-    )
-
-
-def _base_weights(result: FitResult) -> np.ndarray:
-    assert result.data is not None
-    n = len(result.data)
-    return np.ones(n) if result.data.weights is None else np.asarray(result.data.weights, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +128,7 @@ class Bootstrap:
             jack = _evaluate(self.result, self.jackknife, of).reshape(len(self.jackknife), -1)
             if reps.shape[1] > 1:
                 names = [f"{names[0]}[{i}]" for i in range(reps.shape[1])]
-        low, high = _quantile_interval(reps, point[0], jack, level, method)
+        low, high = quantile_interval(reps, point[0], jack, level, method)
         return pd.DataFrame(
             {
                 "quantity": names,
@@ -170,18 +158,18 @@ class Bootstrap:
         ``schedule`` gives the LRs of runs the fit's schedules lack (as for :meth:`FitResult.predict`).
         """
         check_level(level)
-        X, columns = _inputs(self.result, frame, inputs, schedule)
-        preds = _predict(self.result, self.samples, X)  # (n_ok, n_rows)
-        point = _predict(self.result, np.array([self.result.values]), X)[0]
+        X, columns = prediction_inputs(self.result, frame, inputs, schedule)
+        preds = predict_sets(self.result, self.samples, X)  # (n_ok, n_rows)
+        point = predict_sets(self.result, np.array([self.result.values]), X)[0]
         if observation:
-            resid = _log_residuals(self.result)
+            resid = log_residuals(self.result)
             rng = np.random.default_rng(self.seed + 1)
             noise = rng.choice(resid, size=preds.shape, replace=True)
             preds = preds * np.exp(noise)
-            low, high = _quantile_interval(preds, point, None, level, "percentile")
+            low, high = quantile_interval(preds, point, None, level, "percentile")
         else:
-            jack = _predict(self.result, self.jackknife, X)
-            low, high = _quantile_interval(preds, point, jack, level, method)
+            jack = predict_sets(self.result, self.jackknife, X)
+            low, high = quantile_interval(preds, point, jack, level, method)
         out = pd.DataFrame(columns)
         out["value"] = point
         out["low"] = low
@@ -250,7 +238,7 @@ def bootstrap(
         raise FitError(f"block= sets the block length of by='block'; it means nothing for by={by!r}")
     check_replicates(n)
     result = with_schedule(result, schedule)
-    problem = _problem(result)
+    problem = fit_problem(result)
     assert result.data is not None
     rng = np.random.default_rng(seed)
     lengths = None
@@ -417,86 +405,11 @@ def _given_groups(result: FitResult, groups: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def refit_weighted(
-    result: FitResult,
-    weights: np.ndarray,
-    max_iter: int = 1000,
-    progress: Callable[[int, int], None] | None = None,
-    problem: Problem | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refit ``result`` once per row of ``weights``, all in one batch, each starting from its estimate.
-
-    The building block of every resampling scheme here (by run, by row, by block, a two-stage chain):
-    row ``i`` of ``weights`` multiplies the fit's own row weights for refit ``i``.
-
-    Parameters
-    ----------
-    result : FitResult
-        A fit that keeps its data.
-    weights : ndarray, shape (n_refits, n_rows)
-        Non-negative row weights per refit (e.g. how often each row's run was drawn).
-    max_iter : int
-        Iteration cap of each refit.
-    progress : callable, optional
-        Called as ``progress(done, total)`` after each chunk of refits.
-    problem : Problem, optional
-        The fit's problem, when the caller has already built it.
-
-    Returns
-    -------
-    samples : ndarray, shape (n_refits, n_params)
-        Natural parameter values.
-    finite : ndarray of bool
-        Refits whose objective is finite.
-    converged : ndarray of bool
-        Refits that converged before ``max_iter``.
-
-    Examples
-    --------
-    >>> import scalelaw, numpy as np
-    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
-    >>> same, ok, _ = refit_weighted(fit, np.ones((2, len(fit.data))))
-    >>> bool(ok.all() and np.allclose(same, fit.values, rtol=1e-4))
-    True
-    """
-    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if result.data is None or weights.shape[1] != len(result.data):
-        n_rows = "no data" if result.data is None else f"{len(result.data)} rows"
-        raise FitError(f"weights must have one column per row of the fit ({n_rows}), got shape {weights.shape}")
-    problem = _problem(result) if problem is None else problem
-    z_hat = result.law.to_internal(np.array([result.values]))[0]
-    return _refit_weighted(problem, weights * _base_weights(result), z_hat, max_iter, progress)
-
-
-def _refit_weighted(
-    problem: Problem,
-    weights: np.ndarray,
-    z_hat: np.ndarray,
-    max_iter: int,
-    progress: Callable[[int, int], None] | None,
-    chunk: int = 250,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Refit once per row of ``weights`` from ``z_hat``: natural parameters, finite mask, converged mask."""
-    total = weights.shape[0]
-    out = np.empty((total, z_hat.size))
-    ok = np.zeros(total, dtype=bool)
-    converged = np.zeros(total, dtype=bool)
-    weighted = Problem(problem.law, problem.X, problem.log_y, problem.loss, problem.delta, weights=weights)
-    for start in range(0, total, chunk):
-        idx = np.arange(start, min(start + chunk, total))
-        z0 = np.repeat(z_hat[None, :], idx.size, axis=0)
-        z, f, conv, _ = levenberg_marquardt(weighted, z0, max_iter=max_iter, sets=idx)
-        out[idx] = problem.law.from_internal(z)
-        ok[idx] = np.isfinite(f)
-        converged[idx] = conv
-        if progress is not None:
-            progress(int(idx[-1]) + 1, total)
-    return out, ok, converged
-
-
-def _quantile_interval(
+def quantile_interval(
     reps: np.ndarray, point: np.ndarray, jack: np.ndarray | None, level: float, method: str
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided interval of replicates ``reps`` (n_reps, k) at ``level``: ``"percentile"``, or ``"bca"`` from
+    the ``point`` estimate and the jackknife estimates ``jack`` (Efron 1987)."""
     alpha = (1.0 - level) / 2.0
     if method == "percentile":
         return np.quantile(reps, alpha, axis=0), np.quantile(reps, 1.0 - alpha, axis=0)
@@ -526,39 +439,6 @@ def _evaluate(result: FitResult, theta: np.ndarray, of: Derived | str | None) ->
         return theta[:, names.index(result.law.parameter(of).name)]
     params = {name: theta[:, k] for k, name in enumerate(names)}
     return np.asarray(of(params), dtype=np.float64)
-
-
-def _columns(result: FitResult, frame: Any, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return _inputs(result, frame, inputs)[1]
-
-
-def _inputs(
-    result: FitResult, frame: Any, inputs: Mapping[str, Any], schedule: Any = None
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """What the law reads at new rows (schedule features included), and the input columns to show."""
-    extra = ("run", "lr") if schedule_law(result.law) is not None else ()
-    columns: dict[str, Any] = {}
-    if frame is not None:
-        columns.update({n: np.asarray(frame[n]) for n in (*result.law.inputs, *extra) if n in frame})
-    columns.update(inputs)
-    X = bind_inputs(result, columns, schedule)
-    shown = {n: X[n] for n in result.law.inputs}
-    if extra and "run" in columns:
-        run = np.atleast_1d(np.asarray(columns["run"]).astype(str)).ravel()
-        shown = {"run": np.broadcast_to(run, X[result.law.inputs[0]].shape).copy(), **shown}
-    return X, shown
-
-
-def _predict(result: FitResult, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Predictions of parameter sets ``theta`` (n_sets, n_params) at bound inputs ``X``: (n_sets, n_rows)."""
-    log_pred, _ = result.law.log_predict_jac(theta, X, jac=False)
-    return np.exp(log_pred)
-
-
-def _log_residuals(result: FitResult) -> np.ndarray:
-    assert result.data is not None
-    pred = _predict(result, np.array([result.values]), fit_inputs(result))[0]
-    return np.log(result.data.columns[result.y]) - np.log(pred)
 
 
 # ---------------------------------------------------------------------------------------------- profile

@@ -1,6 +1,10 @@
-"""Fitting: objective, vectorized engine, diagnostics and the frozen result."""
+"""Fitting: the objective, the batched multi-start engine, diagnostics (one information matrix), ``fit``,
+the frozen result and its JSON schema, and the toolkit for batched refits (:mod:`scalelaw.fitting.refit`).
 
-from scalelaw.fitting.fit import fit
+``fit`` itself is ``scalelaw.fit`` (from :mod:`scalelaw.fitting.fit`); the package does not re-export it, so
+that ``scalelaw.fitting.fit`` names the module.
+"""
+
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
 
-__all__ = ["FitData", "FitResult", "FitStatus", "fit"]
+__all__ = ["FitData", "FitResult", "FitStatus"]

@@ -1,17 +1,21 @@
-"""What the curvature at the optimum says: standard errors, correlations, identifiability.
+"""What the curvature at the optimum says: standard errors, correlations, identifiability; and the
+linearization that experiment design and the misfit estimate build on.
 
 Uses the Gauss-Newton information ``J^T J`` of the log residuals (unweighted, as for Gaussian noise on
-log loss), scaled by the residual variance. These are local, approximate figures: bootstrap and
-profile intervals (``scalelaw.uncertainty``) are the honest ones for extrapolation.
+log loss), scaled by the residual variance, with ``J`` in the optimizer's coordinates
+(:meth:`Law.internal_jacobian <scalelaw.laws.law.Law.internal_jacobian>`). These are local, approximate
+figures: bootstrap and profile intervals (:mod:`scalelaw.trust`) are the honest ones for extrapolation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from scalelaw.fitting.engine import Problem
+from scalelaw.laws.law import Law
 
 #: Beyond this condition number of the column-scaled information matrix, some direction in parameter
 #: space is not determined by the data. Calibrated on power laws: 2 decades of data give ~1e5 to 1e6
@@ -55,9 +59,8 @@ def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvatu
     """
     law = problem.law
     theta = law.from_internal(z_best[None, :])
-    log_pred, J = law.log_predict_jac(theta, problem.X, jac=True)
-    assert J is not None
-    J = (J * np.where(problem.is_log, theta, 1.0)[:, :, None])[0].T  # (n_rows, n_params), internal space
+    log_pred, J = law.internal_jacobian(theta, problem.X)
+    J = J[0].T  # (n_rows, n_params), internal space
     resid = log_pred[0] - problem.log_y
     n, p = J.shape
     n_free = int(free.sum())
@@ -88,7 +91,7 @@ def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvatu
             for b, j in enumerate(idx):
                 corr[i, j] = c[a, b]
         # Back to natural units: d theta = theta * d z for log-transformed parameters.
-        scale = np.where(problem.is_log, theta[0], 1.0)
+        scale = law.internal_scale(theta[0])
         se[idx] = sd_int * np.abs(scale[idx])
         sloppy = [names[idx[a]] for a in np.flatnonzero(np.abs(vec[:, 0]) >= SLOPPY_LOADING)]
         # An amplitude and its exponent correlate strongly whenever the data sit far from x = 1 (a
@@ -169,3 +172,25 @@ def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> tuple[bool, 
     keep = used.copy()
     keep[off] = False
     return bool(keep.any() and float(np.ptp(log_y[keep])) <= NO_SIGNAL_SPREAD), off
+
+
+# ---------------------------------------------------------------------------------------------- linearization
+
+
+def row_jacobians(law: Law, thetas: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``d log prediction / d z`` (optimizer space) at the rows ``columns`` for every parameter set in
+    ``thetas``, rows first: ``(n_sets, n_rows, n_params)``."""
+    with np.errstate(all="ignore"):
+        _, J = law.internal_jacobian(thetas, law.bind(columns))
+    return np.transpose(J, (0, 2, 1))
+
+
+def information(J: np.ndarray, s2: float) -> np.ndarray:
+    """Gauss-Newton information ``J^T J / s2`` of every set, (n_sets, P, P), with a weak ridge that keeps
+    directions no run informs finite (their variance stays large, not infinite).
+
+    ``J`` is :func:`row_jacobians`' ``(n_sets, n_rows, n_params)``; ``s2`` the noise variance of log loss.
+    """
+    info = np.einsum("snp,snq->spq", J, J) / s2
+    P = J.shape[2]
+    return info + 1e-8 * np.einsum("spp->s", info)[:, None, None] / P * np.eye(P)

@@ -83,7 +83,6 @@ class Problem:
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.law.internal_bounds()
-        self.is_log = np.array([p.transform == "log" for p in self.law.parameters])
 
     @property
     def n_rows(self) -> int:
@@ -125,10 +124,7 @@ class Problem:
         for sl in self._chunks(n_sets):
             with np.errstate(all="ignore"):
                 theta = self.law.from_internal(z[sl])
-                log_pred, J = self.law.log_predict_jac(theta, self.X, jac=True)
-                assert J is not None
-                # Chain rule to the optimizer's space: d theta / d z = theta for log-transformed parameters.
-                J = J * np.where(self.is_log, theta, 1.0)[:, :, None]
+                log_pred, J = self.law.internal_jacobian(theta, self.X)
                 per_point, psi, w = rho_psi_weight(log_pred - self.log_y, self.loss, self.delta)
                 weights = self._weights(sets, sl)
                 if weights is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -13,6 +12,7 @@ import pandas as pd
 
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
+from scalelaw.data.schedules import load_schedules
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
 from scalelaw.fitting.engine import Problem, multistart
@@ -20,7 +20,7 @@ from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
-from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.laws.schedule_laws import as_schedules, schedule_law
 
 #: Inputs read on a log scale: they must be strictly positive.
 SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_size"})
@@ -220,9 +220,6 @@ def _check_magnitude(y_values: np.ndarray, y: str) -> None:
 
 def _bind_schedule(inner, runs: Runs, X: dict[str, np.ndarray], schedule: Any):
     """Attach the schedule arrays of an LR-schedule law to ``X``; return the schedules and their JSON summary."""
-    from scalelaw.data.schedules import load_schedules
-    from scalelaw.laws.schedule_laws import as_schedules
-
     run = runs.run_ids if "run" in runs.columns else None
     step = X[inner.inputs[0]]
     if schedule is not None:
@@ -238,136 +235,6 @@ def _bind_schedule(inner, runs: Runs, X: dict[str, np.ndarray], schedule: Any):
         "source": "schedule" if schedule is not None else "data lr column",
     }
     return schedules, info
-
-
-def with_schedule(result: FitResult, schedule: Any = None) -> FitResult:
-    """``result`` carrying the LR schedules ``schedule`` (for a fit loaded from JSON, which keeps none).
-
-    Without ``schedule`` the result is returned as it is. Only LR-schedule laws take one.
-
-    Examples
-    --------
-    >>> import scalelaw
-    >>> fit = scalelaw.fit("power", {"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]})
-    >>> with_schedule(fit) is fit
-    True
-    """
-    if schedule is None:
-        return result
-    if schedule_law(result.law) is None:
-        raise LawError(f"law {result.law.name!r} does not read an LR schedule; drop schedule=")
-    from scalelaw.data.schedules import load_schedules
-
-    return dataclasses.replace(result, schedule=load_schedules(schedule))
-
-
-def schedule_run_ids(result: FitResult) -> np.ndarray | None:
-    """Each fitted row's run in the fit's schedules, or ``None`` when one schedule serves rows without run ids.
-
-    Raises
-    ------
-    LawError
-        The fit reads LR schedules but has none in memory (a fit loaded from JSON): pass ``schedule=``.
-    """
-    schedules = _fit_schedules(result)
-    assert result.data is not None
-    run = result.data.run
-    if set(np.unique(run)) <= set(schedules):
-        return run
-    if len(schedules) == 1:
-        return None  # the fit's data had no run column: its one schedule serves every row
-    return run  # let Schedules.index name the runs without a schedule
-
-
-def curve_ids(result: FitResult) -> np.ndarray:
-    """Run of every fitted row; one run for an LR-schedule fit whose rows had no run ids (one schedule, one curve).
-
-    Without a ``run`` column every row is its own run, which is right for one final loss per run but not
-    for the checkpoints of the single curve an LR-schedule fit reads from one schedule.
-    """
-    assert result.data is not None
-    if schedule_law(result.law) is not None and schedule_run_ids(result) is None:
-        return np.full(len(result.data), next(iter(_fit_schedules(result))))
-    return result.data.run
-
-
-def fit_inputs(result: FitResult) -> dict[str, np.ndarray]:
-    """The law's inputs at the fit's own rows, ready for ``log_predict_jac`` and refits with new row weights.
-
-    For the LR-schedule laws the schedule features of every row are rebuilt from ``result.schedule`` and
-    the rows' run and step, so bootstrap, profile and influence refits see exactly what :func:`fit` saw.
-
-    Raises
-    ------
-    FitError
-        The fit carries no data.
-    DataError
-        Its data does not match its ``data_hash`` (a fit file edited after saving).
-    LawError
-        An LR-schedule fit without schedules in memory (loaded from JSON): use :func:`with_schedule`.
-
-    Examples
-    --------
-    >>> import scalelaw
-    >>> fit = scalelaw.fit("power", {"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]})
-    >>> fit_inputs(fit)["flops"].tolist()
-    [1e+18, 1e+19, 1e+20, 1e+21]
-    """
-    if result.data is None:
-        raise FitError(
-            "this fit carries no data (it was saved without it), so it cannot be refitted or resampled; refit it "
-            "with scalelaw.fit"
-        )
-    result.check_data_hash()  # every refit and resample starts here: refuse data edited after the fit
-    columns = {name: result.data.columns[name] for name in result.law.inputs}
-    inner = schedule_law(result.law)
-    if inner is None:
-        return columns
-    return inner.bind({**columns, "run": schedule_run_ids(result), "schedule": _fit_schedules(result)})
-
-
-def bind_inputs(result: FitResult, columns: Mapping[str, Any], schedule: Any = None) -> dict[str, np.ndarray]:
-    """The law's inputs at new rows ``columns``, ready for ``log_predict_jac`` (what :meth:`FitResult.predict` reads).
-
-    For the LR-schedule laws ``columns`` also holds each row's ``run`` (and may hold ``lr``); the schedule is
-    ``schedule`` if given, else the fit's schedules when they cover the runs asked for, else the rows' own
-    ``lr`` column with a row at every step.
-
-    Examples
-    --------
-    >>> import scalelaw
-    >>> fit = scalelaw.fit("power", {"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]})
-    >>> bind_inputs(fit, {"flops": 1e22})["flops"].tolist()
-    [1e+22]
-    """
-    inner = schedule_law(result.law)
-    if inner is None:
-        if schedule is not None:
-            raise LawError(f"law {result.law.name!r} does not read an LR schedule; drop schedule=")
-        return result.law.bind(columns)
-    columns = dict(columns)
-    if schedule is not None:
-        from scalelaw.data.schedules import load_schedules
-
-        schedule = load_schedules(schedule)
-    elif result.schedule is not None:
-        runs = set(np.unique(np.asarray(columns["run"]).astype(str))) if "run" in columns else None
-        if (runs is None and len(result.schedule) == 1) or (runs is not None and runs <= set(result.schedule)):
-            schedule = result.schedule
-    if schedule is not None:
-        columns.pop("lr", None)
-        columns["schedule"] = schedule
-    return inner.bind(columns)
-
-
-def _fit_schedules(result: FitResult):
-    if result.schedule is None:
-        raise LawError(
-            f"law {result.law.name!r} reads each run's LR schedule, and this fit has none in memory (a fit loaded "
-            "from JSON keeps only their fingerprint): pass schedule=... (the run, step, lr table it was fitted "
-            "with) to bootstrap / influence, or scalelaw.fitting.fit.with_schedule(result, schedule)"
-        )
-    return result.schedule
 
 
 def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, seed: int) -> np.ndarray:

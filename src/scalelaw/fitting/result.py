@@ -27,8 +27,10 @@ from scalelaw.errors import (
     OutlierWarning,
     format_rows,
 )
+from scalelaw.fitting.refit import bind_inputs, with_schedule
 from scalelaw.fitting.schema import SCHEMA_VERSION, check_fit
 from scalelaw.laws.law import Law
+from scalelaw.laws.schedule_laws import schedule_law
 
 
 @dataclass(frozen=True)
@@ -347,9 +349,6 @@ class FitResult:
         -------
         ndarray, shape (n_rows,)
         """
-        from scalelaw.fitting.fit import bind_inputs
-        from scalelaw.laws.schedule_laws import schedule_law
-
         bad = [n for n, v in self.params.items() if not math.isfinite(v)]
         if bad:  # a NaN would flow through as a "prediction"
             raise DataError(
@@ -415,7 +414,6 @@ class FitResult:
         >>> bool(band["low"].iloc[0] < band["value"].iloc[0] < band["high"].iloc[0])
         True
         """
-        from scalelaw.fitting.fit import with_schedule
         from scalelaw.uncertainty import default_by
 
         result = with_schedule(self, schedule) if self.schedule is None else self

@@ -275,6 +275,27 @@ class Law(abc.ABC):
                 theta[..., k] = np.exp(theta[..., k])
         return theta
 
+    @property
+    def log_transformed(self) -> np.ndarray:
+        """Which parameters the optimizer moves on a log scale: bool, shape ``(n_params,)``."""
+        return np.array([p.transform == "log" for p in self.parameters])
+
+    def internal_scale(self, theta: np.ndarray) -> np.ndarray:
+        """``d theta / d z``, the chain rule from natural units to the optimizer's coordinates ``z``: ``theta``
+        for log-transformed parameters, 1 for the others (``theta``'s shape)."""
+        return np.where(self.log_transformed, theta, 1.0)
+
+    def internal_jacobian(self, theta: np.ndarray, X: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Log prediction and its Jacobian in the optimizer's coordinates, ``d log_pred / d z``.
+
+        The one place the chain rule into the optimizer's space is applied (the engine, the curvature of a
+        fit, influence and experiment design all read it). Shapes as :meth:`log_predict_jac`:
+        ``(n_sets, n_rows)`` and ``(n_sets, n_params, n_rows)``.
+        """
+        log_pred, J = self.log_predict_jac(theta, X, jac=True)
+        assert J is not None
+        return log_pred, J * self.internal_scale(theta)[:, :, None]
+
     def internal_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = zip(*(p.internal_bounds for p in self.parameters), strict=True)
         return np.array(lo), np.array(hi)
