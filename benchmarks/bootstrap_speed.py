@@ -3,7 +3,7 @@
 
 Side by side in one process, interleaved, on the same data and the same 1,000 resamples:
 
-* **scalelaw**: ``scalelaw.uncertainty.bootstrap(result, n=1000, by="run", seed=0)``, timed as the whole
+* **scalelaw**: ``scalelaw.trust.bootstrap.bootstrap(result, n=1000, by="run", seed=0)``, timed as the whole
   call -- the 1,000 replicate refits (one vectorized Levenberg-Marquardt batch, warm-started from the
   point estimate) *plus* the leave-one-run-out jackknife refits it always does for BCa intervals.
 * **scipy loop** (the hand-written baseline, what peer packages do): for each of the same 1,000 run
@@ -67,7 +67,7 @@ from scipy.optimize import least_squares  # noqa: E402
 
 import scalelaw  # noqa: E402
 from scalelaw.fitting.engine import Problem, levenberg_marquardt  # noqa: E402
-from scalelaw.uncertainty import bootstrap  # noqa: E402
+from scalelaw.trust.bootstrap import bootstrap  # noqa: E402
 
 DELTA = 1e-3
 PARAMS = ("E", "A", "B", "alpha", "beta")

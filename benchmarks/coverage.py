@@ -4,11 +4,11 @@
 For each scenario we simulate many datasets from a law with known constants, fit it with
 ``scalelaw.fit`` (default settings: Huber, delta 1e-3, on log residuals), and build
 
-* by-run bootstrap intervals (``scalelaw.uncertainty.bootstrap(result, by="run")``), percentile and BCa,
+* by-run bootstrap intervals (``scalelaw.trust.bootstrap.bootstrap(result, by="run")``), percentile and BCa,
 * by-row bootstrap intervals (``by="row"``), percentile and BCa -- to show what ignoring the
   correlation between checkpoints of one run does,
-* profile-likelihood intervals (``scalelaw.uncertainty.profile``), parameters only (the API has no
-  profile intervals for predictions); their ends are searched for until found (``scalelaw.profile``), and
+* profile-likelihood intervals (``scalelaw.trust.profile.profile``), parameters only (the API has no
+  profile intervals for predictions); their ends are searched for until found (``scalelaw.trust.profile``), and
   the share of intervals left open (a bound reached first) is reported per parameter and level,
 
 at nominal 80, 90 and 95%, for parameters and for the law's value (the mean curve, ``Bootstrap.predict``
@@ -80,7 +80,8 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 import scalelaw  # noqa: E402
-from scalelaw.uncertainty import bootstrap, profile_curves  # noqa: E402
+from scalelaw.trust.bootstrap import bootstrap  # noqa: E402
+from scalelaw.trust.profile import profile_curves  # noqa: E402
 
 LEVELS = (0.8, 0.9, 0.95)
 TARGET_POINTS = 5.0  # the issue's target: within +-5 percentage points of nominal
@@ -325,7 +326,7 @@ def one_simulation(task: tuple[str, int, int, int, float, float, tuple[str, ...]
                     hits[key].setdefault(q, {})[str(level)] = _hit(float(lo), float(hi), truth_all[q])
                     if level == 0.9:
                         width[key][q] = float((hi - lo) / abs(truth_all[q]))
-    # Profile: one call of profile_curves (what scalelaw.uncertainty.profile computes) with the crossings of
+    # Profile: one call of profile_curves (what scalelaw.trust.profile.profile computes) with the crossings of
     # every level located, read at each level with Profile.interval; checked against the curve's own 95% ends.
     t = time.perf_counter()
     if "profile" in methods:
@@ -368,7 +369,7 @@ def bca_diagnostic(
     """Spread of BCa's bias correction z0 and acceleration a for each parameter, over ``n_data`` datasets.
 
     z0 = Phi^-1(share of replicates below the estimate) and a (from the leave-one-run-out jackknife), as in
-    ``scalelaw.uncertainty._quantile_interval``. With 300 replicates the Monte Carlo sd of z0 alone is ~0.07;
+    ``scalelaw.trust.bootstrap.quantile_interval``. With 300 replicates the Monte Carlo sd of z0 alone is ~0.07;
     a much larger sd across datasets means BCa moves every interval by a dataset-specific amount.
     """
     rows = []

@@ -63,8 +63,8 @@ import pandas as pd
 
 import scalelaw
 from scalelaw import Law, backtest, fit, get_law
-from scalelaw.backtest import split_runs, to_records
 from scalelaw.downstream import chain, fit_least_squares
+from scalelaw.trust.backtest import split_runs, to_records
 
 # ---------------------------------------------------------------------------------------- published numbers
 # ORACLES.md §1 (mlfoundations/scaling @ a003c49, scaling_explorer.ipynb cell 2), RedPajama only.

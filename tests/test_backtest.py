@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from scalelaw import DataError, FitError, FitResult, Law, LawError, Parameter, get_law, load_runs
-from scalelaw.backtest import (
+from scalelaw.trust.backtest import (
     METRICS,
     HoldoutSpec,
     SelectionResult,

@@ -218,7 +218,7 @@ def annealing_fit_file(synthetic_files):
 def test_predict_interval_with_schedule_matches_the_library(synthetic_files, annealing_fit_file, tmp_path):
     """``predict --schedule --steps --interval``: block bootstrap of the fitted curves (3 runs < 8), as in Python."""
     from scalelaw.fitting.refit import with_schedule
-    from scalelaw.uncertainty import bootstrap
+    from scalelaw.trust.bootstrap import bootstrap
 
     folder, schedules = synthetic_files
     out = annealing_fit_file

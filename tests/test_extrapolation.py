@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import scalelaw
-from scalelaw.extrapolation import ExtrapolationWarning, distance, warn_if_far
+from scalelaw.trust.extrapolation import ExtrapolationWarning, distance, warn_if_far
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,9 @@ import scalelaw
 from scalelaw import FitResult
 from scalelaw.data.io import check_output_path, strict_json, write_bytes_atomic, write_text_atomic
 from scalelaw.errors import DataError
-from scalelaw.misfit import estimate_misfit
 from scalelaw.sweep.events import RunSummary
 from scalelaw.sweep.store import RunStore
+from scalelaw.trust.misfit import estimate_misfit
 
 
 def cli(*args: str, env: dict[str, str] | None = None, umask: int | None = None) -> subprocess.CompletedProcess:

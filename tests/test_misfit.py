@@ -13,7 +13,7 @@ import pytest
 import scalelaw
 from scalelaw import DataError
 from scalelaw.design import suggest
-from scalelaw.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
+from scalelaw.trust.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 PREDICT = "predict:params=3e9,tokens=6e10"

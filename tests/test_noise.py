@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import scalelaw
 from scalelaw.errors import DataError, FitError
-from scalelaw.noise import SeedNoiseWarning, seed_noise, signal_to_noise, variance_interval
+from scalelaw.trust.noise import SeedNoiseWarning, seed_noise, signal_to_noise, variance_interval
 
 E, A, ALPHA = 1.8, 400.0, 0.3
 

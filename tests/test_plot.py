@@ -186,7 +186,7 @@ def test_frontier_plot(fit, boot):
 
 
 def test_backtest_plots():
-    from scalelaw.backtest import backtest, rolling_backtest, split_runs
+    from scalelaw.trust.backtest import backtest, rolling_backtest, split_runs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

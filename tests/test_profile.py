@@ -1,4 +1,4 @@
-"""Profile-likelihood intervals with adaptive ends (scalelaw.profile).
+"""Profile-likelihood intervals with adaptive ends (scalelaw.trust.profile).
 
 Known answer: a power law with its floor fixed at 0 is a straight line in log-log, so with squared loss
 and one point per run the profile statistic ``n log(RSS(theta) / RSS)`` is that of a linear regression,
@@ -21,8 +21,9 @@ from scipy import stats
 
 import scalelaw
 from scalelaw import DataError, FitError, fit, get_law
-from scalelaw.profile import Profile as ProfileDirect
-from scalelaw.uncertainty import Profile, profile, profile_curves
+from scalelaw.trust import Profile
+from scalelaw.trust.profile import Profile as ProfileDirect
+from scalelaw.trust.profile import profile, profile_curves
 
 LEVELS = (0.8, 0.9, 0.95)
 
@@ -162,7 +163,7 @@ def test_reexports_and_result_method(loglinear):
         "open_high",
     ]
     pd.testing.assert_frame_equal(via_method, profile(result, "alpha", level=0.9))
-    assert scalelaw.uncertainty.profile_curves is profile_curves
+    assert scalelaw.trust.profile_curves is profile_curves
 
 
 def test_bad_arguments_are_refused(loglinear):
@@ -179,7 +180,7 @@ def test_bad_arguments_are_refused(loglinear):
     with pytest.raises(scalelaw.ScaleLawError):
         profile(result, "gamma")
     with pytest.raises(AttributeError):
-        scalelaw.uncertainty.no_such_name  # noqa: B018
+        scalelaw.trust.no_such_name  # noqa: B018
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])

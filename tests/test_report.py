@@ -47,7 +47,7 @@ def fit():
 
 @pytest.fixture(scope="module")
 def page(fit):
-    from scalelaw.backtest import backtest
+    from scalelaw.trust.backtest import backtest
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -233,8 +233,8 @@ class Browser:
 def report(tmp_path_factory):
     """A report of Chinchilla's law on the Gadre et al. RedPajama runs, as the CLI builds it."""
     import scalelaw
-    from scalelaw.backtest import backtest, split_runs
     from scalelaw.report import write_report
+    from scalelaw.trust.backtest import backtest, split_runs
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

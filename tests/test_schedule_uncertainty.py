@@ -16,12 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalelaw import FitError, FitResult, LawError, datasets, fit, get_law
-from scalelaw.backtest import backtest, backtest_predictions
 from scalelaw.data.datasets import luo2025
-from scalelaw.influence import influence
 from scalelaw.laws import schedule as sched
 from scalelaw.laws.schedule import Schedules
-from scalelaw.uncertainty import block_weights, bootstrap, default_by, profile
+from scalelaw.trust.backtest import backtest, backtest_predictions
+from scalelaw.trust.bootstrap import block_weights, bootstrap, default_by
+from scalelaw.trust.influence import influence
+from scalelaw.trust.profile import profile
 
 MPL_TOY = {"L0": 2.0, "A": 0.5, "alpha": 0.5, "B": 300.0, "C": 2.0, "beta": 0.6, "gamma": 0.6}
 ANNEALING_TOY = {"L0": 2.0, "A": 0.5, "alpha": 0.5, "C": 50.0}

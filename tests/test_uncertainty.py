@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from scalelaw import DataError, FitError, fit, get_law
-from scalelaw.uncertainty import bootstrap, profile
+from scalelaw.trust.bootstrap import bootstrap
+from scalelaw.trust.profile import profile
 
 POWER_TRUTH = {"E": 1.7, "A": 2.0e3, "alpha": 0.15}
 

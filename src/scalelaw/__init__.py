@@ -7,7 +7,6 @@ True
 """
 
 from scalelaw._version import __version__
-from scalelaw.backtest import backtest, select_law
 from scalelaw.data import datasets
 from scalelaw.data.io import load_runs, read_table
 from scalelaw.data.runs import CANONICAL_COLUMNS, Runs
@@ -26,6 +25,7 @@ from scalelaw.errors import (
 from scalelaw.fitting import FitResult, FitStatus
 from scalelaw.fitting.fit import fit
 from scalelaw.laws import Law, Parameter, get_law, list_laws
+from scalelaw.trust.backtest import backtest, select_law
 
 __all__ = [
     "CANONICAL_COLUMNS",

@@ -220,7 +220,7 @@ def fit(
 def _seed_noise(runs, the_law, settings: dict[str, Any], config: str | None):
     """Seed-noise estimate of the fitted column and its signal-to-noise split (their warnings become notes)."""
     from scalelaw.laws.catalog import get_law
-    from scalelaw.noise import seed_noise
+    from scalelaw.trust.noise import seed_noise
 
     column = settings["y"] or get_law(the_law, **settings["law_options"]).output
     with warnings.catch_warnings():
@@ -598,7 +598,7 @@ def _curve_band(result, schedules, table, band: _Band, quiet: bool):
 def _bootstrap(result, n_boot: int, by: str | None, seed: int, quiet: bool):
     """``predict --interval``: the bootstrap of ``result`` resampling ``by`` (default: ``default_by``)."""
     from scalelaw.errors import FitError
-    from scalelaw.uncertainty import bootstrap, default_by
+    from scalelaw.trust.bootstrap import bootstrap, default_by
 
     by = by or default_by(result)
     try:
@@ -639,7 +639,7 @@ def _read_table_or_dataset(source: str):
 
 def _attach_extrapolation(result, frame: dict[str, Any], rows: list[dict[str, Any]], max_decades: float) -> None:
     """Add how far each point lies beyond the data, and warn past ``max_decades``."""
-    from scalelaw.extrapolation import distance, warn_if_far
+    from scalelaw.trust.extrapolation import distance, warn_if_far
 
     if result.data is None:
         return
@@ -1082,11 +1082,11 @@ def backtest_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows, one per law.")] = False,
 ) -> None:
     """Fit each law on the small runs, predict the held-out large runs, and rank laws by that error."""
-    from scalelaw.backtest import METRICS, SelectionResult, to_records
-    from scalelaw.backtest import backtest as run_backtest
     from scalelaw.data.checkpoints import drop_early as drop_early_rows
     from scalelaw.data.io import load_runs
     from scalelaw.errors import FitError
+    from scalelaw.trust.backtest import METRICS, SelectionResult, to_records
+    from scalelaw.trust.backtest import backtest as run_backtest
 
     def action():
         names = _split_list(laws)
@@ -1439,12 +1439,12 @@ def report_cmd(
     import contextlib
     import shlex
 
-    from scalelaw.backtest import backtest as run_backtest
-    from scalelaw.backtest import split_runs, to_records
     from scalelaw.data.io import check_output_path, load_runs
     from scalelaw.errors import FitError
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.report import write_report
+    from scalelaw.trust.backtest import backtest as run_backtest
+    from scalelaw.trust.backtest import split_runs, to_records
 
     # The command as it takes effect, defaults included: running it again rebuilds the same report.
     words = ["scalelaw", "report", data, "--law", law, "--out", str(out_path)]

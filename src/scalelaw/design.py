@@ -10,8 +10,8 @@ replicates of the current fit (a pseudo-Bayesian c-optimal design): the mean ove
 for better (often larger) ones while the budget allows, so the budget is spent where it helps.
 Widths are rescaled by how the by-run bootstrap width of the current fit compares with its linearized
 width (never below the linearized width), so "before" matches the honest interval. The noise of the
-linearization is the fit's own estimator scale (:func:`scalelaw.misfit.noise_variance`), not its MAD.
-Where a backtest shows the law missing its own large runs, a misfit term (:mod:`scalelaw.misfit`) makes
+linearization is the fit's own estimator scale (:func:`scalelaw.trust.misfit.noise_variance`), not its MAD.
+Where a backtest shows the law missing its own large runs, a misfit term (:mod:`scalelaw.trust.misfit`) makes
 runs near a ``predict`` target worth more than their parameter information alone.
 """
 
@@ -31,7 +31,7 @@ from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
-from scalelaw.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
+from scalelaw.trust.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
 
 TargetFn = Callable[[Law, np.ndarray], np.ndarray]
 
@@ -378,7 +378,7 @@ def suggest(
     exchange : bool
         Improve the greedy design by single-run exchanges.
     misfit : "auto", float, Misfit or None
-        Model discrepancy (see :mod:`scalelaw.misfit`): the law's own error beyond the data, a smooth
+        Model discrepancy (see :mod:`scalelaw.trust.misfit`): the law's own error beyond the data, a smooth
         function of log N and log D that runs near a ``predict`` target inform and that confounds the
         parameters. ``"auto"`` measures its size by a backtest of the current fit (0 when the held-out
         large runs are predicted as well as noise allows); a number is its sd in log loss; ``None`` or

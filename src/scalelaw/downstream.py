@@ -32,7 +32,7 @@ from scalelaw.fitting.refit import log_residuals, prediction_inputs, refit_weigh
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
-from scalelaw.uncertainty import MIN_RUNS, quantile_interval
+from scalelaw.trust.bootstrap import MIN_RUNS, quantile_interval
 
 Vary = Literal["both", "loss", "metric"]
 

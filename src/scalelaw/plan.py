@@ -172,7 +172,7 @@ def parameter_sets(
 ) -> np.ndarray:
     """The point estimate in row 0 and, when ``interval`` is set, bootstrap replicates below it.
 
-    ``boot`` reuses a :class:`~scalelaw.uncertainty.Bootstrap` of this fit (one bootstrap, many decisions);
+    ``boot`` reuses a :class:`~scalelaw.trust.bootstrap.Bootstrap` of this fit (one bootstrap, many decisions);
     otherwise ``n_boot`` by-run replicates are drawn with ``seed``.
     """
     point = np.array([result.values])

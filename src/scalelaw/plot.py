@@ -441,10 +441,10 @@ def backtest_plot(
     Parameters
     ----------
     backtest : Split or DataFrame
-        A :class:`scalelaw.backtest.Split` together with ``results`` (fits on ``split.train``): the
+        A :class:`scalelaw.trust.backtest.Split` together with ``results`` (fits on ``split.train``): the
         held-out runs' predicted against observed values (filled), the training runs' (hollow) and
-        the identity line. Or the table of :func:`scalelaw.backtest.backtest`: mean (bar) and largest
-        (tick) held-out relative error of each law; a :func:`~scalelaw.backtest.rolling_backtest` table
+        the identity line. Or the table of :func:`scalelaw.trust.backtest.backtest`: mean (bar) and largest
+        (tick) held-out relative error of each law; a :func:`~scalelaw.trust.backtest.rolling_backtest` table
         gives the mean error against the extrapolation distance, one line per law.
     results : FitResult, list or dict of them
         Needed with a Split.
@@ -497,7 +497,9 @@ def backtest_plot(
 def _backtest_table_plot(table: pd.DataFrame, ax: Axes | None) -> Figure:
     needed = {"law", "mean_abs_rel_error", "max_abs_rel_error"}
     if not needed <= set(table.columns):
-        raise DataError(f"a backtest table needs columns {', '.join(sorted(needed))} (scalelaw.backtest.backtest)")
+        raise DataError(
+            f"a backtest table needs columns {', '.join(sorted(needed))} (scalelaw.trust.backtest.backtest)"
+        )
     if "fraction" in table.columns and table["fraction"].nunique() > 1:
         fig, ax = _figure(ax)
         for k, (label, part) in enumerate(table.groupby("law", sort=False)):

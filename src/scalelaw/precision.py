@@ -35,7 +35,7 @@ from scalelaw.fitting.result import FitResult
 from scalelaw.laws.fixed import FixedLaw
 from scalelaw.laws.precision import FpQuantLaw, PrecisionLaw, check_bits, check_fp_format, fp_quant
 from scalelaw.plan import Plan, parameter_sets
-from scalelaw.uncertainty import Bootstrap
+from scalelaw.trust.bootstrap import Bootstrap
 
 #: Grid points of the search over training bit-widths (refined by a parabola through the best three).
 _BITS_GRID = 2001

@@ -5,7 +5,7 @@ Fitted as they are, the long runs decide the law. :func:`checkpoint_weights` giv
 total weight, and :func:`drop_early` removes the start of each run, where the loss still carries the
 warm-up and initialization transient that scaling laws do not describe. Both work on whole runs (the
 ``run`` column); pass the weights to :func:`scalelaw.fit` (``weights=``) or to
-:func:`scalelaw.backtest.backtest` (``weights="per_run"``, computed on the training split).
+:func:`scalelaw.trust.backtest.backtest` (``weights="per_run"``, computed on the training split).
 """
 
 from __future__ import annotations

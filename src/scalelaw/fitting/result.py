@@ -365,25 +365,25 @@ class FitResult:
         return np.exp(log_pred[0])
 
     def bootstrap(self, n: int = 1000, by: str = "run", seed: int = 0, **kwargs: Any):
-        """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.uncertainty.bootstrap`."""
-        from scalelaw.uncertainty import bootstrap
+        """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.trust.bootstrap.bootstrap`."""
+        from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
 
-        return bootstrap(self, n=n, by=by, seed=seed, **kwargs)  # type: ignore[arg-type]
+        return trust.bootstrap.bootstrap(self, n=n, by=by, seed=seed, **kwargs)  # type: ignore[arg-type]
 
     def profile(self, parameters: str | list[str] | None = None, level: float = 0.9) -> pd.DataFrame:
-        """Profile-likelihood intervals; see :func:`scalelaw.uncertainty.profile`."""
-        from scalelaw.uncertainty import profile
+        """Profile-likelihood intervals; see :func:`scalelaw.trust.profile.profile`."""
+        from scalelaw import trust
 
-        return profile(self, parameters, level=level)
+        return trust.profile.profile(self, parameters, level=level)
 
     def influence(self, target: Mapping[str, Any] | None = None, **kwargs: Any):
-        """Runs whose removal moves the prediction at ``target`` most; see :func:`scalelaw.influence.influence`.
+        """Runs whose removal moves the prediction at ``target`` most; see :func:`scalelaw.trust.influence.influence`.
 
         Keyword arguments (``exact``, ``max_iter``, ``schedule``) go to that function.
         """
-        from scalelaw.influence import influence
+        from scalelaw import trust
 
-        return influence(self, target, **kwargs)
+        return trust.influence.influence(self, target, **kwargs)
 
     def predict_interval(
         self,
@@ -402,7 +402,7 @@ class FitResult:
         ``observation=True`` widens the interval for a new measurement by the data's noise around the law.
         ``by`` says what the bootstrap resamples (``"run"``, ``"row"`` or ``"block"``); by default whole
         runs, or blocks of each curve for an LR-schedule fit with fewer than 8 runs
-        (:func:`scalelaw.uncertainty.default_by`). LR-schedule laws: ``schedule`` gives the schedules of a
+        (:func:`scalelaw.trust.bootstrap.default_by`). LR-schedule laws: ``schedule`` gives the schedules of a
         fit loaded from JSON, or of new runs the fit's schedules lack (as for :meth:`predict`).
 
         Examples
@@ -414,10 +414,10 @@ class FitResult:
         >>> bool(band["low"].iloc[0] < band["value"].iloc[0] < band["high"].iloc[0])
         True
         """
-        from scalelaw.uncertainty import default_by
+        from scalelaw import trust
 
         result = with_schedule(self, schedule) if self.schedule is None else self
-        boot = result.bootstrap(n=n_boot, by=by or default_by(result), seed=seed)
+        boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed)
         return boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
 
     def report(self, path: str | os.PathLike, **kwargs: Any):

@@ -55,7 +55,7 @@ def build_report(
     runs : Runs, DataFrame, path or ``"dataset:NAME"``, optional
         The full data, for the data summary (rows, columns, source notes).
     backtest : DataFrame, optional
-        A :func:`scalelaw.backtest.backtest` table, shown as a table.
+        A :func:`scalelaw.trust.backtest.backtest` table, shown as a table.
     plan : Plan or sequence of float, optional
         A :class:`scalelaw.plan.Plan` to show as it is, or compute budgets (FLOPs) at which the
         compute-optimal N, D and loss are computed here, with intervals from the report's bootstrap.

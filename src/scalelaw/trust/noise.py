@@ -363,9 +363,9 @@ class SeedNoise:
         Returns
         -------
         Bootstrap
-            See :class:`scalelaw.uncertainty.Bootstrap` (``by="config"``).
+            See :class:`scalelaw.trust.bootstrap.Bootstrap` (``by="config"``).
         """
-        from scalelaw.uncertainty import bootstrap
+        from scalelaw.trust.bootstrap import bootstrap
 
         rows = self._match(result)
         groups = self.row_group if rows == "rows" else np.asarray(result.data.run)  # type: ignore[union-attr]
@@ -419,7 +419,7 @@ class SeedNoise:
         boot : Bootstrap
             Replicates of the fit, best from :meth:`bootstrap`.
         frame, **inputs
-            New inputs, as for :meth:`scalelaw.uncertainty.Bootstrap.predict`.
+            New inputs, as for :meth:`scalelaw.trust.bootstrap.Bootstrap.predict`.
         level : float
             Coverage.
         seeds : int

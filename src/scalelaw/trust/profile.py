@@ -149,7 +149,7 @@ def profile(
     For each parameter the others are refitted with it held fixed, and its interval is where the
     statistic ``n_runs * log(objective / best objective)`` stays below the chi-square(1) quantile (the
     objective read as a Gaussian likelihood with its scale profiled out; runs, not rows, counted as
-    independent evidence). The ends are searched for until they are found (see :mod:`scalelaw.profile`):
+    independent evidence). The ends are searched for until they are found (see :mod:`scalelaw.trust.profile`):
     an interval is open on a side only when the parameter's bound is reached first, and then it ends at
     the bound with ``open_low`` / ``open_high`` set. ``benchmarks/coverage.py`` measures the coverage;
     prefer the by-run bootstrap for derived quantities and predictions.

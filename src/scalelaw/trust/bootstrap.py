@@ -207,7 +207,7 @@ def bootstrap(
         ``progress(done, total)`` is called as replicate batches finish.
     groups : array of labels, optional
         One label per row of the fit; rows with the same label are resampled together (e.g. all seeds
-        of one configuration, see :meth:`scalelaw.noise.SeedNoise.bootstrap`). ``by`` then only names
+        of one configuration, see :meth:`scalelaw.trust.noise.SeedNoise.bootstrap`). ``by`` then only names
         what was resampled.
     block : float or int, optional
         ``by="block"``: block length, a fraction of each run's rows (float, default 0.1) or a number of
@@ -252,7 +252,7 @@ def bootstrap(
             block_hint = "use by='block' (blocks of consecutive steps within each run, for a few long curves), "
             raise FitError(
                 f"only {n_groups} {what} to resample; a bootstrap by {by} needs at least {MIN_RUNS}. Add runs, "
-                f"{block_hint if by == 'run' else ''}or use profile intervals (scalelaw.uncertainty.profile), which "
+                f"{block_hint if by == 'run' else ''}or use profile intervals (scalelaw.trust.profile), which "
                 "do not resample"
             )
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
@@ -445,10 +445,10 @@ def _evaluate(result: FitResult, theta: np.ndarray, of: Derived | str | None) ->
 
 
 def __getattr__(name: str) -> Any:
-    """``Profile``, ``profile`` and ``profile_curves`` live in :mod:`scalelaw.profile` (which imports this
+    """``Profile``, ``profile`` and ``profile_curves`` live in :mod:`scalelaw.trust.profile` (which imports this
     module's helpers); they are re-exported here on first use."""
     if name in ("Profile", "profile", "profile_curves"):
         import importlib
 
-        return getattr(importlib.import_module("scalelaw.profile"), name)
+        return getattr(importlib.import_module("scalelaw.trust.profile"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

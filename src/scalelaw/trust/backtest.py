@@ -337,7 +337,7 @@ def backtest(
         Level (e.g. 0.9) of prediction intervals whose coverage of the held-out observations is
         reported, when :class:`~scalelaw.FitResult` offers ``predict_interval``; ``coverage`` is NaN otherwise.
         LR-schedule laws fitted on fewer than 8 runs use the block bootstrap (see
-        :func:`scalelaw.uncertainty.default_by`).
+        :func:`scalelaw.trust.bootstrap.default_by`).
     n_boot : int
         Bootstrap refits per law behind ``interval`` (fewer is faster and noisier).
     **fit_kwargs
