@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Proof by simulation: do runs chosen by ``scalelaw.design.suggest`` narrow the decision's interval
+"""Proof by simulation: do runs chosen by ``scalelaw.decisions.design.suggest`` narrow the decision's interval
 more than naive designs of the same compute?
 
 Protocol
@@ -16,7 +16,7 @@ B=410.7, alpha=0.34, beta=0.28; a different optimum, a = 0.45 instead of 0.51). 
 3. builds naive designs that spend the *same* compute as the suggestion actually spent (``S``):
    ``ladder``  5 sizes a factor of 2 apart at 20 tokens/param, scaled so the total is S (a
                practitioner extending a Chinchilla-style ladder upward);
-   ``isoflop`` ``scalelaw.design.cold_start(S, 1e24, n_budgets=3, sizes_per_budget=5)``: 3 budgets a
+   ``isoflop`` ``scalelaw.decisions.design.cold_start(S, 1e24, n_budgets=3, sizes_per_budget=5)``: 3 budgets a
                decade apart x 5 sizes around the optimum of Epoch's prior (this prior is the truth
                for the ``epoch`` setting, which favours this baseline; not for ``hoffmann``);
    ``random``  random runs from suggest's own candidate grid (at most 10, total within 5% of S) --
@@ -103,9 +103,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import scalelaw  # noqa: E402
-import scalelaw.design as design  # noqa: E402
+import scalelaw.decisions.design as design  # noqa: E402
 from scalelaw import datasets  # noqa: E402
-from scalelaw.design import Target, cold_start, suggest  # noqa: E402
+from scalelaw.decisions.design import Target, cold_start, suggest  # noqa: E402
 
 LEVEL = 0.9
 K = 6.0
@@ -189,7 +189,7 @@ def score(iv: dict, truth: float) -> dict:
 
 
 def load_v1(commit: str = V1_COMMIT):
-    """The previous ``scalelaw.design`` from git history, as a module (for before/after comparisons)."""
+    """The previous ``scalelaw.decisions.design`` from git history, as a module (for before/after comparisons)."""
     import types
 
     name = f"scalelaw_design_{commit}"
@@ -199,6 +199,7 @@ def load_v1(commit: str = V1_COMMIT):
     src = subprocess.run(
         ["git", "show", f"{commit}:src/scalelaw/design.py"], cwd=repo, capture_output=True, text=True, check=True
     ).stdout
+    src = src.replace("from scalelaw.plan import", "from scalelaw.decisions.plan import")  # moved since V1_COMMIT
     mod = types.ModuleType(name)
     sys.modules[name] = mod
     exec(compile(src, f"{commit}:src/scalelaw/design.py", "exec"), mod.__dict__)

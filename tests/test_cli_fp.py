@@ -13,8 +13,8 @@ import pytest
 
 import scalelaw
 from law_cases_precision import fp_quant_design
+from scalelaw.decisions.precision import critical_data_size
 from scalelaw.laws.precision import SUN2025, fp_quant
-from scalelaw.precision import critical_data_size
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

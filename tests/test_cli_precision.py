@@ -22,8 +22,8 @@ import pytest
 from scipy.optimize import brentq
 
 from scalelaw import FitResult
+from scalelaw.decisions.precision import critical_tokens, optimal_precision
 from scalelaw.laws.precision import precision
-from scalelaw.precision import critical_tokens, optimal_precision
 
 CHINCHILLA = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 PTQ_TRUTH = {**CHINCHILLA, "gamma_w": 2.5, "C_T": 0.2, "gamma_post": 1.5, "gamma_D": 0.5, "gamma_N": 0.5}

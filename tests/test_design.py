@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import scalelaw
 from scalelaw import DataError
-from scalelaw.design import Target, candidate_grid, cold_start, suggest
+from scalelaw.decisions.design import Target, candidate_grid, cold_start, suggest
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 

@@ -14,16 +14,14 @@ import pytest
 
 import scalelaw
 from scalelaw import DataError, FitError, LawError, datasets
-from scalelaw.isoflop import (
-    EPOCH,
+from scalelaw.decisions.isoflop import (
     approach2,
     approach3,
     compare_approaches,
     exponents_from_optima,
-    grid_bias,
     isoflop_minima,
-    simulate_isoflop,
 )
+from scalelaw.decisions.isoflop_bias import EPOCH, grid_bias, simulate_isoflop
 from scalelaw.laws import Law
 
 A_TRUE = EPOCH["beta"] / (EPOCH["alpha"] + EPOCH["beta"])  # 0.5126 (laws.md §3.1, Besiroglu et al. 2024)

@@ -12,7 +12,7 @@ import pytest
 
 import scalelaw
 from scalelaw import DataError
-from scalelaw.design import suggest
+from scalelaw.decisions.design import suggest
 from scalelaw.trust.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}

@@ -14,7 +14,7 @@ import pytest
 
 import scalelaw
 from scalelaw import FitError, LawError, get_law
-from scalelaw.plan import (
+from scalelaw.decisions.plan import (
     compare,
     compute_for_loss,
     compute_optimal,

@@ -1,4 +1,4 @@
-"""Precision law (Kumar et al. 2024, laws.md §8.1) and its decisions (scalelaw.precision).
+"""Precision law (Kumar et al. 2024, laws.md §8.1) and its decisions (scalelaw.decisions.precision).
 
 Constants: the base terms are Chinchilla's published fit (Hoffmann et al. 2022; laws.md §3.1). Kumar et al.'s
 fitted sensitivities and PTQ constants could not be confirmed from any readable source, so the gammas and PTQ
@@ -18,16 +18,16 @@ from scipy import optimize
 from law_case import noisy, quiet_fit
 from law_cases_precision import CHINCHILLA, precision_design
 from scalelaw import fit, get_law
-from scalelaw.errors import DataError, LawError
-from scalelaw.laws import law_from_dict
-from scalelaw.laws.precision import precision
-from scalelaw.precision import (
+from scalelaw.decisions.precision import (
     critical_tokens,
     effective_params,
     linear_bit_cost,
     optimal_precision,
     ptq_degradation,
 )
+from scalelaw.errors import DataError, LawError
+from scalelaw.laws import law_from_dict
+from scalelaw.laws.precision import precision
 
 PTQ_TRUTH = {**CHINCHILLA, "gamma_w": 2.5, "C_T": 0.2, "gamma_post": 1.5, "gamma_D": 0.5, "gamma_N": 0.5}
 

@@ -22,10 +22,10 @@ from scipy import optimize
 
 from law_case import noisy, quiet_fit
 from law_cases_precision import fp_quant_design
+from scalelaw.decisions.precision import critical_data_size, optimal_float_layout
 from scalelaw.errors import DataError, LawError
 from scalelaw.laws import law_from_dict
 from scalelaw.laws.precision import SUN2025, fp_quant, precision
-from scalelaw.precision import critical_data_size, optimal_float_layout
 
 PAPER_LAYOUTS = "E0M0 E1M0 E1M1 E2M1 E2M2 E3M2 E3M3 E4M3 E4M4 E5M4 E5M5 E6M5 E6M6 E7M6 E7M7 E8M7".split()
 

@@ -157,7 +157,7 @@ def test_report_needs_a_fit_with_data(fit):
 
 
 def test_report_shows_a_given_plan(fit):
-    from scalelaw.plan import compute_optimal
+    from scalelaw.decisions.plan import compute_optimal
 
     plan = compute_optimal(fit, [5.76e23])
     page = build_report(fit, plan=plan, n_boot=0)

@@ -760,7 +760,7 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware, data-limited or precision."""
-    from scalelaw import plan as planning
+    from scalelaw.decisions import plan as planning
 
     def action():
         if interval is not None:
@@ -920,7 +920,7 @@ def _precision_plan(
     settings: dict[str, Any],
 ) -> tuple[str, Callable[[Any], Any]]:
     """Kind and call of a ``--precision``/``--bits-post`` plan; ``settings`` holds k and the interval options."""
-    from scalelaw import precision as decisions
+    from scalelaw.decisions import precision as decisions
     from scalelaw.laws.precision import PrecisionLaw
 
     law = result.law
@@ -998,7 +998,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Where method B overtakes method A, and B's effective-compute multiplier over A."""
-    from scalelaw import plan as planning
+    from scalelaw.decisions import plan as planning
 
     def action():
         a, b = _load_fit(fit_a), _load_fit(fit_b)
@@ -1207,7 +1207,7 @@ def suggest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Propose the runs that most narrow the interval of a decision, within a compute budget."""
-    from scalelaw import design
+    from scalelaw.decisions import design
 
     def action():
         if not budget > 0:
@@ -1327,8 +1327,8 @@ def isoflop(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Compute-optimal exponents from IsoFLOP runs: per-budget parabolas (Approach 2), optionally vs a fit (3)."""
-    from scalelaw import isoflop as iso
     from scalelaw.data.io import load_runs
+    from scalelaw.decisions import isoflop as iso
 
     def action():
         if by not in ("budgets", "points"):

@@ -460,7 +460,7 @@ def fp_plan(
     """Floating-point training (Sun et al. 2025): critical data size of a format, or the best E/M split."""
     import re
 
-    from scalelaw import precision as decisions
+    from scalelaw.decisions import precision as decisions
 
     def action():
         if interval is not None:

@@ -484,7 +484,7 @@ def _law_curve(result, cols, xs, data_max, kind, group, label, boot, level) -> C
 
 
 def _frontier_curve(result, lo, hi, extrapolate, n_points, boot, level) -> Curve:
-    from scalelaw.plan import compute_optimal, optimum
+    from scalelaw.decisions.plan import compute_optimal, optimum
 
     budgets = _logspace(lo, hi * extrapolate, n_points)
     table = compute_optimal(result, budgets).table
@@ -507,13 +507,13 @@ def frontier_view(
     interval: float | None = 0.9,
     n_points: int = 60,
 ) -> pd.DataFrame:
-    """Compute-optimal N, D and loss along a range of budgets (:func:`scalelaw.plan.compute_optimal`).
+    """Compute-optimal N, D and loss along a range of budgets (:func:`scalelaw.decisions.plan.compute_optimal`).
 
     The range defaults to the data's compute up to ``extrapolate`` times its largest value. With a
     bootstrap (a Bootstrap, or an int: replicates drawn now) the table has ``*_low``/``*_high`` columns at
     level ``interval``.
     """
-    from scalelaw.plan import compute_optimal, optimum
+    from scalelaw.decisions.plan import compute_optimal, optimum
 
     frame = data_frame(result)
     if nd_inputs(result.law) is None or len(result.law.inputs) != 2 or "flops" in result.law.inputs:

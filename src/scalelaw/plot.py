@@ -380,7 +380,7 @@ def frontier_plot(
 ) -> Figure:
     """Compute-optimal model size N* and data D* against the compute budget, with the runs' own allocations.
 
-    Uses :func:`scalelaw.plan.compute_optimal`. The range defaults to the data's compute up to 100 times
+    Uses :func:`scalelaw.decisions.plan.compute_optimal`. The range defaults to the data's compute up to 100 times
     its largest budget; bands need ``boot`` (a Bootstrap or a number of replicates to draw now). The
     legend gives the fitted exponents ``N* ∝ C^a`` and ``D* ∝ C^b`` over the range.
     """
@@ -553,7 +553,7 @@ def compare_plot(
     law of compute, the compute-optimal frontier for a law of N and D), continued ``extrapolate`` times
     past the data; the data are grey. ``ax`` may be a pair of axes (top, bottom).
     """
-    from scalelaw.plan import frontier
+    from scalelaw.decisions.plan import frontier
 
     fits = figures.results_by_label(results)
     if ax is None:

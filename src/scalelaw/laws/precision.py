@@ -472,7 +472,7 @@ def fp_quant(
     ``P = E + M + 1``) and ``B`` the block size: elements sharing one high-precision scaling factor
     (``B = 1``: no quantization loss; channel-wise scaling acts like ``log2 B = 13.1567``,
     :data:`CHANNEL_LOG2_BLOCK`). The quantization term grows with ``D``, so at fixed ``N`` the loss has
-    a minimum: the critical data size (:func:`scalelaw.precision.critical_data_size`).
+    a minimum: the critical data size (:func:`scalelaw.decisions.precision.critical_data_size`).
 
     Parameters
     ----------

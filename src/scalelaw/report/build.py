@@ -57,7 +57,7 @@ def build_report(
     backtest : DataFrame, optional
         A :func:`scalelaw.trust.backtest.backtest` table, shown as a table.
     plan : Plan or sequence of float, optional
-        A :class:`scalelaw.plan.Plan` to show as it is, or compute budgets (FLOPs) at which the
+        A :class:`scalelaw.decisions.plan.Plan` to show as it is, or compute budgets (FLOPs) at which the
         compute-optimal N, D and loss are computed here, with intervals from the report's bootstrap.
     command : str, optional
         The command that produced the report, printed verbatim in the provenance section.
@@ -330,7 +330,7 @@ def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.Dat
     budgets = np.atleast_1d(np.asarray(plan, dtype=np.float64))
     if not _has_frontier(result):
         return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
-    from scalelaw.plan import compute_optimal
+    from scalelaw.decisions.plan import compute_optimal
 
     if boot is None:
         return compute_optimal(result, budgets).table, "point estimate"

@@ -88,7 +88,7 @@ class Target:
         """
         fixed = dict(fixed or {})
         if self.kind == "plan":
-            from scalelaw.plan import optimum
+            from scalelaw.decisions.plan import optimum
 
             flops = self.values["flops"]
             return lambda law, theta: np.log(optimum(law, theta, flops, fixed=fixed or None)["params"])
@@ -247,7 +247,7 @@ def candidate_grid(
 
 
 def _nd(law: Law) -> tuple[str, str]:
-    from scalelaw.plan import _nd_inputs
+    from scalelaw.decisions.plan import _nd_inputs
 
     return _nd_inputs(law)
 
@@ -704,7 +704,7 @@ def _reason(
     if decades > 0.05:
         parts.insert(0, f"extends the compute range by {decades:.1f} decades")
     if target.kind == "plan":
-        from scalelaw.plan import optimum
+        from scalelaw.decisions.plan import optimum
 
         try:
             n_opt = float(optimum(law, theta[None, :], flops, k=k, fixed=dict(fixed) or None)["params"][0])

@@ -18,7 +18,7 @@ published constants (``scalelaw.laws.precision.SUN2025``):
 
 Every function evaluates the point estimate and, with ``interval=0.9``, the same quantity on by-run bootstrap
 replicates (:meth:`FitResult.bootstrap`), giving percentile intervals in ``*_low``/``*_high`` columns of a
-:class:`scalelaw.plan.Plan`. Pass ``boot=`` to reuse one bootstrap across several decisions.
+:class:`scalelaw.decisions.plan.Plan`. Pass ``boot=`` to reuse one bootstrap across several decisions.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.decisions.plan import Plan, parameter_sets
 from scalelaw.errors import DataError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.fixed import FixedLaw
 from scalelaw.laws.precision import FpQuantLaw, PrecisionLaw, check_bits, check_fp_format, fp_quant
-from scalelaw.plan import Plan, parameter_sets
 from scalelaw.trust.bootstrap import Bootstrap
 
 #: Grid points of the search over training bit-widths (refined by a parabola through the best three).
