@@ -14,7 +14,7 @@ scale split makes sense, and the held-out errors are compared with what the sour
    b. *larger-train split* ``largest:2:params``: all runs below 1e9 params -> the 1.4B and 6.9B runs.
    c. the same split restricted to M = 20, for ``power`` on FLOPs (a power law in C at fixed M).
    d. downstream (rpj only): Gadre's two-stage prediction Err(L_hat) with the ``downstream_exp`` link
-      ``Err = eps - k exp(-gamma L)`` chained to the loss law (:mod:`scalelaw.downstream`); published
+      ``Err = eps - k exp(-gamma L)`` chained to the loss law (:mod:`scalelaw.topics.downstream`); published
       3.6365% / 0.0464%, reproduced by re-running the paper's protocol (least squares on linear residuals).
 
 2. **Data-constrained suite** (``muennighoff2023``): hold out the two largest model sizes, or the 20%
@@ -63,7 +63,7 @@ import pandas as pd
 
 import scalelaw
 from scalelaw import Law, backtest, fit, get_law
-from scalelaw.downstream import chain, fit_least_squares
+from scalelaw.topics.downstream import chain, fit_least_squares
 from scalelaw.trust.backtest import split_runs, to_records
 
 # ---------------------------------------------------------------------------------------- published numbers

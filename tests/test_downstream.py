@@ -26,8 +26,8 @@ from scipy.optimize import curve_fit
 
 import scalelaw
 from scalelaw import DataError, FitError, LawError, fit, get_law
-from scalelaw.downstream import Chain, chain, fit_chain, fit_least_squares
 from scalelaw.laws import law_from_dict
+from scalelaw.topics.downstream import Chain, chain, fit_chain, fit_least_squares
 
 # ORACLES.md §1: published relative errors and our derived constants of the protocol's fits.
 GADRE_ERR = {"open_lm_1b": 3.6365e-2, "open_lm_7b": 0.0464e-2}

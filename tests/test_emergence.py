@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from scalelaw import DataError, LawError, datasets, get_law, load_runs
-from scalelaw.emergence import (
+from scalelaw.laws import law_from_dict
+from scalelaw.topics.emergence import (
     compare_metrics,
     fit_passuntil,
     metrics_from_token_logprobs,
     pass_rates,
     sample_until,
 )
-from scalelaw.laws import law_from_dict
 
 SCALES = np.logspace(7, 11, 9)
 

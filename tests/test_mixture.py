@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scalelaw import datasets
 from scalelaw.errors import DataError, FitError
 from scalelaw.laws.mixture import mixing_law
-from scalelaw.mixture import compare_models, fit_mixture, optimize_mixture, token_caps
+from scalelaw.topics.mixture import compare_models, fit_mixture, optimize_mixture, token_caps
 
 DOMAINS = ["web", "code", "books"]
 

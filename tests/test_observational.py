@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scalelaw import DataError, datasets
-from scalelaw import observational as ob
+from scalelaw.topics import observational as ob
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +125,12 @@ def test_link_recovers_sigmoid_parameters():
     rng = np.random.default_rng(5)
     s = rng.normal(size=(80, 3))
     beta, alpha, floor = np.array([1.2, -0.6, 0.3]), -0.4, 0.15
-    y = floor + (1 - floor) * ob._sigmoid(s @ beta + alpha) + 0.005 * rng.normal(size=80)
+    y = floor + (1 - floor) * ob.factors._sigmoid(s @ beta + alpha) + 0.005 * rng.normal(size=80)
     link = ob.fit_link(s, y)
     np.testing.assert_allclose(link.weights, beta, atol=0.05)
     assert link.bias == pytest.approx(alpha, abs=0.05) and link.floor == pytest.approx(floor, abs=0.02)
     assert link.rmse == pytest.approx(0.005, rel=0.3) and link.at_bound == ()
-    free = ob.fit_link(s, 0.1 + 0.7 * ob._sigmoid(s @ beta), floor=(0.0, 0.3), ceiling=(0.5, 1.0))
+    free = ob.fit_link(s, 0.1 + 0.7 * ob.factors._sigmoid(s @ beta), floor=(0.0, 0.3), ceiling=(0.5, 1.0))
     assert (free.floor, free.ceiling) == (pytest.approx(0.1, abs=1e-6), pytest.approx(0.8, abs=1e-6))
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy.optimize import nnls
 
 from scalelaw import DataError, IdentifiabilityWarning, get_law
-from scalelaw.sampling import (
+from scalelaw.topics.sampling import (
     coverage_curve,
     default_ks,
     fit_coverage,

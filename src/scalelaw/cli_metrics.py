@@ -59,7 +59,7 @@ def emergence(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Is a jump with scale real, or an artefact of the metric? Compares discontinuous and continuous metrics."""
-    from scalelaw import emergence as em
+    from scalelaw.topics import emergence as em
 
     def action():
         table = _read_table_or_dataset(data)
@@ -139,7 +139,7 @@ def passk(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Unbiased pass@k / coverage vs samples, the exp(-A k^-b) law fit, and samples needed for a target."""
-    from scalelaw import sampling
+    from scalelaw.topics import sampling
 
     law_name = "coverage_ceiling" if ceiling else "coverage"
 
@@ -233,7 +233,7 @@ def mixture(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit loss against mixture proportions and propose the best mix under per-domain caps."""
-    from scalelaw import mixture as mx
+    from scalelaw.topics import mixture as mx
 
     def action():
         table = _read_table_or_dataset(data)
@@ -307,7 +307,7 @@ def observe(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Observational scaling backtest (Ruan et al. 2024): capability PCA + sigmoid link vs log-FLOPs only."""
-    from scalelaw import observational as ob
+    from scalelaw.topics import observational as ob
 
     def action():
         return ob.holdout_by_flops(
@@ -376,7 +376,7 @@ def chain_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Predict a downstream metric in two stages: inputs -> loss (first fit) -> metric (second fit)."""
-    from scalelaw.downstream import chain
+    from scalelaw.topics.downstream import chain
 
     if not at:
         _fail("give --at, e.g. --at params=7e9,tokens=1.4e11", 2)

@@ -2,7 +2,7 @@
 
 ``L(r) = c + k * exp(sum_j t_j * r_j)`` with mixture proportions ``r`` on the simplex (laws.md §9.2; the
 reference code ``yegcjs/mixinglaws`` ``pipeline/utils.py::mixture_law_`` fits ``c`` and ``k`` in log space,
-as here). The fitting, model comparison and mixture search built on it live in :mod:`scalelaw.mixture`.
+as here). The fitting, model comparison and mixture search built on it live in :mod:`scalelaw.topics.mixture`.
 
 Identifiability: the proportions sum to one, so adding a constant to every ``t_j`` only rescales ``k``
 (``exp(sum_j (t_j + a) r_j) = exp(a) * exp(sum_j t_j r_j)``). The last domain is therefore the reference,

@@ -168,7 +168,7 @@ _REGISTRY: dict[str, Dataset] = {
             file="mixtures.csv",
             description="1088 proxy runs on random mixtures of 17 Pile domains (w_<domain> columns): 512 train + "
             "256 test mixtures at 1M params, the 256 test mixtures at 60M, 64 at 1B (columns model, split); "
-            "losses on 13 Pile validation domains (loss_<domain>), loss = loss_pile_cc. See scalelaw.mixture",
+            "losses on 13 Pile validation domains (loss_<domain>), loss = loss_pile_cc. See scalelaw.topics.mixture",
             license="MIT",
             citation="Liu et al. 2024, RegMix: Data Mixture as Regression for Language Model Pre-training",
             transform=lambda d: d.assign(loss=d["loss_pile_cc"]),
@@ -181,7 +181,7 @@ _REGISTRY: dict[str, Dataset] = {
             description="Pythia suite (8 sizes, standard and deduped Pile) evaluated at 27 zero-shot and 15 five-shot "
             "checkpoints: 8 tasks + MMLU average, long format (model, step, num_fewshot, task, metric, value, "
             "stderr); params = non-embedding params (nominal size in params_nominal); the untrained step-0 rows "
-            "are dropped (tokens must be > 0). See scalelaw.emergence",
+            "are dropped (tokens must be > 0). See scalelaw.topics.emergence",
             license="Apache-2.0",
             citation="Biderman et al. 2023, Pythia: A Suite for Analyzing Large Language Models Across Training "
             "and Scaling",
@@ -194,7 +194,7 @@ _REGISTRY: dict[str, Dataset] = {
             file="base_llm_benchmark_eval.csv",
             description="148 public base LLMs (47 families): params, tokens, flops (= 6ND; missing for 25 "
             "models) and 8 benchmark accuracies (mmlu ... humaneval); one row per model, see "
-            "scalelaw.observational",
+            "scalelaw.topics.observational",
             license="Apache-2.0",
             citation="Ruan et al. 2024, Observational Scaling Laws and the Predictability of LM Performance",
         ),
