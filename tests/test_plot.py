@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 import scalelaw
-from scalelaw import figures, plot
 from scalelaw.errors import DataError
+from scalelaw.views import figures, plot
 
 mpl = pytest.importorskip("matplotlib")
 from matplotlib.collections import PathCollection, PolyCollection  # noqa: E402
@@ -52,7 +52,7 @@ def _styles(ax):
 
 def test_import_scalelaw_loads_no_plotting_library():
     code = (
-        "import sys, scalelaw, scalelaw.plot, scalelaw.figures, scalelaw.report; "
+        "import sys, scalelaw, scalelaw.views.plot, scalelaw.views.figures, scalelaw.views.report; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'plotly')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

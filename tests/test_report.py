@@ -12,7 +12,7 @@ import pytest
 
 import scalelaw
 from scalelaw.errors import DataError, FitError
-from scalelaw.report import FIGURE_IDS, build_report, write_report
+from scalelaw.views.report import FIGURE_IDS, build_report, write_report
 
 pytest.importorskip("plotly")
 DATASET = "dataset:gadre2024_rpj"

@@ -233,8 +233,8 @@ class Browser:
 def report(tmp_path_factory):
     """A report of Chinchilla's law on the Gadre et al. RedPajama runs, as the CLI builds it."""
     import scalelaw
-    from scalelaw.report import write_report
     from scalelaw.trust.backtest import backtest, split_runs
+    from scalelaw.views.report import write_report
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -352,7 +352,7 @@ def test_error_detection_works_on_a_failing_page(page):
 
 
 def test_every_plot_rendered_with_its_traces(page, report):
-    from scalelaw import figures
+    from scalelaw.views import figures
 
     found = page["state"]["figures"]
     assert set(found) == {"fig-fit", "fig-residuals", "fig-frontier", "fig-backtest", "fig-bootstrap"}
@@ -385,7 +385,7 @@ def test_hover_shows_the_run_and_its_values(page, report):
 
 
 def test_tables_show_the_fitted_values_and_intervals(page, report):
-    from scalelaw.report.build import num
+    from scalelaw.views.report.build import num
 
     state = page["state"]
     result, boot = report["result"], report["boot"]

@@ -1442,9 +1442,9 @@ def report_cmd(
     from scalelaw.data.io import check_output_path, load_runs
     from scalelaw.errors import FitError
     from scalelaw.fitting.fit import fit as fit_law
-    from scalelaw.report import write_report
     from scalelaw.trust.backtest import backtest as run_backtest
     from scalelaw.trust.backtest import split_runs, to_records
+    from scalelaw.views.report import write_report
 
     # The command as it takes effect, defaults included: running it again rebuilds the same report.
     words = ["scalelaw", "report", data, "--law", law, "--out", str(out_path)]

@@ -423,11 +423,11 @@ class FitResult:
     def report(self, path: str | os.PathLike, **kwargs: Any):
         """Write the self-contained HTML report of this fit to ``path`` and return the path.
 
-        Keyword arguments go to :func:`scalelaw.report.build_report`: ``runs``, ``backtest``, ``plan`` (a
+        Keyword arguments go to :func:`scalelaw.views.report.build_report`: ``runs``, ``backtest``, ``plan`` (a
         Plan, or compute budgets in FLOPs), ``command``, ``boot`` (a Bootstrap) or ``n_boot`` (replicates to
         draw, default 500; 0 for none), ``level``, ``split`` and ``split_results``, ``title``.
         """
-        from scalelaw.report import write_report
+        from scalelaw.views.report import write_report  # a convenience above this layer (listed in the layer contract)
 
         return write_report(path, self, **kwargs)
 

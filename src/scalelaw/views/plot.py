@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from scalelaw import figures
 from scalelaw.errors import DataError
 from scalelaw.fitting.result import FitResult
+from scalelaw.views import figures
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -49,7 +49,7 @@ __all__ = [
     "residuals_plot",
 ]
 
-#: Colour-blind-safe palette for categories (see :data:`scalelaw.figures.OKABE_ITO`).
+#: Colour-blind-safe palette for categories (see :data:`scalelaw.views.figures.OKABE_ITO`).
 OKABE_ITO = figures.OKABE_ITO
 #: Width of one column of a two-column paper, inches.
 COLUMN_WIDTH = 3.5

@@ -1,6 +1,6 @@
 """What the figures show, as plain arrays: data groups, fitted curves along 1-D paths, bands, IsoFLOP parabolas.
 
-:mod:`scalelaw.plot` (matplotlib) and :mod:`scalelaw.report` (plotly) both draw from these views, so a
+:mod:`scalelaw.views.plot` (matplotlib) and :mod:`scalelaw.views.report` (plotly) both draw from these views, so a
 static figure and the interactive report always show the same curves. Nothing here imports a plotting
 library or prints.
 

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw import figures
 from scalelaw._validation import check_level
 from scalelaw._version import __version__
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.fitting.result import FitResult
-from scalelaw.report import charts
-from scalelaw.report.template import CSS, PAGE
+from scalelaw.views import figures
+from scalelaw.views.report import charts
+from scalelaw.views.report.template import CSS, PAGE
 
 #: Replicates drawn for the intervals when the caller passes no Bootstrap.
 DEFAULT_N_BOOT = 500

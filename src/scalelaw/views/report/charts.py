@@ -1,4 +1,4 @@
-"""Interactive plotly figures of the report, drawn from the same views as :mod:`scalelaw.plot`.
+"""Interactive plotly figures of the report, drawn from the same views as :mod:`scalelaw.views.plot`.
 
 Every data point's hover text names its run and gives its inputs, observed and fitted values.
 """
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw import figures
-from scalelaw.figures import OKABE_ITO, Curve, FitView, format_si, symbol
+from scalelaw.views import figures
+from scalelaw.views.figures import OKABE_ITO, Curve, FitView, format_si, symbol
 
 GREY = "#7f7f7f"
 BAND = "rgba(127,127,127,0.25)"
