@@ -141,18 +141,18 @@ def test_warnings_and_internal_errors_print_user_text_literally(capsys, monkeypa
     # inside the handler itself, so the user saw a raw traceback instead of the message.
     import warnings
 
-    from scalelaw import cli
+    from scalelaw.cli import common
 
-    cli._run(lambda: warnings.warn("column [/] has [bold]few[/bold] rows", UserWarning, stacklevel=1))
+    common.run_action(lambda: warnings.warn("column [/] has [bold]few[/bold] rows", UserWarning, stacklevel=1))
     assert "warning: column [/] has [bold]few[/bold] rows" in capsys.readouterr().err
 
     def broken() -> None:
         raise RuntimeError("no attribute '[/]'")
 
-    monkeypatch.setattr(cli, "app", broken)
+    monkeypatch.setattr(common, "app", broken)
     monkeypatch.delenv("SCALELAW_DEBUG", raising=False)
     with pytest.raises(SystemExit) as info:
-        cli.main()
+        common.main()
     assert info.value.code == 1
     assert "internal error: RuntimeError: no attribute '[/]'" in capsys.readouterr().err
 

@@ -1,6 +1,6 @@
 """``scalelaw`` commands beyond final loss: emergence checks, repeated sampling, mixtures, downstream chains.
 
-They register on the same typer app as :mod:`scalelaw.cli` and share its error handling and rendering.
+Registered on the app by :mod:`scalelaw.cli`; they share its error handling and rendering.
 """
 
 from __future__ import annotations
@@ -13,29 +13,26 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw._validation import check_level
-from scalelaw.cli import (
-    _check_point,
-    _fail,
-    _floats,
-    _fmt,
-    _load_fit,
-    _number_pairs,
-    _pairs,
-    _parse_at,
-    _print_json,
-    _read_table_or_dataset,
-    _records_view,
-    _run,
-    _split_list,
-    _where_masks,
-    _with_progress,
-    app,
+from scalelaw.cli.common import (
+    check_point,
+    fail,
+    load_fit,
     out,
+    parse_at,
+    parse_floats,
+    parse_list,
+    parse_number_pairs,
+    parse_pairs,
+    print_json,
+    read_table_or_dataset,
+    run_action,
+    where_masks,
+    with_progress,
 )
+from scalelaw.cli.render import fmt_number, records_view
 from scalelaw.errors import DataError
 
 
-@app.command()
 def emergence(
     data: Annotated[
         str,
@@ -62,23 +59,23 @@ def emergence(
     from scalelaw.topics import emergence as em
 
     def action():
-        table = _read_table_or_dataset(data)
+        table = read_table_or_dataset(data)
         if tokens:
             table = em.metrics_from_token_logprobs(table, scale=scale)
-        chances = _number_pairs(chance, "--chance", "numbers, e.g. --chance acc=0.25")
+        chances = parse_number_pairs(chance, "--chance", "numbers, e.g. --chance acc=0.25")
         return em.compare_metrics(
             table,
-            metrics=_split_list(metrics),
+            metrics=parse_list(metrics),
             scale=scale,
-            kinds=_pairs(kind, "--kind"),
-            continuous=_split_list(continuous),
+            kinds=parse_pairs(kind, "--kind"),
+            continuous=parse_list(continuous),
             chance=chances,
             threshold=threshold,
         )
 
-    result = _run(action)
+    result = run_action(action)
     if as_json:
-        _print_json(
+        print_json(
             {
                 "data": data,
                 "diagnosis": result.diagnosis,
@@ -108,7 +105,6 @@ def emergence(
     out.print(result.verdict, highlight=False, markup=False)
 
 
-@app.command()
 def passk(
     data: Annotated[
         str,
@@ -144,7 +140,7 @@ def passk(
     law_name = "coverage_ceiling" if ceiling else "coverage"
 
     def action():
-        ks = [int(v) for v in _floats(_split_list(k), "--k")] if k else None
+        ks = [int(v) for v in parse_floats(parse_list(k), "--k")] if k else None
         boot = max(n_boot, 10)
         if method == "coverage":
             curve = sampling.coverage_curve(data, ks, level=level, n_boot=boot, seed=seed, mapping=mapping)
@@ -162,10 +158,10 @@ def passk(
             need = sampling.samples_for_coverage(fitted, target_coverage)
         return curve, fitted, need
 
-    curve, fitted, need = _run(action)
+    curve, fitted, need = run_action(action)
     value = "coverage" if method == "coverage" else "success"
     if as_json:
-        _print_json(
+        print_json(
             {
                 "curve": curve.to_dict("records"),
                 "fit": None
@@ -186,28 +182,30 @@ def passk(
     for col in ("k", value, "low", "high", *(("coverage",) if value == "success" else ())):
         table.add_column(col, justify="right")
     for row in curve.itertuples(index=False):
-        extra = (_fmt(row.coverage),) if value == "success" else ()
-        table.add_row(str(row.samples), _fmt(getattr(row, value)), _fmt(row.low), _fmt(row.high), *extra)
+        extra = (fmt_number(row.coverage),) if value == "success" else ()
+        table.add_row(
+            str(row.samples), fmt_number(getattr(row, value)), fmt_number(row.low), fmt_number(row.high), *extra
+        )
     out.print(table)
     if fitted is not None:
-        params = ", ".join(f"{n} = {_fmt(v)}" for n, v in fitted.params.items())
+        params = ", ".join(f"{n} = {fmt_number(v)}" for n, v in fitted.params.items())
         out.print(
-            f"{fitted.result.law.formula()}: {params}  (paper: a = {_fmt(fitted.paper_params['a'])}, "
-            f"b = {_fmt(fitted.paper_params['b'])}; k spans {fitted.decades:.2g} decades)",
+            f"{fitted.result.law.formula()}: {params}  (paper: a = {fmt_number(fitted.paper_params['a'])}, "
+            f"b = {fmt_number(fitted.paper_params['b'])}; k spans {fitted.decades:.2g} decades)",
             highlight=False,
             markup=False,
         )
     for row in () if need is None else need.itertuples(index=False):
         beyond = row.extrapolation_decades
         out.print(
-            f"coverage {row.target:g}: {_fmt(row.samples)} samples per problem [{_fmt(row.low)}, {_fmt(row.high)}]"
+            f"coverage {row.target:g}: {fmt_number(row.samples)} samples per problem "
+            f"[{fmt_number(row.low)}, {fmt_number(row.high)}]"
             + (f", {beyond:.2g} decades beyond the data" if beyond > 0 else ""),
             highlight=False,
             markup=False,
         )
 
 
-@app.command()
 def mixture(
     data: Annotated[
         str, typer.Argument(help="Proxy runs, one row per run, proportions in w_<domain> columns; or dataset:NAME.")
@@ -236,20 +234,20 @@ def mixture(
     from scalelaw.topics import mixture as mx
 
     def action():
-        table = _read_table_or_dataset(data)
-        for _, _, keep in _where_masks(table, where, data):
+        table = read_table_or_dataset(data)
+        for _, _, keep in where_masks(table, where, data):
             table = table.loc[keep]
-        targets = _split_list(y) or ["loss"]
-        caps = _number_pairs(cap, "--cap", "shares in [0, 1], e.g. --cap code=0.3")
-        names = _split_list(domains)
+        targets = parse_list(y) or ["loss"]
+        caps = parse_number_pairs(cap, "--cap", "shares in [0, 1], e.g. --cap code=0.3")
+        names = parse_list(domains)
         ranking = mx.compare_models(table, names, targets, ridge=ridge, seed=seed) if compare else None
         fitted = mx.fit_mixture(table, names, targets, model=model, ridge=ridge)
         return fitted, mx.optimize_mixture(fitted, caps=caps, n_bootstrap=bootstrap, seed=seed), ranking
 
-    fitted, best, ranking = _run(action)
+    fitted, best, ranking = run_action(action)
     rows = best.table()
     if as_json:
-        _print_json(
+        print_json(
             {
                 "model": fitted.model,
                 "domains": list(fitted.domains),
@@ -268,7 +266,7 @@ def mixture(
         for col in ("model", "spearman", "rmse"):
             view.add_column(col)
         for r in ranking.itertuples():
-            view.add_row(escape(str(r.model)), _fmt(r.spearman), _fmt(r.rmse))
+            view.add_row(escape(str(r.model)), fmt_number(r.spearman), fmt_number(r.rmse))
         out.print(view)
     view = Table(
         title=escape(f"Best mix ({fitted.model}; {best.level:.0%} bootstrap intervals by run)"), title_justify="left"
@@ -276,7 +274,9 @@ def mixture(
     for col in ("quantity", "estimate", "low", "high", "cap"):
         view.add_column(col, justify="left" if col == "quantity" else "right")
     for r in rows.itertuples():
-        view.add_row(escape(str(r.quantity)), _fmt(r.estimate), _fmt(r.low), _fmt(r.high), _fmt(r.cap))
+        view.add_row(
+            escape(str(r.quantity)), fmt_number(r.estimate), fmt_number(r.low), fmt_number(r.high), fmt_number(r.cap)
+        )
     out.print(view)
     if best.beyond_data:
         out.print(
@@ -288,7 +288,6 @@ def mixture(
         )
 
 
-@app.command()
 def observe(
     data: Annotated[
         str, typer.Argument(help="Model table, one row per model (file or dataset:NAME, e.g. dataset:ruan2024).")
@@ -311,20 +310,20 @@ def observe(
 
     def action():
         return ob.holdout_by_flops(
-            _read_table_or_dataset(data),
+            read_table_or_dataset(data),
             target,
             cutoff=cutoff_flops,
-            benchmarks=_split_list(benchmarks) or ob.DEFAULT_BENCHMARKS,
+            benchmarks=parse_list(benchmarks) or ob.DEFAULT_BENCHMARKS,
             n_components=components,
             n_boot=n_boot,
             level=level,
             seed=seed,
         )
 
-    backtest = _run(action)
+    backtest = run_action(action)
     summary = backtest.summary()
     if as_json:
-        _print_json({**summary, "models": backtest.table.to_dict(orient="records")})
+        print_json({**summary, "models": backtest.table.to_dict(orient="records")})
         return
     out.print(
         f"{target}: trained on {summary['n_train']} models <= {cutoff_flops:.3g} FLOPs, predicted {summary['n_test']}; "
@@ -351,7 +350,6 @@ def observe(
     )
 
 
-@app.command("chain")
 def chain_cmd(
     loss_file: Annotated[Path, typer.Argument(help="Loss-law fit JSON (scalelaw fit --out), e.g. overtrain.")],
     link_file: Annotated[
@@ -379,20 +377,20 @@ def chain_cmd(
     from scalelaw.topics.downstream import chain
 
     if not at:
-        _fail("give --at, e.g. --at params=7e9,tokens=1.4e11", 2)
+        fail("give --at, e.g. --at params=7e9,tokens=1.4e11", 2)
 
     def action():
-        two_stage = chain(_load_fit(loss_file), _load_fit(link_file))
-        points = _parse_at(at)
+        two_stage = chain(load_fit(loss_file), load_fit(link_file))
+        points = parse_at(at)
         for point in points:
-            _check_point(two_stage.loss_fit, point)
+            check_point(two_stage.loss_fit, point)
         frame = {name: [p[name] for p in points] for name in two_stage.loss_fit.law.inputs}
         rows: list[dict[str, Any]] = [
             {"at": p, two_stage.loss: float(loss), "value": float(v)}
             for p, loss, v in zip(points, two_stage.predict_loss(frame), two_stage.predict(frame), strict=True)
         ]
         if interval is not None:
-            boot = _with_progress(
+            boot = with_progress(
                 lambda progress: two_stage.bootstrap(n=n_boot, seed=seed, progress=progress), "bootstrap", quiet=as_json
             )
             for vary in ("both", "loss", "metric") if stages else ("both",):
@@ -404,13 +402,13 @@ def chain_cmd(
                         row.update(level=interval, method=str(table["method"].iloc[0]))
         return two_stage, rows
 
-    two_stage, rows = _run(action)
+    two_stage, rows = run_action(action)
     loss_law, link_law, metric = two_stage.loss_fit.law, two_stage.metric_fit.law, two_stage.metric
     if as_json:
         payload: dict[str, Any] = {"loss_law": loss_law.name, "link": link_law.name, "y": metric, "predictions": rows}
         if len(rows) == 1:
             payload.update(rows[0])
-        _print_json(payload)
+        print_json(payload)
         return
     view = Table(title=escape(f"{loss_law.name} -> {link_law.name} prediction of {metric}"), title_justify="left")
     for name in (*loss_law.inputs, two_stage.loss, metric):
@@ -433,7 +431,6 @@ def chain_cmd(
         out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False, markup=False)
 
 
-@app.command("fp-plan")
 def fp_plan(
     fit_file: Annotated[
         Path | None,
@@ -473,20 +470,20 @@ def fp_plan(
             raise DataError("--published constants have no interval; fit your own runs for one")
         from scalelaw.laws.precision import SUN2025
 
-        source = dict(SUN2025) if published else _load_fit(fit_file)
+        source = dict(SUN2025) if published else load_fit(fit_file)
         settings = {"interval": interval, "n_boot": n_boot, "seed": seed}
         quiet = as_json or interval is None
         if layout is not None:
-            widths = _floats(layout, "--layout")
-            return "layout", _with_progress(
+            widths = parse_floats(layout, "--layout")
+            return "layout", with_progress(
                 lambda p: decisions.optimal_float_layout(source, widths, **settings), "bootstrap", quiet=quiet
             )
         match = re.fullmatch(r"[Ee](\d+)[Mm](\d+)", fmt or "")
         if fmt is not None and match is None:
             raise DataError(f"--format {fmt!r}: write exponent and mantissa bits as EkMj, e.g. E4M3")
         e_bits, m_bits = (float(g) for g in match.groups()) if match else (None, None)
-        sizes = _floats(params, "--params")
-        return "critical_data_size", _with_progress(
+        sizes = parse_floats(params, "--params")
+        return "critical_data_size", with_progress(
             lambda p: decisions.critical_data_size(
                 source, sizes, exp_bits=e_bits, man_bits=m_bits, block=block, **settings
             ),
@@ -494,10 +491,10 @@ def fp_plan(
             quiet=quiet,
         )
 
-    kind, answer = _run(action)
+    kind, answer = run_action(action)
     records = answer.to_records()
     if as_json:
-        _print_json({"law": "fp_quant", "kind": kind, "method": answer.method, "plans": records})
+        print_json({"law": "fp_quant", "kind": kind, "method": answer.method, "plans": records})
         return
     title = {"layout": "Best exponent/mantissa split", "critical_data_size": "Critical data size"}[kind]
-    out.print(_records_view(f"{title} (fp_quant; {answer.method})", records))
+    out.print(records_view(f"{title} (fp_quant; {answer.method})", records))

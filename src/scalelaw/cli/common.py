@@ -1,0 +1,248 @@
+"""What every command shares: the typer app, the consoles, errors turned into exit codes, JSON output,
+progress bars, option parsing and input loading; and the console entry point.
+
+Exit codes: 0 ok, 2 bad input (one clear line on stderr), 1 other failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from scalelaw.errors import DataError, LawError, ScaleLawError
+
+app = typer.Typer(
+    name="scalelaw",
+    help="Fit scaling laws to training runs and predict bigger runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+datasets_app = typer.Typer(help="Bundled real datasets from published scaling studies.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    from rich.markup import escape  # messages may quote brackets, e.g. [training] or scalelaw[sweep]
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def run_action(action: Callable[[], Any]) -> Any:
+    """Run ``action``, turning scalelaw errors into one line on stderr and warnings into notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = action()
+        except (DataError, LawError) as exc:
+            fail(str(exc), 2)
+        except ScaleLawError as exc:
+            fail(str(exc), 1)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            err.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)  # may quote user text
+    return value
+
+
+def print_json(data: Any, indent: int | None = 2, separators: tuple[str, str] | None = None) -> None:
+    from scalelaw.data.io import strict_json  # NaN and Infinity become null: strict parsers (jq) read the output
+
+    sys.stdout.write(strict_json(data, indent=indent, separators=separators) + "\n")
+
+
+def parse_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def parse_law_options(items: list[str] | None) -> dict[str, Any]:
+    """``--law-option by_size=true --law-option bits=bits_w,bits_a`` -> ``{"by_size": True, "bits": [...]}``.
+
+    Values are read as JSON when they parse (numbers, true/false, lists), as a list when they hold commas,
+    and as text otherwise.
+    """
+    options: dict[str, Any] = {}
+    for key, text in parse_pairs(items, "--law-option").items():
+        if text.lower() in ("true", "false"):
+            text = text.lower()
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = [part.strip() for part in text.split(",")] if "," in text else text
+    return options
+
+
+def parse_pairs(items: list[str] | None, option: str) -> dict[str, str]:
+    """Repeated ``NAME=VALUE`` options as a dict of strings."""
+    pairs = {}
+    for item in items or []:
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name or not value:
+            raise DataError(f"cannot read {option} {item!r}: write it as NAME=VALUE, e.g. {option} x=flops")
+        pairs[name] = value
+    return pairs
+
+
+def parse_number_pairs(items: list[str] | None, option: str, expected: str) -> dict[str, float]:
+    """Repeated ``NAME=NUMBER`` options, e.g. ``--cap code=0.3``, as floats; ``expected`` says what a value is."""
+    pairs = parse_pairs(items, option)  # DataError is a ValueError: parse the pairs before the float conversion
+    try:
+        return {name: float(value) for name, value in pairs.items()}
+    except ValueError:
+        raise DataError(f"{option} values must be {expected}") from None
+
+
+def parse_law(text: str):
+    from scalelaw.laws import Law, list_laws
+
+    if text in list_laws() or text.isidentifier():
+        return text
+    return Law.from_expression(text)
+
+
+def parse_at(items: list[str]) -> list[dict[str, float]]:
+    points = []
+    for item in items:
+        point: dict[str, float] = {}
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise DataError(f"cannot read --at {item!r}: write it as 'params=7e10,tokens=1.4e12'")
+            key, value = (s.strip() for s in part.split("=", 1))
+            try:
+                point[key] = float(value)
+            except ValueError:
+                raise DataError(f"--at value {value!r} for {key!r} is not a number") from None
+        points.append(point)
+    return points
+
+
+def where_masks(table, conditions: list[str] | None, source: str):
+    """``--where COLUMN=VALUE`` filters, one row mask at a time: yields (column, value, mask)."""
+    for condition in conditions or []:
+        column, sep, value = (part.strip() for part in condition.partition("="))
+        if not sep or not column:
+            raise DataError(f"--where {condition!r} must look like COLUMN=VALUE, e.g. 'dataset=rw'")
+        if column not in table.columns:
+            raise DataError(f"--where names column {column!r}, which {source} does not have")
+        keep = (table[column].astype(str) == value).to_numpy()
+        if not keep.any():
+            seen = ", ".join(sorted(map(str, table[column].unique()))[:10])
+            raise DataError(f"no rows have {column} = {value!r}; values include: {seen}")
+        table = table.loc[keep]
+        yield column, value, keep
+
+
+def read_table_or_dataset(source: str):
+    from scalelaw.data.io import read_table
+
+    if source.startswith("dataset:"):
+        from scalelaw.data import datasets
+
+        return datasets.load(source.split(":", 1)[1])
+    return read_table(source)
+
+
+def attach_extrapolation(result, frame: dict[str, Any], rows: list[dict[str, Any]], max_decades: float) -> None:
+    """Add how far each point lies beyond the data, and warn past ``max_decades``."""
+    from scalelaw.trust.extrapolation import distance, warn_if_far
+
+    if result.data is None:
+        return
+    table = distance(result, frame)
+    warn_if_far(table, max_decades)
+    for row, rec in zip(rows, table.to_dict(orient="records"), strict=True):
+        row["extrapolation"] = {k: (bool(v) if k.startswith("outside") else float(v)) for k, v in rec.items()}
+
+
+def check_point(result, point: dict[str, float]) -> None:
+    missing = [n for n in result.law.inputs if n not in point]
+    if missing:
+        given = ",".join(f"{k}={v:g}" for k, v in point.items())
+        raise DataError(f"--at {given} lacks {', '.join(missing)}; this law needs {', '.join(result.law.inputs)}")
+    extra = sorted(set(point) - set(result.law.inputs))
+    if extra:
+        raise DataError(f"--at gives {', '.join(extra)}, which law {result.law.name!r} does not use")
+    bad = [k for k, v in point.items() if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise DataError(f"--at values must be finite and > 0; check {', '.join(bad)}")
+
+
+def with_progress(task: Callable[[Callable[[int, int], None] | None], Any], label: str, quiet: bool) -> Any:
+    """Run ``task(progress)`` with a rich progress bar on an interactive terminal, silently otherwise."""
+    if quiet or not err.is_terminal:
+        return task(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        handle = bar.add_task(label, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(handle, completed=done, total=total)
+
+        return task(progress)
+
+
+def parse_floats(values: list[str] | None, name: str) -> list[float]:
+    out = []
+    for v in values or []:
+        for part in v.split(","):
+            if not part.strip():
+                continue
+            try:
+                out.append(float(part))
+            except ValueError:
+                raise DataError(f"{name} value {part!r} is not a number (write e.g. 5.76e23)") from None
+    return out
+
+
+def load_fit(path: Path):
+    from scalelaw.fitting import FitResult
+
+    if not path.exists():
+        raise DataError(f"no such fit file: {path}")
+    return FitResult.load(path)
+
+
+def main() -> None:
+    """Console entry point."""
+    # Under an ASCII-only locale (LC_ALL=C) a "±" in a table must not end the command: write what the
+    # terminal cannot show as an escape instead.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # a bug, not bad input: say so briefly, full trace on request
+        if os.environ.get("SCALELAW_DEBUG"):
+            raise
+        detail = escape(f"{type(exc).__name__}: {exc}")  # the message may quote user text such as a column '[/]'
+        err.print(f"[bold red]internal error:[/] {detail} (set SCALELAW_DEBUG=1 for details)", highlight=False)
+        raise SystemExit(1) from None

@@ -1,0 +1,585 @@
+"""Commands that decide from a fit: ``plan``, ``compare``, ``suggest`` and ``isoflop``. Registered on the app
+by :mod:`scalelaw.cli`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from scalelaw._validation import check_level
+from scalelaw.cli.common import (
+    attach_extrapolation,
+    load_fit,
+    out,
+    parse_floats,
+    parse_law,
+    parse_number_pairs,
+    print_json,
+    run_action,
+    where_masks,
+    with_progress,
+)
+from scalelaw.cli.render import cell, records_view
+from scalelaw.errors import DataError
+
+
+def plan(
+    fit_file: Annotated[Path, typer.Argument(help="Fit JSON of a law of params and tokens (scalelaw fit --out).")],
+    flops: Annotated[
+        list[str] | None, typer.Option(help="Training budget(s) in FLOPs (repeatable or comma-separated).")
+    ] = None,
+    target_loss: Annotated[float | None, typer.Option(help="Compute, N and D needed to reach this loss.")] = None,
+    inference_tokens: Annotated[
+        float | None, typer.Option(help="Tokens the model will serve: cheapest model for the target (or --flops) loss.")
+    ] = None,
+    unique_tokens: Annotated[
+        float | None, typer.Option(help="Unique tokens available (data_constrained law): best N and epochs.")
+    ] = None,
+    precision: Annotated[
+        bool,
+        typer.Option(
+            "--precision",
+            help="Precision law: compute-optimal training bit-width P*, N* and D* at --flops (compute grows "
+            "as bits/16).",
+        ),
+    ] = False,
+    bits_post: Annotated[
+        float | None,
+        typer.Option(
+            "--bits-post",
+            help="Precision law with PTQ: tokens past which more pre-training raises the loss after "
+            "post-training quantization to this many bits (needs --params).",
+        ),
+    ] = None,
+    params: Annotated[
+        list[str] | None, typer.Option(help="Model size(s) for --bits-post (repeatable or comma-separated).")
+    ] = None,
+    bits: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bits",
+            help="Precision law: training bit-width of a precision column, NAME=BITS, e.g. bits_w=16 "
+            "(repeatable). --bits-post needs one per column; with --precision it fixes that column.",
+        ),
+    ] = None,
+    bits_range: Annotated[
+        str | None, typer.Option("--bits-range", help="With --precision: bit-widths searched, LOW:HIGH (default 1:32).")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(help="Add by-run bootstrap intervals at this level, e.g. 0.9.")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
+    max_decades: Annotated[
+        float, typer.Option(help="Warn when a plan lies more than this many decades of compute beyond the data.")
+    ] = 1.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware, data-limited or precision."""
+    from scalelaw.decisions import plan as planning
+
+    def action():
+        if interval is not None:
+            check_level(interval, "--interval")
+        result = load_fit(fit_file)
+        budgets = parse_floats(flops, "--flops")
+        asked = _precision_request(precision, bits_post, params, bits, bits_range)
+        if asked is None:
+            _refuse_precision_fit(result)  # its decisions need bit-widths: point to the flags that take them
+        if asked is not None:
+            others = {"--target-loss": target_loss, "--inference-tokens": inference_tokens}
+            clash = [name for name, v in {**others, "--unique-tokens": unique_tokens}.items() if v is not None]
+            if clash:
+                raise DataError(f"{asked} cannot be combined with {', '.join(clash)}")
+            settings = dict(k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed)
+            kind, run = _precision_plan(result, asked, budgets, bits_post, params, bits, bits_range, settings)
+        elif inference_tokens is not None:
+            if target_loss is None and len(budgets) != 1:
+                raise DataError("--inference-tokens needs --target-loss or exactly one --flops")
+            kind = "inference"
+            run = lambda progress: planning.inference_optimal(  # noqa: E731
+                result,
+                inference_tokens,
+                target_loss=target_loss,
+                flops=None if target_loss is not None else budgets[0],
+                k_train=flops_per_token,
+                interval=interval,
+                n_boot=n_boot,
+                seed=seed,
+            )
+        elif target_loss is not None:
+            kind = "target"
+            run = lambda progress: planning.compute_for_loss(  # noqa: E731
+                result, target_loss, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+            )
+        elif unique_tokens is not None:
+            if len(budgets) != 1:
+                raise DataError("--unique-tokens needs exactly one --flops budget")
+            kind = "data_limited"
+            run = lambda progress: planning.data_limited(  # noqa: E731
+                result, budgets[0], unique_tokens, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+            )
+        else:
+            if not budgets:
+                raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
+            kind = "compute_optimal"
+            run = lambda progress: planning.compute_optimal(  # noqa: E731
+                result, budgets, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+            )
+        answer = with_progress(run, "bootstrap", quiet=as_json or interval is None)
+        records = answer.to_records()
+        columns = set(answer.table.columns)
+        sizes = next((pair for pair in _SIZE_COLUMNS if set(pair) <= columns), None)
+        if sizes is not None:
+            names = result.law.inputs[:2]
+            frame = {names[0]: answer.table[sizes[0]].to_numpy(), names[1]: answer.table[sizes[1]].to_numpy()}
+            attach_extrapolation(result, frame, records, max_decades)
+        return result, kind, answer, records
+
+    result, kind, answer, records = run_action(action)
+    if as_json:
+        payload: dict[str, Any] = {"law": result.law.name, "kind": kind, "method": answer.method, "plans": records}
+        if answer.level is not None:
+            payload["level"] = answer.level
+        if len(records) == 1:
+            payload.update(records[0])
+        payload["notes"] = list(answer.notes)
+        print_json(payload)
+        return
+    title = {
+        "compute_optimal": "Compute-optimal allocation",
+        "target": "Compute needed for the target loss",
+        "inference": "Inference-aware allocation",
+        "data_limited": "Data-limited allocation",
+        "precision": "Compute-optimal training precision",
+        "critical_tokens": "Critical tokens after post-training quantization",
+    }[kind]
+    out.print(records_view(f"{title} ({result.law.name}; {answer.method})", records))
+    for note in answer.notes:
+        out.print(f"note: {note}", style="dim", highlight=False, markup=False)
+    if kind in _PRECISION_LEGEND:
+        out.print(_PRECISION_LEGEND[kind], style="dim", highlight=False)
+    for i, rec in enumerate(records):
+        if "extrapolation" in rec and "decades_compute" in rec["extrapolation"]:
+            label = f"#{i + 1}: " if len(records) > 1 else ""
+            decades = rec["extrapolation"]["decades_compute"]
+            out.print(f"{label}{decades:+.2f} decades of compute beyond the largest run", style="dim", highlight=False)
+
+
+#: (size, tokens) columns of a plan's table, by kind of plan: where to measure the extrapolation.
+_SIZE_COLUMNS = (("params_opt", "tokens_opt"), ("params", "tokens_crit"))
+
+_PRECISION_LEGEND = {
+    "precision": "bits_opt: training bit-width that minimizes the loss at the budget, with compute "
+    "k·N·D·bits/16; *_ref: the compute-optimal allocation at 16 bits for comparison.",
+    "critical_tokens": "tokens_crit: past this many training tokens, more pre-training raises the loss of the "
+    "post-quantized model; loss_crit is that loss at tokens_crit.",
+}
+
+
+def _precision_request(
+    precision: bool,
+    bits_post: float | None,
+    params: list[str] | None,
+    bits: list[str] | None,
+    bits_range: str | None,
+) -> str | None:
+    """Which precision decision the options ask for (``--precision``, ``--bits-post`` or none); bad mixes fail."""
+    if precision and bits_post is not None:
+        raise DataError("--precision and --bits-post are two decisions; give one of them")
+    asked = "--precision" if precision else "--bits-post" if bits_post is not None else None
+    if params and asked != "--bits-post":
+        raise DataError("--params goes with --bits-post B (the model sizes whose critical tokens to find)")
+    if bits_range is not None and asked != "--precision":
+        raise DataError("--bits-range goes with --precision (the training bit-widths searched)")
+    if bits and asked is None:
+        raise DataError("--bits goes with --precision or --bits-post (a precision-law fit)")
+    return asked
+
+
+def _refuse_precision_fit(result) -> None:
+    from scalelaw.laws.precision import PrecisionLaw
+
+    if isinstance(result.law, PrecisionLaw):
+        raise DataError(
+            "this is a fit of the precision law: plan it with --precision --flops C (optimal training bit-width) "
+            "or --bits-post B --params N (critical tokens after post-training quantization)"
+        )
+
+
+def _precision_plan(
+    result,
+    asked: str,
+    budgets: list[float],
+    bits_post: float | None,
+    params: list[str] | None,
+    bits: list[str] | None,
+    bits_range: str | None,
+    settings: dict[str, Any],
+) -> tuple[str, Callable[[Any], Any]]:
+    """Kind and call of a ``--precision``/``--bits-post`` plan; ``settings`` holds k and the interval options."""
+    from scalelaw.decisions import precision as decisions
+    from scalelaw.laws.precision import PrecisionLaw
+
+    law = result.law
+    if not isinstance(law, PrecisionLaw):
+        raise DataError(
+            f"{asked} needs a fit of the 'precision' law, but the fit file holds {law.name!r}; fit one with "
+            "scalelaw fit DATA --law precision --out fit.json"
+        )
+    items = [part for item in bits or [] for part in item.split(",") if part.strip()]  # bits_w=8,bits_a=8 too
+    given = parse_number_pairs(items, "--bits", "bit-widths, e.g. bits_w=16")
+    unknown = sorted(set(given) - set(law.bits))
+    if unknown:
+        raise DataError(f"--bits names {', '.join(unknown)}; this fit's precision columns are {', '.join(law.bits)}")
+    bad = [f"{name}={value:g}" for name, value in given.items() if not (math.isfinite(value) and value > 0)]
+    if bad:
+        raise DataError(f"--bits {', '.join(bad)}: bit-widths must be finite and > 0 (16 for bfloat16, 32 for float32)")
+    if asked == "--precision":
+        if not budgets:
+            raise DataError("--precision needs --flops C, the training budget(s) in 16-bit FLOPs")
+        vary = [c for c in law.bits if c not in given]
+        if not vary:
+            raise DataError(f"--bits fixes every precision column ({', '.join(law.bits)}); leave one to optimize")
+        search = _bits_range(bits_range)
+
+        def run(progress):
+            return decisions.optimal_precision(result, budgets, bits_range=search, vary=vary, fixed=given, **settings)
+
+        return "precision", run
+    if budgets:
+        raise DataError("--bits-post finds the critical tokens of given model sizes: use --params N, not --flops")
+    sizes = parse_floats(params, "--params")
+    if not sizes:
+        raise DataError("--bits-post needs --params N, the model size(s) to quantize (e.g. --params 1e9)")
+    if not (bits_post is not None and math.isfinite(bits_post) and bits_post > 0):
+        raise DataError(f"--bits-post must be a bit-width > 0, e.g. 4, got {bits_post}")
+    if not law.ptq:
+        raise DataError(
+            "--bits-post needs the post-training-quantization term: refit with --law precision --law-option "
+            "ptq=true on runs with a bits_post column"
+        )
+    missing = [c for c in law.bits if c not in given]
+    if missing:
+        example = " ".join(f"--bits {c}=16" for c in missing)
+        raise DataError(f"--bits-post needs the training bit-width of {', '.join(missing)}, e.g. {example}")
+
+    interval_settings = {key: settings[key] for key in ("interval", "n_boot", "seed")}  # k plays no part
+
+    def run(progress):
+        return decisions.critical_tokens(result, np.array(sizes), bits_post, **interval_settings, **given)
+
+    return "critical_tokens", run
+
+
+def _bits_range(text: str | None) -> tuple[float, float]:
+    if text is None:
+        return (1.0, 32.0)
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise DataError(f"--bits-range must look like 4:16 (LOW:HIGH bits), not {text!r}") from None
+    if not (0 < low < high and math.isfinite(high)):
+        raise DataError(f"--bits-range needs 0 < LOW < HIGH, e.g. 4:16; got {text!r}")
+    return low, high
+
+
+def compare(
+    fit_a: Annotated[Path, typer.Argument(help="Fit JSON of method A (the baseline).")],
+    fit_b: Annotated[Path, typer.Argument(help="Fit JSON of method B (the challenger).")],
+    flops: Annotated[list[str] | None, typer.Option(help="Budgets for the effective-compute multiplier.")] = None,
+    search: Annotated[str, typer.Option(help="Budget range searched for crossovers, 'LOW:HIGH'.")] = "1e15:1e30",
+    interval: Annotated[float | None, typer.Option(help="Add bootstrap intervals at this level, e.g. 0.9.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per fit for --interval.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstraps.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Where method B overtakes method A, and B's effective-compute multiplier over A."""
+    from scalelaw.decisions import plan as planning
+
+    def action():
+        a, b = load_fit(fit_a), load_fit(fit_b)
+        try:
+            lo, hi = (float(v) for v in search.split(":"))
+        except ValueError:
+            raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
+        budgets = parse_floats(flops, "--flops") or [float(np.sqrt(lo * hi))]
+        return with_progress(
+            lambda progress: planning.compare(a, b, budgets, (lo, hi), interval=interval, n_boot=n_boot, seed=seed),
+            "bootstrap",
+            quiet=as_json or interval is None,
+        )
+
+    cmp = run_action(action)
+    records = planning.Plan(cmp.table, cmp.level, "", inputs=("flops",)).to_records()
+    if as_json:
+        payload = {
+            "crossovers": list(cmp.crossovers),
+            "crossover_interval": list(cmp.crossover_interval) if cmp.crossover_interval else None,
+            "crossover_share": cmp.crossover_share,
+            "budgets": records,
+            "notes": list(cmp.notes),
+        }
+        print_json(payload)
+        return
+    if cmp.crossovers:
+        text = ", ".join(f"{c:.3g}" for c in cmp.crossovers)
+        extra = ""
+        if cmp.crossover_interval:
+            low, high = cmp.crossover_interval
+            extra = (
+                f" (first crossover {cmp.level:.0%} interval {low:.3g} to {high:.3g}; "
+                f"{cmp.crossover_share:.0%} of bootstrap pairs cross)"
+            )
+        out.print(f"B and A cross at {text} FLOPs{extra}", highlight=False)
+    for note in cmp.notes:
+        out.print(note, highlight=False, markup=False)
+    view = Table(title="Effective compute of B over A (x > 1: B is better)", title_justify="left")
+    for col in ("FLOPs", "best loss A", "best loss B", "multiplier"):
+        view.add_column(col, justify="right")
+    for rec in records:
+        cells = [f"{rec['flops']:.3g}"]
+        cells += [cell(rec[key]) for key in ("loss_a", "loss_b", "multiplier")]
+        view.add_row(*cells)
+    out.print(view)
+
+
+def suggest(
+    fit_file: Annotated[
+        Path | None, typer.Argument(help="Fit JSON of the current runs (omit with --cold-start).")
+    ] = None,
+    budget: Annotated[float, typer.Option(help="Total FLOPs available for the new runs.")] = 0.0,
+    target: Annotated[
+        str, typer.Option(help="Decision to protect: 'plan:flops=1e24' or 'predict:params=7e10,tokens=1.4e12'.")
+    ] = "plan:flops=1e24",
+    sizes: Annotated[str | None, typer.Option(help="Allowed model sizes, comma-separated (e.g. 1e8,3e8,1e9).")] = None,
+    max_flops_per_run: Annotated[float | None, typer.Option(help="Largest compute one run may use.")] = None,
+    max_runs: Annotated[int, typer.Option(help="Propose at most this many runs.")] = 30,
+    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
+    misfit: Annotated[
+        str,
+        typer.Option(
+            help="The law's own error beyond the data, which favours runs near a predict target: 'auto' (measured "
+            "by a backtest of the fit), a sd of log loss (e.g. 0.02), or 'none' (trust the law)."
+        ),
+    ] = "auto",
+    cold_start: Annotated[bool, typer.Option("--cold-start", help="No runs yet: an initial IsoFLOP design.")] = False,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="Runs you could train (CSV/TSV/Parquet/JSON): params, tokens[, unique_tokens][, flops = each run's "
+            "cost][, run]; suggest picks among them instead of its own grid."
+        ),
+    ] = None,
+    unique_tokens: Annotated[
+        float | None,
+        typer.Option(help="Data-constrained laws: unique tokens available to new runs (each sees min(U, D))."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Propose the runs that most narrow the interval of a decision, within a compute budget."""
+    from scalelaw.decisions import design
+
+    def action():
+        if not budget > 0:
+            raise DataError("give --budget, the total FLOPs for new runs (e.g. --budget 1e21)")
+        parsed = design.Target.parse(target)
+        if cold_start:
+            if parsed.kind != "plan":
+                raise DataError("--cold-start plans for a budget: use --target plan:flops=...")
+            table, reasoning = design.cold_start(budget, parsed.values["flops"])
+            return None, table, reasoning
+        if fit_file is None:
+            raise DataError("give the fit JSON of your current runs, or --cold-start when you have none")
+        result = load_fit(fit_file)
+        allowed = parse_floats([sizes], "--sizes") if sizes else None
+        from scalelaw.data.io import read_table
+
+        pool = read_table(candidates) if candidates else None
+        return (
+            result,
+            design.suggest(
+                result,
+                parsed,
+                budget,
+                sizes=allowed,
+                max_flops_per_run=max_flops_per_run,
+                level=level,
+                max_runs=max_runs,
+                candidates=pool,
+                unique_tokens=unique_tokens,
+                misfit=_misfit_option(misfit),
+            ),
+            None,
+        )
+
+    result, answer, reasoning = run_action(action)
+    if result is None:
+        if as_json:
+            print_json({"cold_start": True, "runs": answer.to_dict(orient="records"), "reasoning": reasoning})
+            return
+        view = Table(title=f"Initial IsoFLOP design ({len(answer)} runs)", title_justify="left")
+        for col in ("FLOPs", "params", "tokens", "tokens/param"):
+            view.add_column(col, justify="right")
+        for r in answer.itertuples(index=False):
+            view.add_row(f"{r.flops:.3g}", f"{r.params:.3g}", f"{r.tokens:.3g}", f"{r.tokens_per_param:.1f}")
+        out.print(view)
+        for line in reasoning:
+            out.print(f"- {line}", highlight=False, markup=False)
+        return
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    view = Table(
+        title=escape(f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)"), title_justify="left"
+    )
+
+    n_name, d_name = result.law.inputs[:2]
+    extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
+    label = ["run"] if "run" in answer.runs.columns else []
+    for col in ("#", *label, n_name, d_name, *extra, "FLOPs", "why", "interval width after"):
+        view.add_column(escape(col), justify="left" if col in ("why", "run") else "right")  # columns are the user's
+    for i, r in enumerate(answer.runs.to_dict(orient="records"), 1):
+        view.add_row(
+            str(i),
+            *[escape(str(r["run"])) for _ in label],
+            f"{r[n_name]:.3g}",
+            f"{r[d_name]:.3g}",
+            *[f"{r[c]:.3g}" for c in extra],
+            f"{r['flops']:.3g}",
+            escape(str(r["reason"])),
+            f"×{1 + r['relative_width_after']:.3g}",
+        )
+    out.print(view)
+    out.print(
+        f"estimate {answer.estimate:.4g}; interval high/low ×{1 + answer.width_before:.3g} now, "
+        f"×{1 + answer.width_after:.3g} after these runs ({answer.spent:.3g} of {answer.budget:.3g} FLOPs). "
+        f"Widths are linearized and rescaled to the by-run bootstrap (factor {answer.calibration:.2f}).",
+        highlight=False,
+    )
+    for note in answer.notes:
+        out.print(f"note: {note}", highlight=False, markup=False)
+
+
+def _misfit_option(text: str) -> str | float | None:
+    """``--misfit``: 'auto', 'none' or a number."""
+    if text.strip().lower() in ("auto", "none"):
+        return None if text.strip().lower() == "none" else "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise DataError(f"--misfit takes 'auto', 'none' or a sd of log loss (e.g. 0.02), not {text!r}") from None
+
+
+def isoflop(
+    data: Annotated[str, typer.Argument(help="IsoFLOP runs, one row per run (flops, params, loss), or dataset:NAME.")],
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Keep rows where COLUMN=VALUE (repeatable), e.g. 'experiment=Cosine decay'."),
+    ] = None,
+    window: Annotated[
+        float, typer.Option(help="Fit the sizes within this many decades of each budget's best run; 0 fits all.")
+    ] = 0.75,
+    min_points: Annotated[int, typer.Option(help="Fewest runs a budget needs (and sizes per parabola).")] = 5,
+    weighted: Annotated[bool, typer.Option(help="Weight budgets by 1/var(ln N_opt) in the power-law fit.")] = False,
+    by: Annotated[str, typer.Option(help="Bootstrap over 'budgets' or 'points' (each budget's runs).")] = "budgets",
+    approach3: Annotated[
+        bool, typer.Option("--approach3", help="Also fit the law to all runs (Approach 3) and compare.")
+    ] = False,
+    law: Annotated[str, typer.Option("--law", "-l", help="Law fitted for --approach3.")] = "chinchilla",
+    interval: Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")] = 0.9,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Compute-optimal exponents from IsoFLOP runs: per-budget parabolas (Approach 2), optionally vs a fit (3)."""
+    from scalelaw.data.io import load_runs
+    from scalelaw.decisions import isoflop as iso
+
+    def action():
+        if by not in ("budgets", "points"):
+            raise DataError(f"--by must be 'budgets' or 'points', not {by!r}")
+        runs = load_runs(data, mapping)
+        for column, value, keep in where_masks(runs.table, where, runs.source):
+            runs = runs.subset(keep, f"kept rows with {column} = {value!r}")
+        if window < 0:
+            raise DataError(f"--window must be >= 0 decades (0 fits every size), got {window}")
+        level = interval if interval > 0 else None
+        options = dict(min_points=min_points, window=window if window > 0 else None, weighted=weighted, by=by)
+        if approach3:
+            return iso.compare_approaches(
+                runs, law=parse_law(law), interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options
+            )
+        return iso.approach2(runs, interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options)
+
+    answer = run_action(action)
+    two = answer.approach2 if approach3 else answer
+    if as_json:
+        payload: dict[str, Any] = {"data": data, "approach2": two.to_dict()}
+        if approach3:
+            payload.update(
+                approach3=answer.approach3.to_dict(),
+                law=answer.fit.law.name,
+                difference=answer.difference,
+                overlap=answer.overlap,
+                summary=answer.summary,
+            )
+        print_json(payload)
+        return
+    view = Table(title=f"IsoFLOP minima ({two.method})", title_justify="left")
+    level = f"{two.level:.0%}" if two.level is not None else "90%"
+    for name in ("FLOPs", "runs", "N_opt", f"N_opt {level} (delta)", "D_opt", "D/N", "loss", "note"):
+        view.add_column(name, justify="left" if name == "note" else "right")
+    for row in two.table.itertuples(index=False):
+        span = "—"
+        if row.ok and math.isfinite(row.log_params_opt_std):
+            span = f"{row.params_opt_low:.3g}–{row.params_opt_high:.3g}"
+        view.add_row(
+            _short(row.flops),
+            f"{row.n_used}/{row.n_points}",
+            _short(row.params_opt),
+            span,
+            _short(row.tokens_opt),
+            _short(row.tokens_opt / row.params_opt),
+            _short(row.loss_opt, 4),
+            _isoflop_flag(row),
+        )
+    out.print(view)
+    out.print(two.summary(), highlight=False, markup=False)
+    out.print(
+        f"N_opt = {two.n_coef:.4g} · C^{two.a:.4f}, D_opt = {two.d_coef:.4g} · C^{two.b:.4f}; R² = {two.r2:.4f}",
+        highlight=False,
+    )
+    if approach3:
+        out.print(answer.approach3.summary(), highlight=False, markup=False)
+        out.print(answer.summary, highlight=False, markup=False)
+    for note in (*two.notes, *(answer.approach3.notes if approach3 else ())):
+        out.print(f"note: {note}", style="dim", highlight=False, markup=False)
+
+
+def _isoflop_flag(row) -> str:
+    """Short status of one budget for the table (the full reason is printed as a note)."""
+    if row.ok:
+        return "ok"
+    if row.n_used == 0:
+        return "too few runs"
+    if not math.isfinite(row.p2):
+        return "too few sizes"
+    return "not convex" if not row.convex else "not bracketed"
+
+
+def _short(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}g}" if math.isfinite(x) else "—"
