@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data import datasets
 from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError
 
@@ -159,8 +160,6 @@ def load_runs(
         return Runs.from_frame(frame, mapping, source="dict of arrays")
     text = os.fspath(source)
     if text.startswith("dataset:"):
-        from scalelaw.data import datasets
-
         frame = datasets.load(text.split(":", 1)[1])
         return Runs.from_frame(frame, mapping, source=text)
     return Runs.from_frame(read_table(text), mapping, source=text)

@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data import datasets
+from scalelaw.data.io import read_table
 from scalelaw.data.runs import Runs, parse_mapping
 from scalelaw.errors import DataError
 from scalelaw.laws.schedule import Schedules
-from scalelaw.laws.schedule_laws import as_schedules
+from scalelaw.laws.schedule_laws import as_schedules, schedule_law
 
 __all__ = ["Schedules", "load_curves_and_schedules", "load_schedules", "predict_curves"]
 
@@ -30,11 +32,7 @@ __all__ = ["Schedules", "load_curves_and_schedules", "load_schedules", "predict_
 def _read(source: str | os.PathLike) -> pd.DataFrame:
     text = os.fspath(source)
     if text.startswith("dataset:"):
-        from scalelaw.data import datasets
-
         return datasets.load(text.split(":", 1)[1])
-    from scalelaw.data.io import read_table
-
     return read_table(text)
 
 
@@ -136,8 +134,6 @@ def predict_curves(
         Columns ``run, step, loss`` (plus ``params`` for a ``by_size`` law); ``loss`` is NaN at steps where
         no LR has been applied yet (zero LR area), where the laws are undefined.
     """
-    from scalelaw.laws.schedule_laws import schedule_law
-
     inner = schedule_law(result.law)
     if inner is None:
         raise DataError(f"law {result.law.name!r} does not read an LR schedule; --schedule is for schedule laws")

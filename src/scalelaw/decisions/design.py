@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from scalelaw._validation import check_level
+from scalelaw.decisions.plan import _nd_inputs, optimum
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
@@ -88,8 +89,6 @@ class Target:
         """
         fixed = dict(fixed or {})
         if self.kind == "plan":
-            from scalelaw.decisions.plan import optimum
-
             flops = self.values["flops"]
             return lambda law, theta: np.log(optimum(law, theta, flops, fixed=fixed or None)["params"])
         point = dict(self.values)
@@ -247,8 +246,6 @@ def candidate_grid(
 
 
 def _nd(law: Law) -> tuple[str, str]:
-    from scalelaw.decisions.plan import _nd_inputs
-
     return _nd_inputs(law)
 
 
@@ -704,8 +701,6 @@ def _reason(
     if decades > 0.05:
         parts.insert(0, f"extends the compute range by {decades:.1f} decades")
     if target.kind == "plan":
-        from scalelaw.decisions.plan import optimum
-
         try:
             n_opt = float(optimum(law, theta[None, :], flops, k=k, fixed=dict(fixed) or None)["params"][0])
         except Exception:  # the reason is a courtesy; never fail the suggestion for it

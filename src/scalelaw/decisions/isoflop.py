@@ -60,7 +60,9 @@ from scipy import stats
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
+from scalelaw.decisions.plan import _nd_inputs, optimum
 from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.fitting.fit import fit as fit_law
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
 
@@ -662,8 +664,6 @@ def _is_chinchilla(result: FitResult) -> bool:
 
 
 def _default_budgets(result: FitResult, k: float) -> np.ndarray:
-    from scalelaw.decisions.plan import _nd_inputs
-
     if result.data is None:
         raise FitError("this fit carries no data; give the budgets to evaluate Approach 3 at")
     n_name, d_name = _nd_inputs(result.law)
@@ -701,8 +701,6 @@ def approach3(
     fixed : mapping, optional
         Values of the law's other inputs, e.g. ``{"unique_tokens": 1e11}`` (as in ``plan.compute_optimal``).
     """
-    from scalelaw.decisions.plan import _nd_inputs, optimum
-
     _check_interval(interval, n_boot)
     if len(result.law.inputs) < 2:
         raise LawError(
@@ -826,8 +824,6 @@ def compare_approaches(
     evaluated at Approach 2's usable budgets. Note that Approach 2 sees only the sizes near each
     budget's minimum while the parametric fit sees every run, including far-off ones.
     """
-    from scalelaw.fitting.fit import fit as fit_law
-
     table = runs if isinstance(runs, Runs) else load_runs(runs)
     two = approach2(
         table,

@@ -15,7 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._schema import Invalid, parse_json, read_limited
 from scalelaw._version import __version__
+from scalelaw.data.io import strict_json, write_text_atomic
+from scalelaw.data.runs import data_fingerprint
 from scalelaw.errors import (
     BoundWarning,
     ConvergenceWarning,
@@ -28,7 +31,7 @@ from scalelaw.errors import (
     format_rows,
 )
 from scalelaw.fitting.refit import bind_inputs, with_schedule
-from scalelaw.fitting.schema import SCHEMA_VERSION, check_fit
+from scalelaw.fitting.schema import REFIT, SCHEMA_VERSION, check_fit
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -481,8 +484,6 @@ class FitResult:
 
         Finite floats round-trip exactly; ``null`` reads back as NaN, or as infinity for the condition number.
         """
-        from scalelaw.data.io import strict_json
-
         return strict_json(self.to_dict(), indent=indent)
 
     @classmethod
@@ -527,9 +528,6 @@ class FitResult:
     @classmethod
     def from_json(cls, text: str | bytes, source: str = "fit JSON") -> FitResult:
         """Parse and check fit JSON (nesting depth limited); errors are :class:`FitFileError` naming ``source``."""
-        from scalelaw._schema import Invalid, parse_json
-        from scalelaw.fitting.schema import REFIT
-
         try:
             data = parse_json(text)
         except Invalid as exc:
@@ -538,8 +536,6 @@ class FitResult:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the JSON atomically."""
-        from scalelaw.data.io import write_text_atomic
-
         write_text_atomic(path, self.to_json() + "\n")
 
     @classmethod
@@ -553,8 +549,6 @@ class FitResult:
             deeply, or not following the fit schema; the message names the file and the fault.
         """
         from pathlib import Path
-
-        from scalelaw._schema import Invalid, read_limited
 
         p = Path(path)
         if not p.exists():
@@ -580,8 +574,6 @@ class FitResult:
         """
         if self.data is None or not self.data_hash:
             return True
-        from scalelaw.data.runs import data_fingerprint
-
         names = (*self.law.inputs, self.y)
         if any(name not in self.data.columns for name in names):
             return False

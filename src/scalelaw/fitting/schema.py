@@ -38,6 +38,7 @@ from scalelaw._schema import (
 )
 from scalelaw.errors import FitFileError, LawError
 from scalelaw.fitting.objective import LOSSES
+from scalelaw.laws.catalog import check_law_definition, law_from_dict
 from scalelaw.laws.law import Law
 
 #: Bump when the JSON layout changes; readers refuse newer schemas than they know.
@@ -159,8 +160,6 @@ def _structure(data: Any) -> dict[str, Any]:
 
 
 def _law(definition: Any) -> Law:
-    from scalelaw.laws.catalog import check_law_definition, law_from_dict
-
     check_law_definition(definition, "law_definition")
     try:
         return law_from_dict(definition)

@@ -69,6 +69,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
+from scalelaw._schema import Invalid, read_limited
 from scalelaw.data.accounting import CONVENTIONS, TransformerConfig, count_params, flops_per_token
 from scalelaw.errors import DataError
 from scalelaw.sweep.corpus import CORPORA, ByteTokenizer
@@ -305,8 +306,6 @@ def load_config(path: str | os.PathLike) -> SweepConfig:
         raise DataError(f"no such sweep config: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory; give a sweep config .toml file")
-    from scalelaw._schema import Invalid, read_limited
-
     try:
         data = tomllib.loads(read_limited(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except Invalid as exc:

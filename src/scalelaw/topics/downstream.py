@@ -26,7 +26,7 @@ import pandas as pd
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
-from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.errors import ConvergenceWarning, DataError, FitError, LawError
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.refit import log_residuals, prediction_inputs, refit_weighted
 from scalelaw.fitting.result import FitResult
@@ -114,8 +114,6 @@ def fit_least_squares(
         if moved <= tol:
             break
     else:
-        from scalelaw.errors import ConvergenceWarning
-
         warnings.warn(
             f"fit_least_squares: parameters still moved by {moved:.2g} (relative) after {max_rounds} rounds",
             ConvergenceWarning,

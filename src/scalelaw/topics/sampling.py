@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_level
+from scalelaw.data.io import read_table
+from scalelaw.data.runs import parse_mapping
 from scalelaw.errors import DataError, IdentifiabilityWarning, format_rows
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.fit import fit as _fit
@@ -144,9 +146,6 @@ def _pass_at_k(n: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def _frame(table: Any, mapping: Any) -> pd.DataFrame:
-    from scalelaw.data.io import read_table
-    from scalelaw.data.runs import parse_mapping
-
     if isinstance(table, pd.DataFrame):
         frame = table.copy()
     elif isinstance(table, Mapping):

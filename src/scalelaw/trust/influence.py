@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.objective import rho_psi_weight
 from scalelaw.fitting.refit import base_weights, bind_inputs, curve_ids, fit_inputs, predict_sets, with_schedule
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.schedule_laws import schedule_law
@@ -156,8 +157,6 @@ def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, T) -> np.nda
     theta = law.from_internal(z_hat[None, :])
     log_pred, J = law.internal_jacobian(theta, X)
     J = J[0]  # (n_params, n_rows), internal space
-    from scalelaw.fitting.objective import rho_psi_weight
-
     _, psi, _ = rho_psi_weight(log_pred[0] - log_y, result.loss, result.delta)
     per_row = J * (psi * base)[None, :]  # gradient contribution of each row
     g_run = np.zeros((n_runs, law.n_params))

@@ -22,6 +22,7 @@ import numpy as np
 
 from scalelaw.errors import FitError
 from scalelaw.fitting.diagnostics import information, row_jacobians
+from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 
 
@@ -122,8 +123,6 @@ def estimate_misfit(
     >>> estimate_misfit(fit, ("params", "tokens")).scale < 0.01  # the law is exact here
     True
     """
-    from scalelaw.fitting.fit import fit
-
     if result.data is None:
         return Misfit(0.0, length, "no data kept with the fit: misfit not estimated")
     result.check_data_hash()  # the backtest refits the stored data

@@ -34,6 +34,7 @@ from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.refit import prediction_inputs
 from scalelaw.fitting.result import FitResult
+from scalelaw.trust.bootstrap import bootstrap
 
 __all__ = [
     "SeedNoise",
@@ -365,8 +366,6 @@ class SeedNoise:
         Bootstrap
             See :class:`scalelaw.trust.bootstrap.Bootstrap` (``by="config"``).
         """
-        from scalelaw.trust.bootstrap import bootstrap
-
         rows = self._match(result)
         groups = self.row_group if rows == "rows" else np.asarray(result.data.run)  # type: ignore[union-attr]
         return bootstrap(result, n=n, by="config", seed=seed, groups=groups, **kwargs)  # type: ignore[arg-type]

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_level
+from scalelaw.data.io import load_runs
+from scalelaw.decisions.plan import compute_optimal, optimum
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.result import FitResult
 
@@ -484,8 +486,6 @@ def _law_curve(result, cols, xs, data_max, kind, group, label, boot, level) -> C
 
 
 def _frontier_curve(result, lo, hi, extrapolate, n_points, boot, level) -> Curve:
-    from scalelaw.decisions.plan import compute_optimal, optimum
-
     budgets = _logspace(lo, hi * extrapolate, n_points)
     table = compute_optimal(result, budgets).table
     nd = nd_inputs(result.law)
@@ -513,8 +513,6 @@ def frontier_view(
     bootstrap (a Bootstrap, or an int: replicates drawn now) the table has ``*_low``/``*_high`` columns at
     level ``interval``.
     """
-    from scalelaw.decisions.plan import compute_optimal, optimum
-
     frame = data_frame(result)
     if nd_inputs(result.law) is None or len(result.law.inputs) != 2 or "flops" in result.law.inputs:
         raise DataError(
@@ -568,8 +566,6 @@ def isoflop_view(
     ``minima`` (columns ``flops``, ``params``/``params_opt`` and ``loss``/``loss_opt``) those are shown
     instead and no parabola is fitted.
     """
-    from scalelaw.data.io import load_runs
-
     runs = load_runs(runs)
     runs.require(["flops", x, y], positive=["flops", x], why="an IsoFLOP plot needs compute, size and loss")
     frame = runs.table[[c for c in ("run", "flops", x, y) if c in runs.table.columns]].copy()

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.decisions.plan import frontier
 from scalelaw.errors import DataError
 from scalelaw.fitting.result import FitResult
 from scalelaw.views import figures
@@ -553,8 +554,6 @@ def compare_plot(
     law of compute, the compute-optimal frontier for a law of N and D), continued ``extrapolate`` times
     past the data; the data are grey. ``ax`` may be a pair of axes (top, bottom).
     """
-    from scalelaw.decisions.plan import frontier
-
     fits = figures.results_by_label(results)
     if ax is None:
         fig, axes = _figure(None, (COLUMN_WIDTH, 3.6), nrows=2, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})

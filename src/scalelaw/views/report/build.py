@@ -18,6 +18,8 @@ import pandas as pd
 
 from scalelaw._validation import check_level
 from scalelaw._version import __version__
+from scalelaw.data.io import load_runs, write_text_atomic
+from scalelaw.decisions.plan import compute_optimal
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.views import figures
@@ -137,8 +139,6 @@ def build_report(
 
 def write_report(path: str | os.PathLike, result: FitResult, *args: Any, **kwargs: Any) -> Path:
     """Build the report (see :func:`build_report`) and write it atomically to ``path``, which is returned."""
-    from scalelaw.data.io import write_text_atomic
-
     target = Path(path)
     write_text_atomic(target, build_report(result, *args, **kwargs))
     return target
@@ -330,8 +330,6 @@ def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.Dat
     budgets = np.atleast_1d(np.asarray(plan, dtype=np.float64))
     if not _has_frontier(result):
         return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
-    from scalelaw.decisions.plan import compute_optimal
-
     if boot is None:
         return compute_optimal(result, budgets).table, "point estimate"
     plan = compute_optimal(result, budgets, interval=level, boot=boot)
@@ -445,8 +443,6 @@ def _provenance(result: FitResult, runs: Any, command: str | None, version: str,
     ]
     if runs is not None:
         try:
-            from scalelaw.data.io import load_runs
-
             loaded = load_runs(runs)
             meta.insert(
                 5, ("rows in the data", f"{len(loaded)} rows, {loaded.n_runs} runs, {len(loaded.columns)} columns")
