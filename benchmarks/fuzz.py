@@ -5,7 +5,7 @@ Every case comes from the generators of ``tests/fuzz_tables.py`` (the same ones 
 draws through hypothesis), here from a numpy Generator seeded with ``(seed, part, index)``, so a run is
 reproducible case by case. A case is a clean ladder of runs for ``power`` or ``chinchilla`` (0 to 240
 rows, 0-2% log-normal noise), then, at random: a constant loss, planted gross outliers (x2 or /2 or
-beyond, 1e300, 1e-300), thousands of extra columns of any kind, a broken cell (NaN, inf, 0, -1, 10**400,
+beyond, 1e300, 1e-300), up to ``--max-extra`` (300) extra columns of any kind, a broken cell (NaN, inf, 0, -1, 10**400,
 '1e400', text, None, True, a date, a duration, 1+2j, 1e308, 5e-324, a list), a column turned into
 text, Python ints, float32, categories, nullable ints, dates, durations, complex numbers or booleans,
 a repeated row or column, a missing column, shuffled rows.
@@ -70,10 +70,10 @@ FILE_EVERY = 5  # every 5th api case goes through a file
 EXAMPLES = 20  # cases kept per outcome and part in the JSON, for reproduction
 
 
-def api_case(job: tuple[int, int, str]) -> dict[str, Any]:
+def api_case(job: tuple[int, int, str, int]) -> dict[str, Any]:
     """Generate and judge api case ``index`` (in a worker process)."""
-    seed, index, tmp = job
-    case = ft.make_case(ft.RngSource([seed, API, index]), file_case=index % FILE_EVERY == 0)
+    seed, index, tmp, max_extra = job
+    case = ft.make_case(ft.RngSource([seed, API, index]), file_case=index % FILE_EVERY == 0, max_extra=max_extra)
     t0 = time.perf_counter()
     if index % FILE_EVERY == 0:
         path = ft.write_case(case, Path(tmp), f"api{index}")
@@ -86,9 +86,9 @@ def api_case(job: tuple[int, int, str]) -> dict[str, Any]:
     return _record(index, case, verdict, via, time.perf_counter() - t0)
 
 
-def cli_case(seed: int, index: int, tmp: Path) -> dict[str, Any]:
+def cli_case(seed: int, index: int, tmp: Path, max_extra: int) -> dict[str, Any]:
     """Generate a file for cli case ``index``, run ``scalelaw fit`` on it in a subprocess and judge it."""
-    case = ft.make_case(ft.RngSource([seed, CLI, index]), file_case=True)
+    case = ft.make_case(ft.RngSource([seed, CLI, index]), file_case=True, max_extra=max_extra)
     path = ft.write_case(case, tmp, f"cli{index}")
     t0 = time.perf_counter()
     try:
@@ -114,6 +114,9 @@ def _record(index: int, case: ft.Case, verdict: ft.Verdict, via: str, seconds: f
         "detail": verdict.detail[:400],
         "case": case.describe()[:400],
         "clean": case.clean,
+        "constant": case.constant_target,
+        "planted": len(case.outliers),
+        "must_refuse": bool(case.must_refuse),
         "leaked": verdict.leaked[:3],
         "seconds": seconds,
     }
@@ -183,6 +186,11 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
         "counts": {o: counts.get(o, 0) for o in ft.OUTCOMES},
         "by_via": {via: {o: c.get(o, 0) for o in ft.OUTCOMES} for via, c in sorted(by_via.items())},
         "clean_fits": len(clean_fits),
+        # What the truthful fits had to get right (a DataError for other reasons is fine too).
+        "fits_of_a_constant_target": sum(r["constant"] for r in records if r["outcome"] != "data_error"),
+        "fits_with_planted_outliers": sum(bool(r["planted"]) for r in records if r["outcome"] != "data_error"),
+        "planted_outlier_rows_in_fits": sum(r["planted"] for r in records if r["outcome"] != "data_error"),
+        "cases_that_must_be_refused": sum(r["must_refuse"] for r in records),
         "clean_fits_flagged_outlier_or_no_signal": len(false_alarms),
         "problems": problems.most_common(),
         "cases_leaking_runtime_warnings": sum(bool(r["leaked"]) for r in records),
@@ -206,6 +214,11 @@ def print_summary(name: str, summary: dict[str, Any]) -> None:
         f"   clean ladders fitted: {summary['clean_fits']}, of which flagged outlier/no_signal: "
         f"{summary['clean_fits_flagged_outlier_or_no_signal']}"
     )
+    print(
+        f"   to get right: {summary['fits_of_a_constant_target']} fits of a constant target, "
+        f"{summary['fits_with_planted_outliers']} fits with {summary['planted_outlier_rows_in_fits']} planted "
+        f"outlier rows, {summary['cases_that_must_be_refused']} cases that must end in a DataError"
+    )
     for problem, n in summary["problems"][:15]:
         print(f"   {n:5d} x {problem}")
     print(f"   cases leaking numpy/pandas RuntimeWarnings from scalelaw: {summary['cases_leaking_runtime_warnings']}")
@@ -219,6 +232,13 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=300, help="cli cases (a file through `scalelaw fit` each)")
     ap.add_argument("--calibration", type=int, default=0, help="datasets per law and kind for the outlier flag")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--max-extra",
+        type=int,
+        default=300,
+        help="widest block of extra columns a case gets (tests/test_fuzz.py uses 2000; before the fix a "
+        "2000-column table cost ~10 s, which would stretch a 'before' run to hours: --wide times width)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="processes for api cases, parallel subprocesses for cli")
     ap.add_argument("--quick", action="store_true", help="300 api cases, 20 files: a smoke run, not a result")
     ap.add_argument("--json", type=Path, help="write counts, problems and examples here")
@@ -241,7 +261,7 @@ def main() -> None:
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="scalelaw-fuzz-") as tmp:
         t0 = time.perf_counter()
-        jobs = [(args.seed, i, tmp) for i in range(args.cases)]
+        jobs = [(args.seed, i, tmp, args.max_extra) for i in range(args.cases)]
         with multiprocessing.Pool(args.workers) as pool:
             api = list(pool.imap(api_case, jobs, chunksize=16))
         payload["api"] = summarize(api)
@@ -250,7 +270,7 @@ def main() -> None:
 
         t0 = time.perf_counter()
         with ThreadPoolExecutor(args.workers) as threads:
-            cli = list(threads.map(lambda i: cli_case(args.seed, i, Path(tmp)), range(args.files)))
+            cli = list(threads.map(lambda i: cli_case(args.seed, i, Path(tmp), args.max_extra), range(args.files)))
         payload["cli"] = summarize(cli)
         payload["cli"]["wall_seconds"] = time.perf_counter() - t0
         print_summary(f"cli ({payload['cli']['wall_seconds']:.0f} s)", payload["cli"])
