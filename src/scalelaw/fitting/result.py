@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw._schema import Invalid, parse_json, read_limited
 from scalelaw._version import __version__
 from scalelaw.data.io import strict_json, write_text_atomic
@@ -37,7 +38,7 @@ from scalelaw.laws.schedule_laws import schedule_law
 
 
 @dataclass(frozen=True)
-class FitStatus:
+class FitStatus(Result):
     """Validity flags of a fit, one question each (rather than one overall boolean).
 
     Attributes
@@ -158,7 +159,44 @@ class FitStatus:
         out += [f"outliers: {format_rows(self.outlier_rows or self.outliers)}"] if self.outliers else []
         return out
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per check: ``check, ok, detail``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows ``converged``, ``within bounds``, ``identifiable``, ``signal`` and ``no outliers``; ``ok`` is
+            False where the flag is raised, ``detail`` names the parameters, pairs or rows involved.
+        """
+        pairs = "; ".join(f"{a} and {b} ({c:+.4f})" for a, b, c in self.tradeoffs) or ", ".join(self.sloppy)
+        pairs = f"; trade-offs: {pairs}" if pairs else ""
+        rows = [
+            ("converged", self.converged, f"{self.n_at_best} start(s) at the best objective"),
+            ("within bounds", not self.at_bound, ", ".join(self.at_bound)),
+            ("identifiable", not self.not_identifiable, f"condition number {self.condition_number:.3g}{pairs}"),
+            ("signal", not self.no_signal, "the fitted values are all equal" if self.no_signal else ""),
+            (
+                "no outliers",
+                not self.outliers,
+                format_rows(self.outlier_rows or self.outliers) if self.outliers else "",
+            ),
+        ]
+        return pd.DataFrame(rows, columns=["check", "ok", "detail"])
+
+    def summary(self) -> str:
+        """``ok`` or the raised flags on the first line, then one line per warning message."""
+        if self.ok:
+            return (
+                f"ok: converged ({self.n_at_best} start(s) at the best objective), nothing at a bound, identifiable "
+                f"(condition number {self.condition_number:.3g}), no outlier"
+            )
+        return "\n".join([f"{len(self.flags())} flag(s): {'; '.join(self.flags())}", *self.messages()])
+
     def to_dict(self) -> dict[str, Any]:
+        """The flags as JSON-ready data (an infinite condition number is ``None``, read back as infinity)."""
+        return jsonable(self._payload())
+
+    def _payload(self) -> dict[str, Any]:
         return {
             "converged": self.converged,
             "at_bound": list(self.at_bound),
@@ -257,7 +295,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class FitResult:
+class FitResult(Result):
     """The outcome of :func:`scalelaw.fit`. Frozen: derive new results, never edit one.
 
     Attributes
@@ -435,7 +473,17 @@ class FitResult:
         return write_report(path, self, **kwargs)
 
     def table(self) -> pd.DataFrame:
-        """Parameters with approximate standard errors, one row each."""
+        """Parameters with approximate standard errors, one row each: the same as :meth:`to_frame`."""
+        return self.to_frame()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Parameters with approximate standard errors, one row each.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``parameter, value, std_error, lower_bound, upper_bound, at_bound``.
+        """
         return pd.DataFrame(
             {
                 "parameter": self.law.param_names,
@@ -447,8 +495,28 @@ class FitResult:
             }
         )
 
+    def summary(self) -> str:
+        """The law and data on the first line, then the formula, the parameters, the objective and any warnings."""
+        se = dict(zip(self.law.param_names, self.std_errors, strict=True))
+        values = ", ".join(
+            f"{n} = {v:.6g}" + (f" ± {se[n]:.2g}" if math.isfinite(se[n]) else "") for n, v in self.params.items()
+        )
+        lines = [
+            f"{self.law.name} fit of {self.y} on {self.n_points} points ({self.n_runs} runs): "
+            + ("ok" if self.status.ok else "; ".join(self.status.flags())),
+            f"{self.y} = {self.law.formula()}",
+            values,
+            f"objective {self.objective:.4g} ({self.loss}), residual scale {self.residual_scale:.3g} (log)",
+        ]
+        return "\n".join([*lines, *(f"warning: {m}" for m in self.status.messages())])
+
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
+        """The fit file's content as JSON-ready data (NaN and infinities are ``None``); :meth:`from_dict` reads it."""
+        return jsonable(self._payload())
+
+    def _payload(self) -> dict[str, Any]:
+        """:meth:`to_dict` before non-finite numbers become ``None`` (``==`` tells NaN from infinity)."""
         return {
             "schema": "scalelaw.fit",
             "schema_version": SCHEMA_VERSION,
@@ -461,7 +529,7 @@ class FitResult:
             "n_points": self.n_points,
             "n_runs": self.n_runs,
             "n_starts": self.n_starts,
-            "status": self.status.to_dict(),
+            "status": self.status._payload(),
             "std_errors": dict(zip(self.law.param_names, self.std_errors, strict=True)),
             "correlations": [list(r) for r in self.correlations],
             "residual_scale": self.residual_scale,
@@ -602,7 +670,7 @@ class FitResult:
 
     def _identity(self) -> str:
         """What ``==`` and ``hash`` compare: the JSON without wall-clock time, so refitting the same data is equal."""
-        data = self.to_dict()
+        data = self._payload()
         del data["fit_seconds"]
         return json.dumps(data, allow_nan=True)  # never written anywhere; NaN and inf stay distinct here
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
 from scalelaw.data.io import load_runs
@@ -167,7 +168,7 @@ Holdout = str | HoldoutSpec | np.ndarray | pd.Series | Sequence[bool] | Callable
 
 # ------------------------------------------------------------------------------------------ splitting
 @dataclass(frozen=True, eq=False)
-class Split:
+class Split(Result):
     """Runs divided into a training part and a held-out part, whole runs on each side.
 
     Attributes
@@ -217,6 +218,57 @@ class Split:
         return (
             f"Split({self.description}: train {len(self.train)} rows / {self.n_train_runs} runs, "
             f"test {len(self.test)} rows / {self.n_test_runs} runs)"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per run: which side it is on and how many rows it has.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``part`` (``"train"`` or ``"test"``), ``run``, ``n_rows`` and, with a :attr:`column`,
+            ``max_<column>`` (the run's largest value of it).
+        """
+        parts = []
+        for part, runs in (("train", self.train), ("test", self.test)):
+            rows = pd.DataFrame({"part": part, "run": runs.run_ids})
+            if self.column:
+                rows[f"max_{self.column}"] = runs.array(self.column)
+            groups = rows.groupby(["part", "run"], sort=False)
+            table = groups.size().rename("n_rows").reset_index()
+            if self.column:
+                table[f"max_{self.column}"] = groups[f"max_{self.column}"].max().to_numpy()
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec, the sizes of both sides, how far the holdout reaches and the runs of each side."""
+        runs = self.to_frame()
+        return jsonable(
+            {
+                "description": self.description,
+                "column": self.column,
+                "n_train_rows": len(self.train),
+                "n_test_rows": len(self.test),
+                "max_train": self.max_train,
+                "max_test": self.max_test,
+                "extrapolation_decades": self.extrapolation_decades,
+                "train_runs": runs.loc[runs["part"] == "train", "run"],
+                "test_runs": runs.loc[runs["part"] == "test", "run"],
+            }
+        )
+
+    def summary(self) -> str:
+        """The split on the first line, then how far beyond the training data the held-out runs reach."""
+        head = (
+            f"split {self.description}: train {len(self.train)} rows / {self.n_train_runs} runs, "
+            f"test {len(self.test)} rows / {self.n_test_runs} runs"
+        )
+        if not self.column:
+            return head
+        return (
+            f"{head}\nlargest {self.column}: {self.max_train:.3g} in training, {self.max_test:.3g} held out "
+            f"({self.extrapolation_decades:.2g} decades beyond)"
         )
 
 
@@ -706,7 +758,7 @@ def _interval(result: Any, split: Split, level: float, n_boot: int) -> tuple[np.
 
 # ------------------------------------------------------------------------------------------ selection
 @dataclass(frozen=True, eq=False)
-class SelectionResult:
+class SelectionResult(Result):
     """The law that extrapolated best in a backtest, the evidence, and a sentence saying why.
 
     Attributes
@@ -752,6 +804,20 @@ class SelectionResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN and inf become ``None``)."""
         return {"best": self.best, "metric": self.metric, "reason": self.reason, "table": to_records(self.table)}
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The backtest table ranked by :attr:`metric`: ``rank, law, ...`` (see :func:`backtest`).
+        """
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """The winner and the metric, then :attr:`reason`."""
+        return f"best law: {self.best} (by {_METRIC_WORDS[self.metric]} on held-out runs)\n{self.reason}"
 
     def __repr__(self) -> str:
         return f"SelectionResult(best={self.best!r}, metric={self.metric!r})"

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import FitError
 from scalelaw.fitting.refit import (
@@ -51,7 +52,7 @@ Derived = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
-class Bootstrap:
+class Bootstrap(Result):
     """Bootstrap replicates of a fit.
 
     Attributes
@@ -139,6 +140,43 @@ class Bootstrap:
                 "method": f"bootstrap-{method} (by {self.by}, n={self.n})",
             }
         )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Percentile intervals (90%) of every parameter: :meth:`interval` with its defaults.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``quantity, estimate, low, high, level, method``, one row per parameter; the replicates
+            themselves are :attr:`samples` (or :meth:`values`).
+        """
+        return self.interval()
+
+    def to_dict(self) -> dict[str, Any]:
+        """What was resampled, the replicate counts and the 90% intervals (not the replicates themselves)."""
+        return jsonable(
+            {
+                "law": self.result.law.name,
+                "by": self.by,
+                "n": self.n,
+                "n_requested": self.n_requested,
+                "n_failed": self.n_failed,
+                "n_unconverged": self.n_unconverged,
+                "seed": self.seed,
+                "blocks": self.blocks,
+                "intervals": self.to_frame(),
+            }
+        )
+
+    def summary(self) -> str:
+        """The replicate counts, then one line per parameter with its 90% percentile interval."""
+        head = f"bootstrap of the {self.result.law.name} fit by {self.by}: {self.n} of {self.n_requested} replicates"
+        if self.n_failed or self.n_unconverged:
+            head += f" ({self.n_failed} failed, {self.n_unconverged} hit the iteration cap)"
+        rows = [
+            f"{r.quantity} = {r.estimate:.6g}, 90% [{r.low:.6g}, {r.high:.6g}]" for r in self.to_frame().itertuples()
+        ]
+        return "\n".join([head, *rows])
 
     def predict(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.objective import rho_psi_weight
@@ -33,7 +34,7 @@ MIN_FLAG_RUNS = 6
 
 
 @dataclass(frozen=True)
-class Influence:
+class Influence(Result):
     """Leave-one-run-out influence of every run on the prediction at ``target``."""
 
     target: dict[str, Any]
@@ -43,6 +44,33 @@ class Influence:
     @property
     def flagged(self) -> list[str]:
         return list(self.table.loc[self.table["flagged"], "run"])
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per run, largest shift first: ``run, n_rows, shift, exact, max_abs_residual, flagged``.
+        """
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The target, its prediction, the flagged runs and the table as records."""
+        return jsonable(
+            {"target": self.target, "prediction": self.prediction, "flagged": self.flagged, "runs": self.table}
+        )
+
+    def summary(self) -> str:
+        """The target and its prediction, the most influential run, and the flagged runs."""
+        at = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.target.items())
+        lines = [f"influence of {len(self.table)} runs on the prediction {self.prediction:.6g} at {at}"]
+        if len(self.table):
+            top = self.table.iloc[0]
+            lines.append(f"largest: run {top['run']} moves it by {top['shift']:+.3%} when left out")
+        if self.flagged:
+            lines.append(f"flagged (far beyond the others): {', '.join(map(str, self.flagged))}")
+        return "\n".join(lines)
 
 
 def default_target(result: FitResult, factor: float = 10.0) -> dict[str, Any]:

@@ -17,9 +17,12 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw.errors import FitError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.fit import fit
@@ -27,7 +30,7 @@ from scalelaw.fitting.result import FitResult
 
 
 @dataclass(frozen=True)
-class Misfit:
+class Misfit(Result):
     """A model-discrepancy term: sd ``scale`` of log loss, correlated over ``length`` decades.
 
     Attributes
@@ -62,6 +65,23 @@ class Misfit:
         phi = np.exp(-d2 / (2 * self.length**2))
         norm = np.sqrt(np.sum(phi**2, axis=1, keepdims=True))
         return self.scale * phi / np.maximum(norm, 1e-300)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``scale, length, source``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return pd.DataFrame([{"scale": self.scale, "length": self.length, "source": self.source}])
+
+    def to_dict(self) -> dict[str, Any]:
+        """``scale``, ``length`` and ``source``."""
+        return jsonable({"scale": self.scale, "length": self.length, "source": self.source})
+
+    def summary(self) -> str:
+        """The misfit scale and length, then where the scale came from."""
+        return f"misfit sd {self.scale:.3g} of log loss, correlated over {self.length:.3g} decades\n{self.source}"
 
 
 def grid_centers(log_nd: np.ndarray, length: float) -> np.ndarray:

@@ -18,6 +18,7 @@ Everything is on the log scale, like the fits (residuals are log residuals): a s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
@@ -58,7 +60,7 @@ class SeedNoiseWarning(UserWarning):
 
 
 @dataclass(frozen=True)
-class VarianceTrend:
+class VarianceTrend(Result):
     """Log-linear trend of the seed variance with scale: ``log var = intercept + slope * (log scale - reference)``.
 
     Fitted by weighted least squares on the per-configuration sample variances, each corrected for the bias
@@ -104,9 +106,33 @@ class VarianceTrend:
         se = np.sqrt(cov[0, 0] + 2 * dx * cov[0, 1] + dx**2 * cov[1, 1])
         return self.intercept + self.slope * dx, se
 
+    def to_frame(self) -> pd.DataFrame:
+        """Rows ``intercept``, ``slope``: ``quantity, estimate, std_error, low, high`` (an interval for the slope)."""
+        se = np.sqrt(np.diag(np.array(self.covariance, dtype=np.float64)))
+        return pd.DataFrame(
+            {
+                "quantity": ["intercept", "slope"],
+                "estimate": [self.intercept, self.slope],
+                "std_error": se,
+                "low": [math.nan, self.slope_low],
+                "high": [math.nan, self.slope_high],
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field."""
+        return jsonable(dataclasses.asdict(self))
+
+    def summary(self) -> str:
+        """The slope of log variance with log scale, its interval and p-value."""
+        return (
+            f"seed variance ~ {self.scale}^{self.slope:.3g} ({self.level:.0%} interval {self.slope_low:.3g} to "
+            f"{self.slope_high:.3g}, p={self.p_value:.2g}) over {self.n_configs} configurations"
+        )
+
 
 @dataclass(frozen=True)
-class SignalToNoise:
+class SignalToNoise(Result):
     """How much of a metric's variation across a ladder is scale, and how much is seeds.
 
     Attributes
@@ -155,9 +181,27 @@ class SignalToNoise:
             )
         return text
 
+    def to_frame(self) -> pd.DataFrame:
+        """Rows ``scale`` and ``seed``: ``source, variance, share``."""
+        return pd.DataFrame(
+            {
+                "source": ["scale", "seed"],
+                "variance": [self.scale_variance, self.seed_variance],
+                "share": [self.scale_share, self.seed_share],
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field."""
+        return jsonable(dataclasses.asdict(self))
+
+    def summary(self) -> str:
+        """:attr:`message`."""
+        return self.message
+
 
 @dataclass(frozen=True, eq=False)
-class SeedNoise:
+class SeedNoise(Result):
     """Seed-to-seed variance of a log metric, from configurations run with several seeds.
 
     Build it with :func:`seed_noise`. Rows of the runs are matched to configurations once, here; the methods
@@ -515,9 +559,13 @@ class SeedNoise:
             warnings.warn(out.message, SeedNoiseWarning, stacklevel=2)
         return out
 
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`configs`: one row per configuration, with ``n_seeds``, ``mean_log``, ``var_log``."""
+        return self.configs.copy()
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (no row data)."""
-        return {
+        out = {
             "y": self.y,
             "config": list(self.config),
             "model": self.model,
@@ -539,6 +587,7 @@ class SeedNoise:
             },
             "notes": list(self.notes),
         }
+        return jsonable(out)
 
     # ---------------------------------------------------------------- matching a fit
     _runs: Runs | None = field(default=None, repr=False)

@@ -28,11 +28,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem, levenberg_marquardt
@@ -52,7 +54,7 @@ _STRADDLE = 0.01
 
 
 @dataclass(frozen=True, eq=False)
-class Profile:
+class Profile(Result):
     """Profile-likelihood curve and interval of one parameter.
 
     Attributes
@@ -135,6 +137,55 @@ class Profile:
 
     def _natural(self, x: float) -> float:
         return float(math.exp(x)) if self.log_scale else float(x)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The profile curve: one row per refitted value of the parameter.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``parameter, value, statistic, inside`` (``inside``: the statistic is below the
+            chi-square threshold of :attr:`level`, so the value is in the interval).
+        """
+        threshold = float(stats.chi2.ppf(self.level, 1))
+        return pd.DataFrame(
+            {
+                "parameter": self.parameter,
+                "value": np.array(self.grid, dtype=np.float64),
+                "statistic": np.array(self.statistic, dtype=np.float64),
+                "inside": np.asarray(self.statistic) <= threshold,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The interval, its open sides, the bounds and the curve (``value``, ``statistic``)."""
+        return jsonable(
+            {
+                "parameter": self.parameter,
+                "estimate": self.estimate,
+                "low": self.low,
+                "high": self.high,
+                "level": self.level,
+                "open_low": self.open_low,
+                "open_high": self.open_high,
+                "bounds": self.bounds,
+                "log_scale": self.log_scale,
+                "levels": self.levels,
+                "n_refits": self.n_refits,
+                "curve": {"value": self.grid, "statistic": self.statistic},
+            }
+        )
+
+    def summary(self) -> str:
+        """The interval on the first line; a second line when a side is open (the data do not bound it)."""
+        head = (
+            f"profile of {self.parameter}: {self.estimate:.6g}, {self.level:.0%} interval [{self.low:.6g}, "
+            f"{self.high:.6g}] ({len(self.grid)} points, {self.n_refits} refits)"
+        )
+        open_sides = [side for side, is_open in (("low", self.open_low), ("high", self.open_high)) if is_open]
+        if not open_sides:
+            return head
+        return f"{head}\nopen {' and '.join(open_sides)} side: the data do not bound {self.parameter} there"
 
 
 def profile(
