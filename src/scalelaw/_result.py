@@ -109,6 +109,19 @@ class Result:
         )
 
 
+class Text(str):
+    """A str that also answers ``summary()`` with itself.
+
+    For a result whose ``summary`` was a text field before every result had the ``summary()`` method
+    (``ApproachComparison``): ``result.summary`` stays the sentence it was, and ``result.summary()`` works too.
+    """
+
+    __slots__ = ()
+
+    def __call__(self) -> str:
+        return str(self)
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` on one line (runs of whitespace as one space), cut to ``limit`` characters with an ellipsis."""
     text = " ".join(str(text).split())

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.decisions.plan import _nd_inputs, optimum
 from scalelaw.errors import DataError, FitError
@@ -106,7 +107,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class Suggestion:
+class Suggestion(Result):
     """Runs to add, with their cost, and the target's interval before and after."""
 
     runs: pd.DataFrame  # inputs, flops, reason, relative_width_after (cumulative)
@@ -120,8 +121,29 @@ class Suggestion:
     spent: float
     notes: tuple[str, ...] = field(default=())
 
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`runs`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per proposed run, in the order chosen: its inputs, ``flops``, ``reason`` and
+            ``relative_width_after`` (the target's relative interval width once it and the runs above are in).
+        """
+        return self.runs.copy()
+
+    def summary(self) -> str:
+        """The runs proposed, their cost and how much they narrow the target's interval; then the notes."""
+        head = (
+            f"{len(self.runs)} run(s) for {self.spent:.3g} of {self.budget:.3g} FLOPs narrow the {self.level:.0%} "
+            f"interval of the {self.target.label} ({self.estimate:.4g}) from {self.width_before:.1%} to "
+            f"{self.width_after:.1%} relative width"
+        )
+        return "\n".join([head, *(f"note: {note}" for note in self.notes)])
+
     def to_dict(self) -> dict:
-        return {
+        """The target, the widths before and after, the cost and the runs as records."""
+        out = {
             "target": self.target.text,
             "quantity": self.target.label,
             "level": self.level,
@@ -135,6 +157,7 @@ class Suggestion:
             "runs": self.runs.to_dict(orient="records"),
             "notes": list(self.notes),
         }
+        return jsonable(out)
 
 
 # ----------------------------------------------------------------------------------------- linear algebra

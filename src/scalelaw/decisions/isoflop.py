@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._result import Result, Text, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
@@ -304,7 +305,7 @@ def isoflop_minima(
 
 
 @dataclass(frozen=True, eq=False)
-class Exponents:
+class Exponents(Result):
     """Compute-optimal exponents ``N_opt = n_coef · C^a`` and ``D_opt = d_coef · C^b``, with intervals.
 
     Attributes
@@ -365,6 +366,17 @@ class Exponents:
             f"b = {_ci(self.b, self.b_low, self.b_high, self.level)}"
         )
 
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per budget: Approach 2's IsoFLOP minima, or Approach 3's compute-optimal
+            ``params_opt``, ``tokens_opt`` and ``loss_opt`` (with intervals).
+        """
+        return self.table.copy()
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: exponents as ``{"value", "low", "high"}``, the table as records."""
 
@@ -374,7 +386,7 @@ class Exponents:
                 out.update(low=_num(lo), high=_num(hi))
             return out
 
-        return {
+        out = {
             "approach": self.approach,
             "method": self.method,
             "level": self.level,
@@ -388,6 +400,7 @@ class Exponents:
             "dropped": [{"flops": f, "reason": r} for f, r in self.dropped],
             "notes": list(self.notes),
         }
+        return jsonable(out)
 
 
 def _num(v: Any) -> Any:
@@ -779,8 +792,12 @@ def approach3(
 
 
 @dataclass(frozen=True, eq=False)
-class ApproachComparison:
-    """Approach 2 against Approach 3 on the same runs."""
+class ApproachComparison(Result):
+    """Approach 2 against Approach 3 on the same runs.
+
+    ``summary`` is the sentence saying whether they agree: read it as ``summary()`` (every result's method) or,
+    as before that method existed, as the attribute ``summary`` (a str).
+    """
 
     approach2: Exponents
     approach3: Exponents
@@ -789,8 +806,23 @@ class ApproachComparison:
     overlap: bool | None  # do the two intervals overlap (None without intervals)
     summary: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "summary", Text(self.summary))  # a str that also answers summary()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per approach: ``approach, a, a_low, a_high, b, b_low, b_high, n_coef, d_coef, method``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        names = ["a", "a_low", "a_high", "b", "b_low", "b_high", "n_coef", "d_coef", "method"]
+        rows = [{"approach": e.approach, **{n: getattr(e, n) for n in names}} for e in (self.approach2, self.approach3)]
+        return pd.DataFrame(rows)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """Both approaches' :meth:`Exponents.to_dict`, the law, the difference in ``a`` and the verdict."""
+        out = {
             "approach2": self.approach2.to_dict(),
             "approach3": self.approach3.to_dict(),
             "law": self.fit.law.name,
@@ -798,6 +830,7 @@ class ApproachComparison:
             "overlap": self.overlap,
             "summary": self.summary,
         }
+        return jsonable(out)
 
 
 def compare_approaches(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
@@ -138,7 +139,7 @@ def optimum(
 
 
 @dataclass(frozen=True)
-class Plan:
+class Plan(Result):
     """A table of decisions with optional intervals (columns ``X``, ``X_low``, ``X_high``)."""
 
     table: pd.DataFrame
@@ -165,6 +166,48 @@ class Plan:
                     rec[col] = {"value": value}
             records.append(rec)
         return records
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per decision (budget, target, ...): the given inputs, the estimated quantities and, with
+            intervals, their ``_low`` and ``_high`` columns.
+        """
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """``level``, ``method``, ``notes``, ``inputs`` and the table as flat records (:meth:`to_records` nests)."""
+        return jsonable(
+            {
+                "level": self.level,
+                "method": self.method,
+                "notes": self.notes,
+                "inputs": self.inputs,
+                "table": self.table,
+            }
+        )
+
+    def summary(self) -> str:
+        """How the numbers were made, then one line per row (the first five) with any intervals, then the notes."""
+        level = f", {self.level:.0%} intervals" if self.level is not None else ""
+        lines = [f"plan of {len(self.table)} row(s): {self.method}{level}"]
+        columns = list(self.table.columns)
+        for _, row in self.table.head(5).iterrows():
+            parts = []
+            for col in columns:
+                if col.endswith(("_low", "_high")):
+                    continue
+                text = f"{col}={float(row[col]):.4g}"
+                if f"{col}_low" in columns:
+                    text += f" [{float(row[f'{col}_low']):.4g}, {float(row[f'{col}_high']):.4g}]"
+                parts.append(text)
+            lines.append(", ".join(parts))
+        if len(self.table) > 5:
+            lines.append(f"... and {len(self.table) - 5} more row(s)")
+        return "\n".join([*lines, *(f"note: {note}" for note in self.notes)])
 
 
 def parameter_sets(
@@ -503,7 +546,7 @@ def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = No
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Result):
     """Method B against method A along the compute frontier."""
 
     crossovers: tuple[float, ...]  # budgets where B's best loss crosses A's (point estimates)
@@ -512,6 +555,43 @@ class Comparison:
     table: pd.DataFrame  # per budget: loss_a, loss_b, multiplier (+ _low/_high)
     level: float | None
     notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per budget: ``flops, loss_a, loss_b, multiplier`` (and ``_low``/``_high`` with intervals).
+        """
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The crossovers, their interval and share, the level, the notes and the table as records."""
+        return jsonable(
+            {
+                "crossovers": self.crossovers,
+                "crossover_interval": self.crossover_interval,
+                "crossover_share": self.crossover_share,
+                "level": self.level,
+                "notes": self.notes,
+                "table": self.table,
+            }
+        )
+
+    def summary(self) -> str:
+        """Where B overtakes A, then B's effective-compute multiplier at each budget (first five), then the notes."""
+        if self.crossovers:
+            head = "B's best loss crosses A's at " + ", ".join(f"{c:.3g}" for c in self.crossovers) + " FLOPs"
+            if self.crossover_interval is not None:
+                head += f" (first crossover {self.crossover_interval[0]:.3g} to {self.crossover_interval[1]:.3g})"
+        else:
+            head = "no crossover in the searched range"
+        rows = [
+            f"at {r.flops:.3g} FLOPs B is worth {r.multiplier:.3g}× A's compute"
+            for r in self.table.head(5).itertuples()
+        ]
+        return "\n".join([head, *rows, *(f"note: {note}" for note in self.notes)])
 
 
 def compare(
