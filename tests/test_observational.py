@@ -184,7 +184,7 @@ def test_paper_cutoff_backtest_vs_compute_only_baseline(ruan, target, pca_better
     assert bt.n_train in (72, 77) and len(bt.table) in (40, 46)
     assert (bt.mae < bt.baseline_mae) is pca_better
     assert bt.table["abs_error"].notna().all() and (bt.table["low"] <= bt.table["high"]).all()
-    summary = bt.summary()
+    summary = bt.metrics()
     assert summary["mae"] == pytest.approx(bt.mae) and 0 <= summary["coverage"] <= 1
     # The target is never one of the factors it is predicted from.
     assert target not in bt.capabilities.benchmarks

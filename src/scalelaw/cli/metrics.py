@@ -321,7 +321,7 @@ def observe(
         )
 
     backtest = run_action(action)
-    summary = backtest.summary()
+    summary = backtest.metrics()
     if as_json:
         print_json({**summary, "models": backtest.table.to_dict(orient="records")})
         return

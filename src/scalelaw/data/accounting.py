@@ -85,7 +85,9 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
+from scalelaw._result import Result
 from scalelaw.errors import DataError
 
 Convention = Literal["6N", "6N_ne", "kaplan", "exact"]
@@ -253,7 +255,7 @@ class TransformerConfig:
 
 
 @dataclass(frozen=True)
-class ParamCount:
+class ParamCount(Result):
     """Parameters of a :class:`TransformerConfig`, split by role.
 
     ``total = non_embedding + embedding`` and ``non_embedding = attention + mlp + norms + biases``.
@@ -288,7 +290,31 @@ class ParamCount:
     biases: int
 
     def to_dict(self) -> dict[str, int]:
+        """Every count by name, in field order."""
         return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per count: ``part, parameters, share`` (the share of :attr:`total`; the parts overlap).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        counts = self.to_dict()
+        return pd.DataFrame(
+            {
+                "part": list(counts),
+                "parameters": list(counts.values()),
+                "share": [v / self.total for v in counts.values()],
+            }
+        )
+
+    def summary(self) -> str:
+        """The total split into non-embedding and embedding, then the non-embedding parts."""
+        return (
+            f"{self.total:,} parameters: {self.non_embedding:,} non-embedding + {self.embedding:,} embedding\n"
+            f"attention {self.attention:,}, mlp {self.mlp:,}, norms {self.norms:,}, biases {self.biases:,}"
+        )
 
 
 def count_params(config: TransformerConfig) -> ParamCount:
@@ -341,7 +367,7 @@ def count_params(config: TransformerConfig) -> ParamCount:
 
 
 @dataclass(frozen=True)
-class FlopCount:
+class FlopCount(Result):
     """Training FLOPs per token (forward + backward) under one convention, with its named terms.
 
     Attributes
@@ -381,6 +407,23 @@ class FlopCount:
     def to_dict(self) -> dict[str, float]:
         """The terms as a ``dict``, in order."""
         return dict(self.terms)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per term: ``term, flops_per_token, share`` (of :attr:`total`).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        names, values = [n for n, _ in self.terms], [v for _, v in self.terms]
+        return pd.DataFrame({"term": names, "flops_per_token": values, "share": [v / self.total for v in values]})
+
+    def summary(self) -> str:
+        """The total and the attention share, then the terms."""
+        return (
+            f"{self.total:.4g} training FLOPs per token ({self.convention}), {self.attention_share:.1%} in attention\n"
+            + ", ".join(f"{name} {value:.4g}" for name, value in self.terms)
+        )
 
 
 def flops_per_token(

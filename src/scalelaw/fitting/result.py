@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import REPR_LIMIT, Result, clip, jsonable
 from scalelaw._schema import Invalid, parse_json, read_limited
 from scalelaw._version import __version__
 from scalelaw.data.io import strict_json, write_text_atomic
@@ -677,4 +677,6 @@ class FitResult(Result):
     def __repr__(self) -> str:
         vals = ", ".join(f"{n}={v:.6g}" for n, v in self.params.items())
         flag = "ok" if self.status.ok else "; ".join(m.split(":")[0] for m in self.status.messages())
-        return f"FitResult({self.law.name}: {vals}; objective={self.objective:.6g}; n={self.n_points}; {flag})"
+        tail = f"; objective={self.objective:.6g}; n={self.n_points}; {flag})"
+        vals = clip(vals, max(REPR_LIMIT - len(self.law.name) - len(tail) - 12, 40))  # many parameters: cut
+        return clip(f"FitResult({self.law.name}: {vals}{tail}", REPR_LIMIT)

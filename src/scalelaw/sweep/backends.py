@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from scalelaw._result import Result, jsonable
 from scalelaw.errors import DataError
 from scalelaw.sweep import SweepError, require_ray
 from scalelaw.sweep.config import RunSpec, SweepConfig, load_config
@@ -52,7 +55,7 @@ POLL = 0.1
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Result):
     """What a sweep did.
 
     Attributes
@@ -78,8 +81,29 @@ class SweepResult:
     backend: str
     corpus: dict[str, Any] = field(default_factory=dict)
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per run of the config, in config order: the fields of its :class:`RunSummary`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``run, size, params, tokens, flops, steps, seed, loss, train_loss, seconds, cpu_seconds, status``.
+        """
+        columns = list(RunSummary.__dataclass_fields__)
+        return pd.DataFrame([r.to_dict() for r in self.runs], columns=columns)
+
+    def summary(self) -> str:
+        """How many runs were trained, resumed or skipped, where and how fast; then the store."""
+        counts = {s: sum(r.status == s for r in self.runs) for s in ("trained", "resumed", "skipped")}
+        done = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        return (
+            f"sweep of {len(self.runs)} runs ({done or 'none'}) in {self.seconds:.1f} s, {self.backend}\n"
+            f"store: {self.store}" + (f"\nfinal checkpoints: {self.final}" if self.final is not None else "")
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The store, the final checkpoints, the backend, the wall time, the corpus and every run's summary."""
+        out = {
             "store": str(self.store),
             "final": None if self.final is None else str(self.final),
             "backend": self.backend,
@@ -87,6 +111,7 @@ class SweepResult:
             "corpus": self.corpus,
             "runs": [r.to_dict() for r in self.runs],
         }
+        return jsonable(out)
 
 
 def run_sweep(

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
@@ -134,7 +135,7 @@ def _log_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Chain:
+class Chain(Result):
     """A loss fit followed by a link fit: ``metric = link(loss_law(inputs))``.
 
     Attributes
@@ -225,6 +226,40 @@ class Chain:
         """Metric prediction with a joint bootstrap interval (both stages); see :meth:`ChainBootstrap.predict`."""
         return self.bootstrap(n=n_boot, seed=seed).predict(frame, level=level, observation=observation, **inputs)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The parameters of both stages: each fit's :meth:`~scalelaw.FitResult.to_frame` under ``stage`` and ``law``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``stage`` (``"loss"`` or ``"metric"``), ``law``, ``parameter``, ``value``, ``std_error``,
+            ``lower_bound``, ``upper_bound``, ``at_bound``.
+        """
+        parts = []
+        for stage, result in (("loss", self.loss_fit), ("metric", self.metric_fit)):
+            table = result.to_frame()
+            table.insert(0, "law", result.law.name)
+            table.insert(0, "stage", stage)
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The intermediate and final columns and both fits' :meth:`~scalelaw.FitResult.to_dict`."""
+        return jsonable(
+            {"loss": self.loss, "metric": self.metric, "loss_fit": self.loss_fit, "metric_fit": self.metric_fit}
+        )
+
+    def summary(self) -> str:
+        """What the chain predicts through what, then each stage's first summary line and its parameters."""
+        inputs = ", ".join(self.loss_fit.law.inputs)
+        lines = [
+            f"chain: {self.metric} from {inputs} through {self.loss} ({self.loss_fit.law.name}, then "
+            f"{self.metric_fit.law.name})"
+        ]
+        for result in (self.loss_fit, self.metric_fit):
+            lines += result.summary().splitlines()[:3:2]  # the fit's headline and its parameters
+        return "\n".join(lines)
+
 
 def chain(loss_fit: FitResult, metric_fit: FitResult) -> Chain:
     """Compose a loss fit and a link fit into a :class:`Chain` (checks that the stages connect)."""
@@ -289,7 +324,7 @@ def _check_domain(metric: np.ndarray, loss: np.ndarray, name: str) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class ChainBootstrap:
+class ChainBootstrap(Result):
     """Joint bootstrap replicates of the two stages of a :class:`Chain`.
 
     Attributes
@@ -315,6 +350,57 @@ class ChainBootstrap:
     @property
     def n(self) -> int:
         return int(self.loss_samples.shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """90% percentile intervals of every parameter of both stages.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``stage, quantity, estimate, low, high, level``; the replicates themselves are
+            :attr:`loss_samples` and :attr:`metric_samples`.
+        """
+        parts = []
+        for stage, result, samples in (
+            ("loss", self.chain.loss_fit, self.loss_samples),
+            ("metric", self.chain.metric_fit, self.metric_samples),
+        ):
+            point = np.array(result.values, dtype=np.float64)
+            if samples.shape[0]:
+                low, high = np.quantile(samples, 0.05, axis=0), np.quantile(samples, 0.95, axis=0)
+            else:
+                low = high = np.full(point.shape, np.nan)
+            parts.append(
+                pd.DataFrame(
+                    {"stage": stage, "quantity": result.law.param_names, "estimate": point, "low": low, "high": high}
+                )
+            )
+        return pd.concat(parts, ignore_index=True).assign(level=0.9)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The replicate counts and the 90% intervals (not the replicates themselves)."""
+        return jsonable(
+            {
+                "n": self.n,
+                "n_requested": self.n_requested,
+                "n_failed": self.n_failed,
+                "n_shared_runs": self.n_shared_runs,
+                "seed": self.seed,
+                "intervals": self.to_frame(),
+            }
+        )
+
+    def summary(self) -> str:
+        """The replicate counts, then one line per parameter with its 90% interval."""
+        head = (
+            f"joint bootstrap of the chain {self.chain.loss_fit.law.name} -> {self.chain.metric_fit.law.name}: "
+            f"{self.n} of {self.n_requested} replicates over {self.n_shared_runs} shared runs"
+        )
+        rows = [
+            f"{r.stage} {r.quantity} = {r.estimate:.6g}, 90% [{r.low:.6g}, {r.high:.6g}]"
+            for r in self.to_frame().itertuples()
+        ]
+        return "\n".join([head, *rows])
 
     def replicates(
         self,

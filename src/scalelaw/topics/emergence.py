@@ -22,11 +22,12 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw.errors import DataError, format_rows
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
@@ -197,7 +198,7 @@ def metrics_from_token_logprobs(
 
 
 @dataclass(frozen=True)
-class MetricComparison:
+class MetricComparison(Result):
     """Outcome of :func:`compare_metrics`.
 
     Attributes
@@ -229,6 +230,34 @@ class MetricComparison:
         with pd.option_context("display.width", 120, "display.precision", 3):
             body = self.table.set_index("metric")[cols].to_string()
         return f"{body}\n\n{self.verdict}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table`: one row per metric (``metric, kind, continuous, jump_share, excess, ...``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The diagnosis, the verdict, the threshold, the scale, the notes and the table as records."""
+        return jsonable(
+            {
+                "diagnosis": self.diagnosis,
+                "verdict": self.verdict,
+                "threshold": self.threshold,
+                "scale": self.scale,
+                "notes": self.notes,
+                "table": self.table,
+            }
+        )
+
+    def summary(self) -> str:
+        """The diagnosis on the first line, then :attr:`verdict` and the notes (``str()`` adds the table)."""
+        head = f"{self.diagnosis}: {len(self.table)} metric(s) compared across {self.scale}"
+        notes = [f"note: {note}" for note in self.notes if note not in self.verdict]
+        return "\n".join([head, self.verdict, *notes])
 
 
 def _loss_form(values: np.ndarray, kind: MetricKind) -> np.ndarray:
@@ -576,7 +605,7 @@ def pass_rates(
 
 
 @dataclass(frozen=True)
-class PassUntilFit:
+class PassUntilFit(Result):
     """PassUntil fits: the instance-average law, and one law per instance (IPU).
 
     Attributes
@@ -618,6 +647,39 @@ class PassUntilFit:
         alpha = fitted["alpha"].to_numpy()[:, None]
         with np.errstate(over="ignore"):
             return np.exp(-c * np.exp(-alpha * log_x[None, :])).mean(axis=0)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`by_scale`: the instance-average pass rate per scale, as fitted.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per scale: the scale, ``n_instances, pass_rate, pass_rate_var, log_neg_log, log_neg_log_var,
+            used`` (the per-instance fits are :attr:`instances`).
+        """
+        return self.by_scale.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scale column, the parameters of the instance-average law, and both tables as records."""
+        return jsonable(
+            {
+                "scale": self.scale,
+                "params": self.params,
+                "std_errors": dict(zip(self.result.law.param_names, self.result.std_errors, strict=True)),
+                "by_scale": self.by_scale,
+                "instances": self.instances,
+            }
+        )
+
+    def summary(self) -> str:
+        """The instance-average law's parameters, and how many instances have their own fit."""
+        values = ", ".join(f"{n} = {v:.4g}" for n, v in self.params.items())
+        fitted = int(self.instances[["c", "alpha"]].notna().all(axis=1).sum())
+        lines = [
+            f"PassUntil fit over {len(self.by_scale)} scales of {self.scale}: {values}",
+            f"{fitted} of {len(self.instances)} instances have their own fit (two or more scales with 0 < p < 1)",
+        ]
+        return "\n".join([*lines, *(f"warning: {m}" for m in self.result.status.messages())])
 
 
 def _log_neg_log(p: np.ndarray, var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._result import Result, clip, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
@@ -198,7 +199,7 @@ def _least_squares(R: np.ndarray, y: np.ndarray, weights: np.ndarray, ridge: flo
 
 
 @dataclass(frozen=True, eq=False)
-class MixtureFit:
+class MixtureFit(Result):
     """Loss as a function of mixture proportions, fitted on proxy runs.
 
     Attributes
@@ -244,7 +245,17 @@ class MixtureFit:
         return ("intercept", *(f"beta_{d}" for d in self.domains))
 
     def param_table(self) -> pd.DataFrame:
-        """Fitted parameters, one row per target."""
+        """Fitted parameters, one row per target: the same as :meth:`to_frame`."""
+        return self.to_frame()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Fitted parameters, one row per target.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``target``, ``weight`` (in the combined loss), then :attr:`param_names`.
+        """
         out = pd.DataFrame(self.params, columns=list(self.param_names))
         out.insert(0, "target", list(self.targets))
         out.insert(1, "weight", self.target_weights)
@@ -304,9 +315,35 @@ class MixtureFit:
 
     def __repr__(self) -> str:
         return (
-            f"<MixtureFit {self.model}: {len(self.domains)} domains ({', '.join(self.domains)}), "
-            f"targets {', '.join(self.targets)}, {len(np.unique(self.run))} runs>"
+            f"<MixtureFit {self.model}: {len(self.domains)} domains ({clip(', '.join(self.domains), 80)}), "
+            f"targets {clip(', '.join(self.targets), 40)}, {len(np.unique(self.run))} runs>"
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model, domains, proportion columns, targets with their weights, and the parameters as records."""
+        return jsonable(
+            {
+                "model": self.model,
+                "domains": self.domains,
+                "columns": self.columns,
+                "targets": self.targets,
+                "target_weights": self.target_weights,
+                "ridge": self.ridge,
+                "n_runs": len(np.unique(self.run)),
+                "params": self.to_frame(),
+            }
+        )
+
+    def summary(self) -> str:
+        """What was fitted to what, then one line of parameters per target."""
+        lines = [
+            f"{self.model} fit of {', '.join(self.targets)} on {len(np.unique(self.run))} runs mixing "
+            f"{len(self.domains)} domains ({', '.join(self.domains)})"
+        ]
+        for target, row in zip(self.targets, self.params, strict=True):
+            values = ", ".join(f"{n} = {v:.4g}" for n, v in zip(self.param_names, row, strict=True))
+            lines.append(f"{target}: {values}")
+        return "\n".join(lines)
 
 
 def fit_mixture(
@@ -626,7 +663,7 @@ def _candidates(M: int, cap: np.ndarray, n: int, observed: np.ndarray, rng: np.r
 
 
 @dataclass(frozen=True, eq=False)
-class MixtureOptimum:
+class MixtureOptimum(Result):
     """The best mixture found, with bootstrap uncertainty.
 
     Attributes
@@ -689,10 +726,17 @@ class MixtureOptimum:
         return np.quantile(samples, a, axis=0), np.quantile(samples, 1.0 - a, axis=0)
 
     def table(self) -> pd.DataFrame:
+        """Shares of the best mix with bootstrap intervals, and the predicted loss: the same as :meth:`to_frame`."""
+        return self.to_frame()
+
+    def to_frame(self) -> pd.DataFrame:
         """Shares of the best mix with bootstrap intervals of each refit's argmin, and the predicted loss.
 
-        Columns ``quantity, estimate, low, high, cap``: one row per domain (``share_<domain>``), then
-        ``loss`` (predicted loss of the chosen mix across refits) and ``best_loss`` (each refit's minimum).
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``quantity, estimate, low, high, cap``: one row per domain (``share_<domain>``), then
+            ``loss`` (predicted loss of the chosen mix across refits) and ``best_loss`` (each refit's minimum).
         """
         lo, hi = self._bounds(self.argmin_samples)
         l_lo, l_hi = self._bounds(self.loss_samples[:, None])
@@ -715,7 +759,39 @@ class MixtureOptimum:
     def __repr__(self) -> str:
         lo, hi = self.loss_interval()
         mix = ", ".join(f"{d}={w:.3f}" for d, w in zip(self.domains, self.weights, strict=True))
-        return f"<MixtureOptimum {mix}; loss {self.predicted:.4g} [{lo:.4g}, {hi:.4g}] at {self.level:.0%}>"
+        return f"<MixtureOptimum {clip(mix, 120)}; loss {self.predicted:.4g} [{lo:.4g}, {hi:.4g}] at {self.level:.0%}>"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The best mixture, its predicted loss and interval, the caps, the flags and the table as records."""
+        return jsonable(
+            {
+                "mixture": self.mixture,
+                "predicted": self.predicted,
+                "loss_interval": self.loss_interval(),
+                "level": self.level,
+                "caps": dict(zip(self.domains, self.caps, strict=True)),
+                "at_cap": self.at_cap,
+                "beyond_data": self.beyond_data,
+                "nearest_run_distance": self.nearest_run_distance,
+                "model": self.model,
+                "n_bootstrap": len(self.loss_samples),
+                "table": self.to_frame(),
+            }
+        )
+
+    def summary(self) -> str:
+        """The best mixture and its predicted loss, then how far it is from the data and any binding cap."""
+        lo, hi = self.loss_interval()
+        mix = ", ".join(f"{d} {w:.3f}" for d, w in sorted(self.mixture.items(), key=lambda kv: -kv[1]) if w >= 5e-4)
+        lines = [
+            f"best mixture: {mix}; predicted loss {self.predicted:.4g} ({self.level:.0%} [{lo:.4g}, {hi:.4g}])",
+            f"distance to the nearest fitted run: {self.nearest_run_distance:.3g} (0: an observed mix, 1: disjoint)",
+        ]
+        if self.at_cap:
+            lines.append(f"at its cap: {', '.join(self.at_cap)}")
+        if self.beyond_data:
+            lines.append(f"warning: more than any fitted run gave {', '.join(self.beyond_data)}: the fit extrapolates")
+        return "\n".join(lines)
 
 
 def optimize_mixture(

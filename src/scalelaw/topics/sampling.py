@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import read_table
 from scalelaw.data.runs import parse_mapping
@@ -508,7 +509,7 @@ def verifier_success(
 
 
 @dataclass(frozen=True, eq=False)
-class CoverageFit:
+class CoverageFit(Result):
     """A coverage (or verifier-success) law fitted to a curve, with bootstrap replicates.
 
     Attributes
@@ -628,6 +629,49 @@ class CoverageFit:
         vals = ", ".join(f"{n}={v:.4g}" for n, v in self.params.items())
         flag = "" if self.identifiable else f"; k spans only {self.decades:.2g} decades"
         return f"CoverageFit({self.result.law.name} on {self.metric}: {vals}; n_boot={len(self.replicates)}{flag})"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameters' intervals: :meth:`interval` at :attr:`level`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``quantity, estimate, low, high, level, method``: the law's parameters, then the paper's
+            ``a`` and ``b``. The points fitted are :attr:`curve`.
+        """
+        return self.interval()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The law, the parameters with their intervals, how it was resampled, and the curve fitted."""
+        return jsonable(
+            {
+                "law": self.result.law.name,
+                "metric": self.metric,
+                "params": self.params,
+                "ceiling": self.ceiling,
+                "identifiable": self.identifiable,
+                "decades": self.decades,
+                "resampled": self.resampled,
+                "n_boot": len(self.replicates),
+                "n_failed": self.n_failed,
+                "n_problems": self.n_problems,
+                "level": self.level,
+                "intervals": self.to_frame(),
+                "curve": self.curve,
+            }
+        )
+
+    def summary(self) -> str:
+        """The fit on the first line, then the intervals, then a warning when ``k`` spans too few decades."""
+        values = ", ".join(f"{n} = {v:.4g}" for n, v in self.params.items())
+        lines = [f"{self.result.law.name} law fitted to {self.metric} over {self.decades:.2g} decades of k: {values}"]
+        lines += [
+            f"{r.quantity}: {r.estimate:.4g}, {r.level:.0%} [{r.low:.4g}, {r.high:.4g}]"
+            for r in self.to_frame().itertuples()
+        ]
+        if not self.identifiable:
+            lines.append(f"warning: k spans fewer than {MIN_DECADES} decades: A and b are poorly determined")
+        return "\n".join(lines)
 
 
 def fit_coverage(

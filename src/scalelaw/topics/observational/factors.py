@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
+from scalelaw._result import Result, jsonable
 from scalelaw.errors import ConvergenceWarning, DataError, FitError
 
 __all__ = [
@@ -41,7 +42,7 @@ DEFAULT_BENCHMARKS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class Capabilities:
+class Capabilities(Result):
     """Principal capability factors of a model × benchmark score matrix.
 
     Attributes
@@ -85,6 +86,49 @@ class Capabilities:
     def loadings_frame(self) -> pd.DataFrame:
         """Loadings as a table: one row per component, one column per benchmark."""
         return pd.DataFrame(self.loadings, index=self.component_names, columns=list(self.benchmarks))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per component: its share of the variance and its loadings (:meth:`loadings_frame` as columns).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``component``, ``explained_variance_ratio``, then one per benchmark; the models' capability
+            vectors are :attr:`scores`.
+        """
+        out = self.loadings_frame().reset_index(drop=True)
+        out.insert(0, "explained_variance_ratio", self.explained_variance_ratio)
+        out.insert(0, "component", self.component_names)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Benchmarks, centre and scale, loadings, variance shares, imputation counts and every model's scores."""
+        return jsonable(
+            {
+                "benchmarks": self.benchmarks,
+                "mean": self.mean,
+                "scale": self.scale,
+                "loadings": self.loadings,
+                "explained_variance_ratio": self.explained_variance_ratio,
+                "n_missing": self.n_missing,
+                "n_iter": self.n_iter,
+                "scores": {
+                    str(model): row for model, row in zip(self.scores.index, self.scores.to_numpy(), strict=True)
+                },
+            }
+        )
+
+    def summary(self) -> str:
+        """How much variance the factors hold, then each factor's largest loadings."""
+        share = float(np.sum(self.explained_variance_ratio))
+        lines = [
+            f"{self.n_components} capability factors of {len(self.benchmarks)} benchmarks over {len(self.scores)} "
+            f"models hold {share:.1%} of the variance ({self.n_missing} missing scores imputed)"
+        ]
+        for name, ratio, row in zip(self.component_names, self.explained_variance_ratio, self.loadings, strict=True):
+            top = np.argsort(-np.abs(row))[:3]
+            lines.append(f"{name} ({ratio:.1%}): " + ", ".join(f"{self.benchmarks[j]} {row[j]:+.2f}" for j in top))
+        return "\n".join(lines)
 
     def transform(self, frame: pd.DataFrame, index: str = "model") -> pd.DataFrame:
         """Capability vectors of (new) models; missing scores are handled by least squares on the observed ones.
@@ -230,7 +274,7 @@ def capabilities(
 
 
 @dataclass(frozen=True)
-class FamilyCompute:
+class FamilyCompute(Result):
     """Per-family linear fits ``S ≈ slope_f · log10(flops) + intercept_f`` (one column per factor).
 
     Attributes
@@ -268,6 +312,40 @@ class FamilyCompute:
             )
         rows = np.array([self.families.index(f) for f in fams])
         return self.slope[rows] * np.log10(c)[:, None] + self.intercept[rows]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per family: ``family, n_models``, then ``slope_PC<k>`` and ``intercept_PC<k>`` per factor.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        out = pd.DataFrame({"family": list(self.families), "n_models": self.n_models})
+        for k in range(self.slope.shape[1]):
+            out[f"slope_PC{k + 1}"] = self.slope[:, k]
+            out[f"intercept_PC{k + 1}"] = self.intercept[:, k]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Families, slopes, intercepts, model counts, residual sd per factor and whether the slope is shared."""
+        return jsonable(
+            {
+                "families": self.families,
+                "slope": self.slope,
+                "intercept": self.intercept,
+                "n_models": self.n_models,
+                "residual_sd": self.residual_sd,
+                "shared_slope": self.shared_slope,
+            }
+        )
+
+    def summary(self) -> str:
+        """The fit on one line, then the residual sd per factor."""
+        shared = "one shared slope" if self.shared_slope else "a slope per family"
+        return (
+            f"capabilities on log10 FLOPs for {len(self.families)} families ({int(np.sum(self.n_models))} models), "
+            f"{shared}\nresidual sd per factor: " + ", ".join(f"{v:.3g}" for v in self.residual_sd)
+        )
 
 
 def fit_family_compute(
@@ -378,7 +456,7 @@ def equivalent_flops(capability_scores: Any, reference_scores: Any, reference_fl
 
 
 @dataclass(frozen=True)
-class Link:
+class Link(Result):
     """Sigmoid link ``Y = floor + (ceiling − floor) · σ(weightsᵀS + bias)``.
 
     Attributes
@@ -411,6 +489,39 @@ class Link:
     def predict(self, capability_scores: Any) -> np.ndarray:
         """Predicted metric for each row of ``capability_scores``."""
         return self.floor + (self.ceiling - self.floor) * _sigmoid(self.aggregate(capability_scores))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per parameter (``weight_1``, ..., ``bias``, ``floor``, ``ceiling``): ``parameter, value, at_bound``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        names = [*(f"weight_{k + 1}" for k in range(len(self.weights))), "bias", "floor", "ceiling"]
+        values = [*np.asarray(self.weights, dtype=np.float64), self.bias, self.floor, self.ceiling]
+        return pd.DataFrame({"parameter": names, "value": values, "at_bound": [n in self.at_bound for n in names]})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field."""
+        return jsonable(
+            {
+                "weights": self.weights,
+                "bias": self.bias,
+                "floor": self.floor,
+                "ceiling": self.ceiling,
+                "rmse": self.rmse,
+                "n_models": self.n_models,
+                "at_bound": self.at_bound,
+            }
+        )
+
+    def summary(self) -> str:
+        """The link's range and fit, then any parameter on a bound."""
+        text = (
+            f"sigmoid link on {len(self.weights)} predictor(s) from {self.floor:.3g} to {self.ceiling:.3g}, "
+            f"rmse {self.rmse:.3g} over {self.n_models} models"
+        )
+        return text + (f"\non a bound: {', '.join(self.at_bound)}" if self.at_bound else "")
 
 
 def fit_link(

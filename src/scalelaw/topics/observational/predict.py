@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.errors import ConvergenceWarning, DataError, FitError
 from scalelaw.topics.observational.factors import (
@@ -37,10 +38,19 @@ PAPER_CUTOFF_FLOPS = 8.4e22
 # ---------------------------------------------------------------------------------------------- backtests
 
 
-class _Errors:
+class _Errors(Result):
     """Mean absolute error of the PCA route and of the log-compute baseline over a result's ``table``."""
 
     table: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table` (the class docstring lists its rows).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.table.copy()
 
     @property
     def mae(self) -> float:
@@ -79,8 +89,22 @@ class ObservationalBacktest(_Errors):
     def baseline_coverage(self) -> float:
         return float(self.table["baseline_covered"].mean())
 
-    def summary(self) -> dict[str, float | int | str]:
-        """Headline numbers as a JSON-able dict."""
+    def summary(self) -> str:
+        """The split, then the errors and interval coverage of the capability route against the baseline."""
+        m = self.metrics()
+        return (
+            f"{self.target}: trained on {m['n_train']} models <= {self.cutoff_flops:.3g} FLOPs, predicted "
+            f"{m['n_test']} larger ones; the factors hold {m['variance_share']:.1%} of the variance\n"
+            f"mean absolute error {m['mae']:.3g} (log-FLOPs baseline {m['baseline_mae']:.3g}); {self.level:.0%} "
+            f"intervals cover {m['coverage']:.0%} (baseline {m['baseline_coverage']:.0%})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """:meth:`metrics` and the held-out models as records (``models``), as ``scalelaw metrics`` prints them."""
+        return jsonable({**self.metrics(), "models": self.table})
+
+    def metrics(self) -> dict[str, float | int | str]:
+        """Headline numbers as a JSON-able dict (what ``summary()`` returned before it became text)."""
         return {
             "target": self.target,
             "cutoff_flops": self.cutoff_flops,
@@ -220,6 +244,29 @@ class FamilyPrediction(_Errors):
     def coverage(self) -> float:
         seen = self.table["observed"].notna()
         return float(self.table.loc[seen, "covered"].mean())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The family, the target, the errors, the coverage and the table as records."""
+        return jsonable(
+            {
+                "family": self.family,
+                "target": self.target,
+                "level": self.level,
+                "mae": self.mae,
+                "baseline_mae": self.baseline_mae,
+                "coverage": self.coverage,
+                "table": self.table,
+            }
+        )
+
+    def summary(self) -> str:
+        """What was predicted, then the errors and the interval coverage against the baseline."""
+        models = self.table["model"].nunique() if "model" in self.table else len(self.table)
+        return (
+            f"{self.family}: {models} held-out model(s) predicted from compute ({len(self.table)} model-metric rows)\n"
+            f"mean absolute error {self.mae:.3g} (log-compute baseline {self.baseline_mae:.3g}); {self.level:.0%} "
+            f"intervals cover {self.coverage:.0%} of the observed values"
+        )
 
 
 def predict_family(
