@@ -428,7 +428,7 @@ class FitResult:
         >>> import scalelaw, warnings
         >>> warnings.simplefilter("ignore")
         >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
-        >>> band = fit.predict_interval(params=7e9, tokens=1.4e11, n_boot=50)
+        >>> band = fit.predict_interval(params=7e10, tokens=1.4e12, n_boot=50)  # 1.9 decades beyond the data
         >>> bool(band["low"].iloc[0] < band["parameter_low"].iloc[0] < band["value"].iloc[0] < band["high"].iloc[0])
         True
         >>> band["interval_kind"].iloc[0]
