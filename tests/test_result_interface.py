@@ -30,6 +30,7 @@ from scalelaw.decisions.design import Suggestion, suggest
 from scalelaw.decisions.isoflop import ApproachComparison, Exponents, approach2, compare_approaches
 from scalelaw.decisions.isoflop_bias import simulate_isoflop
 from scalelaw.decisions.plan import Comparison, Plan, compare, compute_optimal
+from scalelaw.fitting.choice import LawChoice
 from scalelaw.fitting.result import FitResult, FitStatus
 from scalelaw.laws.law import Law
 from scalelaw.sweep import SweepExtraMissing
@@ -42,6 +43,7 @@ from scalelaw.topics.mixture import MixtureFit, MixtureOptimum, fit_mixture, opt
 from scalelaw.topics.sampling import CoverageFit, fit_coverage
 from scalelaw.trust.backtest import SelectionResult, Split, select_law, split_runs
 from scalelaw.trust.bootstrap import Bootstrap
+from scalelaw.trust.extrapolation_error import ExtrapolationError
 from scalelaw.trust.influence import Influence
 from scalelaw.trust.misfit import Misfit, estimate_misfit
 from scalelaw.trust.noise import SeedNoise, SignalToNoise, VarianceTrend, seed_noise
@@ -182,10 +184,12 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     # fitting/
     FitResult: _fit,
     FitStatus: lambda: (_fit().status, _one_decade_fit().status),
+    LawChoice: lambda: scalelaw.fit("auto", _runs()).law_choice,
     # trust/
     Bootstrap: lambda: _fit().bootstrap(n=20),
     Profile: lambda: tuple(profile_curves(_fit(), ["E", "alpha"])),
     Influence: lambda: _fit().influence(),
+    ExtrapolationError: lambda: _fit().extrapolation_error(),
     Split: lambda: split_runs(_runs(), "top:0.2:flops"),
     SelectionResult: lambda: select_law(["chinchilla", "kaplan"], _runs(), holdout="top:0.2:flops"),
     Misfit: lambda: estimate_misfit(_fit(), ("params", "tokens")),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._result import Result, jsonable
 from scalelaw.laws.law import Law
 
 #: Columns of :attr:`LawChoice.table`.
@@ -23,7 +24,7 @@ CHOICE_COLUMNS = ("law", "score", "weight", "n_cuts", "error")
 
 
 @dataclass(frozen=True)
-class LawChoice:
+class LawChoice(Result):
     """Candidate laws scored by their rolling backtests, the one chosen, and their weights.
 
     Attributes
@@ -88,7 +89,7 @@ class LawChoice:
             {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
             for row in self.table[list(CHOICE_COLUMNS)].to_dict("records")
         ]
-        return {
+        out = {
             "chosen": self.chosen,
             "fractions": list(self.fractions),
             "candidates": rows,
@@ -97,6 +98,7 @@ class LawChoice:
                 for name, (law, values) in self.candidates.items()
             },
         }
+        return jsonable(out)  # an infinite bound of a law's definition is None, as in the fit JSON
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LawChoice:

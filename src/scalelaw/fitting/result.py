@@ -542,6 +542,7 @@ class FitResult(Result):
             values,
             f"objective {self.objective:.4g} ({self.loss}), residual scale {self.residual_scale:.3g} (log)",
         ]
+        lines += [self.law_choice.summary()] if self.law_choice is not None else []
         return "\n".join([*lines, *(f"warning: {m}" for m in self.status.messages())])
 
     # ------------------------------------------------------------------ JSON

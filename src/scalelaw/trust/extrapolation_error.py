@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
 
+from scalelaw._result import Result, jsonable
 from scalelaw.data.runs import Runs
 from scalelaw.errors import LawError
 from scalelaw.fitting.diagnostics import prediction_variance
@@ -55,7 +56,7 @@ _POINT_COLUMNS = ["cut", "row", "run", "decades", "log_error", "explained_var"]
 
 
 @dataclass(frozen=True)
-class ExtrapolationError:
+class ExtrapolationError(Result):
     """The law's error beyond the data as a function of distance, learned from rolling backtests.
 
     Attributes
@@ -147,7 +148,7 @@ class ExtrapolationError:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary of the model (the points stay in :meth:`to_frame`)."""
         floor, slope = self.variances()
-        return {
+        out = {
             "law": self.law,
             "axis": self.axis,
             "n_cuts": self.n_cuts,
@@ -160,6 +161,7 @@ class ExtrapolationError:
             "reach_1pct_decades": _finite_or_none(self.reach(0.01)),
             "reach_2pct_decades": _finite_or_none(self.reach(0.02)),
         }
+        return jsonable(out)
 
     def summary(self) -> str:
         """One paragraph: the cuts, the fitted growth, and how far the data supports extrapolating."""
