@@ -100,7 +100,7 @@ class ObservationalBacktest(_Errors):
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """:meth:`metrics` and the held-out models as records (``models``), as ``scalelaw metrics`` prints them."""
+        """:meth:`metrics` and the held-out models as records (``models``): what ``scalelaw observe --json`` prints."""
         return jsonable({**self.metrics(), "models": self.table})
 
     def metrics(self) -> dict[str, float | int | str]:
