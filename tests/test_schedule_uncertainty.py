@@ -116,16 +116,20 @@ def test_by_run_with_too_few_runs_points_to_blocks(annealing_fit):
 
 def test_predict_interval_resamples_blocks_by_default(annealing_fit, tmp_path):
     """``predict_interval`` bootstraps with ``default_by``: blocks for these three curves, as ``bootstrap`` does."""
-    band = annealing_fit.predict_interval(TARGET, level=0.8, n_boot=20, seed=4)
+    band = annealing_fit.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, kind="parameter")
     same = bootstrap(annealing_fit, n=20, by="block", seed=4).predict(TARGET, level=0.8)
-    pd.testing.assert_frame_equal(band, same)
+    pd.testing.assert_frame_equal(band.drop(columns="interval_kind"), same)
+    # The total interval of an LR-schedule law is this parameter interval, and says so.
+    with pytest.warns(UserWarning, match="reads LR schedules"):
+        total = annealing_fit.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, observation=False)
+    pd.testing.assert_frame_equal(total, band)
     assert band["method"].str.contains("by block").all()
-    rows = annealing_fit.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, by="row")
+    rows = annealing_fit.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, by="row", kind="parameter")
     assert rows["method"].str.contains("by row").all() and not np.allclose(rows["low"], band["low"])
     # A fit loaded from JSON takes its schedules as schedule=, and gives the same interval.
     annealing_fit.save(tmp_path / "fit.json")
     loaded = FitResult.load(tmp_path / "fit.json")
-    again = loaded.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, schedule=SCHEDULES)
+    again = loaded.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, schedule=SCHEDULES, kind="parameter")
     np.testing.assert_allclose(again[["value", "low", "high"]], band[["value", "low", "high"]], rtol=1e-9)
 
 

@@ -73,8 +73,9 @@ def test_prediction_intervals(power_fit):
     assert rel.iloc[1] > rel.iloc[0]
     # Inside the data the noise of a new measurement dominates the uncertainty of the law.
     assert (obs["high"] - obs["low"]).iloc[0] > (mean["high"] - mean["low"]).iloc[0]
-    via_result = power_fit.predict_interval(flops=1e23, level=0.9, n_boot=300)
+    via_result = power_fit.predict_interval(flops=1e23, level=0.9, n_boot=300, kind="parameter")
     assert via_result["low"].iloc[0] == pytest.approx(mean["low"].iloc[1])
+    assert via_result["interval_kind"].iloc[0] == "parameter"
 
 
 def test_bootstrap_refuses_too_few_runs():

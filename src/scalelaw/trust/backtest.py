@@ -749,7 +749,7 @@ def _rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
 def _interval(result: Any, split: Split, level: float, n_boot: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Bootstrap prediction interval for a new observation at each held-out row, or None (with a warning)."""
     try:  # predict_interval resamples blocks of each curve for an LR-schedule fit of a few runs
-        band = result.predict_interval(split.test.table, level=level, observation=True, n_boot=n_boot)
+        band = result.predict_interval(split.test.table, level=level, observation=True, n_boot=n_boot, kind="parameter")
     except Exception as exc:  # intervals are an extra: a law without them still gets its errors
         warnings.warn(f"no prediction interval for law {result.law.name!r}: {exc}", UserWarning, stacklevel=5)
         return None
