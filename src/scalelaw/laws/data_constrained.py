@@ -213,6 +213,7 @@ def data_constrained(
     return DataConstrainedLaw(
         name="data_constrained",
         inputs=(n, d, u),
+        roles={n: "N", d: "D", u: None},
         parameters=(
             Parameter("E", 1e-6, 1e3, "log", description="irreducible loss"),
             Parameter("A", 1e-12, 1e30, "log", description="amplitude of the parameter term"),

@@ -83,6 +83,7 @@ def downstream_exp(x: str = "loss", y: str = "error") -> DownstreamExpLaw:
     return DownstreamExpLaw(
         name="downstream_exp",
         inputs=(x,),
+        roles={x: None},
         parameters=(
             Parameter("eps", 1e-6, 1e3, "log", description=f"{y} as {x} grows (the ceiling)"),
             Parameter("k", 1e-12, 1e12, "log", description="amplitude of the exponential term"),
@@ -208,6 +209,7 @@ def downstream_sigmoid(
     return DownstreamSigmoidLaw(
         name="downstream_sigmoid",
         inputs=(x,),
+        roles={x: None},
         parameters=tuple(params),
         output=y,
         description=f"{b} * sigmoid(-({x} - L_mid)/w) + {c} * sigmoid(({x} - L_mid)/w)",

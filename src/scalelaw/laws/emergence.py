@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalelaw.errors import LawError
-from scalelaw.laws.law import Law, Parameter
+from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter
 
 _REFERENCE = (
     "Hu, Liu, Han et al. 2024 (ICLR), Unlock Predictable Scaling from Emergent Abilities "
@@ -94,6 +94,7 @@ def passuntil(x: str = "params", target: str = "pass_rate") -> PassUntilLaw:
     return PassUntilLaw(
         name="passuntil",
         inputs=(x,),
+        roles={x: CANONICAL_ROLES.get(x)},
         parameters=(
             Parameter("c", 1e-30, 1e60, "log", description=f"-log pass rate at {x} = 1"),
             Parameter("alpha", 0.0, 5.0, "identity", description=f"exponent of {x}"),

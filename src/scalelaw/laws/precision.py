@@ -277,6 +277,7 @@ def precision(
         description=description,
         reference="Kumar et al. 2024, Scaling Laws for Precision (ICLR 2025), arXiv:2411.04330",
         options={"n": n, "d": d, "bits": columns, "tied": bool(tied), "ptq": bool(ptq), "post": post},
+        roles={**dict.fromkeys(inputs), n: "N", d: "D"},  # bit-widths play no role
     )
 
 
@@ -527,6 +528,7 @@ def fp_quant(
             "form Eq. (1)/(18)/(26), constants Appendix B Table 2 (scalelaw.laws.precision.SUN2025)"
         ),
         options={"n": n, "d": d, **factors},
+        roles={**dict.fromkeys(inputs), n: "N", d: "D"},  # exponent, mantissa and block columns play no role
     )
 
 

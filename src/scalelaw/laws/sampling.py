@@ -122,6 +122,7 @@ def coverage(x: str = "samples", output: str = "coverage") -> CoverageLaw:
     return CoverageLaw(
         name="coverage",
         inputs=(x,),
+        roles={x: None},
         parameters=_parameters(x, ceiling=False),
         output=output,
         description=f"exp(-A * {x}^(-b))",
@@ -145,6 +146,7 @@ def coverage_ceiling(x: str = "samples", output: str = "coverage") -> CoverageLa
     return CoverageLaw(
         name="coverage_ceiling",
         inputs=(x,),
+        roles={x: None},
         parameters=_parameters(x, ceiling=True),
         output=output,
         description=f"C_max * exp(-A * {x}^(-b))",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -313,20 +313,54 @@ def lr_annealing(
     """
     if not 0.0 <= lam < 1.0:
         raise LawError(f"lam must lie in [0, 1), got {lam}")
-    size_params = _check_size_params(size_params, LRAnnealingLaw.base_names, by_size)
-    params = (
-        Parameter("L0", 1e-6, 1e3, "log", description="loss floor"),
-        Parameter("A", 1e-8, 1e6, "log", description="amplitude of the forward-area term"),
-        Parameter("alpha", 1e-3, 3.0, "identity", description="exponent of the forward area S1"),
-        Parameter("C", 1e-10, 1e6, "log", description="loss drop per unit of annealing area S2"),
-    )
-    return LRAnnealingLaw(
-        name="lr_annealing",
-        inputs=(step, size) if by_size else (step,),
-        parameters=params + (_size_parameters(size_params) if by_size else ()),
+    return _schedule_law(
+        LRAnnealingLaw,
+        "lr_annealing",
+        (Parameter("C", 1e-10, 1e6, "log", description="loss drop per unit of annealing area S2"),),
+        step=step,
+        size=size,
+        by_size=by_size,
+        size_params=size_params,
         description="L0 + A * S1^(-alpha) - C * S2 (S1 = LR area, S2 = annealing area with momentum lam)",
         reference="Tissue, Wang, Wang 2024, Scaling Law with Learning Rate Annealing",
-        options={"lam": float(lam), "by_size": bool(by_size), "size_params": size_params, "params_ref": params_ref},
+        options={"lam": float(lam), "params_ref": params_ref},
+    )
+
+
+_Schedule = TypeVar("_Schedule", bound="ScheduleLaw")
+
+
+def _schedule_law(
+    cls: type[_Schedule],
+    name: str,
+    drop: tuple[Parameter, ...],
+    *,
+    step: str,
+    size: str,
+    by_size: bool,
+    size_params: Sequence[str],
+    description: str,
+    reference: str,
+    options: dict[str, Any],
+) -> _Schedule:
+    """An LR-schedule law ``L0 + A S1^-alpha - drop``: the power law in the LR area both families share, the
+    law's own loss-drop parameters ``drop``, and with ``by_size`` the model size as a second input (role N)
+    that scales the ``size_params``."""
+    size_params = _check_size_params(size_params, cls.base_names, by_size)
+    params = (
+        Parameter("L0", 1e-6, 1e3, "log", description="loss floor"),
+        Parameter("A", 1e-8, 1e6, "log", description="amplitude of the power law in the LR area S1"),
+        Parameter("alpha", 1e-3, 3.0, "identity", description="exponent of the LR area S1"),
+        *drop,
+    )
+    return cls(
+        name=name,
+        inputs=(step, size) if by_size else (step,),
+        roles={step: None, size: "N"} if by_size else {step: None},
+        parameters=params + (_size_parameters(size_params) if by_size else ()),
+        description=description,
+        reference=reference,
+        options={"by_size": bool(by_size), "size_params": size_params, **options},
     )
 
 
@@ -497,36 +531,29 @@ def multi_power(
 
     ``S1`` is the LR sum up to the step (warmup included: the paper's ``S1 + S_W``) and
     ``LD = sum_k (lr[k-1] - lr[k]) (1 - (1 + C lr[k]^-gamma (S1(t) - S1(k-1)))^-beta)``, evaluated exactly
-    as the reference code does (``shared/data/ORACLES.md`` §3) up to the compression set by
+    as the reference code does (``docs/ORACLES.md`` §3) up to the compression set by
     ``block_ratio`` and ``nodes`` (``block_ratio=0`` sums every step exactly); see
     :func:`scalelaw.laws.schedule.loss_drop_design`. ``by_size=True`` adds model size.
     """
     if nodes < 1 or block_ratio < 0:
         raise LawError(f"nodes must be >= 1 and block_ratio >= 0, got nodes={nodes}, block_ratio={block_ratio}")
-    size_params = _check_size_params(size_params, MultiPowerLaw.base_names, by_size)
-    params = (
-        Parameter("L0", 1e-6, 1e3, "log", description="loss floor"),
-        Parameter("A", 1e-8, 1e6, "log", description="amplitude of the LR-area power law"),
-        Parameter("alpha", 1e-3, 3.0, "identity", description="exponent of the LR area S1"),
-        Parameter("B", 1e-6, 1e9, "log", description="amplitude of the loss drop"),
-        Parameter("C", 1e-8, 1e8, "log", description="rate of the loss-drop saturation"),
-        Parameter("beta", 1e-3, 5.0, "identity", description="power of the loss-drop saturation"),
-        Parameter("gamma", 1e-3, 3.0, "identity", description="LR exponent inside the loss drop"),
-    )
-    return MultiPowerLaw(
-        name="multi_power",
-        inputs=(step, size) if by_size else (step,),
-        parameters=params + (_size_parameters(size_params) if by_size else ()),
+    return _schedule_law(
+        MultiPowerLaw,
+        "multi_power",
+        (
+            Parameter("B", 1e-6, 1e9, "log", description="amplitude of the loss drop"),
+            Parameter("C", 1e-8, 1e8, "log", description="rate of the loss-drop saturation"),
+            Parameter("beta", 1e-3, 5.0, "identity", description="power of the loss-drop saturation"),
+            Parameter("gamma", 1e-3, 3.0, "identity", description="LR exponent inside the loss drop"),
+        ),
+        step=step,
+        size=size,
+        by_size=by_size,
+        size_params=size_params,
         description="L0 + A * S1^(-alpha) - B * sum_k (lr[k-1] - lr[k]) * "
         "(1 - (1 + C * lr[k]^(-gamma) * (S1 - S1[k-1]))^(-beta))",
         reference="Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Learning Rate Schedules",
-        options={
-            "by_size": bool(by_size),
-            "size_params": size_params,
-            "params_ref": float(params_ref),
-            "block_ratio": float(block_ratio),
-            "nodes": int(nodes),
-        },
+        options={"params_ref": float(params_ref), "block_ratio": float(block_ratio), "nodes": int(nodes)},
     )
 
 
