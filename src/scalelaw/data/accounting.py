@@ -551,15 +551,7 @@ def deepseek_m(n_layers: int | np.ndarray, d_model: int | np.ndarray, seq_len: i
     Bi et al. 2024 use ``M`` instead of ``N`` as the model-scale axis (laws.md §11). It equals the
     ``"kaplan"`` convention with ``N = 12·n_layer·d_model²``: ``6·kaplan_params + 6·n_layer·seq_len·d_model``.
 
-    Parameters
-    ----------
-    n_layers, d_model, seq_len : int or array-like
-        Whole numbers > 0; arrays broadcast.
-
-    Returns
-    -------
-    int or numpy.ndarray
-        An exact ``int`` for scalar inputs, else a float array.
+    Arguments and result as :func:`kaplan_params`, with ``seq_len`` the training context length.
 
     Examples
     --------

@@ -182,6 +182,20 @@ class ScheduleLaw(Law):
         n_sets = max(c.shape[0] for c in cols)
         return np.stack([np.broadcast_to(c, (n_sets, n_rows)) for c in cols], axis=1)
 
+    def _with_drop(self, p, factors, log_r, log_s1: np.ndarray, drop: np.ndarray, drop_jac):
+        """Log prediction and Jacobian of ``L = L0 + A S1^-alpha - drop``: the power law in the LR area both
+        families share, with the law's own loss ``drop`` and its derivatives ``drop_jac`` (parameter name ->
+        d drop / d parameter; None for no Jacobian). ``p`` holds the effective (size-scaled) parameters."""
+        term = np.exp(-p["alpha"] * log_s1)
+        L = p["L0"] + p["A"] * term - drop
+        log_pred = np.log(np.where(L > 0, L, np.nan))
+        if drop_jac is None:
+            return log_pred, None
+        inv = 1.0 / L
+        d = {"L0": inv, "A": term * inv, "alpha": -p["A"] * term * log_s1 * inv}
+        d.update({name: -g * inv for name, g in drop_jac.items()})
+        return log_pred, self._chain(d, p, factors, log_r, log_s1.shape[1])
+
     def _size_groups(self, X: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         if not self.by_size:
             return [np.arange(X[self.inputs[0]].size)]
@@ -263,19 +277,7 @@ class LRAnnealingLaw(ScheduleLaw):
         s2 = s2[None, :]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             p, factors, log_r = self._effective(theta, X)
-            term = np.exp(-p["alpha"] * log_s1)
-            L = p["L0"] + p["A"] * term - p["C"] * s2
-            log_pred = np.log(np.where(L > 0, L, np.nan))
-            if not jac:
-                return log_pred, None
-            inv = 1.0 / L
-            d = {
-                "L0": inv,
-                "A": term * inv,
-                "alpha": -p["A"] * term * log_s1 * inv,
-                "C": -s2 * inv,
-            }
-            return log_pred, self._chain(d, p, factors, log_r, s1.size)
+            return self._with_drop(p, factors, log_r, log_s1, p["C"] * s2, {"C": s2} if jac else None)
 
     def start_grid(self, X, y):
         # laws.md §13: alpha on a grid, L0 either solved with A and C by non-negative least squares or
@@ -472,23 +474,11 @@ class MultiPowerLaw(ScheduleLaw):
         log_s1 = np.log(s1)[None, :]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             p, factors, log_r = self._effective(theta, X)
-            term = np.exp(-p["alpha"] * log_s1)
             ld = self.loss_drop(p["C"], p["beta"], p["gamma"], X, jac=jac)
-            L = p["L0"] + p["A"] * term - p["B"] * ld[0]
-            log_pred = np.log(np.where(L > 0, L, np.nan))
-            if not jac:
-                return log_pred, None
-            inv = 1.0 / L
-            d = {
-                "L0": inv,
-                "A": term * inv,
-                "alpha": -p["A"] * term * log_s1 * inv,
-                "B": -ld[0] * inv,
-                "C": -p["B"] * ld[1] * inv,
-                "beta": -p["B"] * ld[2] * inv,
-                "gamma": -p["B"] * ld[3] * inv,
-            }
-            return log_pred, self._chain(d, p, factors, log_r, s1.size)
+            drop_jac = (
+                {"B": ld[0], "C": p["B"] * ld[1], "beta": p["B"] * ld[2], "gamma": p["B"] * ld[3]} if jac else None
+            )
+            return self._with_drop(p, factors, log_r, log_s1, p["B"] * ld[0], drop_jac)
 
     def start_grid(self, X, y):
         # laws.md §13: alpha, beta, gamma and log C on a grid; L0, A, B by non-negative least squares
