@@ -3,7 +3,7 @@
 Scaling laws are fitted on ``N`` (parameters) and ``C`` (training FLOPs), and published laws disagree
 on what those words mean. This module computes every common variant from one
 :class:`TransformerConfig`, so a dataset can say which kind it holds and convert between kinds.
-Formulas and provenance: ``shared/docs/laws.md`` §11 (accounting), §0 (glossary), §15.8 (oracles).
+Formulas and provenance: ``docs/laws.md`` §11 (accounting), §0 (glossary), §15.8 (oracles).
 
 >>> gpt2 = TransformerConfig(n_layers=12, d_model=768, n_heads=12, vocab_size=50257, context_length=1024,
 ...                          learned_positions=True, biases=True)

@@ -2,7 +2,7 @@
 
 A link law has one input, the loss (column ``"loss"`` by default), and predicts a downstream metric
 (``"error"`` by default). Chained with a loss law (:mod:`scalelaw.topics.downstream`) it turns (N, D) into a
-metric. Formulas and provenance: ``shared/docs/laws.md`` §6 (Gadre et al. 2024) and §7.4 (Ruan et al.
+metric. Formulas and provenance: ``docs/laws.md`` §6 (Gadre et al. 2024) and §7.4 (Ruan et al.
 2024, sigmoid link).
 """
 

@@ -1,6 +1,6 @@
 """Emergence laws: Hu et al.'s PassUntil task scaling law.
 
-Formula and provenance: ``shared/docs/laws.md`` §7.2 (and §13 for the start: a straight-line fit of
+Formula and provenance: ``docs/laws.md`` §7.2 (and §13 for the start: a straight-line fit of
 ``log(-log PU)`` on ``log N``). The analysis around it (metric comparison, pass-rate estimation,
 instance-level fits) lives in :mod:`scalelaw.topics.emergence`.
 """

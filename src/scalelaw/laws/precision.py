@@ -296,7 +296,7 @@ SUN2025 = {
     "delta": 3.1926,
     "nu": 2.9543,
 }
-#: Sun et al. 2025 §3.6: channel-wise scaling behaves like one block of ``log2 B ~= 13.1567`` (B ~= 9130).
+#: Sun et al. 2025, sec. 3.6: channel-wise scaling behaves like one block of ``log2 B ~= 13.1567`` (B ~= 9130).
 CHANNEL_LOG2_BLOCK = 13.1567
 
 _FP_FACTORS = ("exp_bits", "man_bits", "block")

@@ -11,7 +11,7 @@ starts (laws.md §13). ``coverage_ceiling`` multiplies by a plateau ``0 < C_max 
 rate of majority voting or of a reward-model verifier levels off below coverage (Brown et al. 2024,
 abstract), and ``C_max`` is that ceiling.
 
-Formulas and oracles: ``shared/docs/laws.md`` §7.3 and §15.10.
+Formulas and oracles: ``docs/laws.md`` §7.3 and §15.10.
 """
 
 from __future__ import annotations

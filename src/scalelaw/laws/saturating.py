@@ -1,6 +1,6 @@
 """Laws that bend: Alabdulmohsin's M4 (saturating at both ends) and Broken Neural Scaling Laws.
 
-Formulas, grids and provenance: ``shared/docs/laws.md`` §1.3 (M4), §1.4 (BNSL), §13 (start grids),
+Formulas, grids and provenance: ``docs/laws.md`` §1.3 (M4), §1.4 (BNSL), §13 (start grids),
 §15.7 (oracles).
 """
 
