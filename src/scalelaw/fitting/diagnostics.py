@@ -194,3 +194,18 @@ def information(J: np.ndarray, s2: float) -> np.ndarray:
     info = np.einsum("snp,snq->spq", J, J) / s2
     P = J.shape[2]
     return info + 1e-8 * np.einsum("spp->s", info)[:, None, None] / P * np.eye(P)
+
+
+def prediction_variance(
+    law: Law, theta: np.ndarray, train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], s2: float
+) -> np.ndarray:
+    """Linearized variance of the log prediction at the rows ``test`` of a fit on the rows ``train`` (per row).
+
+    ``theta`` is one parameter set ``(1, n_params)`` and ``s2`` the noise variance of log loss that makes the
+    linearization honest for the fit's loss (:func:`scalelaw.trust.misfit.noise_variance`).
+    """
+    s2 = max(s2, 1e-10)
+    Jt = row_jacobians(law, theta, test)[0]
+    cov = np.linalg.pinv(information(row_jacobians(law, theta, train), s2)[0])
+    v = np.einsum("np,pq,nq->n", Jt, cov, Jt)
+    return np.where(np.isfinite(v), v, 0.0)

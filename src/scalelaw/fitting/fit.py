@@ -42,6 +42,7 @@ def fit(
     max_iter: int = 500,
     law_options: Mapping[str, Any] | None = None,
     schedule: Any = None,
+    candidates: Sequence[str] | None = None,
 ) -> FitResult:
     """Fit a scaling law to runs.
 
@@ -52,7 +53,10 @@ def fit(
     Parameters
     ----------
     law : str or Law
-        Catalog name (``"chinchilla"``, ``"power"``, ...) or a :class:`Law`.
+        Catalog name (``"chinchilla"``, ``"power"``, ...), a :class:`Law`, or ``"auto"``: every law of
+        ``candidates`` is fitted and backtested at the same rolling cuts inside the data, and the fit of the
+        best extrapolator is returned with the choice in :attr:`FitResult.law_choice`
+        (:func:`scalelaw.trust.law_choice.fit_auto`).
     runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
         The observations.
     y : str, optional
@@ -83,6 +87,10 @@ def fit(
         ``{run: LRs}``, or one LR array for a single run. Without it those laws read the data's own ``lr``
         column, which must then have a row at every step. Kept on the result for ``predict``.
 
+    candidates : sequence of str, optional
+        ``law="auto"`` only: the catalog laws to choose from (by default those the data's columns allow,
+        :func:`scalelaw.trust.law_choice.default_candidates`).
+
     Returns
     -------
     FitResult
@@ -100,6 +108,13 @@ def fit(
     >>> sorted(result.params)
     ['A', 'B', 'E', 'alpha', 'beta']
     """
+    if isinstance(law, str) and law.strip() == "auto":
+        from scalelaw.trust.law_choice import fit_auto  # the one call down the layers (listed in the contract)
+
+        kwargs = dict(y=y, x=x, loss=loss, delta=delta, starts=starts, seed=seed, weights=weights, keep=keep)
+        return fit_auto(runs, candidates, max_iter=max_iter, law_options=law_options, **kwargs)
+    if candidates is not None:
+        raise LawError(f"candidates= is for law='auto'; law {law!r} is one law")
     law = get_law(law, **dict(law_options or {}))
     if x is not None:
         law = law.with_inputs(*x)

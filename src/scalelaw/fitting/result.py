@@ -30,6 +30,7 @@ from scalelaw.errors import (
     OutlierWarning,
     format_rows,
 )
+from scalelaw.fitting.choice import LawChoice
 from scalelaw.fitting.refit import bind_inputs, with_schedule
 from scalelaw.fitting.schema import REFIT, SCHEMA_VERSION, check_fit
 from scalelaw.laws.law import Law
@@ -322,6 +323,9 @@ class FitResult:
     schedule_info: Mapping[str, Any] | None = None
     schedule: Any = field(default=None, repr=False)
     loaded_from: str = field(default="", repr=False)
+    law_choice: LawChoice | None = field(default=None, repr=False)
+    #: The law's error beyond the data once learned (:meth:`extrapolation_error`); not saved, not compared.
+    extrapolation: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.values) != self.law.n_params:
@@ -393,35 +397,65 @@ class FitResult:
         frame: pd.DataFrame | Mapping[str, Any] | None = None,
         /,
         level: float = 0.9,
-        observation: bool = False,
+        observation: bool | None = None,
         n_boot: int = 1000,
         seed: int = 0,
         by: str | None = None,
         schedule: Any = None,
+        kind: str = "total",
         **inputs: Any,
     ) -> pd.DataFrame:
-        """Prediction with a bootstrap interval: columns ``value, low, high, level, method``.
+        """Prediction with an interval: columns ``value, low, high, level, interval_kind, method`` and more.
 
-        ``observation=True`` widens the interval for a new measurement by the data's noise around the law.
-        ``by`` says what the bootstrap resamples (``"run"``, ``"row"`` or ``"block"``); by default whole
-        runs, or blocks of each curve for an LR-schedule fit with fewer than 8 runs
-        (:func:`scalelaw.trust.bootstrap.default_by`). LR-schedule laws: ``schedule`` gives the schedules of a
-        fit loaded from JSON, or of new runs the fit's schedules lack (as for :meth:`predict`).
+        ``kind="total"`` (the default) is the honest interval for extrapolation: the by-run bootstrap of the
+        parameters, widened in quadrature by the law's own error at that distance beyond the data, learned
+        from rolling backtests inside the data (:meth:`extrapolation_error`), and, for a fit of
+        ``law="auto"``, by the spread between the candidate laws. Extra columns say how: ``decades``
+        (beyond the largest run along the backtests' axis), ``parameter_low``/``parameter_high`` (the
+        bootstrap alone), ``extrapolation_halfwidth`` and ``law_choice_halfwidth`` (log units) and
+        ``beyond_checked`` (further than any backtest reached). ``kind="parameter"`` is the bootstrap alone.
+
+        ``observation`` (default: True for the total interval, False for the parameter one) widens the interval
+        for a new measurement by the data's noise around the law. ``by`` says what the bootstrap resamples
+        (``"run"``, ``"row"`` or ``"block"``); by default whole runs, or blocks of each curve for an LR-schedule
+        fit with fewer than 8 runs (:func:`scalelaw.trust.bootstrap.default_by`). LR-schedule laws: ``schedule``
+        gives the schedules of a fit loaded from JSON, or of new runs the fit's schedules lack (as for
+        :meth:`predict`); their law error is not learned along one axis, so their total interval is the parameter
+        one, with a warning.
 
         Examples
         --------
         >>> import scalelaw, warnings
         >>> warnings.simplefilter("ignore")
         >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
-        >>> band = fit.predict_interval(params=7e9, tokens=1.4e11, n_boot=50)
-        >>> bool(band["low"].iloc[0] < band["value"].iloc[0] < band["high"].iloc[0])
+        >>> band = fit.predict_interval(params=7e10, tokens=1.4e12, n_boot=50)  # 1.9 decades beyond the data
+        >>> bool(band["low"].iloc[0] < band["parameter_low"].iloc[0] < band["value"].iloc[0] < band["high"].iloc[0])
         True
+        >>> band["interval_kind"].iloc[0]
+        'total'
         """
-        from scalelaw import trust
+        from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
 
+        kind = trust.total.check_kind(kind)
+        if observation is None:
+            observation = kind == "total"
         result = with_schedule(self, schedule) if self.schedule is None else self
         boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed)
-        return boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
+        band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
+        return trust.total.with_kind(result, band, level, kind)
+
+    def extrapolation_error(self):
+        """The law's error beyond the data, learned from rolling backtests inside this fit's data (computed once).
+
+        Returns
+        -------
+        scalelaw.trust.extrapolation_error.ExtrapolationError
+        """
+        if self.extrapolation is None:
+            from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
+
+            object.__setattr__(self, "extrapolation", trust.extrapolation_error.learn(self))  # a cache, not state
+        return self.extrapolation
 
     def report(self, path: str | os.PathLike, **kwargs: Any):
         """Write the self-contained HTML report of this fit to ``path`` and return the path.
@@ -477,6 +511,7 @@ class FitResult:
                 **(self.data.to_dict() if self.data is not None else {}),
             },
             **({"schedule": dict(self.schedule_info)} if self.schedule_info is not None else {}),
+            **({"law_choice": self.law_choice.to_dict()} if self.law_choice is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -523,6 +558,7 @@ class FitResult:
             data=FitData.from_dict(saved) if "columns" in saved else None,
             package_version=data.get("package_version", ""),
             schedule_info=data.get("schedule"),
+            law_choice=LawChoice.from_dict(data["law_choice"]) if "law_choice" in data else None,
         )
 
     @classmethod

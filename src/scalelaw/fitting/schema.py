@@ -101,6 +101,26 @@ FIT_SCHEMA = Obj(
                 "weights": Either(Null(), List(Num(low=0)), optional=True),
             }
         ),
+        "law_choice": Obj(
+            {
+                "chosen": Name(),
+                "fractions": List(Num(low=0, high=1), high=100, optional=True),
+                "candidates": List(
+                    Obj(
+                        {
+                            "law": Name(),
+                            "score": Either(Null(), Num(low=0, finite=False)),
+                            "weight": Num(low=0, high=1),
+                            "n_cuts": Num(integer=True, low=0, high=100),
+                            "error": Text(),
+                        }
+                    ),
+                    high=64,
+                ),
+                "fits": Map(Obj({"law_definition": Any_(), "params": Map(Num(), key=Name())}), key=Name(), high=64),
+            },
+            optional=True,
+        ),
         "schedule": Obj(
             {
                 "fingerprint": Text(MAX_NAME, optional=True),
@@ -139,6 +159,8 @@ def check_fit(data: Any, source: str = "fit JSON") -> tuple[dict[str, Any], Law]
         checked = _structure(data)
         law = _law(data["law_definition"])
         _consistency(checked, law)
+        if "law_choice" in checked:
+            _law_choice(checked["law_choice"], data["law_choice"]["fits"])
     except Invalid as exc:
         where = f"{source}: " if exc.where else f"{source} "
         raise FitFileError(f"{where}{exc}; {REFIT}") from None
@@ -165,6 +187,21 @@ def _law(definition: Any) -> Law:
         return law_from_dict(definition)
     except LawError as exc:
         raise Invalid("law_definition", f"does not define a usable law: {exc}") from None
+
+
+def _law_choice(checked: dict[str, Any], fits: Mapping[str, Any]) -> None:
+    """Every candidate's law is a usable law with its parameters, and the chosen one is among them."""
+    if checked["chosen"] not in checked["fits"]:
+        raise Invalid("law_choice.chosen", f"names {shown(checked['chosen'])}, which law_choice.fits lacks")
+    for name, entry in fits.items():
+        where = path(path("law_choice.fits", name), "law_definition")
+        check_law_definition(entry["law_definition"], where)
+        try:
+            law = law_from_dict(entry["law_definition"])
+        except LawError as exc:
+            raise Invalid(where, f"does not define a usable law: {exc}") from None
+        if set(checked["fits"][name]["params"]) != set(law.param_names):
+            raise Invalid(path(path("law_choice.fits", name), "params"), f"must name {', '.join(law.param_names)}")
 
 
 def _consistency(checked: dict[str, Any], law: Law) -> None:

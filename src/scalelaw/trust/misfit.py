@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from scalelaw.errors import FitError
-from scalelaw.fitting.diagnostics import information, row_jacobians
+from scalelaw.fitting.diagnostics import prediction_variance
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 
@@ -151,7 +150,7 @@ def estimate_misfit(
     with np.errstate(all="ignore"):
         err = np.log(frame.loc[held, result.y].to_numpy(dtype=float)) - np.log(law.predict(theta, **test)[0])
     s2 = noise_variance(sub)
-    v = _prediction_variance(law, theta, train, test, s2)
+    v = prediction_variance(law, theta, train, test, s2)
     excess = float(np.mean(err**2 - v)) - s2
     if not math.isfinite(excess):
         return Misfit(0.0, length, "backtest errors not finite; misfit not estimated")
@@ -206,14 +205,3 @@ def noise_variance(result: FitResult) -> float:
     h = max(d, 1.06 * mad * r.size ** (-0.2))
     inside = max(int(np.sum(np.abs(r) <= h)) - law.n_params, 1) / dof * min(1.0, d / h)
     return max(float(np.sum(np.clip(r, -d, d) ** 2) / dof) / inside**2, 1e-10)
-
-
-def _prediction_variance(
-    law, theta: np.ndarray, train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], s2: float
-) -> np.ndarray:
-    """Linearized variance of the log prediction at ``test`` from a fit on ``train`` (per row)."""
-    s2 = max(s2, 1e-10)
-    Jt = row_jacobians(law, theta, test)[0]
-    cov = np.linalg.pinv(information(row_jacobians(law, theta, train), s2)[0])
-    v = np.einsum("np,pq,nq->n", Jt, cov, Jt)
-    return np.where(np.isfinite(v), v, 0.0)

@@ -1,0 +1,430 @@
+#!/usr/bin/env python
+"""Calibration of honest intervals: do total 90% intervals cover 90% of held-out large runs?
+
+Leave-the-top-out on every bundled real dataset where a scale split applies, and on synthetic data whose
+truth the fitted law cannot represent. For each dataset, each holdout fraction and each law:
+
+1. hold out the top ``f`` of the runs along compute (whole runs; the largest steps for the Luo curves),
+2. fit the law on the rest, learn its extrapolation error inside the training part (rolling backtests,
+   :mod:`scalelaw.trust.extrapolation_error`) and draw a by-run bootstrap,
+3. predict every held-out run with the parameter-only interval (bootstrap, with the data's noise) and the
+   total interval (plus the law's error at that distance), at 80/90/95%,
+4. score coverage, the interval (Winkler) score on the log scale, and the mean relative width.
+
+``law="auto"`` is scored the same way, its choice made on the training part alone, against the best
+single law in hindsight.
+
+The method's two constants (the prior growth ``k0`` per decade and its weight ``nu0`` in cuts) are chosen
+on the **tuning half** of the datasets (every other dataset of each family, sorted by name) and reported
+on the **held-out half** separately. Nothing is refitted to evaluate another pair of constants: the
+per-split bootstrap bands and learned variances are kept, and the total band is recomputed.
+
+Usage::
+
+    python benchmarks/calibration.py --json benchmarks/results/calibration.json   # about an hour on 2 cores
+    python benchmarks/calibration.py --quick                                      # 2 datasets, n_boot 60
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common  # noqa: E402
+
+import scalelaw  # noqa: E402
+from scalelaw.data.runs import Runs  # noqa: E402
+from scalelaw.trust.backtest import HoldoutSpec, split_runs  # noqa: E402
+from scalelaw.trust.extrapolation_error import PRIOR_CUTS, PRIOR_SLOPE, axis_values, widen  # noqa: E402
+
+LEVELS = (0.8, 0.9, 0.95)
+OUTER = (0.1, 0.2, 0.3)
+REAL = ("gadre", "muennighoff", "porian", "sweep", "luo")
+#: The law each family is "about" (the one whose coverage the targets are stated for); auto is scored apart.
+PRIMARY = {
+    "gadre": "chinchilla",
+    "porian": "chinchilla",
+    "sweep": "chinchilla",
+    "muennighoff": "data_constrained",
+    "luo": "power",
+    "syn_kaplan": "chinchilla",
+    "syn_chinchilla": "chinchilla",
+    "syn_bnsl": "power",
+    "syn_m4": "power",
+}
+K0_GRID = (0.0, 0.01, 0.02, 0.05, 0.1)
+NU0_GRID = (0.5, 1.0, 2.0, 4.0)
+ND = ["chinchilla", "overtrain", "kaplan"]
+
+
+# ================================================================================================= data
+
+
+def real_datasets() -> list[dict]:
+    out = []
+    gadre = scalelaw.datasets.load("gadre2024")
+    for suite in ("rpj", "c4_original", "rw_original"):
+        frame = gadre[gadre["train_dataset"] == suite][["run", "params", "tokens", "loss"]].dropna()
+        out.append(dict(name=f"gadre_{suite}", family="gadre", frame=frame, laws=ND))
+    muen = scalelaw.datasets.load("muennighoff2023")[["run", "params", "tokens", "unique_tokens", "loss"]].dropna()
+    out.append(dict(name="muennighoff", family="muennighoff", frame=muen, laws=["data_constrained", "chinchilla"]))
+    porian = scalelaw.datasets.load("porian2024_all")
+    for experiment in sorted(porian["experiment"].unique()):
+        frame = porian[porian["experiment"] == experiment][["params", "tokens", "loss"]].dropna()
+        frame = frame.reset_index(drop=True).assign(run=lambda f: [f"r{i}" for i in range(len(f))])
+        out.append(dict(name=f"porian {experiment}", family="porian", frame=frame, laws=ND))
+    sweep = pd.read_json(Path(__file__).resolve().parent / "results" / "sweep_tiny.final.jsonl", lines=True)
+    out.append(dict(name="sweep_tiny", family="sweep", frame=sweep[["run", "params", "tokens", "loss"]], laws=ND))
+    luo = scalelaw.datasets.load("luo2025")
+    for size in ("25M", "100M", "400M"):
+        # A constant-LR curve, loss against step past warmup: a power law in steps, held out at its end.
+        curve = luo[luo["run"] == f"{size}/constant_72000"][["step", "loss"]].dropna()
+        curve = curve[curve["step"] >= 1000].reset_index(drop=True)
+        curve["run"] = [f"s{i}" for i in range(len(curve))]
+        out.append(
+            dict(
+                name=f"luo_{size}",
+                family="luo",
+                frame=curve,
+                laws=["power"],
+                law_options={"x": "step"},
+                outer=(0.3, 0.5, 0.67),
+                axis="step",
+            )
+        )
+    return out
+
+
+def _truth_nd(kind: str, rng: np.random.Generator, n: int = 60) -> pd.DataFrame:
+    N = np.exp(rng.uniform(np.log(1e7), np.log(3e9), n))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(200), n))
+    if kind == "kaplan":  # Kaplan et al. 2020 eq. 1.5, their constants
+        loss = ((8.8e13 / N) ** (0.076 / 0.095) + 5.4e13 / D) ** 0.095
+    else:  # Epoch AI's Chinchilla fit (laws.md §15.11)
+        loss = 1.8172 + 482.01 / N**0.3478 + 2085.43 / D**0.3658
+    loss = loss * np.exp(rng.normal(0, 0.01, n))
+    return pd.DataFrame({"run": [f"r{i}" for i in range(n)], "params": N, "tokens": D, "loss": loss})
+
+
+def _truth_1d(kind: str, rng: np.random.Generator, n: int = 30) -> pd.DataFrame:
+    flops = np.geomspace(1e16, 1e21, n) * np.exp(rng.uniform(-0.1, 0.1, n))
+    params = {
+        "bnsl": {"a": 1.9, "b": 2e3, "c0": 0.17, "c1": 0.12, "d1": 1e19, "f1": 0.5},
+        "m4": {"L_inf": 1.8, "L0": 6.0, "beta": 3e4, "c": -0.25, "alpha": 0.6},
+    }[kind]
+    loss = scalelaw.get_law(kind).predict(params, flops=flops) * np.exp(rng.normal(0, 0.01, n))
+    return pd.DataFrame({"run": [f"r{i}" for i in range(n)], "flops": flops, "loss": loss})
+
+
+def synthetic_datasets(seeds: int = 8) -> list[dict]:
+    out = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(1000 + seed)
+        for kind in ("kaplan", "chinchilla"):
+            out.append(dict(name=f"syn_{kind}_s{seed}", family=f"syn_{kind}", frame=_truth_nd(kind, rng), laws=ND))
+        for kind in ("bnsl", "m4"):
+            out.append(
+                dict(
+                    name=f"syn_{kind}_s{seed}", family=f"syn_{kind}", frame=_truth_1d(kind, rng), laws=["power", "bnsl"]
+                )
+            )
+    return out
+
+
+# ================================================================================================= one split
+
+
+def _axis(frame: pd.DataFrame, dataset: dict) -> np.ndarray:
+    if "axis" in dataset:
+        return frame[dataset["axis"]].to_numpy(dtype=np.float64)
+    law = scalelaw.get_law(dataset["laws"][0], **dataset.get("law_options", {}))
+    return axis_values(law, {c: frame[c].to_numpy() for c in frame.columns})[1]
+
+
+def run_split(dataset: dict, fraction: float, n_boot: int) -> list[dict]:
+    frame = dataset["frame"].reset_index(drop=True).assign(_axis=lambda f: _axis(f, dataset))
+    split = split_runs(Runs(frame, source=dataset["name"]), HoldoutSpec("top", fraction, "_axis"))
+    train, test = split.train.table.drop(columns="_axis"), split.test.table
+    decades = np.log10(test["_axis"].to_numpy() / split.train.table["_axis"].max())
+    observed = test["loss"].to_numpy()
+    options = dataset.get("law_options")
+    rows = []
+    for law in [*dataset["laws"], *(["auto"] if len(dataset["laws"]) > 1 else [])]:
+        t0 = time.perf_counter()
+        try:
+            kwargs = {"law_options": options} if law != "auto" else ({"law_options": options} if options else {})
+            result = scalelaw.fit(law, train, **kwargs)
+            model = result.extrapolation_error()
+            boot = result.bootstrap(n=n_boot, seed=0)
+        except Exception as exc:  # reported, not fatal: one law that cannot fit a split says so in its row
+            rows.append(
+                dict(
+                    dataset=dataset["name"],
+                    family=dataset["family"],
+                    law=law,
+                    outer=fraction,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            continue
+        columns = {name: test[name].to_numpy() for name in result.law.inputs}
+        choice = result.law_choice.spread(columns) if result.law_choice is not None else np.zeros(len(test))
+        bands = {}
+        for level in LEVELS:
+            band = boot.predict(columns, level=level, observation=True)
+            bands[level] = (band["value"].to_numpy(), band["low"].to_numpy(), band["high"].to_numpy())
+        value = bands[0.9][0]
+        row = dict(
+            dataset=dataset["name"],
+            family=dataset["family"],
+            law=law,
+            outer=fraction,
+            error="",
+            chosen=result.law.name,
+            n=len(test),
+            decades=decades,
+            observed=observed,
+            bands=bands,
+            choice_spread=choice,
+            floor_var=model.floor_var,
+            slope_var=model.slope_var,
+            n_cuts=model.n_cuts,
+            checked=model.max_decades,
+            mae=float(np.mean(np.abs(value / observed - 1))),
+            seconds=0.0,
+        )
+        if result.law_choice is not None:
+            averaged = result.law_choice.averaged(columns)
+            row["mae_averaged"] = float(np.mean(np.abs(averaged / observed - 1)))
+            row["weights"] = result.law_choice.weights
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        print(
+            f"   {dataset['name'][:38]:38s} {law:16s} top {fraction:.0%}: {len(test):4d} held out, "
+            f"mae {row['mae']:.4f}, {model.n_cuts} cuts, {row['seconds']:.1f} s",
+            flush=True,
+        )
+    return rows
+
+
+# ================================================================================================= scoring
+
+
+def winkler(low: np.ndarray, high: np.ndarray, y: np.ndarray, level: float) -> np.ndarray:
+    """Interval score on the log scale: width plus 2/alpha times the miss (Gneiting and Raftery 2007)."""
+    lo, hi, ly = np.log(low), np.log(high), np.log(y)
+    a = 1 - level
+    return (hi - lo) + (2 / a) * np.maximum(lo - ly, 0) + (2 / a) * np.maximum(ly - hi, 0)
+
+
+def score_row(row: dict, level: float, kind: str, k0: float, nu0: float) -> dict:
+    value, low, high = row["bands"][level]
+    if kind == "total":
+        K = row["n_cuts"]
+        floor = K * row["floor_var"] / (nu0 + K)
+        slope = (nu0 * k0**2 + K * row["slope_var"]) / (nu0 + K)
+        d = row["decades"]
+        q = stats.t.ppf(0.5 + level / 2, nu0 + K)
+        extra = np.where(d > 0, q * np.sqrt(floor + slope * np.maximum(d, 0) ** 2), 0.0)
+        low, high = widen(value, low, high, np.hypot(extra, q * row["choice_spread"]))
+    y = row["observed"]
+    return dict(
+        covered=int(np.sum((y >= low) & (y <= high))),
+        n=len(y),
+        winkler=float(np.mean(winkler(low, high, y, level))),
+        rel_width=float(np.mean((high - low) / value)),
+    )
+
+
+def table(rows: list[dict], half: dict[str, str], k0: float, nu0: float, laws: str = "primary") -> pd.DataFrame:
+    out = []
+    for row in rows:
+        if row.get("error"):
+            continue
+        if laws == "primary" and row["law"] != PRIMARY[row["family"]]:
+            continue
+        if laws == "auto" and row["law"] != "auto":
+            continue
+        for level, kind in itertools.product(LEVELS, ("parameter", "total")):
+            out.append(
+                dict(
+                    dataset=row["dataset"],
+                    family=row["family"],
+                    half=half[row["dataset"]],
+                    real=row["family"] in REAL,
+                    outer=row["outer"],
+                    level=level,
+                    kind=kind,
+                    **score_row(row, level, kind, k0, nu0),
+                )
+            )
+    return pd.DataFrame(out)
+
+
+def summarize(scores: pd.DataFrame) -> pd.DataFrame:
+    def agg(g: pd.DataFrame) -> pd.Series:
+        per_family = g.groupby("family").apply(lambda f: f["covered"].sum() / f["n"].sum(), include_groups=False)
+        return pd.Series(
+            {
+                "coverage_points": g["covered"].sum() / g["n"].sum(),
+                "coverage_splits": (g["covered"] / g["n"]).mean(),
+                "worst_family": per_family.min(),
+                "winkler": g["winkler"].mean(),
+                "rel_width": g["rel_width"].mean(),
+                "splits": len(g),
+                "points": int(g["n"].sum()),
+            }
+        )
+
+    return scores.groupby(["half", "real", "level", "kind"]).apply(agg, include_groups=False)
+
+
+def choose_constants(rows: list[dict], half: dict[str, str]) -> tuple[tuple[float, float], pd.DataFrame]:
+    """The (k0, nu0) with the best mean interval score at 90% on the tuning half, among those whose split-mean
+    coverage there lies in 85-95% with no family below 80% (real and synthetic alike)."""
+    grid = []
+    for k0, nu0 in itertools.product(K0_GRID, NU0_GRID):
+        s = table([r for r in rows if half[r["dataset"]] == "tune"], half, k0, nu0)
+        g = s[(s["level"] == 0.9) & (s["kind"] == "total")]
+        by_family = g.groupby("family").apply(lambda f: f["covered"].sum() / f["n"].sum(), include_groups=False)
+        split_cov = (g["covered"] / g["n"]).mean()
+        grid.append(
+            dict(k0=k0, nu0=nu0, coverage_splits=split_cov, worst_family=by_family.min(), winkler=g["winkler"].mean())
+        )
+    grid = pd.DataFrame(grid)
+    ok = grid[(grid["coverage_splits"].between(0.85, 0.95)) & (grid["worst_family"] >= 0.8)]
+    best = (ok if len(ok) else grid).sort_values("winkler").iloc[0]
+    return (float(best["k0"]), float(best["nu0"])), grid
+
+
+def auto_table(rows: list[dict], half: dict[str, str]) -> pd.DataFrame:
+    """Point error of auto (the chosen law and the averaged prediction) against every single law, per split."""
+    by_split: dict[tuple, dict] = {}
+    for row in rows:
+        if row.get("error"):
+            continue
+        entry = by_split.setdefault(
+            (row["dataset"], row["outer"]),
+            {"dataset": row["dataset"], "family": row["family"], "half": half[row["dataset"]], "outer": row["outer"]},
+        )
+        entry[f"mae_{row['law']}"] = row["mae"]
+        if row["law"] == "auto":
+            entry["mae_averaged"], entry["chosen"] = row["mae_averaged"], row["chosen"]
+    return pd.DataFrame([e for e in by_split.values() if "mae_auto" in e])
+
+
+def hindsight(auto: pd.DataFrame) -> pd.DataFrame:
+    """Per family: auto, averaged, and the single law with the lowest mean error over the family's splits."""
+    rows = []
+    for (half, family), g in auto.groupby(["half", "family"]):
+        singles = {
+            c[4:]: g[c].mean()
+            for c in g.columns
+            if c.startswith("mae_") and c not in ("mae_auto", "mae_averaged") and g[c].notna().all()
+        }
+        best = min(singles, key=singles.get)
+        rows.append(
+            dict(
+                half=half,
+                family=family,
+                auto=g["mae_auto"].mean(),
+                averaged=g["mae_averaged"].mean(),
+                best_single=best,
+                best_single_mae=singles[best],
+                splits=len(g),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+# ================================================================================================= main
+
+
+def halves(datasets: list[dict]) -> dict[str, str]:
+    """Every other dataset of each family, sorted by name, tunes the constants; the rest is held out."""
+    half = {}
+    families: dict[str, list[str]] = {}
+    for d in datasets:
+        families.setdefault(d["family"], []).append(d["name"])
+    for names in families.values():
+        for i, name in enumerate(sorted(names)):
+            half[name] = "tune" if i % 2 == 0 else "held"
+    if "sweep_tiny" in half:  # a family of one: reported on the held-out side
+        half["sweep_tiny"] = "held"
+    return half
+
+
+def _plain(value):
+    """numpy scalars and arrays as Python numbers and lists, for the results file."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: two datasets, 60 replicates")
+    ap.add_argument("--n-boot", type=int, default=300)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+    env = _common.environment(n_boot=args.n_boot)
+    print(
+        f"calibration: {env['date']}, git {env['git_commit']}{' (src dirty)' if env['git_dirty_src'] else ''}, "
+        f"{env['cpu_count']} cores, numpy {env['numpy']}, scalelaw {env['scalelaw']}"
+    )
+    datasets = real_datasets() + synthetic_datasets()
+    if args.quick:
+        datasets = [datasets[0], next(d for d in datasets if d["family"] == "syn_m4")]
+    half = halves(datasets)
+    rows = []
+    for d in datasets:
+        for fraction in d.get("outer", OUTER):
+            rows += run_split(d, fraction, 60 if args.quick else args.n_boot)
+    (k0, nu0), grid = choose_constants(rows, half)
+    pd.set_option("display.width", 200)
+    print("\n== constants on the tuning half (90% total intervals)")
+    print(grid.round(4).to_string(index=False))
+    print(f"   chosen: k0 = {k0} per decade, nu0 = {nu0} cuts (library: {PRIOR_SLOPE}, {PRIOR_CUTS})")
+    summary = summarize(table(rows, half, k0, nu0))
+    print("\n== coverage and interval score, primary law of each family")
+    print(summary.round(3).to_string())
+    auto_scores = summarize(table(rows, half, k0, nu0, laws="auto"))
+    print("\n== the same for law='auto' (chosen on each training part)")
+    print(auto_scores.round(3).to_string())
+    auto = hindsight(auto_table(rows, half))
+    print("\n== point error of auto against the best single law in hindsight (mean |relative error|)")
+    print(auto.round(4).to_string(index=False))
+    if args.json:
+        kept = [
+            {k: v for k, v in r.items() if k not in ("bands", "observed", "decades", "choice_spread")} for r in rows
+        ]
+        payload = {
+            "environment": env,
+            "constants": {"k0": k0, "nu0": nu0},
+            "grid": grid.to_dict("records"),
+            "summary": summary.reset_index().to_dict("records"),
+            "auto_intervals": auto_scores.reset_index().to_dict("records"),
+            "auto_point": auto.to_dict("records"),
+            "rows": kept,
+        }
+        args.json.write_text(json.dumps(payload, indent=1, default=_plain))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

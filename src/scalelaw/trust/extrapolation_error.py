@@ -1,0 +1,368 @@
+"""How wrong the law gets beyond the data, learned from the fit's own rolling backtests.
+
+A by-run bootstrap measures how much the parameters move when the runs are resampled. It says nothing
+about the error of the law itself, which grows with the distance of the extrapolation: on held-out large
+runs of real ladders, 90% parameter intervals covered 40-70%. This module measures that error where it
+can be measured, inside the data (``docs/extrapolation.md``):
+
+1. **Rolling-origin backtests.** For each cut (the top 10%, 20%, ... 50% of the runs along the axis, whole
+   runs held out) the law is refitted on the runs below the cut and predicts the runs above it. Each
+   held-out row gives a log error ``e`` at a distance ``d``: decades beyond the cut's largest training
+   value along the axis (compute ``6ND`` for laws of parameters and tokens, else the law's input).
+2. **A scale model.** ``e ~ N(0, o + s_b^2 + k^2 d^2)``. ``o`` is what the noise and the cut's own
+   parameter uncertainty explain (linearized); ``s_b`` is the law's error just beyond the data and ``k``
+   its growth per decade. Both are fitted by maximum likelihood, each cut weighing the same.
+3. **Honest about few cuts.** ``K`` cuts are ``K`` draws, not hundreds of rows: the rows of one cut share
+   one refit. The estimates are shrunk towards a prior (``k0`` per decade, worth ``nu0`` cuts), and the
+   multiplier is Student's t with ``nu0 + K`` degrees of freedom, so a ladder with two usable cuts gets a
+   wide interval, and one with none gets the prior alone.
+
+:func:`widen` adds the law-error half-width to a bootstrap band in quadrature, side by side, on the log
+scale: independent errors add in variance.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.optimize import minimize
+
+from scalelaw.data.runs import Runs
+from scalelaw.errors import LawError
+from scalelaw.fitting.diagnostics import prediction_variance
+from scalelaw.fitting.fit import fit
+from scalelaw.fitting.result import FitResult
+from scalelaw.laws.law import Law
+from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.backtest import HoldoutSpec, split_runs
+from scalelaw.trust.misfit import noise_variance
+
+#: Cuts of the rolling backtest: hold out the top 10%, 20%, ... 50% of the runs along the axis.
+DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
+#: Prior growth of the law's error (log units per decade) and its weight in cuts. Chosen on the tuning half
+#: of the calibration study (``benchmarks/calibration.py``): best interval score at 85-95% coverage.
+PRIOR_SLOPE = 0.05
+PRIOR_CUTS = 2.0
+
+_POINT_COLUMNS = ["cut", "row", "run", "decades", "log_error", "explained_var"]
+
+
+@dataclass(frozen=True)
+class ExtrapolationError:
+    """The law's error beyond the data as a function of distance, learned from rolling backtests.
+
+    Attributes
+    ----------
+    law : str
+        Name of the law backtested.
+    axis : str
+        What the distance is measured along: ``"compute"`` (6ND), ``"flops"`` or the law's input.
+    points : DataFrame
+        One row per held-out row of every cut: ``cut`` (share of runs held out), ``row`` (index in the fit's
+        data), ``run``, ``decades`` (beyond the cut's largest training value), ``log_error`` (log of
+        predicted over observed) and ``explained_var`` (noise plus the cut's linearized parameter variance).
+    noise_sd : float
+        Robust sd (1.4826 MAD) of the fit's log residuals.
+    floor_var, slope_var : float
+        Maximum-likelihood ``s_b^2`` and ``k^2``, before shrinking towards the prior.
+    n_cuts : int
+        Cuts that could be fitted and scored (``K``).
+    max_decades : float
+        Largest distance a cut checked; beyond it the error model itself extrapolates.
+    prior_slope, prior_cuts : float
+        The prior ``k0`` and its weight ``nu0`` in cuts.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> model = learn(scalelaw.fit("chinchilla", "dataset:gadre2024_rpj"))
+    >>> model.n_cuts, model.axis
+    (5, 'compute')
+    >>> bool(model.halfwidth(2.0) > model.halfwidth(1.0) > 0 == model.halfwidth(-0.5))
+    True
+    """
+
+    law: str
+    axis: str
+    points: pd.DataFrame = field(repr=False, compare=False)
+    noise_sd: float
+    floor_var: float
+    slope_var: float
+    n_cuts: int
+    max_decades: float
+    prior_slope: float = PRIOR_SLOPE
+    prior_cuts: float = PRIOR_CUTS
+
+    @property
+    def df(self) -> float:
+        """Degrees of freedom of the multiplier: the prior's cuts plus the cuts measured."""
+        return self.prior_cuts + self.n_cuts
+
+    def variances(self) -> tuple[float, float]:
+        """``(s_b^2, k^2)`` shrunk towards the prior ``(0, k0^2)``, the prior worth ``nu0`` cuts."""
+        K, nu0 = self.n_cuts, self.prior_cuts
+        floor = K * self.floor_var / (nu0 + K)
+        slope = (nu0 * self.prior_slope**2 + K * self.slope_var) / (nu0 + K)
+        return floor, slope
+
+    def scale(self, decades: Any) -> np.ndarray:
+        """Sd of the law's log error at ``decades`` beyond the data (0 inside it)."""
+        d = np.asarray(decades, dtype=np.float64)
+        floor, slope = self.variances()
+        return np.where(d > 0, np.sqrt(floor + slope * np.maximum(d, 0.0) ** 2), 0.0)
+
+    def multiplier(self, level: float) -> float:
+        """Student's t quantile of a two-sided ``level`` interval with :attr:`df` degrees of freedom."""
+        return float(stats.t.ppf(0.5 + level / 2, self.df))
+
+    def halfwidth(self, decades: Any, level: float = 0.9) -> np.ndarray:
+        """Half-width (log units) of the law-error part of a two-sided ``level`` interval at ``decades``."""
+        return self.multiplier(level) * self.scale(decades)
+
+    def expected_error(self, decades: Any) -> np.ndarray:
+        """Expected absolute relative error of a new measurement at ``decades``: noise and law error together."""
+        s = np.sqrt(self.noise_sd**2 + self.scale(decades) ** 2)
+        return np.expm1(np.sqrt(2.0 / np.pi) * s)
+
+    def reach(self, error: float) -> float:
+        """Decades beyond the data at which the expected error passes ``error`` (0.01 = 1%); ``inf`` if never."""
+        floor, slope = self.variances()
+        budget = (math.log1p(error) / math.sqrt(2.0 / math.pi)) ** 2 - self.noise_sd**2
+        if budget <= floor:
+            return 0.0
+        return math.inf if slope <= 0 else math.sqrt((budget - floor) / slope)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The backtest points: one row per held-out row of every cut."""
+        return self.points.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary of the model (the points stay in :meth:`to_frame`)."""
+        floor, slope = self.variances()
+        return {
+            "law": self.law,
+            "axis": self.axis,
+            "n_cuts": self.n_cuts,
+            "checked_decades": self.max_decades,
+            "noise_sd": self.noise_sd,
+            "floor_sd": math.sqrt(floor),
+            "slope_per_decade": math.sqrt(slope),
+            "df": self.df,
+            "prior": {"slope_per_decade": self.prior_slope, "cuts": self.prior_cuts},
+            "reach_1pct_decades": _finite_or_none(self.reach(0.01)),
+            "reach_2pct_decades": _finite_or_none(self.reach(0.02)),
+        }
+
+    def summary(self) -> str:
+        """One paragraph: the cuts, the fitted growth, and how far the data supports extrapolating."""
+        d = self.to_dict()
+        return (
+            f"law error of {self.law} beyond the data, from {self.n_cuts} rolling backtests along {self.axis} "
+            f"(checked up to {self.max_decades:.2f} decades): sd {d['floor_sd']:.4f} + "
+            f"{d['slope_per_decade']:.4f} per decade ({self.df:g} degrees of freedom). The expected error passes 1% "
+            f"at {_decades(self.reach(0.01))} and 2% at {_decades(self.reach(0.02))} beyond the data."
+        )
+
+    def __repr__(self) -> str:
+        return f"ExtrapolationError(law={self.law!r}, axis={self.axis!r}, n_cuts={self.n_cuts}, df={self.df:g})"
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _decades(d: float) -> str:
+    if math.isinf(d):
+        return "no distance"
+    return "the edge of the data" if d == 0 else f"{d:.2f} decades"
+
+
+def axis_values(law: Law, columns: Mapping[str, Any]) -> tuple[str, np.ndarray]:
+    """The axis distances are measured along, and its value at every row of ``columns``.
+
+    ``flops`` when the law reads it; compute ``6ND`` for a law of ``params`` and ``tokens``; else the
+    law's first input.
+    """
+    inputs = law.inputs
+    if "flops" in inputs:
+        return "flops", np.asarray(columns["flops"], dtype=np.float64)
+    if "params" in inputs and "tokens" in inputs:
+        N = np.asarray(columns["params"], dtype=np.float64)
+        return "compute", 6.0 * N * np.asarray(columns["tokens"], dtype=np.float64)
+    return inputs[0], np.asarray(columns[inputs[0]], dtype=np.float64)
+
+
+def distances(result: FitResult, columns: Mapping[str, Any]) -> np.ndarray:
+    """Decades beyond the fit's largest value along its axis (:func:`axis_values`) at new rows ``columns``."""
+    if result.data is None:
+        raise LawError("this fit carries no data, so how far a point lies beyond it is unknown")
+    _, seen = axis_values(result.law, result.data.columns)
+    _, new = axis_values(result.law, columns)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(new / seen.max())
+
+
+def widen(value: np.ndarray, low: np.ndarray, high: np.ndarray, halfwidth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Widen the band ``[low, high]`` around ``value`` by ``halfwidth`` (log units) in quadrature, per side.
+
+    Examples
+    --------
+    >>> low, high = widen(np.array([2.0]), np.array([1.9]), np.array([2.2]), np.array([0.0]))
+    >>> low.round(12).tolist(), high.round(12).tolist()
+    ([1.9], [2.2])
+    """
+    lv = np.log(value)
+    down = np.maximum(lv - np.log(low), 0.0)
+    up = np.maximum(np.log(high) - lv, 0.0)
+    return np.exp(lv - np.hypot(down, halfwidth)), np.exp(lv + np.hypot(up, halfwidth))
+
+
+def fit_scale(points: pd.DataFrame) -> tuple[float, float]:
+    """Maximum-likelihood ``(s_b^2, k^2)`` of ``log_error ~ N(0, explained_var + s_b^2 + k^2 d^2)``.
+
+    Each cut weighs the same (its rows share one refit), distances below 0 count as 0. A coarse grid over
+    both variances (the likelihood can be flat along one of them) is polished by Nelder-Mead.
+    """
+    if points.empty:
+        return 0.0, 0.0
+    d2 = np.maximum(points["decades"].to_numpy(dtype=np.float64), 0.0) ** 2
+    e2 = points["log_error"].to_numpy(dtype=np.float64) ** 2
+    explained = points["explained_var"].to_numpy(dtype=np.float64)
+    weight = 1.0 / points.groupby("cut")["cut"].transform("size").to_numpy(dtype=np.float64)
+
+    def nll(p: np.ndarray) -> float:
+        v = explained + math.exp(p[0]) + math.exp(p[1]) * d2
+        return float(np.sum(weight * (np.log(v) + e2 / v)))
+
+    grid = np.log(np.logspace(-12, 0, 25))
+    start = min(((a, b) for a in grid for b in grid), key=lambda ab: nll(np.array(ab)))
+    best = minimize(nll, np.array(start), method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12})
+    a, b = best.x if best.fun <= nll(np.array(start)) else start
+    return math.exp(a), math.exp(b)
+
+
+def rolling_errors(result: FitResult, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> pd.DataFrame:
+    """Rolling-origin backtests of ``result``'s law inside its own data (see the module docstring).
+
+    Returns the points of :attr:`ExtrapolationError.points`. A cut is skipped when it holds out the same
+    runs as an earlier one, leaves fewer than twice the law's parameters in rows (or not more runs than
+    parameters) to fit, or cannot be fitted.
+    """
+    if result.data is None:
+        raise LawError("this fit carries no data, so its law cannot be backtested inside it")
+    if schedule_law(result.law) is not None:
+        raise LawError(
+            f"law {result.law.name!r} reads LR schedules: its error is learned across schedules, not along one "
+            "axis of final losses; use backtests on held-out schedules (docs/schedule_uncertainty.md)"
+        )
+    result.check_data_hash()
+    law, y = result.law, result.y
+    columns = {name: np.asarray(result.data.columns[name]) for name in (*law.inputs, y)}
+    _, axis = axis_values(law, columns)
+    table = pd.DataFrame({"run": np.asarray(result.data.run), **columns, "_axis": axis})
+    if result.data.weights is not None:
+        table["_weight"] = np.asarray(result.data.weights)
+    runs = Runs(table, source="the fit's data")
+    noise = _noise_sd(result) ** 2
+    parts, seen = [], set()
+    for fraction in fractions:
+        split = split_runs(runs, HoldoutSpec("top", float(fraction), "_axis"))
+        held = frozenset(split.test.run_ids)
+        train, test = split.train.table, split.test.table
+        if held in seen or len(train) < 2 * law.n_params or split.train.n_runs <= law.n_params:
+            continue
+        seen.add(held)
+        part = _one_cut(result, float(fraction), train, test, noise)
+        if part is not None:
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_POINT_COLUMNS)
+
+
+def _one_cut(result: FitResult, fraction: float, train: pd.DataFrame, test: pd.DataFrame, noise: float):
+    law, y = result.law, result.y
+    weights = train["_weight"].to_numpy() if "_weight" in train else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            inner = fit(law, train[["run", *law.inputs, y]], y=y, loss=result.loss, delta=result.delta, weights=weights)
+        except Exception:  # a cut too small or too flat to fit says nothing about the law
+            return None
+    theta = np.array([inner.values])
+    test_columns = {name: test[name].to_numpy() for name in law.inputs}
+    with np.errstate(all="ignore"):
+        log_error = np.log(law.predict(theta, **test_columns)[0]) - np.log(test[y].to_numpy())
+    if not np.all(np.isfinite(log_error)):
+        return None
+    train_columns = {name: train[name].to_numpy() for name in law.inputs}
+    pvar = prediction_variance(law, theta, train_columns, test_columns, noise_variance(inner))
+    return pd.DataFrame(
+        {
+            "cut": fraction,
+            "row": test.index.to_numpy(),
+            "run": test["run"].to_numpy(),
+            "decades": np.log10(test["_axis"].to_numpy() / train["_axis"].max()),
+            "log_error": log_error,
+            "explained_var": noise + pvar,
+        }
+    )
+
+
+def _noise_sd(result: FitResult) -> float:
+    """Robust sd (1.4826 MAD) of the fit's log residuals: a few gross misfits do not inflate it."""
+    columns = {name: result.data.columns[name] for name in result.law.inputs}
+    with np.errstate(all="ignore"):
+        r = np.log(result.data.columns[result.y]) - np.log(result.law.predict(np.array([result.values]), **columns)[0])
+    r = r[np.isfinite(r)]
+    return 1.4826 * float(np.median(np.abs(r - np.median(r)))) if r.size else 0.0
+
+
+def learn(
+    result: FitResult,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    prior_slope: float = PRIOR_SLOPE,
+    prior_cuts: float = PRIOR_CUTS,
+) -> ExtrapolationError:
+    """The law's error beyond the data, learned from rolling backtests inside ``result``'s own data.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit that carries its data (every fit from :func:`scalelaw.fit` does).
+    fractions : sequence of float
+        Cuts: shares of the runs (the top ones along the axis) held out in turn.
+    prior_slope, prior_cuts : float
+        Prior growth of the law's error per decade (log units) and its weight in cuts; with no usable cut
+        the model is the prior alone.
+
+    Returns
+    -------
+    ExtrapolationError
+
+    Raises
+    ------
+    LawError
+        A fit without data, or of an LR-schedule law.
+    """
+    points = rolling_errors(result, fractions)
+    floor, slope = fit_scale(points)
+    axis, _ = axis_values(result.law, result.data.columns)
+    return ExtrapolationError(
+        law=result.law.name,
+        axis=axis,
+        points=points,
+        noise_sd=_noise_sd(result),
+        floor_var=floor,
+        slope_var=slope,
+        n_cuts=int(points["cut"].nunique()) if len(points) else 0,
+        max_decades=float(points["decades"].max()) if len(points) else 0.0,
+        prior_slope=prior_slope,
+        prior_cuts=prior_cuts,
+    )
