@@ -12,7 +12,9 @@ sign itself, so that this file is not one of the places it checks):
   7.3 and then 15.10): anywhere before it in the same file in code and comments; on the same line in a
   Markdown page, where a sign alone on its line names a section of that page.
 * A section number exists when the file has a Markdown heading starting with it (``### 3.2 The
-  compute-optimal ...``, ``## 15. Verification oracles``), outside fenced code.
+  compute-optimal ...``, ``## 15. Verification oracles``), outside fenced code. A page without numbered
+  headings is cited by a heading's words instead (``benchmarks/README.md``, the sign, ``Fit speed``): the
+  words up to the next ``)``, ``,``, ``.``, ``;``, ``:`` or backtick must begin a heading of that file.
 * The sign is used for nothing else: a paper's own sections are written "sec. 4.3".
 """
 
@@ -30,8 +32,10 @@ SIGN = "\u00a7"
 SCANNED = ("src", "tests", "docs", "benchmarks", "examples", "README.md")
 _SKIP_DIRS = {".git", "__pycache__", ".venv", "node_modules", "build", "dist", ".pytest_cache", ".ruff_cache"}
 _NUMBER = r"\d+(?:\.\d+)*"
-_SECTION = re.compile(rf"{SIGN}\s*(?P<first>{_NUMBER})?(?:\s*[-\u2013]\s*(?P<last>{_NUMBER}))?")
-_DOCUMENT = re.compile(r"(?P<doc>[\w./-]+\.md)[`'\"*]*\s*$")
+_SECTION = re.compile(
+    rf"{SIGN}\s*(?:(?P<first>{_NUMBER})(?:\s*[-\u2013]\s*(?P<last>{_NUMBER}))?|(?P<words>[A-Za-z][^).,;:`\n]*))?"
+)
+_DOCUMENT = re.compile(r"(?P<doc>[\w./-]+\.md)[`'\"*]*,?\s*$")
 _HEADING = re.compile(rf"^#{{1,6}}\s+(?P<number>{_NUMBER})\.?(\s|$)")
 
 
@@ -66,14 +70,25 @@ def _resolve(name: str) -> Path | str:
 
 
 @cache
-def _sections(path: Path) -> frozenset[str]:
-    numbers, fenced = set(), False
+def _headings(path: Path) -> tuple[str, ...]:
+    """The Markdown headings of ``path`` (without the ``#``), outside fenced code."""
+    found, fenced = [], False
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
-        elif not fenced and (m := _HEADING.match(line)):
-            numbers.add(m["number"])
-    return frozenset(numbers)
+        elif not fenced and re.match(r"#{1,6}\s", line):
+            found.append(line.lstrip("#").strip())
+    return tuple(found)
+
+
+def _sections(path: Path) -> frozenset[str]:
+    return frozenset(m["number"] for h in _headings(path) if (m := _HEADING.match(f"# {h}")))
+
+
+def _has_section(path: Path, section: str) -> bool:
+    if re.fullmatch(_NUMBER, section):
+        return section in _sections(path)
+    return any(h.startswith(section) for h in _headings(path))
 
 
 def references(path: Path) -> list[tuple[int, str, list[str]]]:
@@ -96,9 +111,9 @@ def references(path: Path) -> list[tuple[int, str, list[str]]]:
             document = current
         else:
             document = "!a section sign with no document named before it (cite a paper's section as 'sec. 4.3')"
-        if m["first"] is None:
-            document = "!a section sign without a section number"
-        numbers = [n for n in (m["first"], m["last"]) if n]
+        if m["first"] is None and m["words"] is None:
+            document = "!a section sign without a section number or heading"
+        numbers = [n.strip() for n in (m["first"], m["last"], m["words"]) if n]
         out.append((line, document, numbers))
     return out
 
@@ -123,8 +138,7 @@ def test_every_section_reference_resolves():
         if document.startswith("!"):
             faults.append(f"{where}:{line}: {document[1:]}")
             continue
-        have = _sections(REPO / document)
-        missing = [n for n in numbers if n not in have]
+        missing = [n for n in numbers if not _has_section(REPO / document, n)]
         if missing:
             faults.append(f"{where}:{line}: {document} has no section {', '.join(missing)}")
     assert not faults, f"{len(faults)} of {len(refs)} section references do not resolve:\n" + "\n".join(faults)
@@ -136,7 +150,8 @@ def test_the_rule_on_examples(tmp_path, monkeypatch):
     page = tmp_path / "docs" / "laws.md"
     page.parent.mkdir()
     page.write_text(
-        f"# Catalog\n\n## 3. A law\n\n### 3.2 Its optimum\n\nSee {SIGN}3.2.\n\n```\n# 4 not a heading\n```\n"
+        "# Catalog\n\n## 3. A law\n\n### 3.2 Its optimum\n\n"
+        f"See {SIGN}3.2 and {SIGN} Catalog.\n\n```\n# 4 not a heading\n```\n"
     )
     code = tmp_path / "mod.py"
     code.write_text(
@@ -146,8 +161,9 @@ def test_the_rule_on_examples(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
     _by_name.cache_clear()
     try:
-        assert references(page) == [(7, "docs/laws.md", ["3.2"])]
+        assert references(page) == [(7, "docs/laws.md", ["3.2"]), (7, "docs/laws.md", ["Catalog"])]
         assert _sections(page) == {"3", "3.2"}
+        assert _has_section(page, "Catalog") and not _has_section(page, "Appendix")
         refs = references(code)
     finally:
         _by_name.cache_clear()
