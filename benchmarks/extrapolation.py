@@ -3,7 +3,7 @@
 
 Every applicable catalog law is backtested (:func:`scalelaw.backtest`) on every bundled dataset where a
 scale split makes sense, and the held-out errors are compared with what the source papers publish
-(``shared/data/ORACLES.md``):
+(``docs/ORACLES.md``):
 
 1. **Over-training suite** (``gadre2024``, per training set ``rpj`` / ``c4_original`` / ``rw_original``)
 

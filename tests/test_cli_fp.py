@@ -40,7 +40,7 @@ def fp_fit_file(tmp_path_factory):
 
 
 def test_published_critical_data_size_matches_the_paper():
-    # Sun et al. 2025 (arXiv 2501.02423v3) §4.3: a 1B model at block 128 has a critical data size of 27T tokens
+    # Sun et al. 2025 (arXiv 2501.02423v3), sec. 4.3: a 1B model at block 128 has a critical data size of 27T tokens
     # in FP8-E4M3 and 0.4T in FP4-E2M1.
     done = run_cli("fp-plan", "--published", "--params", "1e9", "--format", "E4M3", "--block", "128", "--json")
     assert done.returncode == 0, done.stderr

@@ -2,7 +2,7 @@
 
 Reference: Gadre et al. 2024, repo mlfoundations/scaling @ a003c49. ``scaling_explorer.ipynb`` cell 2 prints
 the relative error of the 17-task average top-1 error predicted by the two-stage fit: **3.6365%** for
-open_lm_1b at M = 640 and **0.0464%** for open_lm_7b at M = 20 (shared/data/ORACLES.md §1). Protocol
+open_lm_1b at M = 640 and **0.0464%** for open_lm_7b at M = 20 (docs/ORACLES.md §1). Protocol
 (``scaling/shared.py::fit_ds``, ``scaling/laws.py``): the loss law ``a N^b + beta 6^(b/2) (MN)^b + E`` is fit by
 ``curve_fit`` (least squares on linear residuals, grid of starts) on 5 runs, the link ``E - a exp(-b L)`` by
 ``curve_fit`` on those 5 runs plus open_lm_1b at M = 20, and the error of a target is the link at the

@@ -10,9 +10,9 @@ from scalelaw.fitting.engine import Problem, multistart
 from scalelaw.laws import law_from_dict
 from scalelaw.laws.data_constrained import compute_optimal_params, effective_data, effective_params
 
-# Published constants: huggingface/datablations README.md § "Parametric Fit" (also notebook
+# Published constants: huggingface/datablations README.md, section "Parametric Fit" (also notebook
 # utils/parametric_fit.ipynb cells 7 and 29); natural-log parametrization A = e^a, B = e^b, E = e^e.
-# Quoted in shared/data/ORACLES.md §2.
+# Quoted in docs/ORACLES.md §2.
 a, b, e, alpha, beta, rd_star, rn_star = (
     6.255414,
     7.3049974,

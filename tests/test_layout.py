@@ -227,3 +227,98 @@ def test_no_source_file_is_over_1000_lines(path):
 def test_few_public_modules_stand_beside_the_subpackages():
     public = sorted(p.name for p in PACKAGE.glob("*.py") if not p.name.startswith("_"))
     assert len(public) <= MAX_TOP_LEVEL_MODULES, public
+
+
+# ------------------------------------------------------------------------------------------ repeated code
+#: At most this many blocks of ``DUPLICATE_LINES`` or more identical lines may stand twice in the package.
+MAX_DUPLICATE_BLOCKS = 3
+DUPLICATE_LINES = 6
+_PUNCTUATION = frozenset("()[]{},:;")
+
+
+def _code_lines(path: Path) -> list[tuple[int, str]]:
+    """The lines of a module that count when looking for repeated code, as ``(line number, text)``.
+
+    The rule: white space is folded (runs become one space, ends stripped); blank lines, comment-only lines,
+    lines of lone punctuation (``)``, ``],``), every line of an import statement (``from x import (...)``
+    over several lines included) and the parameter list of every ``def`` (from ``def`` to the line before
+    its body) are passed over. A parameter list is API, not logic: functions that take the same options
+    (``compute_optimal`` and ``compute_for_loss``, ``backtest`` and ``backtest_predictions``) list them
+    alike on purpose, and one list serving both would hide the parameters behind ``**kwargs``. Docstrings
+    count: a copied example is copied code.
+    """
+    source = path.read_text()
+    skipped: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            skipped.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            skipped.update(range(node.lineno, node.body[0].lineno))
+    out = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        text = " ".join(line.split())
+        if not text or text.startswith("#") or number in skipped or set(text) <= _PUNCTUATION:
+            continue
+        out.append((number, text))
+    return out
+
+
+def duplicate_blocks(
+    paths: list[Path], root: Path = REPO, min_lines: int = DUPLICATE_LINES
+) -> list[tuple[str, int, str, int, int]]:
+    """Blocks of ``min_lines`` or more consecutive counted lines (:func:`_code_lines`) that stand identically
+    in two places: ``(file, first line, other file, its first line, counted lines)``, one per maximal block.
+
+    Every window of ``min_lines`` counted lines is hashed; two places sharing windows at the same offset in a
+    row form one block. Overlapping places in one file (a line repeated over and over) do not count.
+    """
+    lines = {str(p.relative_to(root)): _code_lines(p) for p in paths}
+    places: dict[int, list[tuple[str, int]]] = {}
+    for name, rows in lines.items():
+        for i in range(len(rows) - min_lines + 1):
+            places.setdefault(hash(tuple(t for _, t in rows[i : i + min_lines])), []).append((name, i))
+    runs: dict[tuple[str, str, int], list[int]] = {}  # (file a, file b, offset b - a) -> window starts in a
+    for found in places.values():
+        for k, (a, i) in enumerate(found):
+            for b, j in found[k + 1 :]:
+                if a == b and abs(i - j) < min_lines:
+                    continue
+                runs.setdefault((a, b, j - i), []).append(i)
+    blocks = []
+    for (a, b, offset), starts in runs.items():
+        starts.sort()
+        first = previous = starts[0]
+        for i in [*starts[1:], None]:
+            if i is not None and i == previous + 1:
+                previous = i
+                continue
+            length = previous - first + min_lines
+            blocks.append((a, lines[a][first][0], b, lines[b][first + offset][0], length))
+            if i is not None:
+                first = previous = i
+    return sorted(blocks)
+
+
+def test_the_package_repeats_itself_little():
+    """Code that does the same thing lives in one place: at most MAX_DUPLICATE_BLOCKS blocks of 6+ identical
+    lines (by :func:`_code_lines`' rule) stand twice in src/. A new one asks for one piece of code serving
+    both places, unless the two only look alike."""
+    blocks = duplicate_blocks(sorted(PACKAGE.rglob("*.py")))
+    shown = "\n".join(f"{a}:{la} ~ {b}:{lb} ({n} lines)" for a, la, b, lb, n in blocks)
+    assert len(blocks) <= MAX_DUPLICATE_BLOCKS, f"{len(blocks)} repeated blocks:\n{shown}"
+
+
+def test_the_duplicate_check_finds_a_copied_block(tmp_path):
+    body = "\n".join(f"    total = total + {k} * value  # step {k}" for k in range(7))
+    first = tmp_path / "a.py"
+    first.write_text(f"import os\n\n\ndef f(value):\n    total = 0\n{body}\n    return total\n")
+    second = tmp_path / "b.py"
+    second.write_text(f"from os import (\n    path,\n)\n\n\ndef g(value):\n    total = 1\n{body}\n    return total\n")
+    # The 7 copied lines plus "return total" after them: one block of 8, found once; the imports and the
+    # parameter lists ("def f(value):", "def g(value):") do not count.
+    assert duplicate_blocks([first, second], root=tmp_path) == [("a.py", 6, "b.py", 8, 8)]
+    third = tmp_path / "c.py"
+    third.write_text("def f(\n" + "".join(f"    option_{k}: int = {k},\n" for k in range(8)) + "):\n    return 1\n")
+    fourth = tmp_path / "d.py"
+    fourth.write_text(third.read_text().replace("return 1", "return 2"))
+    assert duplicate_blocks([third, fourth], root=tmp_path) == []

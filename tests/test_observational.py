@@ -2,7 +2,7 @@
 
 Data: the bundled ``ruan2024`` table = ``eval_results/base_llm_benchmark_eval.csv`` of
 github.com/ryoungj/ObsScaling at commit 4d6e1e43 (Apache-2.0). The repo prints no scalar we could check
-(shared/data/ORACLES.md §5), so the reference tests pin the data invariants and the measured behaviour of
+(docs/ORACLES.md §5), so the reference tests pin the data invariants and the measured behaviour of
 the paper's default setup (8 benchmarks, 3 PCs, sigmoid link, FLOPs cutoff 8.4e22 = Llama-2-7B).
 """
 

@@ -4,7 +4,7 @@ Provenance of the reference numbers: Sun, Li, Xie et al., "Scaling Laws for Floa
 Training", ICML 2025, arXiv:2501.02423v3 (read as a stored text copy of the v3 PDF):
 * form: Eq. (1) = Eq. (18) = Eq. (26); constants: Appendix B, Table 2 (n=69.2343, alpha=0.2368, d=68973.0621,
   beta=0.5162, eps=1.9061, gamma=11334.5197, delta=3.1926, nu=2.9543), shipped as ``SUN2025``;
-* critical data size, Eq. (21) and §4.3: "a 1 billion-parameter model trained utilizing BF16 exhibits a Dcrit
+* critical data size, Eq. (21) and sec. 4.3: "a 1 billion-parameter model trained utilizing BF16 exhibits a Dcrit
   value of 1730T ... FP8-E4M3 ... 27T, and with FP4-E2M1 ... 0.4T" (block size 128, as in their Figures 7, 14);
 * optimal layout, Eq. (19) and Figure 5: fp1..fp16 = E0M0, E1M0, E1M1, E2M1, E2M2, E3M2, E3M3, E4M3, E4M4,
   E5M4, E5M5, E6M5, E6M6, E7M6, E7M7, E8M7.

@@ -1,6 +1,6 @@
 """LR-schedule features, the lr_annealing and multi_power laws, and their fit/predict plumbing.
 
-Oracles: ``shared/docs/laws.md`` §15.6 (schedule areas and an illustrative Multi-Power loss). The published
+Oracles: ``docs/laws.md`` §15.6 (schedule areas and an illustrative Multi-Power loss). The published
 Multi-Power reproduction is in ``tests/reference/test_multipower.py``.
 """
 

@@ -2,7 +2,7 @@
 
 Source: ``thu-yao-01-luo/MultiPowerLaw`` @ 8da9f19; constants ``src/config.py::PARAMS``; held-out averages
 from the README "Evaluation Metrics" table; per-curve metrics from ``logs/{25,100,400}.log``; all quoted and
-verified in ``shared/data/ORACLES.md`` §3. Prediction formula: ORACLES.md §3 (the repository's
+verified in ``docs/ORACLES.md`` §3. Prediction formula: ORACLES.md §3 (the repository's
 ``src/evaluation.py``), which is what ``multi_power`` evaluates.
 
 Tolerance. With the published parameters we reproduce the README averages to the printed digits and the

@@ -1,7 +1,7 @@
 """Published laws evaluated at published points, and refits of published data.
 
-Every constant carries its source. Oracle values are those of ``shared/docs/laws.md`` §15 (computed by
-its ``verify_laws.py`` from the published constants) and ``shared/data/ORACLES.md``.
+Every constant carries its source. Oracle values are those of ``docs/laws.md`` §15 (computed by
+its ``verify_laws.py`` from the published constants) and ``docs/ORACLES.md``.
 """
 
 from __future__ import annotations

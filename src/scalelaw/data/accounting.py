@@ -3,7 +3,7 @@
 Scaling laws are fitted on ``N`` (parameters) and ``C`` (training FLOPs), and published laws disagree
 on what those words mean. This module computes every common variant from one
 :class:`TransformerConfig`, so a dataset can say which kind it holds and convert between kinds.
-Formulas and provenance: ``shared/docs/laws.md`` §11 (accounting), §0 (glossary), §15.8 (oracles).
+Formulas and provenance: ``docs/laws.md`` §11 (accounting), §0 (glossary), §15.8 (oracles).
 
 >>> gpt2 = TransformerConfig(n_layers=12, d_model=768, n_heads=12, vocab_size=50257, context_length=1024,
 ...                          learned_positions=True, biases=True)
@@ -594,15 +594,7 @@ def deepseek_m(n_layers: int | np.ndarray, d_model: int | np.ndarray, seq_len: i
     Bi et al. 2024 use ``M`` instead of ``N`` as the model-scale axis (laws.md §11). It equals the
     ``"kaplan"`` convention with ``N = 12·n_layer·d_model²``: ``6·kaplan_params + 6·n_layer·seq_len·d_model``.
 
-    Parameters
-    ----------
-    n_layers, d_model, seq_len : int or array-like
-        Whole numbers > 0; arrays broadcast.
-
-    Returns
-    -------
-    int or numpy.ndarray
-        An exact ``int`` for scalar inputs, else a float array.
+    Arguments and result as :func:`kaplan_params`, with ``seq_len`` the training context length.
 
     Examples
     --------

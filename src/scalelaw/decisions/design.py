@@ -28,7 +28,7 @@ from scipy import stats
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
-from scalelaw.decisions.plan import _nd_inputs, optimum
+from scalelaw.decisions.plan import optimum
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
@@ -39,6 +39,8 @@ TargetFn = Callable[[Law, np.ndarray], np.ndarray]
 
 #: Default tokens-per-parameter ratios of the candidate grid (2 to 1024, a factor of 2 apart).
 RATIOS = tuple(2.0**i for i in range(1, 11))
+#: What needs the law's N and D inputs here (named in the error when the law has none).
+_PURPOSE = "suggesting runs"
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ def candidate_grid(
     """
     if result.data is None:
         raise FitError("this fit carries no data; suggestions need it")
-    n_name, d_name = _nd_inputs(result.law)
+    n_name, d_name = result.law.inputs_for("N", "D", purpose=_PURPOSE)
     seen_n = result.data.columns[n_name]
     seen_c = k * seen_n * result.data.columns[d_name]
     caps = [c for c in (budget, max_flops_per_run) if c is not None]
@@ -273,7 +275,7 @@ def _read_candidates(
 ) -> pd.DataFrame:
     """Check a user's candidate runs: the law's N and D columns (others optional), cost from ``flops`` or k N D."""
     table = pd.DataFrame(candidates).copy()
-    n_name, d_name = _nd_inputs(law)
+    n_name, d_name = law.inputs_for("N", "D", purpose=_PURPOSE)
     missing = [c for c in (n_name, d_name) if c not in table]
     if missing:
         raise DataError(
@@ -301,7 +303,7 @@ def _read_candidates(
 
 def _fill_inputs(law: Law, table: pd.DataFrame, fixed: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Every input of the law for the candidates: columns first, then ``fixed`` (unique tokens: min(U, D))."""
-    _, d_name = _nd_inputs(law)
+    _, d_name = law.inputs_for("N", "D", purpose=_PURPOSE)
     cols: dict[str, np.ndarray] = {}
     for name in law.inputs:
         if name in table:
@@ -321,7 +323,7 @@ def _fill_inputs(law: Law, table: pd.DataFrame, fixed: Mapping[str, float]) -> d
 def _default_fixed(result: FitResult, target: Target, given: Mapping[str, float] | None) -> tuple[dict, list[str]]:
     """Inputs beyond N and D: given ones, else the target's, else the largest value in the data."""
     law = result.law
-    extra = [n for n in law.inputs if n not in _nd_inputs(law)]
+    extra = [n for n in law.inputs if n not in law.inputs_for("N", "D", purpose=_PURPOSE)]
     fixed = dict(given or {})
     notes = []
     for name in extra:
@@ -474,7 +476,8 @@ def suggest(
             "the noise stays at today's residual scale, so it is likely optimistic: refit after the first runs"
         )
     rows, cov = [], cov0
-    seen_max = float(np.max(k * data_cols[_nd_inputs(law)[0]] * data_cols[_nd_inputs(law)[1]]))
+    n_name, d_name = law.inputs_for("N", "D", purpose=_PURPOSE)
+    seen_max = float(np.max(k * data_cols[n_name] * data_cols[d_name]))
     for i in chosen:
         reason = _reason(law, cov[0], candJ[0, i], s2, table.iloc[i], seen_max, k, target, theta, fixed_all)
         if near[i] > 0.2:
@@ -512,7 +515,7 @@ def _misfit_model(result: FitResult, misfit: float | Misfit | str | None, k: flo
     if isinstance(misfit, str):
         if misfit != "auto":
             raise DataError(f"misfit must be 'auto', a number (sd of log loss) or None, not {misfit!r}")
-        misfit = estimate_misfit(result, _nd_inputs(result.law), k=k)
+        misfit = estimate_misfit(result, result.law.inputs_for("N", "D", purpose=_PURPOSE), k=k)
     elif not isinstance(misfit, Misfit):
         value = float(misfit)
         if not (value >= 0 and math.isfinite(value)):
@@ -545,7 +548,7 @@ def _with_misfit(
     gradients (a ``predict`` target includes the misfit at its point; a ``plan`` target reads the
     parameters only) and each candidate's misfit correlation with the target (0 for ``plan``).
     """
-    n_name, d_name = _nd_inputs(law)
+    n_name, d_name = law.inputs_for("N", "D", purpose=_PURPOSE)
 
     def log_nd(cols: Mapping[str, np.ndarray]) -> np.ndarray:
         return np.log10(np.column_stack([cols[n_name], cols[d_name]]))
@@ -714,7 +717,7 @@ def _reason(
     shrink = 1 - np.sqrt(np.clip(after, 1e-300, None) / before)
     top = int(np.argmax(shrink[: law.n_params]))  # parameters only, not the misfit's weights
     parts = [f"narrows {law.param_names[top]} by {shrink[top]:.0%}"]
-    n_name, d_name = _nd_inputs(law)
+    n_name, d_name = law.inputs_for("N", "D", purpose=_PURPOSE)
     flops = float(k * run[n_name] * run[d_name])
     decades = math.log10(flops / seen_max)
     if decades > 0.05:

@@ -61,8 +61,8 @@ from scalelaw._result import Result, Text, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
-from scalelaw.decisions.plan import _nd_inputs, optimum
-from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.decisions.plan import optimum
+from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.fit import fit as fit_law
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
@@ -672,14 +672,10 @@ def approach2(
 # ------------------------------------------------------------------------------------------ Approach 3
 
 
-def _is_chinchilla(result: FitResult) -> bool:
-    return result.law.name == "chinchilla" and {"alpha", "beta"} <= set(result.law.param_names)
-
-
 def _default_budgets(result: FitResult, k: float) -> np.ndarray:
     if result.data is None:
         raise FitError("this fit carries no data; give the budgets to evaluate Approach 3 at")
-    n_name, d_name = _nd_inputs(result.law)
+    n_name, d_name = result.law.inputs_for("N", "D", purpose="Approach 3")
     c = k * result.data.columns[n_name] * result.data.columns[d_name]
     return np.geomspace(float(c.min()), float(c.max()), 9)
 
@@ -715,12 +711,7 @@ def approach3(
         Values of the law's other inputs, e.g. ``{"unique_tokens": 1e11}`` (as in ``plan.compute_optimal``).
     """
     _check_interval(interval, n_boot)
-    if len(result.law.inputs) < 2:
-        raise LawError(
-            f"law {result.law.name!r} reads only {', '.join(result.law.inputs)}; Approach 3 needs a law of "
-            "parameters and tokens, such as chinchilla"
-        )
-    _nd_inputs(result.law)
+    result.law.inputs_for("N", "D", purpose="Approach 3")
     grid = _default_budgets(result, k) if budgets is None else np.asarray(budgets, dtype=np.float64).ravel()
     if grid.size == 0 or not np.all(np.isfinite(grid) & (grid > 0)):
         raise DataError("budgets must be finite positive FLOP counts")
@@ -734,10 +725,9 @@ def approach3(
     logc = np.log(grid)
     opt = [optimum(result.law, theta, float(c), k, fixed) for c in grid]
     logn = np.column_stack([np.log(o["params"]) for o in opt])  # (sets, budgets)
-    if _is_chinchilla(result) and not fixed:
-        names = list(result.law.param_names)
-        alpha, beta = theta[:, names.index("alpha")], theta[:, names.index("beta")]
-        a_sets = beta / (alpha + beta)
+    exponent = None if fixed else result.law.closed_form("allocation_exponent")
+    if exponent is not None:
+        a_sets = exponent(theta)
         icpt = logn[:, 0] - a_sets * logc[0]
         r2 = 1.0
         how = "closed form a = beta/(alpha+beta)"

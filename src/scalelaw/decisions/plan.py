@@ -28,20 +28,6 @@ _COARSE = 241
 _FINE = 1025
 
 
-def _nd_inputs(law: Law) -> tuple[str, str]:
-    names = law.inputs
-    n = next((c for c in names if c in ("params", "N", "n_params")), None)
-    d = next((c for c in names if c in ("tokens", "D", "n_tokens")), None)
-    if n is None or d is None:
-        if len(names) >= 2:
-            return names[0], names[1]
-        raise LawError(
-            f"law {law.name!r} reads only {', '.join(names)}; compute-optimal allocation needs a law of parameters "
-            "and tokens, such as chinchilla"
-        )
-    return n, d
-
-
 def _predict_paired(law: Law, theta: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
     """Prediction of set s at row s (the diagonal of the (sets, rows) product), in blocks."""
     n = theta.shape[0]
@@ -57,7 +43,7 @@ def _predict_paired(law: Law, theta: np.ndarray, columns: Mapping[str, np.ndarra
 def _columns(law: Law, N: np.ndarray, D: np.ndarray, fixed: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Input columns for N and D plus fixed inputs. ``unique_tokens`` means tokens *available*: a run
     that trains on fewer tokens than exist sees only D unique ones (the law's U_D is unique tokens seen)."""
-    n_name, d_name = _nd_inputs(law)
+    n_name, d_name = law.inputs_for("N", "D", purpose="compute-optimal allocation")
     cols = {n_name: N, d_name: D}
     for name, value in fixed.items():
         cols[name] = np.minimum(value, D) if name == "unique_tokens" else np.full(N.shape, value)
@@ -108,29 +94,19 @@ def _numeric_optimum(law: Law, theta: np.ndarray, flops: float, k: float, fixed)
     return x, _predict_paired(law, theta, _columns(law, N, flops / (k * N), fixed))
 
 
-def _chinchilla_closed_form(theta: np.ndarray, flops: float, k: float) -> tuple[np.ndarray, np.ndarray]:
-    E, A, B, alpha, beta = theta.T
-    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
-    N = G * (flops / k) ** (beta / (alpha + beta))
-    D = (flops / k) / N
-    return np.log(N), E + A / N**alpha + B / D**beta
-
-
-def _is_chinchilla(law: Law) -> bool:
-    return type(law).__name__ == "ChinchillaLaw"
-
-
 def optimum(
     law: Law, theta: np.ndarray, flops: float, k: float = 6.0, fixed: Mapping[str, float] | None = None
 ) -> dict[str, np.ndarray]:
     """Compute-optimal N, D and loss at ``flops`` for each parameter set in ``theta`` (sets, params).
 
-    Closed form for Chinchilla's law (laws.md §3.2); a shared-grid search with parabolic refinement
-    (relative accuracy ~1e-7 in N) for every other law of N and D.
+    The law's closed form when it has one (``law.closed_form("compute_optimal")``, e.g. Chinchilla's:
+    laws.md §3.2); otherwise a shared-grid search with parabolic refinement (relative accuracy ~1e-7 in N)
+    for any law with inputs playing N and D (``law.roles``).
     """
     fixed = dict(fixed or {})
-    if _is_chinchilla(law) and not fixed:
-        log_n, loss = _chinchilla_closed_form(theta, flops, k)
+    solve = None if fixed else law.closed_form("compute_optimal")
+    if solve is not None:
+        log_n, loss = solve(theta, flops, k)
     else:
         log_n, loss = _numeric_optimum(law, theta, flops, k, fixed)
     N = np.exp(log_n)
@@ -313,17 +289,19 @@ def compute_for_loss(
 ) -> Plan:
     """Smallest compute (and its compute-optimal N and D) that reaches ``target_loss``.
 
-    Closed form for Chinchilla's law (laws.md §3.2 corollary: ``A N^-alpha = (l - E) beta/(alpha+beta)``,
-    ``B D^-beta = (l - E) alpha/(alpha+beta)``); otherwise bisection on log C of the compute-optimal
-    loss for the point estimate, and interpolation on a grid of budgets for bootstrap replicates.
+    The law's closed form when it has one (Chinchilla's: laws.md §3.2 corollary,
+    ``A N^-alpha = (l - E) beta/(alpha+beta)``, ``B D^-beta = (l - E) alpha/(alpha+beta)``); otherwise
+    bisection on log C of the compute-optimal loss for the point estimate, and interpolation on a grid of
+    budgets for bootstrap replicates.
     Replicates whose floor lies above the target never reach it; their share is reported in ``notes``.
     """
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
     theta = parameter_sets(result, interval, n_boot, seed, boot)
-    if _is_chinchilla(result.law) and not fixed:
-        C, N, D = _chinchilla_compute_for_loss(theta, target_loss, k)
+    solve = None if fixed else result.law.closed_form("compute_for_loss")
+    if solve is not None:
+        C, N, D = solve(theta, target_loss, k)
     else:
         C = np.full(theta.shape[0], np.inf)
         C[0] = _bisect_compute(result.law, theta[[0]], target_loss, k, fixed)
@@ -346,17 +324,6 @@ def compute_for_loss(
         if share > 0:
             notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
     return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot), notes, inputs=("target_loss",))
-
-
-def _chinchilla_compute_for_loss(theta: np.ndarray, target: float, k: float):
-    E, A, B, alpha, beta = theta.T
-    gap = target - E
-    with np.errstate(all="ignore"):
-        N = (A / (gap * beta / (alpha + beta))) ** (1.0 / alpha)
-        D = (B / (gap * alpha / (alpha + beta))) ** (1.0 / beta)
-    ok = gap > 0
-    N, D = np.where(ok, N, np.inf), np.where(ok, D, np.inf)
-    return k * N * D, N, D
 
 
 _BUDGET_RANGE = (math.log(1e10), math.log(1e40))
@@ -440,7 +407,7 @@ def inference_optimal(
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
     """Training tokens D with L(N, D) = target for one parameter set and many N (bisection in log D)."""
-    n_name, d_name = _nd_inputs(law)
+    n_name, d_name = law.inputs_for("N", "D", purpose="inference-aware allocation")
     lo = np.full(N.shape, math.log(1.0))
     hi = np.full(N.shape, math.log(1e30))
     with np.errstate(all="ignore"):
@@ -455,17 +422,10 @@ def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) 
 
 
 def _inference_optimum_one(law, theta, target, d_inf, k_train, k_inf) -> tuple[float, float]:
-    if _is_chinchilla(law):
-        E, A, B, alpha, beta = theta[0]
+    exact = law.closed_form("tokens_for_loss")
 
-        def tokens(N):
-            with np.errstate(all="ignore"):
-                rem = target - E - A / N**alpha
-                return np.where(rem > 0, (B / rem) ** (1.0 / beta), np.inf)
-    else:
-
-        def tokens(N):
-            return _tokens_for_loss(law, theta, N, target)
+    def tokens(N):
+        return exact(theta, N, target) if exact is not None else _tokens_for_loss(law, theta, N, target)
 
     grid = np.linspace(math.log(1e3), math.log(1e16), 801)
     for _ in range(3):  # zoom in: coarse grid, then finer windows around the minimum
@@ -534,14 +494,14 @@ def data_limited(
 def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
     """Best loss reachable at each budget: (sets, budgets).
 
-    For a law of compute alone (input ``flops``) that is the law itself; for a law of N and D it is the
-    compute-optimal loss.
+    For a law of compute alone (its one input plays C) that is the law itself; for a law of N and D it is
+    the compute-optimal loss.
     """
     theta = np.array([result.values]) if theta is None else theta
     flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
     law = result.law
-    if law.inputs == ("flops",):
-        return law.predict(theta, flops=flops)
+    if len(law.inputs) == 1 and law.input_for("C") is not None:
+        return law.predict(theta, **{law.inputs[0]: flops})
     return np.column_stack([optimum(law, theta, float(c))["loss"] for c in flops])
 
 

@@ -511,7 +511,7 @@ def critical_data_size(
 
     Examples
     --------
-    Sun et al. §4.3: a 1B model at block size 128 has ``D_crit`` of about 1730T tokens in BF16 (E8M7), 27T in
+    Sun et al., sec. 4.3: a 1B model at block size 128 has ``D_crit`` of about 1730T tokens in BF16 (E8M7), 27T in
     FP8-E4M3 and 0.4T in FP4-E2M1:
 
     >>> from scalelaw.laws.precision import SUN2025
@@ -573,7 +573,7 @@ def optimal_float_layout(
 
     Examples
     --------
-    Sun et al. §4.2: the optimal FP4, FP8 and FP16 layouts are E2M1, E4M3 and E8M7 (BF16):
+    Sun et al., sec. 4.2: the optimal FP4, FP8 and FP16 layouts are E2M1, E4M3 and E8M7 (BF16):
 
     >>> from scalelaw.laws.precision import SUN2025
     >>> table = optimal_float_layout(SUN2025, [4, 8, 16]).table

@@ -1,16 +1,18 @@
 """Power laws over one or two scale variables: power + constant, Chinchilla, Kaplan.
 
-Formulas, grids and provenance: ``shared/docs/laws.md`` §1.1 (power), §2.2 (Kaplan), §3 (Chinchilla).
+Formulas, grids and provenance: ``docs/laws.md`` §1.1 (power), §2.2 (Kaplan), §3 (Chinchilla).
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from scalelaw.laws.law import Law, Parameter, log_sum_exp_terms
+from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter, log_sum_exp_terms
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +58,7 @@ def power(x: str = "flops") -> PowerLaw:
         description=f"E + A * {x}^(-alpha)",
         reference="Henighan et al. 2020, Scaling Laws for Autoregressive Generative Modeling",
         options={"x": x},
+        roles={x: CANONICAL_ROLES.get(x)},  # a law of N, D or C as x names params, tokens or flops
     )
 
 
@@ -90,6 +93,61 @@ class ChinchillaLaw(Law):
         theta = np.column_stack([np.exp(z[:, 0]), np.exp(z[:, 1]), np.exp(z[:, 2]), z[:, 3], z[:, 4]])
         return theta
 
+    def closed_form(self, decision: str) -> Callable[..., Any] | None:
+        """Every decision of :data:`~scalelaw.laws.law.CLOSED_FORMS` (docs/laws.md §3.2), while the first input
+        is the model size N and the second the data D (as the catalog declares them)."""
+        super().closed_form(decision)
+        if tuple(self.roles.values()) != ("N", "D"):
+            return None
+        return _CHINCHILLA_CLOSED_FORMS[decision]
+
+
+# Closed forms of Chinchilla's law, on parameter sets theta = (E, A, B, alpha, beta) per row, for compute
+# C = k N D (docs/laws.md §3.2 and its corollaries).
+def _compute_optimal(theta: np.ndarray, flops: float, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """``ln N_opt`` and the loss there at budget ``flops``, per set."""
+    E, A, B, alpha, beta = theta.T
+    G = (alpha * A / (beta * B)) ** (1.0 / (alpha + beta))
+    N = G * (flops / k) ** (beta / (alpha + beta))
+    D = (flops / k) / N
+    return np.log(N), E + A / N**alpha + B / D**beta
+
+
+def _compute_for_loss(theta: np.ndarray, target: float, k: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least compute reaching loss ``target`` and its N, D per set (inf where the floor E is not below it):
+    at the optimum ``A N^-alpha = (l - E) beta/(alpha+beta)`` and ``B D^-beta = (l - E) alpha/(alpha+beta)``."""
+    E, A, B, alpha, beta = theta.T
+    gap = target - E
+    with np.errstate(all="ignore"):
+        N = (A / (gap * beta / (alpha + beta))) ** (1.0 / alpha)
+        D = (B / (gap * alpha / (alpha + beta))) ** (1.0 / beta)
+    ok = gap > 0
+    N, D = np.where(ok, N, np.inf), np.where(ok, D, np.inf)
+    return k * N * D, N, D
+
+
+def _tokens_for_loss(theta: np.ndarray, params: np.ndarray, target: float) -> np.ndarray:
+    """Tokens D with ``L(N, D) = target`` at each model size in ``params``, for one parameter set (inf where
+    no amount of data reaches the target)."""
+    E, A, B, alpha, beta = theta[0]
+    with np.errstate(all="ignore"):
+        rem = target - E - A / params**alpha
+        return np.where(rem > 0, (B / rem) ** (1.0 / beta), np.inf)
+
+
+def _allocation_exponent(theta: np.ndarray) -> np.ndarray:
+    """``a`` in ``N_opt ∝ C^a``, ``beta / (alpha + beta)``, per set."""
+    alpha, beta = theta[:, 3], theta[:, 4]
+    return beta / (alpha + beta)
+
+
+_CHINCHILLA_CLOSED_FORMS: dict[str, Callable[..., Any]] = {
+    "compute_optimal": _compute_optimal,
+    "compute_for_loss": _compute_for_loss,
+    "tokens_for_loss": _tokens_for_loss,
+    "allocation_exponent": _allocation_exponent,
+}
+
 
 def chinchilla(n: str = "params", d: str = "tokens") -> ChinchillaLaw:
     """Chinchilla's parametric law ``E + A/N^alpha + B/D^beta`` with Epoch AI's 4,500-start grid."""
@@ -107,6 +165,7 @@ def chinchilla(n: str = "params", d: str = "tokens") -> ChinchillaLaw:
         reference="Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (Approach 3); "
         "start grid of Besiroglu et al. 2024",
         options={"n": n, "d": d},
+        roles={n: "N", d: "D"},
     )
 
 
@@ -143,6 +202,7 @@ def kaplan(n: str = "params", d: str = "tokens") -> KaplanLaw:
         description=f"((N_c/{n})^(alpha_N/alpha_D) + D_c/{d})^alpha_D",
         reference="Kaplan et al. 2020, Scaling Laws for Neural Language Models, eq. 1.5",
         options={"n": n, "d": d},
+        roles={n: "N", d: "D"},
     )
 
 
@@ -189,4 +249,5 @@ def overtrain(n: str = "params", d: str = "tokens") -> OvertrainLaw:
         description=f"E + A / {n}^alpha + B / {d}^alpha",
         reference="Gadre et al. 2024, Language models scale reliably with over-training and on downstream tasks",
         options={"n": n, "d": d},
+        roles={n: "N", d: "D"},
     )

@@ -25,7 +25,7 @@ from scalelaw._schema import (
     shown,
 )
 from scalelaw.errors import LawError
-from scalelaw.laws.law import Law, Parameter
+from scalelaw.laws.law import ROLES, Law, Parameter
 
 _REGISTRY: dict[str, Callable[..., Law]] = {}
 
@@ -117,6 +117,8 @@ _SCALAR = Either(Null(), Bool(), Num(), Text(MAX_NAME))
 _COMMON = {
     # Column names, any text (a formula's parser checks that its own are names).
     "inputs": List(Text(MAX_NAME, empty=False), high=MAX_INPUTS, optional=True),
+    # What each input stands for (Law.roles); files written before roles existed have none and get the defaults.
+    "roles": Map(Either(Null(), OneOf(*ROLES)), key=Text(MAX_NAME, empty=False), high=MAX_INPUTS, optional=True),
     "output": Text(MAX_NAME, empty=False, optional=True),
     "parameters": List(_PARAMETER, high=MAX_PARAMETERS, optional=True),
 }
@@ -197,6 +199,8 @@ def _rebuild(data: Mapping[str, Any]) -> Law:
             law = replace(law, parameters=params)
         if "inputs" in data:
             law = law.with_inputs(*data["inputs"])
+        if "roles" in data:  # absent from definitions older than roles: the catalog's own declaration stands
+            law = replace(law, roles=dict(data["roles"]))
         if "output" in data:
             law = replace(law, output=data["output"])
         return law

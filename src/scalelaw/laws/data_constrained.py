@@ -1,6 +1,6 @@
 """Muennighoff et al.'s data-constrained law: Chinchilla's form on effective (repeat-discounted) N and D.
 
-Formulas and provenance: ``shared/docs/laws.md`` §4 and §15.5; ``shared/data/ORACLES.md`` §2 (the
+Formulas and provenance: ``docs/laws.md`` §4 and §15.5; ``docs/ORACLES.md`` §2 (the
 reference notebook's ``D_to_N`` for the compute-optimal parameter count of the unique data).
 """
 
@@ -213,6 +213,7 @@ def data_constrained(
     return DataConstrainedLaw(
         name="data_constrained",
         inputs=(n, d, u),
+        roles={n: "N", d: "D", u: None},
         parameters=(
             Parameter("E", 1e-6, 1e3, "log", description="irreducible loss"),
             Parameter("A", 1e-12, 1e30, "log", description="amplitude of the parameter term"),

@@ -2,7 +2,7 @@
 
 A link law has one input, the loss (column ``"loss"`` by default), and predicts a downstream metric
 (``"error"`` by default). Chained with a loss law (:mod:`scalelaw.topics.downstream`) it turns (N, D) into a
-metric. Formulas and provenance: ``shared/docs/laws.md`` §6 (Gadre et al. 2024) and §7.4 (Ruan et al.
+metric. Formulas and provenance: ``docs/laws.md`` §6 (Gadre et al. 2024) and §7.4 (Ruan et al.
 2024, sigmoid link).
 """
 
@@ -83,6 +83,7 @@ def downstream_exp(x: str = "loss", y: str = "error") -> DownstreamExpLaw:
     return DownstreamExpLaw(
         name="downstream_exp",
         inputs=(x,),
+        roles={x: None},
         parameters=(
             Parameter("eps", 1e-6, 1e3, "log", description=f"{y} as {x} grows (the ceiling)"),
             Parameter("k", 1e-12, 1e12, "log", description="amplitude of the exponential term"),
@@ -208,6 +209,7 @@ def downstream_sigmoid(
     return DownstreamSigmoidLaw(
         name="downstream_sigmoid",
         inputs=(x,),
+        roles={x: None},
         parameters=tuple(params),
         output=y,
         description=f"{b} * sigmoid(-({x} - L_mid)/w) + {c} * sigmoid(({x} - L_mid)/w)",

@@ -1,6 +1,6 @@
 """Emergence laws: Hu et al.'s PassUntil task scaling law.
 
-Formula and provenance: ``shared/docs/laws.md`` §7.2 (and §13 for the start: a straight-line fit of
+Formula and provenance: ``docs/laws.md`` §7.2 (and §13 for the start: a straight-line fit of
 ``log(-log PU)`` on ``log N``). The analysis around it (metric comparison, pass-rate estimation,
 instance-level fits) lives in :mod:`scalelaw.topics.emergence`.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalelaw.errors import LawError
-from scalelaw.laws.law import Law, Parameter
+from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter
 
 _REFERENCE = (
     "Hu, Liu, Han et al. 2024 (ICLR), Unlock Predictable Scaling from Emergent Abilities "
@@ -94,6 +94,7 @@ def passuntil(x: str = "params", target: str = "pass_rate") -> PassUntilLaw:
     return PassUntilLaw(
         name="passuntil",
         inputs=(x,),
+        roles={x: CANONICAL_ROLES.get(x)},
         parameters=(
             Parameter("c", 1e-30, 1e60, "log", description=f"-log pass rate at {x} = 1"),
             Parameter("alpha", 0.0, 5.0, "identity", description=f"exponent of {x}"),

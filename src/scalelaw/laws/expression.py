@@ -592,6 +592,7 @@ class ExpressionLaw(Law):
         cls,
         expression: str,
         inputs: Sequence[str] | None = None,
+        roles: Mapping[str, str | None] | None = None,
         bounds: Mapping[str, tuple[float, float]] | None = None,
         grid: Mapping[str, Sequence[float]] | None = None,
         transforms: Mapping[str, str] | None = None,
@@ -607,6 +608,12 @@ class ExpressionLaw(Law):
             sqrt, tanh, sigmoid, softplus; constant: pi.
         inputs : sequence of str, optional
             Extra symbols to read as data columns (the standard columns need not be listed).
+        roles : mapping of str to {"N", "D", "C", None}, optional
+            What inputs stand for, where it differs from the default (``params`` is the model size N,
+            ``tokens`` the training data D, ``flops`` the compute C, any other column nothing): e.g.
+            ``{"N_ne": "N"}``, or ``{"datastore": None}`` to say a column is not training tokens. Columns
+            named here are inputs without being listed in ``inputs``. Compute-optimal decisions read N and
+            D from the roles (docs/laws.md §0).
         bounds, grid, transforms : mapping, optional
             Per-parameter overrides of the defaults (see the module docstring for the naming rule).
         output : str
@@ -621,6 +628,7 @@ class ExpressionLaw(Law):
         if isinstance(inputs, str):
             inputs = [inputs]
         extra = list(inputs or ())
+        extra += [column for column in roles or () if column not in extra]  # a column with a role is an input
         for column in extra:
             if column not in free:
                 raise LawError(
@@ -642,9 +650,9 @@ class ExpressionLaw(Law):
         bounds_ = _check_keys("bounds", bounds, param_names, text)
         grid_ = _check_keys("grid", grid, param_names, text)
         transforms_ = _check_keys("transforms", transforms, param_names, text)
-        roles = _roles(parsed.expr, param_names, input_names)
+        kinds = _roles(parsed.expr, param_names, input_names)  # floor, amplitude, exponent or other
         parameters = tuple(
-            _default_parameter(n, roles[n], bounds_.get(n), transforms_.get(n), grid_.get(n)) for n in param_names
+            _default_parameter(n, kinds[n], bounds_.get(n), transforms_.get(n), grid_.get(n)) for n in param_names
         )
         return cls(
             name=name,
@@ -653,6 +661,7 @@ class ExpressionLaw(Law):
             output=output,
             description=text,
             expression=text,
+            roles=dict(roles or {}),
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -769,12 +778,7 @@ class ExpressionLaw(Law):
 
     # ------------------------------------------------------------------ variations and JSON
     def with_inputs(self, *columns: str) -> Law:
-        if len(columns) != len(self.inputs):
-            raise LawError(
-                f"law {self.name!r} has {len(self.inputs)} input(s) ({', '.join(self.inputs)}); "
-                f"got {len(columns)} column name(s): {', '.join(columns)}"
-            )
-        if tuple(columns) == self.inputs:
+        if not self._renames(columns):
             return self
         clash = sorted(set(columns) & set(self.param_names))
         if clash:
@@ -783,7 +787,7 @@ class ExpressionLaw(Law):
             if not column.isidentifier():
                 raise LawError(f"column {column!r} cannot appear in a formula: it is not a valid identifier")
         text = _rename(_normalize(self.expression), dict(zip(self.inputs, columns, strict=True)))
-        return replace(self, inputs=tuple(columns), expression=text, description=text)
+        return replace(self, inputs=tuple(columns), expression=text, description=text, roles=self._roles_for(columns))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -791,6 +795,7 @@ class ExpressionLaw(Law):
             "name": self.name,
             "expression": self.expression,
             "inputs": list(self.inputs),
+            "roles": dict(self.roles),
             "output": self.output,
             "parameters": [p.to_dict() for p in self.parameters],
         }
@@ -808,6 +813,8 @@ class ExpressionLaw(Law):
         )
         if "inputs" in data:
             law = replace(law, inputs=tuple(data["inputs"]))
+        if "roles" in data:  # definitions written before roles existed take the canonical names' roles
+            law = replace(law, roles=dict(data["roles"]))
         if "parameters" in data:
             params = tuple(Parameter.from_dict(p) for p in data["parameters"])
             if sorted(p.name for p in params) != sorted(law.param_names):

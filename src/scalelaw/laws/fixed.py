@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ class FixedLaw(Law):
             description=base.description,
             reference=base.reference,
             options=base.options,
+            roles=base.roles,
             base=base,
             values=fixed,
         )
@@ -69,6 +70,18 @@ class FixedLaw(Law):
         keep = [k for k, p in enumerate(self.base.parameters) if p.name not in self.values]
         return np.unique(grid[:, keep], axis=0)
 
+    def closed_form(self, decision: str) -> Callable[..., Any] | None:
+        """The base law's closed form, fed the fixed values: exact for the fixed law too."""
+        assert self.base is not None
+        solve = self.base.closed_form(decision)
+        if solve is None:
+            return None
+
+        def fixed_solve(theta: np.ndarray, *args: Any) -> Any:
+            return solve(self._full(np.atleast_2d(theta)), *args)
+
+        return fixed_solve
+
     def to_dict(self) -> dict[str, Any]:
         assert self.base is not None and self.values is not None
         return {"type": "fixed", "base": self.base.to_dict(), "values": dict(self.values)}
@@ -80,3 +93,7 @@ class FixedLaw(Law):
     def with_inputs(self, *columns: str) -> Law:
         assert self.base is not None and self.values is not None
         return FixedLaw.wrap(self.base.with_inputs(*columns), self.values)
+
+    def with_roles(self, **roles: str | None) -> Law:
+        assert self.base is not None and self.values is not None
+        return FixedLaw.wrap(self.base.with_roles(**roles), self.values)

@@ -6,7 +6,9 @@ vectorized over rows *and* over parameter sets: ``theta`` has shape ``(n_sets, n
 every prediction has shape ``(n_sets, n_rows)``. That shape is what makes fitting thousands of
 starts, or a thousand bootstrap replicates, one array operation.
 
-Laws import nothing from fitting, data loading or views: they bind to data by column name only.
+Laws import nothing from fitting, data loading or views: they bind to data by column name only. What
+an input *stands for* is declared, not guessed from its name: :attr:`Law.roles` says which input is the
+model size N, the training data D or the compute C (docs/laws.md §0), and decisions read that.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import abc
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
@@ -24,6 +26,16 @@ import numpy as np
 from scalelaw.errors import LawError
 
 Transform = Literal["identity", "log"]
+
+#: What an input can stand for: model size ``"N"`` (parameters), training data ``"D"`` (tokens) or training
+#: compute ``"C"`` (FLOPs). Every other input (unique tokens, bit-widths, a step) has role ``None``.
+ROLES = ("N", "D", "C")
+#: How messages name the quantity each role stands for.
+ROLE_NAMES = {"N": "parameters", "D": "tokens", "C": "compute"}
+#: The role of an input a law does not declare one for: the canonical column names, nothing else.
+CANONICAL_ROLES = {"params": "N", "tokens": "D", "flops": "C"}
+#: Decisions a law may solve in closed form (:meth:`Law.closed_form`); the others are searched numerically.
+CLOSED_FORMS = ("compute_optimal", "compute_for_loss", "tokens_for_loss", "allocation_exponent")
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,11 @@ class Law(abc.ABC):
         Free parameters, in the order of ``theta``'s last axis.
     output : str
         Default column the law predicts (``"loss"``).
+    roles : mapping of str to {"N", "D", "C", None}
+        What each input stands for (see :data:`ROLES`), one entry per input in input order. Give only
+        those that differ from the default: an input left out plays the role of its canonical name
+        (``params`` N, ``tokens`` D, ``flops`` C) and no role otherwise. No two inputs share a role.
+        Renaming inputs (:meth:`with_inputs`) keeps each role with its input's position.
     """
 
     name: str
@@ -124,6 +141,7 @@ class Law(abc.ABC):
     description: str = ""
     reference: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    roles: Mapping[str, str | None] = field(default_factory=dict)
 
     #: Laws whose output can be <= 0 must fit on linear residuals; all catalog laws here are positive.
     positive_output: ClassVar[bool] = True
@@ -134,6 +152,7 @@ class Law(abc.ABC):
             raise LawError(f"law {self.name!r} has repeated parameter names: {names}")
         if len(set(self.inputs)) != len(self.inputs):
             raise LawError(f"law {self.name!r} has repeated inputs: {self.inputs}")
+        object.__setattr__(self, "roles", _complete_roles(self.name, self.inputs, self.roles))
 
     # ---------------------------------------------------------------- to implement
     @abc.abstractmethod
@@ -173,6 +192,51 @@ class Law(abc.ABC):
             if p.name == name:
                 return p
         raise LawError(f"law {self.name!r} has no parameter {name!r}; it has {', '.join(self.param_names)}")
+
+    def input_for(self, role: str) -> str | None:
+        """The input playing ``role`` (``"N"``, ``"D"`` or ``"C"``), or None when no input does."""
+        if role not in ROLES:
+            raise LawError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
+        return next((name for name, r in self.roles.items() if r == role), None)
+
+    def inputs_for(self, *roles: str, purpose: str = "this decision") -> tuple[str, ...]:
+        """The inputs playing ``roles``, in that order; a :class:`LawError` naming what is missing otherwise.
+
+        Decisions read N, D and C here and nowhere else, so a column is never taken for tokens because of
+        its name or its position.
+
+        >>> from scalelaw import get_law
+        >>> get_law("chinchilla", n="N_total").inputs_for("N", "D")
+        ('N_total', 'tokens')
+        """
+        found = tuple(self.input_for(role) for role in roles)
+        missing = [role for role, name in zip(roles, found, strict=True) if name is None]
+        if missing:
+            have = ", ".join(f"{n} ({r or 'no role'})" for n, r in self.roles.items()) or "none"
+            raise LawError(
+                f"{purpose} needs a law of {' and '.join(ROLE_NAMES[r] for r in roles)} (inputs with roles "
+                f"{' and '.join(roles)}), but no input of law {self.name!r} plays "
+                f"{' or '.join(f'{r} ({ROLE_NAMES[r]})' for r in missing)}: its inputs are {have}. If one of its "
+                f"columns does stand for {ROLE_NAMES[missing[0]]}, declare it, e.g. Law.from_expression(..., "
+                f"roles={{'my_column': '{missing[0]}'}}) or law.with_roles(my_column='{missing[0]}')"
+            )
+        return found  # type: ignore[return-value]
+
+    def closed_form(self, decision: str) -> Callable[..., Any] | None:
+        """This law's exact solution of ``decision`` (one of :data:`CLOSED_FORMS`), or None.
+
+        A law declares a closed form by returning a function of the parameter sets ``theta`` (natural
+        units, shape ``(n_sets, n_params)``); decisions use it when it is there and search numerically
+        otherwise. The base class has none.
+        """
+        if decision not in CLOSED_FORMS:
+            raise LawError(f"unknown decision {decision!r}; closed forms exist for {', '.join(CLOSED_FORMS)}")
+        return None
+
+    @property
+    def closed_forms(self) -> frozenset[str]:
+        """The decisions this law solves in closed form."""
+        return frozenset(d for d in CLOSED_FORMS if self.closed_form(d) is not None)
 
     def theta(self, values: Mapping[str, float] | Sequence[float] | np.ndarray) -> np.ndarray:
         """Parameter values as an array of shape ``(n_sets, n_params)``."""
@@ -322,26 +386,44 @@ class Law(abc.ABC):
 
         Symbols named like data columns (``params``, ``tokens``, ``flops``, ...) are inputs; every
         other symbol is a parameter. Gradients are derived symbolically. Keyword arguments
-        (``inputs``, ``bounds``, ``grid``, ``transforms``, ``output``, ``name``) are passed to
-        :meth:`scalelaw.laws.expression.ExpressionLaw.from_expression`.
+        (``inputs``, ``roles``, ``bounds``, ``grid``, ``transforms``, ``output``, ``name``) are passed to
+        :meth:`scalelaw.laws.expression.ExpressionLaw.from_expression`; ``roles`` says which input is N, D
+        or C when the columns are not named ``params``, ``tokens`` and ``flops``, e.g.
+        ``roles={"params": "N", "datastore": None}``.
         """
         from scalelaw.laws.expression import ExpressionLaw
 
         return ExpressionLaw.from_expression(expression, **kwargs)
 
     def with_inputs(self, *columns: str) -> Law:
-        """Copy of the law that reads its inputs from other columns, e.g. ``with_inputs("N_ne", "tokens")``."""
+        """Copy of the law that reads its inputs from other columns, e.g. ``with_inputs("N_ne", "tokens")``.
+
+        Each column takes the place, and the role, of the input at its position.
+        """
+        if not self._renames(columns):
+            return self
+        description = self.description
+        for old, new in zip(self.inputs, columns, strict=True):
+            description = re.sub(rf"\b{re.escape(old)}\b", new, description)
+        return replace(self, inputs=tuple(columns), description=description, roles=self._roles_for(columns))
+
+    def with_roles(self, **roles: str | None) -> Law:
+        """Copy of the law with some inputs' roles changed (see :attr:`roles`), e.g.
+        ``get_law("power", x="C_total").with_roles(C_total="C")``."""
+        return replace(self, roles={**self.roles, **roles})
+
+    def _renames(self, columns: Sequence[str]) -> bool:
+        """Whether ``columns`` (one per input) rename any input; a LawError when their number is wrong."""
         if len(columns) != len(self.inputs):
             raise LawError(
                 f"law {self.name!r} has {len(self.inputs)} input(s) ({', '.join(self.inputs)}); "
                 f"got {len(columns)} column name(s): {', '.join(columns)}"
             )
-        if tuple(columns) == self.inputs:
-            return self
-        description = self.description
-        for old, new in zip(self.inputs, columns, strict=True):
-            description = re.sub(rf"\b{re.escape(old)}\b", new, description)
-        return replace(self, inputs=tuple(columns), description=description)
+        return tuple(columns) != self.inputs
+
+    def _roles_for(self, columns: Sequence[str]) -> dict[str, str | None]:
+        """The roles moved to new input names by position (what a renaming keeps)."""
+        return {new: self.roles[old] for old, new in zip(self.inputs, columns, strict=True)}
 
     def fix(self, **values: float) -> Law:
         """Law with some parameters held at given values, e.g. ``law.fix(L0=np.log(50257))``."""
@@ -356,6 +438,7 @@ class Law(abc.ABC):
             "name": self.name,
             "options": dict(self.options),
             "inputs": list(self.inputs),
+            "roles": dict(self.roles),
             "output": self.output,
             "parameters": [p.to_dict() for p in self.parameters],
         }
@@ -371,6 +454,28 @@ class Law(abc.ABC):
 
     def __hash__(self) -> int:
         return hash(repr(self.to_dict()))
+
+
+def _complete_roles(name: str, inputs: Sequence[str], declared: Mapping[str, str | None]) -> dict[str, str | None]:
+    """One role per input, in input order: the declared ones, else the canonical name's (or None)."""
+    unknown = [k for k in declared if k not in inputs]
+    if unknown:
+        raise LawError(
+            f"law {name!r}: roles are given for {', '.join(map(repr, unknown))}, which are not among its inputs "
+            f"({', '.join(inputs) or 'none'})"
+        )
+    bad = {k: v for k, v in declared.items() if v is not None and v not in ROLES}
+    if bad:
+        raise LawError(f"law {name!r}: roles must be one of {', '.join(ROLES)} or None, got {bad}")
+    roles = {n: declared[n] if n in declared else CANONICAL_ROLES.get(n) for n in inputs}
+    for role in ROLES:
+        sharing = [n for n, r in roles.items() if r == role]
+        if len(sharing) > 1:
+            raise LawError(
+                f"law {name!r}: inputs {' and '.join(sharing)} would both play {ROLE_NAMES[role]}; declare the "
+                f"role of one of them (e.g. roles={{{sharing[-1]!r}: None}})"
+            )
+    return roles
 
 
 def _default_start(p: Parameter) -> float:

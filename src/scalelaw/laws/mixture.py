@@ -132,6 +132,7 @@ def mixing_law(domains: Sequence[str] = ("web", "code", "books")) -> MixingLaw:
     return MixingLaw(
         name="mixing_law",
         inputs=tuple(proportion_column(d) for d in names),
+        roles=dict.fromkeys(proportion_column(d) for d in names),
         parameters=params,
         description=f"c + k*exp({terms})  (reference domain {names[-1]}: t = 0)",
         reference=_REFERENCE,

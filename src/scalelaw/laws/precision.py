@@ -277,6 +277,7 @@ def precision(
         description=description,
         reference="Kumar et al. 2024, Scaling Laws for Precision (ICLR 2025), arXiv:2411.04330",
         options={"n": n, "d": d, "bits": columns, "tied": bool(tied), "ptq": bool(ptq), "post": post},
+        roles={**dict.fromkeys(inputs), n: "N", d: "D"},  # bit-widths play no role
     )
 
 
@@ -295,7 +296,7 @@ SUN2025 = {
     "delta": 3.1926,
     "nu": 2.9543,
 }
-#: Sun et al. 2025 §3.6: channel-wise scaling behaves like one block of ``log2 B ~= 13.1567`` (B ~= 9130).
+#: Sun et al. 2025, sec. 3.6: channel-wise scaling behaves like one block of ``log2 B ~= 13.1567`` (B ~= 9130).
 CHANNEL_LOG2_BLOCK = 13.1567
 
 _FP_FACTORS = ("exp_bits", "man_bits", "block")
@@ -527,6 +528,7 @@ def fp_quant(
             "form Eq. (1)/(18)/(26), constants Appendix B Table 2 (scalelaw.laws.precision.SUN2025)"
         ),
         options={"n": n, "d": d, **factors},
+        roles={**dict.fromkeys(inputs), n: "N", d: "D"},  # exponent, mantissa and block columns play no role
     )
 
 

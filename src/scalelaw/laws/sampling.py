@@ -11,7 +11,7 @@ starts (laws.md §13). ``coverage_ceiling`` multiplies by a plateau ``0 < C_max 
 rate of majority voting or of a reward-model verifier levels off below coverage (Brown et al. 2024,
 abstract), and ``C_max`` is that ceiling.
 
-Formulas and oracles: ``shared/docs/laws.md`` §7.3 and §15.10.
+Formulas and oracles: ``docs/laws.md`` §7.3 and §15.10.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def coverage(x: str = "samples", output: str = "coverage") -> CoverageLaw:
     return CoverageLaw(
         name="coverage",
         inputs=(x,),
+        roles={x: None},
         parameters=_parameters(x, ceiling=False),
         output=output,
         description=f"exp(-A * {x}^(-b))",
@@ -145,6 +146,7 @@ def coverage_ceiling(x: str = "samples", output: str = "coverage") -> CoverageLa
     return CoverageLaw(
         name="coverage_ceiling",
         inputs=(x,),
+        roles={x: None},
         parameters=_parameters(x, ceiling=True),
         output=output,
         description=f"C_max * exp(-A * {x}^(-b))",

@@ -1,6 +1,6 @@
 """Laws that bend: Alabdulmohsin's M4 (saturating at both ends) and Broken Neural Scaling Laws.
 
-Formulas, grids and provenance: ``shared/docs/laws.md`` §1.3 (M4), §1.4 (BNSL), §13 (start grids),
+Formulas, grids and provenance: ``docs/laws.md`` §1.3 (M4), §1.4 (BNSL), §13 (start grids),
 §15.7 (oracles).
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalelaw.errors import LawError
-from scalelaw.laws.law import Law, Parameter, log_sum_exp_terms
+from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter, log_sum_exp_terms
 
 
 def _softplus(t: np.ndarray) -> np.ndarray:
@@ -169,6 +169,7 @@ def m4(x: str = "flops", L0: float | None = None) -> M4Law:
     return M4Law(
         name="m4",
         inputs=(x,),
+        roles={x: CANONICAL_ROLES.get(x)},
         parameters=(
             Parameter("L_inf", 0.0, 1e6, "identity", description="loss floor at large x (L_inf < L0)"),
             Parameter("L0", 0.0, 1e6, "identity", description="loss at small x (random-guess loss)"),
@@ -289,6 +290,7 @@ def bnsl(x: str = "flops", breaks: int = 1) -> BNSLLaw:
     return BNSLLaw(
         name="bnsl",
         inputs=(x,),
+        roles={x: CANONICAL_ROLES.get(x)},
         parameters=tuple(params),
         description=f"a + b * {x}^(-c0)" + "".join(factors),
         reference="Caballero, Gupta, Rish, Krueger 2023, Broken Neural Scaling Laws",

@@ -9,7 +9,7 @@ Pure functions on per-step LR arrays (``lrs[i]`` is the LR of optimizer step ``f
   :func:`loss_drop_design`, the compressed form the ``multi_power`` law evaluates;
 - :class:`Schedules`, the per-run LR arrays a fit needs (built from a ``run, step, lr`` table).
 
-Conventions (those of the Multi-Power Law reference code, ``shared/data/ORACLES.md`` §3):
+Conventions (those of the Multi-Power Law reference code, ``docs/ORACLES.md`` §3):
 ``S1(t) = cumsum(lrs)[t]`` includes step 0 and the warmup; the loss drop at logged step ``t`` is
 
 ``LD(t) = sum_{k=1..t} (lrs[k-1] - lrs[k]) * G(lrs[k]^-gamma * (S1(t) - S1(k-1)))``,

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -182,6 +182,20 @@ class ScheduleLaw(Law):
         n_sets = max(c.shape[0] for c in cols)
         return np.stack([np.broadcast_to(c, (n_sets, n_rows)) for c in cols], axis=1)
 
+    def _with_drop(self, p, factors, log_r, log_s1: np.ndarray, drop: np.ndarray, drop_jac):
+        """Log prediction and Jacobian of ``L = L0 + A S1^-alpha - drop``: the power law in the LR area both
+        families share, with the law's own loss ``drop`` and its derivatives ``drop_jac`` (parameter name ->
+        d drop / d parameter; None for no Jacobian). ``p`` holds the effective (size-scaled) parameters."""
+        term = np.exp(-p["alpha"] * log_s1)
+        L = p["L0"] + p["A"] * term - drop
+        log_pred = np.log(np.where(L > 0, L, np.nan))
+        if drop_jac is None:
+            return log_pred, None
+        inv = 1.0 / L
+        d = {"L0": inv, "A": term * inv, "alpha": -p["A"] * term * log_s1 * inv}
+        d.update({name: -g * inv for name, g in drop_jac.items()})
+        return log_pred, self._chain(d, p, factors, log_r, log_s1.shape[1])
+
     def _size_groups(self, X: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         if not self.by_size:
             return [np.arange(X[self.inputs[0]].size)]
@@ -263,19 +277,7 @@ class LRAnnealingLaw(ScheduleLaw):
         s2 = s2[None, :]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             p, factors, log_r = self._effective(theta, X)
-            term = np.exp(-p["alpha"] * log_s1)
-            L = p["L0"] + p["A"] * term - p["C"] * s2
-            log_pred = np.log(np.where(L > 0, L, np.nan))
-            if not jac:
-                return log_pred, None
-            inv = 1.0 / L
-            d = {
-                "L0": inv,
-                "A": term * inv,
-                "alpha": -p["A"] * term * log_s1 * inv,
-                "C": -s2 * inv,
-            }
-            return log_pred, self._chain(d, p, factors, log_r, s1.size)
+            return self._with_drop(p, factors, log_r, log_s1, p["C"] * s2, {"C": s2} if jac else None)
 
     def start_grid(self, X, y):
         # laws.md §13: alpha on a grid, L0 either solved with A and C by non-negative least squares or
@@ -313,20 +315,54 @@ def lr_annealing(
     """
     if not 0.0 <= lam < 1.0:
         raise LawError(f"lam must lie in [0, 1), got {lam}")
-    size_params = _check_size_params(size_params, LRAnnealingLaw.base_names, by_size)
-    params = (
-        Parameter("L0", 1e-6, 1e3, "log", description="loss floor"),
-        Parameter("A", 1e-8, 1e6, "log", description="amplitude of the forward-area term"),
-        Parameter("alpha", 1e-3, 3.0, "identity", description="exponent of the forward area S1"),
-        Parameter("C", 1e-10, 1e6, "log", description="loss drop per unit of annealing area S2"),
-    )
-    return LRAnnealingLaw(
-        name="lr_annealing",
-        inputs=(step, size) if by_size else (step,),
-        parameters=params + (_size_parameters(size_params) if by_size else ()),
+    return _schedule_law(
+        LRAnnealingLaw,
+        "lr_annealing",
+        (Parameter("C", 1e-10, 1e6, "log", description="loss drop per unit of annealing area S2"),),
+        step=step,
+        size=size,
+        by_size=by_size,
+        size_params=size_params,
         description="L0 + A * S1^(-alpha) - C * S2 (S1 = LR area, S2 = annealing area with momentum lam)",
         reference="Tissue, Wang, Wang 2024, Scaling Law with Learning Rate Annealing",
-        options={"lam": float(lam), "by_size": bool(by_size), "size_params": size_params, "params_ref": params_ref},
+        options={"lam": float(lam), "params_ref": params_ref},
+    )
+
+
+_Schedule = TypeVar("_Schedule", bound="ScheduleLaw")
+
+
+def _schedule_law(
+    cls: type[_Schedule],
+    name: str,
+    drop: tuple[Parameter, ...],
+    *,
+    step: str,
+    size: str,
+    by_size: bool,
+    size_params: Sequence[str],
+    description: str,
+    reference: str,
+    options: dict[str, Any],
+) -> _Schedule:
+    """An LR-schedule law ``L0 + A S1^-alpha - drop``: the power law in the LR area both families share, the
+    law's own loss-drop parameters ``drop``, and with ``by_size`` the model size as a second input (role N)
+    that scales the ``size_params``."""
+    size_params = _check_size_params(size_params, cls.base_names, by_size)
+    params = (
+        Parameter("L0", 1e-6, 1e3, "log", description="loss floor"),
+        Parameter("A", 1e-8, 1e6, "log", description="amplitude of the power law in the LR area S1"),
+        Parameter("alpha", 1e-3, 3.0, "identity", description="exponent of the LR area S1"),
+        *drop,
+    )
+    return cls(
+        name=name,
+        inputs=(step, size) if by_size else (step,),
+        roles={step: None, size: "N"} if by_size else {step: None},
+        parameters=params + (_size_parameters(size_params) if by_size else ()),
+        description=description,
+        reference=reference,
+        options={"by_size": bool(by_size), "size_params": size_params, **options},
     )
 
 
@@ -438,23 +474,11 @@ class MultiPowerLaw(ScheduleLaw):
         log_s1 = np.log(s1)[None, :]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             p, factors, log_r = self._effective(theta, X)
-            term = np.exp(-p["alpha"] * log_s1)
             ld = self.loss_drop(p["C"], p["beta"], p["gamma"], X, jac=jac)
-            L = p["L0"] + p["A"] * term - p["B"] * ld[0]
-            log_pred = np.log(np.where(L > 0, L, np.nan))
-            if not jac:
-                return log_pred, None
-            inv = 1.0 / L
-            d = {
-                "L0": inv,
-                "A": term * inv,
-                "alpha": -p["A"] * term * log_s1 * inv,
-                "B": -ld[0] * inv,
-                "C": -p["B"] * ld[1] * inv,
-                "beta": -p["B"] * ld[2] * inv,
-                "gamma": -p["B"] * ld[3] * inv,
-            }
-            return log_pred, self._chain(d, p, factors, log_r, s1.size)
+            drop_jac = (
+                {"B": ld[0], "C": p["B"] * ld[1], "beta": p["B"] * ld[2], "gamma": p["B"] * ld[3]} if jac else None
+            )
+            return self._with_drop(p, factors, log_r, log_s1, p["B"] * ld[0], drop_jac)
 
     def start_grid(self, X, y):
         # laws.md §13: alpha, beta, gamma and log C on a grid; L0, A, B by non-negative least squares
@@ -497,36 +521,29 @@ def multi_power(
 
     ``S1`` is the LR sum up to the step (warmup included: the paper's ``S1 + S_W``) and
     ``LD = sum_k (lr[k-1] - lr[k]) (1 - (1 + C lr[k]^-gamma (S1(t) - S1(k-1)))^-beta)``, evaluated exactly
-    as the reference code does (``shared/data/ORACLES.md`` §3) up to the compression set by
+    as the reference code does (``docs/ORACLES.md`` §3) up to the compression set by
     ``block_ratio`` and ``nodes`` (``block_ratio=0`` sums every step exactly); see
     :func:`scalelaw.laws.schedule.loss_drop_design`. ``by_size=True`` adds model size.
     """
     if nodes < 1 or block_ratio < 0:
         raise LawError(f"nodes must be >= 1 and block_ratio >= 0, got nodes={nodes}, block_ratio={block_ratio}")
-    size_params = _check_size_params(size_params, MultiPowerLaw.base_names, by_size)
-    params = (
-        Parameter("L0", 1e-6, 1e3, "log", description="loss floor"),
-        Parameter("A", 1e-8, 1e6, "log", description="amplitude of the LR-area power law"),
-        Parameter("alpha", 1e-3, 3.0, "identity", description="exponent of the LR area S1"),
-        Parameter("B", 1e-6, 1e9, "log", description="amplitude of the loss drop"),
-        Parameter("C", 1e-8, 1e8, "log", description="rate of the loss-drop saturation"),
-        Parameter("beta", 1e-3, 5.0, "identity", description="power of the loss-drop saturation"),
-        Parameter("gamma", 1e-3, 3.0, "identity", description="LR exponent inside the loss drop"),
-    )
-    return MultiPowerLaw(
-        name="multi_power",
-        inputs=(step, size) if by_size else (step,),
-        parameters=params + (_size_parameters(size_params) if by_size else ()),
+    return _schedule_law(
+        MultiPowerLaw,
+        "multi_power",
+        (
+            Parameter("B", 1e-6, 1e9, "log", description="amplitude of the loss drop"),
+            Parameter("C", 1e-8, 1e8, "log", description="rate of the loss-drop saturation"),
+            Parameter("beta", 1e-3, 5.0, "identity", description="power of the loss-drop saturation"),
+            Parameter("gamma", 1e-3, 3.0, "identity", description="LR exponent inside the loss drop"),
+        ),
+        step=step,
+        size=size,
+        by_size=by_size,
+        size_params=size_params,
         description="L0 + A * S1^(-alpha) - B * sum_k (lr[k-1] - lr[k]) * "
         "(1 - (1 + C * lr[k]^(-gamma) * (S1 - S1[k-1]))^(-beta))",
         reference="Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Learning Rate Schedules",
-        options={
-            "by_size": bool(by_size),
-            "size_params": size_params,
-            "params_ref": float(params_ref),
-            "block_ratio": float(block_ratio),
-            "nodes": int(nodes),
-        },
+        options={"params_ref": float(params_ref), "block_ratio": float(block_ratio), "nodes": int(nodes)},
     )
 
 

@@ -31,19 +31,13 @@ from typing import Any
 import pandas as pd
 
 from scalelaw.data.io import strict_json, write_bytes_atomic, write_text_atomic
+from scalelaw.data.runs import CANONICAL_COLUMNS
 from scalelaw.errors import DataError
 
-#: Columns of a run store, in order: the canonical ones, then the sweep's own.
+#: Columns of a run store, in order: the canonical ones (a sweep never repeats data, so no ``unique_tokens``),
+#: then the sweep's own.
 COLUMNS = (
-    "run",
-    "params",
-    "tokens",
-    "flops",
-    "step",
-    "lr",
-    "batch_size",
-    "loss",
-    "seed",
+    *(c for c in CANONICAL_COLUMNS if c != "unique_tokens"),
     "train_loss",
     "size",
     "config_hash",

@@ -36,8 +36,8 @@ from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
-from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.fit import fit as fit_law
+from scalelaw.fitting.refit import refit_weighted
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.mixture import COLUMN_PREFIX, mixing_law, proportion_column
 
@@ -299,14 +299,9 @@ class MixtureFit(Result):
         ok = np.ones(n_sets, dtype=bool)
         for i in range(len(self.targets)):
             if self.model == "mixing_law":
-                result = self.results[i]
-                law = result.law
-                X = {name: self.proportions[:, j] for j, name in enumerate(law.inputs)}
-                problem = Problem(law, X, np.log(self.y[:, i]), result.loss, result.delta, weights=row_weights)  # type: ignore[arg-type]
-                z0 = np.repeat(law.to_internal(self.params[[i]]), n_sets, axis=0)
-                z, f, _, _ = levenberg_marquardt(problem, z0, max_iter=max_iter, sets=np.arange(n_sets))
-                P[:, i] = law.from_internal(z)
-                ok &= np.isfinite(f)
+                # The fit of target i keeps the proportions and losses it was fitted on: refit it from there.
+                P[:, i], finite, _ = refit_weighted(self.results[i], row_weights, max_iter=max_iter)
+                ok &= finite
             else:
                 y = self.y[:, i] if self.model == "linear" else np.log(self.y[:, i])
                 for s in range(n_sets):

@@ -17,7 +17,7 @@ Two table layouts are read. Per problem: columns ``n_samples`` and ``n_correct``
 Per sample: one row per sample with ``problem`` and ``correct`` (0/1), plus ``score`` (verifier score,
 higher is better) for ``best_of`` or ``answer`` (the final answer, for voting) for ``majority``.
 
-Formulas and oracles: ``shared/docs/laws.md`` §7.3 and §15.10.
+Formulas and oracles: ``docs/laws.md`` §7.3 and §15.10.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pandas as pd
 
 from scalelaw.errors import FitError
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.law import Law
 
 #: Default warning threshold: predictions more than this many decades of compute beyond the largest
 #: run get an ``ExtrapolationWarning``.
@@ -27,11 +28,15 @@ class ExtrapolationWarning(UserWarning):
     """A prediction reaches far beyond the data."""
 
 
-def _compute(columns: Mapping[str, np.ndarray], k: float = 6.0) -> np.ndarray | None:
-    if "flops" in columns:
-        return np.asarray(columns["flops"], dtype=np.float64)
-    if "params" in columns and "tokens" in columns:
-        return k * np.asarray(columns["params"], dtype=np.float64) * np.asarray(columns["tokens"], dtype=np.float64)
+def compute_of(law: Law, columns: Mapping[str, Any], k: float = 6.0) -> np.ndarray | None:
+    """Training compute at the rows of ``columns``, by the law's roles (docs/laws.md §0): the input playing C,
+    else ``k N D`` from the inputs playing N and D; None when the law (or ``columns``) has neither."""
+    c = law.input_for("C")
+    if c is not None and c in columns:
+        return np.asarray(columns[c], dtype=np.float64)
+    n, d = law.input_for("N"), law.input_for("D")
+    if n is not None and d is not None and n in columns and d in columns:
+        return k * np.asarray(columns[n], dtype=np.float64) * np.asarray(columns[d], dtype=np.float64)
     return None
 
 
@@ -79,7 +84,7 @@ def distance(result: FitResult, points: Mapping[str, Any] | pd.DataFrame, k: flo
         beyond = (values > seen.max()) | (values < seen.min())
         out[f"outside_{name}"] = beyond
         outside |= beyond
-    c_points, c_data = _compute(cols, k), _compute(data, k)
+    c_points, c_data = compute_of(result.law, cols, k), compute_of(result.law, data, k)
     if c_points is not None and c_data is not None:
         out["decades_compute"] = np.log10(c_points / c_data.max())
     out["outside_range"] = outside

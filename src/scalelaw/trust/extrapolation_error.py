@@ -43,6 +43,7 @@ from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 from scalelaw.trust.backtest import HoldoutSpec, split_runs
+from scalelaw.trust.extrapolation import compute_of
 from scalelaw.trust.misfit import noise_variance
 
 #: Cuts of the rolling backtest: hold out the top 10%, 20%, ... 50% of the runs along the axis.
@@ -64,7 +65,8 @@ class ExtrapolationError(Result):
     law : str
         Name of the law backtested.
     axis : str
-        What the distance is measured along: ``"compute"`` (6ND), ``"flops"`` or the law's input.
+        What the distance is measured along: ``"compute"`` (6ND), the law's compute input (``"flops"``) or
+        its first input.
     points : DataFrame
         One row per held-out row of every cut: ``cut`` (share of runs held out), ``row`` (index in the fit's
         data), ``run``, ``decades`` (beyond the cut's largest training value), ``log_error`` (log of
@@ -190,16 +192,16 @@ def _decades(d: float) -> str:
 def axis_values(law: Law, columns: Mapping[str, Any]) -> tuple[str, np.ndarray]:
     """The axis distances are measured along, and its value at every row of ``columns``.
 
-    ``flops`` when the law reads it; compute ``6ND`` for a law of ``params`` and ``tokens``; else the
-    law's first input.
+    By the law's roles (docs/laws.md §0): its compute input when it reads one (``flops``); compute ``6ND``
+    for a law of N and D; else the law's first input.
     """
-    inputs = law.inputs
-    if "flops" in inputs:
-        return "flops", np.asarray(columns["flops"], dtype=np.float64)
-    if "params" in inputs and "tokens" in inputs:
-        N = np.asarray(columns["params"], dtype=np.float64)
-        return "compute", 6.0 * N * np.asarray(columns["tokens"], dtype=np.float64)
-    return inputs[0], np.asarray(columns[inputs[0]], dtype=np.float64)
+    c = law.input_for("C")
+    if c is not None:
+        return c, np.asarray(columns[c], dtype=np.float64)
+    compute = compute_of(law, columns)
+    if compute is not None:
+        return "compute", compute
+    return law.inputs[0], np.asarray(columns[law.inputs[0]], dtype=np.float64)
 
 
 def distances(result: FitResult, columns: Mapping[str, Any]) -> np.ndarray:

@@ -18,9 +18,18 @@ import pandas as pd
 
 from scalelaw._result import Result, jsonable
 from scalelaw.errors import FitError
-from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.engine import Problem
 from scalelaw.fitting.objective import rho_psi_weight
-from scalelaw.fitting.refit import base_weights, bind_inputs, curve_ids, fit_inputs, predict_sets, with_schedule
+from scalelaw.fitting.refit import (
+    base_weights,
+    bind_inputs,
+    curve_ids,
+    fit_inputs,
+    fit_problem,
+    predict_sets,
+    refit_weighted,
+    with_schedule,
+)
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -133,27 +142,22 @@ def influence(
         result = with_schedule(result, schedule)
     target = dict(target) if target is not None else default_target(result)
     law = result.law
-    data = result.data
     runs, groups = np.unique(curve_ids(result), return_inverse=True)
     if len(runs) < 3:
         raise FitError(f"influence needs at least 3 runs, this fit has {len(runs)}")
-    base = base_weights(result)
-    X = fit_inputs(result)
+    problem = fit_problem(result, base_weights(result))  # the fit's own problem, weights included
+    X, log_y = problem.X, problem.log_y
     T = bind_inputs(result, target, schedule)
     if T[law.inputs[0]].size != 1:
         raise FitError(f"the influence target must be one point; got {T[law.inputs[0]].size} rows from {target}")
-    log_y = np.log(data.columns[result.y])
     z_hat = law.to_internal(np.array([result.values]))[0]
     point = float(predict_sets(result, np.array([result.values]), T)[0, 0])
-    shift = _one_step_shifts(result, X, log_y, base, groups, len(runs), z_hat, T)
+    shift = _one_step_shifts(result, problem, groups, len(runs), z_hat, T)
     refit = np.argsort(-np.abs(shift))[: min(exact, len(runs))]
-    weights = (1.0 - np.eye(len(runs))[refit])[:, groups] * base
-    problem = Problem(law, X, log_y, result.loss, result.delta, weights=weights)  # type: ignore[arg-type]
-    z, f, _, _ = levenberg_marquardt(
-        problem, np.repeat(z_hat[None, :], refit.size, 0), max_iter=max_iter, sets=np.arange(refit.size)
-    )
-    without = predict_sets(result, law.from_internal(z), T)[:, 0]
-    shift[refit] = np.where(np.isfinite(f), without / point - 1.0, np.nan)
+    leave_out = (1.0 - np.eye(len(runs))[refit])[:, groups]  # refit i drops run refit[i]
+    samples, ok, _ = refit_weighted(result, leave_out, max_iter=max_iter, problem=problem)
+    without = predict_sets(result, samples, T)[:, 0]
+    shift[refit] = np.where(ok, without / point - 1.0, np.nan)
     is_exact = np.zeros(len(runs), dtype=bool)
     is_exact[refit] = True
     resid = np.abs(log_y - np.log(predict_sets(result, np.array([result.values]), X)[0]))
@@ -177,10 +181,9 @@ def influence(
     return Influence(target=target, prediction=point, table=table)
 
 
-def _one_step_shifts(result, X, log_y, base, groups, n_runs, z_hat, T) -> np.ndarray:
+def _one_step_shifts(result, problem: Problem, groups, n_runs, z_hat, T) -> np.ndarray:
     """Relative change of the target prediction after one Newton step without each run."""
-    law = result.law
-    problem = Problem(law, X, log_y, result.loss, result.delta, weights=base)
+    law, X, log_y, base = result.law, problem.X, problem.log_y, problem.weights
     _, _, H = problem.objective_grad_hess(z_hat[None, :])
     theta = law.from_internal(z_hat[None, :])
     log_pred, J = law.internal_jacobian(theta, X)

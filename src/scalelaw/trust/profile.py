@@ -101,18 +101,8 @@ class Profile(Result):
         """``(low, high, open_low, open_high)`` at ``level`` (default: the curve's own level).
 
         Read from the refitted points with the same rule that set ``low`` and ``high``. Levels above the
-        largest in ``levels`` are refused: the curve was not extended far enough to say.
-
-        Examples
-        --------
-        >>> import numpy as np, scalelaw, warnings
-        >>> warnings.simplefilter("ignore")
-        >>> flops = np.logspace(17, 21, 12)
-        >>> fit = scalelaw.fit("power", {"flops": flops, "loss": 1.7 + 2e3 * flops**-0.15 * (1 + 0.01 * np.sin(flops))})
-        >>> curve = profile_curves(fit, ["alpha"], level=0.9, levels=(0.8,))[0]
-        >>> lo80, hi80, _, _ = curve.interval(0.8)
-        >>> bool(curve.low < lo80 < curve.estimate < hi80 < curve.high)
-        True
+        largest in ``levels`` are refused: the curve was not extended far enough to say. The example of
+        :func:`profile_curves` reads an 80% interval from a 90% curve.
         """
         level = self.level if level is None else level
         check_level(level)
@@ -285,8 +275,13 @@ def profile_curves(
     >>> warnings.simplefilter("ignore")
     >>> flops = np.logspace(17, 21, 12)
     >>> fit = scalelaw.fit("power", {"flops": flops, "loss": 1.7 + 2e3 * flops**-0.15 * (1 + 0.01 * np.sin(flops))})
-    >>> [c.parameter for c in profile_curves(fit, ["E", "alpha"])]
+    >>> curves = profile_curves(fit, ["E", "alpha"], level=0.9, levels=(0.8,))
+    >>> [c.parameter for c in curves]
     ['E', 'alpha']
+    >>> alpha = curves[1]
+    >>> lo80, hi80, _, _ = alpha.interval(0.8)  # read at a further level: inside the 90% interval
+    >>> bool(alpha.low < lo80 < alpha.estimate < hi80 < alpha.high)
+    True
     """
     check_level(level)
     for extra in levels:

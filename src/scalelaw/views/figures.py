@@ -26,7 +26,7 @@ import pandas as pd
 from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.decisions.plan import compute_optimal, optimum
-from scalelaw.errors import DataError, FitError
+from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.result import FitResult
 
 __all__ = [
@@ -66,8 +66,6 @@ AXIS_LABELS = {
 }
 _SYMBOLS = {"flops": "C", "params": "N", "tokens": "D", "unique_tokens": "U", "loss": "L", "step": "t"}
 _SINGULAR = {"params": "parameter", "tokens": "token", "flops": "FLOP", "unique_tokens": "unique token"}
-_N_NAMES = ("params", "N", "n_params")
-_D_NAMES = ("tokens", "D", "n_tokens")
 #: At most this many groups: more would not be told apart by colour.
 MAX_GROUPS = 20
 #: Training FLOPs per parameter per token when compute has to be derived (forward + backward).
@@ -107,13 +105,12 @@ def _format_value(column: str, value: float) -> str:
 
 # ------------------------------------------------------------------------------------------------ data
 def nd_inputs(law) -> tuple[str, str] | None:
-    """The law's parameter-count and token inputs (by name, else its first two), or None."""
-    names = law.inputs
-    n = next((c for c in names if c in _N_NAMES), None)
-    d = next((c for c in names if c in _D_NAMES), None)
-    if n is not None and d is not None:
-        return n, d
-    return (names[0], names[1]) if len(names) >= 2 else None
+    """The law's model-size and data inputs (:meth:`~scalelaw.laws.law.Law.inputs_for`: those its roles declare
+    N and D), or None when it has no such pair: then no figure shows compute or a compute-optimal frontier."""
+    try:
+        return law.inputs_for("N", "D")
+    except LawError:
+        return None
 
 
 def data_frame(result: FitResult) -> pd.DataFrame:
