@@ -250,8 +250,8 @@ def test_laws_needing_absent_columns_fail_up_front():
         backtest("kaplan", chinchilla_sweep(), y="val_loss")
     with pytest.raises(LawError, match="unknown law 'chinchila'"):
         backtest("chinchila", chinchilla_sweep())
-    with pytest.raises(DataError, match="interval must be between 0 and 1"):
-        backtest("power", compute_sweep(), interval=90)
+    with pytest.raises(DataError, match="level must be between 0 and 1"):
+        backtest("power", compute_sweep(), level=90)
 
 
 # ------------------------------------------------------------------------------ failures, options, intervals
@@ -282,8 +282,8 @@ def test_law_objects_options_and_repeated_names():
 
 def test_coverage_and_held_out_predictions_agree():
     frame = compute_sweep()
-    table = backtest("power", frame, "top:0.25:flops", interval=0.9, n_boot=40, starts=20)
-    rows = backtest_predictions("power", frame, "top:0.25:flops", interval=0.9, n_boot=40, starts=20)
+    table = backtest("power", frame, "top:0.25:flops", level=0.9, n_boot=40, starts=20)
+    rows = backtest_predictions("power", frame, "top:0.25:flops", level=0.9, n_boot=40, starts=20)
     assert table.loc[0, "interval"] == 0.9 and len(rows) == table.loc[0, "n_test"]
     assert set(rows.columns) >= {"law", "row", "flops", "observed", "predicted", "rel_error", "low", "high"}
     assert table.loc[0, "coverage"] == pytest.approx(rows["covered"].mean())
@@ -298,10 +298,10 @@ def test_interval_failure_keeps_errors_and_warns(monkeypatch):
 
     monkeypatch.setattr(FitResult, "predict_interval", broken)
     with pytest.warns(UserWarning, match="no prediction interval for law 'power': no bootstrap here"):
-        table = backtest("power", compute_sweep(), "top:0.25:flops", interval=0.9, starts=20)
+        table = backtest("power", compute_sweep(), "top:0.25:flops", level=0.9, starts=20)
     assert math.isnan(table.loc[0, "coverage"]) and table.loc[0, "mean_abs_rel_error"] > 0
     with pytest.raises(DataError, match="n_boot must be"):
-        backtest("power", compute_sweep(), interval=0.9, n_boot=5)
+        backtest("power", compute_sweep(), level=0.9, n_boot=5)
 
 
 def test_rolling_backtest_skips_cutoffs_that_repeat_a_split():

@@ -125,7 +125,7 @@ def test_inference_aware_oracles(base_fit, d_inf, n, d_tr, total):
 
 
 def test_intervals_bracket_point_estimates(base_fit):
-    table = compute_optimal(base_fit, [1e21, 1e23], interval=0.9, n_boot=200).table
+    table = compute_optimal(base_fit, [1e21, 1e23], level=0.9, n_boot=200).table
     for q in ("params_opt", "tokens_opt", "loss_opt"):
         assert np.all(table[f"{q}_low"] <= table[q]) and np.all(table[q] <= table[f"{q}_high"])
 

@@ -262,7 +262,7 @@ def test_backtest_of_a_schedule_law_with_block_intervals():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # "no prediction interval for law ..." would fail the test
         warnings.simplefilter("ignore", RuntimeWarning)
-        rows = backtest_predictions("multi_power", data, holdout=held, schedule=SCHEDULES, interval=0.9, n_boot=20)
+        rows = backtest_predictions("multi_power", data, holdout=held, schedule=SCHEDULES, level=0.9, n_boot=20)
     assert set(rows["run"]) == {"wsd"} and len(rows) == 27
     assert np.all(rows["rel_error"].abs() < 0.02)
     assert np.all(rows["low"] < rows["high"]) and rows["covered"].notna().all()
@@ -274,8 +274,8 @@ def test_backtest_reads_a_dense_lr_column_for_held_out_runs():
     loss = get_law("lr_annealing").predict(ANNEALING_TOY, run=dense["run"], step=dense["step"], lr=dense["lr"])
     dense = dense.assign(loss=loss * np.exp(np.random.default_rng(5).normal(0, 0.002, len(dense))))
     held = (dense["run"] == "steps").to_numpy()
-    table = backtest("lr_annealing", dense, holdout=held, interval=0.8, n_boot=30)
-    rows = backtest_predictions("lr_annealing", dense, holdout=held, interval=0.8, n_boot=30)
+    table = backtest("lr_annealing", dense, holdout=held, level=0.8, n_boot=30)
+    rows = backtest_predictions("lr_annealing", dense, holdout=held, level=0.8, n_boot=30)
     row = table.iloc[0]
     assert row["error"] == "" and row["n_test_runs"] == 1 and row["n_train_runs"] == 2
     assert row["mean_abs_rel_error"] < 0.01

@@ -556,7 +556,7 @@ def backtest_cmd(
             runs,
             holdout=holdout,
             y=y,
-            interval=interval,
+            level=interval,
             n_boot=n_boot,
             x=parse_list(x),
             weights=weights,

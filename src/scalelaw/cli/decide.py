@@ -100,7 +100,7 @@ def plan(
             clash = [name for name, v in {**others, "--unique-tokens": unique_tokens}.items() if v is not None]
             if clash:
                 raise DataError(f"{asked} cannot be combined with {', '.join(clash)}")
-            settings = dict(k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed)
+            settings = dict(k=flops_per_token, level=interval, n_boot=n_boot, seed=seed)
             kind, run = _precision_plan(result, asked, budgets, bits_post, params, bits, bits_range, settings)
         elif inference_tokens is not None:
             if target_loss is None and len(budgets) != 1:
@@ -112,28 +112,28 @@ def plan(
                 target_loss=target_loss,
                 flops=None if target_loss is not None else budgets[0],
                 k_train=flops_per_token,
-                interval=interval,
+                level=interval,
                 n_boot=n_boot,
                 seed=seed,
             )
         elif target_loss is not None:
             kind = "target"
             run = lambda progress: planning.compute_for_loss(  # noqa: E731
-                result, target_loss, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+                result, target_loss, k=flops_per_token, level=interval, n_boot=n_boot, seed=seed
             )
         elif unique_tokens is not None:
             if len(budgets) != 1:
                 raise DataError("--unique-tokens needs exactly one --flops budget")
             kind = "data_limited"
             run = lambda progress: planning.data_limited(  # noqa: E731
-                result, budgets[0], unique_tokens, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+                result, budgets[0], unique_tokens, k=flops_per_token, level=interval, n_boot=n_boot, seed=seed
             )
         else:
             if not budgets:
                 raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
             kind = "compute_optimal"
             run = lambda progress: planning.compute_optimal(  # noqa: E731
-                result, budgets, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
+                result, budgets, k=flops_per_token, level=interval, n_boot=n_boot, seed=seed
             )
         answer = with_progress(run, "bootstrap", quiet=as_json or interval is None)
         records = answer.to_records()
@@ -273,7 +273,7 @@ def _precision_plan(
         example = " ".join(f"--bits {c}=16" for c in missing)
         raise DataError(f"--bits-post needs the training bit-width of {', '.join(missing)}, e.g. {example}")
 
-    interval_settings = {key: settings[key] for key in ("interval", "n_boot", "seed")}  # k plays no part
+    interval_settings = {key: settings[key] for key in ("level", "n_boot", "seed")}  # k plays no part
 
     def run(progress):
         return decisions.critical_tokens(result, np.array(sizes), bits_post, **interval_settings, **given)
@@ -314,7 +314,7 @@ def compare(
             raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
         budgets = parse_floats(flops, "--flops") or [float(np.sqrt(lo * hi))]
         return with_progress(
-            lambda progress: planning.compare(a, b, budgets, (lo, hi), interval=interval, n_boot=n_boot, seed=seed),
+            lambda progress: planning.compare(a, b, budgets, (lo, hi), level=interval, n_boot=n_boot, seed=seed),
             "bootstrap",
             quiet=as_json or interval is None,
         )
@@ -521,9 +521,9 @@ def isoflop(
         options = dict(min_points=min_points, window=window if window > 0 else None, weighted=weighted, by=by)
         if approach3:
             return iso.compare_approaches(
-                runs, law=parse_law(law), interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options
+                runs, law=parse_law(law), level=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options
             )
-        return iso.approach2(runs, interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options)
+        return iso.approach2(runs, level=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options)
 
     answer = run_action(action)
     two = answer.approach2 if approach3 else answer

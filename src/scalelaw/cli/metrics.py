@@ -471,7 +471,7 @@ def fp_plan(
         from scalelaw.laws.precision import SUN2025
 
         source = dict(SUN2025) if published else load_fit(fit_file)
-        settings = {"interval": interval, "n_boot": n_boot, "seed": seed}
+        settings = {"level": interval, "n_boot": n_boot, "seed": seed}
         quiet = as_json or interval is None
         if layout is not None:
             widths = parse_floats(layout, "--layout")

@@ -722,6 +722,7 @@ def variance_interval(variance: Any, dof: Any, level: float = 0.9) -> tuple[np.n
     >>> round(float(low), 3), round(float(high), 3)
     (0.546, 2.538)
     """
+    check_level(level)
     variance, dof = np.asarray(variance, dtype=np.float64), np.asarray(dof, dtype=np.float64)
     alpha = (1.0 - level) / 2.0
     return variance * dof / stats.chi2.ppf(1.0 - alpha, dof), variance * dof / stats.chi2.ppf(alpha, dof)

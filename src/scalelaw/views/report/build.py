@@ -85,7 +85,7 @@ def build_report(
     from plotly.offline import get_plotlyjs
 
     boot, boot_note = _bootstrap(result, boot, n_boot, seed)
-    view = figures.fit_view(result, boot=boot, interval=level)
+    view = figures.fit_view(result, boot=boot, level=level)
     sections = [
         _summary(result, runs, boot),
         _status(result, boot, boot_note),
@@ -97,7 +97,7 @@ def build_report(
                 _figure("fig-fit", charts.fit_figure(view), _fit_caption(view)),
                 _figure(
                     "fig-residuals",
-                    charts.residuals_figure(figures.fit_view(result, interval=None)),
+                    charts.residuals_figure(figures.fit_view(result, level=None)),
                     "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
                     "scale. Structure here (trends, one group off) means the law misses something.",
                 ),
@@ -332,7 +332,7 @@ def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.Dat
         return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
     if boot is None:
         return compute_optimal(result, budgets).table, "point estimate"
-    plan = compute_optimal(result, budgets, interval=level, boot=boot)
+    plan = compute_optimal(result, budgets, level=level, boot=boot)
     return plan.table, plan.method
 
 
@@ -351,7 +351,7 @@ _PLAN_LABELS = {
 def _planning(result, table, note, boot, level, view) -> str:
     parts = []
     if _has_frontier(result):
-        frontier = figures.frontier_view(result, boot=boot, interval=level)
+        frontier = figures.frontier_view(result, boot=boot, level=level)
         parts.append(
             _figure(
                 "fig-frontier",
