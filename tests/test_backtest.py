@@ -17,6 +17,7 @@ from scalelaw.trust.backtest import (
     SelectionResult,
     backtest,
     backtest_predictions,
+    backtest_with_fit,
     parse_holdout,
     rolling_backtest,
     select_law,
@@ -327,3 +328,14 @@ def test_gadre_rpj_largest_two_sizes_are_predicted_within_five_percent():
     assert (table["rmse_log"] < 0.05).all()
     records = to_records(table)
     assert json.loads(json.dumps(records, allow_nan=False))[0]["law"] == "chinchilla"
+
+
+def test_backtest_with_fit_returns_the_split_and_the_training_fit():
+    runs = load_runs("dataset:gadre2024_rpj")
+    table, split, train_fit = backtest_with_fit("chinchilla", runs, "largest:2:params", seed=1)
+    expected = backtest(["chinchilla"], runs, holdout="largest:2:params", seed=1)
+    pd.testing.assert_frame_equal(table, expected)
+    assert split.description == "largest:2:params" and split.test.n_runs == table.loc[0, "n_test_runs"]
+    assert train_fit.n_runs == split.train.n_runs and train_fit.seed == 1
+    with pytest.raises(DataError, match="holdout"):
+        backtest_with_fit("chinchilla", runs, "largest:0:params")

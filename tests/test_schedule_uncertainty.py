@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from scalelaw import FitError, FitResult, LawError, datasets, fit, get_law
 from scalelaw.data.datasets import luo2025
+from scalelaw.data.schedules import curve_records, load_steps, predict_curves
 from scalelaw.laws import schedule as sched
 from scalelaw.laws.schedule import Schedules
 from scalelaw.trust.backtest import backtest, backtest_predictions
-from scalelaw.trust.bootstrap import block_weights, bootstrap, default_by
+from scalelaw.trust.bootstrap import block_weights, bootstrap, curve_band, default_by
 from scalelaw.trust.influence import influence
 from scalelaw.trust.profile import profile
 
@@ -127,6 +128,24 @@ def test_predict_interval_resamples_blocks_by_default(annealing_fit, tmp_path):
     loaded = FitResult.load(tmp_path / "fit.json")
     again = loaded.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, schedule=SCHEDULES)
     np.testing.assert_allclose(again[["value", "low", "high"]], band[["value", "low", "high"]], rtol=1e-9)
+
+
+def test_curve_band_bounds_each_defined_step_and_records_say_so(annealing_fit, tmp_path):
+    steps = pd.DataFrame({"name": ["cos", "wsd", "cos"], "iteration": [599, 599, 0]})
+    steps.to_csv(tmp_path / "steps.csv", index=False)
+    rows = load_steps(tmp_path / "steps.csv", "name=run,iteration=step,absent=x")
+    assert rows.columns.tolist() == ["run", "step"]
+    table = predict_curves(annealing_fit, SCHEDULES, steps=rows)
+    assert np.isnan(table["loss"].iloc[2])  # step 0: no LR area yet, the law is undefined
+    boot = annealing_fit.bootstrap(n=20, by="block", seed=1)
+    band = curve_band(boot, table, level=0.8, observation=True)
+    want = boot.predict(rows.iloc[:2], level=0.8, observation=True)
+    np.testing.assert_allclose(band[["low", "high"]].iloc[:2], want[["low", "high"]], rtol=1e-12)
+    assert band[["low", "high"]].iloc[2].isna().all() and (band["method"] == want["method"].iloc[0]).all()
+    records = curve_records(band, level=0.8)
+    assert records[2] == {"run": "cos", "step": 0, "loss": None, "low": None, "high": None, "level": 0.8,
+                          "method": want["method"].iloc[0]}  # fmt: skip
+    assert curve_records(table)[0] == {"run": "cos", "step": 599, "loss": float(table["loss"].iloc[0])}
 
 
 def test_row_bootstrap_of_a_schedule_fit_rebuilds_the_schedule_features(annealing_fit):

@@ -20,6 +20,7 @@ from scalelaw._validation import check_level
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.trust.extrapolation import DEFAULT_MAX_DECADES, extrapolation_records
 
 #: Search range of log N for numeric allocation (parameters between 1e2 and 1e16).
 _LOG_N_RANGE = (math.log(1e2), math.log(1e16))
@@ -483,6 +484,38 @@ def data_limited(
         named["half_value_epochs"] = 1.0 + r_d * math.log(2.0)
     row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, level)}
     return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
+
+
+#: (size, tokens) columns of a plan's table, by kind of plan: the runs it proposes.
+PLAN_SIZE_COLUMNS = (("params_opt", "tokens_opt"), ("params", "tokens_crit"))
+
+
+def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX_DECADES) -> list[dict[str, Any]]:
+    """:meth:`Plan.to_records`, each with how far its run lies beyond the data (``extrapolation``).
+
+    The run a plan proposes is its size and tokens (``params_opt, tokens_opt``, or ``params, tokens_crit`` for
+    critical tokens) as the first two inputs of ``result``'s law; :func:`scalelaw.trust.extrapolation.distance`
+    measures it and warns past ``max_decades`` of compute. Plans without such columns, and fits saved without
+    their data, get no ``extrapolation``.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> rec = plan_records(fit, compute_optimal(fit, 1e22))[0]
+    >>> sorted(rec)[:3], rec["extrapolation"]["decades_compute"] > 0
+    (['extrapolation', 'flops', 'loss_opt'], True)
+    """
+    records = plan.to_records()
+    columns = set(plan.table.columns)
+    sizes = next((pair for pair in PLAN_SIZE_COLUMNS if set(pair) <= columns), None)
+    if sizes is not None:
+        names = result.law.inputs[:2]
+        frame = {names[0]: plan.table[sizes[0]].to_numpy(), names[1]: plan.table[sizes[1]].to_numpy()}
+        for rec, extra in zip(records, extrapolation_records(result, frame, max_decades) or [], strict=False):
+            rec["extrapolation"] = extra
+    return records
 
 
 # ------------------------------------------------------------------------- crossover and effective compute

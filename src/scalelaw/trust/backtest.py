@@ -41,6 +41,7 @@ from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import BoundWarning, ConvergenceWarning, DataError, FitError, IdentifiabilityWarning
 from scalelaw.fitting.fit import SCALE_COLUMNS, fit
+from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 
@@ -51,6 +52,7 @@ __all__ = [
     "Split",
     "backtest",
     "backtest_predictions",
+    "backtest_with_fit",
     "parse_holdout",
     "rolling_backtest",
     "select_law",
@@ -424,6 +426,38 @@ def backtest_predictions(
     runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
     split = split_runs(runs, holdout)
     return _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[1]
+
+
+def backtest_with_fit(
+    law: str | Law, runs: RunsLike, holdout: Holdout = "top:0.2:flops", **fit_kwargs: Any
+) -> tuple[pd.DataFrame, Split, FitResult]:
+    """One law's :func:`backtest` with the split behind it and the law fitted on the training side.
+
+    What a report of the backtest draws: the table's row, which runs were held out, and the training fit whose
+    predictions for them the table scores. That fit's warnings are silenced: the table reports its status.
+
+    Parameters
+    ----------
+    law, runs, holdout, **fit_kwargs
+        As for :func:`backtest` (``fit_kwargs`` go to both the backtest and the training fit).
+
+    Returns
+    -------
+    (DataFrame, Split, FitResult)
+
+    Examples
+    --------
+    >>> table, split, train_fit = backtest_with_fit("chinchilla", "dataset:gadre2024_rpj", "largest:2:params")
+    >>> len(table), split.test.n_runs, train_fit.n_runs == split.train.n_runs
+    (1, 3, True)
+    """
+    runs = load_runs(runs)
+    split = split_runs(runs, holdout)
+    table = backtest([law], runs, holdout=holdout, **fit_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_fit = fit(law, split.train, **fit_kwargs)
+    return table, split, train_fit
 
 
 def rolling_backtest(

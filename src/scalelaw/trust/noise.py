@@ -34,6 +34,8 @@ from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.refit import prediction_inputs
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.catalog import get_law
+from scalelaw.laws.law import Law
 from scalelaw.trust.bootstrap import bootstrap
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "SignalToNoise",
     "VarianceTrend",
     "seed_noise",
+    "seed_noise_for_law",
     "signal_to_noise",
     "variance_interval",
 ]
@@ -751,6 +754,31 @@ def signal_to_noise(
         warnings.simplefilter("ignore", SeedNoiseWarning)
         est = seed_noise(runs, y=y, config=config)
     return est.signal_to_noise(max_seed_share=max_seed_share)
+
+
+def seed_noise_for_law(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    y: str | None = None,
+    config: Sequence[str] | None = None,
+    law_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> SeedNoise:
+    """:func:`seed_noise` of the column a fit of ``law`` reads: ``y``, or the law's output (``"loss"``).
+
+    The estimate behind seed-aware weights, ``scalelaw.fit(law, runs, weights=noise.weights(loss))``, which is
+    what ``scalelaw fit --seed-noise`` does. ``law_options`` builds a catalog law as :func:`scalelaw.fit` does;
+    ``kwargs`` go to :func:`seed_noise`.
+
+    Examples
+    --------
+    >>> noise = seed_noise_for_law("data_constrained", "dataset:muennighoff2023", config=["params", "tokens",
+    ...                            "unique_tokens", "shape_variant"])
+    >>> noise.y, noise.weights("huber").shape
+    ('loss', (296,))
+    """
+    column = y or get_law(law, **dict(law_options or {})).output
+    return seed_noise(runs, y=column, config=config, **kwargs)
 
 
 # -------------------------------------------------------------------------------------------- helpers

@@ -145,6 +145,28 @@ def write_report(path: str | os.PathLike, result: FitResult, *args: Any, **kwarg
 
 
 # ------------------------------------------------------------------------------------------------ pieces
+def default_budgets(result: FitResult, runs: Any) -> list[float] | None:
+    """Compute budgets to plan for when none are given: the three powers of ten above the largest run.
+
+    Only for a law of two inputs other than ``flops`` (parameters and tokens) and runs with a ``flops``
+    column; None otherwise (the report then has no plan table).
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> runs = scalelaw.load_runs("dataset:gadre2024_rpj")
+    >>> default_budgets(scalelaw.fit("chinchilla", runs), runs)
+    [1e+22, 1e+23, 1e+24]
+    """
+    runs = load_runs(runs)
+    laws_nd = len(result.law.inputs) == 2 and "flops" not in result.law.inputs
+    if not (laws_nd and "flops" in runs.columns):
+        return None
+    top = math.ceil(math.log10(float(runs.array("flops").max())))
+    return [float(f"1e{top + k}") for k in range(3)]  # exact decimals: 1e23, not 1.0000000000000001e23
+
+
 def _bootstrap(result: FitResult, boot: Any, n_boot: int, seed: int):
     if boot is not None:
         if not hasattr(boot, "samples") or not hasattr(boot, "result"):
