@@ -131,7 +131,7 @@ def run_law(
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            table = backtest([lw], runs, holdout=holdout, interval=interval, **fit_kwargs)
+            table = backtest([lw], runs, holdout=holdout, level=interval, **fit_kwargs)
     except Exception as exc:  # a refused input must not abort the leaderboard: record it in the row
         row = {
             "law": label,

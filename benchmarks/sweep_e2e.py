@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> dict:
         law_interval = fit.predict_interval(
             params=test["params"].to_numpy(), tokens=test["tokens"].to_numpy(), level=LEVEL
         )
-        backtest = scalelaw.backtest(list(LAWS), final, holdout="largest:1:params", interval=LEVEL)
+        backtest = scalelaw.backtest(list(LAWS), final, holdout="largest:1:params", level=LEVEL)
     predictions = []
     for (_, row), (_, band), (_, law_band) in zip(
         test.iterrows(), interval.iterrows(), law_interval.iterrows(), strict=True

@@ -17,6 +17,7 @@ from scalelaw.trust.backtest import (
     SelectionResult,
     backtest,
     backtest_predictions,
+    backtest_with_fit,
     parse_holdout,
     rolling_backtest,
     select_law,
@@ -250,8 +251,8 @@ def test_laws_needing_absent_columns_fail_up_front():
         backtest("kaplan", chinchilla_sweep(), y="val_loss")
     with pytest.raises(LawError, match="unknown law 'chinchila'"):
         backtest("chinchila", chinchilla_sweep())
-    with pytest.raises(DataError, match="interval must be between 0 and 1"):
-        backtest("power", compute_sweep(), interval=90)
+    with pytest.raises(DataError, match="level must be between 0 and 1"):
+        backtest("power", compute_sweep(), level=90)
 
 
 # ------------------------------------------------------------------------------ failures, options, intervals
@@ -282,8 +283,8 @@ def test_law_objects_options_and_repeated_names():
 
 def test_coverage_and_held_out_predictions_agree():
     frame = compute_sweep()
-    table = backtest("power", frame, "top:0.25:flops", interval=0.9, n_boot=40, starts=20)
-    rows = backtest_predictions("power", frame, "top:0.25:flops", interval=0.9, n_boot=40, starts=20)
+    table = backtest("power", frame, "top:0.25:flops", level=0.9, n_boot=40, starts=20)
+    rows = backtest_predictions("power", frame, "top:0.25:flops", level=0.9, n_boot=40, starts=20)
     assert table.loc[0, "interval"] == 0.9 and len(rows) == table.loc[0, "n_test"]
     assert set(rows.columns) >= {"law", "row", "flops", "observed", "predicted", "rel_error", "low", "high"}
     assert table.loc[0, "coverage"] == pytest.approx(rows["covered"].mean())
@@ -298,10 +299,10 @@ def test_interval_failure_keeps_errors_and_warns(monkeypatch):
 
     monkeypatch.setattr(FitResult, "predict_interval", broken)
     with pytest.warns(UserWarning, match="no prediction interval for law 'power': no bootstrap here"):
-        table = backtest("power", compute_sweep(), "top:0.25:flops", interval=0.9, starts=20)
+        table = backtest("power", compute_sweep(), "top:0.25:flops", level=0.9, starts=20)
     assert math.isnan(table.loc[0, "coverage"]) and table.loc[0, "mean_abs_rel_error"] > 0
     with pytest.raises(DataError, match="n_boot must be"):
-        backtest("power", compute_sweep(), interval=0.9, n_boot=5)
+        backtest("power", compute_sweep(), level=0.9, n_boot=5)
 
 
 def test_rolling_backtest_skips_cutoffs_that_repeat_a_split():
@@ -327,3 +328,14 @@ def test_gadre_rpj_largest_two_sizes_are_predicted_within_five_percent():
     assert (table["rmse_log"] < 0.05).all()
     records = to_records(table)
     assert json.loads(json.dumps(records, allow_nan=False))[0]["law"] == "chinchilla"
+
+
+def test_backtest_with_fit_returns_the_split_and_the_training_fit():
+    runs = load_runs("dataset:gadre2024_rpj")
+    table, split, train_fit = backtest_with_fit("chinchilla", runs, "largest:2:params", seed=1)
+    expected = backtest(["chinchilla"], runs, holdout="largest:2:params", seed=1)
+    pd.testing.assert_frame_equal(table, expected)
+    assert split.description == "largest:2:params" and split.test.n_runs == table.loc[0, "n_test_runs"]
+    assert train_fit.n_runs == split.train.n_runs and train_fit.seed == 1
+    with pytest.raises(DataError, match="holdout"):
+        backtest_with_fit("chinchilla", runs, "largest:0:params")

@@ -63,7 +63,7 @@ def test_fit_with_interval_equals_the_library(fp_fit_file):
     done = run_cli("fp-plan", str(path), *args, "--json")
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)["plans"][0]["tokens_crit"]
-    want = critical_data_size(result, 1e9, exp_bits=4, man_bits=3, block=64, interval=0.9, n_boot=30, seed=0)
+    want = critical_data_size(result, 1e9, exp_bits=4, man_bits=3, block=64, level=0.9, n_boot=30, seed=0)
     row = want.table.iloc[0]
     assert got["value"] == pytest.approx(row["tokens_crit"], rel=1e-9)
     assert got["low"] == pytest.approx(row["tokens_crit_low"], rel=1e-9)

@@ -1,4 +1,4 @@
-"""Commands beyond final loss (scalelaw.cli.metrics), run through the real entry point."""
+"""Commands beyond final loss (scalelaw.cli.topics), run through the real entry point."""
 
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def test_precision_plan_with_a_fixed_column_and_bootstrap_interval(tied_fit):
     out = json.loads(ok("plan", path, *args, "--seed", "3", "--json").stdout)
     assert out["level"] == 0.9 and out["method"].startswith("bootstrap by run (n=20)")
     library = optimal_precision(
-        fit, 1e22, vary=["bits_w", "bits_a"], fixed={"bits_kv": 16}, interval=0.9, n_boot=20, seed=3
+        fit, 1e22, vary=["bits_w", "bits_a"], fixed={"bits_kv": 16}, level=0.9, n_boot=20, seed=3
     ).table.iloc[0]
     for key in ("bits_opt", "params_opt", "tokens_opt"):
         rec = out[key]

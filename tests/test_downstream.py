@@ -27,7 +27,7 @@ from scipy.optimize import curve_fit
 import scalelaw
 from scalelaw import DataError, FitError, LawError, fit, get_law
 from scalelaw.laws import law_from_dict
-from scalelaw.topics.downstream import Chain, chain, fit_chain, fit_least_squares
+from scalelaw.topics.downstream import Chain, chain, chain_records, fit_chain, fit_least_squares
 
 # ORACLES.md §1: published relative errors and our derived constants of the protocol's fits.
 GADRE_ERR = {"open_lm_1b": 3.6365e-2, "open_lm_7b": 0.0464e-2}
@@ -329,3 +329,21 @@ if __name__ == "__main__":
             f"{n_sims} simulations, {n_boot} replicates, {objective} loss, nominal 90%:",
             coverage(n_sims, n_boot, objective=objective),
         )
+
+
+def test_chain_records_hold_both_stages_and_their_intervals(rpj):
+    c = fit_chain(rpj[rpj["params"] < 1e9], metric=METRIC)
+    points = [{"params": 6.89e9, "tokens": 1.378e11}, {"params": 1e9, "tokens": 2e10}]
+    plain = chain_records(c, points)
+    frame = pd.DataFrame(points)
+    assert [r["value"] for r in plain] == pytest.approx(c.predict(frame).tolist())
+    assert [r[c.loss] for r in plain] == pytest.approx(c.predict_loss(frame).tolist())
+    assert set(plain[0]) == {"at", c.loss, "value"}
+    boot = c.bootstrap(n=40, seed=2)
+    rows = chain_records(c, points, lambda: boot, level=0.8, stages=True)
+    for vary, key in (("both", ""), ("loss", "loss_only_"), ("metric", "metric_only_")):
+        want = boot.predict(frame, level=0.8, vary=vary)
+        assert [r[f"{key}low"] for r in rows] == pytest.approx(want["low"].tolist())
+        assert [r[f"{key}high"] for r in rows] == pytest.approx(want["high"].tolist())
+    assert rows[0]["level"] == 0.8 and rows[0]["method"] == boot.predict(frame, level=0.8)["method"].iloc[0]
+    assert "loss_only_low" not in chain_records(c, points, boot, level=0.8)[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,7 +12,13 @@ import numpy as np
 import pytest
 
 import scalelaw
-from scalelaw.trust.extrapolation import ExtrapolationWarning, distance, warn_if_far
+from scalelaw.trust.extrapolation import (
+    ExtrapolationWarning,
+    distance,
+    extrapolation_records,
+    prediction_records,
+    warn_if_far,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +46,32 @@ def test_warns_past_threshold(fit_rpj):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert warn_if_far(near) == []
+
+
+def test_extrapolation_records_are_json_ready_and_warn_past_the_threshold(fit_rpj):
+    points = {"params": [1e8, 1e12], "tokens": [1e9, 1e13]}
+    with pytest.warns(ExtrapolationWarning):
+        records = extrapolation_records(fit_rpj, points, max_decades=1.0)
+    table = distance(fit_rpj, points)
+    assert [r["decades_compute"] for r in records] == pytest.approx(table["decades_compute"].tolist())
+    assert [r["outside_range"] for r in records] == [False, True]
+    assert all(type(v) is (bool if k.startswith("outside") else float) for r in records for k, v in r.items())
+    json.dumps(records)
+    assert extrapolation_records(dataclasses.replace(fit_rpj, data=None), points) is None  # distance unknown
+
+
+def test_prediction_records_carry_value_distance_and_interval(fit_rpj):
+    points = [{"params": 7e9, "tokens": 1.4e11}, {"params": 1e9, "tokens": 2e10}]
+    plain = prediction_records(fit_rpj, points)
+    assert [r["value"] for r in plain] == pytest.approx(fit_rpj.predict(params=[7e9, 1e9], tokens=[1.4e11, 2e10]))
+    assert [set(r) for r in plain] == [{"at", "value", "extrapolation"}] * 2 and plain[0]["at"] is points[0]
+    boot = fit_rpj.bootstrap(n=30, seed=1)
+    drawn = []
+    banded = prediction_records(fit_rpj, points, lambda: drawn.append(1) or boot, level=0.8)
+    band = boot.predict(params=[7e9, 1e9], tokens=[1.4e11, 2e10], level=0.8)
+    assert drawn == [1] and [r["low"] for r in banded] == pytest.approx(band["low"].tolist())
+    assert banded[0]["level"] == 0.8 and banded[0]["method"] == band["method"].iloc[0]
+    assert prediction_records(fit_rpj, points, boot, level=0.8) == banded
 
 
 def test_cli_reports_distance_and_warns(fit_rpj, tmp_path):

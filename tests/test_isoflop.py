@@ -93,7 +93,7 @@ def test_unusable_budgets_are_flagged_with_reasons():
     assert math.isnan(by.loc[4.0, "params_opt"])
     assert by.loc[5.0, "n_points"] == 3 and "min_points=5" in by.loc[5.0, "reason"]
     with pytest.raises(DataError, match="only 2 of 5 budget"):
-        approach2(pd.concat([*good, edge, concave, few], ignore_index=True), window=None, interval=None)
+        approach2(pd.concat([*good, edge, concave, few], ignore_index=True), window=None, level=None)
 
 
 def test_window_keeps_sizes_near_the_minimum_and_at_least_min_points():
@@ -136,7 +136,7 @@ def test_approach2_recovers_the_exponent_with_an_interval():
     np.testing.assert_array_equal(fit.samples, again.samples)
     points = approach2(runs, n_boot=300, seed=1, by="points")
     assert points.a == fit.a and points.a_low < A_TRUE < points.a_high
-    weighted = approach2(runs, weighted=True, interval=None)
+    weighted = approach2(runs, weighted=True, level=None)
     assert abs(weighted.a - A_TRUE) < 0.01 and "weighted" in weighted.method
     payload = json.loads(json.dumps(fit.to_dict(), allow_nan=True))
     assert payload["a"]["low"] == fit.a_low and len(payload["budgets"]) == 9
@@ -157,7 +157,7 @@ def test_regression_step_matches_porians_basic_fit(porian_summary):
     optimal = datasets.load("porian2024_optimal")  # params_opt -> params
     for _, row in porian_summary.iterrows():
         pairs = optimal[(optimal["experiment"] == row["experiment"]) & (optimal["dataset"] == row["dataset"])]
-        fit = exponents_from_optima(pairs["flops"], pairs["params"], interval=None)
+        fit = exponents_from_optima(pairs["flops"], pairs["params"], level=None)
         assert fit.a == pytest.approx(row["basic__n_exponent"], abs=1e-3), row["experiment"]
         assert fit.n_coef == pytest.approx(row["basic__n_coef"], rel=1e-3), row["experiment"]
 
@@ -174,11 +174,11 @@ def test_approach2_from_raw_points_reproduces_the_headline_exponents(porian_all)
         ("Reproducing Kaplan et al.", 0.8353, 0.025),
     ):
         runs = _config(porian_all, experiment, "rw")
-        fit = approach2(runs, interval=0.95, n_boot=1000, seed=0)
+        fit = approach2(runs, level=0.95, n_boot=1000, seed=0)
         assert abs(fit.a - published) < tol, experiment
         assert fit.a_low < published < fit.a_high, experiment
     # The bundled `porian2024` view is the headline configuration.
-    assert approach2("dataset:porian2024", interval=None).a == pytest.approx(0.5104, abs=5e-4)
+    assert approach2("dataset:porian2024", level=None).a == pytest.approx(0.5104, abs=5e-4)
 
 
 def test_all_fifteen_configurations_land_near_the_published_exponents(porian_all, porian_summary):
@@ -188,10 +188,10 @@ def test_all_fifteen_configurations_land_near_the_published_exponents(porian_all
     dev, inside, dev_all = [], 0, []
     for _, row in porian_summary.iterrows():
         runs = _config(porian_all, row["experiment"], row["dataset"])
-        a = approach2(runs, interval=None).a
+        a = approach2(runs, level=None).a
         dev.append(a - row["bs_median_weighted__n_exponent"])
         inside += row["bootstrap_weighted__n_exponent_q025"] <= a <= row["bootstrap_weighted__n_exponent_q975"]
-        dev_all.append(approach2(runs, window=None, interval=None).a - row["bs_median_weighted__n_exponent"])
+        dev_all.append(approach2(runs, window=None, level=None).a - row["bs_median_weighted__n_exponent"])
     dev = np.abs(dev)
     assert dev.mean() < 0.015 and dev.max() < 0.035 and inside >= 10
     assert np.abs(dev_all).mean() > 1.5 * dev.mean()
@@ -235,7 +235,7 @@ def test_approach3_numeric_slope_matches_the_closed_form():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = scalelaw.fit(Law.from_expression("E + A*params**-alpha + B*tokens**-beta"), runs)
-    numeric = approach3(fit, interval=None)
+    numeric = approach3(fit, level=None)
     p = fit.params
     assert numeric.a == pytest.approx(p["beta"] / (p["alpha"] + p["beta"]), abs=1e-6)
     assert "slope of ln N_opt" in numeric.method and numeric.r2 == pytest.approx(1.0, abs=1e-9)
@@ -243,7 +243,7 @@ def test_approach3_numeric_slope_matches_the_closed_form():
         warnings.simplefilter("ignore")
         flops_only = scalelaw.fit("power", {"flops": np.geomspace(1e18, 1e21, 10), "loss": np.linspace(3, 2.5, 10)})
     with pytest.raises(LawError, match="parameters and tokens"):
-        approach3(flops_only, [1e20], interval=None)
+        approach3(flops_only, [1e20], level=None)
 
 
 # ------------------------------------------------------------------------------------------ grid bias

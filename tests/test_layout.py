@@ -29,6 +29,8 @@ PACKAGE = SRC / "scalelaw"
 MAX_LINES = 1000
 MAX_TOP_LEVEL_MODULES = 6  # public modules beside the subpackages (errors.py is one)
 MAX_UPWARD_IMPORTS = 3  # the FitResult conveniences, each listed in the layer contract's ignore_imports
+#: A command parses, calls the library and renders: longer than this, some of it belongs in the library.
+MAX_CLI_FUNCTION_LINES = 60
 
 
 def _modules() -> dict[str, Path]:
@@ -227,6 +229,20 @@ def test_no_source_file_is_over_1000_lines(path):
 def test_few_public_modules_stand_beside_the_subpackages():
     public = sorted(p.name for p in PACKAGE.glob("*.py") if not p.name.startswith("_"))
     assert len(public) <= MAX_TOP_LEVEL_MODULES, public
+
+
+def test_command_line_functions_are_short():
+    """Every function in cli/ counts at most MAX_CLI_FUNCTION_LINES lines from its ``def`` to its end, leaving out
+    the parameter declarations (typer's options with their help text) but counting nested functions."""
+    long, paths = [], sorted((PACKAGE / "cli").glob("*.py"))
+    assert len(paths) > 3, paths
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = 1 + node.end_lineno - node.body[0].lineno + 1  # the def line, then the body
+                if lines > MAX_CLI_FUNCTION_LINES:
+                    long.append(f"cli/{path.name}:{node.lineno} {node.name}: {lines} lines")
+    assert not long, "\n".join(long)
 
 
 # ------------------------------------------------------------------------------------------ repeated code

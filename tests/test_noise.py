@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import scalelaw
 from scalelaw.errors import DataError, FitError
-from scalelaw.trust.noise import SeedNoiseWarning, seed_noise, signal_to_noise, variance_interval
+from scalelaw.trust.noise import SeedNoiseWarning, seed_noise, seed_noise_for_law, signal_to_noise, variance_interval
 
 E, A, ALPHA = 1.8, 400.0, 0.3
 
@@ -239,6 +239,18 @@ def test_muennighoff_seed_replicates_match_a_direct_computation():
     assert noisiest["unique_tokens"] == 1.9e9 and np.sqrt(noisiest["var_log"]) > 0.02
     snr = est.signal_to_noise(warn=False)
     assert snr.scale_share > 0.99 and not snr.dominated
+
+
+def test_seed_noise_for_law_measures_the_column_the_fit_reads():
+    runs = ladder(np.random.default_rng(5), 0.01, n_cfg=8).assign(err=lambda d: d["loss"] / 4)
+    by_output = seed_noise_for_law("power", runs, config=["params"], law_options={"x": "params"})
+    assert by_output.y == "loss" and by_output.variance == seed_noise(runs, config=["params"]).variance
+    by_y = seed_noise_for_law("power", runs, y="err", config=["params"], level=0.8)
+    assert by_y.y == "err" and by_y.level == 0.8
+    link = scalelaw.get_law("downstream_exp")  # a Law object, whose output is not the loss
+    assert seed_noise_for_law(link, runs.rename(columns={"err": link.output}), config=["params"]).y == link.output
+    with pytest.raises(scalelaw.LawError, match="does not take options"):
+        seed_noise_for_law("power", runs, config=["params"], law_options={"nope": 1})
 
 
 def test_no_repeated_configuration_is_a_clear_error():

@@ -21,6 +21,7 @@ from scalelaw.decisions.plan import (
     data_limited,
     inference_optimal,
     optimum,
+    plan_records,
 )
 
 # laws.md §3.1 (Hoffmann 2022 rounded and TeX-unrounded; Besiroglu 2024 refit).
@@ -125,7 +126,7 @@ def test_inference_aware_oracles(base_fit, d_inf, n, d_tr, total):
 
 
 def test_intervals_bracket_point_estimates(base_fit):
-    table = compute_optimal(base_fit, [1e21, 1e23], interval=0.9, n_boot=200).table
+    table = compute_optimal(base_fit, [1e21, 1e23], level=0.9, n_boot=200).table
     for q in ("params_opt", "tokens_opt", "loss_opt"):
         assert np.all(table[f"{q}_low"] <= table[q]) and np.all(table[q] <= table[f"{q}_high"])
 
@@ -193,3 +194,19 @@ def test_cli_compare(base_fit, tmp_path):
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert "crossovers" in data and data["budgets"][0]["multiplier"]["value"] > 0
+
+
+def test_plan_records_measure_the_proposed_run_against_the_data(base_fit):
+    plan = compute_optimal(base_fit, [1e20, 1e24])
+    with pytest.warns(scalelaw.trust.ExtrapolationWarning):
+        records = plan_records(base_fit, plan, max_decades=1.0)
+    assert [{k: v for k, v in r.items() if k != "extrapolation"} for r in records] == plan.to_records()
+    distance = scalelaw.trust.extrapolation.distance(
+        base_fit, {"params": plan.table["params_opt"], "tokens": plan.table["tokens_opt"]}
+    )
+    assert [r["extrapolation"]["decades_compute"] for r in records] == pytest.approx(distance["decades_compute"])
+    assert records[0]["extrapolation"]["decades_compute"] < 0 < records[1]["extrapolation"]["decades_compute"]
+    target = compute_for_loss(base_fit, 2.5)
+    assert "extrapolation" in plan_records(base_fit, target)[0]
+    no_data = plan_records(dataclasses.replace(base_fit, data=None), plan)
+    assert no_data == plan.to_records()

@@ -135,7 +135,7 @@ def test_effective_params_below_n_and_increasing_in_bits(gamma, low, step, n):
 
 def test_effective_params_formula_and_interval(weights_fit):
     gamma = weights_fit.params["gamma_w"]
-    plan = effective_params(weights_fit, [1e8, 1e9], bits_w=[3, 8], interval=0.9, n_boot=30)
+    plan = effective_params(weights_fit, [1e8, 1e9], bits_w=[3, 8], level=0.9, n_boot=30)
     expected = np.array([1e8, 1e9]) * -np.expm1(-np.array([3.0, 8.0]) / gamma)
     np.testing.assert_allclose(plan.table["params_eff"], expected, rtol=1e-12)
     true_ratio = -np.expm1(-np.array([3.0, 8.0]) / 2.5)

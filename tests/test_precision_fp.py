@@ -114,12 +114,12 @@ def test_bootstrap_intervals_cover_the_truth():
     law = fp_quant()
     result = _fit(law, _data(law, SUN2025, _small_design(), seed=1))
     boot = result.bootstrap(n=60, seed=0)
-    plan = critical_data_size(result, 1e9, exp_bits=4, man_bits=3, block=128, interval=0.9, boot=boot)
+    plan = critical_data_size(result, 1e9, exp_bits=4, man_bits=3, block=128, level=0.9, boot=boot)
     row = plan.table.iloc[0]
     truth = critical_data_size(SUN2025, 1e9, exp_bits=4, man_bits=3, block=128).table["tokens_crit"][0]
     assert row["tokens_crit_low"] < truth < row["tokens_crit_high"]
     assert row["tokens_crit_low"] <= row["tokens_crit"] <= row["tokens_crit_high"]
-    layout = optimal_float_layout(result, [8], interval=0.9, boot=boot).table.iloc[0]
+    layout = optimal_float_layout(result, [8], level=0.9, boot=boot).table.iloc[0]
     share = SUN2025["delta"] / (SUN2025["delta"] + SUN2025["nu"])
     assert layout["exponent_share_low"] < share < layout["exponent_share_high"]
     assert "bootstrap by run (n=60)" in plan.method
@@ -187,7 +187,7 @@ def test_bad_inputs_are_named():
     with pytest.raises(LawError, match="needs man_bits="):
         critical_data_size(SUN2025, 1e9, exp_bits=4, block=128)
     with pytest.raises(LawError, match="intervals need a FitResult"):
-        critical_data_size(SUN2025, 1e9, exp_bits=4, man_bits=3, block=128, interval=0.9)
+        critical_data_size(SUN2025, 1e9, exp_bits=4, man_bits=3, block=128, level=0.9)
     with pytest.raises(LawError, match="block=1"):
         fp_quant(block=1)
     with pytest.raises(LawError, match="column name or a number"):

@@ -12,7 +12,7 @@ import pytest
 
 import scalelaw
 from scalelaw.errors import DataError, FitError
-from scalelaw.views.report import FIGURE_IDS, build_report, write_report
+from scalelaw.views.report import FIGURE_IDS, build_report, default_budgets, write_report
 
 pytest.importorskip("plotly")
 DATASET = "dataset:gadre2024_rpj"
@@ -210,3 +210,13 @@ def test_fit_result_report_method(fit, tmp_path):
     path = fit.report(tmp_path / "fit.html", n_boot=0, command="python: fit.report(...)")
     assert path == tmp_path / "fit.html"
     assert "python: fit.report(...)" in path.read_text()
+
+
+def test_default_budgets_are_the_three_decades_above_the_largest_run(fit):
+    runs = scalelaw.load_runs(DATASET)
+    assert default_budgets(fit, runs) == [1e22, 1e23, 1e24]  # largest run: 5.0e21 FLOPs
+    assert default_budgets(fit, runs.table.drop(columns=["flops", "tokens"])) is None  # no compute, not derivable
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        power = scalelaw.fit("power", runs)
+    assert default_budgets(power, runs) is None  # a law of compute alone: no allocation to plan

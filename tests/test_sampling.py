@@ -20,6 +20,7 @@ from scipy.optimize import nnls
 from scalelaw import DataError, IdentifiabilityWarning, get_law
 from scalelaw.topics.sampling import (
     coverage_curve,
+    coverage_study,
     default_ks,
     fit_coverage,
     pass_at_k,
@@ -324,3 +325,23 @@ def test_majority_vote_ceiling():
     assert curve["success"].iloc[-1] < curve["coverage"].iloc[-1] - 0.4
     cf = fit_coverage(table, law="coverage_ceiling", metric="majority", n_boot=50, n_draws=100)
     assert cf.ceiling == pytest.approx(truth, abs=0.03)  # measured 0.403 vs 0.407 (seed 0)
+
+
+def test_coverage_study_chains_the_curve_the_fit_and_the_inversion():
+    grid, w = law_mixture(1.5, 0.5)
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"n_samples": 1000, "n_correct": rng.binomial(1000, rng.choice(grid, size=300, p=w))})
+    ks = [1, 3, 10, 30, 100, 300, 1000]
+    study = coverage_study(table, ks, targets=[0.9], n_boot=30, seed=1)
+    pd.testing.assert_frame_equal(study.curve, coverage_curve(table, ks, n_boot=30, seed=1))
+    fitted = fit_coverage(table, ks, n_boot=30, seed=1)
+    assert study.fit.params == pytest.approx(fitted.params)
+    pd.testing.assert_frame_equal(study.targets, samples_for_coverage(fitted, [0.9]))
+    data = study.to_dict()
+    assert list(data) == ["curve", "fit", "targets"] and data["fit"]["law"] == "coverage"
+    assert list(data["fit"]) == ["law", "params", "paper", "decades", "identifiable", "interval"]
+    # The curve's interval resamples problems at least 10 times; too few budgets for a fit.
+    small = coverage_study(table, [1, 10], n_boot=2, seed=1)
+    pd.testing.assert_frame_equal(small.curve, coverage_curve(table, [1, 10], n_boot=10, seed=1))
+    assert small.fit is None and small.targets is None and small.to_dict()["fit"] is None
+    assert coverage_study(table, ks, n_boot=30, targets=None).targets is None

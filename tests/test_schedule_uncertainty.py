@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from scalelaw import FitError, FitResult, LawError, datasets, fit, get_law
 from scalelaw.data.datasets import luo2025
+from scalelaw.data.schedules import curve_records, load_steps, predict_curves
 from scalelaw.laws import schedule as sched
 from scalelaw.laws.schedule import Schedules
 from scalelaw.trust.backtest import backtest, backtest_predictions
-from scalelaw.trust.bootstrap import block_weights, bootstrap, default_by
+from scalelaw.trust.bootstrap import block_weights, bootstrap, curve_band, default_by
 from scalelaw.trust.influence import influence
 from scalelaw.trust.profile import profile
 
@@ -131,6 +132,24 @@ def test_predict_interval_resamples_blocks_by_default(annealing_fit, tmp_path):
     loaded = FitResult.load(tmp_path / "fit.json")
     again = loaded.predict_interval(TARGET, level=0.8, n_boot=20, seed=4, schedule=SCHEDULES, kind="parameter")
     np.testing.assert_allclose(again[["value", "low", "high"]], band[["value", "low", "high"]], rtol=1e-9)
+
+
+def test_curve_band_bounds_each_defined_step_and_records_say_so(annealing_fit, tmp_path):
+    steps = pd.DataFrame({"name": ["cos", "wsd", "cos"], "iteration": [599, 599, 0]})
+    steps.to_csv(tmp_path / "steps.csv", index=False)
+    rows = load_steps(tmp_path / "steps.csv", "name=run,iteration=step,absent=x")
+    assert rows.columns.tolist() == ["run", "step"]
+    table = predict_curves(annealing_fit, SCHEDULES, steps=rows)
+    assert np.isnan(table["loss"].iloc[2])  # step 0: no LR area yet, the law is undefined
+    boot = annealing_fit.bootstrap(n=20, by="block", seed=1)
+    band = curve_band(boot, table, level=0.8, observation=True)
+    want = boot.predict(rows.iloc[:2], level=0.8, observation=True)
+    np.testing.assert_allclose(band[["low", "high"]].iloc[:2], want[["low", "high"]], rtol=1e-12)
+    assert band[["low", "high"]].iloc[2].isna().all() and (band["method"] == want["method"].iloc[0]).all()
+    records = curve_records(band, level=0.8)
+    assert records[2] == {"run": "cos", "step": 0, "loss": None, "low": None, "high": None, "level": 0.8,
+                          "method": want["method"].iloc[0]}  # fmt: skip
+    assert curve_records(table)[0] == {"run": "cos", "step": 599, "loss": float(table["loss"].iloc[0])}
 
 
 def test_row_bootstrap_of_a_schedule_fit_rebuilds_the_schedule_features(annealing_fit):
@@ -266,7 +285,7 @@ def test_backtest_of_a_schedule_law_with_block_intervals():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # "no prediction interval for law ..." would fail the test
         warnings.simplefilter("ignore", RuntimeWarning)
-        rows = backtest_predictions("multi_power", data, holdout=held, schedule=SCHEDULES, interval=0.9, n_boot=20)
+        rows = backtest_predictions("multi_power", data, holdout=held, schedule=SCHEDULES, level=0.9, n_boot=20)
     assert set(rows["run"]) == {"wsd"} and len(rows) == 27
     assert np.all(rows["rel_error"].abs() < 0.02)
     assert np.all(rows["low"] < rows["high"]) and rows["covered"].notna().all()
@@ -278,8 +297,8 @@ def test_backtest_reads_a_dense_lr_column_for_held_out_runs():
     loss = get_law("lr_annealing").predict(ANNEALING_TOY, run=dense["run"], step=dense["step"], lr=dense["lr"])
     dense = dense.assign(loss=loss * np.exp(np.random.default_rng(5).normal(0, 0.002, len(dense))))
     held = (dense["run"] == "steps").to_numpy()
-    table = backtest("lr_annealing", dense, holdout=held, interval=0.8, n_boot=30)
-    rows = backtest_predictions("lr_annealing", dense, holdout=held, interval=0.8, n_boot=30)
+    table = backtest("lr_annealing", dense, holdout=held, level=0.8, n_boot=30)
+    rows = backtest_predictions("lr_annealing", dense, holdout=held, level=0.8, n_boot=30)
     row = table.iloc[0]
     assert row["error"] == "" and row["n_test_runs"] == 1 and row["n_train_runs"] == 2
     assert row["mean_abs_rel_error"] < 0.01

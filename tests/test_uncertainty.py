@@ -133,3 +133,43 @@ def test_influence_flags_a_high_leverage_run():
     assert infl.table["run"].iloc[0] == "r0"
     assert "r0" in infl.flagged
     assert infl.target == {"flops": pytest.approx(1e22)}
+
+
+def test_refit_without_flagged_drops_the_flagged_runs_and_says_so():
+    from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
+
+    rng = np.random.default_rng(3)
+    flops = np.logspace(17, 21, 15)
+    y = get_law("power").predict(POWER_TRUTH, flops=flops) * np.exp(rng.normal(0, 0.002, 15))
+    y[0] *= 1.08
+    runs = {"run": [f"r{i}" for i in range(15)], "flops": flops, "loss": y}
+    weights = np.linspace(1.0, 2.0, 15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit("power", runs, loss="squared", weights=weights)
+        infl = result.influence()
+        refit = refit_without_flagged(infl, "power", runs, loss="squared", weights=weights)
+        keep = ~np.isin(runs["run"], infl.flagged)
+        direct = fit("power", {k: np.asarray(v)[keep] for k, v in runs.items()}, loss="squared", weights=weights[keep])
+    assert "r0" in infl.flagged and refit.n_runs == 15 - len(infl.flagged)
+    assert refit.params == pytest.approx(direct.params, rel=1e-9)  # the weights were cut to the rows kept
+    assert refit.notes[-1] == f"dropped {len(infl.flagged)} influential run(s): {', '.join(infl.flagged)}"
+    check = InfluenceCheck(infl, result, refit)
+    after = float(refit.predict(**infl.target)[0])
+    assert check.final is refit and check.prediction_after == after
+    assert check.relative_change == pytest.approx(after / infl.prediction - 1)
+    data = check.to_dict()
+    assert list(data) == ["target", "prediction", "runs", "flagged", "dropped", "prediction_after_drop",
+                          "relative_change", "params_before"]  # fmt: skip
+    assert len(data["runs"]) == 10 and data["params_before"] == result.params and data["dropped"] == infl.flagged
+    alone = InfluenceCheck(infl, result)
+    assert alone.final is result and alone.prediction_after is None and alone.relative_change is None
+    assert list(alone.to_dict(top=3)) == ["target", "prediction", "runs", "flagged"]
+    assert len(alone.to_dict(top=3)["runs"]) == 3
+
+
+def test_refit_without_flagged_is_none_when_nothing_stands_out(power_fit):
+    from scalelaw.trust.influence import refit_without_flagged
+
+    infl = power_fit.influence()
+    assert infl.flagged == [] and refit_without_flagged(infl, "power", power_fit.data.columns) is None

@@ -160,18 +160,6 @@ def read_table_or_dataset(source: str):
     return read_table(source)
 
 
-def attach_extrapolation(result, frame: dict[str, Any], rows: list[dict[str, Any]], max_decades: float) -> None:
-    """Add how far each point lies beyond the data, and warn past ``max_decades``."""
-    from scalelaw.trust.extrapolation import distance, warn_if_far
-
-    if result.data is None:
-        return
-    table = distance(result, frame)
-    warn_if_far(table, max_decades)
-    for row, rec in zip(rows, table.to_dict(orient="records"), strict=True):
-        row["extrapolation"] = {k: (bool(v) if k.startswith("outside") else float(v)) for k, v in rec.items()}
-
-
 def check_point(result, point: dict[str, float]) -> None:
     missing = [n for n in result.law.inputs if n not in point]
     if missing:

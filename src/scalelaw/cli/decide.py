@@ -1,10 +1,11 @@
-"""Commands that decide from a fit: ``plan``, ``compare``, ``suggest`` and ``isoflop``. Registered on the app
-by :mod:`scalelaw.cli`.
+"""Commands that decide from a fit: ``plan``, ``compare``, ``suggest``, ``isoflop`` and ``fp-plan``. Registered on
+the app by :mod:`scalelaw.cli`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,6 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
-    attach_extrapolation,
     load_fit,
     out,
     parse_floats,
@@ -85,65 +85,27 @@ def plan(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware, data-limited or precision."""
-    from scalelaw.decisions import plan as planning
+    from scalelaw.decisions.plan import plan_records
 
     def action():
         if interval is not None:
             check_level(interval, "--interval")
         result = load_fit(fit_file)
         budgets = parse_floats(flops, "--flops")
+        settings = dict(level=interval, n_boot=n_boot, seed=seed)
         asked = _precision_request(precision, bits_post, params, bits, bits_range)
         if asked is None:
             _refuse_precision_fit(result)  # its decisions need bit-widths: point to the flags that take them
-        if asked is not None:
+            kind, run = _allocation(result, budgets, target_loss, inference_tokens, unique_tokens, flops_per_token)
+        else:
             others = {"--target-loss": target_loss, "--inference-tokens": inference_tokens}
             clash = [name for name, v in {**others, "--unique-tokens": unique_tokens}.items() if v is not None]
             if clash:
                 raise DataError(f"{asked} cannot be combined with {', '.join(clash)}")
-            settings = dict(k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed)
-            kind, run = _precision_plan(result, asked, budgets, bits_post, params, bits, bits_range, settings)
-        elif inference_tokens is not None:
-            if target_loss is None and len(budgets) != 1:
-                raise DataError("--inference-tokens needs --target-loss or exactly one --flops")
-            kind = "inference"
-            run = lambda progress: planning.inference_optimal(  # noqa: E731
-                result,
-                inference_tokens,
-                target_loss=target_loss,
-                flops=None if target_loss is not None else budgets[0],
-                k_train=flops_per_token,
-                interval=interval,
-                n_boot=n_boot,
-                seed=seed,
-            )
-        elif target_loss is not None:
-            kind = "target"
-            run = lambda progress: planning.compute_for_loss(  # noqa: E731
-                result, target_loss, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
-            )
-        elif unique_tokens is not None:
-            if len(budgets) != 1:
-                raise DataError("--unique-tokens needs exactly one --flops budget")
-            kind = "data_limited"
-            run = lambda progress: planning.data_limited(  # noqa: E731
-                result, budgets[0], unique_tokens, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
-            )
-        else:
-            if not budgets:
-                raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
-            kind = "compute_optimal"
-            run = lambda progress: planning.compute_optimal(  # noqa: E731
-                result, budgets, k=flops_per_token, interval=interval, n_boot=n_boot, seed=seed
-            )
-        answer = with_progress(run, "bootstrap", quiet=as_json or interval is None)
-        records = answer.to_records()
-        columns = set(answer.table.columns)
-        sizes = next((pair for pair in _SIZE_COLUMNS if set(pair) <= columns), None)
-        if sizes is not None:
-            names = result.law.inputs[:2]
-            frame = {names[0]: answer.table[sizes[0]].to_numpy(), names[1]: answer.table[sizes[1]].to_numpy()}
-            attach_extrapolation(result, frame, records, max_decades)
-        return result, kind, answer, records
+            settings["k"] = flops_per_token
+            kind, run = _precision_plan(result, asked, budgets, bits_post, params, bits, bits_range)
+        answer = with_progress(lambda progress: run(**settings), "bootstrap", quiet=as_json or interval is None)
+        return result, kind, answer, plan_records(result, answer, max_decades)
 
     result, kind, answer, records = run_action(action)
     if as_json:
@@ -155,15 +117,59 @@ def plan(
         payload["notes"] = list(answer.notes)
         print_json(payload)
         return
-    title = {
-        "compute_optimal": "Compute-optimal allocation",
-        "target": "Compute needed for the target loss",
-        "inference": "Inference-aware allocation",
-        "data_limited": "Data-limited allocation",
-        "precision": "Compute-optimal training precision",
-        "critical_tokens": "Critical tokens after post-training quantization",
-    }[kind]
-    out.print(records_view(f"{title} ({result.law.name}; {answer.method})", records))
+    _render_plan(result, kind, answer, records)
+
+
+def _allocation(
+    result,
+    budgets: list[float],
+    target_loss: float | None,
+    inference_tokens: float | None,
+    unique_tokens: float | None,
+    k: float,
+) -> tuple[str, Callable[..., Any]]:
+    """Kind and call (taking the interval settings) of a plan of N and D that the options ask for."""
+    from scalelaw.decisions import plan as planning
+
+    if inference_tokens is not None:
+        if target_loss is None and len(budgets) != 1:
+            raise DataError("--inference-tokens needs --target-loss or exactly one --flops")
+        flops = None if target_loss is not None else budgets[0]
+        return "inference", lambda **settings: planning.inference_optimal(
+            result, inference_tokens, target_loss=target_loss, flops=flops, k_train=k, **settings
+        )
+    if target_loss is not None:
+        return "target", lambda **settings: planning.compute_for_loss(result, target_loss, k=k, **settings)
+    if unique_tokens is not None:
+        if len(budgets) != 1:
+            raise DataError("--unique-tokens needs exactly one --flops budget")
+        return "data_limited", lambda **settings: planning.data_limited(
+            result, budgets[0], unique_tokens, k=k, **settings
+        )
+    if not budgets:
+        raise DataError("give --flops BUDGET (or --target-loss, --inference-tokens, --unique-tokens)")
+    return "compute_optimal", lambda **settings: planning.compute_optimal(result, budgets, k=k, **settings)
+
+
+_PLAN_TITLES = {
+    "compute_optimal": "Compute-optimal allocation",
+    "target": "Compute needed for the target loss",
+    "inference": "Inference-aware allocation",
+    "data_limited": "Data-limited allocation",
+    "precision": "Compute-optimal training precision",
+    "critical_tokens": "Critical tokens after post-training quantization",
+}
+
+_PRECISION_LEGEND = {
+    "precision": "bits_opt: training bit-width that minimizes the loss at the budget, with compute "
+    "k·N·D·bits/16; *_ref: the compute-optimal allocation at 16 bits for comparison.",
+    "critical_tokens": "tokens_crit: past this many training tokens, more pre-training raises the loss of the "
+    "post-quantized model; loss_crit is that loss at tokens_crit.",
+}
+
+
+def _render_plan(result, kind: str, answer, records: list[dict[str, Any]]) -> None:
+    out.print(records_view(f"{_PLAN_TITLES[kind]} ({result.law.name}; {answer.method})", records))
     for note in answer.notes:
         out.print(f"note: {note}", style="dim", highlight=False, markup=False)
     if kind in _PRECISION_LEGEND:
@@ -173,17 +179,6 @@ def plan(
             label = f"#{i + 1}: " if len(records) > 1 else ""
             decades = rec["extrapolation"]["decades_compute"]
             out.print(f"{label}{decades:+.2f} decades of compute beyond the largest run", style="dim", highlight=False)
-
-
-#: (size, tokens) columns of a plan's table, by kind of plan: where to measure the extrapolation.
-_SIZE_COLUMNS = (("params_opt", "tokens_opt"), ("params", "tokens_crit"))
-
-_PRECISION_LEGEND = {
-    "precision": "bits_opt: training bit-width that minimizes the loss at the budget, with compute "
-    "k·N·D·bits/16; *_ref: the compute-optimal allocation at 16 bits for comparison.",
-    "critical_tokens": "tokens_crit: past this many training tokens, more pre-training raises the loss of the "
-    "post-quantized model; loss_crit is that loss at tokens_crit.",
-}
 
 
 def _precision_request(
@@ -224,10 +219,9 @@ def _precision_plan(
     params: list[str] | None,
     bits: list[str] | None,
     bits_range: str | None,
-    settings: dict[str, Any],
-) -> tuple[str, Callable[[Any], Any]]:
-    """Kind and call of a ``--precision``/``--bits-post`` plan; ``settings`` holds k and the interval options."""
-    from scalelaw.decisions import precision as decisions
+) -> tuple[str, Callable[..., Any]]:
+    """Kind and call (taking k and the interval settings) of a ``--precision``/``--bits-post`` plan."""
+    from scalelaw.decisions import precision as precision_plans
     from scalelaw.laws.precision import PrecisionLaw
 
     law = result.law
@@ -236,14 +230,7 @@ def _precision_plan(
             f"{asked} needs a fit of the 'precision' law, but the fit file holds {law.name!r}; fit one with "
             "scalelaw fit DATA --law precision --out fit.json"
         )
-    items = [part for item in bits or [] for part in item.split(",") if part.strip()]  # bits_w=8,bits_a=8 too
-    given = parse_number_pairs(items, "--bits", "bit-widths, e.g. bits_w=16")
-    unknown = sorted(set(given) - set(law.bits))
-    if unknown:
-        raise DataError(f"--bits names {', '.join(unknown)}; this fit's precision columns are {', '.join(law.bits)}")
-    bad = [f"{name}={value:g}" for name, value in given.items() if not (math.isfinite(value) and value > 0)]
-    if bad:
-        raise DataError(f"--bits {', '.join(bad)}: bit-widths must be finite and > 0 (16 for bfloat16, 32 for float32)")
+    given = _parse_bits(bits, law)
     if asked == "--precision":
         if not budgets:
             raise DataError("--precision needs --flops C, the training budget(s) in 16-bit FLOPs")
@@ -251,11 +238,34 @@ def _precision_plan(
         if not vary:
             raise DataError(f"--bits fixes every precision column ({', '.join(law.bits)}); leave one to optimize")
         search = _bits_range(bits_range)
+        return "precision", lambda **settings: precision_plans.optimal_precision(
+            result, budgets, bits_range=search, vary=vary, fixed=given, **settings
+        )
+    sizes = _critical_sizes(law, budgets, params, bits_post, given)
 
-        def run(progress):
-            return decisions.optimal_precision(result, budgets, bits_range=search, vary=vary, fixed=given, **settings)
+    def run(k: float, **settings: Any):  # k plays no part in the critical tokens
+        return precision_plans.critical_tokens(result, np.array(sizes), bits_post, **settings, **given)
 
-        return "precision", run
+    return "critical_tokens", run
+
+
+def _parse_bits(bits: list[str] | None, law) -> dict[str, float]:
+    """``--bits bits_w=8 --bits bits_a=8`` (or ``bits_w=8,bits_a=8``) as checked training bit-widths."""
+    items = [part for item in bits or [] for part in item.split(",") if part.strip()]
+    given = parse_number_pairs(items, "--bits", "bit-widths, e.g. bits_w=16")
+    unknown = sorted(set(given) - set(law.bits))
+    if unknown:
+        raise DataError(f"--bits names {', '.join(unknown)}; this fit's precision columns are {', '.join(law.bits)}")
+    bad = [f"{name}={value:g}" for name, value in given.items() if not (math.isfinite(value) and value > 0)]
+    if bad:
+        raise DataError(f"--bits {', '.join(bad)}: bit-widths must be finite and > 0 (16 for bfloat16, 32 for float32)")
+    return given
+
+
+def _critical_sizes(
+    law, budgets: list[float], params: list[str] | None, bits_post: float | None, given: dict[str, float]
+) -> list[float]:
+    """``--bits-post``: the model sizes whose critical tokens to find, once its other options check out."""
     if budgets:
         raise DataError("--bits-post finds the critical tokens of given model sizes: use --params N, not --flops")
     sizes = parse_floats(params, "--params")
@@ -272,13 +282,7 @@ def _precision_plan(
     if missing:
         example = " ".join(f"--bits {c}=16" for c in missing)
         raise DataError(f"--bits-post needs the training bit-width of {', '.join(missing)}, e.g. {example}")
-
-    interval_settings = {key: settings[key] for key in ("interval", "n_boot", "seed")}  # k plays no part
-
-    def run(progress):
-        return decisions.critical_tokens(result, np.array(sizes), bits_post, **interval_settings, **given)
-
-    return "critical_tokens", run
+    return sizes
 
 
 def _bits_range(text: str | None) -> tuple[float, float]:
@@ -314,7 +318,7 @@ def compare(
             raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
         budgets = parse_floats(flops, "--flops") or [float(np.sqrt(lo * hi))]
         return with_progress(
-            lambda progress: planning.compare(a, b, budgets, (lo, hi), interval=interval, n_boot=n_boot, seed=seed),
+            lambda progress: planning.compare(a, b, budgets, (lo, hi), level=interval, n_boot=n_boot, seed=seed),
             "bootstrap",
             quiet=as_json or interval is None,
         )
@@ -331,6 +335,10 @@ def compare(
         }
         print_json(payload)
         return
+    _render_compare(cmp, records)
+
+
+def _render_compare(cmp, records: list[dict[str, Any]]) -> None:
     if cmp.crossovers:
         text = ", ".join(f"{c:.3g}" for c in cmp.crossovers)
         extra = ""
@@ -405,44 +413,38 @@ def suggest(
         from scalelaw.data.io import read_table
 
         pool = read_table(candidates) if candidates else None
-        return (
-            result,
-            design.suggest(
-                result,
-                parsed,
-                budget,
-                sizes=allowed,
-                max_flops_per_run=max_flops_per_run,
-                level=level,
-                max_runs=max_runs,
-                candidates=pool,
-                unique_tokens=unique_tokens,
-                misfit=_misfit_option(misfit),
-            ),
-            None,
-        )
+        options = dict(sizes=allowed, max_flops_per_run=max_flops_per_run, level=level, max_runs=max_runs)
+        options.update(candidates=pool, unique_tokens=unique_tokens, misfit=_misfit_option(misfit))
+        return result, design.suggest(result, parsed, budget, **options), None
 
     result, answer, reasoning = run_action(action)
     if result is None:
         if as_json:
             print_json({"cold_start": True, "runs": answer.to_dict(orient="records"), "reasoning": reasoning})
             return
-        view = Table(title=f"Initial IsoFLOP design ({len(answer)} runs)", title_justify="left")
-        for col in ("FLOPs", "params", "tokens", "tokens/param"):
-            view.add_column(col, justify="right")
-        for r in answer.itertuples(index=False):
-            view.add_row(f"{r.flops:.3g}", f"{r.params:.3g}", f"{r.tokens:.3g}", f"{r.tokens_per_param:.1f}")
-        out.print(view)
-        for line in reasoning:
-            out.print(f"- {line}", highlight=False, markup=False)
+        _render_cold_start(answer, reasoning)
         return
     if as_json:
         print_json(answer.to_dict())
         return
+    _render_suggestion(result, answer)
+
+
+def _render_cold_start(table, reasoning: list[str]) -> None:
+    view = Table(title=f"Initial IsoFLOP design ({len(table)} runs)", title_justify="left")
+    for col in ("FLOPs", "params", "tokens", "tokens/param"):
+        view.add_column(col, justify="right")
+    for r in table.itertuples(index=False):
+        view.add_row(f"{r.flops:.3g}", f"{r.params:.3g}", f"{r.tokens:.3g}", f"{r.tokens_per_param:.1f}")
+    out.print(view)
+    for line in reasoning:
+        out.print(f"- {line}", highlight=False, markup=False)
+
+
+def _render_suggestion(result, answer) -> None:
     view = Table(
         title=escape(f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)"), title_justify="left"
     )
-
     n_name, d_name = result.law.inputs[:2]
     extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
     label = ["run"] if "run" in answer.runs.columns else []
@@ -517,13 +519,11 @@ def isoflop(
             runs = runs.subset(keep, f"kept rows with {column} = {value!r}")
         if window < 0:
             raise DataError(f"--window must be >= 0 decades (0 fits every size), got {window}")
-        level = interval if interval > 0 else None
         options = dict(min_points=min_points, window=window if window > 0 else None, weighted=weighted, by=by)
+        options.update(level=interval if interval > 0 else None, n_boot=n_boot, seed=seed, k=flops_per_token)
         if approach3:
-            return iso.compare_approaches(
-                runs, law=parse_law(law), interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options
-            )
-        return iso.approach2(runs, interval=level, n_boot=n_boot, seed=seed, k=flops_per_token, **options)
+            return iso.compare_approaches(runs, law=parse_law(law), **options)
+        return iso.approach2(runs, **options)
 
     answer = run_action(action)
     two = answer.approach2 if approach3 else answer
@@ -539,6 +539,10 @@ def isoflop(
             )
         print_json(payload)
         return
+    _render_isoflop(two, answer if approach3 else None)
+
+
+def _render_isoflop(two, comparison) -> None:
     view = Table(title=f"IsoFLOP minima ({two.method})", title_justify="left")
     level = f"{two.level:.0%}" if two.level is not None else "90%"
     for name in ("FLOPs", "runs", "N_opt", f"N_opt {level} (delta)", "D_opt", "D/N", "loss", "note"):
@@ -563,10 +567,10 @@ def isoflop(
         f"N_opt = {two.n_coef:.4g} · C^{two.a:.4f}, D_opt = {two.d_coef:.4g} · C^{two.b:.4f}; R² = {two.r2:.4f}",
         highlight=False,
     )
-    if approach3:
-        out.print(answer.approach3.summary(), highlight=False, markup=False)
-        out.print(answer.summary, highlight=False, markup=False)
-    for note in (*two.notes, *(answer.approach3.notes if approach3 else ())):
+    if comparison is not None:
+        out.print(comparison.approach3.summary(), highlight=False, markup=False)
+        out.print(comparison.summary, highlight=False, markup=False)
+    for note in (*two.notes, *(comparison.approach3.notes if comparison is not None else ())):
         out.print(f"note: {note}", style="dim", highlight=False, markup=False)
 
 
@@ -583,3 +587,78 @@ def _isoflop_flag(row) -> str:
 
 def _short(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if math.isfinite(x) else "—"
+
+
+def fp_plan(
+    fit_file: Annotated[
+        Path | None,
+        typer.Argument(help="Fit JSON of the fp_quant law (scalelaw fit --law fp_quant --out); omit with --published."),
+    ] = None,
+    params: Annotated[
+        list[str] | None, typer.Option(help="Model size(s): their critical data size (repeatable or comma-separated).")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Training format EkMj: exponent and mantissa bits, e.g. E4M3.")
+    ] = None,
+    block: Annotated[float | None, typer.Option(help="Elements sharing one scaling factor, e.g. 128.")] = None,
+    layout: Annotated[
+        list[str] | None, typer.Option(help="Total bit width(s) P: the best exponent/mantissa split (e.g. 4,8,16).")
+    ] = None,
+    published: Annotated[
+        bool, typer.Option("--published", help="Use Sun et al. 2025's fitted constants instead of a fit (no interval).")
+    ] = False,
+    interval: Annotated[float | None, typer.Option(help="Add by-run bootstrap intervals at this level.")] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Floating-point training (Sun et al. 2025): critical data size of a format, or the best E/M split."""
+    from scalelaw.decisions import precision as precision_plans
+
+    def action():
+        if interval is not None:
+            check_level(interval, "--interval")
+        if (layout is None) == (params is None):
+            raise DataError("give --params N --format EkMj [--block B] (critical data size) or --layout P (best split)")
+        if published == (fit_file is not None):
+            raise DataError("give a fit JSON of the fp_quant law, or --published for the paper's constants (not both)")
+        if published and interval is not None:
+            raise DataError("--published constants have no interval; fit your own runs for one")
+        from scalelaw.laws.precision import SUN2025
+
+        source = dict(SUN2025) if published else load_fit(fit_file)
+        settings = {"level": interval, "n_boot": n_boot, "seed": seed}
+        quiet = as_json or interval is None
+        if layout is not None:
+            widths = parse_floats(layout, "--layout")
+            return "layout", with_progress(
+                lambda p: precision_plans.optimal_float_layout(source, widths, **settings), "bootstrap", quiet=quiet
+            )
+        e_bits, m_bits = _float_format(fmt)
+        sizes = parse_floats(params, "--params")
+        return "critical_data_size", with_progress(
+            lambda p: precision_plans.critical_data_size(
+                source, sizes, exp_bits=e_bits, man_bits=m_bits, block=block, **settings
+            ),
+            "bootstrap",
+            quiet=quiet,
+        )
+
+    kind, answer = run_action(action)
+    records = answer.to_records()
+    if as_json:
+        print_json({"law": "fp_quant", "kind": kind, "method": answer.method, "plans": records})
+        return
+    title = {"layout": "Best exponent/mantissa split", "critical_data_size": "Critical data size"}[kind]
+    out.print(records_view(f"{title} (fp_quant; {answer.method})", records))
+
+
+def _float_format(fmt: str | None) -> tuple[float | None, float | None]:
+    """``--format E4M3``: exponent and mantissa bits (None, None without the option)."""
+    match = re.fullmatch(r"[Ee](\d+)[Mm](\d+)", fmt or "")
+    if fmt is not None and match is None:
+        raise DataError(f"--format {fmt!r}: write exponent and mantissa bits as EkMj, e.g. E4M3")
+    if match is None:
+        return None, None
+    e_bits, m_bits = (float(g) for g in match.groups())
+    return e_bits, m_bits

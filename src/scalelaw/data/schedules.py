@@ -26,7 +26,14 @@ from scalelaw.errors import DataError
 from scalelaw.laws.schedule import Schedules
 from scalelaw.laws.schedule_laws import as_schedules, schedule_law
 
-__all__ = ["Schedules", "load_curves_and_schedules", "load_schedules", "predict_curves"]
+__all__ = [
+    "Schedules",
+    "curve_records",
+    "load_curves_and_schedules",
+    "load_schedules",
+    "load_steps",
+    "predict_curves",
+]
 
 
 def _read(source: str | os.PathLike) -> pd.DataFrame:
@@ -55,6 +62,16 @@ def load_schedules(
     if isinstance(source, pd.DataFrame):
         return Schedules.from_frame(_rename(source, mapping))
     return as_schedules(source)
+
+
+def load_steps(
+    source: str | os.PathLike, mapping: str | Mapping[str, str] | Iterable[str] | None = None
+) -> pd.DataFrame:
+    """The ``run, step`` rows to predict (:func:`predict_curves`'s ``steps``) from a file or ``dataset:NAME``.
+
+    ``mapping`` renames columns as for :func:`load_schedules` (entries the file lacks are ignored).
+    """
+    return _rename(_read(source), mapping)
 
 
 def _rename(frame: pd.DataFrame, mapping: Any) -> pd.DataFrame:
@@ -180,3 +197,26 @@ def predict_curves(
     out["step"] = out["step"].astype(np.int64)
     out["loss"] = loss
     return out
+
+
+def curve_records(curves: pd.DataFrame, level: float | None = None) -> list[dict[str, Any]]:
+    """:func:`predict_curves`'s table as JSON-ready records: ``run``, ``step``, ``loss`` (None where undefined).
+
+    With ``level`` (a table from :func:`scalelaw.trust.bootstrap.curve_band`) each record also has ``low``,
+    ``high``, ``level`` and ``method``.
+
+    Examples
+    --------
+    >>> curve_records(pd.DataFrame({"run": ["a", "a"], "step": [0, 1], "loss": [np.nan, 3.5]}))
+    [{'run': 'a', 'step': 0, 'loss': None}, {'run': 'a', 'step': 1, 'loss': 3.5}]
+    """
+    columns = ("loss", "low", "high") if level is not None else ("loss",)
+    return [
+        {
+            "run": str(row["run"]),
+            "step": int(row["step"]),
+            **{c: float(row[c]) if np.isfinite(row[c]) else None for c in columns},
+            **({"level": level, "method": str(row["method"])} if level is not None else {}),
+        }
+        for row in curves.to_dict("records")
+    ]

@@ -23,6 +23,7 @@ __getattr__, __dir__, __all__ = attach(
             "frontier",
             "inference_optimal",
             "optimum",
+            "plan_records",
         ],
         "precision": [
             "critical_data_size",

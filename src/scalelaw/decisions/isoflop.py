@@ -41,7 +41,7 @@ simulates IsoFLOP sweeps from a known law and measures it.
 
 >>> from scalelaw import datasets
 >>> runs = datasets.load("porian2024")
->>> fit2 = approach2(runs, interval=None)
+>>> fit2 = approach2(runs, level=None)
 >>> round(fit2.a, 3)
 0.51
 """
@@ -419,9 +419,9 @@ def _ci(value: float, low: float, high: float, level: float | None) -> str:
     return f"{value:.4f} [{low:.4f}, {high:.4f}] ({level:.0%})"
 
 
-def _check_interval(interval: float | None, n_boot: int) -> None:
-    if interval is not None:
-        check_level(interval, "interval")
+def _check_interval(level: float | None, n_boot: int) -> None:
+    if level is not None:
+        check_level(level)
         check_replicates(n_boot)
 
 
@@ -478,7 +478,7 @@ def _exponents(
     logn: np.ndarray,
     w: np.ndarray,
     reps: np.ndarray | None,
-    interval: float | None,
+    level: float | None,
     k: float,
     method: str,
     dropped: tuple[tuple[float, str], ...],
@@ -487,10 +487,10 @@ def _exponents(
     a, icpt, r2, se = _power_law(logc, logn, w)
     a_low = a_high = math.nan
     samples = np.empty(0)
-    if reps is not None and interval is not None:
+    if reps is not None and level is not None:
         failed = int(np.sum(~np.isfinite(reps)))
         samples = reps[np.isfinite(reps)]
-        a_low, a_high = _percentiles(samples, interval)
+        a_low, a_high = _percentiles(samples, level)
         if failed:
             notes.append(f"{failed} of {reps.size} bootstrap replicates had fewer than 3 usable budgets; dropped")
     if dropped:
@@ -508,7 +508,7 @@ def _exponents(
         a_high=a_high,
         b_low=1.0 - a_high,
         b_high=1.0 - a_low,
-        level=interval,
+        level=level,
         method=method,
         table=table,
         dropped=dropped,
@@ -522,7 +522,7 @@ def exponents_from_optima(
     params_opt: Sequence[float] | np.ndarray,
     *,
     weights: Sequence[float] | np.ndarray | None = None,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     n_boot: int = 1000,
     seed: int = 0,
     k: float = 6.0,
@@ -533,11 +533,11 @@ def exponents_from_optima(
     ``1 / var(ln N_opt)``), with a percentile bootstrap over budgets. Rows with a missing optimum are
     skipped.
 
-    >>> fit = exponents_from_optima([1e18, 1e19, 1e20], [1e8, 3e8, 1e9], interval=None)
+    >>> fit = exponents_from_optima([1e18, 1e19, 1e20], [1e8, 3e8, 1e9], level=None)
     >>> round(fit.a, 3)
     0.5
     """
-    _check_interval(interval, n_boot)
+    _check_interval(level, n_boot)
     c = np.asarray(flops, dtype=np.float64).ravel()
     n = np.asarray(params_opt, dtype=np.float64).ravel()
     w = np.ones_like(c) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
@@ -551,13 +551,13 @@ def exponents_from_optima(
     logc, logn, w = np.log(c[good]), np.log(n[good]), w[good]
     table = pd.DataFrame({"flops": c[good], "params_opt": n[good], "tokens_opt": c[good] / (k * n[good])})
     reps = None
-    if interval is not None:
+    if level is not None:
         reps = _budget_bootstrap(logc, logn, w, n_boot, np.random.default_rng(seed))
     weighting = "weighted" if weights is not None else "unweighted"
     method = f"{weighting} least squares of ln N_opt on ln C" + (
-        f"; bootstrap over budgets (n={n_boot})" if interval is not None else ""
+        f"; bootstrap over budgets (n={n_boot})" if level is not None else ""
     )
-    return _exponents(table, logc, logn, w, reps, interval, k, method, (), [])
+    return _exponents(table, logc, logn, w, reps, level, k, method, (), [])
 
 
 def approach2(
@@ -569,7 +569,7 @@ def approach2(
     min_points: int = 5,
     window: float | None = DEFAULT_WINDOW,
     weighted: bool = False,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     n_boot: int = 1000,
     by: Literal["budgets", "points"] = "budgets",
     seed: int = 0,
@@ -585,7 +585,7 @@ def approach2(
     weighted : bool
         Weight each budget by ``1 / var(ln N_opt)`` (delta method). Default unweighted, like Porian et
         al.'s ``basic`` fit; their published ``bs_median_weighted`` uses inverse-variance weights.
-    interval : float or None
+    level : float or None
         Level of the percentile bootstrap interval of a and b (``None``: no bootstrap).
     n_boot : int
         Bootstrap replicates.
@@ -599,7 +599,7 @@ def approach2(
     -------
     Exponents
         ``table`` is :func:`isoflop_minima`'s, plus ``params_opt_low/high`` (delta method, at
-        ``interval`` or 90%).
+        ``level`` or 90%).
 
     Raises
     ------
@@ -613,7 +613,7 @@ def approach2(
     (True, 1.0)
     """
     _check_options(min_points, window)
-    _check_interval(interval, n_boot)
+    _check_interval(level, n_boot)
     if by not in ("points", "budgets"):
         raise FitError(f"by must be 'budgets' or 'points', not {by!r}")
     budgets = _budgets(runs, flops, params, loss, rtol)
@@ -635,7 +635,7 @@ def approach2(
             "(no residual degrees of freedom); use weighted=False or min_points >= 4"
         )
     w = 1.0 / var if weighted else np.ones_like(logc)
-    z = stats.norm.ppf(0.5 + (interval or 0.9) / 2)
+    z = stats.norm.ppf(0.5 + (level or 0.9) / 2)
     std = table["log_params_opt_std"].to_numpy()
     with np.errstate(over="ignore", invalid="ignore"):
         table["params_opt_low"] = table["params_opt"] * np.exp(-z * std)
@@ -645,7 +645,7 @@ def approach2(
     span = "all sizes" if window is None else f"sizes within {window:g} decades of the best"
     method = f"parabola in ln N per budget ({span}), {weighting} least squares of ln N_opt on ln C"
     reps = None
-    if interval is not None:
+    if level is not None:
         rng = np.random.default_rng(seed)
         if by == "budgets":
             reps = _budget_bootstrap(logc, logn, w, n_boot, rng)
@@ -666,7 +666,7 @@ def approach2(
             reps, _ = _slopes(logc, Y, W)
             reps = np.where((W > 0).sum(axis=1) >= 3, reps, np.nan)
             method += f"; bootstrap over runs within each budget (n={n_boot})"
-    return _exponents(table, logc, logn, w, reps, interval, k, method, dropped, notes)
+    return _exponents(table, logc, logn, w, reps, level, k, method, dropped, notes)
 
 
 # ------------------------------------------------------------------------------------------ Approach 3
@@ -684,7 +684,7 @@ def approach3(
     result: FitResult,
     budgets: Sequence[float] | np.ndarray | None = None,
     *,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     n_boot: int = 1000,
     seed: int = 0,
     k: float = 6.0,
@@ -703,21 +703,21 @@ def approach3(
         A fit of a law of parameters and tokens, e.g. ``scalelaw.fit("chinchilla", runs)``.
     budgets : sequence of float, optional
         Budgets in FLOPs; default 9 log-spaced budgets over the fit data's ``k N D`` range.
-    interval, n_boot, seed
-        Bootstrap level, replicates and seed (``interval=None``: no bootstrap).
+    level, n_boot, seed
+        Bootstrap level, replicates and seed (``level=None``: no bootstrap).
     k : float
         FLOPs per parameter per token.
     fixed : mapping, optional
         Values of the law's other inputs, e.g. ``{"unique_tokens": 1e11}`` (as in ``plan.compute_optimal``).
     """
-    _check_interval(interval, n_boot)
+    _check_interval(level, n_boot)
     result.law.inputs_for("N", "D", purpose="Approach 3")
     grid = _default_budgets(result, k) if budgets is None else np.asarray(budgets, dtype=np.float64).ravel()
     if grid.size == 0 or not np.all(np.isfinite(grid) & (grid > 0)):
         raise DataError("budgets must be finite positive FLOP counts")
     theta = np.array([result.values])
     notes: list[str] = []
-    if interval is not None:
+    if level is not None:
         boot = result.bootstrap(n=n_boot, seed=seed)
         theta = np.vstack([theta, boot.samples])
         if boot.n_failed:
@@ -750,13 +750,13 @@ def approach3(
             ("loss_opt", opt[j]["loss"]),
         ):
             row[name] = float(values[0])
-            if interval is not None:
-                row[f"{name}_low"], row[f"{name}_high"] = _percentiles(values[1:], interval)
+            if level is not None:
+                row[f"{name}_low"], row[f"{name}_high"] = _percentiles(values[1:], level)
         rows.append(row)
-    samples = a_sets[1:][np.isfinite(a_sets[1:])] if interval is not None else np.empty(0)
-    a_low, a_high = _percentiles(samples, interval) if interval is not None else (math.nan, math.nan)
+    samples = a_sets[1:][np.isfinite(a_sets[1:])] if level is not None else np.empty(0)
+    a_low, a_high = _percentiles(samples, level) if level is not None else (math.nan, math.nan)
     method = f"{result.law.name} fit, {how}"
-    if interval is not None:
+    if level is not None:
         method += f"; by-run bootstrap of the fit (n={samples.size})"
     return Exponents(
         approach=3,
@@ -770,7 +770,7 @@ def approach3(
         a_high=a_high,
         b_low=1.0 - a_high,
         b_high=1.0 - a_low,
-        level=interval,
+        level=level,
         method=method,
         table=pd.DataFrame(rows),
         notes=tuple(notes),
@@ -834,7 +834,7 @@ def compare_approaches(
     min_points: int = 5,
     window: float | None = DEFAULT_WINDOW,
     weighted: bool = False,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     n_boot: int = 1000,
     by: Literal["budgets", "points"] = "budgets",
     seed: int = 0,
@@ -856,7 +856,7 @@ def compare_approaches(
         min_points=min_points,
         window=window,
         weighted=weighted,
-        interval=interval,
+        level=level,
         n_boot=n_boot,
         by=by,
         seed=seed,
@@ -869,14 +869,14 @@ def compare_approaches(
             frame["tokens"] = frame[flops] / (k * frame[params])
         result = fit_law(law, frame, y=loss, x=None if params == "params" else [params, "tokens"])
     budgets = two.table.loc[two.table["ok"], "flops"].to_numpy()
-    three = approach3(result, budgets, interval=interval, n_boot=n_boot, seed=seed, k=k)
+    three = approach3(result, budgets, level=level, n_boot=n_boot, seed=seed, k=k)
     diff = three.a - two.a
     overlap: bool | None = None
     text = (
         f"Approach 2 gives a = {_ci(two.a, two.a_low, two.a_high, two.level)}; Approach 3 ({result.law.name}) "
         f"gives a = {_ci(three.a, three.a_low, three.a_high, three.level)}; they differ by {abs(diff):.4f}"
     )
-    if interval is not None and all(map(math.isfinite, (two.a_low, two.a_high, three.a_low, three.a_high))):
+    if level is not None and all(map(math.isfinite, (two.a_low, two.a_high, three.a_low, three.a_high))):
         overlap = bool(two.a_low <= three.a_high and three.a_low <= two.a_high)
         half = max(two.a_high - two.a_low, three.a_high - three.a_low) / 2
         scale = f" ({abs(diff) / half:.1f}× the wider half-width)" if half > 0 else ""

@@ -124,7 +124,7 @@ def grid_bias(
             for s in range(n_sim):
                 data = simulate_isoflop(p, budgets, n, h, guess_exponent, noise, seed + s)
                 try:
-                    res = approach2(data, min_points=3, window=None, interval=None)
+                    res = approach2(data, min_points=3, window=None, level=None)
                 except DataError:
                     failed += 1
                     continue

@@ -2,7 +2,7 @@
 inference-aware over-training, data-limited epochs, crossovers and effective compute.
 
 Every function works on arrays of parameter sets, so the same call evaluated on bootstrap
-replicates gives the interval (``interval=0.9``). Compute is ``C = k N D`` with ``k = 6`` FLOPs per
+replicates gives the interval (``level=0.9``). Compute is ``C = k N D`` with ``k = 6`` FLOPs per
 parameter per token unless given.
 """
 
@@ -21,6 +21,7 @@ from scalelaw._validation import check_level
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.trust.extrapolation import DEFAULT_MAX_DECADES, extrapolation_records
 
 #: Search range of log N for numeric allocation (parameters between 1e2 and 1e16).
 _LOG_N_RANGE = (math.log(1e2), math.log(1e16))
@@ -187,17 +188,17 @@ class Plan(Result):
 
 
 def parameter_sets(
-    result: FitResult, interval: float | None, n_boot: int = 1000, seed: int = 0, boot: Any = None
+    result: FitResult, level: float | None, n_boot: int = 1000, seed: int = 0, boot: Any = None
 ) -> np.ndarray:
-    """The point estimate in row 0 and, when ``interval`` is set, bootstrap replicates below it.
+    """The point estimate in row 0 and, when ``level`` is set, bootstrap replicates below it.
 
     ``boot`` reuses a :class:`~scalelaw.trust.bootstrap.Bootstrap` of this fit (one bootstrap, many decisions);
     otherwise ``n_boot`` by-run replicates are drawn with ``seed``.
     """
     point = np.array([result.values])
-    if interval is None:
+    if level is None:
         return point
-    check_level(interval, "interval")
+    check_level(level)
     if boot is None:
         boot = result.bootstrap(n=n_boot, seed=seed)
     elif boot.result is not result and boot.result.values != result.values:
@@ -223,7 +224,7 @@ def compute_optimal(
     flops: float | list[float] | np.ndarray,
     k: float = 6.0,
     fixed: Mapping[str, float] | None = None,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
@@ -241,10 +242,10 @@ def compute_optimal(
         FLOPs per parameter per token (6 for forward + backward).
     fixed : mapping, optional
         Values of other inputs, e.g. ``{"unique_tokens": 1e11}`` for the data-constrained law.
-    interval : float, optional
+    level : float, optional
         Add by-run bootstrap intervals at this level (``*_low``/``*_high`` columns).
     n_boot, seed : int
-        Bootstrap replicates and seed behind ``interval``.
+        Bootstrap replicates and seed behind ``level``.
     boot : Bootstrap, optional
         A bootstrap of ``result`` to reuse instead (every decision in this module takes one).
 
@@ -257,7 +258,7 @@ def compute_optimal(
     >>> sorted(plan.table.columns)
     ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
     """
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     rows = []
     for c in np.atleast_1d(np.asarray(flops, dtype=np.float64)):
         if not (math.isfinite(c) and c > 0):
@@ -269,12 +270,12 @@ def compute_optimal(
             "tokens_per_param": opt["tokens_per_param"],
             "loss_opt": opt["loss"],
         }
-        rows.append({"flops": float(c), **_with_interval(named, interval)})
-    return Plan(pd.DataFrame(rows), interval, _method(interval, n_boot))
+        rows.append({"flops": float(c), **_with_interval(named, level)})
+    return Plan(pd.DataFrame(rows), level, _method(level, n_boot))
 
 
-def _method(interval: float | None, n_boot: int) -> str:
-    return "point estimate" if interval is None else f"bootstrap by run (n={n_boot}), percentile"
+def _method(level: float | None, n_boot: int) -> str:
+    return "point estimate" if level is None else f"bootstrap by run (n={n_boot}), percentile"
 
 
 def compute_for_loss(
@@ -282,7 +283,7 @@ def compute_for_loss(
     target_loss: float,
     k: float = 6.0,
     fixed: Mapping[str, float] | None = None,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
@@ -298,7 +299,7 @@ def compute_for_loss(
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     solve = None if fixed else result.law.closed_form("compute_for_loss")
     if solve is not None:
         C, N, D = solve(theta, target_loss, k)
@@ -317,13 +318,13 @@ def compute_for_loss(
             "at any budget (the target is below the law's floor)"
         )
     named = {"flops": C, "params_opt": N, "tokens_opt": D}
-    row = {"target_loss": target_loss, **_with_interval(named, interval)}
+    row = {"target_loss": target_loss, **_with_interval(named, level)}
     notes: tuple[str, ...] = ()
-    if interval is not None:
+    if level is not None:
         share = float(np.mean(~np.isfinite(C[1:])))
         if share > 0:
             notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
-    return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot), notes, inputs=("target_loss",))
+    return Plan(pd.DataFrame([row]), level, _method(level, n_boot), notes, inputs=("target_loss",))
 
 
 _BUDGET_RANGE = (math.log(1e10), math.log(1e40))
@@ -369,7 +370,7 @@ def inference_optimal(
     flops: float | None = None,
     k_train: float = 6.0,
     k_inference: float = 2.0,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
@@ -384,7 +385,7 @@ def inference_optimal(
         raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
     if (target_loss is None) == (flops is None):
         raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     law = result.law
     if target_loss is None:
         target_loss = float(optimum(law, theta[[0]], float(flops), k_train)["loss"][0])
@@ -401,8 +402,8 @@ def inference_optimal(
         "train_flops": rows["train_flops"],
         "total_flops": rows["total_flops"],
     }
-    row = {"target_loss": target_loss, "inference_tokens": inference_tokens, **_with_interval(named, interval)}
-    return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot))
+    row = {"target_loss": target_loss, "inference_tokens": inference_tokens, **_with_interval(named, level)}
+    return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
 
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
@@ -450,7 +451,7 @@ def data_limited(
     flops: float,
     unique_tokens: float,
     k: float = 6.0,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
@@ -469,7 +470,7 @@ def data_limited(
         )
     if not (unique_tokens > 0 and flops > 0):
         raise FitError("flops and unique_tokens must be > 0")
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     opt = optimum(result.law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
     fresh = _predict_paired(
         result.law, theta, _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": np.inf})
@@ -484,8 +485,40 @@ def data_limited(
     if "R_D_star" in result.law.param_names:
         r_d = theta[:, result.law.param_names.index("R_D_star")]
         named["half_value_epochs"] = 1.0 + r_d * math.log(2.0)
-    row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, interval)}
-    return Plan(pd.DataFrame([row]), interval, _method(interval, n_boot))
+    row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, level)}
+    return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
+
+
+#: (size, tokens) columns of a plan's table, by kind of plan: the runs it proposes.
+PLAN_SIZE_COLUMNS = (("params_opt", "tokens_opt"), ("params", "tokens_crit"))
+
+
+def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX_DECADES) -> list[dict[str, Any]]:
+    """:meth:`Plan.to_records`, each with how far its run lies beyond the data (``extrapolation``).
+
+    The run a plan proposes is its size and tokens (``params_opt, tokens_opt``, or ``params, tokens_crit`` for
+    critical tokens) as the first two inputs of ``result``'s law; :func:`scalelaw.trust.extrapolation.distance`
+    measures it and warns past ``max_decades`` of compute. Plans without such columns, and fits saved without
+    their data, get no ``extrapolation``.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> rec = plan_records(fit, compute_optimal(fit, 1e22))[0]
+    >>> sorted(rec)[:3], rec["extrapolation"]["decades_compute"] > 0
+    (['extrapolation', 'flops', 'loss_opt'], True)
+    """
+    records = plan.to_records()
+    columns = set(plan.table.columns)
+    sizes = next((pair for pair in PLAN_SIZE_COLUMNS if set(pair) <= columns), None)
+    if sizes is not None:
+        names = result.law.inputs[:2]
+        frame = {names[0]: plan.table[sizes[0]].to_numpy(), names[1]: plan.table[sizes[1]].to_numpy()}
+        for rec, extra in zip(records, extrapolation_records(result, frame, max_decades) or [], strict=False):
+            rec["extrapolation"] = extra
+    return records
 
 
 # ------------------------------------------------------------------------- crossover and effective compute
@@ -559,7 +592,7 @@ def compare(
     b: FitResult,
     flops: float | list[float] | np.ndarray,
     search: tuple[float, float] = (1e15, 1e30),
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 500,
     seed: int = 0,
 ) -> Comparison:
@@ -570,8 +603,8 @@ def compare(
     (independent resamples of their runs).
     """
     budgets = np.atleast_1d(np.asarray(flops, dtype=np.float64))
-    ta = parameter_sets(a, interval, n_boot, seed)
-    tb = parameter_sets(b, interval, n_boot, seed + 1)
+    ta = parameter_sets(a, level, n_boot, seed)
+    tb = parameter_sets(b, level, n_boot, seed + 1)
     n = min(ta.shape[0], tb.shape[0])
     ta, tb = ta[:n], tb[:n]
     grid = np.geomspace(search[0], search[1], 301)
@@ -582,7 +615,7 @@ def compare(
     share = float(np.mean(np.isfinite(firsts))) if n > 1 else None
     cross_interval = None
     if n > 1 and np.isfinite(firsts).any():
-        q = (1 - interval) / 2 if interval else 0.05
+        q = (1 - level) / 2 if level else 0.05
         cross_interval = (float(np.nanquantile(firsts, q)), float(np.nanquantile(firsts, 1 - q)))
     # Effective compute: invert A's frontier at B's loss, per set, on the shared grid.
     wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
@@ -592,12 +625,12 @@ def compare(
     for j, c in enumerate(budgets):
         c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
         named = {"loss_a": frontier(a, [c], ta)[:, 0], "loss_b": lb_at[:, j], "multiplier": c_a / c}
-        rows.append({"flops": float(c), **_with_interval(named, interval)})
+        rows.append({"flops": float(c), **_with_interval(named, level)})
     notes = []
     if not crossovers:
         better = "B" if lb[0, len(grid) // 2] < la[0, len(grid) // 2] else "A"
         notes.append(f"no crossover between {search[0]:.0e} and {search[1]:.0e} FLOPs: {better} is better throughout")
-    return Comparison(crossovers, cross_interval, share, pd.DataFrame(rows), interval, tuple(notes))
+    return Comparison(crossovers, cross_interval, share, pd.DataFrame(rows), level, tuple(notes))
 
 
 def _crossings(grid: np.ndarray, diff: np.ndarray) -> list[list[float]]:

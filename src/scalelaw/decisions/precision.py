@@ -16,7 +16,7 @@ published constants (``scalelaw.laws.precision.SUN2025``):
 * :func:`optimal_float_layout` — the exponent/mantissa split of a total bit width that minimizes the
   quantization loss (Sun et al. Eq. 19), continuous and on integers.
 
-Every function evaluates the point estimate and, with ``interval=0.9``, the same quantity on by-run bootstrap
+Every function evaluates the point estimate and, with ``level=0.9``, the same quantity on by-run bootstrap
 replicates (:meth:`FitResult.bootstrap`), giving percentile intervals in ``*_low``/``*_high`` columns of a
 :class:`scalelaw.decisions.plan.Plan`. Pass ``boot=`` to reuse one bootstrap across several decisions.
 """
@@ -123,7 +123,7 @@ def _method(theta: np.ndarray, level: float | None) -> str:
 def effective_params(
     result: FitResult,
     params: float | np.ndarray,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Bootstrap | None = None,
@@ -137,7 +137,7 @@ def effective_params(
         A fit of the ``precision`` law.
     params : float or array
         Parameter counts ``N``.
-    interval : float, optional
+    level : float, optional
         Add by-run bootstrap intervals at this level.
     **bits : float or array
         Training bit-width of every precision column of the law, e.g. ``bits_w=4``.
@@ -165,10 +165,10 @@ def effective_params(
     cols = _rows(params=params, **_training_bits(law, bits, "effective_params"))
     _check_positive(cols, ["params"])
     check_bits(cols, law.bits)
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     ratio = np.exp(_log_factor(law, _params(law, theta), cols))
     named = {"params_eff": cols["params"][None, :] * ratio, "params_eff_ratio": ratio}
-    return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
 
 
 def ptq_degradation(
@@ -176,7 +176,7 @@ def ptq_degradation(
     params: float | np.ndarray,
     tokens: float | np.ndarray,
     bits_post: float | np.ndarray,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Bootstrap | None = None,
@@ -194,9 +194,9 @@ def ptq_degradation(
     cols = _rows(params=params, tokens=tokens, bits_post=bits_post)
     _check_positive(cols, ["params", "tokens"])
     check_bits(cols, ["bits_post"])
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     named = {"ptq_loss": _ptq(_params(law, theta), cols)}
-    return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
 
 
 def _ptq(p: Mapping[str, np.ndarray], cols: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -210,7 +210,7 @@ def critical_tokens(
     result: FitResult,
     params: float | np.ndarray,
     bits_post: float | np.ndarray,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Bootstrap | None = None,
@@ -235,7 +235,7 @@ def critical_tokens(
     cols = _rows(params=params, bits_post=bits_post, **_training_bits(law, bits, "critical_tokens"))
     _check_positive(cols, ["params"])
     check_bits(cols, ["bits_post", *law.bits])
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     p = _params(law, theta)
     log_N = np.log(cols["params"])[None, :]
     log_K = np.log(p["C_T"]) - cols["bits_post"][None, :] / p["gamma_post"] - p["gamma_N"] * log_N
@@ -249,7 +249,7 @@ def critical_tokens(
             + np.exp(log_K + p["gamma_D"] * log_D)
         )
     named = {"tokens_crit": D, "tokens_per_param_crit": D / cols["params"][None, :], "loss_crit": loss}
-    return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
 
 
 def optimal_precision(
@@ -261,7 +261,7 @@ def optimal_precision(
     vary: Sequence[str] | None = None,
     fixed: Mapping[str, float] | None = None,
     reference_bits: float | None = 16.0,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Bootstrap | None = None,
@@ -323,7 +323,7 @@ def optimal_precision(
     c_grid = np.asarray(cost(grid), dtype=np.float64)
     if c_grid.shape != grid.shape or not np.all(np.isfinite(c_grid) & (c_grid > 0)):
         raise DataError("cost(bits) must return one finite positive cost per bit-width on bits_range")
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     p = _params(law, theta)
     notes: list[str] = []
     rows = []
@@ -352,9 +352,9 @@ def optimal_precision(
             ref_bits = np.array([float(reference_bits)])
             ref = at(ref_bits, _cost(cost, ref_bits))
             named.update(params_ref=ref["params"][:, 0], tokens_ref=ref["tokens"][:, 0], loss_ref=ref["loss"][:, 0])
-        rows.append(_table({"flops": np.array([C])}, {n: v[:, None] for n, v in named.items()}, interval))
+        rows.append(_table({"flops": np.array([C])}, {n: v[:, None] for n, v in named.items()}, level))
     table = pd.concat(rows, ignore_index=True)
-    return Plan(table, interval, _method(theta, interval), notes=tuple(dict.fromkeys(notes)), inputs=("flops",))
+    return Plan(table, level, _method(theta, level), notes=tuple(dict.fromkeys(notes)), inputs=("flops",))
 
 
 def _optimum_at(
@@ -412,7 +412,7 @@ def _argmin_bits(at: Callable, grid: np.ndarray, cost: Callable, lo: float, hi: 
 
 def _fp_sets(
     result: FitResult | Mapping[str, float],
-    interval: float | None,
+    level: float | None,
     n_boot: int,
     seed: int,
     boot: Bootstrap | None,
@@ -423,14 +423,14 @@ def _fp_sets(
     A fit of ``law.fix(...)`` (e.g. ``delta``, ``nu`` held at the paper's values) is unwrapped to the full law.
     """
     if isinstance(result, Mapping):
-        if interval is not None:
+        if level is not None:
             raise LawError("intervals need a FitResult (bootstrap by run); published constants give a point estimate")
         law = fp_quant() if law is None else law
         return law, law.theta(result)
     if law is not None:
         raise LawError("law= is only for constants; a FitResult carries its own law")
     fitted = result.law
-    theta = parameter_sets(result, interval, n_boot, seed, boot)
+    theta = parameter_sets(result, level, n_boot, seed, boot)
     if isinstance(fitted, FixedLaw) and isinstance(fitted.base, FpQuantLaw):
         return fitted.base, fitted._full(theta)
     if not isinstance(fitted, FpQuantLaw):
@@ -476,7 +476,7 @@ def critical_data_size(
     exp_bits: float | np.ndarray | None = None,
     man_bits: float | np.ndarray | None = None,
     block: float | np.ndarray | None = None,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Bootstrap | None = None,
@@ -498,7 +498,7 @@ def critical_data_size(
         Parameter counts ``N``.
     exp_bits, man_bits, block : float or array
         Exponent bits, mantissa bits and block size; may be omitted where the law fixed them.
-    interval : float, optional
+    level : float, optional
         Add by-run bootstrap intervals at this level.
     law : FpQuantLaw, optional
         The law the constants belong to (default ``fp_quant()``); only with a mapping.
@@ -519,7 +519,7 @@ def critical_data_size(
     >>> [round(float(t) / 1e12, 2) for t in plan.table["tokens_crit"]]
     [1729.55, 27.33, 0.39]
     """
-    law, theta = _fp_sets(result, interval, n_boot, seed, boot, law)
+    law, theta = _fp_sets(result, level, n_boot, seed, boot, law)
     fmt = _fp_format(law, "critical_data_size", exp_bits=exp_bits, man_bits=man_bits, block=block)
     cols = _rows(params=params, **fmt)
     _check_positive(cols, ["params"])
@@ -533,13 +533,13 @@ def critical_data_size(
         D = np.exp(log_D)
         loss = p["n"] * np.exp(-p["alpha"] * log_N) + p["eps"] + 2.0 * p["d"] * np.exp(-p["beta"] * log_D)
     named = {"tokens_crit": D, "tokens_per_param_crit": D / cols["params"][None, :], "loss_crit": loss}
-    return Plan(_table(cols, named, interval), interval, _method(theta, interval), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
 
 
 def optimal_float_layout(
     result: FitResult | Mapping[str, float],
     bits: int | Sequence[int] | np.ndarray,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     boot: Bootstrap | None = None,
@@ -562,7 +562,7 @@ def optimal_float_layout(
         or constants such as :data:`scalelaw.laws.precision.SUN2025`.
     bits : int or sequence of int
         Total bit widths ``P >= 1`` (sign bit included).
-    interval : float, optional
+    level : float, optional
         Add by-run bootstrap intervals at this level.
 
     Returns
@@ -580,7 +580,7 @@ def optimal_float_layout(
     >>> [f"E{e:.0f}M{m:.0f}" for e, m in zip(table["exp_bits_int"], table["man_bits_int"])]
     ['E2M1', 'E4M3', 'E8M7']
     """
-    law, theta = _fp_sets(result, interval, n_boot, seed, boot, law)
+    law, theta = _fp_sets(result, level, n_boot, seed, boot, law)
     fixed = [f"{col}={law.factor(col):g}" for col in ("exp_bits", "man_bits") if law.column(col) is None]
     if fixed:
         raise LawError(
@@ -609,4 +609,4 @@ def optimal_float_layout(
         "man_bits_int": P[None, :] - 1 - E_int,
         "exponent_share": np.broadcast_to(share, E_opt.shape),
     }
-    return Plan(_table({"bits": P}, named, interval), interval, _method(theta, interval), inputs=("bits",))
+    return Plan(_table({"bits": P}, named, level), level, _method(theta, level), inputs=("bits",))

@@ -10,9 +10,17 @@ from scalelaw._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "downstream": ["Chain", "ChainBootstrap", "chain", "fit_chain", "fit_least_squares"],
+        "downstream": ["Chain", "ChainBootstrap", "chain", "chain_records", "fit_chain", "fit_least_squares"],
         "emergence": ["MetricComparison", "PassUntilFit", "compare_metrics", "fit_passuntil", "pass_rates"],
         "mixture": ["MixtureFit", "MixtureOptimum", "compare_models", "fit_mixture", "optimize_mixture"],
-        "sampling": ["CoverageFit", "coverage_curve", "fit_coverage", "pass_at_k", "samples_for_coverage"],
+        "sampling": [
+            "CoverageFit",
+            "CoverageStudy",
+            "coverage_curve",
+            "coverage_study",
+            "fit_coverage",
+            "pass_at_k",
+            "samples_for_coverage",
+        ],
     },
 )

@@ -561,3 +561,46 @@ def chain_bootstrap(
         n_shared_runs=int(shared.size),
         seed=seed,
     )
+
+
+def chain_records(
+    two_stage: Chain,
+    points: Sequence[Mapping[str, float]],
+    boot: ChainBootstrap | Callable[[], ChainBootstrap] | None = None,
+    level: float = 0.9,
+    observation: bool = False,
+    stages: bool = False,
+) -> list[dict[str, Any]]:
+    """Two-stage predictions at ``points`` as JSON-ready records (what ``scalelaw chain --json`` prints).
+
+    Each record has ``at`` (the point), the predicted loss (under the loss fit's output name) and ``value`` (the
+    metric); with ``boot`` (a :class:`ChainBootstrap`, or a function that draws one, called after the point
+    predictions so that a caller can show its progress) also the joint interval ``low, high, level, method``
+    and, with ``stages``, each stage's interval alone (``loss_only_low/high``, ``metric_only_low/high``).
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> runs = scalelaw.load_runs("dataset:gadre2024_rpj")
+    >>> two = chain(scalelaw.fit("overtrain", runs), scalelaw.fit("downstream_exp", runs, y="err_avg_subset_17"))
+    >>> rec = chain_records(two, [{"params": 7e9, "tokens": 1.4e11}])[0]
+    >>> sorted(rec), 0 < rec["value"] < 1
+    (['at', 'loss', 'value'], True)
+    """
+    frame = {name: [p[name] for p in points] for name in two_stage.loss_fit.law.inputs}
+    rows: list[dict[str, Any]] = [
+        {"at": p, two_stage.loss: float(loss), "value": float(v)}
+        for p, loss, v in zip(points, two_stage.predict_loss(frame), two_stage.predict(frame), strict=True)
+    ]
+    if boot is None:
+        return rows
+    boot = boot() if callable(boot) else boot
+    for vary in ("both", "loss", "metric") if stages else ("both",):
+        table = boot.predict(frame, level=level, observation=observation, vary=vary)
+        key = "" if vary == "both" else f"{vary}_only_"
+        for row, low, high in zip(rows, table["low"], table["high"], strict=True):
+            row.update({f"{key}low": float(low), f"{key}high": float(high)})
+            if vary == "both":
+                row.update(level=level, method=str(table["method"].iloc[0]))
+    return rows

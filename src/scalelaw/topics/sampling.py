@@ -937,6 +937,66 @@ def samples_for_coverage(fit: CoverageFit, target: float | Sequence[float], leve
     )
 
 
+@dataclass(frozen=True)
+class CoverageStudy:
+    """A coverage (or verifier-success) curve, the law fitted to it and the samples needed for targets.
+
+    ``fit`` is None with fewer than three budgets, ``targets`` without target coverages (or without a fit).
+    """
+
+    curve: pd.DataFrame
+    fit: CoverageFit | None = None
+    targets: pd.DataFrame | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``curve`` and ``targets`` as records, ``fit`` as law, params, paper constants, decades,
+        identifiability and parameter intervals (what ``scalelaw passk --json`` prints)."""
+        f = self.fit
+        fit = None
+        if f is not None:
+            fit = {"law": f.result.law.name, "params": f.params, "paper": f.paper_params, "decades": f.decades}
+            fit.update(identifiable=f.identifiable, interval=f.interval().to_dict("records"))
+        targets = None if self.targets is None else self.targets.to_dict("records")
+        return {"curve": self.curve.to_dict("records"), "fit": fit, "targets": targets}
+
+
+def coverage_study(
+    table: Any,
+    ks: Sequence[int] | np.ndarray | None = None,
+    method: Metric = "coverage",
+    law: Literal["coverage", "coverage_ceiling"] = "coverage",
+    targets: Sequence[float] | None = None,
+    n_boot: int = 200,
+    level: float = 0.9,
+    seed: int = 0,
+    mapping: Any = None,
+) -> CoverageStudy:
+    """:func:`coverage_curve` (or :func:`verifier_success` for ``best_of``/``majority``), :func:`fit_coverage`
+    when the curve has three budgets or more, and :func:`samples_for_coverage` at ``targets``.
+
+    The curve's interval resamples problems ``max(n_boot, 10)`` times; the fit's, ``n_boot`` times.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> table = {"n_samples": np.full(200, 1000), "n_correct": rng.binomial(1000, rng.beta(0.3, 3, 200))}
+    >>> study = coverage_study(table, [1, 10, 100, 1000], targets=[0.9], n_boot=20)
+    >>> len(study.curve), study.fit.result.law.name, len(study.targets)
+    (4, 'coverage', 1)
+    """
+    boot = max(n_boot, 10)
+    common = dict(level=level, n_boot=boot, seed=seed, mapping=mapping)
+    if method == "coverage":
+        curve = coverage_curve(table, ks, **common)  # type: ignore[arg-type]
+    else:
+        curve = verifier_success(table, ks, method=method, **common)  # type: ignore[arg-type]
+    if len(curve) < 3:
+        return CoverageStudy(curve)
+    fitted = fit_coverage(table, ks, law=law, metric=method, n_boot=n_boot, level=level, seed=seed, mapping=mapping)
+    need = samples_for_coverage(fitted, targets) if targets else None
+    return CoverageStudy(curve, fitted, need)
+
+
 def _invert(theta: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """k reaching each target for each parameter set (rows): ``inf`` where the target is at or above the ceiling."""
     A, b = theta[:, [0]], theta[:, [1]]
@@ -950,7 +1010,9 @@ def _invert(theta: np.ndarray, targets: np.ndarray) -> np.ndarray:
 __all__ = [
     "MIN_DECADES",
     "CoverageFit",
+    "CoverageStudy",
     "coverage_curve",
+    "coverage_study",
     "default_ks",
     "fit_coverage",
     "pass_at_k",

@@ -42,6 +42,7 @@ from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import BoundWarning, ConvergenceWarning, DataError, FitError, IdentifiabilityWarning
 from scalelaw.fitting.fit import SCALE_COLUMNS, fit
+from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 
@@ -52,6 +53,7 @@ __all__ = [
     "Split",
     "backtest",
     "backtest_predictions",
+    "backtest_with_fit",
     "parse_holdout",
     "rolling_backtest",
     "select_law",
@@ -369,7 +371,7 @@ def backtest(
     runs: RunsLike,
     holdout: Holdout = "top:0.2:flops",
     y: str | None = None,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
@@ -385,13 +387,13 @@ def backtest(
         Which runs to hold out (see :func:`split_runs`); whole runs only.
     y : str, optional
         Column to fit and predict; defaults to each law's output (``"loss"``).
-    interval : float, optional
+    level : float, optional
         Level (e.g. 0.9) of prediction intervals whose coverage of the held-out observations is
         reported, when :class:`~scalelaw.FitResult` offers ``predict_interval``; ``coverage`` is NaN otherwise.
         LR-schedule laws fitted on fewer than 8 runs use the block bootstrap (see
         :func:`scalelaw.trust.bootstrap.default_by`).
     n_boot : int
-        Bootstrap refits per law behind ``interval`` (fewer is faster and noisier).
+        Bootstrap refits per law behind ``level`` (fewer is faster and noisier).
     **fit_kwargs
         Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
         ``law_options``, ``schedule`` for the LR-schedule laws, covering the held-out runs too, ...).
@@ -436,9 +438,9 @@ def backtest(
     >>> bool(table.loc[0, "mean_abs_rel_error"] < 0.05)
     True
     """
-    runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
     split = split_runs(runs, holdout)
-    return _evaluate(resolved, runs, split, y, interval, n_boot, fit_kwargs)[0]
+    return _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[0]
 
 
 def backtest_predictions(
@@ -446,7 +448,7 @@ def backtest_predictions(
     runs: RunsLike,
     holdout: Holdout = "top:0.2:flops",
     y: str | None = None,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
@@ -454,7 +456,7 @@ def backtest_predictions(
 
     Parameters
     ----------
-    laws, runs, holdout, y, interval, n_boot, **fit_kwargs
+    laws, runs, holdout, y, level, n_boot, **fit_kwargs
         As for :func:`backtest`.
 
     Returns
@@ -462,7 +464,7 @@ def backtest_predictions(
     pandas.DataFrame
         One row per (law, held-out row): ``law``, ``row`` (the data's row label), ``run`` (when the data
         has run ids), the split column, ``observed``, ``predicted``, ``rel_error`` (signed,
-        ``predicted / observed - 1``) and, with ``interval``, ``low``, ``high`` and ``covered``. A law
+        ``predicted / observed - 1``) and, with ``level``, ``low``, ``high`` and ``covered``. A law
         that could not be fitted has no rows.
 
     Examples
@@ -473,9 +475,41 @@ def backtest_predictions(
     >>> bool((rows["rel_error"].abs() < 0.05).all())
     True
     """
-    runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
     split = split_runs(runs, holdout)
-    return _evaluate(resolved, runs, split, y, interval, n_boot, fit_kwargs)[1]
+    return _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[1]
+
+
+def backtest_with_fit(
+    law: str | Law, runs: RunsLike, holdout: Holdout = "top:0.2:flops", **fit_kwargs: Any
+) -> tuple[pd.DataFrame, Split, FitResult]:
+    """One law's :func:`backtest` with the split behind it and the law fitted on the training side.
+
+    What a report of the backtest draws: the table's row, which runs were held out, and the training fit whose
+    predictions for them the table scores. That fit's warnings are silenced: the table reports its status.
+
+    Parameters
+    ----------
+    law, runs, holdout, **fit_kwargs
+        As for :func:`backtest` (``fit_kwargs`` go to both the backtest and the training fit).
+
+    Returns
+    -------
+    (DataFrame, Split, FitResult)
+
+    Examples
+    --------
+    >>> table, split, train_fit = backtest_with_fit("chinchilla", "dataset:gadre2024_rpj", "largest:2:params")
+    >>> len(table), split.test.n_runs, train_fit.n_runs == split.train.n_runs
+    (1, 3, True)
+    """
+    runs = load_runs(runs)
+    split = split_runs(runs, holdout)
+    table = backtest([law], runs, holdout=holdout, **fit_kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_fit = fit(law, split.train, **fit_kwargs)
+    return table, split, train_fit
 
 
 def rolling_backtest(
@@ -484,7 +518,7 @@ def rolling_backtest(
     fractions: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5),
     column: str = DEFAULT_COLUMN,
     y: str | None = None,
-    interval: float | None = None,
+    level: float | None = None,
     n_boot: int = 1000,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
@@ -495,7 +529,7 @@ def rolling_backtest(
 
     Parameters
     ----------
-    laws, runs, y, interval, n_boot, **fit_kwargs
+    laws, runs, y, level, n_boot, **fit_kwargs
         As for :func:`backtest`.
     fractions : sequence of float
         Holdout fractions (``top:FRACTION:COLUMN``). A fraction that holds out the same runs as an
@@ -514,7 +548,7 @@ def rolling_backtest(
     >>> table[["fraction", "n_test"]].values.tolist()
     [[0.1, 4.0], [0.3, 11.0]]
     """
-    runs, resolved, fit_kwargs = _prepare(laws, runs, y, interval, fit_kwargs)
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
     if not len(fractions):
         raise DataError("rolling_backtest needs at least one fraction")
     tables, seen = [], set()
@@ -524,22 +558,22 @@ def rolling_backtest(
         if key in seen:
             continue
         seen.add(key)
-        table = _evaluate(resolved, runs, split, y, interval, n_boot, fit_kwargs)[0]
+        table = _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[0]
         table.insert(0, "fraction", float(fraction))
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 
 def _prepare(
-    laws: LawsLike, runs: RunsLike, y: str | None, interval: float | None, fit_kwargs: dict[str, Any]
+    laws: LawsLike, runs: RunsLike, y: str | None, level: float | None, fit_kwargs: dict[str, Any]
 ) -> tuple[Runs, list[tuple[str, Law]], dict[str, Any]]:
     """Check everything that does not depend on the split, before any fit runs."""
     runs = load_runs(runs)
     fit_kwargs = dict(fit_kwargs)
     resolved = _resolve_laws(laws, fit_kwargs)
     _check_columns(resolved, runs, y)
-    if interval is not None:
-        check_level(interval, "interval")
+    if level is not None:
+        check_level(level)
     return runs, resolved, fit_kwargs
 
 
@@ -596,12 +630,12 @@ def _evaluate(
     runs: Runs,
     split: Split,
     y: str | None,
-    interval: float | None,
+    level: float | None,
     n_boot: int,
     fit_kwargs: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The backtest table (one row per law) and the held-out predictions (one row per law and test row)."""
-    if interval is not None and (isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 20):
+    if level is not None and (isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 20):
         raise DataError(f"n_boot must be a whole number of bootstrap refits >= 20 for intervals, got {n_boot!r}")
     n_train = len(split.train)
     too_few = [(label, law.n_params) for label, law in resolved if law.n_params > n_train]
@@ -627,7 +661,7 @@ def _evaluate(
     rows, predictions = [], []
     for label, law in resolved:
         row: dict[str, Any] = {"law": label, "formula": law.formula(), "n_params": law.n_params, **common}
-        scores, held_out = _score(law, split, y, interval, n_boot, kwargs)
+        scores, held_out = _score(law, split, y, level, n_boot, kwargs)
         row.update(scores)
         rows.append(row)
         if held_out is not None:
@@ -635,7 +669,7 @@ def _evaluate(
             predictions.append(held_out)
     table = pd.DataFrame(rows, columns=_COLUMNS)
     columns = ["law", "row", *(["run"] if "run" in split.test.table.columns else []), *_split_columns(split)]
-    columns += ["observed", "predicted", "rel_error", *(["low", "high", "covered"] if interval is not None else [])]
+    columns += ["observed", "predicted", "rel_error", *(["low", "high", "covered"] if level is not None else [])]
     held = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=columns)
     return table, held[columns]
 
@@ -687,10 +721,10 @@ def _train_weights(weights: Any, runs: Runs, split: Split) -> np.ndarray | None:
 
 
 def _score(
-    law: Law, split: Split, y: str | None, interval: float | None, n_boot: int, kwargs: dict[str, Any]
+    law: Law, split: Split, y: str | None, level: float | None, n_boot: int, kwargs: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     nan_row: dict[str, Any] = {m: math.nan for m in (*METRICS, "in_sample_rmse_log", "coverage")}
-    nan_row.update(interval=math.nan if interval is None else interval, converged=None, not_identifiable=None)
+    nan_row.update(interval=math.nan if level is None else level, converged=None, not_identifiable=None)
     nan_row.update(at_bound="", error="")
     try:
         with warnings.catch_warnings():
@@ -727,8 +761,8 @@ def _score(
             held_out[col] = test[col].to_numpy()
     held_out["observed"], held_out["predicted"] = observed, predicted
     held_out["rel_error"] = predicted / observed - 1.0
-    if interval is not None:
-        band = _interval(result, split, interval, n_boot)
+    if level is not None:
+        band = _interval(result, split, level, n_boot)
         if band is None:
             held_out["low"] = held_out["high"] = math.nan
             held_out["covered"] = None
@@ -839,7 +873,7 @@ def select_law(
     metric : {"mean_abs_rel_error", "max_abs_rel_error", "rmse_log"}
         Held-out error to rank by (smaller is better).
     **kwargs
-        Passed to :func:`backtest` (``y``, ``interval``, fit options).
+        Passed to :func:`backtest` (``y``, ``level``, fit options).
 
     Returns
     -------

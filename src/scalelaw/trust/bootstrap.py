@@ -479,6 +479,40 @@ def _evaluate(result: FitResult, theta: np.ndarray, of: Derived | str | None) ->
     return np.asarray(of(params), dtype=np.float64)
 
 
+def curve_band(
+    boot: Bootstrap, curves: pd.DataFrame, schedule: Any = None, level: float = 0.9, observation: bool = False
+) -> pd.DataFrame:
+    """Predicted loss curves with ``low, high, method`` columns from a bootstrap of the LR-schedule fit.
+
+    Parameters
+    ----------
+    boot : Bootstrap
+        Replicates of the fit that predicted ``curves``, with the schedules of its runs
+        (:func:`scalelaw.fitting.refit.with_schedule` for a fit loaded from JSON).
+    curves : DataFrame
+        :func:`scalelaw.data.schedules.predict_curves`'s table: ``run, step, loss`` (and ``params``).
+    schedule : Schedules, table, path or array, optional
+        LRs of the predicted runs, when the fit's own schedules lack them.
+    level, observation
+        As for :meth:`Bootstrap.predict`.
+
+    Returns
+    -------
+    DataFrame
+        ``curves`` with ``low``, ``high`` and ``method``; steps where the law is undefined (no LR area yet, a NaN
+        loss) keep NaN bounds.
+    """
+    table = curves.assign(low=np.nan, high=np.nan, method="")
+    defined = np.isfinite(table["loss"].to_numpy())
+    if defined.any():
+        rows = table.loc[defined].drop(columns=["loss", "low", "high", "method"])
+        got = boot.predict(rows, level=level, observation=observation, schedule=schedule)
+        table.loc[defined, "low"] = got["low"].to_numpy()
+        table.loc[defined, "high"] = got["high"].to_numpy()
+        table["method"] = str(got["method"].iloc[0])
+    return table
+
+
 # ---------------------------------------------------------------------------------------------- profile
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -107,3 +107,81 @@ def warn_if_far(table: pd.DataFrame, max_decades: float = DEFAULT_MAX_DECADES) -
     for message in messages:
         warnings.warn(message, ExtrapolationWarning, stacklevel=2)
     return messages
+
+
+def extrapolation_records(
+    result: FitResult, points: Mapping[str, Any] | pd.DataFrame, max_decades: float = DEFAULT_MAX_DECADES
+) -> list[dict[str, float | bool]] | None:
+    """:func:`distance` of each point as JSON-ready records, warning (:func:`warn_if_far`) past ``max_decades``.
+
+    Returns
+    -------
+    list of dict or None
+        One dict per point, ``decades_*`` as floats and ``outside_*`` as bools; None for a fit saved without its
+        data (the distance is then unknown).
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> rec = extrapolation_records(fit, {"params": [7e10], "tokens": [1.4e12]})[0]
+    >>> rec["outside_range"], round(rec["decades_params"], 2)
+    (True, 1.01)
+    """
+    if result.data is None:
+        return None
+    table = distance(result, points)
+    warn_if_far(table, max_decades)
+    return [
+        {k: (bool(v) if k.startswith("outside") else float(v)) for k, v in rec.items()}
+        for rec in table.to_dict(orient="records")
+    ]
+
+
+def prediction_records(
+    result: FitResult,
+    points: Sequence[Mapping[str, float]],
+    boot: Any = None,
+    level: float = 0.9,
+    observation: bool = False,
+    max_decades: float = DEFAULT_MAX_DECADES,
+) -> list[dict[str, Any]]:
+    """Predictions at ``points`` with how far each reaches beyond the data and, given ``boot``, an interval.
+
+    What ``scalelaw predict --json`` prints: one record per point, ``at`` (the point), ``value``,
+    ``extrapolation`` (:func:`extrapolation_records`; absent for a fit without its data) and, with a bootstrap,
+    ``low``, ``high``, ``level`` and ``method`` from :meth:`~scalelaw.trust.bootstrap.Bootstrap.predict`.
+
+    Parameters
+    ----------
+    result : FitResult
+    points : sequence of mapping
+        Inputs of the law, one mapping per point, e.g. ``[{"params": 7e10, "tokens": 1.4e12}]``.
+    boot : Bootstrap or callable, optional
+        Replicates of ``result`` for the interval (none without it), or a function that draws them, called
+        after the point predictions (so that a caller can show its progress).
+    level, observation
+        Interval level, and whether it is for a new measurement rather than the law's value.
+    max_decades : float
+        Warn (:class:`ExtrapolationWarning`) for points further beyond the largest run.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj")
+    >>> rec = prediction_records(fit, [{"params": 7e10, "tokens": 1.4e12}])[0]
+    >>> sorted(rec), round(rec["value"], 3)
+    (['at', 'extrapolation', 'value'], 2.109)
+    """
+    frame = {name: [p[name] for p in points] for name in result.law.inputs}
+    rows = [{"at": p, "value": float(v)} for p, v in zip(points, result.predict(frame), strict=True)]
+    extrapolation = extrapolation_records(result, frame, max_decades)
+    for row, rec in zip(rows, extrapolation or [], strict=False):
+        row["extrapolation"] = rec
+    if boot is not None:
+        table = (boot() if callable(boot) else boot).predict(frame, level=level, observation=observation)
+        for row, low, high in zip(rows, table["low"], table["high"], strict=True):
+            row.update(low=float(low), high=float(high), level=level, method=str(table["method"].iloc[0]))
+    return rows

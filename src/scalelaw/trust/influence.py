@@ -17,8 +17,11 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._result import Result, jsonable
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs
 from scalelaw.errors import FitError
 from scalelaw.fitting.engine import Problem
+from scalelaw.fitting.fit import fit
 from scalelaw.fitting.objective import rho_psi_weight
 from scalelaw.fitting.refit import (
     base_weights,
@@ -31,6 +34,7 @@ from scalelaw.fitting.refit import (
     with_schedule,
 )
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 
 #: A run is flagged when its removal moves the target prediction by more than this many robust
@@ -179,6 +183,110 @@ def influence(
     )
     table = table.reindex(table["shift"].abs().sort_values(ascending=False).index).reset_index(drop=True)
     return Influence(target=target, prediction=point, table=table)
+
+
+@dataclass(frozen=True)
+class InfluenceCheck(Result):
+    """A fit's :class:`Influence` and, when its flagged runs were dropped, the refit without them.
+
+    Attributes
+    ----------
+    influence : Influence
+        Of ``result``.
+    result : FitResult
+        The fit on all runs.
+    refit : FitResult or None
+        The fit without ``influence.flagged`` (:func:`refit_without_flagged`); None when nothing was dropped.
+    """
+
+    influence: Influence
+    result: FitResult
+    refit: FitResult | None = None
+
+    @property
+    def final(self) -> FitResult:
+        """The refit when there is one, else the fit on all runs."""
+        return self.refit if self.refit is not None else self.result
+
+    @property
+    def prediction_after(self) -> float | None:
+        """The refit's prediction at the influence target (None without a refit)."""
+        return None if self.refit is None else float(self.refit.predict(**self.influence.target)[0])
+
+    @property
+    def relative_change(self) -> float | None:
+        """How far dropping the flagged runs moved the target prediction, relative (None without a refit)."""
+        after = self.prediction_after
+        return None if after is None else after / self.influence.prediction - 1.0
+
+    def to_dict(self, top: int = 10) -> dict[str, Any]:
+        """JSON-ready: target, prediction, the ``top`` most influential runs and the flagged ones; with a refit
+        also ``dropped``, ``prediction_after_drop``, ``relative_change`` and ``params_before``."""
+        infl = self.influence
+        runs = [
+            {
+                "run": r.run,
+                "shift": float(r.shift),
+                "max_abs_residual": float(r.max_abs_residual),
+                "flagged": bool(r.flagged),
+            }
+            for r in infl.table.head(top).itertuples(index=False)
+        ]
+        data: dict[str, Any] = {"target": infl.target, "prediction": infl.prediction, "runs": runs}
+        data["flagged"] = infl.flagged
+        if self.refit is not None:
+            data["dropped"] = infl.flagged
+            data["prediction_after_drop"] = self.prediction_after
+            data["relative_change"] = self.relative_change
+            data["params_before"] = self.result.params
+        return data
+
+
+def refit_without_flagged(
+    influence: Influence, law: str | Law, runs: Runs | pd.DataFrame | Mapping[str, Any] | str, **fit_kwargs: Any
+) -> FitResult | None:
+    """Refit ``law`` on ``runs`` without the runs ``influence`` flagged; None when it flagged none.
+
+    The check before trusting a prediction that rests on a few runs: how far does it move without them?
+    Runs at the largest scales are often influential because they are the most informative, so look at
+    them before dropping them for good.
+
+    Parameters
+    ----------
+    influence : Influence
+        Of a fit of ``law`` to ``runs`` (:func:`influence` or ``result.influence()``).
+    law, runs
+        As given to :func:`scalelaw.fit` for that fit.
+    **fit_kwargs
+        The same options as that fit; ``weights``, one per row of ``runs``, is cut to the rows kept.
+
+    Returns
+    -------
+    FitResult or None
+        Its notes say which runs were dropped.
+
+    Examples
+    --------
+    >>> import numpy as np, warnings
+    >>> import scalelaw
+    >>> warnings.simplefilter("ignore")
+    >>> flops = np.logspace(17, 21, 15)
+    >>> loss = (1.7 + 2e3 * flops**-0.15) * np.exp(np.random.default_rng(3).normal(0, 0.002, 15))
+    >>> loss[0] *= 1.08  # the smallest run is off: it tilts the exponent
+    >>> runs = {"run": [f"r{i}" for i in range(15)], "flops": flops, "loss": loss}
+    >>> result = scalelaw.fit("power", runs, loss="squared")
+    >>> refit = refit_without_flagged(result.influence(), "power", runs, loss="squared")
+    >>> refit.notes[-1], round(refit.params["alpha"], 3)
+    ('dropped 2 influential run(s): r0, r14', 0.147)
+    """
+    if not influence.flagged:
+        return None
+    runs = load_runs(runs)
+    keep = ~np.isin(runs.run_ids, influence.flagged)
+    note = f"dropped {len(influence.flagged)} influential run(s): {', '.join(influence.flagged)}"
+    if fit_kwargs.get("weights") is not None:
+        fit_kwargs["weights"] = np.asarray(fit_kwargs["weights"])[keep]
+    return fit(law, runs.subset(keep, note), **fit_kwargs)
 
 
 def _one_step_shifts(result, problem: Problem, groups, n_runs, z_hat, T) -> np.ndarray:

@@ -36,6 +36,8 @@ from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError, format_rows
 from scalelaw.fitting.refit import prediction_inputs
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.catalog import get_law
+from scalelaw.laws.law import Law
 from scalelaw.trust.bootstrap import bootstrap
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "SignalToNoise",
     "VarianceTrend",
     "seed_noise",
+    "seed_noise_for_law",
     "signal_to_noise",
     "variance_interval",
 ]
@@ -771,6 +774,7 @@ def variance_interval(variance: Any, dof: Any, level: float = 0.9) -> tuple[np.n
     >>> round(float(low), 3), round(float(high), 3)
     (0.546, 2.538)
     """
+    check_level(level)
     variance, dof = np.asarray(variance, dtype=np.float64), np.asarray(dof, dtype=np.float64)
     alpha = (1.0 - level) / 2.0
     return variance * dof / stats.chi2.ppf(1.0 - alpha, dof), variance * dof / stats.chi2.ppf(alpha, dof)
@@ -799,6 +803,31 @@ def signal_to_noise(
         warnings.simplefilter("ignore", SeedNoiseWarning)
         est = seed_noise(runs, y=y, config=config)
     return est.signal_to_noise(max_seed_share=max_seed_share)
+
+
+def seed_noise_for_law(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    y: str | None = None,
+    config: Sequence[str] | None = None,
+    law_options: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> SeedNoise:
+    """:func:`seed_noise` of the column a fit of ``law`` reads: ``y``, or the law's output (``"loss"``).
+
+    The estimate behind seed-aware weights, ``scalelaw.fit(law, runs, weights=noise.weights(loss))``, which is
+    what ``scalelaw fit --seed-noise`` does. ``law_options`` builds a catalog law as :func:`scalelaw.fit` does;
+    ``kwargs`` go to :func:`seed_noise`.
+
+    Examples
+    --------
+    >>> noise = seed_noise_for_law("data_constrained", "dataset:muennighoff2023", config=["params", "tokens",
+    ...                            "unique_tokens", "shape_variant"])
+    >>> noise.y, noise.weights("huber").shape
+    ('loss', (296,))
+    """
+    column = y or get_law(law, **dict(law_options or {})).output
+    return seed_noise(runs, y=column, config=config, **kwargs)
 
 
 # -------------------------------------------------------------------------------------------- helpers

@@ -408,7 +408,7 @@ def fit_view(
     group: str | Sequence[Any] | np.ndarray | None = None,
     extrapolate: float = 10.0,
     boot: Any = None,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     n_points: int = 80,
 ) -> FitView:
     """Data groups, fitted curves and bands of ``result`` against ``x`` (see the module docstring).
@@ -426,7 +426,7 @@ def fit_view(
         Curves continue to this multiple of the largest x they were fitted on (1: no extrapolation).
     boot : Bootstrap or int, optional
         Replicates for the bands (an int draws that many now). No band without it.
-    interval : float, optional
+    level : float, optional
         Band level.
     """
     frame = data_frame(result)
@@ -434,12 +434,13 @@ def fit_view(
     _check_x(result, frame, x)
     if extrapolate < 1:
         raise DataError(f"extrapolate is a factor >= 1 (1: no extrapolation), got {extrapolate}")
-    if interval is not None:
-        check_level(interval, "interval")
+    if level is not None:
+        check_level(level)
     law_inputs = result.law.inputs
     groups, title, numeric = _groups(frame, law_inputs, x, group)
-    boot = _resolve_boot(result, boot) if interval is not None else None
-    level = interval if boot is not None else None
+    boot = _resolve_boot(result, boot) if level is not None else None
+    if boot is None:
+        level = None  # no band without replicates
     xv = frame[x].to_numpy()
     curves: list[Curve] = []
     pointwise: list[int] = []
@@ -501,14 +502,14 @@ def frontier_view(
     flops_range: tuple[float, float] | None = None,
     extrapolate: float = 100.0,
     boot: Any = None,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     n_points: int = 60,
 ) -> pd.DataFrame:
     """Compute-optimal N, D and loss along a range of budgets (:func:`scalelaw.decisions.plan.compute_optimal`).
 
     The range defaults to the data's compute up to ``extrapolate`` times its largest value. With a
     bootstrap (a Bootstrap, or an int: replicates drawn now) the table has ``*_low``/``*_high`` columns at
-    level ``interval``.
+    level ``level``.
     """
     frame = data_frame(result)
     if nd_inputs(result.law) is None or len(result.law.inputs) != 2 or "flops" in result.law.inputs:
@@ -524,14 +525,16 @@ def frontier_view(
             raise DataError(f"flops_range must be (low, high) with 0 < low < high, got {flops_range}")
     budgets = _logspace(lo, hi, n_points)
     table = compute_optimal(result, budgets).table
-    boot = _resolve_boot(result, boot) if interval is not None else None
+    if level is not None:
+        check_level(level)
+    boot = _resolve_boot(result, boot) if level is not None else None
     if boot is not None:
         opt = [optimum(result.law, boot.samples, float(c)) for c in budgets]
         for key, col in (("params", "params_opt"), ("tokens", "tokens_opt"), ("loss", "loss_opt")):
             reps = np.column_stack([o[key] for o in opt])
-            low, high = _band(np.where(np.isfinite(reps), reps, np.nan), interval)
+            low, high = _band(np.where(np.isfinite(reps), reps, np.nan), level)
             table[f"{col}_low"], table[f"{col}_high"] = low, high
-    table.attrs["level"] = interval if boot is not None else None
+    table.attrs["level"] = level if boot is not None else None
     table.attrs["data_max"] = float(frame["flops"].max())
     return table
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import check_level
 from scalelaw.decisions.plan import frontier
 from scalelaw.errors import DataError
 from scalelaw.fitting.result import FitResult
@@ -218,7 +219,7 @@ def _legend_handles(view: figures.FitView, colors, has_band: bool):
 def fit_plot(
     result: FitResult,
     x: str | None = None,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     extrapolate: float = 10.0,
     boot: Any = None,
     group: str | Sequence[Any] | np.ndarray | None = None,
@@ -234,7 +235,7 @@ def fit_plot(
     x : str, optional
         ``"flops"`` (default when computable: 6ND for laws of N and D), ``"params"``, ``"tokens"`` or any
         input of the law.
-    interval : float, optional
+    level : float, optional
         Level of the bands (only drawn with ``boot``).
     extrapolate : float
         Curves continue to this multiple of the largest x they were fitted on, dashed.
@@ -252,7 +253,7 @@ def fit_plot(
     matplotlib.figure.Figure
         Against compute, a law of N and D also shows the compute-optimal frontier in black.
     """
-    view = figures.fit_view(result, x=x, group=group, extrapolate=extrapolate, boot=boot, interval=interval)
+    view = figures.fit_view(result, x=x, group=group, extrapolate=extrapolate, boot=boot, level=level)
     fig, ax = _figure(ax)
     colors, scale = _group_colors(view.groups, view.numeric_groups)
     xv, yv = view.frame[view.x].to_numpy(), view.frame[view.y].to_numpy()
@@ -297,7 +298,7 @@ def residuals_plot(
 
     The grey band is ± the fit's robust residual scale (the noise level of the data around the law).
     """
-    view = figures.fit_view(result, x=x, group=group, extrapolate=1.0, interval=None)
+    view = figures.fit_view(result, x=x, group=group, extrapolate=1.0, level=None)
     fig, ax = _figure(ax, (COLUMN_WIDTH, 2.0))
     colors, scale = _group_colors(view.groups, view.numeric_groups)
     xv = view.frame[view.x].to_numpy()
@@ -375,7 +376,7 @@ def isoflop_plot(
 def frontier_plot(
     result: FitResult,
     flops_range: tuple[float, float] | None = None,
-    interval: float | None = 0.9,
+    level: float | None = 0.9,
     boot: Any = None,
     ax: Axes | None = None,
 ) -> Figure:
@@ -385,7 +386,7 @@ def frontier_plot(
     its largest budget; bands need ``boot`` (a Bootstrap or a number of replicates to draw now). The
     legend gives the fitted exponents ``N* ∝ C^a`` and ``D* ∝ C^b`` over the range.
     """
-    table = figures.frontier_view(result, flops_range=flops_range, boot=boot, interval=interval)
+    table = figures.frontier_view(result, flops_range=flops_range, boot=boot, level=level)
     frame = figures.data_frame(result)
     nd = figures.nd_inputs(result.law)
     assert nd is not None
@@ -625,6 +626,7 @@ def corner_plot(
     titled ``value [low, high]``. Below it: the replicates of each pair (rasterized, so a PDF stays small).
     Parameters whose replicates span more than a decade are drawn on log axes.
     """
+    check_level(level)
     samples, names = _boot_samples(boot, params)
     result = boot.result
     k = len(names)

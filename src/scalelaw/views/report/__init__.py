@@ -12,6 +12,6 @@ atomically); ``scalelaw report DATA --law chinchilla --out report.html`` does bo
 True
 """
 
-from scalelaw.views.report.build import DEFAULT_N_BOOT, FIGURE_IDS, build_report, write_report
+from scalelaw.views.report.build import DEFAULT_N_BOOT, FIGURE_IDS, build_report, default_budgets, write_report
 
-__all__ = ["DEFAULT_N_BOOT", "FIGURE_IDS", "build_report", "write_report"]
+__all__ = ["DEFAULT_N_BOOT", "FIGURE_IDS", "build_report", "default_budgets", "write_report"]

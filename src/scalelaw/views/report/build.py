@@ -85,7 +85,7 @@ def build_report(
     from plotly.offline import get_plotlyjs
 
     boot, boot_note = _bootstrap(result, boot, n_boot, seed)
-    view = figures.fit_view(result, boot=boot, interval=level)
+    view = figures.fit_view(result, boot=boot, level=level)
     sections = [
         _summary(result, runs, boot),
         _status(result, boot, boot_note),
@@ -97,7 +97,7 @@ def build_report(
                 _figure("fig-fit", charts.fit_figure(view), _fit_caption(view)),
                 _figure(
                     "fig-residuals",
-                    charts.residuals_figure(figures.fit_view(result, interval=None)),
+                    charts.residuals_figure(figures.fit_view(result, level=None)),
                     "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
                     "scale. Structure here (trends, one group off) means the law misses something.",
                 ),
@@ -145,6 +145,28 @@ def write_report(path: str | os.PathLike, result: FitResult, *args: Any, **kwarg
 
 
 # ------------------------------------------------------------------------------------------------ pieces
+def default_budgets(result: FitResult, runs: Any) -> list[float] | None:
+    """Compute budgets to plan for when none are given: the three powers of ten above the largest run.
+
+    Only for a law of two inputs other than ``flops`` (parameters and tokens) and runs with a ``flops``
+    column; None otherwise (the report then has no plan table).
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> runs = scalelaw.load_runs("dataset:gadre2024_rpj")
+    >>> default_budgets(scalelaw.fit("chinchilla", runs), runs)
+    [1e+22, 1e+23, 1e+24]
+    """
+    runs = load_runs(runs)
+    laws_nd = len(result.law.inputs) == 2 and "flops" not in result.law.inputs
+    if not (laws_nd and "flops" in runs.columns):
+        return None
+    top = math.ceil(math.log10(float(runs.array("flops").max())))
+    return [float(f"1e{top + k}") for k in range(3)]  # exact decimals: 1e23, not 1.0000000000000001e23
+
+
 def _bootstrap(result: FitResult, boot: Any, n_boot: int, seed: int):
     if boot is not None:
         if not hasattr(boot, "samples") or not hasattr(boot, "result"):
@@ -332,7 +354,7 @@ def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.Dat
         return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
     if boot is None:
         return compute_optimal(result, budgets).table, "point estimate"
-    plan = compute_optimal(result, budgets, interval=level, boot=boot)
+    plan = compute_optimal(result, budgets, level=level, boot=boot)
     return plan.table, plan.method
 
 
@@ -351,7 +373,7 @@ _PLAN_LABELS = {
 def _planning(result, table, note, boot, level, view) -> str:
     parts = []
     if _has_frontier(result):
-        frontier = figures.frontier_view(result, boot=boot, interval=level)
+        frontier = figures.frontier_view(result, boot=boot, level=level)
         parts.append(
             _figure(
                 "fig-frontier",

@@ -1,6 +1,6 @@
-"""``scalelaw`` commands beyond final loss: emergence checks, repeated sampling, mixtures, downstream chains.
-
-Registered on the app by :mod:`scalelaw.cli`; they share its error handling and rendering.
+"""Commands beyond final loss: ``emergence``, ``passk``, ``mixture``, ``observe`` and ``chain`` (the library's
+:mod:`scalelaw.topics`). Registered on the app by :mod:`scalelaw.cli`; they share its error handling and
+rendering.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scalelaw._validation import check_level
 from scalelaw.cli.common import (
     check_point,
     fail,
@@ -29,8 +28,7 @@ from scalelaw.cli.common import (
     where_masks,
     with_progress,
 )
-from scalelaw.cli.render import fmt_number, records_view
-from scalelaw.errors import DataError
+from scalelaw.cli.render import fmt_number
 
 
 def emergence(
@@ -84,6 +82,10 @@ def emergence(
             }
         )
         return
+    _render_emergence(result)
+
+
+def _render_emergence(result) -> None:
     view = Table(
         title=f"Jumps across {result.scale} (a metric jumps at excess >= {result.threshold})", title_justify="left"
     )
@@ -135,49 +137,24 @@ def passk(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Unbiased pass@k / coverage vs samples, the exp(-A k^-b) law fit, and samples needed for a target."""
-    from scalelaw.topics import sampling
-
-    law_name = "coverage_ceiling" if ceiling else "coverage"
+    from scalelaw.topics.sampling import coverage_study
 
     def action():
         ks = [int(v) for v in parse_floats(parse_list(k), "--k")] if k else None
-        boot = max(n_boot, 10)
-        if method == "coverage":
-            curve = sampling.coverage_curve(data, ks, level=level, n_boot=boot, seed=seed, mapping=mapping)
-        else:
-            curve = sampling.verifier_success(
-                data, ks, method=method, level=level, n_boot=boot, seed=seed, mapping=mapping
-            )
-        fitted = None
-        if len(curve) >= 3:
-            fitted = sampling.fit_coverage(
-                data, ks, law=law_name, metric=method, n_boot=n_boot, level=level, seed=seed, mapping=mapping
-            )
-        need = None
-        if fitted is not None and target_coverage:
-            need = sampling.samples_for_coverage(fitted, target_coverage)
-        return curve, fitted, need
-
-    curve, fitted, need = run_action(action)
-    value = "coverage" if method == "coverage" else "success"
-    if as_json:
-        print_json(
-            {
-                "curve": curve.to_dict("records"),
-                "fit": None
-                if fitted is None
-                else {
-                    "law": fitted.result.law.name,
-                    "params": fitted.params,
-                    "paper": fitted.paper_params,
-                    "decades": fitted.decades,
-                    "identifiable": fitted.identifiable,
-                    "interval": fitted.interval().to_dict("records"),
-                },
-                "targets": None if need is None else need.to_dict("records"),
-            }
+        law = "coverage_ceiling" if ceiling else "coverage"
+        return coverage_study(
+            data, ks, method, law, target_coverage, n_boot=n_boot, level=level, seed=seed, mapping=mapping
         )
+
+    study = run_action(action)
+    if as_json:
+        print_json(study.to_dict())
         return
+    _render_passk(study, "coverage" if method == "coverage" else "success", level)
+
+
+def _render_passk(study, value: str, level: float) -> None:
+    curve, fitted = study.curve, study.fit
     table = Table(title=f"{value} vs samples ({int(curve['n_problems'][0])} problems, {level:.0%} interval)")
     for col in ("k", value, "low", "high", *(("coverage",) if value == "success" else ())):
         table.add_column(col, justify="right")
@@ -195,7 +172,7 @@ def passk(
             highlight=False,
             markup=False,
         )
-    for row in () if need is None else need.itertuples(index=False):
+    for row in () if study.targets is None else study.targets.itertuples(index=False):
         beyond = row.extrapolation_decades
         out.print(
             f"coverage {row.target:g}: {fmt_number(row.samples)} samples per problem "
@@ -245,7 +222,6 @@ def mixture(
         return fitted, mx.optimize_mixture(fitted, caps=caps, n_bootstrap=bootstrap, seed=seed), ranking
 
     fitted, best, ranking = run_action(action)
-    rows = best.table()
     if as_json:
         print_json(
             {
@@ -254,13 +230,17 @@ def mixture(
                 "params": fitted.param_table().to_dict(orient="records"),
                 "best": best.mixture,
                 "predicted": best.predicted,
-                "table": rows.to_dict(orient="records"),
+                "table": best.table().to_dict(orient="records"),
                 "at_cap": list(best.at_cap),
                 "beyond_data": list(best.beyond_data),
                 "comparison": None if ranking is None else ranking.to_dict(orient="records"),
             }
         )
         return
+    _render_mixture(fitted, best, ranking)
+
+
+def _render_mixture(fitted, best, ranking) -> None:
     if ranking is not None:
         view = Table(title="Held-out rank correlation (5-fold by run)", title_justify="left")
         for col in ("model", "spearman", "rmse"):
@@ -273,7 +253,7 @@ def mixture(
     )
     for col in ("quantity", "estimate", "low", "high", "cap"):
         view.add_column(col, justify="left" if col == "quantity" else "right")
-    for r in rows.itertuples():
+    for r in best.table().itertuples():
         view.add_row(
             escape(str(r.quantity)), fmt_number(r.estimate), fmt_number(r.low), fmt_number(r.high), fmt_number(r.cap)
         )
@@ -374,7 +354,7 @@ def chain_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Predict a downstream metric in two stages: inputs -> loss (first fit) -> metric (second fit)."""
-    from scalelaw.topics.downstream import chain
+    from scalelaw.topics.downstream import chain, chain_records
 
     if not at:
         fail("give --at, e.g. --at params=7e9,tokens=1.4e11", 2)
@@ -384,32 +364,28 @@ def chain_cmd(
         points = parse_at(at)
         for point in points:
             check_point(two_stage.loss_fit, point)
-        frame = {name: [p[name] for p in points] for name in two_stage.loss_fit.law.inputs}
-        rows: list[dict[str, Any]] = [
-            {"at": p, two_stage.loss: float(loss), "value": float(v)}
-            for p, loss, v in zip(points, two_stage.predict_loss(frame), two_stage.predict(frame), strict=True)
-        ]
-        if interval is not None:
-            boot = with_progress(
+        draw = None
+        if interval is not None:  # drawn after the point predictions
+            draw = lambda: with_progress(  # noqa: E731
                 lambda progress: two_stage.bootstrap(n=n_boot, seed=seed, progress=progress), "bootstrap", quiet=as_json
             )
-            for vary in ("both", "loss", "metric") if stages else ("both",):
-                table = boot.predict(frame, level=interval, observation=observation, vary=vary)
-                key = "" if vary == "both" else f"{vary}_only_"
-                for row, low, high in zip(rows, table["low"], table["high"], strict=True):
-                    row.update({f"{key}low": float(low), f"{key}high": float(high)})
-                    if vary == "both":
-                        row.update(level=interval, method=str(table["method"].iloc[0]))
-        return two_stage, rows
+        level = interval if interval is not None else 0.9
+        return two_stage, chain_records(two_stage, points, draw, level, observation, stages)
 
     two_stage, rows = run_action(action)
-    loss_law, link_law, metric = two_stage.loss_fit.law, two_stage.metric_fit.law, two_stage.metric
     if as_json:
-        payload: dict[str, Any] = {"loss_law": loss_law.name, "link": link_law.name, "y": metric, "predictions": rows}
+        loss_law, link_law = two_stage.loss_fit.law, two_stage.metric_fit.law
+        payload: dict[str, Any] = {"loss_law": loss_law.name, "link": link_law.name, "y": two_stage.metric}
+        payload["predictions"] = rows
         if len(rows) == 1:
             payload.update(rows[0])
         print_json(payload)
         return
+    _render_chain(two_stage, rows, interval, stages)
+
+
+def _render_chain(two_stage, rows: list[dict[str, Any]], interval: float | None, stages: bool) -> None:
+    loss_law, link_law, metric = two_stage.loss_fit.law, two_stage.metric_fit.law, two_stage.metric
     view = Table(title=escape(f"{loss_law.name} -> {link_law.name} prediction of {metric}"), title_justify="left")
     for name in (*loss_law.inputs, two_stage.loss, metric):
         view.add_column(escape(name), justify="right")
@@ -429,72 +405,3 @@ def chain_cmd(
     out.print(view)
     if interval is not None:
         out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False, markup=False)
-
-
-def fp_plan(
-    fit_file: Annotated[
-        Path | None,
-        typer.Argument(help="Fit JSON of the fp_quant law (scalelaw fit --law fp_quant --out); omit with --published."),
-    ] = None,
-    params: Annotated[
-        list[str] | None, typer.Option(help="Model size(s): their critical data size (repeatable or comma-separated).")
-    ] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="Training format EkMj: exponent and mantissa bits, e.g. E4M3.")
-    ] = None,
-    block: Annotated[float | None, typer.Option(help="Elements sharing one scaling factor, e.g. 128.")] = None,
-    layout: Annotated[
-        list[str] | None, typer.Option(help="Total bit width(s) P: the best exponent/mantissa split (e.g. 4,8,16).")
-    ] = None,
-    published: Annotated[
-        bool, typer.Option("--published", help="Use Sun et al. 2025's fitted constants instead of a fit (no interval).")
-    ] = False,
-    interval: Annotated[float | None, typer.Option(help="Add by-run bootstrap intervals at this level.")] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
-) -> None:
-    """Floating-point training (Sun et al. 2025): critical data size of a format, or the best E/M split."""
-    import re
-
-    from scalelaw.decisions import precision as decisions
-
-    def action():
-        if interval is not None:
-            check_level(interval, "--interval")
-        if (layout is None) == (params is None):
-            raise DataError("give --params N --format EkMj [--block B] (critical data size) or --layout P (best split)")
-        if published == (fit_file is not None):
-            raise DataError("give a fit JSON of the fp_quant law, or --published for the paper's constants (not both)")
-        if published and interval is not None:
-            raise DataError("--published constants have no interval; fit your own runs for one")
-        from scalelaw.laws.precision import SUN2025
-
-        source = dict(SUN2025) if published else load_fit(fit_file)
-        settings = {"interval": interval, "n_boot": n_boot, "seed": seed}
-        quiet = as_json or interval is None
-        if layout is not None:
-            widths = parse_floats(layout, "--layout")
-            return "layout", with_progress(
-                lambda p: decisions.optimal_float_layout(source, widths, **settings), "bootstrap", quiet=quiet
-            )
-        match = re.fullmatch(r"[Ee](\d+)[Mm](\d+)", fmt or "")
-        if fmt is not None and match is None:
-            raise DataError(f"--format {fmt!r}: write exponent and mantissa bits as EkMj, e.g. E4M3")
-        e_bits, m_bits = (float(g) for g in match.groups()) if match else (None, None)
-        sizes = parse_floats(params, "--params")
-        return "critical_data_size", with_progress(
-            lambda p: decisions.critical_data_size(
-                source, sizes, exp_bits=e_bits, man_bits=m_bits, block=block, **settings
-            ),
-            "bootstrap",
-            quiet=quiet,
-        )
-
-    kind, answer = run_action(action)
-    records = answer.to_records()
-    if as_json:
-        print_json({"law": "fp_quant", "kind": kind, "method": answer.method, "plans": records})
-        return
-    title = {"layout": "Best exponent/mantissa split", "critical_data_size": "Critical data size"}[kind]
-    out.print(records_view(f"{title} (fp_quant; {answer.method})", records))

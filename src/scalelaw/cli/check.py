@@ -1,0 +1,286 @@
+"""``scalelaw backtest`` and ``scalelaw report``: how far a fit can be trusted, as a ranking of laws on held-out
+large runs and as one HTML page. Registered on the app by :mod:`scalelaw.cli`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from scalelaw._validation import check_level
+from scalelaw.cli.common import (
+    err,
+    fail,
+    out,
+    parse_floats,
+    parse_law,
+    parse_list,
+    print_json,
+    run_action,
+    with_progress,
+)
+from scalelaw.cli.render import render_fit
+from scalelaw.errors import DataError
+
+
+def backtest_cmd(
+    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    laws: Annotated[
+        str, typer.Option("--laws", help="Comma-separated catalog laws (or expressions) to compare.")
+    ] = "chinchilla",
+    holdout: Annotated[
+        str,
+        typer.Option(help="Runs to hold out: 'top:FRACTION:COLUMN' or 'largest:K:COLUMN' (whole runs)."),
+    ] = "top:0.2:flops",
+    metric: Annotated[
+        str, typer.Option(help="Held-out error to rank by: mean_abs_rel_error, max_abs_rel_error or rmse_log.")
+    ] = "mean_abs_rel_error",
+    x: Annotated[str | None, typer.Option(help="Columns for the laws' inputs, comma-separated, in order.")] = None,
+    y: Annotated[str | None, typer.Option(help="Column to fit and predict (default: the law's output).")] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    interval: Annotated[
+        float | None, typer.Option(help="Also report coverage of prediction intervals at this level (bootstrap).")
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="By-run bootstrap refits per law behind --interval.")] = 1000,
+    weights: Annotated[
+        str | None, typer.Option(help="'per_run': every run weighs the same however many checkpoints it has.")
+    ] = None,
+    drop_early: Annotated[
+        float, typer.Option("--drop-early", help="Drop each run's first FRACTION of training (by tokens).")
+    ] = 0.0,
+    loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
+    delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
+    starts: Annotated[int | None, typer.Option(help="Number of random starts instead of each law's grid.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows, one per law.")] = False,
+) -> None:
+    """Fit each law on the small runs, predict the held-out large runs, and rank laws by that error."""
+    from scalelaw.data.checkpoints import drop_early as drop_early_rows
+    from scalelaw.data.io import load_runs
+    from scalelaw.errors import FitError
+    from scalelaw.trust.backtest import METRICS, SelectionResult, to_records
+    from scalelaw.trust.backtest import backtest as run_backtest
+
+    def action():
+        names = parse_list(laws)
+        if not names:
+            raise DataError("--laws is empty; name at least one law, e.g. --laws chinchilla,kaplan")
+        if metric not in METRICS:
+            raise DataError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
+        runs = load_runs(data, mapping)
+        if drop_early:
+            runs = drop_early_rows(runs, drop_early)
+        table = run_backtest(
+            [parse_law(name) for name in names],
+            runs,
+            holdout=holdout,
+            y=y,
+            level=interval,
+            n_boot=n_boot,
+            x=parse_list(x),
+            weights=weights,
+            loss=loss,
+            delta=delta,
+            starts=starts,
+            seed=seed,
+        )
+        try:
+            selection = SelectionResult.from_table(table, metric)
+        except FitError:
+            selection = None  # every law failed: the table shows why
+        return table, selection
+
+    table, selection = run_action(action)
+    if as_json:
+        print_json(to_records(table))
+    else:
+        _render_backtest(table, selection, show_coverage=interval is not None)
+    if selection is None:
+        fail("no law could be fitted and scored on the training runs; see the error column", 1)
+
+
+def _render_backtest(table, selection, show_coverage: bool) -> None:
+    first = table.iloc[0]
+    view = Table(
+        title=f"Backtest, holdout {first['holdout']}: fit on {first['n_train_runs']} runs "
+        f"({first['n_train']} rows), predict {first['n_test_runs']} held-out runs ({first['n_test']} rows)",
+        title_justify="left",
+    )
+    for name in ("law", "mean |rel. err|", "max |rel. err|", "RMSE log", "in-sample RMSE log"):
+        view.add_column(name, justify="left" if name == "law" else "right")
+    if show_coverage:
+        view.add_column("coverage", justify="right")
+    view.add_column("fit status", overflow="fold")
+    for row in table.itertuples(index=False):
+        cells = [row.law, _pct(row.mean_abs_rel_error), _pct(row.max_abs_rel_error), _num(row.rmse_log)]
+        cells.append(_num(row.in_sample_rmse_log))
+        if show_coverage:
+            cells.append(_pct(row.coverage))
+        view.add_row(*cells, _fit_status(row))
+    out.print(view)
+    if first["split_column"] and math.isfinite(first["extrapolation_decades"]):
+        out.print(
+            f"largest {first['split_column']}: {first['max_train']:.3g} in training, {first['max_test']:.3g} held "
+            f"out ({first['extrapolation_decades']:.2f} decades of extrapolation)",
+            highlight=False,
+        )
+    if selection is not None:
+        out.print(f"[bold]best: {escape(selection.best)}[/]. {escape(selection.reason)}", highlight=False)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%" if value is not None and math.isfinite(value) else "—"
+
+
+def _num(value: float) -> str:
+    return f"{value:.3g}" if value is not None and math.isfinite(value) else "—"
+
+
+def _fit_status(row) -> str:
+    """A backtest row's fit status as rich markup; error messages quote brackets such as '[0, 1)'."""
+    if row.converged is None:
+        return f"[red]{escape(row.error)}[/]"
+    flags = [] if row.converged else ["not converged"]
+    flags += ["not identifiable"] if row.not_identifiable else []
+    flags += [f"at bound: {row.at_bound}"] if row.at_bound else []
+    flags += [row.error] if row.error else []
+    return escape("; ".join(flags)) or "[green]ok[/]"
+
+
+def report_cmd(
+    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    law: Annotated[
+        str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")
+    ] = "chinchilla",
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")] = Path(
+        "report.html"
+    ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --out replace an existing file that is not a report (never an input).")
+    ] = False,
+    x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
+    y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    holdout: Annotated[
+        str, typer.Option(help="Backtest holdout, 'top:FRACTION:COLUMN' or 'largest:K:COLUMN'; 'none' to skip.")
+    ] = "top:0.2:flops",
+    budgets: Annotated[
+        list[str] | None,
+        typer.Option(help="Compute budgets (FLOPs) to plan for; default: the 3 powers of ten above the largest run."),
+    ] = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals (0: none).")] = 500,
+    level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
+    seed: Annotated[int, typer.Option(help="Random seed of the fit and the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Fit, bootstrap, backtest and plan, and write it all as one self-contained HTML report."""
+    from scalelaw.data.io import check_output_path, load_runs
+    from scalelaw.fitting.fit import fit as fit_law
+    from scalelaw.trust.backtest import backtest_with_fit
+    from scalelaw.views.report import default_budgets, write_report
+
+    command = _report_command(data, law, out_path, x, y, mapping, holdout, budgets, n_boot, level, seed)
+    interactive = not as_json and err.is_terminal
+
+    def step(label: str):
+        return err.status(label) if interactive else contextlib.nullcontext()
+
+    def action():
+        check_output_path(out_path, inputs=[data], kind="report", force=force)
+        check_level(level, "--level")
+        if n_boot < 0:
+            raise DataError(f"--n-boot must be >= 0, got {n_boot}")
+        runs = load_runs(data, mapping)
+        the_law = parse_law(law)
+        fit_kwargs: dict[str, Any] = {"y": y, "x": parse_list(x), "seed": seed}
+        with step("fitting"):
+            result = fit_law(the_law, runs, **fit_kwargs)
+        boot = _report_bootstrap(result, n_boot, seed, quiet=as_json)
+        table = split = split_fit = None
+        if holdout.strip().lower() != "none":
+            with step(f"backtest ({holdout})"):
+                table, split, split_fit = backtest_with_fit(the_law, runs, holdout, **fit_kwargs)
+        plan = parse_floats(budgets, "--budgets") or default_budgets(result, runs)
+        with step("writing the report"):
+            path = write_report(
+                out_path, result, runs, table, plan, command, boot=boot, n_boot=n_boot if boot is None else 0,
+                level=level, split=split, split_results=split_fit, seed=seed,
+            )  # fmt: skip
+        return result, boot, table, plan, path
+
+    result, boot, table, plan, path = run_action(action)
+    if as_json:
+        print_json(_report_payload(path, command, result, boot, table, plan))
+        return
+    render_fit(result, None)
+    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False, markup=False)
+    out.print(
+        f"open it in a browser (it needs no network): file://{path.resolve()}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _report_command(
+    data: str,
+    law: str,
+    out_path: Path,
+    x: str | None,
+    y: str | None,
+    mapping: list[str] | None,
+    holdout: str,
+    budgets: list[str] | None,
+    n_boot: int,
+    level: float,
+    seed: int,
+) -> str:
+    """The command as it takes effect, defaults included: running it again rebuilds the same report."""
+    words = ["scalelaw", "report", data, "--law", law, "--out", str(out_path)]
+    words += [w for name, v in (("--x", x), ("--y", y)) if v is not None for w in (name, v)]
+    words += [w for m in mapping or [] for w in ("--map", m)]
+    words += ["--holdout", holdout] + [w for b in budgets or [] for w in ("--budgets", b)]
+    words += ["--n-boot", str(n_boot), "--level", f"{level:g}", "--seed", str(seed)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def _report_bootstrap(result, n_boot: int, seed: int, quiet: bool):
+    """The report's bootstrap, or None: none asked (``--n-boot 0``), or too few runs to resample (the report
+    then says why and shows no intervals)."""
+    from scalelaw.errors import FitError
+
+    if n_boot == 0:
+        return None
+    try:
+        return with_progress(
+            lambda progress: result.bootstrap(n=n_boot, seed=seed, progress=progress), "bootstrap", quiet=quiet
+        )
+    except FitError:
+        return None
+
+
+def _report_payload(path: Path, command: str, result, boot, table, plan) -> dict[str, Any]:
+    from scalelaw.trust.backtest import to_records
+
+    return {
+        "out": str(path),
+        "bytes": path.stat().st_size,
+        "command": command,
+        "law": result.law.name,
+        "params": result.params,
+        "status": result.status.to_dict(),
+        "n_boot": boot.n if boot is not None else 0,
+        "backtest": to_records(table) if table is not None else None,
+        "budgets": plan,
+    }

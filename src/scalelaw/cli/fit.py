@@ -1,0 +1,416 @@
+"""``scalelaw fit`` and ``scalelaw predict``: fit a law to runs, and predict with a saved fit (at points, or
+along LR schedules). Registered on the app by :mod:`scalelaw.cli`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from scalelaw.cli.common import (
+    check_point,
+    fail,
+    load_fit,
+    out,
+    parse_at,
+    parse_law,
+    parse_law_options,
+    parse_list,
+    print_json,
+    run_action,
+    with_progress,
+)
+from scalelaw.cli.render import render_fit
+from scalelaw.errors import DataError
+
+
+def fit(
+    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    law: Annotated[
+        str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")
+    ] = "chinchilla",
+    x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
+    y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
+    mapping: Annotated[
+        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
+    ] = None,
+    loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
+    delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
+    starts: Annotated[int | None, typer.Option(help="Number of random starts instead of the law's grid.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Write the fit as JSON to this file.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --out replace an existing file that is not a fit (never an input).")
+    ] = False,
+    show_influence: Annotated[
+        bool, typer.Option("--influence", help="List the runs that move the extrapolated prediction most.")
+    ] = False,
+    drop_flagged: Annotated[
+        bool, typer.Option("--drop-flagged", help="Refit without the flagged influential runs and report the change.")
+    ] = False,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="Per-step LR schedule (columns run, step, lr; a file or dataset:NAME) for lr_annealing and "
+            "multi_power; its run ids match DATA's (--map applies to both files).",
+        ),
+    ] = None,
+    law_option: Annotated[
+        list[str] | None,
+        typer.Option("--law-option", help="Option of a catalog law, KEY=VALUE, e.g. by_size=true (repeatable)."),
+    ] = None,
+    seed_noise_on: Annotated[
+        bool,
+        typer.Option(
+            "--seed-noise",
+            help="Estimate the seed-to-seed variance from configurations run with several seeds, print it, and "
+            "weight rows by its inverse (see docs/noise.md).",
+        ),
+    ] = False,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            help="With --seed-noise: columns that identify a configuration (all but the seed), comma-separated; "
+            "default: those of params,tokens,unique_tokens,batch_size,lr,step present."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Fit a law to DATA and print the parameter table (or JSON)."""
+    from scalelaw.data.io import check_output_path
+    from scalelaw.fitting.fit import fit as fit_law
+    from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
+
+    def action():
+        if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
+            check_output_path(out_path, inputs=[data, schedule], kind="fit", force=force)
+        runs, schedules = _load_runs(data, schedule, mapping)
+        the_law = parse_law(law)
+        settings: dict[str, Any] = dict(
+            y=y,
+            x=parse_list(x),
+            loss=loss,
+            delta=delta,
+            starts=starts,
+            seed=seed,
+            schedule=schedules,
+            law_options=parse_law_options(law_option),
+        )
+        noise, snr = _seed_noise(runs, the_law, settings, config) if seed_noise_on else (None, None)
+        if noise is not None:
+            settings["weights"] = noise.weights(loss)
+        result = fit_law(the_law, runs, **settings)
+        check = None
+        if show_influence or drop_flagged:
+            infl = result.influence()
+            refit = refit_without_flagged(infl, the_law, runs, **settings) if drop_flagged else None
+            check = InfluenceCheck(infl, result, refit)
+        return result, check, noise, snr
+
+    result, check, noise, snr = run_action(action)
+    final = check.final if check is not None else result
+    if out_path is not None:
+        final.save(out_path)
+    if as_json:
+        payload = final.to_dict()
+        if check is not None:
+            payload["influence"] = check.to_dict()
+        if noise is not None:
+            payload["seed_noise"] = {**noise.to_dict(), "signal_to_noise": dataclasses.asdict(snr)}
+        print_json(payload)
+        return
+    render_fit(final, out_path)
+    if check is not None:
+        _render_influence(check)
+    if noise is not None:
+        _render_seed_noise(noise, snr)
+
+
+def _load_runs(data: str, schedule: str | None, mapping: list[str] | None):
+    """DATA as runs, with the ``--schedule`` file's LR schedules (``--map`` applies to both) or None."""
+    from scalelaw.data.io import load_runs
+
+    if schedule is None:
+        return load_runs(data, mapping), None
+    from scalelaw.data.schedules import load_curves_and_schedules
+
+    return load_curves_and_schedules(data, schedule, mapping)
+
+
+def _seed_noise(runs, the_law, settings: dict[str, Any], config: str | None):
+    """Seed-noise estimate of the fitted column and its signal-to-noise split; the notes printed with them say
+    what their warnings would."""
+    from scalelaw.trust.noise import seed_noise_for_law
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        noise = seed_noise_for_law(
+            the_law, runs, y=settings["y"], config=parse_list(config), law_options=settings["law_options"]
+        )
+        snr = noise.signal_to_noise(warn=False)
+    return noise, snr
+
+
+def _render_seed_noise(noise, snr) -> None:
+    out.print(noise.summary(), highlight=False, markup=False)
+    for note in noise.notes:
+        out.print(f"note: {note}", style="dim", highlight=False, markup=False)
+    out.print(snr.message, style="yellow" if snr.dominated else None, highlight=False, markup=False)
+    out.print("rows weighted by inverse seed variance; seed-aware intervals: docs/noise.md", style="dim")
+
+
+def _render_influence(check) -> None:
+    infl = check.influence
+    at = ", ".join(f"{k}={v:.3g}" for k, v in infl.target.items())
+    view = Table(title=escape(f"Influence on the prediction at {at} ({infl.prediction:.5g})"), title_justify="left")
+    for col in ("run", "rows", "shift if left out", "max |log residual|", "flagged"):
+        view.add_column(col, justify="right" if col != "run" else "left")
+    for r in infl.table.head(8).itertuples(index=False):
+        view.add_row(
+            escape(str(r.run)),
+            str(r.n_rows),
+            f"{r.shift:+.3%}",
+            f"{r.max_abs_residual:.3g}",
+            "yes" if r.flagged else "",
+        )
+    out.print(view)
+    if check.refit is not None:
+        out.print(
+            f"refitted without {len(infl.flagged)} flagged run(s): prediction {infl.prediction:.5g} -> "
+            f"{check.prediction_after:.5g} ({check.relative_change:+.3%}). Runs at the largest scales are often "
+            "influential because they are the most informative: check them before dropping.",
+            highlight=False,
+        )
+    elif not infl.flagged:
+        out.print("no run stands out.", highlight=False)
+
+
+def predict(
+    fit_file: Annotated[Path, typer.Argument(help="Fit JSON written by `scalelaw fit --out`.")],
+    at: Annotated[list[str] | None, typer.Option(help="Inputs, e.g. 'params=70e9,tokens=1.4e12' (repeatable).")] = None,
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            "--schedule",
+            help="LR-schedule laws: per-step LR file (run, step, lr) or dataset:NAME; predicts the loss at every "
+            "step of every run in it (with --at params=N for a law fitted across sizes).",
+        ),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option("--steps", help="With --schedule: predict only at these (run, step) rows (file or dataset:NAME)."),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Rename columns of the --schedule and --steps files: 'name=run' (repeatable)."),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Add a prediction interval at this level, e.g. 0.9 (bootstrap, see --bootstrap-by)."),
+    ] = None,
+    observation: Annotated[
+        bool, typer.Option(help="Interval for a new measurement (adds the data's noise), not for the law's value.")
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    bootstrap_by: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap-by",
+            help="What --interval resamples: run (whole runs), row (single rows) or block (blocks of consecutive "
+            "steps within each run). Default: run, or block for an LR-schedule fit with fewer than 8 runs.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    max_decades: Annotated[
+        float, typer.Option(help="Warn when a point lies more than this many decades of compute beyond the data.")
+    ] = 1.5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+) -> None:
+    """Predict the fitted quantity at new inputs, optionally with an interval."""
+    if bootstrap_by is not None and bootstrap_by not in ("run", "row", "block"):
+        fail(f"--bootstrap-by must be run, row or block, not {bootstrap_by!r}", 2)
+    if bootstrap_by is not None and interval is None:
+        fail("--bootstrap-by says what --interval resamples: add --interval, e.g. --interval 0.9", 2)
+    band = None if interval is None else _Band(interval, observation, n_boot, seed, bootstrap_by)
+    if schedule is not None:
+        if interval is not None and steps is None:
+            fail(
+                "--interval with --schedule needs --steps (a run, step table of the steps to bound): each step "
+                "costs one prediction per bootstrap replicate, so choose them rather than every step of every run",
+                2,
+            )
+        _predict_curves(fit_file, schedule, steps, mapping, at, as_json, band)
+        return
+    if steps is not None:
+        fail("--steps needs --schedule (the per-step LR of the runs to predict)", 2)
+    if not at:
+        fail("give --at, e.g. --at params=70e9,tokens=1.4e12 (or --schedule for an LR-schedule law)", 2)
+    result, rows = run_action(lambda: _predict_points(fit_file, at, max_decades, band, as_json))
+    if as_json:
+        payload: dict[str, Any] = {"law": result.law.name, "y": result.y, "predictions": rows}
+        if len(rows) == 1:
+            payload.update(rows[0])
+        print_json(payload)
+        return
+    _render_points(result, rows, interval)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Band:
+    """``predict --interval``: level and bootstrap settings of the interval."""
+
+    level: float
+    observation: bool
+    n_boot: int
+    seed: int
+    by: str | None
+
+
+def _predict_points(fit_file: Path, at: list[str], max_decades: float, band: _Band | None, quiet: bool):
+    """The fit and one record per ``--at`` point (value, extrapolation, interval)."""
+    from scalelaw.trust.extrapolation import prediction_records
+
+    result = load_fit(fit_file)
+    points = parse_at(at)
+    for point in points:
+        check_point(result, point)
+    if band is None:
+        return result, prediction_records(result, points, max_decades=max_decades)
+    draw = lambda: _bootstrap(result, band, quiet)  # noqa: E731  (drawn after the point predictions)
+    return result, prediction_records(result, points, draw, band.level, band.observation, max_decades)
+
+
+def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -> None:
+    view = Table(title=escape(f"{result.law.name} prediction of {result.y}"), title_justify="left")
+    for name in result.law.inputs:
+        view.add_column(escape(name), justify="right")
+    view.add_column(escape(result.y), justify="right")
+    if interval is not None:
+        view.add_column(f"{interval:.0%} interval", justify="right")
+    for row in rows:
+        cells = [*[f"{row['at'][n]:.4g}" for n in result.law.inputs], f"{row['value']:.6g}"]
+        if interval is not None:
+            cells.append(f"[{row['low']:.6g}, {row['high']:.6g}]")
+        view.add_row(*cells)
+    out.print(view)
+    if interval is not None:
+        out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False)
+
+
+def _predict_curves(
+    fit_file: Path,
+    schedule: str,
+    steps: str | None,
+    mapping: list[str] | None,
+    at: list[str] | None,
+    as_json: bool,
+    band: _Band | None = None,
+) -> None:
+    """``predict --schedule``: the loss at every step of the schedule file, or at the ``--steps`` rows."""
+    from scalelaw.data.schedules import curve_records, load_schedules, load_steps, predict_curves
+
+    def action():
+        result = load_fit(fit_file)
+        size = _curve_size(result, at)
+        rows = None if steps is None else load_steps(steps, mapping)
+        schedules = load_schedules(schedule, mapping)
+        table = predict_curves(result, schedules, steps=rows, params=size)
+        if band is not None:
+            table = _curve_band(result, schedules, table, band, quiet=as_json)
+        return result, table
+
+    result, table = run_action(action)
+    records = curve_records(table, None if band is None else band.level)
+    if as_json:
+        print_json(records, indent=None, separators=(",", ":"))
+        return
+    _render_curves(result, table, len(records), band)
+
+
+def _curve_size(result, at: list[str] | None) -> float | None:
+    """``--at params=N`` with ``--schedule``: the one model size of a law fitted across sizes, else None."""
+    from scalelaw.laws.schedule_laws import schedule_law
+
+    inner = schedule_law(result.law)
+    if inner is None:
+        raise DataError(f"law {result.law.name!r} does not read an LR schedule; use --at instead of --schedule")
+    if not at:
+        return None
+    points = parse_at(at)
+    size_col = inner.inputs[1] if inner.by_size else None
+    if len(points) != 1 or size_col is None or set(points[0]) != {size_col}:
+        allowed = f"--at {size_col}=N (one model size)" if size_col else "no --at"
+        raise DataError(f"with --schedule, law {result.law.name!r} takes {allowed}")
+    return points[0][size_col]
+
+
+def _render_curves(result, table, n_steps: int, band: _Band | None) -> None:
+    view = Table(title=escape(f"{result.law.name} predicted loss curves ({n_steps} steps)"), title_justify="left")
+    for col in ("run", "steps", "first", "last", "min"):
+        view.add_column(col, justify="left" if col == "run" else "right")
+    if band is not None:
+        view.add_column(f"last, {band.level:.0%} interval", justify="right")
+    for run, g in table.groupby("run", sort=False):
+        valid = g.dropna(subset=["loss"])
+        if valid.empty:
+            view.add_row(
+                escape(str(run)), f"{g['step'].min()}-{g['step'].max()}", "—", "—", "—", *(["—"] if band else [])
+            )
+            continue
+        cells = [
+            escape(str(run)),
+            f"{g['step'].min()}-{g['step'].max()}",
+            f"{valid['loss'].iloc[0]:.5g} (step {valid['step'].iloc[0]})",
+            f"{valid['loss'].iloc[-1]:.5g} (step {valid['step'].iloc[-1]})",
+            f"{valid['loss'].min():.5g}",
+        ]
+        if band is not None:
+            cells.append(f"[{valid['low'].iloc[-1]:.5g}, {valid['high'].iloc[-1]:.5g}]")
+        view.add_row(*cells)
+    out.print(view)
+    if band is not None and len(table):
+        out.print(f"interval: {table['method'].iloc[0]}", style="dim", highlight=False)
+    out.print("every step: --json", style="dim", highlight=False)
+
+
+def _curve_band(result, schedules, table, band: _Band, quiet: bool):
+    """``table`` with the bootstrap interval of each step (:func:`scalelaw.trust.bootstrap.curve_band`).
+
+    The bootstrap refits the law on resamples of the fitted curves, so it needs their schedules: the
+    ``--schedule`` file must hold the fitted runs too (a fit loaded from JSON keeps only a fingerprint).
+    """
+    from scalelaw.fitting.refit import with_schedule
+    from scalelaw.trust.bootstrap import curve_band
+
+    fitted = (result.schedule_info or {}).get("runs", {})
+    missing = sorted(set(fitted) - set(schedules))
+    if missing:
+        raise DataError(
+            "--interval refits the law on resamples of the fitted curves, so the --schedule file must also hold "
+            f"the LR schedules of the fitted runs; it lacks {', '.join(map(repr, missing[:5]))}"
+        )
+    boot = _bootstrap(with_schedule(result, schedules), band, quiet)
+    return curve_band(boot, table, schedules, level=band.level, observation=band.observation)
+
+
+def _bootstrap(result, band: _Band, quiet: bool):
+    """``predict --interval``: the bootstrap of ``result`` resampling ``band.by`` (default: ``default_by``)."""
+    from scalelaw.errors import FitError
+    from scalelaw.trust.bootstrap import bootstrap, default_by
+
+    by = band.by or default_by(result)
+    try:
+        return with_progress(
+            lambda progress: bootstrap(result, n=band.n_boot, by=by, seed=band.seed, progress=progress),  # type: ignore[arg-type]
+            "bootstrap",
+            quiet=quiet,
+        )
+    except FitError as exc:  # name the option, not the library argument
+        raise FitError(str(exc).replace("by='block'", "--bootstrap-by block")) from None
