@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -206,6 +206,27 @@ def parse_floats(values: list[str] | None, name: str) -> list[float]:
             except ValueError:
                 raise DataError(f"{name} value {part!r} is not a number (write e.g. 5.76e23)") from None
     return out
+
+
+#: ``--interval-kind``, shared by every command that shows an interval (predict, plan, compare, suggest, report,
+#: backtest): the honest total interval by default, or the by-run bootstrap alone.
+IntervalKind = Annotated[
+    str,
+    typer.Option(
+        "--interval-kind",
+        help="total (default): parameters, the law's own error beyond the data learned from rolling backtests, and "
+        "the choice of law; parameter: the by-run bootstrap of the parameters alone (docs/extrapolation.md).",
+    ),
+]
+
+
+def check_interval_kind(kind: str) -> str:
+    """``kind`` if it is an interval kind, else exit 2 with a line that lists them."""
+    from scalelaw.trust.total import KINDS
+
+    if kind not in KINDS:
+        fail(f"--interval-kind must be one of {', '.join(KINDS)}, not {kind!r}", 2)
+    return kind
 
 
 def load_fit(path: Path):
