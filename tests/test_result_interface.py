@@ -37,14 +37,14 @@ from scalelaw.sweep import SweepExtraMissing
 from scalelaw.sweep.backends import SweepResult
 from scalelaw.sweep.events import RunSummary
 from scalelaw.topics import observational as ob
+from scalelaw.topics.coverage_law import CoverageFit, CoverageStudy, coverage_study, fit_coverage
 from scalelaw.topics.downstream import Chain, ChainBootstrap, fit_chain
 from scalelaw.topics.emergence import MetricComparison, PassUntilFit, compare_metrics, fit_passuntil, sample_until
 from scalelaw.topics.mixture import MixtureFit, MixtureOptimum, fit_mixture, optimize_mixture
-from scalelaw.topics.sampling import CoverageFit, fit_coverage
 from scalelaw.trust.backtest import SelectionResult, Split, select_law, split_runs
 from scalelaw.trust.bootstrap import Bootstrap
 from scalelaw.trust.extrapolation_error import ExtrapolationError
-from scalelaw.trust.influence import Influence
+from scalelaw.trust.influence import Influence, InfluenceCheck, refit_without_flagged
 from scalelaw.trust.misfit import Misfit, estimate_misfit
 from scalelaw.trust.noise import SeedNoise, SignalToNoise, VarianceTrend, seed_noise
 from scalelaw.trust.profile import Profile, profile_curves
@@ -177,6 +177,23 @@ def _coverage() -> CoverageFit:
     return fit_coverage({"n_samples": np.full(300, 1000), "n_correct": rng.binomial(1000, p)}, n_boot=20)
 
 
+def _coverage_study() -> CoverageStudy:
+    rng = np.random.default_rng(0)
+    p = rng.beta(0.3, 2.0, 300)
+    table = {"n_samples": np.full(300, 1000), "n_correct": rng.binomial(1000, p)}
+    return coverage_study(table, [1, 10, 100, 1000], targets=[0.5], n_boot=20)
+
+
+def _influence_check() -> tuple[InfluenceCheck, InfluenceCheck]:
+    result = _fit()
+    influence = result.influence()
+    flagged = dataclasses.replace(
+        influence, table=influence.table.assign(flagged=[True] + [False] * (len(influence.table) - 1))
+    )
+    refit = refit_without_flagged(flagged, "chinchilla", _runs())
+    return InfluenceCheck(influence, result), InfluenceCheck(flagged, result, refit)
+
+
 # ---------------------------------------------------------------------------------------------- the registry
 
 #: Every result class, with a factory of one (or a tuple of several) cheap instances.
@@ -189,6 +206,7 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     Bootstrap: lambda: _fit().bootstrap(n=20),
     Profile: lambda: tuple(profile_curves(_fit(), ["E", "alpha"])),
     Influence: lambda: _fit().influence(),
+    InfluenceCheck: _influence_check,
     ExtrapolationError: lambda: _fit().extrapolation_error(),
     Split: lambda: split_runs(_runs(), "top:0.2:flops"),
     SelectionResult: lambda: select_law(["chinchilla", "kaplan"], _runs(), holdout="top:0.2:flops"),
@@ -206,6 +224,7 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     Chain: _chain,
     ChainBootstrap: lambda: _chain().bootstrap(n=20),
     CoverageFit: _coverage,
+    CoverageStudy: _coverage_study,
     MetricComparison: _metric_comparison,
     PassUntilFit: _passuntil,
     MixtureFit: _mixture,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy.optimize import nnls
 
 from scalelaw import DataError, IdentifiabilityWarning, get_law
-from scalelaw.topics.sampling import (
+from scalelaw.topics import (
     coverage_curve,
     coverage_study,
     default_ks,

@@ -137,7 +137,7 @@ def passk(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Unbiased pass@k / coverage vs samples, the exp(-A k^-b) law fit, and samples needed for a target."""
-    from scalelaw.topics.sampling import coverage_study
+    from scalelaw.topics.coverage_law import coverage_study
 
     def action():
         ks = [int(v) for v in parse_floats(parse_list(k), "--k")] if k else None

@@ -13,14 +13,7 @@ __getattr__, __dir__, __all__ = attach(
         "downstream": ["Chain", "ChainBootstrap", "chain", "chain_records", "fit_chain", "fit_least_squares"],
         "emergence": ["MetricComparison", "PassUntilFit", "compare_metrics", "fit_passuntil", "pass_rates"],
         "mixture": ["MixtureFit", "MixtureOptimum", "compare_models", "fit_mixture", "optimize_mixture"],
-        "sampling": [
-            "CoverageFit",
-            "CoverageStudy",
-            "coverage_curve",
-            "coverage_study",
-            "fit_coverage",
-            "pass_at_k",
-            "samples_for_coverage",
-        ],
+        "sampling": ["coverage_curve", "default_ks", "pass_at_k", "per_problem", "verifier_success"],
+        "coverage_law": ["CoverageFit", "CoverageStudy", "coverage_study", "fit_coverage", "samples_for_coverage"],
     },
 )

@@ -239,7 +239,21 @@ class InfluenceCheck(Result):
             data["prediction_after_drop"] = self.prediction_after
             data["relative_change"] = self.relative_change
             data["params_before"] = self.result.params
-        return data
+        return jsonable(data)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The influence table: one row per run, largest shift first (:meth:`Influence.to_frame`)."""
+        return self.influence.to_frame()
+
+    def summary(self) -> str:
+        """The influence summary, then what dropping the flagged runs did to the target prediction."""
+        text = self.influence.summary()
+        if self.refit is None:
+            return text
+        return (
+            f"{text}\nwithout {', '.join(self.influence.flagged)}: prediction {self.prediction_after:.6g} "
+            f"({self.relative_change:+.2%})"
+        )
 
 
 def refit_without_flagged(

@@ -33,12 +33,13 @@ from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
-from scalelaw.errors import DataError, FitError, format_rows
+from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.refit import prediction_inputs
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 from scalelaw.trust.bootstrap import bootstrap
+from scalelaw.trust.replicates import check_replicates, config_codes, config_key, resampling_groups
 
 __all__ = [
     "SeedNoise",
@@ -685,10 +686,10 @@ def seed_noise(
         )
     runs.require([y], positive=[y], why="seed noise is measured on the log of the metric")
     log_y = np.log(runs.array(y))
-    codes, first = _config_codes(table, config)
+    codes, first = config_codes(table, config)
     run_ids = runs.run_ids
     notes: list[str] = []
-    _check_replicates(table, codes, run_ids, config)
+    check_replicates(table, codes, run_ids, config)
     if "seed" not in table.columns:
         notes.append("no 'seed' column: distinct runs of one configuration are taken as its seeds")
     n_configs = int(codes.max()) + 1
@@ -722,7 +723,7 @@ def seed_noise(
     configs["n_seeds"] = n_k
     configs["mean_log"] = mean_k
     configs["var_log"] = var_k
-    configs["group"] = _groups(codes, run_ids, n_configs)
+    configs["group"] = resampling_groups(codes, run_ids, n_configs)
     scale = _pick_scale(table, config, scale)
     trend = None
     if scale is not None:
@@ -833,85 +834,6 @@ def seed_noise_for_law(
 # -------------------------------------------------------------------------------------------- helpers
 
 
-def _config_codes(table: pd.DataFrame, config: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Configuration index of every row (ordered by first appearance) and the first row of each."""
-    codes = _combine([pd.factorize(_key(table[c]))[0] for c in config])
-    _, first = np.unique(codes, return_index=True)
-    return codes, first
-
-
-def _combine(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """Dense codes, in order of first appearance, of the tuples formed by integer code arrays."""
-    key = np.zeros(len(parts[0]), dtype=np.int64)
-    for part in parts:
-        key = key * (int(part.max()) + 1) + part
-        key = pd.factorize(key)[0].astype(np.int64)  # keep the key small however many columns
-    return key
-
-
-def _key(series: pd.Series) -> np.ndarray:
-    """Hashable key of a config column: numbers to 12 significant digits (so 1e9 == 1000000000.0000001)."""
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        values = series.to_numpy(dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            exponent = np.where(values != 0, np.floor(np.log10(np.abs(values))), 0.0)
-        rounded = np.round(values / 10.0**exponent, 11) * 10.0**exponent
-        return np.where(np.isnan(values), np.inf, rounded)  # NaN (an unset option) is one value
-    return series.astype(object).where(series.notna(), "nan").astype(str).to_numpy()
-
-
-def _check_replicates(table: pd.DataFrame, codes: np.ndarray, run_ids: np.ndarray, config: Sequence[str]) -> None:
-    run_codes = pd.factorize(run_ids)[0]
-    dup = _duplicated(_combine([codes, run_codes]))
-    if dup.any():
-        raise DataError(
-            f"{format_rows(table.index[dup])} repeat the configuration ({', '.join(config)}) of an earlier row of "
-            "the same run; a run has one row per configuration - add the column that tells its rows apart (e.g. "
-            "'step' or 'tokens') to config"
-        )
-    if "seed" in table.columns:
-        seeds = table["seed"]
-        # Several rows of one run share its seed (checkpoints); only distinct runs with one seed are at fault.
-        pair = _combine([codes, pd.factorize(_key(seeds))[0]])
-        first_run = pd.Series(run_codes).groupby(pair).transform("first").to_numpy()
-        dup = (first_run != run_codes) & seeds.notna().to_numpy()
-        if dup.any():
-            raise DataError(
-                f"{format_rows(table.index[dup])} share configuration ({', '.join(config)}) and seed with an "
-                "earlier run, so they are not seed replicates; add the column that distinguishes them to config"
-            )
-
-
-def _duplicated(codes: np.ndarray) -> np.ndarray:
-    _, first = np.unique(codes, return_index=True)
-    dup = np.ones(len(codes), dtype=bool)
-    dup[first] = False
-    return dup
-
-
-def _groups(codes: np.ndarray, run_ids: np.ndarray, n_configs: int) -> np.ndarray:
-    """Resampling group of each configuration: configurations linked by a shared run are one group."""
-    parent = list(range(n_configs))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    first_config: dict[str, int] = {}
-    for code, run in zip(codes.tolist(), run_ids.tolist(), strict=True):
-        if run in first_config:
-            a, b = find(first_config[run]), find(code)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-        else:
-            first_config[run] = code
-    roots = [find(i) for i in range(n_configs)]
-    label = {root: f"config{j}" for j, root in enumerate(dict.fromkeys(roots))}
-    return np.array([label[r] for r in roots], dtype=object)
-
-
 def _pick_scale(table: pd.DataFrame, config: Sequence[str], scale: str | None) -> str | None:
     if scale is not None:
         if scale not in table.columns:
@@ -991,7 +913,7 @@ def _constant_columns(
     for name in table.columns:
         if name in exclude:
             continue
-        key = pd.Series(_key(table[name]))
+        key = pd.Series(config_key(table[name]))
         if (key.groupby(codes).nunique() == 1).all():
             out[name] = table[name].to_numpy()[first]
     return out
