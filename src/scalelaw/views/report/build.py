@@ -22,6 +22,7 @@ from scalelaw.data.io import load_runs, write_text_atomic
 from scalelaw.decisions.plan import compute_optimal
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.schedule_laws import schedule_law
 from scalelaw.trust.total import check_kind
 from scalelaw.views import figures
 from scalelaw.views.report import charts, trust_section
@@ -103,24 +104,12 @@ def build_report(
     boot, boot_note = _bootstrap(result, boot, n_boot, seed)
     model, model_note = trust_section.learned(result)  # cached on the fit: learned once, reused by every interval
     kind = trust_section.shown_kind(interval_kind, model)
-    view = trust_section.widen_view(result, figures.fit_view(result, boot=boot, level=level), level, kind)
+    fit_section, view = _fit_section(result, boot, level, kind)
     sections = [
         _summary(result, runs, boot, kind if boot is not None else None),
         _status(result, boot, boot_note),
         _parameters(result, boot, level),
-        _section(
-            "fit",
-            "Fit and extrapolation",
-            [
-                _figure("fig-fit", charts.fit_figure(view), _fit_caption(view, kind)),
-                _figure(
-                    "fig-residuals",
-                    charts.residuals_figure(figures.fit_view(result, level=None)),
-                    "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
-                    "scale. Structure here (trends, one group off) means the law misses something.",
-                ),
-            ],
-        ),
+        fit_section,
     ]
     plan_table, plan_note = _plan(result, plan, boot, level)
     parts = None
@@ -304,6 +293,28 @@ def _parameters(result: FitResult, boot: Any, level: float) -> str:
         "Parameters",
         [_table(header, rows, "params-table", text_cols=(len(header) - 1,)), f'<p class="caption">{_esc(caption)}</p>'],
     )
+
+
+def _fit_section(result: FitResult, boot: Any, level: float, kind: str) -> tuple[str, figures.FitView | None]:
+    """The fit and residual figures with the bands of ``kind``, and the fit's view (None when not drawn)."""
+    try:
+        view = trust_section.widen_view(result, figures.fit_view(result, boot=boot, level=level), level, kind)
+        plain = figures.fit_view(result, level=None)
+    except ScaleLawError as exc:
+        if schedule_law(result.law) is None:
+            raise
+        note = f"The fit of an LR-schedule law is not drawn here (its curves need each run's schedule): {exc}"
+        return _section("fit", "Fit and extrapolation", [f'<p class="note">{_esc(note)}</p>']), None
+    parts = [
+        _figure("fig-fit", charts.fit_figure(view), _fit_caption(view, kind)),
+        _figure(
+            "fig-residuals",
+            charts.residuals_figure(plain),
+            "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
+            "scale. Structure here (trends, one group off) means the law misses something.",
+        ),
+    ]
+    return _section("fit", "Fit and extrapolation", parts), view
 
 
 def _fit_caption(view: figures.FitView, kind: str) -> str:
