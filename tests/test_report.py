@@ -322,3 +322,23 @@ def test_trust_section_says_why_when_the_error_cannot_be_learned():
 def test_status_lists_the_typed_flags(page):
     assert "1 gross outlier(s): 9</li>" in page  # Gadre RPJ's row 9 (see GADRE_OUTLIER)
     assert '<li class="ok">a signal</li>' in page
+
+
+@pytest.mark.skipif(not _has_report_command(), reason="`scalelaw report` is not registered in cli.py yet")
+def test_cli_report_of_an_automatic_choice_with_parameter_intervals(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "auto.html"
+    cmd = [sys.executable, "-m", "scalelaw", "report", DATASET, "--law", "auto", "--out", str(out), "--n-boot", "20"]
+    proc = subprocess.run([*cmd, "--interval-kind", "parameter", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["interval_kind"] == "parameter" and payload["command"].endswith("--interval-kind parameter")
+    assert payload["backtest"][0]["law"] == payload["law"]  # the chosen law is the one backtested
+    page = out.read_text()
+    assert 'id="law-choice-table"' in page and 'data-kind="parameter"' in page
+    assert f"Law chosen by the backtests: <code>{payload['law']}</code>" in page
+    bad = subprocess.run([*cmd, "--interval-kind", "wide"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--interval-kind must be one of total, parameter, not 'wide'" in bad.stderr
