@@ -7,6 +7,7 @@ import re
 import warnings
 from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -88,13 +89,13 @@ def test_inlined_bundle_is_what_plotly_inlines_itself():
 
 def test_report_has_every_section_figure_and_table(page, fit):
     elements = _parse(page)
-    for section in ("status", "parameters", "fit", "planning", "backtest", "bootstrap", "provenance"):
+    for section in ("status", "parameters", "fit", "trust", "planning", "backtest", "bootstrap", "provenance"):
         assert section in elements.ids
     assert set(FIGURE_IDS) - {"fig-backtest"} <= set(elements.ids)  # no split given: no held-out figure
     assert {"params-table", "plan-table", "backtest-table", "command"} <= set(elements.ids)
     from plotly.offline import get_plotlyjs
 
-    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 4
+    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 5  # fit, residuals, trust, frontier, bootstrap
     assert f'<meta name="generator" content="scalelaw {scalelaw.__version__}">' in page
     assert "scalelaw report x --out r.html" in page
     for name in fit.law.param_names:
@@ -220,3 +221,124 @@ def test_default_budgets_are_the_three_decades_above_the_largest_run(fit):
         warnings.simplefilter("ignore")
         power = scalelaw.fit("power", runs)
     assert default_budgets(power, runs) is None  # a law of compute alone: no allocation to plan
+
+
+# ------------------------------------------------------------------------------------- extrapolation trust
+def test_trust_section_shows_the_backtests_reach_and_parts(page, fit):
+    from scalelaw.trust.extrapolation_error import distances
+    from scalelaw.views.report.build import num
+
+    model = fit.extrapolation_error()
+    ids = set(_parse(page).ids)
+    assert {"trust", "fig-trust", "trust-verdict", "trust-parts-table", "reach-1pct", "reach-2pct"} <= ids
+    assert "law-choice-table" not in ids  # one law, not chosen automatically
+    # The verdict's figures are the model's own, to the last digit (and shown to two decimals).
+    for which, error in (("1pct", 0.01), ("2pct", 0.02)):
+        found = re.search(rf'id="reach-{which}" data-decades="([^"]+)">([^<]+)<', page)
+        assert float(found.group(1)) == model.reach(error)
+        assert found.group(2) == f"{model.reach(error):.2f} decades"
+    checked = re.search(r'id="checked-decades" data-decades="([^"]+)"', page)
+    assert float(checked.group(1)) == model.max_decades
+    assert f"From {model.n_cuts} rolling backtests (cuts)" in page
+    # The plot: one marker trace per cut holding every backtest point, the band, the report's predictions.
+    chunk = page[page.index('data-figure="fig-trust"') :]
+    assert int(re.match(r'data-figure="fig-trust" data-traces="(\d+)"', chunk).group(1)) == model.n_cuts + 2
+    # Parts of the total interval: the largest run (inside the data: no extrapolation part) and the plan's budgets.
+    table = page[page.index('id="trust-parts-table"') : page.index("</table>", page.index('id="trust-parts-table"'))]
+    rows = re.findall(r"<tr><td class=\"text\">([^<]*)</td>(.*?)</tr>", table)
+    assert [label for label, _ in rows][1:] == ["plan: C = 1e21 FLOPs", "plan: C = 1e23 FLOPs"]
+    assert rows[0][0].startswith("largest run (")
+    from scalelaw.decisions.plan import compute_optimal
+
+    plan = compute_optimal(fit, [1e23]).table
+    d = distances(fit, {"params": plan["params_opt"].to_numpy(), "tokens": plan["tokens_opt"].to_numpy()})
+    cells = re.findall(r"<td>([^<]*)</td>", rows[2][1])
+    assert cells[2] == num(d[0], 3) and cells[6] == num(model.halfwidth(d, 0.9)[0], 3)
+    assert re.findall(r"<td>([^<]*)</td>", rows[0][1])[6] == "0"
+    # 1e23 FLOPs lies further than the backtests checked? Then the page warns; it must agree with the model.
+    assert ('id="trust-beyond"' in page) == bool(d[0] > model.max_decades)
+
+
+def test_report_states_and_sets_its_interval_kind(fit):
+    from scalelaw.views import figures
+    from scalelaw.views.report.trust_section import widen_view
+
+    boot = fit.bootstrap(n=20, seed=0)
+    total = build_report(fit, boot=boot)
+    parameter = build_report(fit, boot=boot, interval_kind="parameter")
+    assert 'data-kind="total"' in total and "Band: 90% total interval" in total
+    assert 'data-kind="parameter"' in parameter and "Band: 90% bootstrap interval" in parameter
+    with pytest.raises(DataError, match="interval kind must be one of total, parameter"):
+        build_report(fit, n_boot=0, interval_kind="wide")
+    # The fit figure's band: the same inside the data, wider beyond it.
+    view = figures.fit_view(fit, boot=boot, level=0.9)
+    wide = widen_view(fit, view, 0.9, "total")
+    for before, after in zip(view.curves, wide.curves, strict=True):
+        if before.low is None:
+            continue
+        inside = before.x <= before.data_max
+        assert (after.high[inside] == pytest.approx(before.high[inside])) and (after.low <= before.low + 1e-12).all()
+        assert (after.high[~inside] > before.high[~inside]).all()
+
+
+def test_report_shows_the_automatic_choice_and_its_weights():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = scalelaw.fit("auto", DATASET)
+    page = build_report(auto, n_boot=0)
+    table = page[page.index('id="law-choice-table"') : page.index("</table>", page.index('id="law-choice-table"'))]
+    rows = re.findall(r"<tr><td class=\"text\"><code>([^<]+)</code>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", table)
+    choice = auto.law_choice.to_frame()
+    assert [r[0] for r in rows] == list(choice["law"])
+    assert [r[1] for r in rows].count(" (chosen)") == 1 and rows[list(choice["law"]).index(auto.law.name)][1]
+    from scalelaw.views.report.build import num
+
+    assert [r[3] for r in rows] == [num(w, 3) for w in choice["weight"]]
+    assert "and the spread between the candidate laws" in page  # the kind's description names the law choice
+
+
+def test_trust_section_says_why_when_the_error_cannot_be_learned():
+    from scalelaw.laws import schedule as sched
+    from scalelaw.laws.schedule import Schedules
+
+    schedules = Schedules.from_arrays(
+        {"cos": sched.cosine(300, 1e-3, 1e-4, warmup=20), "wsd": sched.wsd(300, 1e-3, 1e-5, 200, warmup=20)}
+    )
+    steps = np.arange(30, 300, 10)
+    law = scalelaw.get_law("lr_annealing")
+    truth = {"L0": 2.0, "A": 0.5, "alpha": 0.5, "C": 50.0}
+    frame = pd.concat(
+        [pd.DataFrame({"run": r, "step": steps, "loss": law.predict(truth, run=r, step=steps, schedule=schedules)})
+         for r in schedules]
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = scalelaw.fit("lr_annealing", frame, schedule=schedules)
+        page = build_report(result, n_boot=0)
+    assert 'id="trust-unavailable"' in page and "reads LR schedules" in page
+    assert 'data-kind="parameter"' in page and 'id="fig-trust"' not in page
+
+
+def test_status_lists_the_typed_flags(page):
+    assert "1 gross outlier(s): 9</li>" in page  # Gadre RPJ's row 9 (see GADRE_OUTLIER)
+    assert '<li class="ok">a signal</li>' in page
+
+
+@pytest.mark.skipif(not _has_report_command(), reason="`scalelaw report` is not registered in cli.py yet")
+def test_cli_report_of_an_automatic_choice_with_parameter_intervals(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "auto.html"
+    cmd = [sys.executable, "-m", "scalelaw", "report", DATASET, "--law", "auto", "--out", str(out), "--n-boot", "20"]
+    proc = subprocess.run([*cmd, "--interval-kind", "parameter", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["interval_kind"] == "parameter" and payload["command"].endswith("--interval-kind parameter")
+    assert payload["backtest"][0]["law"] == payload["law"]  # the chosen law is the one backtested
+    page = out.read_text()
+    assert 'id="law-choice-table"' in page and 'data-kind="parameter"' in page
+    assert f"Law chosen by the backtests: <code>{payload['law']}</code>" in page
+    bad = subprocess.run([*cmd, "--interval-kind", "wide"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--interval-kind must be one of total, parameter, not 'wide'" in bad.stderr

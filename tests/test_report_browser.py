@@ -317,7 +317,10 @@ _STATE_JS = """
   }
   const cells = id => Array.from(document.querySelectorAll(`#${id} tbody tr`)).map(
       tr => Array.from(tr.children).map(td => td.textContent.trim()));
+  const text = id => (document.getElementById(id) || {}).textContent || '';
   return {figures, params: cells('params-table'), plan: cells('plan-table'), backtest: cells('backtest-table'),
+          trustParts: cells('trust-parts-table'), choice: cells('law-choice-table'),
+          reach1: text('reach-1pct'), reach2: text('reach-2pct'), kind: text('interval-kind'),
           command: (document.getElementById('command') || {}).textContent || '',
           version: (document.querySelector('meta[name=generator]') || {}).content || '',
           title: document.title};
@@ -355,7 +358,7 @@ def test_every_plot_rendered_with_its_traces(page, report):
     from scalelaw.views import figures
 
     found = page["state"]["figures"]
-    assert set(found) == {"fig-fit", "fig-residuals", "fig-frontier", "fig-backtest", "fig-bootstrap"}
+    assert set(found) == {"fig-fit", "fig-residuals", "fig-trust", "fig-frontier", "fig-backtest", "fig-bootstrap"}
     for name, fig in found.items():
         assert fig["svgs"] >= 1 and fig["nonEmptySvgs"] >= 1, name
         assert fig["width"] > 400 and fig["height"] > 200, name
@@ -371,6 +374,10 @@ def test_every_plot_rendered_with_its_traces(page, report):
     assert found["fig-residuals"]["points"] == report["result"].n_points
     assert found["fig-bootstrap"]["data"] == len(report["result"].values)
     assert found["fig-bootstrap"]["bars"] > 0
+    # Every rolling-backtest point, and a cross per prediction (the largest run and the three budgets).
+    model = report["result"].extrapolation_error()
+    assert found["fig-trust"]["points"] == len(model.to_frame()) + 1 + 3
+    assert found["fig-trust"]["xTitle"] == "decades beyond the training data along compute"
     assert found["fig-fit"]["xTitle"] == "training compute C (FLOPs)"
     assert found["fig-fit"]["yTitle"] == "loss (nats/token)"
 
@@ -399,6 +406,50 @@ def test_tables_show_the_fitted_values_and_intervals(page, report):
     assert state["backtest"][0][0] == "chinchilla"
     assert state["command"].startswith("scalelaw report dataset:gadre2024_rpj --law chinchilla")
     assert state["version"].startswith("scalelaw ")
+
+
+def test_trust_verdict_and_parts_as_rendered(page, report):
+    state, model = page["state"], report["result"].extrapolation_error()
+    assert state["reach1"] == f"{model.reach(0.01):.2f} decades"
+    assert state["reach2"] == f"{model.reach(0.02):.2f} decades"
+    assert state["kind"].startswith("This report shows total intervals")
+    assert [row[0] for row in state["trustParts"]][1:] == ["plan: C = 1e21 FLOPs", "plan: C = 1e22 FLOPs",
+                                                         "plan: C = 5.76e23 FLOPs"]  # fmt: skip
+    assert state["choice"] == []  # one law: no candidates table
+
+
+@pytest.fixture(scope="module")
+def auto_page(tmp_path_factory):
+    """A report of a law="auto" fit, opened in headless Chromium."""
+    import scalelaw
+    from scalelaw.views.report import write_report
+
+    if CHROMIUM is None:
+        pytest.fail("CI must run the browser tests: .ci/run installs Debian's chromium when it is missing")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = scalelaw.fit("auto", DATASET)
+        path = write_report(tmp_path_factory.mktemp("auto") / "auto.html", result, n_boot=30)
+    browser = Browser(CHROMIUM, tmp_path_factory.mktemp("chromium-profile-auto"))
+    try:
+        browser.open_page()
+        browser.navigate(path.as_uri())
+        browser.wait_until(
+            "Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".every(gd => gd.querySelector('.main-svg') && gd._fullLayout)"
+        )
+        yield {"result": result, "state": browser.evaluate(_STATE_JS), "problems": browser.problems()}
+    finally:
+        browser.close()
+
+
+def test_auto_report_renders_the_choice_without_errors(auto_page):
+    assert auto_page["problems"] == []
+    choice = auto_page["result"].law_choice.to_frame()
+    rows = auto_page["state"]["choice"]
+    assert [row[0].removesuffix(" (chosen)") for row in rows] == list(choice["law"])
+    assert sum(row[0].endswith(" (chosen)") for row in rows) == 1
+    assert auto_page["state"]["figures"]["fig-trust"]["points"] > 0
 
 
 def test_screenshot_is_saved(page):

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    IntervalKind,
+    check_interval_kind,
     err,
     fail,
     out,
@@ -159,7 +161,13 @@ def _fit_status(row) -> str:
 def report_cmd(
     data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
     law: Annotated[
-        str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")
+        str,
+        typer.Option(
+            "--law",
+            "-l",
+            help="Catalog law name, an expression such as 'E + A*flops**-alpha', or 'auto': the law that "
+            "extrapolates best in rolling backtests (the report then shows the candidates and their weights).",
+        ),
     ] = "chinchilla",
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")] = Path(
         "report.html"
@@ -182,6 +190,7 @@ def report_cmd(
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals (0: none).")] = 500,
     level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
     seed: Annotated[int, typer.Option(help="Random seed of the fit and the bootstrap.")] = 0,
+    interval_kind: IntervalKind = "total",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit, bootstrap, backtest and plan, and write it all as one self-contained HTML report."""
@@ -190,7 +199,9 @@ def report_cmd(
     from scalelaw.trust.backtest import backtest_with_fit
     from scalelaw.views.report import default_budgets, write_report
 
+    check_interval_kind(interval_kind)
     command = _report_command(data, law, out_path, x, y, mapping, holdout, budgets, n_boot, level, seed)
+    command += f" --interval-kind {interval_kind}"
     interactive = not as_json and err.is_terminal
 
     def step(label: str):
@@ -210,18 +221,20 @@ def report_cmd(
         table = split = split_fit = None
         if holdout.strip().lower() != "none":
             with step(f"backtest ({holdout})"):
-                table, split, split_fit = backtest_with_fit(the_law, runs, holdout, **fit_kwargs)
+                # law=auto: backtest the chosen law (its choice already backtested every candidate)
+                chosen = result.law if result.law_choice is not None else the_law
+                table, split, split_fit = backtest_with_fit(chosen, runs, holdout, **fit_kwargs)
         plan = parse_floats(budgets, "--budgets") or default_budgets(result, runs)
         with step("writing the report"):
             path = write_report(
                 out_path, result, runs, table, plan, command, boot=boot, n_boot=n_boot if boot is None else 0,
-                level=level, split=split, split_results=split_fit, seed=seed,
+                level=level, split=split, split_results=split_fit, seed=seed, interval_kind=interval_kind,
             )  # fmt: skip
         return result, boot, table, plan, path
 
     result, boot, table, plan, path = run_action(action)
     if as_json:
-        print_json(_report_payload(path, command, result, boot, table, plan))
+        print_json({**_report_payload(path, command, result, boot, table, plan), "interval_kind": interval_kind})
         return
     render_fit(result, None)
     out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False, markup=False)

@@ -22,15 +22,23 @@ from scalelaw.data.io import load_runs, write_text_atomic
 from scalelaw.decisions.plan import compute_optimal
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.fitting.result import FitResult
+from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.total import check_kind
 from scalelaw.views import figures
-from scalelaw.views.report import charts
+from scalelaw.views.report import charts, trust_section
+from scalelaw.views.report.markup import esc as _esc
+from scalelaw.views.report.markup import figure as _figure
+from scalelaw.views.report.markup import num
+from scalelaw.views.report.markup import pct as _pct
+from scalelaw.views.report.markup import section as _section
+from scalelaw.views.report.markup import table as _table
 from scalelaw.views.report.template import CSS, PAGE
 
 #: Replicates drawn for the intervals when the caller passes no Bootstrap.
 DEFAULT_N_BOOT = 500
 
 #: Element ids of the figures, in page order (tests and readers can rely on them).
-FIGURE_IDS = ("fig-fit", "fig-residuals", "fig-frontier", "fig-backtest", "fig-bootstrap")
+FIGURE_IDS = ("fig-fit", "fig-residuals", "fig-trust", "fig-frontier", "fig-backtest", "fig-bootstrap")
 
 
 def build_report(
@@ -47,6 +55,7 @@ def build_report(
     split_results: FitResult | Mapping[str, FitResult] | Sequence[FitResult] | None = None,
     title: str | None = None,
     seed: int = 0,
+    interval_kind: str = "total",
 ) -> str:
     """The report of ``result`` as one self-contained HTML page (plotly.js inlined; opens offline).
 
@@ -73,6 +82,13 @@ def build_report(
         Adds the held-out predicted-against-observed figure of the backtest.
     title : str, optional
         Page title; default ``"<law> fit to <data source>"``.
+    seed : int
+        Seed of the bootstrap drawn here.
+    interval_kind : {"total", "parameter"}
+        Kind of the prediction intervals on the fit figure and in the "Extrapolation trust" section: ``"total"``
+        (the bootstrap widened by the law's own error beyond the data and, for ``law="auto"``, the law-choice
+        spread; see :meth:`scalelaw.FitResult.predict_interval`) or ``"parameter"`` (the bootstrap alone). A
+        fit whose error model cannot be learned (an LR-schedule law) shows parameter intervals and says so.
 
     Returns
     -------
@@ -84,27 +100,23 @@ def build_report(
     check_level(level)
     from plotly.offline import get_plotlyjs
 
+    check_kind(interval_kind)
     boot, boot_note = _bootstrap(result, boot, n_boot, seed)
-    view = figures.fit_view(result, boot=boot, level=level)
+    model, model_note = trust_section.learned(result)  # cached on the fit: learned once, reused by every interval
+    kind = trust_section.shown_kind(interval_kind, model)
+    fit_section, view = _fit_section(result, boot, level, kind)
     sections = [
-        _summary(result, runs, boot),
+        _summary(result, runs, boot, kind if boot is not None else None),
         _status(result, boot, boot_note),
         _parameters(result, boot, level),
-        _section(
-            "fit",
-            "Fit and extrapolation",
-            [
-                _figure("fig-fit", charts.fit_figure(view), _fit_caption(view)),
-                _figure(
-                    "fig-residuals",
-                    charts.residuals_figure(figures.fit_view(result, level=None)),
-                    "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
-                    "scale. Structure here (trends, one group off) means the law misses something.",
-                ),
-            ],
-        ),
+        fit_section,
     ]
     plan_table, plan_note = _plan(result, plan, boot, level)
+    parts = None
+    if model is not None:
+        points = trust_section.prediction_points(result, plan_table)
+        parts = trust_section.interval_parts(result, points, boot, level)
+    sections.append(trust_section.trust_section(result, model, model_note, parts, level, kind))
     if plan is not None or _has_frontier(result):
         sections.append(_planning(result, plan_table, plan_note, boot, level, view))
     if backtest is not None or split is not None:
@@ -191,57 +203,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def num(value: Any, digits: int = 4) -> str:
-    """A number for a table cell: ``digits`` significant digits, ``—`` for missing or non-finite."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(v):
-        return "—" if math.isnan(v) else ("∞" if v > 0 else "−∞")
-    text = f"{v:.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
-
-
-def _pct(value: Any) -> str:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    return f"{100 * v:.2f}%" if math.isfinite(v) else "—"
-
-
-def _section(anchor: str, heading: str, parts: Sequence[str]) -> str:
-    return f'<section id="{anchor}">\n<h2>{_esc(heading)}</h2>\n' + "\n".join(p for p in parts if p) + "\n</section>"
-
-
-def _figure(div_id: str, fig: Any, caption: str) -> str:
-    body = fig.to_html(
-        full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False, "responsive": True}
-    )
-    return (
-        f'<div class="figure" data-figure="{div_id}" data-traces="{len(fig.data)}">{body}</div>\n'
-        f'<p class="caption">{_esc(caption)}</p>'
-    )
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str, text_cols: Sequence[int] = ()) -> str:
-    def cell(tag: str, k: int, content: str) -> str:
-        cls = ' class="text"' if k in text_cols else ""
-        return f"<{tag}{cls}>{content}</{tag}>"
-
-    head = "".join(cell("th", k, _esc(h)) for k, h in enumerate(header))
-    body = "\n".join("<tr>" + "".join(cell("td", k, c) for k, c in enumerate(row)) + "</tr>" for row in rows)
-    return f'<table id="{table_id}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
-
-
 def _header(result: FitResult, title: str | None, sections: Sequence[tuple[str, str]]) -> str:
     ok = result.status.ok
     badge = '<span class="badge ok">fit ok</span>' if ok else '<span class="badge warn">check the warnings</span>'
@@ -254,7 +215,7 @@ def _header(result: FitResult, title: str | None, sections: Sequence[tuple[str, 
     )
 
 
-def _summary(result: FitResult, runs: Any, boot: Any) -> str:
+def _summary(result: FitResult, runs: Any, boot: Any, kind: str | None) -> str:
     cards = [
         ("points", str(result.n_points)),
         ("runs", str(result.n_runs)),
@@ -263,6 +224,7 @@ def _summary(result: FitResult, runs: Any, boot: Any) -> str:
         ("starts at the best", f"{result.status.n_at_best} / {result.n_starts}"),
         ("fit time", f"{result.fit_seconds:.2f} s"),
         ("bootstrap", f"{boot.n} replicates" if boot is not None else "none"),
+        ("intervals", kind or "none"),
     ]
     items = "".join(
         f'<div class="card"><div class="k">{_esc(k)}</div><div class="v">{_esc(v)}</div></div>' for k, v in cards
@@ -285,6 +247,13 @@ def _status(result: FitResult, boot: Any, boot_note: str) -> str:
             else f"identifiable (condition number {s.condition_number:.3g})",
         ),
         ("ok" if s.n_at_best > 1 else "warn", f"{s.n_at_best} of {result.n_starts} starts reached the best objective"),
+        ("warn" if s.no_signal else "ok", "no signal: the fitted values are all equal" if s.no_signal else "a signal"),
+        (
+            "warn" if s.outliers else "ok",
+            f"{len(s.outliers)} gross outlier(s): {', '.join(s.outlier_rows or map(str, s.outliers))}"
+            if s.outliers
+            else "no gross outlier",
+        ),
     ]
     parts = ['<ul class="flags">' + "".join(f'<li class="{c}">{_esc(t)}</li>' for c, t in flags) + "</ul>"]
     parts += [f'<div class="warning">{_esc(m)}</div>' for m in s.messages()]
@@ -326,7 +295,29 @@ def _parameters(result: FitResult, boot: Any, level: float) -> str:
     )
 
 
-def _fit_caption(view: figures.FitView) -> str:
+def _fit_section(result: FitResult, boot: Any, level: float, kind: str) -> tuple[str, figures.FitView | None]:
+    """The fit and residual figures with the bands of ``kind``, and the fit's view (None when not drawn)."""
+    try:
+        view = trust_section.widen_view(result, figures.fit_view(result, boot=boot, level=level), level, kind)
+        plain = figures.fit_view(result, level=None)
+    except ScaleLawError as exc:
+        if schedule_law(result.law) is None:
+            raise
+        note = f"The fit of an LR-schedule law is not drawn here (its curves need each run's schedule): {exc}"
+        return _section("fit", "Fit and extrapolation", [f'<p class="note">{_esc(note)}</p>']), None
+    parts = [
+        _figure("fig-fit", charts.fit_figure(view), _fit_caption(view, kind)),
+        _figure(
+            "fig-residuals",
+            charts.residuals_figure(plain),
+            "Log residuals ln(observed / fitted) in percent; the grey band is ± the fit's robust residual "
+            "scale. Structure here (trends, one group off) means the law misses something.",
+        ),
+    ]
+    return _section("fit", "Fit and extrapolation", parts), view
+
+
+def _fit_caption(view: figures.FitView, kind: str) -> str:
     parts = [f"Loss against {figures.axis_label(view.x)}; hover a point for its run and values."]
     if view.group_title:
         parts.append(f"Colours: {view.group_title}; each coloured line is the fitted law along that group.")
@@ -334,7 +325,8 @@ def _fit_caption(view: figures.FitView) -> str:
         parts.append("Black: the compute-optimal frontier (lowest predicted loss at each budget).")
     parts.append("Dashed: extrapolation beyond the data (dotted vertical line: the largest run).")
     if view.level is not None:
-        parts.append(f"Band: {view.level:.0%} bootstrap interval of the law's value.")
+        what = "bootstrap interval" if kind == "parameter" else "total interval (bootstrap and the law's own error)"
+        parts.append(f"Band: {view.level:.0%} {what} of the law's value.")
     return " ".join(parts)
 
 
@@ -379,7 +371,8 @@ def _planning(result, table, note, boot, level, view) -> str:
                 "fig-frontier",
                 charts.frontier_figure(frontier, view),
                 "Compute-optimal parameters N* and tokens D* against the budget (C = 6ND), with the runs' own "
-                "allocations (open markers)." + (f" Bands: {level:.0%} bootstrap intervals." if boot else ""),
+                "allocations (open markers)."
+                + (f" Bands: {level:.0%} bootstrap (parameter) intervals." if boot else ""),
             )
         )
     if table is not None and len(table):
@@ -396,7 +389,10 @@ def _planning(result, table, note, boot, level, view) -> str:
             rows.append(cells)
         parts.append("<h3>Compute-optimal allocation</h3>")
         parts.append(_table(header, rows, "plan-table"))
-        parts.append(f'<p class="caption">{_esc(note)}. Brackets: {level:.0%} interval.</p>' if boot else "")
+        plan_kind = str(table["interval_kind"].iloc[0]) if "interval_kind" in table.columns else "parameter (bootstrap)"
+        parts.append(
+            f'<p class="caption">{_esc(note)}. Brackets: {level:.0%} {_esc(plan_kind)} interval.</p>' if boot else ""
+        )
     elif note:
         parts.append(f'<p class="note">{_esc(note)}</p>')
     return _section("planning", "Planning", parts)

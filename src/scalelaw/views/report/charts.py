@@ -432,3 +432,90 @@ def bootstrap_figure(boot: Any, level: float):
     )
     fig.update_yaxes(title_text="replicates", row=1, col=1)
     return fig
+
+
+def trust_figure(points: pd.DataFrame, model: Any, level: float, predictions: pd.DataFrame | None = None):
+    """Rolling-backtest log errors against decades beyond each cut's data, one colour per cut, with the learned
+    ±half-width band at ``level`` (0 inside the data), the distance the backtests checked (dotted) and the
+    report's prediction points (crosses on the zero line, at their distance beyond the fit's data).
+
+    ``points`` is :meth:`~scalelaw.trust.extrapolation_error.ExtrapolationError.to_frame`; ``model`` the
+    :class:`~scalelaw.trust.extrapolation_error.ExtrapolationError`; ``predictions`` has ``label`` and ``decades``.
+    """
+    go = _go()
+    fig = go.Figure()
+    cuts = sorted(points["cut"].unique()) if len(points) else []
+    for k, cut in enumerate(cuts):
+        part = points[points["cut"] == cut]
+        hover = [
+            f"<b>{html.escape(str(r['run']))}</b><br>cut: top {cut:.0%} of runs held out<br>"
+            f"{r['decades']:.2f} decades beyond the cut's data<br>log error {r['log_error']:+.4f}"
+            for r in part.to_dict(orient="records")
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=part["decades"],
+                y=part["log_error"],
+                mode="markers",
+                name=f"top {cut:.0%} held out",
+                marker={"color": OKABE_ITO[k % len(OKABE_ITO)], "size": 7, "line": {"color": "#fff", "width": 0.5}},
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    far = [0.0, float(model.max_decades)]
+    far += list(points["decades"]) if len(points) else []
+    far += list(predictions["decades"]) if predictions is not None and len(predictions) else []
+    finite = [v for v in far if np.isfinite(v)]
+    lo, hi = min(min(finite), 0.0), max(max(finite) * 1.08, 0.5)
+    d = np.unique(np.concatenate([np.linspace(lo, hi, 120), [0.0]]))
+    half = model.halfwidth(d, level)
+    fig.add_trace(
+        go.Scatter(
+            x=np.concatenate([d, d[::-1]]),
+            y=np.concatenate([half, -half[::-1]]),
+            fill="toself",
+            fillcolor=BAND,
+            line={"width": 0},
+            name=f"±{level:.0%} half-width of the law's error",
+            hoverinfo="skip",
+        )
+    )
+    if predictions is not None and len(predictions):
+        fig.add_trace(
+            go.Scatter(
+                x=predictions["decades"],
+                y=np.zeros(len(predictions)),
+                mode="markers",
+                name="the report's predictions",
+                marker={"symbol": "x", "size": 10, "color": "#222"},
+                hovertext=[
+                    f"{html.escape(str(r['label']))}: {r['decades']:.2f} decades beyond the data"
+                    for r in predictions.to_dict(orient="records")
+                ],
+                hoverinfo="text",
+            )
+        )
+    layout = _layout(
+        f"decades beyond the training data along {model.axis}",
+        "log error ln(predicted / observed)",
+        log_x=False,
+        log_y=False,
+    )
+    checked = {**_vline(float(model.max_decades)), "line": {"color": "#222", "width": 1.2, "dash": "dot"}}
+    layout["shapes"] = [checked]
+    layout["annotations"] = [
+        {
+            "x": float(model.max_decades),
+            "y": 1,
+            "xref": "x",
+            "yref": "paper",
+            "text": f"checked to {model.max_decades:.2f}",
+            "showarrow": False,
+            "xanchor": "left",
+            "yanchor": "top",
+            "font": {"size": 11, "color": "#444"},
+        }
+    ]
+    fig.update_layout(layout)
+    return fig
