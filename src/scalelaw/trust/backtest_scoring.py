@@ -81,7 +81,7 @@ def rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
     Examples
     --------
     >>> round(rmse_log(np.array([1.1, 0.9]), np.array([1.0, 1.0])), 4)
-    0.1001
+    0.1005
     """
     with np.errstate(all="ignore"):
         value = float(np.sqrt(np.mean(np.log(predicted / observed) ** 2)))
