@@ -339,3 +339,71 @@ def test_backtest_with_fit_returns_the_split_and_the_training_fit():
     assert train_fit.n_runs == split.train.n_runs and train_fit.seed == 1
     with pytest.raises(DataError, match="holdout"):
         backtest_with_fit("chinchilla", runs, "largest:0:params")
+
+
+# ------------------------------------------------------------------------------------------ interval kinds, auto
+def test_total_and_parameter_intervals_are_scored_by_hand():
+    """Coverage, interval score and width of each kind equal what the held-out rows give by hand; the total
+    interval (law error learned from the training part's own rolling backtests) is the wider one."""
+    from scalelaw.trust.backtest_scoring import winkler_log
+
+    frame, args = compute_sweep(), dict(holdout="top:0.25:flops", level=0.9, n_boot=40, starts=20)
+    got = {}
+    for kind in ("total", "parameter"):
+        table = backtest("power", frame, kind=kind, **args)
+        rows = backtest_predictions("power", frame, kind=kind, **args)
+        row = table.loc[0]
+        assert row["interval_kind"] == kind and row["chosen"] == ""
+        observed, low, high = (rows[c].to_numpy() for c in ("observed", "low", "high"))
+        assert row["coverage"] == np.mean((observed >= low) & (observed <= high))
+        score = (
+            np.log(high / low)
+            + 20 * np.maximum(np.log(low / observed), 0)
+            + 20 * np.maximum(np.log(observed / high), 0)
+        )
+        assert row["interval_score"] == pytest.approx(score.mean(), rel=1e-12)
+        assert row["interval_score"] == pytest.approx(winkler_log(observed, low, high, 0.9).mean(), rel=1e-12)
+        assert row["mean_rel_width"] == pytest.approx(np.mean((high - low) / rows["predicted"]), rel=1e-12)
+        got[kind] = rows
+    assert np.all(got["total"]["low"] < got["parameter"]["low"]) and np.all(
+        got["total"]["high"] > got["parameter"]["high"]
+    )
+    # The total interval is the training fit's own predict_interval.
+    split = split_runs(frame, "top:0.25:flops")
+    train = scalelaw_fit("power", split.train, starts=20)
+    band = train.predict_interval(split.test.table, level=0.9, n_boot=40, observation=True)
+    np.testing.assert_allclose(got["total"]["high"], band["high"], rtol=1e-12)
+
+
+def test_auto_is_fitted_on_the_training_part_and_names_its_choice():
+    frame = chinchilla_sweep()
+    table = backtest(["chinchilla", "auto"], frame, "largest:2:params", candidates=["chinchilla", "kaplan"])
+    assert table["law"].tolist() == ["chinchilla", "auto"]
+    auto = table.loc[1]
+    assert auto["chosen"] in ("chinchilla", "kaplan") and auto["error"] == ""
+    # The choice is that of fit("auto") on the training runs alone: the held-out runs cannot sway it.
+    split = split_runs(frame, "largest:2:params")
+    alone = scalelaw_fit("auto", split.train, candidates=["chinchilla", "kaplan"])
+    assert auto["chosen"] == alone.law_choice.chosen
+    assert auto["formula"] == f"auto: {alone.law.formula()}" and auto["n_params"] == alone.law.n_params
+    assert auto["mean_abs_rel_error"] == pytest.approx(
+        np.mean(np.abs(alone.predict(split.test.table) / split.test.array("loss") - 1)), rel=1e-9
+    )
+    assert to_records(table)[1]["chosen"] == auto["chosen"]
+
+
+def test_interval_kind_and_candidates_are_checked():
+    with pytest.raises(DataError, match="interval kind must be one of total, parameter, got 'bogus'"):
+        backtest("power", compute_sweep(), level=0.9, kind="bogus")
+    with pytest.raises(DataError, match="candidates= is for the law 'auto'"):
+        backtest("power", compute_sweep(), candidates=["power"])
+
+
+def scalelaw_fit(law, runs, **kwargs):
+    import warnings
+
+    from scalelaw import fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit(law, runs, **kwargs)

@@ -224,10 +224,12 @@ def test_predict_interval_with_schedule_matches_the_library(synthetic_files, ann
     out = annealing_fit_file
     steps = _steps_file(tmp_path, "steps.csv", ["cos", "wsd", "steps", "cos"], [599, 599, 599, 0])
     done = run_cli("predict", str(out), "--schedule", str(folder / "lr.csv"), "--steps", str(steps),
-                   "--interval", "0.9", "--n-boot", "20", "--seed", "3", "--json")  # fmt: skip
+                   "--interval", "0.9", "--n-boot", "20", "--seed", "3", "--interval-kind", "parameter",
+                   "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     got = pd.DataFrame(json.loads(done.stdout))
-    assert got.columns.tolist() == ["run", "step", "loss", "low", "high", "level", "method"]
+    assert got.columns.tolist() == ["run", "step", "loss", "low", "high", "level", "method", "interval_kind"]
+    assert (got["interval_kind"] == "parameter").all()
     assert got.iloc[3][["loss", "low", "high"]].isna().all()  # step 0: no LR area yet, no prediction
     defined = got.iloc[:3]
     assert (defined["low"] < defined["loss"]).all() and (defined["loss"] < defined["high"]).all()
@@ -240,7 +242,9 @@ def test_predict_interval_with_schedule_matches_the_library(synthetic_files, ann
     done = run_cli("predict", str(out), "--schedule", str(folder / "lr.csv"), "--steps", str(steps),
                    "--interval", "0.9", "--n-boot", "20", "--bootstrap-by", "row", "--observation")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "last, 90% interval" in done.stdout and "bootstrap (observation, by row, n=20)" in done.stdout
+    assert "last, 90% parameter interval" in done.stdout and "bootstrap (observation, by row, n=20)" in done.stdout
+    # The total interval (the default) of an LR-schedule law is the parameter one, and says so.
+    assert "this interval is the parameter interval" in done.stderr
 
 
 def test_predict_interval_flags_are_checked(synthetic_files, annealing_fit_file, tmp_path):
@@ -286,4 +290,5 @@ def test_bootstrap_by_applies_to_plain_predictions(tmp_path):
                    "--n-boot", "30", "--bootstrap-by", "row", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)
-    assert got["method"] == "bootstrap (mean, by row, n=30)" and got["low"] < got["value"] < got["high"]
+    assert got["method"] == "bootstrap (observation, by row, n=30)" and got["low"] < got["value"] < got["high"]
+    assert got["interval_kind"] == "total" and got["parameter_low"] > got["low"]  # a new measurement, widened

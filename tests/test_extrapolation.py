@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import scalelaw
+from scalelaw.errors import DataError
 from scalelaw.trust.extrapolation import (
     ExtrapolationWarning,
     distance,
@@ -19,6 +20,7 @@ from scalelaw.trust.extrapolation import (
     prediction_records,
     warn_if_far,
 )
+from scalelaw.trust.total import with_kind
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +69,23 @@ def test_prediction_records_carry_value_distance_and_interval(fit_rpj):
     assert [set(r) for r in plain] == [{"at", "value", "extrapolation"}] * 2 and plain[0]["at"] is points[0]
     boot = fit_rpj.bootstrap(n=30, seed=1)
     drawn = []
-    banded = prediction_records(fit_rpj, points, lambda: drawn.append(1) or boot, level=0.8)
+    banded = prediction_records(fit_rpj, points, lambda: drawn.append(1) or boot, level=0.8, kind="parameter")
     band = boot.predict(params=[7e9, 1e9], tokens=[1.4e11, 2e10], level=0.8)
     assert drawn == [1] and [r["low"] for r in banded] == pytest.approx(band["low"].tolist())
     assert banded[0]["level"] == 0.8 and banded[0]["method"] == band["method"].iloc[0]
-    assert prediction_records(fit_rpj, points, boot, level=0.8) == banded
+    assert banded[0]["interval_kind"] == "parameter" and "decades" not in banded[0]
+    assert prediction_records(fit_rpj, points, boot, level=0.8, kind="parameter") == banded
+    # The total interval (the default) is that band as predict_interval widens it, with columns saying how.
+    total = prediction_records(fit_rpj, points, boot, level=0.8)
+    want = with_kind(fit_rpj, band, 0.8, "total")
+    assert [r["low"] for r in total] == pytest.approx(want["low"].tolist())
+    assert [r["parameter_high"] for r in total] == pytest.approx(band["high"].tolist())
+    assert [r["decades"] for r in total] == pytest.approx(want["decades"].tolist())
+    # Both points lie inside the data's compute: no law error there, so the total band is the parameter band.
+    assert all(r["decades"] < 0 and r["extrapolation_halfwidth"] == 0 and not r["beyond_checked"] for r in total)
+    assert [r["high"] for r in total] == pytest.approx([r["high"] for r in banded])
+    with pytest.raises(DataError, match="interval kind must be one of total, parameter"):
+        prediction_records(fit_rpj, points, boot, kind="bogus")
 
 
 def test_cli_reports_distance_and_warns(fit_rpj, tmp_path):

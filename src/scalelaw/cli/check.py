@@ -35,8 +35,16 @@ from scalelaw.errors import DataError
 def backtest_cmd(
     data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
     laws: Annotated[
-        str, typer.Option("--laws", help="Comma-separated catalog laws (or expressions) to compare.")
+        str,
+        typer.Option(
+            "--laws",
+            help="Comma-separated catalog laws (or expressions) to compare; 'auto' is the law chosen by rolling "
+            "backtests inside the training part alone (see --candidates).",
+        ),
     ] = "chinchilla",
+    candidates: Annotated[
+        str | None, typer.Option(help="For 'auto' in --laws: catalog laws it chooses from, comma-separated.")
+    ] = None,
     holdout: Annotated[
         str,
         typer.Option(help="Runs to hold out: 'top:FRACTION:COLUMN' or 'largest:K:COLUMN' (whole runs)."),
@@ -53,6 +61,7 @@ def backtest_cmd(
         float | None, typer.Option(help="Also report coverage of prediction intervals at this level (bootstrap).")
     ] = None,
     n_boot: Annotated[int, typer.Option(help="By-run bootstrap refits per law behind --interval.")] = 1000,
+    interval_kind: IntervalKind = "total",
     weights: Annotated[
         str | None, typer.Option(help="'per_run': every run weighs the same however many checkpoints it has.")
     ] = None,
@@ -72,6 +81,8 @@ def backtest_cmd(
     from scalelaw.trust.backtest import METRICS, SelectionResult, to_records
     from scalelaw.trust.backtest import backtest as run_backtest
 
+    kind = check_interval_kind(interval_kind)
+
     def action():
         names = parse_list(laws)
         if not names:
@@ -88,7 +99,9 @@ def backtest_cmd(
             y=y,
             level=interval,
             n_boot=n_boot,
+            kind=kind,
             x=parse_list(x),
+            **({"candidates": parse_list(candidates)} if candidates is not None else {}),
             weights=weights,
             loss=loss,
             delta=delta,
@@ -120,15 +133,20 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
     for name in ("law", "mean |rel. err|", "max |rel. err|", "RMSE log", "in-sample RMSE log"):
         view.add_column(name, justify="left" if name == "law" else "right")
     if show_coverage:
-        view.add_column("coverage", justify="right")
+        kind = f"{first['interval']:.0%} {first['interval_kind']}"
+        for name in (f"coverage ({kind})", "interval score", "mean rel. width"):
+            view.add_column(escape(name), justify="right")
     view.add_column("fit status", overflow="fold")
     for row in table.itertuples(index=False):
-        cells = [row.law, _pct(row.mean_abs_rel_error), _pct(row.max_abs_rel_error), _num(row.rmse_log)]
+        law = f"{row.law} (chose {row.chosen})" if row.chosen else row.law
+        cells = [escape(law), _pct(row.mean_abs_rel_error), _pct(row.max_abs_rel_error), _num(row.rmse_log)]
         cells.append(_num(row.in_sample_rmse_log))
         if show_coverage:
-            cells.append(_pct(row.coverage))
+            cells += [_pct(row.coverage), _num(row.interval_score), _pct(row.mean_rel_width)]
         view.add_row(*cells, _fit_status(row))
     out.print(view)
+    if show_coverage:
+        out.print(_interval_note(first["interval_kind"]), style="dim", highlight=False)
     if first["split_column"] and math.isfinite(first["extrapolation_decades"]):
         out.print(
             f"largest {first['split_column']}: {first['max_train']:.3g} in training, {first['max_test']:.3g} held "
@@ -137,6 +155,18 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
         )
     if selection is not None:
         out.print(f"[bold]best: {escape(selection.best)}[/]. {escape(selection.reason)}", highlight=False)
+
+
+def _interval_note(kind: str) -> str:
+    what = (
+        "the by-run bootstrap of each training fit"
+        if kind == "parameter"
+        else "each training fit's bootstrap widened by the law's error learned from its own rolling backtests"
+    )
+    return (
+        f"intervals: {kind}, {what} (--interval-kind); interval score: mean width plus 2/(1-level) times each "
+        "miss, on the log scale (smaller is better)"
+    )
 
 
 def _pct(value: float) -> str:

@@ -5,6 +5,7 @@ along LR schedules). Registered on the app by :mod:`scalelaw.cli`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli.common import (
+    IntervalKind,
+    check_interval_kind,
     check_point,
     fail,
     load_fit,
@@ -33,8 +36,20 @@ from scalelaw.errors import DataError
 def fit(
     data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
     law: Annotated[
-        str, typer.Option("--law", "-l", help="Catalog law name, or an expression such as 'E + A*flops**-alpha'.")
+        str,
+        typer.Option(
+            "--law",
+            "-l",
+            help="Catalog law name, an expression such as 'E + A*flops**-alpha', or 'auto': the candidate that "
+            "extrapolates best in rolling backtests inside the data (docs/extrapolation.md).",
+        ),
     ] = "chinchilla",
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="With --law auto: catalog laws to choose from, comma-separated (default: those the columns allow)."
+        ),
+    ] = None,
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
     y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
     mapping: Annotated[
@@ -102,6 +117,7 @@ def fit(
             seed=seed,
             schedule=schedules,
             law_options=parse_law_options(law_option),
+            **({"candidates": parse_list(candidates)} if candidates is not None else {}),
         )
         noise, snr = _seed_noise(runs, the_law, settings, config) if seed_noise_on else (None, None)
         if noise is not None:
@@ -127,6 +143,8 @@ def fit(
         print_json(payload)
         return
     render_fit(final, out_path)
+    if final.law_choice is not None:
+        _render_law_choice(final.law_choice)
     if check is not None:
         _render_influence(check)
     if noise is not None:
@@ -156,6 +174,30 @@ def _seed_noise(runs, the_law, settings: dict[str, Any], config: str | None):
         )
         snr = noise.signal_to_noise(warn=False)
     return noise, snr
+
+
+def _render_law_choice(choice) -> None:
+    """``fit --law auto``: the chosen law and every candidate's rolling-backtest score, weight and cuts."""
+    view = Table(title="Law chosen by rolling backtests inside the data", title_justify="left")
+    for col in ("law", "score (mean |log error|)", "weight", "cuts", "note"):
+        view.add_column(col, justify="left" if col in ("law", "note") else "right")
+    for r in choice.table.itertuples(index=False):
+        scored = math.isfinite(r.score)
+        note = "chosen" if r.law == choice.chosen else ("" if scored else str(r.error))
+        view.add_row(
+            escape(str(r.law)),
+            f"{r.score:.4g}" if scored else "—",
+            f"{r.weight:.2f}",
+            str(r.n_cuts),
+            escape(note),
+        )
+    out.print(view)
+    out.print(
+        f"chosen: {choice.chosen} (smallest held-out error where up to 30% of the runs are held out); weights "
+        "give the law-choice part of total intervals",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _render_seed_noise(noise, snr) -> None:
@@ -215,9 +257,14 @@ def predict(
         float | None,
         typer.Option(help="Add a prediction interval at this level, e.g. 0.9 (bootstrap, see --bootstrap-by)."),
     ] = None,
+    interval_kind: IntervalKind = "total",
     observation: Annotated[
-        bool, typer.Option(help="Interval for a new measurement (adds the data's noise), not for the law's value.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            help="Interval for a new measurement (adds the data's noise), not for the law's value. Default: a new "
+            "measurement for a total interval, the law's value for a parameter one."
+        ),
+    ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
     bootstrap_by: Annotated[
         str | None,
@@ -238,7 +285,10 @@ def predict(
         fail(f"--bootstrap-by must be run, row or block, not {bootstrap_by!r}", 2)
     if bootstrap_by is not None and interval is None:
         fail("--bootstrap-by says what --interval resamples: add --interval, e.g. --interval 0.9", 2)
-    band = None if interval is None else _Band(interval, observation, n_boot, seed, bootstrap_by)
+    kind = check_interval_kind(interval_kind)
+    if observation is None:
+        observation = kind == "total"
+    band = None if interval is None else _Band(interval, observation, n_boot, seed, bootstrap_by, kind)
     if schedule is not None:
         if interval is not None and steps is None:
             fail(
@@ -271,6 +321,7 @@ class _Band:
     n_boot: int
     seed: int
     by: str | None
+    kind: str = "total"
 
 
 def _predict_points(fit_file: Path, at: list[str], max_decades: float, band: _Band | None, quiet: bool):
@@ -284,7 +335,7 @@ def _predict_points(fit_file: Path, at: list[str], max_decades: float, band: _Ba
     if band is None:
         return result, prediction_records(result, points, max_decades=max_decades)
     draw = lambda: _bootstrap(result, band, quiet)  # noqa: E731  (drawn after the point predictions)
-    return result, prediction_records(result, points, draw, band.level, band.observation, max_decades)
+    return result, prediction_records(result, points, draw, band.level, band.observation, max_decades, band.kind)
 
 
 def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -> None:
@@ -292,16 +343,47 @@ def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -
     for name in result.law.inputs:
         view.add_column(escape(name), justify="right")
     view.add_column(escape(result.y), justify="right")
+    kind = rows[0].get("interval_kind") if interval is not None else None
     if interval is not None:
-        view.add_column(f"{interval:.0%} interval", justify="right")
+        view.add_column(escape(f"{interval:.0%} {kind} interval"), justify="right")
+    if kind == "total":
+        view.add_column("decades beyond", justify="right")
     for row in rows:
         cells = [*[f"{row['at'][n]:.4g}" for n in result.law.inputs], f"{row['value']:.6g}"]
         if interval is not None:
             cells.append(f"[{row['low']:.6g}, {row['high']:.6g}]")
+        if kind == "total":
+            cells.append(f"{row['decades']:.2f}" + (" (beyond checked)" if row["beyond_checked"] else ""))
         view.add_row(*cells)
     out.print(view)
     if interval is not None:
-        out.print(f"interval: {rows[0]['method']}", style="dim", highlight=False)
+        out.print(f"interval: {_interval_words(rows)}", style="dim", highlight=False, markup=False)
+    for line in _total_notes(result, rows) if kind == "total" else []:
+        out.print(f"note: {line}", style="yellow", highlight=False, markup=False)
+
+
+def _interval_words(rows: list[dict[str, Any]]) -> str:
+    """What the interval of ``predict`` holds, in words (its kind and the bootstrap behind it)."""
+    if rows[0]["interval_kind"] == "parameter":
+        return f"parameter interval, {rows[0]['method']}"
+    return (
+        f"total interval: {rows[0]['method']}, widened by the law's own error beyond the data (rolling backtests) "
+        "and by the choice of law (fits of --law auto); --interval-kind parameter for the bootstrap alone"
+    )
+
+
+def _total_notes(result, rows: list[dict[str, Any]]) -> list[str]:
+    """Notes for points further beyond the data than the fit's own backtests reached (``beyond_checked``)."""
+    far = [r for r in rows if r["beyond_checked"]]
+    if not far:
+        return []
+    reached = result.extrapolation_error().max_decades
+    worst = max(r["decades"] for r in far)
+    return [
+        f"{len(far)} of {len(rows)} point(s) lie beyond what the backtests checked (up to {worst:.2f} decades "
+        f"beyond the largest run; the backtests reached {reached:.2f}): there the law's error is extrapolated "
+        "from its growth inside the data, not measured"
+    ]
 
 
 def _predict_curves(
@@ -356,7 +438,8 @@ def _render_curves(result, table, n_steps: int, band: _Band | None) -> None:
     for col in ("run", "steps", "first", "last", "min"):
         view.add_column(col, justify="left" if col == "run" else "right")
     if band is not None:
-        view.add_column(f"last, {band.level:.0%} interval", justify="right")
+        kind = table["interval_kind"].iloc[0] if len(table) else "parameter"
+        view.add_column(escape(f"last, {band.level:.0%} {kind} interval"), justify="right")
     for run, g in table.groupby("run", sort=False):
         valid = g.dropna(subset=["loss"])
         if valid.empty:
@@ -376,7 +459,11 @@ def _render_curves(result, table, n_steps: int, band: _Band | None) -> None:
         view.add_row(*cells)
     out.print(view)
     if band is not None and len(table):
-        out.print(f"interval: {table['method'].iloc[0]}", style="dim", highlight=False)
+        out.print(
+            f"interval: {table['interval_kind'].iloc[0]} interval, {table['method'].iloc[0]}",
+            style="dim",
+            highlight=False,
+        )
     out.print("every step: --json", style="dim", highlight=False)
 
 
@@ -388,6 +475,7 @@ def _curve_band(result, schedules, table, band: _Band, quiet: bool):
     """
     from scalelaw.fitting.refit import with_schedule
     from scalelaw.trust.bootstrap import curve_band
+    from scalelaw.trust.total import with_kind
 
     fitted = (result.schedule_info or {}).get("runs", {})
     missing = sorted(set(fitted) - set(schedules))
@@ -397,7 +485,8 @@ def _curve_band(result, schedules, table, band: _Band, quiet: bool):
             f"the LR schedules of the fitted runs; it lacks {', '.join(map(repr, missing[:5]))}"
         )
     boot = _bootstrap(with_schedule(result, schedules), band, quiet)
-    return curve_band(boot, table, schedules, level=band.level, observation=band.observation)
+    table = curve_band(boot, table, schedules, level=band.level, observation=band.observation)
+    return with_kind(result, table, band.level, band.kind)  # a total one falls back to parameter, with a warning
 
 
 def _bootstrap(result, band: _Band, quiet: bool):

@@ -203,7 +203,8 @@ def curve_records(curves: pd.DataFrame, level: float | None = None) -> list[dict
     """:func:`predict_curves`'s table as JSON-ready records: ``run``, ``step``, ``loss`` (None where undefined).
 
     With ``level`` (a table from :func:`scalelaw.trust.bootstrap.curve_band`) each record also has ``low``,
-    ``high``, ``level`` and ``method``.
+    ``high``, ``level`` and ``method``, and ``interval_kind`` when the table names it
+    (:func:`scalelaw.trust.total.with_kind`).
 
     Examples
     --------
@@ -217,6 +218,7 @@ def curve_records(curves: pd.DataFrame, level: float | None = None) -> list[dict
             "step": int(row["step"]),
             **{c: float(row[c]) if np.isfinite(row[c]) else None for c in columns},
             **({"level": level, "method": str(row["method"])} if level is not None else {}),
+            **({"interval_kind": str(row["interval_kind"])} if level is not None and "interval_kind" in row else {}),
         }
         for row in curves.to_dict("records")
     ]

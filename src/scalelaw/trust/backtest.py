@@ -25,6 +25,7 @@ mask that splits a run is refused.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -45,6 +46,7 @@ from scalelaw.fitting.fit import SCALE_COLUMNS, fit
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
+from scalelaw.trust.backtest_scoring import INTERVAL_COLUMNS, rmse_log, score_intervals
 
 __all__ = [
     "METRICS",
@@ -373,6 +375,7 @@ def backtest(
     y: str | None = None,
     level: float | None = None,
     n_boot: int = 1000,
+    kind: str = "total",
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Fit each law on the small end of the runs and score its predictions for the held-out large end.
@@ -380,7 +383,9 @@ def backtest(
     Parameters
     ----------
     laws : str, Law or sequence of them
-        Catalog names (a comma-separated string works too), :class:`Law` objects or both.
+        Catalog names (a comma-separated string works too), :class:`Law` objects or both. ``"auto"`` is
+        ``scalelaw.fit("auto", ...)`` on the training part alone (its rolling backtests choose among
+        ``candidates=``, default those the columns allow, without seeing the held-out runs), scored like any law.
     runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
         The observations.
     holdout : str, HoldoutSpec, boolean mask or callable
@@ -394,6 +399,9 @@ def backtest(
         :func:`scalelaw.trust.bootstrap.default_by`).
     n_boot : int
         Bootstrap refits per law behind ``level`` (fewer is faster and noisier).
+    kind : {"total", "parameter"}
+        Kind of the intervals (:meth:`~scalelaw.FitResult.predict_interval`): the total interval, whose law
+        error is learned from the training part's own rolling backtests, or the by-run bootstrap alone.
     **fit_kwargs
         Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
         ``law_options``, ``schedule`` for the LR-schedule laws, covering the held-out runs too, ...).
@@ -414,8 +422,11 @@ def backtest(
           over held-out rows (fractions, not percent); ``rmse_log``: root mean square of
           ``log(prediction / observed)`` over held-out rows;
         - ``in_sample_rmse_log``: the same on the training rows, for contrast;
-        - ``interval``, ``coverage``: interval level and the share of held-out observations inside
-          their prediction interval (NaN when not computed);
+        - ``interval``, ``interval_kind``, ``coverage``: interval level and kind, and the share of held-out
+          observations inside their prediction interval; ``interval_score``: the mean interval (Winkler) score
+          on the log scale; ``mean_rel_width``: the mean of ``(high - low) / prediction``
+          (:mod:`.backtest_scoring`; NaN, and an empty kind, when not computed);
+        - ``chosen``: for ``"auto"``, the law its rolling backtests chose on the training part (else empty);
         - ``converged``, ``not_identifiable``, ``at_bound`` (comma-separated names): fit status;
         - ``error``: empty, or why the law could not be fitted or scored (its metrics are then NaN,
           or inf when it predicts non-finite values). One failing law does not stop the others.
@@ -438,9 +449,9 @@ def backtest(
     >>> bool(table.loc[0, "mean_abs_rel_error"] < 0.05)
     True
     """
-    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs, kind)
     split = split_runs(runs, holdout)
-    return _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[0]
+    return _evaluate(resolved, runs, split, y, (level, n_boot, kind), fit_kwargs)[0]
 
 
 def backtest_predictions(
@@ -450,13 +461,14 @@ def backtest_predictions(
     y: str | None = None,
     level: float | None = None,
     n_boot: int = 1000,
+    kind: str = "total",
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """The held-out rows with each law's prediction (and interval): what :func:`backtest` summarizes.
 
     Parameters
     ----------
-    laws, runs, holdout, y, level, n_boot, **fit_kwargs
+    laws, runs, holdout, y, level, n_boot, kind, **fit_kwargs
         As for :func:`backtest`.
 
     Returns
@@ -475,9 +487,9 @@ def backtest_predictions(
     >>> bool((rows["rel_error"].abs() < 0.05).all())
     True
     """
-    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs, kind)
     split = split_runs(runs, holdout)
-    return _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[1]
+    return _evaluate(resolved, runs, split, y, (level, n_boot, kind), fit_kwargs)[1]
 
 
 def backtest_with_fit(
@@ -520,6 +532,7 @@ def rolling_backtest(
     y: str | None = None,
     level: float | None = None,
     n_boot: int = 1000,
+    kind: str = "total",
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Backtest at several cutoffs: hold out the top 10%, 20%, ... of ``column``.
@@ -529,7 +542,7 @@ def rolling_backtest(
 
     Parameters
     ----------
-    laws, runs, y, level, n_boot, **fit_kwargs
+    laws, runs, y, level, n_boot, kind, **fit_kwargs
         As for :func:`backtest`.
     fractions : sequence of float
         Holdout fractions (``top:FRACTION:COLUMN``). A fraction that holds out the same runs as an
@@ -548,7 +561,7 @@ def rolling_backtest(
     >>> table[["fraction", "n_test"]].values.tolist()
     [[0.1, 4.0], [0.3, 11.0]]
     """
-    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs)
+    runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs, kind)
     if not len(fractions):
         raise DataError("rolling_backtest needs at least one fraction")
     tables, seen = [], set()
@@ -558,16 +571,19 @@ def rolling_backtest(
         if key in seen:
             continue
         seen.add(key)
-        table = _evaluate(resolved, runs, split, y, level, n_boot, fit_kwargs)[0]
+        table = _evaluate(resolved, runs, split, y, (level, n_boot, kind), fit_kwargs)[0]
         table.insert(0, "fraction", float(fraction))
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 
 def _prepare(
-    laws: LawsLike, runs: RunsLike, y: str | None, level: float | None, fit_kwargs: dict[str, Any]
-) -> tuple[Runs, list[tuple[str, Law]], dict[str, Any]]:
+    laws: LawsLike, runs: RunsLike, y: str | None, level: float | None, fit_kwargs: dict[str, Any], kind: str
+) -> tuple[Runs, list[tuple[str, Law | _Auto]], dict[str, Any]]:
     """Check everything that does not depend on the split, before any fit runs."""
+    from scalelaw.trust.total import check_kind  # total.py reaches this module through extrapolation_error
+
+    check_kind(kind)
     runs = load_runs(runs)
     fit_kwargs = dict(fit_kwargs)
     resolved = _resolve_laws(laws, fit_kwargs)
@@ -577,10 +593,25 @@ def _prepare(
     return runs, resolved, fit_kwargs
 
 
-def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str, Law]]:
-    """Laws as ``(label, Law)`` with ``x`` and ``law_options`` applied (and removed from ``fit_kwargs``)."""
+@dataclass(frozen=True)
+class _Auto:
+    """``"auto"`` in a backtest's laws: ``fit("auto", ...)`` on the training part, with these options."""
+
+    candidates: tuple[str, ...] | None
+    x: Any
+    law_options: dict[str, Any]
+
+    def fit(self, runs: Runs, **kwargs: Any) -> FitResult:
+        options = dict(candidates=self.candidates, x=self.x, law_options=self.law_options)
+        return fit("auto", runs, **options, **kwargs)
+
+
+def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str, Law | _Auto]]:
+    """Laws as ``(label, Law)`` with ``x`` and ``law_options`` applied (and removed from ``fit_kwargs``);
+    ``"auto"`` as ``("auto", _Auto)``, which takes ``candidates`` (also removed)."""
     options = dict(fit_kwargs.pop("law_options", None) or {})
     x = fit_kwargs.pop("x", None)
+    candidates = fit_kwargs.pop("candidates", None)
     if isinstance(laws, (str, Law)):
         items: list[str | Law] = [laws]
     else:
@@ -595,13 +626,19 @@ def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str,
             raise DataError(f"a law is a catalog name or a Law, got {type(item).__name__}")
     if not names:
         raise DataError("backtest needs at least one law, e.g. laws=['chinchilla', 'kaplan']")
-    resolved = []
+    if candidates is not None and "auto" not in names:
+        raise DataError("candidates= is for the law 'auto': add 'auto' to the laws, e.g. laws=['chinchilla', 'auto']")
+    resolved: list[Law | _Auto] = []
     for item in names:
+        if isinstance(item, str) and item == "auto":
+            inputs = None if x is None else ([x] if isinstance(x, str) else list(x))
+            resolved.append(_Auto(tuple(candidates) if candidates else None, inputs, options))
+            continue
         law = get_law(item, **options) if isinstance(item, str) else item
         if x is not None:
             law = law.with_inputs(*([x] if isinstance(x, str) else x))
         resolved.append(law)
-    labels = [law.name for law in resolved]
+    labels = [law.name if isinstance(law, Law) else "auto" for law in resolved]
     out = []
     for k, (label, law) in enumerate(zip(labels, resolved, strict=True)):
         if labels.count(label) > 1:
@@ -610,9 +647,11 @@ def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str,
     return out
 
 
-def _check_columns(resolved: list[tuple[str, Law]], runs: Runs, y: str | None) -> None:
+def _check_columns(resolved: list[tuple[str, Law | _Auto]], runs: Runs, y: str | None) -> None:
     problems, absent = [], []
     for label, law in resolved:
+        if isinstance(law, _Auto):  # its candidates are those the columns allow, or say why not in its row
+            continue
         needed = [*law.inputs, y or law.output]
         missing = [c for c in needed if c not in runs.table.columns]
         if missing:
@@ -626,19 +665,20 @@ def _check_columns(resolved: list[tuple[str, Law]], runs: Runs, y: str | None) -
 
 
 def _evaluate(
-    resolved: list[tuple[str, Law]],
+    resolved: list[tuple[str, Law | _Auto]],
     runs: Runs,
     split: Split,
     y: str | None,
-    level: float | None,
-    n_boot: int,
+    band: tuple[float | None, int, str],
     fit_kwargs: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The backtest table (one row per law) and the held-out predictions (one row per law and test row)."""
+    """The backtest table (one row per law) and the held-out predictions (one row per law and test row);
+    ``band`` is the intervals' level (None: no intervals), bootstrap replicates and kind."""
+    level, n_boot, _ = band
     if level is not None and (isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 20):
         raise DataError(f"n_boot must be a whole number of bootstrap refits >= 20 for intervals, got {n_boot!r}")
     n_train = len(split.train)
-    too_few = [(label, law.n_params) for label, law in resolved if law.n_params > n_train]
+    too_few = [(label, law.n_params) for label, law in resolved if isinstance(law, Law) and law.n_params > n_train]
     if too_few:
         detail = ", ".join(f"{label} has {n}" for label, n in too_few)
         raise DataError(
@@ -660,8 +700,10 @@ def _evaluate(
     }
     rows, predictions = [], []
     for label, law in resolved:
-        row: dict[str, Any] = {"law": label, "formula": law.formula(), "n_params": law.n_params, **common}
-        scores, held_out = _score(law, split, y, level, n_boot, kwargs)
+        row: dict[str, Any] = {"law": label, "chosen": "", **common}
+        if isinstance(law, Law):
+            row.update(formula=law.formula(), n_params=law.n_params)
+        scores, held_out = _score(law, split, y, band, kwargs)
         row.update(scores)
         rows.append(row)
         if held_out is not None:
@@ -680,6 +722,7 @@ def _split_columns(split: Split) -> list[str]:
 
 _COLUMNS = [
     "law",
+    "chosen",
     "formula",
     "n_params",
     "holdout",
@@ -696,7 +739,10 @@ _COLUMNS = [
     "rmse_log",
     "in_sample_rmse_log",
     "interval",
+    "interval_kind",
     "coverage",
+    "interval_score",
+    "mean_rel_width",
     "converged",
     "not_identifiable",
     "at_bound",
@@ -721,21 +767,26 @@ def _train_weights(weights: Any, runs: Runs, split: Split) -> np.ndarray | None:
 
 
 def _score(
-    law: Law, split: Split, y: str | None, level: float | None, n_boot: int, kwargs: dict[str, Any]
+    law: Law | _Auto, split: Split, y: str | None, band: tuple[float | None, int, str], kwargs: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    nan_row: dict[str, Any] = {m: math.nan for m in (*METRICS, "in_sample_rmse_log", "coverage")}
+    level, n_boot, kind = band
+    nan_row: dict[str, Any] = {m: math.nan for m in (*METRICS, "in_sample_rmse_log", *INTERVAL_COLUMNS[1:])}
     nan_row.update(interval=math.nan if level is None else level, converged=None, not_identifiable=None)
-    nan_row.update(at_bound="", error="")
+    nan_row.update(interval_kind="" if level is None else kind, at_bound="", error="")
+    auto = isinstance(law, _Auto)
+    if auto:
+        nan_row.update(formula="auto", n_params=math.nan)
     try:
         with warnings.catch_warnings():
             for category in _ROW_WARNINGS:
                 warnings.simplefilter("ignore", category)
-            result = fit(law, split.train, y=y, **kwargs)
+            result = (law.fit if auto else functools.partial(fit, law))(split.train, y=y, **kwargs)
     except Exception as exc:  # one law failing must not abort the comparison: report it in its row
         return {**nan_row, "error": f"{type(exc).__name__}: {exc}"}, None
     column = result.y
     row = {
         **nan_row,
+        **(_chosen(result) if auto else {}),
         "converged": result.status.converged,
         "not_identifiable": result.status.not_identifiable,
         "at_bound": ",".join(result.status.at_bound),
@@ -744,7 +795,7 @@ def _score(
     with np.errstate(all="ignore"):
         predicted = result.predict(split.test.table)
         fitted = result.predict(split.train.table)
-    row["in_sample_rmse_log"] = _rmse_log(fitted, split.train.array(column))
+    row["in_sample_rmse_log"] = rmse_log(fitted, split.train.array(column))
     bad = ~(np.isfinite(predicted) & (predicted > 0))
     if bad.any():
         row.update(dict.fromkeys(METRICS, math.inf))
@@ -753,7 +804,7 @@ def _score(
     rel = np.abs(predicted - observed) / np.abs(observed)
     row["mean_abs_rel_error"] = float(np.mean(rel))
     row["max_abs_rel_error"] = float(np.max(rel))
-    row["rmse_log"] = _rmse_log(predicted, observed)
+    row["rmse_log"] = rmse_log(predicted, observed)
     test = split.test.table
     held_out = pd.DataFrame({"row": test.index.to_numpy()})
     for col in ("run", *_split_columns(split)):
@@ -762,32 +813,14 @@ def _score(
     held_out["observed"], held_out["predicted"] = observed, predicted
     held_out["rel_error"] = predicted / observed - 1.0
     if level is not None:
-        band = _interval(result, split, level, n_boot)
-        if band is None:
-            held_out["low"] = held_out["high"] = math.nan
-            held_out["covered"] = None
-        else:
-            low, high = band
-            covered = (observed >= low) & (observed <= high)
-            held_out["low"], held_out["high"], held_out["covered"] = low, high, covered
-            row["coverage"] = float(np.mean(covered))
+        row.update(score_intervals(result, test, held_out, level, n_boot, kind))
     return row, held_out
 
 
-def _rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
-    with np.errstate(all="ignore"):
-        value = float(np.sqrt(np.mean(np.log(predicted / observed) ** 2)))
-    return value if math.isfinite(value) else math.inf
-
-
-def _interval(result: Any, split: Split, level: float, n_boot: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Bootstrap prediction interval for a new observation at each held-out row, or None (with a warning)."""
-    try:  # predict_interval resamples blocks of each curve for an LR-schedule fit of a few runs
-        band = result.predict_interval(split.test.table, level=level, observation=True, n_boot=n_boot, kind="parameter")
-    except Exception as exc:  # intervals are an extra: a law without them still gets its errors
-        warnings.warn(f"no prediction interval for law {result.law.name!r}: {exc}", UserWarning, stacklevel=5)
-        return None
-    return np.asarray(band["low"], dtype=np.float64), np.asarray(band["high"], dtype=np.float64)
+def _chosen(result: FitResult) -> dict[str, Any]:
+    """What the row of ``"auto"`` says of the law its training-part backtests chose."""
+    law = result.law
+    return {"chosen": law.name, "formula": f"auto: {law.formula()}", "n_params": law.n_params}
 
 
 # ------------------------------------------------------------------------------------------ selection

@@ -146,12 +146,16 @@ def prediction_records(
     level: float = 0.9,
     observation: bool = False,
     max_decades: float = DEFAULT_MAX_DECADES,
+    kind: str = "total",
 ) -> list[dict[str, Any]]:
     """Predictions at ``points`` with how far each reaches beyond the data and, given ``boot``, an interval.
 
     What ``scalelaw predict --json`` prints: one record per point, ``at`` (the point), ``value``,
     ``extrapolation`` (:func:`extrapolation_records`; absent for a fit without its data) and, with a bootstrap,
-    ``low``, ``high``, ``level`` and ``method`` from :meth:`~scalelaw.trust.bootstrap.Bootstrap.predict`.
+    ``low``, ``high``, ``level``, ``method`` (of :meth:`~scalelaw.trust.bootstrap.Bootstrap.predict`) and
+    ``interval_kind``. A total interval (:func:`scalelaw.trust.total.with_kind`, as
+    :meth:`~scalelaw.FitResult.predict_interval` makes it) adds ``decades``, ``parameter_low``,
+    ``parameter_high``, ``extrapolation_halfwidth``, ``law_choice_halfwidth`` and ``beyond_checked``.
 
     Parameters
     ----------
@@ -165,6 +169,9 @@ def prediction_records(
         Interval level, and whether it is for a new measurement rather than the law's value.
     max_decades : float
         Warn (:class:`ExtrapolationWarning`) for points further beyond the largest run.
+    kind : {"total", "parameter"}
+        The interval's kind: the bootstrap band widened by the law's own error beyond the data and the choice
+        of law (``"total"``), or the bootstrap band alone (``"parameter"``).
 
     Examples
     --------
@@ -181,7 +188,26 @@ def prediction_records(
     for row, rec in zip(rows, extrapolation or [], strict=False):
         row["extrapolation"] = rec
     if boot is not None:
-        table = (boot() if callable(boot) else boot).predict(frame, level=level, observation=observation)
-        for row, low, high in zip(rows, table["low"], table["high"], strict=True):
-            row.update(low=float(low), high=float(high), level=level, method=str(table["method"].iloc[0]))
+        from scalelaw.trust.total import check_kind, with_kind  # total.py reads this module's compute_of
+
+        check_kind(kind)
+        band = (boot() if callable(boot) else boot).predict(frame, level=level, observation=observation)
+        table = with_kind(result, band, level, kind)
+        method = str(table["method"].iloc[0])
+        extra = [c for c in _TOTAL_COLUMNS if c in table.columns]
+        for row, rec in zip(rows, table.to_dict("records"), strict=True):
+            row.update(low=float(rec["low"]), high=float(rec["high"]), level=level, method=method)
+            row["interval_kind"] = str(rec["interval_kind"])
+            row.update({c: bool(rec[c]) if c == "beyond_checked" else float(rec[c]) for c in extra})
     return rows
+
+
+#: What a total interval adds to a prediction record (:func:`scalelaw.trust.total.with_kind`).
+_TOTAL_COLUMNS = (
+    "decades",
+    "parameter_low",
+    "parameter_high",
+    "extrapolation_halfwidth",
+    "law_choice_halfwidth",
+    "beyond_checked",
+)
