@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
+from scalelaw.decisions.plan_error import PlanError, choice_halfwidths, decades_at, plan_error, widen_row
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
@@ -117,7 +118,12 @@ def optimum(
 
 @dataclass(frozen=True)
 class Plan(Result):
-    """A table of decisions with optional intervals (columns ``X``, ``X_low``, ``X_high``)."""
+    """A table of decisions with optional intervals (columns ``X``, ``X_low``, ``X_high``).
+
+    ``interval_kind`` says what the intervals hold: ``"total"`` (the bootstrap, the law's error beyond the data
+    and the law choice: :mod:`scalelaw.decisions.plan_error`), ``"parameter"`` (the bootstrap alone), or None
+    without intervals.
+    """
 
     table: pd.DataFrame
     level: float | None
@@ -125,6 +131,7 @@ class Plan(Result):
     notes: tuple[str, ...] = ()
     #: Columns that were given (budget, target, ...); every other column is an estimated quantity.
     inputs: tuple[str, ...] = ("flops", "target_loss", "inference_tokens", "unique_tokens")
+    interval_kind: str | None = None
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per row: given inputs as numbers, estimated quantities as ``{"value"[, "low", "high"]}``."""
@@ -156,10 +163,12 @@ class Plan(Result):
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """``level``, ``method``, ``notes``, ``inputs`` and the table as flat records (:meth:`to_records` nests)."""
+        """``level``, ``interval_kind``, ``method``, ``notes``, ``inputs`` and the table as flat records
+        (:meth:`to_records` nests)."""
         return jsonable(
             {
                 "level": self.level,
+                "interval_kind": self.interval_kind,
                 "method": self.method,
                 "notes": self.notes,
                 "inputs": self.inputs,
@@ -169,7 +178,8 @@ class Plan(Result):
 
     def summary(self) -> str:
         """How the numbers were made, then one line per row (the first five) with any intervals, then the notes."""
-        level = f", {self.level:.0%} intervals" if self.level is not None else ""
+        kind = f" {self.interval_kind}" if self.interval_kind else ""
+        level = f", {self.level:.0%}{kind} intervals" if self.level is not None else ""
         lines = [f"plan of {len(self.table)} row(s): {self.method}{level}"]
         columns = list(self.table.columns)
         for _, row in self.table.head(5).iterrows():
@@ -228,6 +238,7 @@ def compute_optimal(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Compute-optimal parameters, tokens, tokens per parameter and loss at each budget.
 
@@ -243,11 +254,15 @@ def compute_optimal(
     fixed : mapping, optional
         Values of other inputs, e.g. ``{"unique_tokens": 1e11}`` for the data-constrained law.
     level : float, optional
-        Add by-run bootstrap intervals at this level (``*_low``/``*_high`` columns).
+        Add intervals at this level (``*_low``/``*_high`` columns).
     n_boot, seed : int
-        Bootstrap replicates and seed behind ``level``.
+        Bootstrap replicates and seed behind ``level`` (the seed also draws the law's error).
     boot : Bootstrap, optional
         A bootstrap of ``result`` to reuse instead (every decision in this module takes one).
+    kind : str
+        ``"total"``: the by-run bootstrap, the law's error beyond the data on the loss, and for a fit of
+        ``law="auto"`` the spread of the candidate laws' plans (:mod:`scalelaw.decisions.plan_error`);
+        ``"parameter"``: the bootstrap alone.
 
     Examples
     --------
@@ -259,23 +274,51 @@ def compute_optimal(
     ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
     """
     theta = parameter_sets(result, level, n_boot, seed, boot)
+    err = plan_error(result, kind, level, theta.shape[0], seed)
+    law = result.law
     rows = []
     for c in np.atleast_1d(np.asarray(flops, dtype=np.float64)):
         if not (math.isfinite(c) and c > 0):
             raise FitError(f"compute budgets must be finite and > 0, got {c}")
-        opt = optimum(result.law, theta, float(c), k, fixed)
+        opt = optimum(law, theta, float(c), k, fixed)
+        loss = opt["loss"]
+        if err.total:
+            # The law's error joins the loss only: the error model is learned on losses and says nothing about
+            # where the optimum sits, so N* and D* widen by the law choice alone.
+            decades = decades_at(result, law, _columns(law, opt["params"], opt["tokens"], dict(fixed or {})))
+            loss = err.shift(loss, decades)
+            err.check_reach(f"{c:.3g} FLOPs", float(decades[0]))
         named = {
             "params_opt": opt["params"],
             "tokens_opt": opt["tokens"],
             "tokens_per_param": opt["tokens_per_param"],
-            "loss_opt": opt["loss"],
+            "loss_opt": loss,
         }
-        rows.append({"flops": float(c), **_with_interval(named, level)})
-    return Plan(pd.DataFrame(rows), level, _method(level, n_boot))
+        row = {"flops": float(c), **_with_interval(named, level)}
+
+        def point(cand: Law, th: np.ndarray, c: float = float(c)) -> dict[str, np.ndarray]:
+            o = optimum(cand, th, c, k, fixed)
+            return {"params_opt": o["params"], "tokens_opt": o["tokens"], "loss_opt": o["loss"]}
+
+        center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt")}
+        rows.append(widen_row(row, choice_halfwidths(result, err, point, center)))
+    return _plan(pd.DataFrame(rows), err, n_boot)
 
 
-def _method(level: float | None, n_boot: int) -> str:
-    return "point estimate" if level is None else f"bootstrap by run (n={n_boot}), percentile"
+def _method(level: float | None, n_boot: int, err: PlanError | None = None) -> str:
+    if level is None:
+        return "point estimate"
+    text = f"bootstrap by run (n={n_boot}), percentile"
+    if err is not None and err.total:
+        text += ", with the law's error beyond the data"
+    return text
+
+
+def _plan(table: pd.DataFrame, err: PlanError, n_boot: int, notes=(), inputs: tuple[str, ...] | None = None) -> Plan:
+    """A Plan of ``table`` that records how its intervals were made."""
+    extra = {} if inputs is None else {"inputs": inputs}
+    notes = tuple(dict.fromkeys([*notes, *err.notes]))
+    return Plan(table, err.level, _method(err.level, n_boot, err), notes, interval_kind=err.kind, **extra)
 
 
 def compute_for_loss(
@@ -287,6 +330,7 @@ def compute_for_loss(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Smallest compute (and its compute-optimal N and D) that reaches ``target_loss``.
 
@@ -295,36 +339,112 @@ def compute_for_loss(
     bisection on log C of the compute-optimal loss for the point estimate, and interpolation on a grid of
     budgets for bootstrap replicates.
     Replicates whose floor lies above the target never reach it; their share is reported in ``notes``.
+
+    With ``kind="total"`` (and ``level``) every replicate's compute-optimal loss curve is shifted by its own
+    draw of the law's error at each budget's distance beyond the data, and solved for the target on the
+    shifted curve (:func:`_compute_on_shifted`); for a fit of ``law="auto"`` the candidate laws' answers widen
+    the band too (:mod:`scalelaw.decisions.plan_error`). ``kind="parameter"``: the bootstrap alone.
     """
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
     theta = parameter_sets(result, level, n_boot, seed, boot)
-    solve = None if fixed else result.law.closed_form("compute_for_loss")
-    if solve is not None:
-        C, N, D = solve(theta, target_loss, k)
-    else:
-        C = np.full(theta.shape[0], np.inf)
-        C[0] = _bisect_compute(result.law, theta[[0]], target_loss, k, fixed)
-        if theta.shape[0] > 1:
-            C[1:] = _interpolate_compute(result.law, theta[1:], target_loss, k, fixed)
-        N = np.full(theta.shape[0], np.inf)
-        for s in np.flatnonzero(np.isfinite(C)):
-            N[s] = optimum(result.law, theta[[s]], float(C[s]), k, fixed)["params"][0]
-        D = np.where(np.isfinite(C), C / (k * N), np.inf)
+    err = plan_error(result, kind, level, theta.shape[0], seed)
+    C, N, D = _solve_for_loss(result.law, theta, target_loss, k, fixed)
     if not np.isfinite(C[0]):
         raise FitError(
             f"the fitted law never reaches loss {target_loss:g}: its compute-optimal loss stays above it "
             "at any budget (the target is below the law's floor)"
         )
+    if err.total and theta.shape[0] > 1:
+        C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.draws[1:], err, target_loss, k, fixed)
+        columns = _columns(result.law, N[:1], D[:1], fixed)
+        err.check_reach(
+            f"{C[0]:.3g} FLOPs (for loss {target_loss:g})", float(decades_at(result, result.law, columns)[0])
+        )
     named = {"flops": C, "params_opt": N, "tokens_opt": D}
     row = {"target_loss": target_loss, **_with_interval(named, level)}
+
+    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
+        c, n, d = _solve_for_loss(cand, th, target_loss, k, fixed)
+        return {"flops": c, "params_opt": n, "tokens_opt": d}
+
+    row = widen_row(row, choice_halfwidths(result, err, point, {q: row[q] for q in named}))
     notes: tuple[str, ...] = ()
     if level is not None:
         share = float(np.mean(~np.isfinite(C[1:])))
         if share > 0:
             notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
-    return Plan(pd.DataFrame([row]), level, _method(level, n_boot), notes, inputs=("target_loss",))
+    return _plan(pd.DataFrame([row]), err, n_boot, notes, inputs=("target_loss",))
+
+
+def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, fixed) -> tuple[np.ndarray, ...]:
+    """Compute, N and D reaching ``target_loss`` for every set: row 0 exactly, the rest on a grid of budgets."""
+    solve = None if fixed else law.closed_form("compute_for_loss")
+    if solve is not None:
+        return solve(theta, target_loss, k)
+    C = np.full(theta.shape[0], np.inf)
+    C[0] = _bisect_compute(law, theta[[0]], target_loss, k, fixed)
+    if theta.shape[0] > 1:
+        C[1:] = _interpolate_compute(law, theta[1:], target_loss, k, fixed)
+    N = np.full(theta.shape[0], np.inf)
+    for s in np.flatnonzero(np.isfinite(C)):
+        N[s] = optimum(law, theta[[s]], float(C[s]), k, fixed)["params"][0]
+    D = np.where(np.isfinite(C), C / (k * N), np.inf)
+    return C, N, D
+
+
+def _compute_on_shifted(
+    result: FitResult, theta: np.ndarray, draws: np.ndarray, err: PlanError, target: float, k: float, fixed
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least compute at which each replicate's compute-optimal loss, shifted by its draw of the law's error at
+    that budget's distance beyond the data, reaches ``target``; and N, D there.
+
+    The first crossing is bracketed on a shared grid of budgets (the shifted curve need not fall monotonically:
+    the error grows with distance), then refined by vectorized bisection on log C for laws with a closed-form
+    optimum, by log-log interpolation otherwise. Replicates that never reach the target get ``inf``.
+    """
+    law = result.law
+    grid = np.linspace(*_BUDGET_RANGE, 181)
+    exact = None if fixed else law.closed_form("compute_optimal")
+
+    def shifted(log_c: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shifted loss and N of sets ``rows`` at per-set budgets ``exp(log_c)`` (closed form only)."""
+        log_n, loss = exact(theta[rows], np.exp(log_c), k)
+        n = np.exp(log_n)
+        decades = decades_at(result, law, _columns(law, n, np.exp(log_c) / (k * n), fixed))
+        return loss * np.exp(draws[rows] * err.model.scale(decades)), n
+
+    curve = np.empty((theta.shape[0], grid.size))
+    for j, c in enumerate(grid):
+        opt = optimum(law, theta, math.exp(c), k, fixed)
+        decades = decades_at(result, law, _columns(law, opt["params"], opt["tokens"], fixed))
+        curve[:, j] = opt["loss"] * np.exp(draws * err.model.scale(decades))
+    below = curve <= target
+    first = np.argmax(below, axis=1)
+    C = np.full(theta.shape[0], np.inf)
+    C[below[:, 0]] = math.exp(grid[0])
+    rows = np.flatnonzero(below.any(axis=1) & (first > 0))
+    j = first[rows]
+    if exact is not None and rows.size:
+        lo, hi = grid[j - 1].copy(), grid[j].copy()
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            above = shifted(mid, rows)[0] > target
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        C[rows] = np.exp(0.5 * (lo + hi))
+    elif rows.size:
+        l0, l1 = np.log(curve[rows, j - 1]), np.log(curve[rows, j])
+        t = (l0 - math.log(target)) / (l0 - l1)
+        C[rows] = np.exp(grid[j - 1] + t * (grid[j] - grid[j - 1]))
+    N = np.full(theta.shape[0], np.inf)
+    ok = np.flatnonzero(np.isfinite(C))
+    if exact is not None and ok.size:
+        N[ok] = np.exp(exact(theta[ok], C[ok], k)[0])
+    else:
+        for s in ok:
+            N[s] = optimum(law, theta[[s]], float(C[s]), k, fixed)["params"][0]
+    return C, N, np.where(np.isfinite(C), C / (k * N), np.inf)
 
 
 _BUDGET_RANGE = (math.log(1e10), math.log(1e40))
