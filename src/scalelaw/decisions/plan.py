@@ -494,24 +494,36 @@ def inference_optimal(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Cheapest model that reaches a loss when it will also serve ``inference_tokens`` tokens.
 
     Minimizes ``k_train N D + k_inference N D_inf`` subject to ``L(N, D) = target`` (Sardana & Frankle
     2023; laws.md §10): a 1-D search in log N with ``D(N)`` solved from the law. Give the target loss,
     or ``flops`` to use the compute-optimal loss at that budget as the target (laws.md §15.9 does so).
+
+    With ``kind="total"`` every replicate's loss is shifted by its draw of the law's error at the point plan's
+    distance beyond the data (so it aims at ``target · exp(-z · scale(d))``), and for a fit of ``law="auto"``
+    the candidate laws' plans widen the band (:mod:`scalelaw.decisions.plan_error`).
     """
     if inference_tokens < 0 or not math.isfinite(inference_tokens):
         raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
     if (target_loss is None) == (flops is None):
         raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
     theta = parameter_sets(result, level, n_boot, seed, boot)
+    err = plan_error(result, kind, level, theta.shape[0], seed)
     law = result.law
     if target_loss is None:
         target_loss = float(optimum(law, theta[[0]], float(flops), k_train)["loss"][0])
+    targets = np.full(theta.shape[0], target_loss)
+    if err.total:
+        n0, d0 = _inference_optimum_one(law, theta[[0]], target_loss, inference_tokens, k_train, k_inference)
+        decades = float(decades_at(result, law, _columns(law, np.array([n0]), np.array([d0]), {}))[0])
+        err.check_reach(f"the run that reaches loss {target_loss:g} ({k_train * n0 * d0:.3g} FLOPs)", decades)
+        targets = target_loss * np.exp(-err.draws * err.model.scale(decades))  # L·exp(z·s) = target
     rows = {name: np.full(theta.shape[0], np.nan) for name in ("params", "tokens", "train_flops", "total_flops")}
     for s in range(theta.shape[0]):
-        N, D = _inference_optimum_one(law, theta[[s]], target_loss, inference_tokens, k_train, k_inference)
+        N, D = _inference_optimum_one(law, theta[[s]], float(targets[s]), inference_tokens, k_train, k_inference)
         rows["params"][s], rows["tokens"][s] = N, D
         rows["train_flops"][s] = k_train * N * D
         rows["total_flops"][s] = k_train * N * D + k_inference * N * inference_tokens
@@ -523,7 +535,20 @@ def inference_optimal(
         "total_flops": rows["total_flops"],
     }
     row = {"target_loss": target_loss, "inference_tokens": inference_tokens, **_with_interval(named, level)}
-    return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
+
+    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
+        n, d = _inference_optimum_one(cand, th, target_loss, inference_tokens, k_train, k_inference)
+        train = k_train * n * d
+        return {
+            "params_opt": np.array([n]),
+            "tokens_opt": np.array([d]),
+            "train_flops": np.array([train]),
+            "total_flops": np.array([train + k_inference * n * inference_tokens]),
+        }
+
+    center = {q: row[q] for q in ("params_opt", "tokens_opt", "train_flops", "total_flops")}
+    row = widen_row(row, choice_halfwidths(result, err, point, center))
+    return _plan(pd.DataFrame([row]), err, n_boot)
 
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
@@ -575,6 +600,7 @@ def data_limited(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Best model size and number of epochs for a budget when only ``unique_tokens`` exist.
 
@@ -582,6 +608,10 @@ def data_limited(
     tokens all been fresh, and ``half_value_epochs``: the epoch count at which one more repeated token
     is worth half a fresh one, ``1 + R_D* ln 2`` (Muennighoff et al. 2023) — past a few times that,
     more epochs stop paying.
+
+    With ``kind="total"`` the two losses carry the law's error at the plan's distance beyond the data, and for a
+    fit of ``law="auto"`` the candidate laws' plans widen N, D, epochs and the losses
+    (:mod:`scalelaw.decisions.plan_error`).
     """
     if "unique_tokens" not in result.law.inputs:
         raise LawError(
@@ -591,22 +621,44 @@ def data_limited(
     if not (unique_tokens > 0 and flops > 0):
         raise FitError("flops and unique_tokens must be > 0")
     theta = parameter_sets(result, level, n_boot, seed, boot)
-    opt = optimum(result.law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
-    fresh = _predict_paired(
-        result.law, theta, _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": np.inf})
-    )
+    err = plan_error(result, kind, level, theta.shape[0], seed)
+    opt, fresh = _data_limited_point(result.law, theta, flops, unique_tokens, k)
+    loss, fresh = opt["loss"], np.maximum(fresh, 0)
+    if err.total:  # the error model speaks of losses, not of where the optimum sits (as in compute_optimal)
+        columns = _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": unique_tokens})
+        decades = decades_at(result, result.law, columns)
+        loss, fresh = err.shift(loss, decades), err.shift(fresh, decades)
+        err.check_reach(f"{flops:.3g} FLOPs", float(decades[0]))
     named = {
         "params_opt": opt["params"],
         "tokens_opt": opt["tokens"],
         "epochs": opt["tokens"] / unique_tokens,
-        "loss_opt": opt["loss"],
-        "loss_if_fresh": np.maximum(fresh, 0),
+        "loss_opt": loss,
+        "loss_if_fresh": fresh,
     }
     if "R_D_star" in result.law.param_names:
         r_d = theta[:, result.law.param_names.index("R_D_star")]
         named["half_value_epochs"] = 1.0 + r_d * math.log(2.0)
     row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, level)}
-    return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
+
+    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
+        o, f = _data_limited_point(cand, th, flops, unique_tokens, k)
+        return {"params_opt": o["params"], "tokens_opt": o["tokens"], "loss_opt": o["loss"], "loss_if_fresh": f}
+
+    center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt", "loss_if_fresh")}
+    halfwidths = choice_halfwidths(result, err, point, center)
+    if "params_opt" in halfwidths:  # epochs are tokens over a given number
+        halfwidths["epochs"] = halfwidths["tokens_opt"]
+    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, n_boot)
+
+
+def _data_limited_point(law: Law, theta: np.ndarray, flops: float, unique_tokens: float, k: float):
+    """Optimum with ``unique_tokens`` available, and the loss had its tokens all been fresh."""
+    if "unique_tokens" not in law.inputs:
+        raise LawError(f"law {law.name!r} has no 'unique_tokens' input")
+    opt = optimum(law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
+    fresh = _predict_paired(law, theta, _columns(law, opt["params"], opt["tokens"], {"unique_tokens": np.inf}))
+    return opt, fresh
 
 
 #: (size, tokens) columns of a plan's table, by kind of plan: the runs it proposes.
@@ -651,11 +703,32 @@ def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = No
     the compute-optimal loss.
     """
     theta = np.array([result.values]) if theta is None else theta
+    return _frontier(result.law, theta, flops)
+
+
+def _frontier(law: Law, theta: np.ndarray, flops: Any) -> np.ndarray:
     flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
-    law = result.law
     if len(law.inputs) == 1 and law.input_for("C") is not None:
         return law.predict(theta, **{law.inputs[0]: flops})
     return np.column_stack([optimum(law, theta, float(c))["loss"] for c in flops])
+
+
+def _frontier_decades(result: FitResult, flops: np.ndarray) -> np.ndarray:
+    """Decades beyond ``result``'s data of the frontier at ``flops``: along the law's compute axis, which for a
+    law of N and D is ``6 N D`` = the budget (``frontier`` allocates with k = 6), whatever the split."""
+    law = result.law
+    if len(law.inputs) == 1 and law.input_for("C") is not None:
+        return decades_at(result, law, {law.inputs[0]: flops})
+    n, d = law.inputs_for("N", "D", purpose="the compute frontier")
+    N = np.sqrt(flops / 6.0)
+    return decades_at(result, law, {n: N, d: flops / (6.0 * N)})
+
+
+def _shifted_frontier(result: FitResult, flops: Any, theta: np.ndarray, err: PlanError) -> np.ndarray:
+    """:func:`frontier`, every replicate shifted by its draw of the law's error (total intervals)."""
+    flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
+    curves = frontier(result, flops, theta)
+    return err.shift(curves, _frontier_decades(result, flops)[None, :]) if err.total else curves
 
 
 @dataclass(frozen=True)
@@ -668,6 +741,7 @@ class Comparison(Result):
     table: pd.DataFrame  # per budget: loss_a, loss_b, multiplier (+ _low/_high)
     level: float | None
     notes: tuple[str, ...] = ()
+    interval_kind: str | None = None  # "total", "parameter", or None without intervals
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`.
@@ -687,6 +761,7 @@ class Comparison(Result):
                 "crossover_interval": self.crossover_interval,
                 "crossover_share": self.crossover_share,
                 "level": self.level,
+                "interval_kind": self.interval_kind,
                 "notes": self.notes,
                 "table": self.table,
             }
@@ -697,7 +772,8 @@ class Comparison(Result):
         if self.crossovers:
             head = "B's best loss crosses A's at " + ", ".join(f"{c:.3g}" for c in self.crossovers) + " FLOPs"
             if self.crossover_interval is not None:
-                head += f" (first crossover {self.crossover_interval[0]:.3g} to {self.crossover_interval[1]:.3g})"
+                low, high = self.crossover_interval
+                head += f" (first crossover {low:.3g} to {high:.3g}, {self.level:.0%} {self.interval_kind} interval)"
         else:
             head = "no crossover in the searched range"
         rows = [
@@ -715,20 +791,27 @@ def compare(
     level: float | None = None,
     n_boot: int = 500,
     seed: int = 0,
+    kind: str = "total",
 ) -> Comparison:
     """Where method B overtakes method A, and B's effective-compute multiplier over A.
 
     The multiplier at budget C is ``C_A(L_B(C)) / C``: how much more compute A would need to reach the
     loss B reaches with C (> 1 means B is better). Intervals pair bootstrap replicates of the two fits
     (independent resamples of their runs).
+
+    With ``kind="total"`` every replicate of each fit is shifted by its own draw of that fit's law error beyond
+    its data (:mod:`scalelaw.decisions.plan_error`), so the crossovers, losses and multipliers are read off
+    shifted curves, the two errors acting on the loss difference; for fits of ``law="auto"`` the candidate
+    laws' first crossovers and losses widen those bands too. ``kind="parameter"``: the bootstraps alone.
     """
     budgets = np.atleast_1d(np.asarray(flops, dtype=np.float64))
     ta = parameter_sets(a, level, n_boot, seed)
     tb = parameter_sets(b, level, n_boot, seed + 1)
     n = min(ta.shape[0], tb.shape[0])
     ta, tb = ta[:n], tb[:n]
+    err_a, err_b = plan_error(a, kind, level, n, seed, stream=1), plan_error(b, kind, level, n, seed, stream=2)
     grid = np.geomspace(search[0], search[1], 301)
-    la, lb = frontier(a, grid, ta), frontier(b, grid, tb)
+    la, lb = _shifted_frontier(a, grid, ta, err_a), _shifted_frontier(b, grid, tb, err_b)
     cross = _crossings(grid, lb - la)
     crossovers = tuple(float(c) for c in cross[0])
     firsts = np.array([c[0] if c else np.nan for c in cross[1:]])
@@ -737,20 +820,63 @@ def compare(
     if n > 1 and np.isfinite(firsts).any():
         q = (1 - level) / 2 if level else 0.05
         cross_interval = (float(np.nanquantile(firsts, q)), float(np.nanquantile(firsts, 1 - q)))
+        if crossovers:
+            cross_interval = _widen_crossover(a, b, grid, crossovers[0], cross_interval, err_a, err_b)
     # Effective compute: invert A's frontier at B's loss, per set, on the shared grid.
     wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
-    la_wide = frontier(a, wide, ta)
-    lb_at = frontier(b, budgets, tb)
+    la_wide = _shifted_frontier(a, wide, ta, err_a)
+    lb_at = _shifted_frontier(b, budgets, tb, err_b)
+    la_at = _shifted_frontier(a, budgets, ta, err_a)
     rows = []
     for j, c in enumerate(budgets):
         c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
-        named = {"loss_a": frontier(a, [c], ta)[:, 0], "loss_b": lb_at[:, j], "multiplier": c_a / c}
-        rows.append({"flops": float(c), **_with_interval(named, level)})
+        named = {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": c_a / c}
+        row = {"flops": float(c), **_with_interval(named, level)}
+        for name, fit_, err in (("loss_a", a, err_a), ("loss_b", b, err_b)):
+            err.check_reach(f"{c:.3g} FLOPs", float(_frontier_decades(fit_, np.array([c]))[0]))
+
+            def point(cand: Law, th: np.ndarray, name: str = name, c: float = float(c)) -> dict[str, np.ndarray]:
+                return {name: _frontier(cand, th, [c])[:, 0]}
+
+            row = widen_row(row, choice_halfwidths(fit_, err, point, {name: row[name]}))
+        rows.append(row)
     notes = []
     if not crossovers:
         better = "B" if lb[0, len(grid) // 2] < la[0, len(grid) // 2] else "A"
         notes.append(f"no crossover between {search[0]:.0e} and {search[1]:.0e} FLOPs: {better} is better throughout")
-    return Comparison(crossovers, cross_interval, share, pd.DataFrame(rows), level, tuple(notes))
+    notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
+    table = pd.DataFrame(rows)
+    return Comparison(crossovers, cross_interval, share, table, level, tuple(dict.fromkeys(notes)), err_a.kind)
+
+
+def _widen_crossover(
+    a: FitResult,
+    b: FitResult,
+    grid: np.ndarray,
+    first: float,
+    interval: tuple[float, float],
+    err_a: PlanError,
+    err_b: PlanError,
+) -> tuple[float, float]:
+    """The first crossover's band widened by the law choice of each fit: the candidates' first crossovers
+    against the other fit's point frontier, their weighted spread in quadrature on the log scale."""
+    la0, lb0 = frontier(a, grid), frontier(b, grid)
+
+    def first_crossing(diff: np.ndarray) -> np.ndarray:
+        found = _crossings(grid, diff)[0]
+        if not found:
+            raise FitError("no crossover")
+        return np.array([found[0]])
+
+    h_a = choice_halfwidths(
+        a, err_a, lambda cand, th: {"x": first_crossing(lb0 - _frontier(cand, th, grid))}, {"x": first}
+    )
+    h_b = choice_halfwidths(
+        b, err_b, lambda cand, th: {"x": first_crossing(_frontier(cand, th, grid) - la0)}, {"x": first}
+    )
+    h = math.hypot(h_a.get("x", 0.0), h_b.get("x", 0.0))
+    row = widen_row({"x": first, "x_low": interval[0], "x_high": interval[1]}, {"x": h})
+    return row["x_low"], row["x_high"]
 
 
 def _crossings(grid: np.ndarray, diff: np.ndarray) -> list[list[float]]:
