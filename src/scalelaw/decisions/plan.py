@@ -837,9 +837,11 @@ def compare(
     la_wide = _shifted_frontier(a, wide, ta, err_a)
     lb_at = _shifted_frontier(b, budgets, tb, err_b)
     la_at = _shifted_frontier(a, budgets, ta, err_a)
-    rows = []
+    rows, unreached = [], []
     for j, c in enumerate(budgets):
         c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
+        if n > 1 and np.mean(~np.isfinite(c_a[1:])) > 0:
+            unreached.append(f"{np.mean(~np.isfinite(c_a[1:])):.1%} at {c:.3g} FLOPs")
         named = {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": c_a / c}
         row = {"flops": float(c), **_with_interval(named, level)}
         for name, fit_, err in (("loss_a", a, err_a), ("loss_b", b, err_b)):
@@ -854,6 +856,11 @@ def compare(
     if not crossovers:
         better = "B" if lb[0, len(grid) // 2] < la[0, len(grid) // 2] else "A"
         notes.append(f"no crossover between {search[0]:.0e} and {search[1]:.0e} FLOPs: {better} is better throughout")
+    if unreached:
+        notes.append(
+            "share of bootstrap pairs where A never reaches B's loss in the searched range, left out of the "
+            f"multiplier's interval: {', '.join(unreached)}"
+        )
     notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
     table = pd.DataFrame(rows)
     return Comparison(crossovers, cross_interval, share, table, level, tuple(dict.fromkeys(notes)), err_a.kind)
