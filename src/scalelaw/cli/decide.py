@@ -4,6 +4,7 @@ the app by :mod:`scalelaw.cli`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    IntervalKind,
+    check_interval_kind,
     load_fit,
     out,
     parse_floats,
@@ -76,8 +79,9 @@ def plan(
     interval: Annotated[
         float | None, typer.Option(help="Add by-run bootstrap intervals at this level, e.g. 0.9.")
     ] = None,
+    interval_kind: IntervalKind = "total",
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap (and of the law-error draws).")] = 0,
     flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
     max_decades: Annotated[
         float, typer.Option(help="Warn when a plan lies more than this many decades of compute beyond the data.")
@@ -87,16 +91,19 @@ def plan(
     """Plan the next run: compute-optimal N and D, compute for a loss, inference-aware, data-limited or precision."""
     from scalelaw.decisions.plan import plan_records
 
+    check_interval_kind(interval_kind)
+
     def action():
         if interval is not None:
             check_level(interval, "--interval")
         result = load_fit(fit_file)
         budgets = parse_floats(flops, "--flops")
-        settings = dict(level=interval, n_boot=n_boot, seed=seed)
+        settings: dict[str, Any] = dict(level=interval, n_boot=n_boot, seed=seed)
         asked = _precision_request(precision, bits_post, params, bits, bits_range)
         if asked is None:
             _refuse_precision_fit(result)  # its decisions need bit-widths: point to the flags that take them
             kind, run = _allocation(result, budgets, target_loss, inference_tokens, unique_tokens, flops_per_token)
+            settings["kind"] = interval_kind
         else:
             others = {"--target-loss": target_loss, "--inference-tokens": inference_tokens}
             clash = [name for name, v in {**others, "--unique-tokens": unique_tokens}.items() if v is not None]
@@ -105,19 +112,30 @@ def plan(
             settings["k"] = flops_per_token
             kind, run = _precision_plan(result, asked, budgets, bits_post, params, bits, bits_range)
         answer = with_progress(lambda progress: run(**settings), "bootstrap", quiet=as_json or interval is None)
-        return result, kind, answer, plan_records(result, answer, max_decades)
+        return result, kind, _parameter_only(answer, interval_kind), plan_records(result, answer, max_decades)
 
     result, kind, answer, records = run_action(action)
     if as_json:
         payload: dict[str, Any] = {"law": result.law.name, "kind": kind, "method": answer.method, "plans": records}
         if answer.level is not None:
             payload["level"] = answer.level
+            payload["interval_kind"] = answer.interval_kind
         if len(records) == 1:
             payload.update(records[0])
         payload["notes"] = list(answer.notes)
         print_json(payload)
         return
     _render_plan(result, kind, answer, records)
+
+
+def _parameter_only(answer, asked: str):
+    """A plan whose intervals are made without ``kind`` (the precision plans): the parameter interval, said."""
+    if answer.level is None or answer.interval_kind is not None:
+        return answer
+    notes = answer.notes
+    if asked == "total":
+        notes += ("precision plans have no model of the law's error beyond the data: these are parameter intervals",)
+    return dataclasses.replace(answer, interval_kind="parameter", notes=notes)
 
 
 def _allocation(
@@ -169,7 +187,8 @@ _PRECISION_LEGEND = {
 
 
 def _render_plan(result, kind: str, answer, records: list[dict[str, Any]]) -> None:
-    out.print(records_view(f"{_PLAN_TITLES[kind]} ({result.law.name}; {answer.method})", records))
+    intervals = f"; {answer.level:.0%} {answer.interval_kind} intervals" if answer.level is not None else ""
+    out.print(records_view(f"{_PLAN_TITLES[kind]} ({result.law.name}; {answer.method}{intervals})", records))
     for note in answer.notes:
         out.print(f"note: {note}", style="dim", highlight=False, markup=False)
     if kind in _PRECISION_LEGEND:
@@ -303,12 +322,15 @@ def compare(
     flops: Annotated[list[str] | None, typer.Option(help="Budgets for the effective-compute multiplier.")] = None,
     search: Annotated[str, typer.Option(help="Budget range searched for crossovers, 'LOW:HIGH'.")] = "1e15:1e30",
     interval: Annotated[float | None, typer.Option(help="Add bootstrap intervals at this level, e.g. 0.9.")] = None,
+    interval_kind: IntervalKind = "total",
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per fit for --interval.")] = 500,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstraps.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstraps (and of the law-error draws).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Where method B overtakes method A, and B's effective-compute multiplier over A."""
     from scalelaw.decisions import plan as planning
+
+    check_interval_kind(interval_kind)
 
     def action():
         a, b = load_fit(fit_a), load_fit(fit_b)
@@ -318,7 +340,9 @@ def compare(
             raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
         budgets = parse_floats(flops, "--flops") or [float(np.sqrt(lo * hi))]
         return with_progress(
-            lambda progress: planning.compare(a, b, budgets, (lo, hi), level=interval, n_boot=n_boot, seed=seed),
+            lambda progress: planning.compare(
+                a, b, budgets, (lo, hi), level=interval, n_boot=n_boot, seed=seed, kind=interval_kind
+            ),
             "bootstrap",
             quiet=as_json or interval is None,
         )
@@ -330,6 +354,7 @@ def compare(
             "crossovers": list(cmp.crossovers),
             "crossover_interval": list(cmp.crossover_interval) if cmp.crossover_interval else None,
             "crossover_share": cmp.crossover_share,
+            **({"level": cmp.level, "interval_kind": cmp.interval_kind} if cmp.level is not None else {}),
             "budgets": records,
             "notes": list(cmp.notes),
         }
@@ -345,13 +370,14 @@ def _render_compare(cmp, records: list[dict[str, Any]]) -> None:
         if cmp.crossover_interval:
             low, high = cmp.crossover_interval
             extra = (
-                f" (first crossover {cmp.level:.0%} interval {low:.3g} to {high:.3g}; "
+                f" (first crossover {cmp.level:.0%} {cmp.interval_kind} interval {low:.3g} to {high:.3g}; "
                 f"{cmp.crossover_share:.0%} of bootstrap pairs cross)"
             )
         out.print(f"B and A cross at {text} FLOPs{extra}", highlight=False)
     for note in cmp.notes:
         out.print(note, highlight=False, markup=False)
-    view = Table(title="Effective compute of B over A (x > 1: B is better)", title_justify="left")
+    kind = f"; {cmp.level:.0%} {cmp.interval_kind} intervals" if cmp.level is not None else ""
+    view = Table(title=f"Effective compute of B over A (x > 1: B is better{kind})", title_justify="left")
     for col in ("FLOPs", "best loss A", "best loss B", "multiplier"):
         view.add_column(col, justify="right")
     for rec in records:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
+from scalelaw.decisions.plan_error import PlanError, choice_halfwidths, decades_at, plan_error, widen_row
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
@@ -117,7 +118,12 @@ def optimum(
 
 @dataclass(frozen=True)
 class Plan(Result):
-    """A table of decisions with optional intervals (columns ``X``, ``X_low``, ``X_high``)."""
+    """A table of decisions with optional intervals (columns ``X``, ``X_low``, ``X_high``).
+
+    ``interval_kind`` says what the intervals hold: ``"total"`` (the bootstrap, the law's error beyond the data
+    and the law choice: :mod:`scalelaw.decisions.plan_error`), ``"parameter"`` (the bootstrap alone), or None
+    without intervals.
+    """
 
     table: pd.DataFrame
     level: float | None
@@ -125,6 +131,7 @@ class Plan(Result):
     notes: tuple[str, ...] = ()
     #: Columns that were given (budget, target, ...); every other column is an estimated quantity.
     inputs: tuple[str, ...] = ("flops", "target_loss", "inference_tokens", "unique_tokens")
+    interval_kind: str | None = None
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per row: given inputs as numbers, estimated quantities as ``{"value"[, "low", "high"]}``."""
@@ -156,10 +163,12 @@ class Plan(Result):
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """``level``, ``method``, ``notes``, ``inputs`` and the table as flat records (:meth:`to_records` nests)."""
+        """``level``, ``interval_kind``, ``method``, ``notes``, ``inputs`` and the table as flat records
+        (:meth:`to_records` nests)."""
         return jsonable(
             {
                 "level": self.level,
+                "interval_kind": self.interval_kind,
                 "method": self.method,
                 "notes": self.notes,
                 "inputs": self.inputs,
@@ -169,7 +178,8 @@ class Plan(Result):
 
     def summary(self) -> str:
         """How the numbers were made, then one line per row (the first five) with any intervals, then the notes."""
-        level = f", {self.level:.0%} intervals" if self.level is not None else ""
+        kind = f" {self.interval_kind}" if self.interval_kind else ""
+        level = f", {self.level:.0%}{kind} intervals" if self.level is not None else ""
         lines = [f"plan of {len(self.table)} row(s): {self.method}{level}"]
         columns = list(self.table.columns)
         for _, row in self.table.head(5).iterrows():
@@ -228,6 +238,7 @@ def compute_optimal(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Compute-optimal parameters, tokens, tokens per parameter and loss at each budget.
 
@@ -243,11 +254,15 @@ def compute_optimal(
     fixed : mapping, optional
         Values of other inputs, e.g. ``{"unique_tokens": 1e11}`` for the data-constrained law.
     level : float, optional
-        Add by-run bootstrap intervals at this level (``*_low``/``*_high`` columns).
+        Add intervals at this level (``*_low``/``*_high`` columns).
     n_boot, seed : int
-        Bootstrap replicates and seed behind ``level``.
+        Bootstrap replicates and seed behind ``level`` (the seed also draws the law's error).
     boot : Bootstrap, optional
         A bootstrap of ``result`` to reuse instead (every decision in this module takes one).
+    kind : str
+        ``"total"``: the by-run bootstrap, the law's error beyond the data on the loss, and for a fit of
+        ``law="auto"`` the spread of the candidate laws' plans (:mod:`scalelaw.decisions.plan_error`);
+        ``"parameter"``: the bootstrap alone.
 
     Examples
     --------
@@ -259,23 +274,51 @@ def compute_optimal(
     ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
     """
     theta = parameter_sets(result, level, n_boot, seed, boot)
+    err = plan_error(result, kind, level, theta.shape[0], seed)
+    law = result.law
     rows = []
     for c in np.atleast_1d(np.asarray(flops, dtype=np.float64)):
         if not (math.isfinite(c) and c > 0):
             raise FitError(f"compute budgets must be finite and > 0, got {c}")
-        opt = optimum(result.law, theta, float(c), k, fixed)
+        opt = optimum(law, theta, float(c), k, fixed)
+        loss = opt["loss"]
+        if err.total:
+            # The law's error joins the loss only: the error model is learned on losses and says nothing about
+            # where the optimum sits, so N* and D* widen by the law choice alone.
+            decades = decades_at(result, law, _columns(law, opt["params"], opt["tokens"], dict(fixed or {})))
+            loss = err.shift(loss, decades)
+            err.check_reach(f"{c:.3g} FLOPs", float(decades[0]))
         named = {
             "params_opt": opt["params"],
             "tokens_opt": opt["tokens"],
             "tokens_per_param": opt["tokens_per_param"],
-            "loss_opt": opt["loss"],
+            "loss_opt": loss,
         }
-        rows.append({"flops": float(c), **_with_interval(named, level)})
-    return Plan(pd.DataFrame(rows), level, _method(level, n_boot))
+        row = {"flops": float(c), **_with_interval(named, level)}
+
+        def point(cand: Law, th: np.ndarray, c: float = float(c)) -> dict[str, np.ndarray]:
+            o = optimum(cand, th, c, k, fixed)
+            return {"params_opt": o["params"], "tokens_opt": o["tokens"], "loss_opt": o["loss"]}
+
+        center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt")}
+        rows.append(widen_row(row, choice_halfwidths(result, err, point, center)))
+    return _plan(pd.DataFrame(rows), err, n_boot)
 
 
-def _method(level: float | None, n_boot: int) -> str:
-    return "point estimate" if level is None else f"bootstrap by run (n={n_boot}), percentile"
+def _method(level: float | None, n_boot: int, err: PlanError | None = None) -> str:
+    if level is None:
+        return "point estimate"
+    text = f"bootstrap by run (n={n_boot}), percentile"
+    if err is not None and err.total:
+        text += ", with the law's error beyond the data"
+    return text
+
+
+def _plan(table: pd.DataFrame, err: PlanError, n_boot: int, notes=(), inputs: tuple[str, ...] | None = None) -> Plan:
+    """A Plan of ``table`` that records how its intervals were made."""
+    extra = {} if inputs is None else {"inputs": inputs}
+    notes = tuple(dict.fromkeys([*notes, *err.notes]))
+    return Plan(table, err.level, _method(err.level, n_boot, err), notes, interval_kind=err.kind, **extra)
 
 
 def compute_for_loss(
@@ -287,6 +330,7 @@ def compute_for_loss(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Smallest compute (and its compute-optimal N and D) that reaches ``target_loss``.
 
@@ -295,36 +339,113 @@ def compute_for_loss(
     bisection on log C of the compute-optimal loss for the point estimate, and interpolation on a grid of
     budgets for bootstrap replicates.
     Replicates whose floor lies above the target never reach it; their share is reported in ``notes``.
+
+    With ``kind="total"`` (and ``level``) every replicate's compute-optimal loss curve is shifted by its own
+    draw of the law's error at each budget's distance beyond the data, and solved for the target on the
+    shifted curve (:func:`_compute_on_shifted`); for a fit of ``law="auto"`` the candidate laws' answers widen
+    the band too (:mod:`scalelaw.decisions.plan_error`). ``kind="parameter"``: the bootstrap alone.
     """
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
     theta = parameter_sets(result, level, n_boot, seed, boot)
-    solve = None if fixed else result.law.closed_form("compute_for_loss")
-    if solve is not None:
-        C, N, D = solve(theta, target_loss, k)
-    else:
-        C = np.full(theta.shape[0], np.inf)
-        C[0] = _bisect_compute(result.law, theta[[0]], target_loss, k, fixed)
-        if theta.shape[0] > 1:
-            C[1:] = _interpolate_compute(result.law, theta[1:], target_loss, k, fixed)
-        N = np.full(theta.shape[0], np.inf)
-        for s in np.flatnonzero(np.isfinite(C)):
-            N[s] = optimum(result.law, theta[[s]], float(C[s]), k, fixed)["params"][0]
-        D = np.where(np.isfinite(C), C / (k * N), np.inf)
+    err = plan_error(result, kind, level, theta.shape[0], seed)
+    C, N, D = _solve_for_loss(result.law, theta, target_loss, k, fixed)
     if not np.isfinite(C[0]):
         raise FitError(
             f"the fitted law never reaches loss {target_loss:g}: its compute-optimal loss stays above it "
             "at any budget (the target is below the law's floor)"
         )
+    if err.total and theta.shape[0] > 1:
+        C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.draws[1:], err, target_loss, k, fixed)
+        columns = _columns(result.law, N[:1], D[:1], fixed)
+        err.check_reach(
+            f"{C[0]:.3g} FLOPs (for loss {target_loss:g})", float(decades_at(result, result.law, columns)[0])
+        )
     named = {"flops": C, "params_opt": N, "tokens_opt": D}
     row = {"target_loss": target_loss, **_with_interval(named, level)}
+
+    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
+        c, n, d = _solve_for_loss(cand, th, target_loss, k, fixed)
+        return {"flops": c, "params_opt": n, "tokens_opt": d}
+
+    row = widen_row(row, choice_halfwidths(result, err, point, {q: row[q] for q in named}))
     notes: tuple[str, ...] = ()
     if level is not None:
         share = float(np.mean(~np.isfinite(C[1:])))
         if share > 0:
             notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
-    return Plan(pd.DataFrame([row]), level, _method(level, n_boot), notes, inputs=("target_loss",))
+    return _plan(pd.DataFrame([row]), err, n_boot, notes, inputs=("target_loss",))
+
+
+def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, fixed) -> tuple[np.ndarray, ...]:
+    """Compute, N and D reaching ``target_loss`` for every set: row 0 exactly, the rest on a grid of budgets."""
+    solve = None if fixed else law.closed_form("compute_for_loss")
+    if solve is not None:
+        return solve(theta, target_loss, k)
+    C = np.full(theta.shape[0], np.inf)
+    C[0] = _bisect_compute(law, theta[[0]], target_loss, k, fixed)
+    if theta.shape[0] > 1:
+        C[1:] = _interpolate_compute(law, theta[1:], target_loss, k, fixed)
+    N = np.full(theta.shape[0], np.inf)
+    for s in np.flatnonzero(np.isfinite(C)):
+        N[s] = optimum(law, theta[[s]], float(C[s]), k, fixed)["params"][0]
+    D = np.where(np.isfinite(C), C / (k * N), np.inf)
+    return C, N, D
+
+
+def _compute_on_shifted(
+    result: FitResult, theta: np.ndarray, draws: np.ndarray, err: PlanError, target: float, k: float, fixed
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least compute at which each replicate's compute-optimal loss, shifted by its draw of the law's error at
+    that budget's distance beyond the data, reaches ``target``; and N, D there.
+
+    The first crossing is bracketed on a shared grid of budgets (the shifted curve need not fall monotonically:
+    the error grows with distance), then refined by vectorized bisection on log C for laws with a closed-form
+    optimum, by log-log interpolation otherwise. Replicates that never reach the target get ``inf``.
+    """
+    law = result.law
+    grid = np.linspace(*_BUDGET_RANGE, 181)
+    exact = None if fixed else law.closed_form("compute_optimal")
+
+    def shifted(log_c: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shifted loss and N of sets ``rows`` at per-set budgets ``exp(log_c)`` (closed form only)."""
+        log_n, loss = exact(theta[rows], np.exp(log_c), k)
+        n = np.exp(log_n)
+        decades = decades_at(result, law, _columns(law, n, np.exp(log_c) / (k * n), fixed))
+        return loss * np.exp(draws[rows] * err.model.scale(decades)), n
+
+    curve = np.empty((theta.shape[0], grid.size))
+    for j, c in enumerate(grid):
+        opt = optimum(law, theta, math.exp(c), k, fixed)
+        decades = decades_at(result, law, _columns(law, opt["params"], opt["tokens"], fixed))
+        curve[:, j] = opt["loss"] * np.exp(draws * err.model.scale(decades))
+    below = curve <= target
+    first = np.argmax(below, axis=1)
+    C = np.full(theta.shape[0], np.inf)
+    C[below[:, 0]] = math.exp(grid[0])
+    rows = np.flatnonzero(below.any(axis=1) & (first > 0))
+    j = first[rows]
+    if exact is not None and rows.size:
+        lo, hi = grid[j - 1].copy(), grid[j].copy()
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            above = shifted(mid, rows)[0] > target
+            lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+        C[rows] = np.exp(0.5 * (lo + hi))
+    elif rows.size:
+        l0, l1 = np.log(curve[rows, j - 1]), np.log(curve[rows, j])
+        t = (l0 - math.log(target)) / (l0 - l1)
+        C[rows] = np.exp(grid[j - 1] + t * (grid[j] - grid[j - 1]))
+    N = np.full(theta.shape[0], np.inf)
+    ok = np.flatnonzero(np.isfinite(C))
+    if exact is not None and ok.size:
+        N[ok] = np.exp(exact(theta[ok], C[ok], k)[0])
+    else:
+        for s in ok:
+            N[s] = optimum(law, theta[[s]], float(C[s]), k, fixed)["params"][0]
+    with np.errstate(invalid="ignore"):
+        return C, N, np.where(np.isfinite(C), C / (k * N), np.inf)
 
 
 _BUDGET_RANGE = (math.log(1e10), math.log(1e40))
@@ -374,24 +495,41 @@ def inference_optimal(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Cheapest model that reaches a loss when it will also serve ``inference_tokens`` tokens.
 
     Minimizes ``k_train N D + k_inference N D_inf`` subject to ``L(N, D) = target`` (Sardana & Frankle
     2023; laws.md §10): a 1-D search in log N with ``D(N)`` solved from the law. Give the target loss,
     or ``flops`` to use the compute-optimal loss at that budget as the target (laws.md §15.9 does so).
+
+    With ``kind="total"`` every replicate's loss is shifted by its draw of the law's error at the point plan's
+    distance beyond the data (so it aims at ``target · exp(-z · scale(d))``), and for a fit of ``law="auto"``
+    the candidate laws' plans widen the band (:mod:`scalelaw.decisions.plan_error`).
     """
     if inference_tokens < 0 or not math.isfinite(inference_tokens):
         raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
     if (target_loss is None) == (flops is None):
         raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
     theta = parameter_sets(result, level, n_boot, seed, boot)
+    err = plan_error(result, kind, level, theta.shape[0], seed)
     law = result.law
     if target_loss is None:
         target_loss = float(optimum(law, theta[[0]], float(flops), k_train)["loss"][0])
+    targets = np.full(theta.shape[0], target_loss)
+    if err.total:
+        n0, d0 = _inference_optimum_one(law, theta[[0]], target_loss, inference_tokens, k_train, k_inference)
+        decades = float(decades_at(result, law, _columns(law, np.array([n0]), np.array([d0]), {}))[0])
+        err.check_reach(f"the run that reaches loss {target_loss:g} ({k_train * n0 * d0:.3g} FLOPs)", decades)
+        targets = target_loss * np.exp(-err.draws * err.model.scale(decades))  # L·exp(z·s) = target
     rows = {name: np.full(theta.shape[0], np.nan) for name in ("params", "tokens", "train_flops", "total_flops")}
     for s in range(theta.shape[0]):
-        N, D = _inference_optimum_one(law, theta[[s]], target_loss, inference_tokens, k_train, k_inference)
+        try:
+            N, D = _inference_optimum_one(law, theta[[s]], float(targets[s]), inference_tokens, k_train, k_inference)
+        except FitError:
+            if s == 0:
+                raise
+            continue  # a replicate whose floor lies above its target: left out of the percentiles, counted below
         rows["params"][s], rows["tokens"][s] = N, D
         rows["train_flops"][s] = k_train * N * D
         rows["total_flops"][s] = k_train * N * D + k_inference * N * inference_tokens
@@ -403,7 +541,24 @@ def inference_optimal(
         "total_flops": rows["total_flops"],
     }
     row = {"target_loss": target_loss, "inference_tokens": inference_tokens, **_with_interval(named, level)}
-    return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
+
+    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
+        n, d = _inference_optimum_one(cand, th, target_loss, inference_tokens, k_train, k_inference)
+        train = k_train * n * d
+        return {
+            "params_opt": np.array([n]),
+            "tokens_opt": np.array([d]),
+            "train_flops": np.array([train]),
+            "total_flops": np.array([train + k_inference * n * inference_tokens]),
+        }
+
+    center = {q: row[q] for q in ("params_opt", "tokens_opt", "train_flops", "total_flops")}
+    row = widen_row(row, choice_halfwidths(result, err, point, center))
+    missed = float(np.mean(np.isnan(rows["params"][1:]))) if theta.shape[0] > 1 else 0.0
+    notes = (
+        (f"{missed:.1%} of bootstrap replicates never reach the target (their floor is above it)",) if missed else ()
+    )
+    return _plan(pd.DataFrame([row]), err, n_boot, notes)
 
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
@@ -455,6 +610,7 @@ def data_limited(
     n_boot: int = 1000,
     seed: int = 0,
     boot: Any = None,
+    kind: str = "total",
 ) -> Plan:
     """Best model size and number of epochs for a budget when only ``unique_tokens`` exist.
 
@@ -462,6 +618,10 @@ def data_limited(
     tokens all been fresh, and ``half_value_epochs``: the epoch count at which one more repeated token
     is worth half a fresh one, ``1 + R_D* ln 2`` (Muennighoff et al. 2023) — past a few times that,
     more epochs stop paying.
+
+    With ``kind="total"`` the two losses carry the law's error at the plan's distance beyond the data, and for a
+    fit of ``law="auto"`` the candidate laws' plans widen N, D, epochs and the losses
+    (:mod:`scalelaw.decisions.plan_error`).
     """
     if "unique_tokens" not in result.law.inputs:
         raise LawError(
@@ -471,22 +631,44 @@ def data_limited(
     if not (unique_tokens > 0 and flops > 0):
         raise FitError("flops and unique_tokens must be > 0")
     theta = parameter_sets(result, level, n_boot, seed, boot)
-    opt = optimum(result.law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
-    fresh = _predict_paired(
-        result.law, theta, _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": np.inf})
-    )
+    err = plan_error(result, kind, level, theta.shape[0], seed)
+    opt, fresh = _data_limited_point(result.law, theta, flops, unique_tokens, k)
+    loss, fresh = opt["loss"], np.maximum(fresh, 0)
+    if err.total:  # the error model speaks of losses, not of where the optimum sits (as in compute_optimal)
+        columns = _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": unique_tokens})
+        decades = decades_at(result, result.law, columns)
+        loss, fresh = err.shift(loss, decades), err.shift(fresh, decades)
+        err.check_reach(f"{flops:.3g} FLOPs", float(decades[0]))
     named = {
         "params_opt": opt["params"],
         "tokens_opt": opt["tokens"],
         "epochs": opt["tokens"] / unique_tokens,
-        "loss_opt": opt["loss"],
-        "loss_if_fresh": np.maximum(fresh, 0),
+        "loss_opt": loss,
+        "loss_if_fresh": fresh,
     }
     if "R_D_star" in result.law.param_names:
         r_d = theta[:, result.law.param_names.index("R_D_star")]
         named["half_value_epochs"] = 1.0 + r_d * math.log(2.0)
     row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, level)}
-    return Plan(pd.DataFrame([row]), level, _method(level, n_boot))
+
+    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
+        o, f = _data_limited_point(cand, th, flops, unique_tokens, k)
+        return {"params_opt": o["params"], "tokens_opt": o["tokens"], "loss_opt": o["loss"], "loss_if_fresh": f}
+
+    center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt", "loss_if_fresh")}
+    halfwidths = choice_halfwidths(result, err, point, center)
+    if "params_opt" in halfwidths:  # epochs are tokens over a given number
+        halfwidths["epochs"] = halfwidths["tokens_opt"]
+    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, n_boot)
+
+
+def _data_limited_point(law: Law, theta: np.ndarray, flops: float, unique_tokens: float, k: float):
+    """Optimum with ``unique_tokens`` available, and the loss had its tokens all been fresh."""
+    if "unique_tokens" not in law.inputs:
+        raise LawError(f"law {law.name!r} has no 'unique_tokens' input")
+    opt = optimum(law, theta, flops, k, fixed={"unique_tokens": unique_tokens})
+    fresh = _predict_paired(law, theta, _columns(law, opt["params"], opt["tokens"], {"unique_tokens": np.inf}))
+    return opt, fresh
 
 
 #: (size, tokens) columns of a plan's table, by kind of plan: the runs it proposes.
@@ -531,11 +713,32 @@ def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = No
     the compute-optimal loss.
     """
     theta = np.array([result.values]) if theta is None else theta
+    return _frontier(result.law, theta, flops)
+
+
+def _frontier(law: Law, theta: np.ndarray, flops: Any) -> np.ndarray:
     flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
-    law = result.law
     if len(law.inputs) == 1 and law.input_for("C") is not None:
         return law.predict(theta, **{law.inputs[0]: flops})
     return np.column_stack([optimum(law, theta, float(c))["loss"] for c in flops])
+
+
+def _frontier_decades(result: FitResult, flops: np.ndarray) -> np.ndarray:
+    """Decades beyond ``result``'s data of the frontier at ``flops``: along the law's compute axis, which for a
+    law of N and D is ``6 N D`` = the budget (``frontier`` allocates with k = 6), whatever the split."""
+    law = result.law
+    if len(law.inputs) == 1 and law.input_for("C") is not None:
+        return decades_at(result, law, {law.inputs[0]: flops})
+    n, d = law.inputs_for("N", "D", purpose="the compute frontier")
+    N = np.sqrt(flops / 6.0)
+    return decades_at(result, law, {n: N, d: flops / (6.0 * N)})
+
+
+def _shifted_frontier(result: FitResult, flops: Any, theta: np.ndarray, err: PlanError) -> np.ndarray:
+    """:func:`frontier`, every replicate shifted by its draw of the law's error (total intervals)."""
+    flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
+    curves = frontier(result, flops, theta)
+    return err.shift(curves, _frontier_decades(result, flops)[None, :]) if err.total else curves
 
 
 @dataclass(frozen=True)
@@ -548,6 +751,7 @@ class Comparison(Result):
     table: pd.DataFrame  # per budget: loss_a, loss_b, multiplier (+ _low/_high)
     level: float | None
     notes: tuple[str, ...] = ()
+    interval_kind: str | None = None  # "total", "parameter", or None without intervals
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`.
@@ -567,6 +771,7 @@ class Comparison(Result):
                 "crossover_interval": self.crossover_interval,
                 "crossover_share": self.crossover_share,
                 "level": self.level,
+                "interval_kind": self.interval_kind,
                 "notes": self.notes,
                 "table": self.table,
             }
@@ -577,7 +782,8 @@ class Comparison(Result):
         if self.crossovers:
             head = "B's best loss crosses A's at " + ", ".join(f"{c:.3g}" for c in self.crossovers) + " FLOPs"
             if self.crossover_interval is not None:
-                head += f" (first crossover {self.crossover_interval[0]:.3g} to {self.crossover_interval[1]:.3g})"
+                low, high = self.crossover_interval
+                head += f" (first crossover {low:.3g} to {high:.3g}, {self.level:.0%} {self.interval_kind} interval)"
         else:
             head = "no crossover in the searched range"
         rows = [
@@ -595,20 +801,27 @@ def compare(
     level: float | None = None,
     n_boot: int = 500,
     seed: int = 0,
+    kind: str = "total",
 ) -> Comparison:
     """Where method B overtakes method A, and B's effective-compute multiplier over A.
 
     The multiplier at budget C is ``C_A(L_B(C)) / C``: how much more compute A would need to reach the
     loss B reaches with C (> 1 means B is better). Intervals pair bootstrap replicates of the two fits
     (independent resamples of their runs).
+
+    With ``kind="total"`` every replicate of each fit is shifted by its own draw of that fit's law error beyond
+    its data (:mod:`scalelaw.decisions.plan_error`), so the crossovers, losses and multipliers are read off
+    shifted curves, the two errors acting on the loss difference; for fits of ``law="auto"`` the candidate
+    laws' first crossovers and losses widen those bands too. ``kind="parameter"``: the bootstraps alone.
     """
     budgets = np.atleast_1d(np.asarray(flops, dtype=np.float64))
     ta = parameter_sets(a, level, n_boot, seed)
     tb = parameter_sets(b, level, n_boot, seed + 1)
     n = min(ta.shape[0], tb.shape[0])
     ta, tb = ta[:n], tb[:n]
+    err_a, err_b = plan_error(a, kind, level, n, seed, stream=1), plan_error(b, kind, level, n, seed, stream=2)
     grid = np.geomspace(search[0], search[1], 301)
-    la, lb = frontier(a, grid, ta), frontier(b, grid, tb)
+    la, lb = _shifted_frontier(a, grid, ta, err_a), _shifted_frontier(b, grid, tb, err_b)
     cross = _crossings(grid, lb - la)
     crossovers = tuple(float(c) for c in cross[0])
     firsts = np.array([c[0] if c else np.nan for c in cross[1:]])
@@ -617,20 +830,70 @@ def compare(
     if n > 1 and np.isfinite(firsts).any():
         q = (1 - level) / 2 if level else 0.05
         cross_interval = (float(np.nanquantile(firsts, q)), float(np.nanquantile(firsts, 1 - q)))
+        if crossovers:
+            cross_interval = _widen_crossover(a, b, grid, crossovers[0], cross_interval, err_a, err_b)
     # Effective compute: invert A's frontier at B's loss, per set, on the shared grid.
     wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
-    la_wide = frontier(a, wide, ta)
-    lb_at = frontier(b, budgets, tb)
-    rows = []
+    la_wide = _shifted_frontier(a, wide, ta, err_a)
+    lb_at = _shifted_frontier(b, budgets, tb, err_b)
+    la_at = _shifted_frontier(a, budgets, ta, err_a)
+    rows, unreached = [], []
     for j, c in enumerate(budgets):
         c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
-        named = {"loss_a": frontier(a, [c], ta)[:, 0], "loss_b": lb_at[:, j], "multiplier": c_a / c}
-        rows.append({"flops": float(c), **_with_interval(named, level)})
+        if n > 1 and np.mean(~np.isfinite(c_a[1:])) > 0:
+            unreached.append(f"{np.mean(~np.isfinite(c_a[1:])):.1%} at {c:.3g} FLOPs")
+        named = {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": c_a / c}
+        row = {"flops": float(c), **_with_interval(named, level)}
+        for name, fit_, err in (("loss_a", a, err_a), ("loss_b", b, err_b)):
+            err.check_reach(f"{c:.3g} FLOPs", float(_frontier_decades(fit_, np.array([c]))[0]))
+
+            def point(cand: Law, th: np.ndarray, name: str = name, c: float = float(c)) -> dict[str, np.ndarray]:
+                return {name: _frontier(cand, th, [c])[:, 0]}
+
+            row = widen_row(row, choice_halfwidths(fit_, err, point, {name: row[name]}))
+        rows.append(row)
     notes = []
     if not crossovers:
         better = "B" if lb[0, len(grid) // 2] < la[0, len(grid) // 2] else "A"
         notes.append(f"no crossover between {search[0]:.0e} and {search[1]:.0e} FLOPs: {better} is better throughout")
-    return Comparison(crossovers, cross_interval, share, pd.DataFrame(rows), level, tuple(notes))
+    if unreached:
+        notes.append(
+            "share of bootstrap pairs where A never reaches B's loss in the searched range, left out of the "
+            f"multiplier's interval: {', '.join(unreached)}"
+        )
+    notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
+    table = pd.DataFrame(rows)
+    return Comparison(crossovers, cross_interval, share, table, level, tuple(dict.fromkeys(notes)), err_a.kind)
+
+
+def _widen_crossover(
+    a: FitResult,
+    b: FitResult,
+    grid: np.ndarray,
+    first: float,
+    interval: tuple[float, float],
+    err_a: PlanError,
+    err_b: PlanError,
+) -> tuple[float, float]:
+    """The first crossover's band widened by the law choice of each fit: the candidates' first crossovers
+    against the other fit's point frontier, their weighted spread in quadrature on the log scale."""
+    la0, lb0 = frontier(a, grid), frontier(b, grid)
+
+    def first_crossing(diff: np.ndarray) -> np.ndarray:
+        found = _crossings(grid, diff)[0]
+        if not found:
+            raise FitError("no crossover")
+        return np.array([found[0]])
+
+    h_a = choice_halfwidths(
+        a, err_a, lambda cand, th: {"x": first_crossing(lb0 - _frontier(cand, th, grid))}, {"x": first}
+    )
+    h_b = choice_halfwidths(
+        b, err_b, lambda cand, th: {"x": first_crossing(_frontier(cand, th, grid) - la0)}, {"x": first}
+    )
+    h = math.hypot(h_a.get("x", 0.0), h_b.get("x", 0.0))
+    row = widen_row({"x": first, "x_low": interval[0], "x_high": interval[1]}, {"x": h})
+    return row["x_low"], row["x_high"]
 
 
 def _crossings(grid: np.ndarray, diff: np.ndarray) -> list[list[float]]:
