@@ -111,7 +111,7 @@ def build_report(
         _parameters(result, boot, level),
         fit_section,
     ]
-    plan_table, plan_note = _plan(result, plan, boot, level)
+    plan_table, plan_note = _plan(result, plan, boot, level, kind)
     parts = None
     if model is not None:
         points = trust_section.prediction_points(result, plan_table)
@@ -335,8 +335,8 @@ def _has_frontier(result: FitResult) -> bool:
     return len(law.inputs) == 2 and "flops" not in law.inputs and figures.nd_inputs(law) is not None
 
 
-def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.DataFrame | None, str]:
-    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets."""
+def _plan(result: FitResult, plan: Any, boot: Any, level: float, kind: str) -> tuple[pd.DataFrame | None, str]:
+    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets (``kind`` intervals)."""
     if plan is None:
         return None, ""
     if hasattr(plan, "table") and isinstance(plan.table, pd.DataFrame):
@@ -346,8 +346,8 @@ def _plan(result: FitResult, plan: Any, boot: Any, level: float) -> tuple[pd.Dat
         return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
     if boot is None:
         return compute_optimal(result, budgets).table, "point estimate"
-    plan = compute_optimal(result, budgets, level=level, boot=boot)
-    return plan.table, plan.method
+    plan = compute_optimal(result, budgets, level=level, boot=boot, kind=kind)
+    return plan.table, ". ".join([plan.method, *plan.notes])  # notes say when a budget is beyond the checks
 
 
 _PLAN_LABELS = {
@@ -376,7 +376,7 @@ def _planning(result, table, note, boot, level, view) -> str:
             )
         )
     if table is not None and len(table):
-        estimated = [c for c in table.columns if not c.endswith(("_low", "_high"))]
+        estimated = [c for c in table.columns if not c.endswith(("_low", "_high")) and c != "interval_kind"]
         header = [_PLAN_LABELS.get(c, c) for c in estimated]
         rows = []
         for _, r in table.iterrows():
