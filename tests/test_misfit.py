@@ -76,13 +76,13 @@ def test_features_have_the_prior_scale_and_decay_with_distance():
 
 
 def test_backtest_finds_no_misfit_when_the_law_is_exact(exact_fit):
-    m = estimate_misfit(exact_fit, ("params", "tokens"))
+    m = estimate_misfit(exact_fit)
     assert m.scale == 0.0
-    assert "largest-compute" in m.source
+    assert "rolling backtests" in m.source
 
 
 def test_backtest_measures_a_bend_the_law_cannot_follow(bent_fit):
-    m = estimate_misfit(bent_fit, ("params", "tokens"))
+    m = estimate_misfit(bent_fit)
     assert m.scale > 0.01, m.source
 
 
@@ -92,7 +92,7 @@ def test_too_few_runs_is_said_not_guessed():
         fit = scalelaw.fit(
             "power", {"run": range(5), "flops": np.geomspace(1e17, 1e19, 5), "loss": [3, 2.8, 2.6, 2.5, 2.45]}
         )
-    m = estimate_misfit(fit, ("flops", "flops"))
+    m = estimate_misfit(fit)
     assert m.scale == 0.0 and "too few" in m.source
 
 
@@ -145,5 +145,5 @@ def test_backtest_refit_keeps_the_fits_row_weights():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         weighted = scalelaw.fit("chinchilla", frame, weights=w)
-    m = estimate_misfit(weighted, ("params", "tokens"))
-    assert m.scale == 0.0 and "largest-compute" in m.source
+    m = estimate_misfit(weighted)
+    assert m.scale == 0.0 and "rolling backtests" in m.source
