@@ -39,13 +39,13 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import warnings  # noqa: E402
+import warnings
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-import scalelaw  # noqa: E402
-from scalelaw.trust.misfit import estimate_misfit  # noqa: E402
+import scalelaw
+from scalelaw.trust.misfit import estimate_misfit
 
 EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 KAPLAN = {"N_c": 8.8e13, "D_c": 5.4e13, "alpha_N": 0.076, "alpha_D": 0.095}
