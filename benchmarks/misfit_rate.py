@@ -15,7 +15,9 @@ follow, same noise cycle:
 - ``bend``: the Chinchilla ladder above with ``log L += 0.01 (log10 C - 18)^2`` above 1e18 FLOPs (up to
   7% at the largest run), fitted by ``chinchilla``;
 - ``power-bend``: one input, 20 runs from 1e17 to 1e21 FLOPs, ``L = 1.7 + 2e3 C^-a`` whose exponent falls
-  from 0.15 to 0.05 at 1e19 FLOPs (continuous), fitted by ``power``;
+  from 0.15 to 0.05 at 1e19 FLOPs (continuous), fitted by ``power`` (a larger ``E`` absorbs much of it);
+- ``power-steepen``: the same runs, ``L = 1.7 + (C / 1e19)^-a`` whose exponent rises from 0.05 to 0.3 at
+  1e19 FLOPs, which no power law with ``E >= 0`` follows, fitted by ``power``;
 - ``kaplan``: Kaplan et al.'s law (N_c = 8.8e13, D_c = 5.4e13, alpha_N = 0.076, alpha_D = 0.095, no
   irreducible loss) on the Chinchilla ladder's (N, D), fitted by ``chinchilla``.
 
@@ -63,11 +65,14 @@ def ladder(case: str, seed: int) -> tuple[str, pd.DataFrame]:
     """The law to fit and the runs of one seeded ladder of ``case``."""
     rng = np.random.default_rng(seed)
     sd = NOISE[seed % len(NOISE)]
-    if case == "power-bend":
+    if case in ("power-bend", "power-steepen"):
         C = np.geomspace(1e17, 1e21, 20)
         x = np.log10(C) - 19.0
-        log_term = np.log(2e3) - np.log(10) * (0.15 * np.minimum(x, 0) + 0.05 * np.maximum(x, 0) + 0.15 * 19.0)
-        y = (1.7 + np.exp(log_term)) * np.exp(rng.normal(0, sd, C.size))
+        if case == "power-bend":
+            y = 1.7 + 2e3 * 10 ** -(0.15 * np.minimum(x, 0) + 0.05 * np.maximum(x, 0) + 0.15 * 19.0)
+        else:
+            y = 1.7 + 10 ** -(0.05 * np.minimum(x, 0) + 0.3 * np.maximum(x, 0))
+        y = y * np.exp(rng.normal(0, sd, C.size))
         return "power", pd.DataFrame({"run": np.arange(C.size), "flops": C, "loss": y})
     N, D = _nd(rng)
     if case == "kaplan":
@@ -106,7 +111,7 @@ def main() -> None:
     n_bad = args.bad if args.bad is not None else (2 if args.quick else 5)
     start = time.perf_counter()
     rows = [measure("exact", range(n_exact))]
-    rows += [measure(case, range(n_bad)) for case in ("bend", "power-bend", "kaplan")]
+    rows += [measure(case, range(n_bad)) for case in ("bend", "power-bend", "power-steepen", "kaplan")]
     table = pd.DataFrame(rows).set_index("case")
     print(table.to_string(float_format=lambda x: f"{x:.3g}"))
     print(f"({time.perf_counter() - start:.0f} s)")
