@@ -111,8 +111,9 @@ def estimate_misfit(result: FitResult, length: float = 0.5, threshold: float = T
     ``benchmarks/misfit_rate.py`` (seeds 0-59 and 0-4) it reads a misfit on 3 of 60 exact-law ladders, as did
     the rule it replaces (one backtest holding out the top 25% of runs, rms error above twice the
     explained), and on 8 of 20 misspecified ones against 1 of 20 (5 of 5 power laws that steepen, which the
-    old rule missed every time; 0 of 5 Kaplan-shaped truths fitted by Chinchilla for both). With no usable cut (too few runs), or a law whose
-    error is not learned along one axis (LR schedules), the scale is 0 and ``source`` says why.
+    old rule missed every time; 0 of 5 Kaplan-shaped truths fitted by Chinchilla for both). With no usable
+    cut (too few runs), or a law whose error is not learned along one axis (LR schedules), the scale is 0
+    and ``source`` says why.
 
     Parameters
     ----------
