@@ -215,19 +215,27 @@ def test_a_run_that_moves_the_edge_toward_the_target_shrinks_the_total_more(smal
     options = dict(budget=1e21, n_boot=40, n_prior=4, misfit=None)
     inside = _one_run(5e7, 2e9)  # within the ladder's compute: the edge stays
     beyond = _one_run(6e8, 1.2e10)  # 1.6 decades of compute past the edge, toward the target
-    shrink = {}
+
+    def half(width: float) -> float:  # half-width on the log scale of a relative width high/low - 1
+        return float(np.log1p(width)) / 2
+
+    law_part, edge_benefit = {}, {}
     for name, pool in (("inside", inside), ("beyond", beyond)):
-        for kind in ("total", "parameter"):
-            s = suggest(small_fit, PREDICT_FAR, candidates=pool, kind=kind, **options)
-            assert len(s.runs) == 1
-            shrink[name, kind] = s.width_after / s.width_before
-            if kind == "total":
-                moved = s.decades_before - s.decades_after
-                assert moved == pytest.approx(0.0 if name == "inside" else np.log10(6 * 6e8 * 1.2e10 / (6 * 1e8 * 8e9)))
-    # The edge-moving run narrows the total interval by more than its parameter information alone would.
-    assert shrink["beyond", "total"] < shrink["beyond", "parameter"]
-    assert shrink["inside", "total"] > shrink["inside", "parameter"]  # the law-error part stays: a smaller share
-    assert shrink["beyond", "total"] < shrink["inside", "total"]
+        total = suggest(small_fit, PREDICT_FAR, candidates=pool, **options)
+        parameter = suggest(small_fit, PREDICT_FAR, candidates=pool, kind="parameter", **options)
+        assert len(total.runs) == len(parameter.runs) == 1
+        moved = total.decades_before - total.decades_after
+        assert moved == pytest.approx(0.0 if name == "inside" else np.log10(6 * 6e8 * 1.2e10 / (6 * 1e8 * 8e9)))
+        # The law-error part now, and after the run: (total half-width)^2 - (parameter half-width)^2.
+        before = np.sqrt(half(total.width_before) ** 2 - half(parameter.width_before) ** 2)
+        after = np.sqrt(half(total.width_after) ** 2 - half(parameter.width_after) ** 2)
+        law_part[name] = (before, after)
+        # What the parameter forecast alone would promise for the total: its narrower band, the law error unmoved.
+        unmoved = np.hypot(half(parameter.width_after), before)
+        edge_benefit[name] = unmoved - half(total.width_after)
+    assert law_part["inside"][0] > 0.02 and law_part["inside"][1] == pytest.approx(law_part["inside"][0], rel=1e-6)
+    assert law_part["beyond"][1] < 0.8 * law_part["beyond"][0]
+    assert edge_benefit["inside"] == pytest.approx(0.0, abs=1e-9) and edge_benefit["beyond"] > 0.005
 
 
 def test_plan_targets_and_bad_kinds(small_fit):
