@@ -106,7 +106,7 @@ def measure(case: str, seeds: range) -> dict:
         noises.append(NOISE[seed % len(NOISE)])
     s, n = np.asarray(scales), np.asarray(noises)
     row = {"case": case, "ladders": len(s), "triggered": int(np.sum(s > 0)), "rate": float(np.mean(s > 0))}
-    row |= {f"rate@{sd:g}": float(np.mean(s[n == sd] > 0)) for sd in NOISE}
+    row |= {f"rate@{sd:g}": float(np.mean(s[n == sd] > 0)) if np.any(n == sd) else np.nan for sd in NOISE}
     row["median scale if triggered"] = float(np.median(s[s > 0])) if np.any(s > 0) else 0.0
     return row
 

@@ -471,7 +471,11 @@ def _render_suggestion(result, answer) -> None:
         f"×{1 + answer.width_after:.3g} after these runs ({answer.spent:.3g} of {answer.budget:.3g} FLOPs). "
         f"Widths are of the {answer.kind} interval: linearized, rescaled to the by-run bootstrap (factor "
         f"{answer.calibration:.2f})"
-        + (", with the law's error beyond the data and the choice of law." if answer.kind == "total" else "."),
+        + (
+            ", with the law's own error beyond the data (and the choice of law for law=auto)."
+            if answer.kind == "total"
+            else "."
+        ),
         highlight=False,
     )
     for note in answer.notes:
