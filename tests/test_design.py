@@ -162,3 +162,103 @@ def test_cli_suggest_json(small_fit, tmp_path):
     assert data["cold_start"] and len(data["runs"]) == 25
     proc = subprocess.run([sys.executable, "-m", "scalelaw", "suggest", str(path)], capture_output=True, text=True)
     assert proc.returncode == 2 and "--budget" in proc.stderr
+
+
+# ----------------------------------------------------------------------------------------- total interval
+PREDICT_FAR = "predict:params=3e9,tokens=6e10"  # 2.7 decades of compute beyond the small ladder
+
+
+def _one_run(params: float, tokens: float) -> pd.DataFrame:
+    return pd.DataFrame({"params": [params], "tokens": [tokens]})
+
+
+def test_total_forecast_is_wider_beyond_the_data_and_parameter_is_unchanged(small_fit):
+    options = dict(budget=3e20, n_boot=60, n_prior=8, misfit=None)
+    total = suggest(small_fit, PREDICT_FAR, **options)
+    parameter = suggest(small_fit, PREDICT_FAR, kind="parameter", **options)
+    assert total.kind == "total" and parameter.kind == "parameter"
+    assert total.decades_before == pytest.approx(np.log10(6 * 3e9 * 6e10 / (6 * 1e8 * 8e9)))
+    assert total.width_before > parameter.width_before and total.width_after > parameter.width_after
+    # Same runs (the choice is the parameter criterion), and per run the total is the wider.
+    pd.testing.assert_frame_equal(
+        total.runs.drop(columns="relative_width_after"), parameter.runs.drop(columns="relative_width_after")
+    )
+    assert np.all(total.runs["relative_width_after"] > parameter.runs["relative_width_after"])
+    assert total.to_dict()["interval_kind"] == "total" and parameter.to_dict()["decades_beyond_data"]["before"] is None
+
+
+def test_parameter_kind_is_the_old_forecast(small_fit):
+    """kind="parameter" is the linearized width rescaled to the bootstrap, as the forecast always was."""
+    import math
+
+    from scalelaw.decisions import design
+
+    z = float(design.stats.norm.ppf(0.95))
+    g = design.Target.parse(PREDICT_FAR).function()
+    law = small_fit.law
+    sets = np.array([small_fit.values])
+    grads = design._target_gradients(law, law.to_internal(sets), g)
+    cols = {n: small_fit.data.columns[n] for n in law.inputs}
+    cov = np.linalg.inv(design.information(design.row_jacobians(law, sets, cols), design.noise_variance(small_fit)))
+    var = float(design._target_var(cov, grads)[0])
+    # With n_boot=0 the only parameter set is the fit's and the calibration is 1.
+    s = suggest(small_fit, PREDICT_FAR, budget=1e20, n_boot=0, misfit=None, kind="parameter")
+    assert s.calibration == 1.0 and s.kind == "parameter" and math.isnan(s.decades_after)
+    assert s.width_before == pytest.approx(math.expm1(2 * z * math.sqrt(var)), rel=1e-12)
+    assert not any(n.startswith("total interval") for n in s.notes)
+    # With nothing beyond the parameters the width is the old formula to the last bit.
+    for v, c in [(1e-6, 1.0), (4e-4, 1.3), (0.02, 2.5)]:
+        assert design._relative_width(v, z, c) == math.expm1(2 * z * math.sqrt(v) * c)
+
+
+def test_a_run_that_moves_the_edge_toward_the_target_shrinks_the_total_more(small_fit):
+    options = dict(budget=1e21, n_boot=40, n_prior=4, misfit=None)
+    inside = _one_run(5e7, 2e9)  # within the ladder's compute: the edge stays
+    beyond = _one_run(6e8, 1.2e10)  # 1.6 decades of compute past the edge, toward the target
+
+    def half(width: float) -> float:  # half-width on the log scale of a relative width high/low - 1
+        return float(np.log1p(width)) / 2
+
+    law_part, edge_benefit = {}, {}
+    for name, pool in (("inside", inside), ("beyond", beyond)):
+        total = suggest(small_fit, PREDICT_FAR, candidates=pool, **options)
+        parameter = suggest(small_fit, PREDICT_FAR, candidates=pool, kind="parameter", **options)
+        assert len(total.runs) == len(parameter.runs) == 1
+        moved = total.decades_before - total.decades_after
+        assert moved == pytest.approx(0.0 if name == "inside" else np.log10(6 * 6e8 * 1.2e10 / (6 * 1e8 * 8e9)))
+        # The law-error part now, and after the run: (total half-width)^2 - (parameter half-width)^2.
+        before = np.sqrt(half(total.width_before) ** 2 - half(parameter.width_before) ** 2)
+        after = np.sqrt(half(total.width_after) ** 2 - half(parameter.width_after) ** 2)
+        law_part[name] = (before, after)
+        # What the parameter forecast alone would promise for the total: its narrower band, the law error unmoved.
+        unmoved = np.hypot(half(parameter.width_after), before)
+        edge_benefit[name] = unmoved - half(total.width_after)
+    assert law_part["inside"][0] > 0.02 and law_part["inside"][1] == pytest.approx(law_part["inside"][0], rel=1e-6)
+    assert law_part["beyond"][1] < 0.8 * law_part["beyond"][0]
+    assert edge_benefit["inside"] == pytest.approx(0.0, abs=1e-9) and edge_benefit["beyond"] > 0.005
+
+
+def test_plan_targets_and_bad_kinds(small_fit):
+    s = suggest(small_fit, "plan:flops=1e23", budget=1e20, n_boot=0, misfit=None)
+    assert s.kind == "parameter" and any("compute-optimal size" in n for n in s.notes)
+    with pytest.raises(DataError, match="interval kind"):
+        suggest(small_fit, PREDICT_FAR, budget=1e20, n_boot=0, kind="bogus")
+
+
+def test_cli_suggest_interval_kind(small_fit, tmp_path):
+    path = tmp_path / "fit.json"
+    small_fit.save(path)
+    cmd = [sys.executable, "-m", "scalelaw", "suggest", str(path), "--budget", "1e20", "--target", PREDICT_FAR]
+    runs = {}
+    for extra in ([], ["--interval-kind", "parameter"]):
+        proc = subprocess.run([*cmd, "--misfit", "none", "--json", *extra], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        runs[tuple(extra)] = json.loads(proc.stdout)
+    total, parameter = runs[()], runs[("--interval-kind", "parameter")]
+    assert total["interval_kind"] == "total" and parameter["interval_kind"] == "parameter"
+    assert total["relative_width_before"] > parameter["relative_width_before"]
+    assert total["decades_beyond_data"]["before"] > 2 and parameter["decades_beyond_data"]["before"] is None
+    shown = subprocess.run([*cmd, "--misfit", "none"], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0 and "total interval" in shown.stdout
+    bad = subprocess.run([*cmd, "--interval-kind", "bogus"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--interval-kind" in bad.stderr and "Traceback" not in bad.stderr

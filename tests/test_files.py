@@ -253,7 +253,7 @@ def test_a_tampered_fit_predicts_with_a_warning_but_refuses_every_refit(ladder, 
         "interval": lambda: fit.predict_interval(params=7e10, tokens=1.4e12, n_boot=20),
         "profile": lambda: fit.profile("alpha"),
         "influence": lambda: fit.influence(),
-        "misfit backtest": lambda: estimate_misfit(fit, ("params", "tokens")),
+        "misfit backtest": lambda: estimate_misfit(fit),
     }
     for name, refit in refits.items():
         with pytest.raises(DataError, match="refit it from the data"):

@@ -76,13 +76,13 @@ def test_features_have_the_prior_scale_and_decay_with_distance():
 
 
 def test_backtest_finds_no_misfit_when_the_law_is_exact(exact_fit):
-    m = estimate_misfit(exact_fit, ("params", "tokens"))
+    m = estimate_misfit(exact_fit)
     assert m.scale == 0.0
-    assert "largest-compute" in m.source
+    assert "rolling backtests" in m.source
 
 
 def test_backtest_measures_a_bend_the_law_cannot_follow(bent_fit):
-    m = estimate_misfit(bent_fit, ("params", "tokens"))
+    m = estimate_misfit(bent_fit)
     assert m.scale > 0.01, m.source
 
 
@@ -92,7 +92,7 @@ def test_too_few_runs_is_said_not_guessed():
         fit = scalelaw.fit(
             "power", {"run": range(5), "flops": np.geomspace(1e17, 1e19, 5), "loss": [3, 2.8, 2.6, 2.5, 2.45]}
         )
-    m = estimate_misfit(fit, ("flops", "flops"))
+    m = estimate_misfit(fit)
     assert m.scale == 0.0 and "too few" in m.source
 
 
@@ -145,5 +145,28 @@ def test_backtest_refit_keeps_the_fits_row_weights():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         weighted = scalelaw.fit("chinchilla", frame, weights=w)
-    m = estimate_misfit(weighted, ("params", "tokens"))
-    assert m.scale == 0.0 and "largest-compute" in m.source
+    m = estimate_misfit(weighted)
+    assert m.scale == 0.0 and "rolling backtests" in m.source
+
+
+def test_backtest_reads_the_fits_cached_rolling_backtests(bent_fit):
+    model = bent_fit.extrapolation_error()
+    m = estimate_misfit(bent_fit)
+    assert bent_fit.extrapolation_error() is model  # learned once, no refit of its own
+    per_cut = model.points.assign(e2=model.points["log_error"] ** 2).groupby("cut")[["e2", "explained_var"]].mean()
+    assert m.scale**2 == pytest.approx(float(np.median(per_cut["e2"] - per_cut["explained_var"])))
+    assert f"{model.n_cuts} rolling backtests" in m.source
+
+
+def test_backtest_finds_a_power_law_that_steepens():
+    """One input: the exponent rises from 0.05 to 0.3 midway, which no power law with E >= 0 follows."""
+    C = np.geomspace(1e17, 1e21, 20)
+    x = np.log10(C) - 19.0
+    y = 1.7 + 10 ** -(0.05 * np.minimum(x, 0) + 0.3 * np.maximum(x, 0))
+    noise = np.exp(np.random.default_rng(4).normal(0, 0.01, C.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bent = scalelaw.fit("power", {"run": range(C.size), "flops": C, "loss": y * noise})
+        straight = scalelaw.fit("power", {"run": range(C.size), "flops": C, "loss": (1.7 + (C / 1e19) ** -0.3) * noise})
+    assert estimate_misfit(bent).scale > 0.05
+    assert estimate_misfit(straight).scale == 0.0

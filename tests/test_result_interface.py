@@ -210,7 +210,7 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     ExtrapolationError: lambda: _fit().extrapolation_error(),
     Split: lambda: split_runs(_runs(), "top:0.2:flops"),
     SelectionResult: lambda: select_law(["chinchilla", "kaplan"], _runs(), holdout="top:0.2:flops"),
-    Misfit: lambda: estimate_misfit(_fit(), ("params", "tokens")),
+    Misfit: lambda: estimate_misfit(_fit()),
     SeedNoise: _seed_noise,
     VarianceTrend: lambda: _seed_noise().trend,
     SignalToNoise: lambda: _seed_noise().signal_to_noise(warn=False),

@@ -419,9 +419,12 @@ def suggest(
         typer.Option(help="Data-constrained laws: unique tokens available to new runs (each sees min(U, D))."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    interval_kind: IntervalKind = "total",
 ) -> None:
     """Propose the runs that most narrow the interval of a decision, within a compute budget."""
     from scalelaw.decisions import design
+
+    check_interval_kind(interval_kind)
 
     def action():
         if not budget > 0:
@@ -440,7 +443,7 @@ def suggest(
 
         pool = read_table(candidates) if candidates else None
         options = dict(sizes=allowed, max_flops_per_run=max_flops_per_run, level=level, max_runs=max_runs)
-        options.update(candidates=pool, unique_tokens=unique_tokens, misfit=_misfit_option(misfit))
+        options.update(candidates=pool, unique_tokens=unique_tokens, misfit=_misfit_option(misfit), kind=interval_kind)
         return result, design.suggest(result, parsed, budget, **options), None
 
     result, answer, reasoning = run_action(action)
@@ -468,9 +471,8 @@ def _render_cold_start(table, reasoning: list[str]) -> None:
 
 
 def _render_suggestion(result, answer) -> None:
-    view = Table(
-        title=escape(f"Runs to add for the {answer.target.label} ({answer.level:.0%} interval)"), title_justify="left"
-    )
+    title = f"Runs to add for the {answer.target.label} ({answer.level:.0%} {answer.kind} interval)"
+    view = Table(title=escape(title), title_justify="left")
     n_name, d_name = result.law.inputs[:2]
     extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
     label = ["run"] if "run" in answer.runs.columns else []
@@ -491,7 +493,13 @@ def _render_suggestion(result, answer) -> None:
     out.print(
         f"estimate {answer.estimate:.4g}; interval high/low ×{1 + answer.width_before:.3g} now, "
         f"×{1 + answer.width_after:.3g} after these runs ({answer.spent:.3g} of {answer.budget:.3g} FLOPs). "
-        f"Widths are linearized and rescaled to the by-run bootstrap (factor {answer.calibration:.2f}).",
+        f"Widths are of the {answer.kind} interval: linearized, rescaled to the by-run bootstrap (factor "
+        f"{answer.calibration:.2f})"
+        + (
+            ", with the law's own error beyond the data (and the choice of law for law=auto)."
+            if answer.kind == "total"
+            else "."
+        ),
         highlight=False,
     )
     for note in answer.notes:

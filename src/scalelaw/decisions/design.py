@@ -29,11 +29,14 @@ from scipy import stats
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.decisions.plan import optimum
-from scalelaw.errors import DataError, FitError
+from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.extrapolation_error import ExtrapolationError, axis_values
 from scalelaw.trust.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
+from scalelaw.trust.total import check_kind
 
 TargetFn = Callable[[Law, np.ndarray], np.ndarray]
 
@@ -94,12 +97,17 @@ class Target:
         if self.kind == "plan":
             flops = self.values["flops"]
             return lambda law, theta: np.log(optimum(law, theta, flops, fixed=fixed or None)["params"])
+        point = self.point(fixed)
+        return lambda law, theta: np.log(law.predict(theta, **point)[:, 0])
+
+    def point(self, fixed: Mapping[str, float] | None = None) -> dict[str, float]:
+        """The inputs of a ``predict`` target, completed by ``fixed`` (unique tokens: ``min(U, tokens)``)."""
         point = dict(self.values)
-        for name, value in fixed.items():
+        for name, value in (fixed or {}).items():
             if name not in point:
                 tokens = point.get("tokens")
                 point[name] = min(value, tokens) if name == "unique_tokens" and tokens is not None else value
-        return lambda law, theta: np.log(law.predict(theta, **point)[:, 0])
+        return point
 
     @property
     def label(self) -> str:
@@ -110,7 +118,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Suggestion(Result):
-    """Runs to add, with their cost, and the target's interval before and after."""
+    """Runs to add, with their cost, and the target's interval before and after.
+
+    ``kind`` is the interval the widths are of: ``"total"`` (parameters, the law's error at the target's
+    distance beyond the data, the choice of law) or ``"parameter"``; ``decades_before`` and ``decades_after``
+    are that distance now and once the runs are in (NaN for a parameter interval).
+    """
 
     runs: pd.DataFrame  # inputs, flops, reason, relative_width_after (cumulative)
     target: Target
@@ -122,6 +135,9 @@ class Suggestion(Result):
     budget: float
     spent: float
     notes: tuple[str, ...] = field(default=())
+    kind: str = "parameter"
+    decades_before: float = math.nan
+    decades_after: float = math.nan
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`runs`.
@@ -138,7 +154,7 @@ class Suggestion(Result):
         """The runs proposed, their cost and how much they narrow the target's interval; then the notes."""
         head = (
             f"{len(self.runs)} run(s) for {self.spent:.3g} of {self.budget:.3g} FLOPs narrow the {self.level:.0%} "
-            f"interval of the {self.target.label} ({self.estimate:.4g}) from {self.width_before:.1%} to "
+            f"{self.kind} interval of the {self.target.label} ({self.estimate:.4g}) from {self.width_before:.1%} to "
             f"{self.width_after:.1%} relative width"
         )
         return "\n".join([head, *(f"note: {note}" for note in self.notes)])
@@ -149,11 +165,13 @@ class Suggestion(Result):
             "target": self.target.text,
             "quantity": self.target.label,
             "level": self.level,
+            "interval_kind": self.kind,
             "estimate": self.estimate,
             "relative_width_before": self.width_before,
             "relative_width_after": self.width_after,
             "narrower_by": 1.0 - self.width_after / self.width_before if self.width_before > 0 else 0.0,
             "calibration": self.calibration,
+            "decades_beyond_data": {"before": self.decades_before, "after": self.decades_after},
             "budget": self.budget,
             "spent": self.spent,
             "runs": self.runs.to_dict(orient="records"),
@@ -357,6 +375,7 @@ def suggest(
     n_prior: int = 32,
     exchange: bool = True,
     misfit: float | Misfit | str | None = "auto",
+    kind: str = "total",
 ) -> Suggestion:
     """Propose runs within ``budget`` FLOPs that most narrow the interval of ``target``.
 
@@ -402,6 +421,23 @@ def suggest(
         large runs are predicted as well as noise allows); a number is its sd in log loss; ``None`` or
         0 trusts the law. It changes which runs are chosen, not the reported widths, which are those of
         the law's interval.
+    kind : {"total", "parameter"}
+        The interval the widths are of (:meth:`scalelaw.FitResult.predict_interval`). ``"parameter"``: the
+        linearized width of the target, rescaled to the by-run bootstrap. ``"total"`` (for a ``predict``
+        target): that half-width on the log scale combined in quadrature with the law's own error at the
+        target's distance beyond the data (:meth:`scalelaw.FitResult.extrapolation_error`) and, for a fit of
+        ``law="auto"``, the law-choice spread at the target. The distance is measured from the data's edge
+        along compute, and the edge moves with the runs: after a run larger than every run so far, the
+        target lies fewer decades beyond the data, so its law-error half-width shrinks too, a benefit the
+        parameter width alone misses. The error model is the current fit's, learned once; the runs are
+        still chosen by the parameter (and misfit) criterion. A ``plan`` target, whose error beyond the
+        data is not learned (the model is of the loss, not of the compute-optimal size), and a law of LR
+        schedules get the parameter interval, and the notes say so.
+
+    Returns
+    -------
+    Suggestion
+        Its ``kind`` is the interval the widths are of.
 
     Examples
     --------
@@ -422,6 +458,7 @@ def suggest(
     if max_runs < 1:
         raise DataError("max_runs must be at least 1")
     check_level(level)
+    check_kind(kind)
     law = result.law
     if result.data is None:
         raise FitError("this fit carries no data; suggestions need the existing runs")
@@ -452,7 +489,7 @@ def suggest(
     cov0 = np.linalg.inv(info)  # the law's own: what the refitted interval will show
     good = np.all(np.isfinite(candJ), axis=(0, 2))
     cost = table["flops"].to_numpy(dtype=float)
-    misfit_model, misfit_note = _misfit_model(result, misfit, k)
+    misfit_model, misfit_note = _misfit_model(result, misfit)
     if misfit_note:
         notes.append(misfit_note)
     if misfit_model is None:
@@ -475,6 +512,11 @@ def suggest(
             "the current fit does not pin down every parameter; the forecast assumes the law is exact and "
             "the noise stays at today's residual scale, so it is likely optimistic: refit after the first runs"
         )
+    beyond, kind, kind_note = _beyond_data(result, target, fixed_all, level, kind)
+    if kind_note:
+        notes.append(kind_note)
+    edge = first_edge = float(np.max(axis_values(law, data_cols)[1]))
+    cand_axis = axis_values(law, cand_cols)[1]
     rows, cov = [], cov0
     n_name, d_name = law.inputs_for("N", "D", purpose=_PURPOSE)
     seen_max = float(np.max(k * data_cols[n_name] * data_cols[d_name]))
@@ -483,9 +525,14 @@ def suggest(
         if near[i] > 0.2:
             reason += f"; near the target, so it shows how far the law is off there (correlation {near[i]:.2f})"
         cov = _update(cov, candJ[:, i], s2)
+        edge = max(edge, float(cand_axis[i]))
         row = {**table.iloc[i].to_dict(), "reason": reason}
-        row["relative_width_after"] = _relative_width(_mean_log_var(cov, grads), z_level, calibration)
+        row["relative_width_after"] = _relative_width(
+            _mean_log_var(cov, grads), z_level, calibration, _halfwidth(beyond, edge)
+        )
         rows.append(row)
+    if beyond is not None:
+        notes.append(beyond.note(first_edge, edge))
     spent = float(cost[chosen].sum()) if chosen else 0.0
     if not chosen:
         notes.append("no candidate run fits the budget; raise the budget or allow smaller runs")
@@ -499,23 +546,96 @@ def suggest(
         target=target,
         level=level,
         estimate=estimate,
-        width_before=_relative_width(var_lin, z_level, calibration),
-        width_after=_relative_width(_mean_log_var(cov, grads), z_level, calibration),
+        width_before=_relative_width(var_lin, z_level, calibration, _halfwidth(beyond, first_edge)),
+        width_after=_relative_width(_mean_log_var(cov, grads), z_level, calibration, _halfwidth(beyond, edge)),
         calibration=calibration,
         budget=budget,
         spent=spent,
         notes=tuple(notes),
+        kind=kind,
+        decades_before=math.nan if beyond is None else beyond.decades(first_edge),
+        decades_after=math.nan if beyond is None else beyond.decades(edge),
     )
 
 
-def _misfit_model(result: FitResult, misfit: float | Misfit | str | None, k: float) -> tuple[Misfit | None, str]:
+@dataclass(frozen=True)
+class _BeyondData:
+    """The total interval's part beyond the parameters at a ``predict`` target, as the data's edge moves.
+
+    ``at`` is the target's value along the error model's axis (compute ``6ND`` for a law of N and D) and
+    ``choice`` the law-choice half-width there (log units, 0 for a fit of one law).
+    """
+
+    model: ExtrapolationError
+    at: float
+    choice: float
+    level: float
+
+    def decades(self, edge: float) -> float:
+        """How far the target lies beyond data whose largest value along the axis is ``edge``."""
+        return math.log10(self.at / edge)
+
+    def halfwidth(self, edge: float) -> float:
+        """Law error and law choice at the target, added in variance (log units)."""
+        return math.hypot(float(self.model.halfwidth(self.decades(edge), self.level)), self.choice)
+
+    def note(self, before: float, after: float) -> str:
+        choice = f" and the choice of law ({self.choice:.3f})" if self.choice > 0 else ""
+        return (
+            f"total interval: the law's own error beyond the data ({self.model.n_cuts} rolling backtests){choice} "
+            f"is added in quadrature; the target lies {self.decades(before):.2f} decades beyond the data now and "
+            f"{self.decades(after):.2f} after these runs (law-error half-width {self.halfwidth(before):.3f} -> "
+            f"{self.halfwidth(after):.3f} on the log scale)"
+        )
+
+
+def _beyond_data(
+    result: FitResult, target: Target, fixed: Mapping[str, float], level: float, kind: str
+) -> tuple[_BeyondData | None, str, str]:
+    """What the total interval adds at the target (None: nothing), the kind the widths are of, and a note."""
+    if kind == "parameter":
+        return None, kind, ""
+    if schedule_law(result.law) is not None:
+        return (
+            None,
+            "parameter",
+            (
+                f"law {result.law.name!r} reads LR schedules: its error beyond the data is not learned along one axis, "
+                "so the widths are of the parameter interval"
+            ),
+        )
+    if target.kind == "plan":
+        return (
+            None,
+            "parameter",
+            (
+                "widths are of the parameter interval: the law's error beyond the data is learned in loss, not in the "
+                "compute-optimal size a plan target reads (ask a predict target for the total interval)"
+            ),
+        )
+    point = {name: np.array([value]) for name, value in target.point(fixed).items()}
+    try:
+        model = result.extrapolation_error()
+    except LawError as exc:
+        return None, "parameter", f"widths are of the parameter interval: {exc}"
+    choice = 0.0
+    if result.law_choice is not None:
+        choice = model.multiplier(level) * float(result.law_choice.spread(point)[0])
+    return _BeyondData(model, float(axis_values(result.law, point)[1][0]), choice, level), "total", ""
+
+
+def _halfwidth(beyond: _BeyondData | None, edge: float) -> float:
+    return 0.0 if beyond is None else beyond.halfwidth(edge)
+
+
+def _misfit_model(result: FitResult, misfit: float | Misfit | str | None) -> tuple[Misfit | None, str]:
     """The discrepancy term the criterion uses (None: trust the law), and a note saying what it is."""
     if misfit is None:
         return None, ""
     if isinstance(misfit, str):
         if misfit != "auto":
             raise DataError(f"misfit must be 'auto', a number (sd of log loss) or None, not {misfit!r}")
-        misfit = estimate_misfit(result, result.law.inputs_for("N", "D", purpose=_PURPOSE), k=k)
+        misfit = estimate_misfit(result)
     elif not isinstance(misfit, Misfit):
         value = float(misfit)
         if not (value >= 0 and math.isfinite(value)):
@@ -671,9 +791,10 @@ def _exchange(cov, grads, candJ, s2, cost, good, budget, chosen: list[int], pass
     return cov, changed
 
 
-def _relative_width(var: float, z_level: float, calibration: float) -> float:
-    """Width of a log-scale interval as a ratio: high/low - 1."""
-    return math.expm1(2 * z_level * math.sqrt(max(var, 0.0)) * calibration)
+def _relative_width(var: float, z_level: float, calibration: float, beyond: float = 0.0) -> float:
+    """Width of a log-scale interval as a ratio, high/low - 1: the calibrated parameter half-width combined in
+    quadrature with ``beyond``, the half-width of the total interval's other parts (0: the parameter interval)."""
+    return math.expm1(2 * math.hypot(z_level * math.sqrt(max(var, 0.0)) * calibration, beyond))
 
 
 def _calibration(result: FitResult, boot, g: TargetFn, z_level: float, var_lin: float) -> tuple[float, str]:
