@@ -130,7 +130,7 @@ def test_only_the_last_line_may_be_torn(tmp_path):
     _write(path, _arrivals(1))
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(lines[0][:20] + b"\n" + b"".join(lines[1:]))
-    with pytest.raises(DataError, match="line 1 is not JSON .* not the last line"):
+    with pytest.raises(DataError, match=r"line 1 is not JSON .* not the last line"):
         RunStore(path)
 
 

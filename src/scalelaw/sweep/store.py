@@ -126,6 +126,7 @@ class RunStore:
     def _load(self) -> None:
         """(Re)read the file: rows in file order, an index by run and step, and where complete records end."""
         self._rows: list[dict[str, Any]] = []  # file order
+        self._lines: dict[tuple[Any, Any], bytes] = {}  # (run, step) -> its JSON line as in the file, for compact()
         self._by_run: dict[Any, dict[Any, dict[str, Any]]] = {}  # run -> step -> row, runs in first-seen order
         self._good = 0  # bytes of complete records (JSON lines): where the next append starts
         self._size = 0  # bytes on disk when read, torn tail included
@@ -135,7 +136,7 @@ class RunStore:
         if self._stamp is None:
             return
         rows = self._read_parquet() if self.format == "parquet" else self._read_lines()
-        for i, row in enumerate(rows, 1):
+        for i, (row, line) in enumerate(rows, 1):
             missing = [c for c in ("run", "step", "loss") if c not in row]
             if missing:
                 raise DataError(
@@ -147,20 +148,23 @@ class RunStore:
             if kept is None:
                 steps[row["step"]] = row
                 self._rows.append(row)
+                if line is not None:
+                    self._lines[row["run"], row["step"]] = line
             elif kept != row:  # an exact repeat is kept once; a different one cannot be settled by guessing
                 raise DataError(
                     f"run store {self.path} repeats run {row['run']!r} step {row['step']} with different values "
                     f"(row {i}); keep one of the two rows"
                 )
 
-    def _read_parquet(self) -> list[dict[str, Any]]:
+    def _read_parquet(self) -> list[tuple[dict[str, Any], None]]:
         try:
             frame = pd.read_parquet(self.path)
         except (OSError, ValueError) as exc:
             raise DataError(f"cannot read run store {self.path} as Parquet: {exc}") from None
-        return [_plain(r) for r in frame.to_dict(orient="records")]
+        return [(_plain(r), None) for r in frame.to_dict(orient="records")]
 
-    def _read_lines(self) -> list[dict[str, Any]]:
+    def _read_lines(self) -> list[tuple[dict[str, Any], bytes]]:
+        """Rows with their lines; a torn last line is left out (:attr:`dropped`) and reported."""
         data = self.path.read_bytes()
         self._size = len(data)
         lines = data.split(b"\n")
@@ -169,7 +173,7 @@ class RunStore:
         for number, line in enumerate(lines, 1):
             row = self._parse(line, number)
             if row is not None:
-                rows.append(row)
+                rows.append((row, line))
         self._good = len(data) - len(tail)
         if not tail.strip():
             self._good, self._newline = len(data), bool(tail)
@@ -186,7 +190,7 @@ class RunStore:
                 stacklevel=3,
             )
             return rows
-        rows.append(self._parse(tail, len(lines) + 1))  # a whole record that only lacks its line break
+        rows.append((self._parse(tail, len(lines) + 1), tail))  # a whole record that only lacks its line break
         self._good, self._newline = len(data), True
         return rows
 
@@ -272,7 +276,8 @@ class RunStore:
                 new.append(dict(row))
         if not new:
             return 0
-        text = "".join(strict_json(_ordered(r), indent=None) + "\n" for r in new)  # refuses NaN before writing
+        # Serialized before anything is written: a value that is not finite refuses the whole batch.
+        lines = [strict_json(_ordered(r), indent=None).encode("utf-8", errors="surrogateescape") for r in new]
         if self.format == "parquet":
             self._remember(new)
             try:
@@ -283,8 +288,9 @@ class RunStore:
             self._rows = self._sorted()
             self._stamp = _stamp(self.path)
             return len(new)
-        self._append_bytes(("\n" if self._newline else "").encode() + text.encode("utf-8", errors="surrogateescape"))
+        self._append_bytes(b"\n" * self._newline + b"".join(line + b"\n" for line in lines))
         self._remember(new)
+        self._lines.update(((r["run"], r["step"]), line) for r, line in zip(new, lines, strict=True))
         return len(new)
 
     def _remember(self, new: list[dict[str, Any]]) -> None:
@@ -362,7 +368,10 @@ class RunStore:
                 f"run store {self.path} changed since this process read it: another process writes it without "
                 "the lock; not sorting it"
             )
-        self._write(self.path, ordered)
+        if self.format == "jsonl" and len(self._lines) == len(ordered):  # the lines as written: no re-serializing
+            write_bytes_atomic(self.path, b"".join(self._lines[r["run"], r["step"]] + b"\n" for r in ordered))
+        else:
+            self._write(self.path, ordered)
         self._rows = ordered
         self._stamp = _stamp(self.path)
         self._good = self._size = self._stamp[1] if self._stamp is not None else 0
