@@ -118,11 +118,13 @@ def test_a_torn_tail_of_zero_bytes_or_broken_utf8_is_dropped_too(tmp_path):
     path = tmp_path / "x.runs.jsonl"
     _write(path, _arrivals(1))
     whole = path.read_bytes()
-    for tail in (b"\0" * 4096, '{"run": "é'.encode()[:-1]):
+    for tail in ('{"run": "é'.encode()[:-1], b"\0" * 4096):  # the longer last
         path.write_bytes(whole + tail)
         with pytest.warns(StoreWarning):
             store = RunStore(path)
         assert len(store) == 3 and store.dropped
+    assert store.append([_row("a", 2)]) == 1  # a line shorter than the torn tail: the tail is cut, not overwritten
+    assert path.read_bytes() == whole + strict_json(_row("a", 2), indent=None).encode() + b"\n"
 
 
 def test_only_the_last_line_may_be_torn(tmp_path):
