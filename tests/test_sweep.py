@@ -245,18 +245,26 @@ def _row(run: str, step: int, loss: float = 3.0) -> dict:
     }
 
 
+def _file_rows(path):
+    """The rows of a store file in file order, read without RunStore."""
+    return scalelaw.load_runs(path).table.to_dict(orient="records")
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
 def test_store_appends_atomically_without_duplicates(tmp_path, suffix):
     path = tmp_path / f"x.runs{suffix}"
     store = RunStore(path)
-    store.set_order(["b", "a"])
-    assert store.append([_row("a", 1), _row("a", 2)]) == 2
-    assert store.append([_row("a", 2, loss=9.0), _row("b", 1)]) == 1  # (a, 2) already there: kept as it was
+    with store.locked():  # as the sweep's driver: rows go to the file as they arrive, sorted when it lets go
+        store.set_order(["b", "a"])
+        assert store.append([_row("a", 1), _row("a", 2)]) == 2
+        assert store.append([_row("a", 2, loss=9.0), _row("b", 1)]) == 1  # (a, 2) already there: kept as it was
+        assert [(r["run"], r["step"]) for r in store.rows()] == [("b", 1), ("a", 1), ("a", 2)]  # sorted on read
     reread = RunStore(path)
     assert [(r["run"], r["step"]) for r in reread.rows()] == [("b", 1), ("a", 1), ("a", 2)]
+    assert [(r["run"], r["step"]) for r in _file_rows(path)] == [("b", 1), ("a", 1), ("a", 2)]  # the file too
     assert reread.rows("a")[-1]["loss"] == 3.0 and reread.last_step("a") == 2 and reread.last_step("zz") == 0
     assert list(reread.frame().columns) == list(COLUMNS)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temporary files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, path.name + ".lock"]  # no temporary files
     assert reread.write_final([("a", 2), ("b", 5)]) == final_path(path)
     assert [r["run"] for r in RunStore(final_path(path)).rows()] == ["a"]  # b is not complete
     runs = scalelaw.load_runs(path)
