@@ -276,6 +276,9 @@ def bootstrap(
         raise FitError(f"block= sets the block length of by='block'; it means nothing for by={by!r}")
     check_replicates(n)
     result = with_schedule(result, schedule)
+    reused = saved_replicates(result, n, by, seed) if groups is None and block is None and max_iter == 1000 else None
+    if reused is not None:
+        return reused
     problem = fit_problem(result)
     assert result.data is not None
     rng = np.random.default_rng(seed)
@@ -308,6 +311,33 @@ def bootstrap(
         n_unconverged=int(np.sum(ok & ~conv)),
         seed=seed,
         blocks=lengths,
+    )
+
+
+def saved_replicates(result: FitResult, n: int, by: str, seed: int) -> Bootstrap | None:
+    """The replicates saved with ``result`` (``scalelaw fit --bootstrap N --out``, :meth:`FitResult.with_uncertainty`)
+    when they are those :func:`bootstrap` would draw: same ``n``, ``by`` and ``seed``; else None.
+
+    Raises
+    ------
+    DataError
+        The fit's stored data no longer matches its data hash (as a refit would).
+    """
+    saved = result.saved_uncertainty()
+    boot = saved.bootstrap if saved is not None else None
+    if boot is None or (boot.n_requested, boot.by, boot.seed) != (n, by, seed):
+        return None
+    result.check_data_hash()
+    return Bootstrap(
+        result=result,
+        samples=boot.samples,
+        jackknife=boot.jackknife,
+        by=boot.by,
+        n_requested=boot.n_requested,
+        n_failed=boot.n_failed,
+        n_unconverged=boot.n_unconverged,
+        seed=boot.seed,
+        blocks=boot.blocks,
     )
 
 

@@ -370,3 +370,34 @@ def learn(
         prior_slope=prior_slope,
         prior_cuts=prior_cuts,
     )
+
+
+def from_record(record: Mapping[str, Any]) -> ExtrapolationError:
+    """The model saved with a fit (:func:`scalelaw.fitting.uncertainty.extrapolation_record`), no refit.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> from scalelaw.fitting.uncertainty import extrapolation_record
+    >>> warnings.simplefilter("ignore")
+    >>> model = learn(scalelaw.fit("chinchilla", "dataset:gadre2024_rpj"))
+    >>> again = from_record(extrapolation_record(model))
+    >>> again.to_dict() == model.to_dict(), len(again.points) == len(model.points)
+    (True, True)
+    """
+    saved = record.get("points")
+    points = pd.DataFrame(
+        {name: saved[name] for name in _POINT_COLUMNS} if saved is not None else {name: [] for name in _POINT_COLUMNS}
+    )
+    return ExtrapolationError(
+        law=record["law"],
+        axis=record["axis"],
+        points=points,
+        noise_sd=float(record["noise_sd"]),
+        floor_var=float(record["floor_var"]),
+        slope_var=float(record["slope_var"]),
+        n_cuts=int(record["n_cuts"]),
+        max_decades=float(record["max_decades"]),
+        prior_slope=float(record["prior"]["slope_per_decade"]),
+        prior_cuts=float(record["prior"]["cuts"]),
+    )
