@@ -34,7 +34,13 @@ from scalelaw.errors import (
 from scalelaw.fitting.choice import LawChoice
 from scalelaw.fitting.refit import bind_inputs, with_schedule
 from scalelaw.fitting.schema import REFIT, SCHEMA_VERSION, check_fit
-from scalelaw.fitting.uncertainty import SavedBootstrap, SavedUncertainty, extrapolation_record, fingerprint, fit_settings
+from scalelaw.fitting.uncertainty import (
+    SavedBootstrap,
+    SavedUncertainty,
+    extrapolation_record,
+    fingerprint,
+    fit_settings,
+)
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -496,8 +502,9 @@ class FitResult(Result):
         scalelaw.trust.extrapolation_error.ExtrapolationError
         """
         if self.extrapolation is None:
-            from scalelaw.trust import extrapolation_error as ee  # above this layer (listed in the layer contract)
+            from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
 
+            ee = trust.extrapolation_error
             saved = self.saved_uncertainty()
             if saved is not None and saved.extrapolation is not None:
                 self.check_data_hash()
@@ -515,7 +522,7 @@ class FitResult(Result):
         return fingerprint(self.law.to_dict(), self.params, settings)
 
     def saved_uncertainty(self) -> SavedUncertainty | None:
-        """:attr:`uncertainty` if it belongs to this fit (a result derived with other parameters drops it), else None."""
+        """:attr:`uncertainty` if it belongs to this fit (a result with other parameters drops it), else None."""
         if self.uncertainty is None or self.uncertainty.fit != self.fingerprint:
             return None
         return self.uncertainty
@@ -690,7 +697,9 @@ class FitResult(Result):
             package_version=data.get("package_version", ""),
             schedule_info=data.get("schedule"),
             law_choice=LawChoice.from_dict(data["law_choice"]) if "law_choice" in data else None,
-            uncertainty=SavedUncertainty.from_dict(data["uncertainty"], law.n_params) if "uncertainty" in data else None,
+            uncertainty=SavedUncertainty.from_dict(data["uncertainty"], law.n_params)
+            if "uncertainty" in data
+            else None,
         )
 
     @classmethod

@@ -174,7 +174,10 @@ def check_fit(data: Any, source: str = "fit JSON") -> tuple[dict[str, Any], Law]
 def fit_fingerprint(checked: Mapping[str, Any], law: Law) -> str:
     """The :func:`~scalelaw.fitting.uncertainty.fingerprint` of a checked fit file (as of the fit it describes)."""
     settings = fit_settings(
-        checked["data"].get("hash", ""), checked.get("y", "loss"), checked.get("loss", "huber"), checked.get("delta", 1e-3)
+        checked["data"].get("hash", ""),
+        checked.get("y", "loss"),
+        checked.get("loss", "huber"),
+        checked.get("delta", 1e-3),
     )
     return fingerprint(law.to_dict(), checked["params"], settings)
 

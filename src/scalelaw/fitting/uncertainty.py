@@ -261,8 +261,7 @@ def _check_bootstrap(boot: Mapping[str, Any], law: Law) -> None:
             i, j = (int(k) for k in np.argwhere(outside)[0])
             raise Invalid(
                 path(path(path(where, key), i), j),
-                f"= {rows[i, j]!r} lies outside the bounds of {law.param_names[j]} "
-                f"[{lower[j]:g}, {upper[j]:g}]",
+                f"= {rows[i, j]!r} lies outside the bounds of {law.param_names[j]} [{lower[j]:g}, {upper[j]:g}]",
             )
 
 

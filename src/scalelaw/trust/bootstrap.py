@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
@@ -485,6 +484,8 @@ def quantile_interval(
         raise FitError(f"unknown interval method {method!r}; use 'percentile' or 'bca'")
     if jack is None or len(jack) < 3:
         raise FitError("BCa intervals need the jackknife refits; use method='percentile'")
+    from scipy import stats  # here only: importing scipy.stats costs more than a saved fit's whole prediction
+
     n = reps.shape[0]
     frac = (np.sum(reps < point, axis=0) + 0.5 * np.sum(reps == point, axis=0)) / n
     z0 = stats.norm.ppf(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))

@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.optimize import minimize
 
 from scalelaw._result import Result, jsonable
 from scalelaw.data.runs import Runs
@@ -124,7 +122,9 @@ class ExtrapolationError(Result):
 
     def multiplier(self, level: float) -> float:
         """Student's t quantile of a two-sided ``level`` interval with :attr:`df` degrees of freedom."""
-        return float(stats.t.ppf(0.5 + level / 2, self.df))
+        from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cost a second to import
+
+        return float(stdtrit(self.df, 0.5 + level / 2))
 
     def halfwidth(self, decades: Any, level: float = 0.9) -> np.ndarray:
         """Half-width (log units) of the law-error part of a two-sided ``level`` interval at ``decades``."""
@@ -235,6 +235,8 @@ def fit_scale(points: pd.DataFrame) -> tuple[float, float]:
     Each cut weighs the same (its rows share one refit), distances below 0 count as 0. A coarse grid over
     both variances (the likelihood can be flat along one of them) is polished by Nelder-Mead.
     """
+    from scipy.optimize import minimize  # only when learning: a saved model is read without it
+
     if points.empty:
         return 0.0, 0.0
     d2 = np.maximum(points["decades"].to_numpy(dtype=np.float64), 0.0) ** 2
