@@ -120,12 +120,7 @@ def fit(
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
 
-    if n_saved is not None and out_path is None:
-        fail("--bootstrap keeps the replicates in the fit file: add --out FILE", 2)
-    if bootstrap_by is not None and n_saved is None:
-        fail("--bootstrap-by says what --bootstrap resamples: add --bootstrap N, e.g. --bootstrap 1000", 2)
-    if bootstrap_by is not None and bootstrap_by not in ("run", "row", "block"):
-        fail(f"--bootstrap-by must be run, row or block, not {bootstrap_by!r}", 2)
+    _check_saved_options(n_saved, bootstrap_by, out_path)
 
     def action():
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
@@ -172,22 +167,37 @@ def fit(
         return
     render_fit(final, out_path)
     if n_saved is not None:
-        kept = _uncertainty_summary(final.to_dict()["uncertainty"])
-        boot = kept["bootstrap"]
-        out.print(
-            f"kept {boot['n']} bootstrap replicates (by {boot['by']}, seed {boot['seed']})"
-            + (" and the law's error model beyond the data" if "extrapolation_error" in kept else "")
-            + " in the fit file: predict, plan and suggest reuse them",
-            style="dim",
-            highlight=False,
-            markup=False,
-        )
+        _render_kept(final)
     if final.law_choice is not None:
         _render_law_choice(final.law_choice)
     if check is not None:
         _render_influence(check)
     if noise is not None:
         _render_seed_noise(noise, snr)
+
+
+def _check_saved_options(n_saved: int | None, by: str | None, out_path: Path | None) -> None:
+    """``fit --bootstrap N [--bootstrap-by BY]`` needs ``--out`` (where the replicates are kept)."""
+    if n_saved is not None and out_path is None:
+        fail("--bootstrap keeps the replicates in the fit file: add --out FILE", 2)
+    if by is not None and n_saved is None:
+        fail("--bootstrap-by says what --bootstrap resamples: add --bootstrap N, e.g. --bootstrap 1000", 2)
+    if by is not None and by not in ("run", "row", "block"):
+        fail(f"--bootstrap-by must be run, row or block, not {by!r}", 2)
+
+
+def _render_kept(result) -> None:
+    """``fit --bootstrap N``: one line on what the fit file now keeps."""
+    kept = _uncertainty_summary(result.to_dict()["uncertainty"])
+    boot = kept["bootstrap"]
+    out.print(
+        f"kept {boot['n']} bootstrap replicates (by {boot['by']}, seed {boot['seed']})"
+        + (" and the law's error model beyond the data" if "extrapolation_error" in kept else "")
+        + " in the fit file: predict, plan and suggest reuse them",
+        style="dim",
+        highlight=False,
+        markup=False,
+    )
 
 
 def _uncertainty_summary(saved: dict[str, Any]) -> dict[str, Any]:
