@@ -125,3 +125,15 @@ def test_cli_fit_bootstrap_keeps_it_and_predict_reuses_it(tmp_path):
     assert "n=30" in got["method"] and got["interval_kind"] == "total"
     refused = run("fit", "dataset:gadre2024_rpj", "--bootstrap", "30", check=False)
     assert refused.returncode == 2 and "add --out FILE" in refused.stderr
+
+
+@pytest.mark.parametrize("df", [0.5, 1.0, 2.0, 2.5, 4.0, 7.0, 30.0, 1e4])
+def test_the_t_quantile_without_scipy_agrees_with_scipy(df):
+    from scipy.special import stdtrit
+
+    from scalelaw.trust._student_t import t_quantile
+
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+        p = 0.5 + level / 2
+        assert t_quantile(p, df) == pytest.approx(stdtrit(df, p), rel=1e-10)
+        assert t_quantile(1 - p, df) == pytest.approx(-stdtrit(df, p), rel=1e-10)

@@ -40,6 +40,7 @@ from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust._student_t import t_quantile
 from scalelaw.trust.backtest import HoldoutSpec, split_runs
 from scalelaw.trust.extrapolation import compute_of
 from scalelaw.trust.misfit import noise_variance
@@ -122,9 +123,7 @@ class ExtrapolationError(Result):
 
     def multiplier(self, level: float) -> float:
         """Student's t quantile of a two-sided ``level`` interval with :attr:`df` degrees of freedom."""
-        from scipy.special import stdtrit  # Student's t quantile; scipy.stats would cost a second to import
-
-        return float(stdtrit(self.df, 0.5 + level / 2))
+        return t_quantile(0.5 + level / 2, self.df)  # not scipy's: importing it costs more than a saved prediction
 
     def halfwidth(self, decades: Any, level: float = 0.9) -> np.ndarray:
         """Half-width (log units) of the law-error part of a two-sided ``level`` interval at ``decades``."""
