@@ -101,7 +101,7 @@ def fit(
         typer.Option(
             "--bootstrap",
             help="With --out: draw this many bootstrap replicates (1000 is a good default) and learn the law's "
-            "error beyond the data, and keep both in the fit file, so that predict, plan and suggest on it refit "
+            "error beyond the data, and keep both in the fit file, so that predict and plan --interval on it refit "
             "nothing.",
         ),
     ] = None,
@@ -193,7 +193,7 @@ def _render_kept(result) -> None:
     out.print(
         f"kept {boot['n']} bootstrap replicates (by {boot['by']}, seed {boot['seed']})"
         + (" and the law's error model beyond the data" if "extrapolation_error" in kept else "")
-        + " in the fit file: predict, plan and suggest reuse them",
+        + " in the fit file: predict and plan --interval reuse them",
         style="dim",
         highlight=False,
         markup=False,
