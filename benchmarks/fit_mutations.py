@@ -48,8 +48,8 @@ from fit_mutations import base_fits, mutations  # noqa: E402
 
 TIME_LIMIT = 5.0
 MEMORY_LIMIT = 2 * 1024**3
-# The inputs each base fit's law reads (tests/fit_mutations.base_fits: power on params, then two of params, tokens).
-_AT = ("params=1e10", "params=1e10,tokens=1e11", "params=1e10,tokens=1e11")
+# The inputs each base fit's law reads (tests/fit_mutations.base_fits: power on params, then three of params, tokens).
+_AT = ("params=1e10", "params=1e10,tokens=1e11", "params=1e10,tokens=1e11", "params=1e10,tokens=1e11")
 
 
 def _site(exc: BaseException) -> str:

@@ -60,7 +60,8 @@ _HOSTILE_EXPRESSIONS = (
 
 
 def base_fits() -> list[str]:
-    """JSON texts of three real fits: a catalog law, a formula law and a law with a fixed parameter."""
+    """JSON texts of four real fits: a catalog law, a formula law, a law with a fixed parameter, and a catalog
+    law that keeps its uncertainty (20 bootstrap replicates and the law-error model, ``fit --bootstrap``)."""
     import scalelaw
 
     with warnings.catch_warnings():
@@ -69,7 +70,8 @@ def base_fits() -> list[str]:
         catalog = scalelaw.fit("power", data, x=["params"], seed=0)
         formula = scalelaw.fit(scalelaw.Law.from_expression("E + A*params**-alpha + B*tokens**-beta"), data)
         fixed = scalelaw.fit(scalelaw.get_law("chinchilla").fix(E=1.5), data)
-    return [r.to_json() for r in (catalog, formula, fixed)]
+        kept = scalelaw.fit("chinchilla", data).with_uncertainty(n_boot=20)
+    return [r.to_json() for r in (catalog, formula, fixed, kept)]
 
 
 def _paths(node: Any, prefix: tuple = ()) -> Iterator[tuple]:

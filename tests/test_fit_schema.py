@@ -52,6 +52,7 @@ def test_every_mutated_fit_loads_or_is_a_clean_data_error(fits, tmp_path):
             try:
                 result = FitResult.load(path)
                 result.predict(**{name: 1e10 for name in result.law.inputs})
+                _saved_interval(result)
                 outcomes["loaded"] += 1
             except DataError as exc:
                 outcomes["refused"] += 1
@@ -64,6 +65,16 @@ def test_every_mutated_fit_loads_or_is_a_clean_data_error(fits, tmp_path):
     assert outcomes["loaded"] + outcomes["refused"] == 1000
     assert outcomes["refused"] > 500  # most mutations do break the file: the checker is not a no-op
     assert time.perf_counter() - start < 120
+
+
+def _saved_interval(result: FitResult) -> None:
+    """A total interval from the replicates and the law-error model a fit file keeps (none refitted)."""
+    saved = result.saved_uncertainty()
+    if saved is None or saved.bootstrap is None:
+        return
+    boot = saved.bootstrap
+    point = {name: 1e10 for name in result.law.inputs}
+    result.predict_interval(n_boot=boot.n_requested, by=boot.by, seed=boot.seed, **point)
 
 
 def test_real_fits_round_trip_through_the_checker(fits):

@@ -258,6 +258,8 @@ NOT_RESULTS: dict[str, str] = {
     "Runs": "the data: its .table is the frame",
     "Dataset": "a bundled dataset's description: .frame() loads it",
     "FitData": "the observations a FitResult carries: .frame() gives them",
+    "SavedBootstrap": "the stored form of a Bootstrap in a fit file (FitResult.bootstrap() rebuilds the result)",
+    "SavedUncertainty": "the stored uncertainty of a fit file (a FitResult field, not a result itself)",
     "Corpus": "the sweep's training text",
     "Schedules": "an input: per-step LR schedules (a Mapping, with its own to_frame())",
     "LossDropDesign": "internal: the schedule laws' design matrix",

@@ -4,12 +4,13 @@
 >>> result = scalelaw.fit("chinchilla", "dataset:porian2024")
 >>> result.status.converged
 True
+
+Names load from their modules on first use (:mod:`scalelaw._lazy`, PEP 562): ``import scalelaw`` and
+``scalelaw --help`` import neither pandas nor scipy; reading data or fitting does.
 """
 
+from scalelaw._lazy import attach
 from scalelaw._version import __version__
-from scalelaw.data import datasets
-from scalelaw.data.io import load_runs, read_table
-from scalelaw.data.runs import CANONICAL_COLUMNS, Runs
 from scalelaw.errors import (
     BoundWarning,
     ConvergenceWarning,
@@ -22,11 +23,19 @@ from scalelaw.errors import (
     OutlierWarning,
     ScaleLawError,
 )
-from scalelaw.fitting import FitResult, FitStatus
-from scalelaw.fitting.fit import fit
-from scalelaw.laws import Law, Parameter, get_law, list_laws
-from scalelaw.trust.backtest import backtest, select_law
 
+__getattr__, __dir__, _ = attach(
+    __name__,
+    {
+        "data": ["datasets"],
+        "data.io": ["load_runs", "read_table"],
+        "data.runs": ["CANONICAL_COLUMNS", "Runs"],
+        "fitting.result": ["FitResult", "FitStatus"],
+        "fitting.fit": ["fit"],
+        "laws": ["Law", "Parameter", "get_law", "list_laws"],
+        "trust.backtest": ["backtest", "select_law"],
+    },
+)
 __all__ = [
     "CANONICAL_COLUMNS",
     "BoundWarning",

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -263,6 +262,8 @@ def _precision_plan(
     sizes = _critical_sizes(law, budgets, params, bits_post, given)
 
     def run(k: float, **settings: Any):  # k plays no part in the critical tokens
+        import numpy as np
+
         return precision_plans.critical_tokens(result, np.array(sizes), bits_post, **settings, **given)
 
     return "critical_tokens", run
@@ -338,7 +339,7 @@ def compare(
             lo, hi = (float(v) for v in search.split(":"))
         except ValueError:
             raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
-        budgets = parse_floats(flops, "--flops") or [float(np.sqrt(lo * hi))]
+        budgets = parse_floats(flops, "--flops") or [math.sqrt(lo * hi)]
         return with_progress(
             lambda progress: planning.compare(
                 a, b, budgets, (lo, hi), level=interval, n_boot=n_boot, seed=seed, kind=interval_kind

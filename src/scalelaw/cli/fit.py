@@ -96,12 +96,31 @@ def fit(
             "default: those of params,tokens,unique_tokens,batch_size,lr,step present."
         ),
     ] = None,
+    n_saved: Annotated[
+        int | None,
+        typer.Option(
+            "--bootstrap",
+            help="With --out: draw this many bootstrap replicates (1000 is a good default) and learn the law's "
+            "error beyond the data, and keep both in the fit file, so that predict and plan --interval on it refit "
+            "nothing.",
+        ),
+    ] = None,
+    bootstrap_by: Annotated[
+        str | None,
+        typer.Option(
+            "--bootstrap-by",
+            help="With --bootstrap: what it resamples, run, row or block (default: run, or block for an "
+            "LR-schedule fit with fewer than 8 runs).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
     from scalelaw.data.io import check_output_path
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
+
+    _check_saved_options(n_saved, bootstrap_by, out_path)
 
     def action():
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
@@ -132,10 +151,14 @@ def fit(
 
     result, check, noise, snr = run_action(action)
     final = check.final if check is not None else result
+    if n_saved is not None:
+        final = run_action(lambda: _keep_uncertainty(final, n_saved, bootstrap_by, seed, quiet=as_json))
     if out_path is not None:
         final.save(out_path)
     if as_json:
         payload = final.to_dict()
+        if "uncertainty" in payload:  # the replicates are in the file; stdout gets what they are
+            payload["uncertainty"] = _uncertainty_summary(payload["uncertainty"])
         if check is not None:
             payload["influence"] = check.to_dict()
         if noise is not None:
@@ -143,12 +166,61 @@ def fit(
         print_json(payload)
         return
     render_fit(final, out_path)
+    if n_saved is not None:
+        _render_kept(final)
     if final.law_choice is not None:
         _render_law_choice(final.law_choice)
     if check is not None:
         _render_influence(check)
     if noise is not None:
         _render_seed_noise(noise, snr)
+
+
+def _check_saved_options(n_saved: int | None, by: str | None, out_path: Path | None) -> None:
+    """``fit --bootstrap N [--bootstrap-by BY]`` needs ``--out`` (where the replicates are kept)."""
+    if n_saved is not None and out_path is None:
+        fail("--bootstrap keeps the replicates in the fit file: add --out FILE", 2)
+    if by is not None and n_saved is None:
+        fail("--bootstrap-by says what --bootstrap resamples: add --bootstrap N, e.g. --bootstrap 1000", 2)
+    if by is not None and by not in ("run", "row", "block"):
+        fail(f"--bootstrap-by must be run, row or block, not {by!r}", 2)
+
+
+def _render_kept(result) -> None:
+    """``fit --bootstrap N``: one line on what the fit file now keeps."""
+    kept = _uncertainty_summary(result.to_dict()["uncertainty"])
+    boot = kept["bootstrap"]
+    out.print(
+        f"kept {boot['n']} bootstrap replicates (by {boot['by']}, seed {boot['seed']})"
+        + (" and the law's error model beyond the data" if "extrapolation_error" in kept else "")
+        + " in the fit file: predict and plan --interval reuse them",
+        style="dim",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _uncertainty_summary(saved: dict[str, Any]) -> dict[str, Any]:
+    """The ``uncertainty`` entry of a fit without its replicates and backtest points (for ``fit --json``)."""
+    out: dict[str, Any] = {"fit": saved["fit"]}
+    if "bootstrap" in saved:
+        boot = {k: v for k, v in saved["bootstrap"].items() if k not in ("samples", "jackknife")}
+        out["bootstrap"] = {**boot, "n": len(saved["bootstrap"]["samples"])}
+    if "extrapolation_error" in saved:
+        out["extrapolation_error"] = {k: v for k, v in saved["extrapolation_error"].items() if k != "points"}
+    return out
+
+
+def _keep_uncertainty(result, n: int, by: str | None, seed: int, quiet: bool):
+    """``fit --bootstrap N``: ``result`` keeping ``n`` bootstrap replicates and the law-error model."""
+    from scalelaw.trust.bootstrap import bootstrap, default_by
+
+    boot = with_progress(
+        lambda progress: bootstrap(result, n=n, by=by or default_by(result), seed=seed, progress=progress),  # type: ignore[arg-type]
+        "bootstrap",
+        quiet=quiet,
+    )
+    return result.with_uncertainty(boot)
 
 
 def _load_runs(data: str, schedule: str | None, mapping: list[str] | None):
@@ -265,7 +337,10 @@ def predict(
             "measurement for a total interval, the law's value for a parameter one."
         ),
     ] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(help="Bootstrap replicates for --interval (default: those saved in the fit file, else 1000)."),
+    ] = None,
     bootstrap_by: Annotated[
         str | None,
         typer.Option(
@@ -274,7 +349,9 @@ def predict(
             "steps within each run). Default: run, or block for an LR-schedule fit with fewer than 8 runs.",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed of the bootstrap (default: that of the saved replicates, else 0).")
+    ] = None,
     max_decades: Annotated[
         float, typer.Option(help="Warn when a point lies more than this many decades of compute beyond the data.")
     ] = 1.5,
@@ -318,8 +395,8 @@ class _Band:
 
     level: float
     observation: bool
-    n_boot: int
-    seed: int
+    n_boot: int | None
+    seed: int | None
     by: str | None
     kind: str = "total"
 
@@ -494,10 +571,14 @@ def _bootstrap(result, band: _Band, quiet: bool):
     from scalelaw.errors import FitError
     from scalelaw.trust.bootstrap import bootstrap, default_by
 
-    by = band.by or default_by(result)
+    saved = result.saved_uncertainty()
+    kept = saved.bootstrap if saved is not None else None  # saved replicates answer unless the options differ
+    by = band.by or (kept.by if kept is not None else default_by(result))
+    n = band.n_boot if band.n_boot is not None else (kept.n_requested if kept is not None else 1000)
+    seed = band.seed if band.seed is not None else (kept.seed if kept is not None else 0)
     try:
         return with_progress(
-            lambda progress: bootstrap(result, n=band.n_boot, by=by, seed=band.seed, progress=progress),  # type: ignore[arg-type]
+            lambda progress: bootstrap(result, n=n, by=by, seed=seed, progress=progress),  # type: ignore[arg-type]
             "bootstrap",
             quiet=quiet,
         )

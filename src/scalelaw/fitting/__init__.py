@@ -5,6 +5,6 @@ the frozen result and its JSON schema, and the toolkit for batched refits (:mod:
 that ``scalelaw.fitting.fit`` names the module.
 """
 
-from scalelaw.fitting.result import FitData, FitResult, FitStatus
+from scalelaw._lazy import attach
 
-__all__ = ["FitData", "FitResult", "FitStatus"]
+__getattr__, __dir__, __all__ = attach(__name__, {"result": ["FitData", "FitResult", "FitStatus"]})

@@ -34,6 +34,13 @@ from scalelaw.errors import (
 from scalelaw.fitting.choice import LawChoice
 from scalelaw.fitting.refit import bind_inputs, with_schedule
 from scalelaw.fitting.schema import REFIT, SCHEMA_VERSION, check_fit
+from scalelaw.fitting.uncertainty import (
+    SavedBootstrap,
+    SavedUncertainty,
+    extrapolation_record,
+    fingerprint,
+    fit_settings,
+)
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -336,6 +343,9 @@ class FitResult(Result):
         would be large); after loading a fit from JSON, pass ``schedule=`` to :meth:`predict`.
     loaded_from : str
         The file :meth:`load` read this fit from ("" otherwise), to name it in messages; not saved, not compared.
+    uncertainty : SavedUncertainty or None
+        Bootstrap replicates and the law-error model kept with the fit (:meth:`with_uncertainty`), saved in the
+        JSON under ``uncertainty`` and reused by :meth:`bootstrap` and :meth:`extrapolation_error`; not compared.
     """
 
     law: Law
@@ -364,6 +374,7 @@ class FitResult(Result):
     law_choice: LawChoice | None = field(default=None, repr=False)
     #: The law's error beyond the data once learned (:meth:`extrapolation_error`); not saved, not compared.
     extrapolation: Any = field(default=None, repr=False, compare=False)
+    uncertainty: SavedUncertainty | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.values) != self.law.n_params:
@@ -483,7 +494,8 @@ class FitResult(Result):
         return trust.total.with_kind(result, band, level, kind)
 
     def extrapolation_error(self):
-        """The law's error beyond the data, learned from rolling backtests inside this fit's data (computed once).
+        """The law's error beyond the data, learned from rolling backtests inside this fit's data (computed once;
+        read from :attr:`uncertainty` when the fit file saved it).
 
         Returns
         -------
@@ -492,8 +504,64 @@ class FitResult(Result):
         if self.extrapolation is None:
             from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
 
-            object.__setattr__(self, "extrapolation", trust.extrapolation_error.learn(self))  # a cache, not state
+            ee = trust.extrapolation_error
+            saved = self.saved_uncertainty()
+            if saved is not None and saved.extrapolation is not None:
+                self.check_data_hash()
+                model = ee.from_record(saved.extrapolation)
+            else:
+                model = ee.learn(self)
+            object.__setattr__(self, "extrapolation", model)  # a cache, not state
         return self.extrapolation
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the law, its parameters, the data hash and the objective: what saved uncertainty
+        belongs to (:mod:`scalelaw.fitting.uncertainty`)."""
+        settings = fit_settings(self.data_hash, self.y, self.loss, self.delta)
+        return fingerprint(self.law.to_dict(), self.params, settings)
+
+    def saved_uncertainty(self) -> SavedUncertainty | None:
+        """:attr:`uncertainty` if it belongs to this fit (a result with other parameters drops it), else None."""
+        if self.uncertainty is None or self.uncertainty.fit != self.fingerprint:
+            return None
+        return self.uncertainty
+
+    def with_uncertainty(
+        self, boot: Any = None, n_boot: int = 1000, by: str | None = None, seed: int = 0, extrapolation: bool = True
+    ) -> FitResult:
+        """A copy that keeps bootstrap replicates and the law-error model, so that :meth:`save` writes them and
+        intervals of the saved fit (``scalelaw predict --interval``, :meth:`predict_interval`) refit nothing.
+
+        Parameters
+        ----------
+        boot : Bootstrap, optional
+            Replicates of this fit to keep; default: :meth:`bootstrap` with ``n_boot``, ``by`` (default
+            :func:`scalelaw.trust.bootstrap.default_by`) and ``seed``.
+        extrapolation : bool
+            Keep the law-error model too (:meth:`extrapolation_error`; not for LR-schedule laws, whose total
+            interval is the parameter one).
+
+        Examples
+        --------
+        >>> import scalelaw, warnings
+        >>> warnings.simplefilter("ignore")
+        >>> fit = scalelaw.fit("chinchilla", "dataset:gadre2024_rpj").with_uncertainty(n_boot=50)
+        >>> again = scalelaw.FitResult.from_json(fit.to_json())
+        >>> again.bootstrap(n=50).samples.shape, again.extrapolation_error().n_cuts
+        ((50, 5), 5)
+        """
+        from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
+
+        if boot is None:
+            boot = self.bootstrap(n=n_boot, by=by or trust.default_by(self), seed=seed)
+        elif boot.result.fingerprint != self.fingerprint:
+            raise FitError("this bootstrap is of another fit (other law, parameters or data); bootstrap this fit")
+        model = None
+        if extrapolation and schedule_law(self.law) is None and self.data is not None:
+            model = extrapolation_record(self.extrapolation_error())
+        saved = SavedUncertainty(self.fingerprint, SavedBootstrap.of(boot), model)
+        return dataclasses.replace(self, uncertainty=saved, extrapolation=self.extrapolation)
 
     def report(self, path: str | os.PathLike, **kwargs: Any):
         """Write the self-contained HTML report of this fit to ``path`` and return the path.
@@ -581,6 +649,7 @@ class FitResult(Result):
             },
             **({"schedule": dict(self.schedule_info)} if self.schedule_info is not None else {}),
             **({"law_choice": self.law_choice.to_dict()} if self.law_choice is not None else {}),
+            **({"uncertainty": saved.to_dict()} if (saved := self.saved_uncertainty()) is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -628,6 +697,9 @@ class FitResult(Result):
             package_version=data.get("package_version", ""),
             schedule_info=data.get("schedule"),
             law_choice=LawChoice.from_dict(data["law_choice"]) if "law_choice" in data else None,
+            uncertainty=SavedUncertainty.from_dict(data["uncertainty"], law.n_params)
+            if "uncertainty" in data
+            else None,
         )
 
     @classmethod
@@ -709,6 +781,7 @@ class FitResult(Result):
         """What ``==`` and ``hash`` compare: the JSON without wall-clock time, so refitting the same data is equal."""
         data = self._payload()
         del data["fit_seconds"]
+        data.pop("uncertainty", None)  # what was saved about the fit, not the fit
         return json.dumps(data, allow_nan=True)  # never written anywhere; NaN and inf stay distinct here
 
     def __repr__(self) -> str:

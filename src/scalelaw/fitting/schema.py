@@ -38,6 +38,7 @@ from scalelaw._schema import (
 )
 from scalelaw.errors import FitFileError, LawError
 from scalelaw.fitting.objective import LOSSES
+from scalelaw.fitting.uncertainty import UNCERTAINTY_SCHEMA, check_uncertainty, fingerprint, fit_settings
 from scalelaw.laws.catalog import check_law_definition, law_from_dict
 from scalelaw.laws.law import Law
 
@@ -129,6 +130,7 @@ FIT_SCHEMA = Obj(
             },
             optional=True,
         ),
+        "uncertainty": UNCERTAINTY_SCHEMA,  # saved bootstrap and law-error model (scalelaw.fitting.uncertainty)
     }
 )
 
@@ -161,10 +163,23 @@ def check_fit(data: Any, source: str = "fit JSON") -> tuple[dict[str, Any], Law]
         _consistency(checked, law)
         if "law_choice" in checked:
             _law_choice(checked["law_choice"], data["law_choice"]["fits"])
+        if "uncertainty" in checked:
+            check_uncertainty(checked["uncertainty"], law, fit_fingerprint(checked, law))
     except Invalid as exc:
         where = f"{source}: " if exc.where else f"{source} "
         raise FitFileError(f"{where}{exc}; {REFIT}") from None
     return checked, law
+
+
+def fit_fingerprint(checked: Mapping[str, Any], law: Law) -> str:
+    """The :func:`~scalelaw.fitting.uncertainty.fingerprint` of a checked fit file (as of the fit it describes)."""
+    settings = fit_settings(
+        checked["data"].get("hash", ""),
+        checked.get("y", "loss"),
+        checked.get("loss", "huber"),
+        checked.get("delta", 1e-3),
+    )
+    return fingerprint(law.to_dict(), checked["params"], settings)
 
 
 def _structure(data: Any) -> dict[str, Any]:

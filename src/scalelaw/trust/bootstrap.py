@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
@@ -276,6 +275,9 @@ def bootstrap(
         raise FitError(f"block= sets the block length of by='block'; it means nothing for by={by!r}")
     check_replicates(n)
     result = with_schedule(result, schedule)
+    reused = saved_replicates(result, n, by, seed) if groups is None and block is None and max_iter == 1000 else None
+    if reused is not None:
+        return reused
     problem = fit_problem(result)
     assert result.data is not None
     rng = np.random.default_rng(seed)
@@ -308,6 +310,33 @@ def bootstrap(
         n_unconverged=int(np.sum(ok & ~conv)),
         seed=seed,
         blocks=lengths,
+    )
+
+
+def saved_replicates(result: FitResult, n: int, by: str, seed: int) -> Bootstrap | None:
+    """The replicates saved with ``result`` (``scalelaw fit --bootstrap N --out``, :meth:`FitResult.with_uncertainty`)
+    when they are those :func:`bootstrap` would draw: same ``n``, ``by`` and ``seed``; else None.
+
+    Raises
+    ------
+    DataError
+        The fit's stored data no longer matches its data hash (as a refit would).
+    """
+    saved = result.saved_uncertainty()
+    boot = saved.bootstrap if saved is not None else None
+    if boot is None or (boot.n_requested, boot.by, boot.seed) != (n, by, seed):
+        return None
+    result.check_data_hash()
+    return Bootstrap(
+        result=result,
+        samples=boot.samples,
+        jackknife=boot.jackknife,
+        by=boot.by,
+        n_requested=boot.n_requested,
+        n_failed=boot.n_failed,
+        n_unconverged=boot.n_unconverged,
+        seed=boot.seed,
+        blocks=boot.blocks,
     )
 
 
@@ -455,6 +484,8 @@ def quantile_interval(
         raise FitError(f"unknown interval method {method!r}; use 'percentile' or 'bca'")
     if jack is None or len(jack) < 3:
         raise FitError("BCa intervals need the jackknife refits; use method='percentile'")
+    from scipy import stats  # here only: importing scipy.stats costs more than a saved fit's whole prediction
+
     n = reps.shape[0]
     frac = (np.sum(reps < point, axis=0) + 0.5 * np.sum(reps == point, axis=0)) / n
     z0 = stats.norm.ppf(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))

@@ -31,8 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.optimize import minimize
 
 from scalelaw._result import Result, jsonable
 from scalelaw.data.runs import Runs
@@ -42,6 +40,7 @@ from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust._student_t import t_quantile
 from scalelaw.trust.backtest import HoldoutSpec, split_runs
 from scalelaw.trust.extrapolation import compute_of
 from scalelaw.trust.misfit import noise_variance
@@ -124,7 +123,7 @@ class ExtrapolationError(Result):
 
     def multiplier(self, level: float) -> float:
         """Student's t quantile of a two-sided ``level`` interval with :attr:`df` degrees of freedom."""
-        return float(stats.t.ppf(0.5 + level / 2, self.df))
+        return t_quantile(0.5 + level / 2, self.df)  # not scipy's: importing it costs more than a saved prediction
 
     def halfwidth(self, decades: Any, level: float = 0.9) -> np.ndarray:
         """Half-width (log units) of the law-error part of a two-sided ``level`` interval at ``decades``."""
@@ -235,6 +234,8 @@ def fit_scale(points: pd.DataFrame) -> tuple[float, float]:
     Each cut weighs the same (its rows share one refit), distances below 0 count as 0. A coarse grid over
     both variances (the likelihood can be flat along one of them) is polished by Nelder-Mead.
     """
+    from scipy.optimize import minimize  # only when learning: a saved model is read without it
+
     if points.empty:
         return 0.0, 0.0
     d2 = np.maximum(points["decades"].to_numpy(dtype=np.float64), 0.0) ** 2
@@ -369,4 +370,35 @@ def learn(
         max_decades=float(points["decades"].max()) if len(points) else 0.0,
         prior_slope=prior_slope,
         prior_cuts=prior_cuts,
+    )
+
+
+def from_record(record: Mapping[str, Any]) -> ExtrapolationError:
+    """The model saved with a fit (:func:`scalelaw.fitting.uncertainty.extrapolation_record`), no refit.
+
+    Examples
+    --------
+    >>> import scalelaw, warnings
+    >>> from scalelaw.fitting.uncertainty import extrapolation_record
+    >>> warnings.simplefilter("ignore")
+    >>> model = learn(scalelaw.fit("chinchilla", "dataset:gadre2024_rpj"))
+    >>> again = from_record(extrapolation_record(model))
+    >>> again.to_dict() == model.to_dict(), len(again.points) == len(model.points)
+    (True, True)
+    """
+    saved = record.get("points")
+    points = pd.DataFrame(
+        {name: saved[name] for name in _POINT_COLUMNS} if saved is not None else {name: [] for name in _POINT_COLUMNS}
+    )
+    return ExtrapolationError(
+        law=record["law"],
+        axis=record["axis"],
+        points=points,
+        noise_sd=float(record["noise_sd"]),
+        floor_var=float(record["floor_var"]),
+        slope_var=float(record["slope_var"]),
+        n_cuts=int(record["n_cuts"]),
+        max_decades=float(record["max_decades"]),
+        prior_slope=float(record["prior"]["slope_per_decade"]),
+        prior_cuts=float(record["prior"]["cuts"]),
     )
