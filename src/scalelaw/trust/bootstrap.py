@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
@@ -490,15 +489,17 @@ def quantile_interval(
         raise FitError(f"unknown interval method {method!r}; use 'percentile' or 'bca'")
     if jack is None or len(jack) < 3:
         raise FitError("BCa intervals need the jackknife refits; use method='percentile'")
+    from scipy.special import ndtr, ndtri  # the normal CDF and its inverse; scipy.stats would cost ~1 s to import
+
     n = reps.shape[0]
     frac = (np.sum(reps < point, axis=0) + 0.5 * np.sum(reps == point, axis=0)) / n
-    z0 = stats.norm.ppf(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))
+    z0 = ndtri(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))
     d = jack.mean(axis=0) - jack
     denom = 6.0 * np.sum(d**2, axis=0) ** 1.5
     accel = np.divide(np.sum(d**3, axis=0), denom, out=np.zeros_like(denom), where=denom > 0)
-    z_lo, z_hi = stats.norm.ppf(alpha), stats.norm.ppf(1.0 - alpha)
-    a_lo = stats.norm.cdf(z0 + (z0 + z_lo) / (1 - accel * (z0 + z_lo)))
-    a_hi = stats.norm.cdf(z0 + (z0 + z_hi) / (1 - accel * (z0 + z_hi)))
+    z_lo, z_hi = ndtri(alpha), ndtri(1.0 - alpha)
+    a_lo = ndtr(z0 + (z0 + z_lo) / (1 - accel * (z0 + z_lo)))
+    a_hi = ndtr(z0 + (z0 + z_hi) / (1 - accel * (z0 + z_hi)))
     low = np.array([np.quantile(reps[:, j], a_lo[j]) for j in range(reps.shape[1])])
     high = np.array([np.quantile(reps[:, j], a_hi[j]) for j in range(reps.shape[1])])
     return low, high
