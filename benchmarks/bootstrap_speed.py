@@ -4,8 +4,9 @@
 Side by side in one process, interleaved, on the same data and the same 1,000 resamples:
 
 * **scalelaw**: ``scalelaw.trust.bootstrap.bootstrap(result, n=1000, by="run", seed=0)``, timed as the whole
-  call -- the 1,000 replicate refits (one vectorized Levenberg-Marquardt batch, warm-started from the
-  point estimate) *plus* the leave-one-run-out jackknife refits it always does for BCa intervals.
+  call -- the 1,000 replicate refits (vectorized Levenberg-Marquardt batches warm-started from the point
+  estimate, in two phases since issue #17). The leave-one-run-out jackknife is refitted only on the first
+  BCa request (since issue #17), so it is no longer in this time.
 * **scipy loop** (the hand-written baseline, what peer packages do): for each of the same 1,000 run
   resamples, ``scipy.optimize.least_squares`` on the log residuals of the resampled rows (runs drawn
   k times appear k times), warm-started from the point estimate, same objective as scalelaw's fit
@@ -21,7 +22,7 @@ Side by side in one process, interleaved, on the same data and the same 1,000 re
   checkpoint is a configuration of its own for it (it has no notion of checkpoints of one run). We
   also time ``n_draws=10`` to show its fixed cost.
 
-We also time ``bootstrap(result, n=10)``: scalelaw's fixed cost (mostly the jackknife refits, one per run).
+We also time ``bootstrap(result, n=10)``: scalelaw's fixed cost (before issue #17 mostly the jackknife refits).
 
 Order per repeat: scalelaw, scipy loop, scalelaw n=10, peer, peer n_draws=10 (if any); one warm-up each, then
 ``--repeats`` timed repeats (default 5); median and min reported. Threads are pinned to 1 for every side (set
@@ -191,6 +192,7 @@ def engine_iterations(result, frame: pd.DataFrame, counts: np.ndarray, groups: n
 
     Rebuilds the weighted problem the bootstrap solves (same resamples, chunks of 250, warm start,
     max_iter 1000) through the public engine API, because ``Bootstrap`` does not expose iteration counts.
+    This is the single IRLS phase the bootstrap ran before issue #17 (kept for comparison with old logs).
     """
     law = result.law
     X = {c: np.asarray(frame[c], dtype=np.float64) for c in law.inputs}
