@@ -4,8 +4,9 @@
 Side by side in one process, interleaved, on the same data and the same 1,000 resamples:
 
 * **scalelaw**: ``scalelaw.trust.bootstrap.bootstrap(result, n=1000, by="run", seed=0)``, timed as the whole
-  call -- the 1,000 replicate refits (one vectorized Levenberg-Marquardt batch, warm-started from the
-  point estimate) *plus* the leave-one-run-out jackknife refits it always does for BCa intervals.
+  call -- the 1,000 replicate refits (vectorized Levenberg-Marquardt batches warm-started from the point
+  estimate, in two phases since issue #17). The leave-one-run-out jackknife is refitted only on the first
+  BCa request (since issue #17), so it is no longer in this time.
 * **scipy loop** (the hand-written baseline, what peer packages do): for each of the same 1,000 run
   resamples, ``scipy.optimize.least_squares`` on the log residuals of the resampled rows (runs drawn
   k times appear k times), warm-started from the point estimate, same objective as scalelaw's fit
@@ -21,7 +22,7 @@ Side by side in one process, interleaved, on the same data and the same 1,000 re
   checkpoint is a configuration of its own for it (it has no notion of checkpoints of one run). We
   also time ``n_draws=10`` to show its fixed cost.
 
-We also time ``bootstrap(result, n=10)``: scalelaw's fixed cost (mostly the jackknife refits, one per run).
+We also time ``bootstrap(result, n=10)``: scalelaw's fixed cost (before issue #17 mostly the jackknife refits).
 
 Order per repeat: scalelaw, scipy loop, scalelaw n=10, peer, peer n_draws=10 (if any); one warm-up each, then
 ``--repeats`` timed repeats (default 5); median and min reported. Threads are pinned to 1 for every side (set
@@ -35,8 +36,16 @@ tokens/param in {5, 10, 20, 50, 100}) x 5 checkpoints (20..100% of the run's tok
 run-level log offset sd 0.8% + checkpoint noise sd 0.2%; ``porian2024`` -- ``scalelaw.load_runs(
 "dataset:porian2024")``, 121 points, one per run (so by run = by row there).
 
+``--process`` (issue #17's target) instead times **whole processes**, interleaved A B A B: one Python process
+that imports scalelaw, reads the data file, fits ``chinchilla`` and runs ``bootstrap(fit, n=1000, by="run")``
+(percentile intervals printed, so no jackknife), against one peer process that imports simple-scaling-laws,
+reads the same file and runs ``fit(frame, n_draws=1000)`` (its point fit and bootstrap). Both read one CSV
+written here; threads pinned to 1 for both. Default data: ``synthetic240``, laws.md §15.11 (240 runs, one row
+each: N log-uniform 7e7-1.6e10, D log-uniform 5e9-5e11, Epoch AI's constants, log-normal noise 0.5%, seed 0).
+
 Usage::
 
+    python benchmarks/bootstrap_speed.py --process          # issue #17: whole processes vs the peer
     python benchmarks/bootstrap_speed.py                    # full run
     python benchmarks/bootstrap_speed.py --quick            # smoke run (100 replicates, 1 repeat)
     python benchmarks/bootstrap_speed.py --no-peer --json out.json
@@ -56,6 +65,7 @@ import json  # noqa: E402
 import math  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import sys  # noqa: E402
 import textwrap  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -73,7 +83,8 @@ DELTA = 1e-3
 PARAMS = ("E", "A", "B", "alpha", "beta")
 EPOCH_TRUTH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
 REL_SUCCESS = 1e-6
-DEFAULT_PEER_PYTHON = "/tmp/ssl312/bin/python"
+PEER_PYTHONS = ("/tmp/ssl312/bin/python", "/work/ssl-venv/bin/python")
+DEFAULT_PEER_PYTHON = next((p for p in PEER_PYTHONS if Path(p).exists()), PEER_PYTHONS[0])
 
 
 # ============================================================================ data
@@ -89,6 +100,17 @@ def synthetic_runs(seed: int = 0) -> pd.DataFrame:
             y = law.predict(EPOCH_TRUTH, params=N, tokens=D) * np.exp(rng.normal(0, 0.008) + rng.normal(0, 0.002, 5))
             frames.append(pd.DataFrame({"run": f"N{N:.3g}_tpp{tpp:g}", "params": N, "tokens": D, "loss": y}))
     return pd.concat(frames, ignore_index=True)
+
+
+def synthetic240_runs(seed: int = 0) -> pd.DataFrame:
+    """laws.md §15.11 (as ``fit_speed.py``): 240 runs, one row each, Epoch AI's constants, noise sd 0.5%."""
+    rng = np.random.default_rng(seed)
+    n = 240
+    N = np.exp(rng.uniform(np.log(7e7), np.log(1.6e10), n))
+    D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
+    t = EPOCH_TRUTH
+    L = (t["E"] + t["A"] * N ** -t["alpha"] + t["B"] * D ** -t["beta"]) * np.exp(rng.normal(0.0, 0.005, n))
+    return pd.DataFrame({"run": [f"r{i}" for i in range(n)], "params": N, "tokens": D, "loss": L})
 
 
 def real_runs() -> pd.DataFrame:
@@ -170,6 +192,7 @@ def engine_iterations(result, frame: pd.DataFrame, counts: np.ndarray, groups: n
 
     Rebuilds the weighted problem the bootstrap solves (same resamples, chunks of 250, warm start,
     max_iter 1000) through the public engine API, because ``Bootstrap`` does not expose iteration counts.
+    This is the single IRLS phase the bootstrap ran before issue #17 (kept for comparison with old logs).
     """
     law = result.law
     X = {c: np.asarray(frame[c], dtype=np.float64) for c in law.inputs}
@@ -260,6 +283,76 @@ def peer_available(python: str) -> tuple[bool, str]:
     if res.returncode != 0:
         return False, res.stderr.strip().splitlines()[-1] if res.stderr else "import failed"
     return True, res.stdout.strip()
+
+
+# ============================================================================ whole processes
+
+OURS_PROCESS = textwrap.dedent(
+    """
+    import sys, warnings
+    warnings.simplefilter("ignore")
+    import pandas as pd
+    import scalelaw
+    from scalelaw.trust.bootstrap import bootstrap
+    fit = scalelaw.fit("chinchilla", pd.read_csv(sys.argv[1]))
+    boot = bootstrap(fit, n=int(sys.argv[2]), by="run", seed=0)
+    print(boot.n, boot.n_unconverged, boot.interval(0.9)[["low", "high"]].to_numpy().ravel().tolist())
+    """
+)
+
+PEER_PROCESS = textwrap.dedent(
+    """
+    import sys, warnings
+    warnings.simplefilter("ignore")
+    import polars as pl
+    import simple_scaling_laws as ssl
+    f = pl.read_csv(sys.argv[1])
+    f = pl.DataFrame({"training_run_id": f["run"], "model_size__n_params": f["params"],
+                      "dataset_size__n_tokens": f["tokens"], "test_loss__cross_entropy": f["loss"]})
+    model = ssl.fit(f, n_draws=int(sys.argv[2]), seed=0)
+    print(model.params("test_loss__cross_entropy"))
+    """
+)
+
+
+def run_processes(name: str, frame: pd.DataFrame, args) -> dict:
+    """Whole processes, interleaved: scalelaw (import, fit, bootstrap) then the peer, ``repeats`` times."""
+    import tempfile
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        sides = {"scalelaw": [sys.executable, "-c", OURS_PROCESS], "peer": [args.peer_python, "-c", PEER_PROCESS]}
+        times: dict[str, list[float]] = {s: [] for s in sides}
+        out: dict[str, str] = {}
+        for rep in range(args.repeats + 1):  # rep 0 is the warm-up (file caches)
+            for side, cmd in sides.items():
+                t = time.perf_counter()
+                res = subprocess.run([*cmd, str(path), str(args.n)], capture_output=True, text=True, env=env)
+                dt = time.perf_counter() - t
+                if res.returncode != 0:
+                    raise RuntimeError(f"{side} process failed: {res.stderr[-2000:]}")
+                out[side] = res.stdout.strip()
+                if rep:
+                    times[side].append(dt)
+            if rep:
+                print(
+                    f"  {name} repeat {rep}: scalelaw {times['scalelaw'][-1]:.2f} s, peer {times['peer'][-1]:.2f} s, "
+                    f"load {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+    paired = [a / b for a, b in zip(times["scalelaw"], times["peer"], strict=True)]
+    return {
+        "dataset": name,
+        "n_points": len(frame),
+        "times": {s: {"median": statistics.median(t), "min": min(t), "all": t} for s, t in times.items()},
+        "scalelaw/peer (median)": statistics.median(times["scalelaw"]) / statistics.median(times["peer"]),
+        "scalelaw/peer (min)": min(times["scalelaw"]) / min(times["peer"]),
+        "scalelaw/peer (median of paired)": statistics.median(paired),
+        "paired": paired,
+        "last_output": out,
+    }
 
 
 # ============================================================================ benchmark
@@ -384,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats after the warm-up (default 5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--loss", choices=("huber", "squared"), default="huber", help="objective of both sides")
-    ap.add_argument("--datasets", nargs="+", default=["synthetic", "porian2024"], choices=["synthetic", "porian2024"])
+    ap.add_argument("--datasets", nargs="+", default=None, choices=["synthetic", "synthetic240", "porian2024"])
+    ap.add_argument("--process", action="store_true", help="time whole processes (import, fit, bootstrap) vs the peer")
     ap.add_argument(
         "--peer-python",
         default=DEFAULT_PEER_PYTHON,
@@ -395,6 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.n = args.n or (100 if args.quick else 1000)
     args.repeats = args.repeats or (1 if args.quick else 5)
+    frames = {"synthetic": synthetic_runs, "synthetic240": synthetic240_runs, "porian2024": real_runs}
+    if args.process:
+        return main_process(args, frames)
+    args.datasets = args.datasets or ["synthetic", "porian2024"]
 
     peer = None
     peer_info: dict = {"used": False}
@@ -409,7 +507,6 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), peer=peer_info)
     print(f"# bootstrap speed: {args.n} replicates, {args.repeats} repeats after a warm-up, loss={args.loss}")
     print(f"# {json.dumps(env)}", flush=True)
-    frames = {"synthetic": synthetic_runs, "porian2024": real_runs}
     results = []
     try:
         for name in args.datasets:
@@ -434,6 +531,41 @@ def main(argv: list[str] | None = None) -> int:
                 f"  90% {p:<5} scalelaw [{iv['scalelaw'][0]:.4g}, {iv['scalelaw'][1]:.4g}]  "
                 f"scipy loop [{iv['scipy_loop'][0]:.4g}, {iv['scipy_loop'][1]:.4g}]"
             )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {"environment": env, "settings": vars(args) | {"json": str(args.json)}, "results": results},
+                indent=1,
+                default=float,
+            )
+        )
+        print(f"wrote {args.json}")
+    return 0
+
+
+def main_process(args, frames) -> int:
+    """``--process``: whole processes against the peer; every figure printed, and written to ``--json``."""
+    ok, why = peer_available(args.peer_python)
+    if not ok:
+        print(f"# --process needs the peer package: {why}")
+        return 1
+    env = environment(
+        OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), peer={"python": args.peer_python, "version": why}
+    )
+    print(f"# bootstrap speed, whole processes: {args.n} replicates / draws, {args.repeats} repeats after a warm-up")
+    print(f"# {json.dumps(env)}", flush=True)
+    results = [run_processes(name, frames[name](), args) for name in (args.datasets or ["synthetic240"])]
+    for r in results:
+        t = r["times"]
+        print(
+            f"{r['dataset']}: scalelaw {t['scalelaw']['median']:.2f} / {t['scalelaw']['min']:.2f} s (median / min), "
+            f"peer {t['peer']['median']:.2f} / {t['peer']['min']:.2f} s; scalelaw/peer = "
+            f"{r['scalelaw/peer (median)']:.3f} (medians), {r['scalelaw/peer (min)']:.3f} (mins), "
+            f"{r['scalelaw/peer (median of paired)']:.3f} (median of paired); paired "
+            + ", ".join(f"{x:.3f}" for x in r["paired"])
+        )
+        print(f"  last outputs: {r['last_output']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(

@@ -80,6 +80,9 @@ class Problem:
     #: Row weights: shape (n_rows,) shared by all sets, or (n_weight_sets, n_rows) where each parameter
     #: set picks its row of weights through ``sets`` (one bootstrap replicate per row, say).
     weights: np.ndarray | None = None
+    #: Weight of Huber residuals beyond ``delta`` in the Gauss-Newton Hessian, relative to IRLS (see
+    #: :func:`~scalelaw.fitting.objective.rho_psi_weight`); 1 for fits, less for refits that start at an optimum.
+    outer_curvature: float = 1.0
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.law.internal_bounds()
@@ -125,7 +128,7 @@ class Problem:
             with np.errstate(all="ignore"):
                 theta = self.law.from_internal(z[sl])
                 log_pred, J = self.law.internal_jacobian(theta, self.X)
-                per_point, psi, w = rho_psi_weight(log_pred - self.log_y, self.loss, self.delta)
+                per_point, psi, w = rho_psi_weight(log_pred - self.log_y, self.loss, self.delta, self.outer_curvature)
                 weights = self._weights(sets, sl)
                 if weights is not None:
                     per_point, psi, w = per_point * weights, psi * weights, w * weights

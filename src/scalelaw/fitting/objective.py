@@ -15,12 +15,17 @@ LOSSES: tuple[str, ...] = ("huber", "squared")
 
 
 def rho_psi_weight(
-    r: np.ndarray, loss: LossName = "huber", delta: float = 1e-3
+    r: np.ndarray, loss: LossName = "huber", delta: float = 1e-3, outer: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Loss per residual, its derivative and the IRLS weight ``psi(r) / r``.
 
     Huber: ``r^2/2`` for ``|r| <= delta``, else ``delta * (|r| - delta/2)``.
     Squared: ``r^2/2``.
+
+    ``outer`` scales the weight of Huber residuals beyond ``delta``: 1 gives the IRLS weight (a curvature that
+    majorizes the loss, safe far from the optimum but slow near an almost-L1 optimum), 0 the loss's own
+    second derivative there (Newton-like, fast near the optimum). Bootstrap refits start at an optimum and use
+    a small value (:data:`scalelaw.fitting.refit.REFIT_OUTER_CURVATURE`).
     """
     if loss == "squared":
         return 0.5 * r * r, r, np.ones_like(r)
@@ -28,7 +33,7 @@ def rho_psi_weight(
     inside = abs_r <= delta
     rho = np.where(inside, 0.5 * r * r, delta * (abs_r - 0.5 * delta))
     psi = np.clip(r, -delta, delta)
-    weight = np.divide(delta, abs_r, out=np.ones_like(abs_r), where=~inside)
+    weight = np.divide(delta * outer, abs_r, out=np.ones_like(abs_r), where=~inside)
     return rho, psi, weight
 
 

@@ -114,7 +114,7 @@ class SavedBootstrap:
             n_unconverged=int(boot.n_unconverged),
             blocks=dict(boot.blocks) if boot.blocks is not None else None,
             samples=np.asarray(boot.samples, dtype=np.float64),
-            jackknife=np.asarray(boot.jackknife, dtype=np.float64),
+            jackknife=np.asarray(boot.jackknife, dtype=np.float64),  # refitted here if not yet: BCa needs it later
         )
 
     def to_dict(self) -> dict[str, Any]:

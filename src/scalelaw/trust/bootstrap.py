@@ -17,9 +17,11 @@ schedules (:func:`scalelaw.fitting.refit.fit_inputs`).
 
 from __future__ import annotations
 
+import functools
 import itertools
+import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -27,7 +29,7 @@ import pandas as pd
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
-from scalelaw.errors import FitError
+from scalelaw.errors import ConvergenceWarning, FitError
 from scalelaw.fitting.refit import (
     curve_ids,
     fit_problem,
@@ -60,32 +62,54 @@ class Bootstrap(Result):
         The point estimate.
     samples : ndarray, shape (n_ok, n_params)
         Refitted parameters (natural units) of the replicates that converged to a finite objective.
-    jackknife : ndarray, shape (n_groups, n_params)
-        Leave-one-run-out estimates (leave-one-block-out for ``by="block"``), for BCa intervals.
     by : {"run", "row", "block"}
         What was resampled.
     n_requested, n_failed : int
         Replicates asked for, and those dropped because their refit had no finite objective.
     n_unconverged : int
-        Kept replicates whose refit hit the iteration cap (still far better than their start).
+        Kept replicates whose refit hit the iteration cap (still far better than their start); reported by
+        :meth:`summary`, :meth:`to_dict` and a :class:`~scalelaw.ConvergenceWarning` from :func:`bootstrap`.
     seed : int
     blocks : mapping of str to int, optional
         ``by="block"``: block length (rows) used in each run.
+    jackknife_weights : ndarray, shape (n_groups, n_rows), optional
+        Row weights of the leave-one-run-out (leave-one-block-out for ``by="block"``) refits behind
+        :attr:`jackknife`, refitted on first use.
+    max_iter : int
+        Iteration cap of those refits.
     """
 
     result: FitResult
     samples: np.ndarray
-    jackknife: np.ndarray
     by: str
     n_requested: int
     n_failed: int
     n_unconverged: int
     seed: int
     blocks: Mapping[str, int] | None = None
+    jackknife_weights: np.ndarray | None = field(default=None, repr=False)
+    max_iter: int = 1000
 
     @property
     def n(self) -> int:
         return int(self.samples.shape[0])
+
+    @functools.cached_property
+    def jackknife(self) -> np.ndarray:
+        """Leave-one-run-out estimates, shape (n_groups, n_params), for BCa intervals only.
+
+        Computed on first use (one refit per run, or per block), so percentile intervals never pay for
+        them; refits without a finite objective are dropped.
+        """
+        if self.jackknife_weights is None:
+            return np.empty((0, self.samples.shape[1]))
+        jack, ok, _ = refit_weighted(self.result, self.jackknife_weights, self.max_iter)
+        return jack[ok]
+
+    @property
+    def jackknife_computed(self) -> bool:
+        """Whether :attr:`jackknife` has been refitted yet (only BCa intervals and explicit use need it)."""
+        return "jackknife" in self.__dict__
 
     def values(self, of: Derived | str | None = None) -> np.ndarray:
         """Replicate values of a parameter name or of a derived quantity ``of(params) -> array``."""
@@ -120,12 +144,14 @@ class Bootstrap(Result):
             names = list(self.result.law.param_names)
             reps = self.samples
             point = np.array(self.result.values)[None, :]
-            jack = self.jackknife
+            jack = self.jackknife if method == "bca" else None
         else:
             names = [of if isinstance(of, str) else getattr(of, "__name__", "derived")]
             reps = self.values(of).reshape(self.n, -1)
             point = _evaluate(self.result, np.array([self.result.values]), of).reshape(1, -1)
-            jack = _evaluate(self.result, self.jackknife, of).reshape(len(self.jackknife), -1)
+            jack = None
+            if method == "bca":
+                jack = _evaluate(self.result, self.jackknife, of).reshape(len(self.jackknife), -1)
             if reps.shape[1] > 1:
                 names = [f"{names[0]}[{i}]" for i in range(reps.shape[1])]
         low, high = quantile_interval(reps, point[0], jack, level, method)
@@ -205,7 +231,7 @@ class Bootstrap(Result):
             preds = preds * np.exp(noise)
             low, high = quantile_interval(preds, point, None, level, "percentile")
         else:
-            jack = predict_sets(self.result, self.jackknife, X)
+            jack = predict_sets(self.result, self.jackknife, X) if method == "bca" else None
             low, high = quantile_interval(preds, point, jack, level, method)
         out = pd.DataFrame(columns)
         out["value"] = point
@@ -297,19 +323,28 @@ def bootstrap(
             )
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
         weights = counts[:, groups].astype(np.float64)
-        jack_weights = (1.0 - np.eye(n_groups))[:, groups]  # leave-one-group-out, for the BCa acceleration
+        jack_weights = (1.0 - np.eye(n_groups))[:, groups]  # leave-one-group-out, for BCa (refitted lazily)
     samples, ok, conv = refit_weighted(result, weights, max_iter, progress, problem=problem)
-    jack, jack_ok, _ = refit_weighted(result, jack_weights, max_iter, None, problem=problem)
+    n_unconverged = int(np.sum(ok & ~conv))
+    if n_unconverged:
+        warnings.warn(
+            f"{n_unconverged} of {n} bootstrap replicates stopped at the iteration cap (max_iter={max_iter}) "
+            "before converging; they are kept and counted in n_unconverged (summary(), to_dict()). Raise max_iter "
+            "to refit them further",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return Bootstrap(
         result=result,
         samples=samples[ok],
-        jackknife=jack[jack_ok],
         by=by,
         n_requested=n,
         n_failed=int(np.sum(~ok)),
-        n_unconverged=int(np.sum(ok & ~conv)),
+        n_unconverged=n_unconverged,
         seed=seed,
         blocks=lengths,
+        jackknife_weights=jack_weights,
+        max_iter=max_iter,
     )
 
 
@@ -327,10 +362,9 @@ def saved_replicates(result: FitResult, n: int, by: str, seed: int) -> Bootstrap
     if boot is None or (boot.n_requested, boot.by, boot.seed) != (n, by, seed):
         return None
     result.check_data_hash()
-    return Bootstrap(
+    restored = Bootstrap(
         result=result,
         samples=boot.samples,
-        jackknife=boot.jackknife,
         by=boot.by,
         n_requested=boot.n_requested,
         n_failed=boot.n_failed,
@@ -338,6 +372,8 @@ def saved_replicates(result: FitResult, n: int, by: str, seed: int) -> Bootstrap
         seed=boot.seed,
         blocks=boot.blocks,
     )
+    restored.__dict__["jackknife"] = boot.jackknife  # saved with the replicates: fills the lazy cache
+    return restored
 
 
 def default_by(result: FitResult) -> str:
@@ -484,17 +520,17 @@ def quantile_interval(
         raise FitError(f"unknown interval method {method!r}; use 'percentile' or 'bca'")
     if jack is None or len(jack) < 3:
         raise FitError("BCa intervals need the jackknife refits; use method='percentile'")
-    from scipy import stats  # here only: importing scipy.stats costs more than a saved fit's whole prediction
+    from scipy.special import ndtr, ndtri  # the normal CDF and its inverse; scipy.stats would cost ~1 s to import
 
     n = reps.shape[0]
     frac = (np.sum(reps < point, axis=0) + 0.5 * np.sum(reps == point, axis=0)) / n
-    z0 = stats.norm.ppf(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))
+    z0 = ndtri(np.clip(frac, 1.0 / (n + 1), n / (n + 1)))
     d = jack.mean(axis=0) - jack
     denom = 6.0 * np.sum(d**2, axis=0) ** 1.5
     accel = np.divide(np.sum(d**3, axis=0), denom, out=np.zeros_like(denom), where=denom > 0)
-    z_lo, z_hi = stats.norm.ppf(alpha), stats.norm.ppf(1.0 - alpha)
-    a_lo = stats.norm.cdf(z0 + (z0 + z_lo) / (1 - accel * (z0 + z_lo)))
-    a_hi = stats.norm.cdf(z0 + (z0 + z_hi) / (1 - accel * (z0 + z_hi)))
+    z_lo, z_hi = ndtri(alpha), ndtri(1.0 - alpha)
+    a_lo = ndtr(z0 + (z0 + z_lo) / (1 - accel * (z0 + z_lo)))
+    a_hi = ndtr(z0 + (z0 + z_hi) / (1 - accel * (z0 + z_hi)))
     low = np.array([np.quantile(reps[:, j], a_lo[j]) for j in range(reps.shape[1])])
     high = np.array([np.quantile(reps[:, j], a_hi[j]) for j in range(reps.shape[1])])
     return low, high
