@@ -5,6 +5,7 @@ along LR schedules). Registered on the app by :mod:`scalelaw.cli`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from pathlib import Path
@@ -29,7 +30,7 @@ from scalelaw.cli.common import (
     run_action,
     with_progress,
 )
-from scalelaw.cli.render import render_fit
+from scalelaw.cli.render import render_fit, render_multi
 from scalelaw.errors import DataError
 
 
@@ -51,7 +52,14 @@ def fit(
         ),
     ] = None,
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
-    y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
+    y: Annotated[
+        str | None,
+        typer.Option(
+            help="Column to fit (default: the law's output, 'loss'). Several, comma-separated, or 'all-metrics' "
+            "(every numeric column except the law's inputs, run, step, seed, lr and the scale columns params, "
+            "tokens, flops, unique_tokens, batch_size) fit the law to each in one batch: one row per target."
+        ),
+    ] = None,
     mapping: Annotated[
         list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
     ] = None,
@@ -96,12 +104,34 @@ def fit(
             "default: those of params,tokens,unique_tokens,batch_size,lr,step present."
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="With several --y targets: spread them over Ray, one task per CPU: auto (a running cluster), "
+            "local (a private instance) or an ADDRESS. Needs the sweep extra.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
     from scalelaw.data.io import check_output_path
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
+
+    if y is not None and ("," in y or y.strip() == "all-metrics"):
+        others = {
+            "--out": out_path is not None,
+            "--influence": show_influence,
+            "--drop-flagged": drop_flagged,
+            "--schedule": schedule is not None,
+            "--seed-noise": seed_noise_on,
+            "--candidates": candidates is not None,
+        }
+        _fit_many(data, law, y, x, mapping, loss, delta, starts, seed, law_option, ray, as_json, others)
+        return
+    if ray is not None:
+        fail("--ray spreads many targets: give several --y columns (a,b,c) or --y all-metrics", 2)
 
     def action():
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
@@ -149,6 +179,40 @@ def fit(
         _render_influence(check)
     if noise is not None:
         _render_seed_noise(noise, snr)
+
+
+def _fit_many(data, law, y, x, mapping, loss, delta, starts, seed, law_option, ray, as_json, others) -> None:
+    """``fit --y a,b,c`` / ``--y all-metrics``: one law, many targets, one batch (or one per Ray task)."""
+    from scalelaw.data.io import load_runs
+    from scalelaw.fitting.multi import MultiFit, fit_targets, resolve_targets
+    from scalelaw.laws.catalog import get_law
+
+    refused = [flag for flag, given in others.items() if given]
+    if refused:
+        fail(f"{', '.join(refused)} work(s) on one target; with several --y columns use the Python API per target", 2)
+    if law.strip() == "auto":
+        fail("--law auto chooses a law for one target; give the law to fit to many targets", 2)
+
+    def action():
+        runs = load_runs(data, mapping)
+        options = parse_law_options(law_option)
+        the_law = get_law(parse_law(law), **options)
+        columns = parse_list(x)
+        fitted = the_law.with_inputs(*columns) if columns else the_law
+        targets = resolve_targets(runs, y, fitted)  # a bad column fails here, before any fitting
+        kwargs: dict[str, Any] = dict(x=columns, loss=loss, delta=delta, starts=starts, seed=seed)
+        if ray is None:
+            return fit_targets(the_law, runs, targets, **kwargs)
+        from scalelaw.sweep.fanout import ray_map_chunks
+
+        parts = ray_map_chunks(functools.partial(fit_targets, the_law, runs, **kwargs), targets, ray)
+        return MultiFit.combine(parts, backend=f"ray ({ray}): {len(parts)} task(s)")
+
+    result = run_action(action)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    render_multi(result)
 
 
 def _load_runs(data: str, schedule: str | None, mapping: list[str] | None):

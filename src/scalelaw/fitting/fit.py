@@ -259,8 +259,11 @@ def finish(
     fit_seconds: float,
     schedules: Any = None,
     schedule_info: dict[str, Any] | None = None,
+    data_hash: str | None = None,
 ) -> FitResult:
     """The :class:`FitResult` of a finished search: the best optimum, its curvature, status and data.
+
+    ``data_hash`` is the fingerprint of the fitted columns when the caller has it (else computed from ``runs``).
 
     Raises
     ------
@@ -321,7 +324,7 @@ def finish(
         delta=delta,
         seed=seed,
         fit_seconds=fit_seconds,
-        data_hash=runs.fingerprint([*law.inputs, y]),
+        data_hash=data_hash or runs.fingerprint([*law.inputs, y]),
         data_source=runs.source,
         notes=runs.notes,
         data=FitData(columns={**{n: X[n] for n in law.inputs}, y: y_values}, run=runs.run_ids, weights=weights),

@@ -25,8 +25,8 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from scalelaw._result import Result, jsonable, records
 from scalelaw.data.io import load_runs
-from scalelaw.data.runs import Runs
-from scalelaw.errors import DataError, FitError, LawError
+from scalelaw.data.runs import Runs, data_fingerprint
+from scalelaw.errors import DataError, FitError, LawError, format_rows
 from scalelaw.fitting.engine import (
     _MERGE_EVERY,
     _MERGE_TOL,
@@ -38,7 +38,7 @@ from scalelaw.fitting.engine import (
     _merge_duplicates,
     levenberg_marquardt,
 )
-from scalelaw.fitting.fit import SCALE_COLUMNS, _starts, finish, prepare
+from scalelaw.fitting.fit import SCALE_COLUMNS, _check_magnitude, _starts, finish
 from scalelaw.fitting.objective import LOSSES, rho, rho_psi_weight
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
@@ -155,7 +155,7 @@ class MultiFit(Result):
         return jsonable(
             {
                 "law": self.law.name,
-                "formula": self.law.formula,
+                "formula": self.law.formula(),
                 "params": list(self.law.param_names),
                 "n_targets": len(self.fits),
                 "fit_seconds": self.fit_seconds,
@@ -171,7 +171,7 @@ class MultiFit(Result):
             f"law {self.law.name!r} fitted to {len(self.fits)} target(s) ({self.backend}, {self.fit_seconds:.3g} s): "
             f"{len(self.fits) - len(flagged)} ok, {len(flagged)} flagged"
         )
-        lines = [head, f"formula: {self.law.formula}"]
+        lines = [head, f"formula: {self.law.formula()}"]
         lines += [f"  {t}: {'; '.join(flags)}" for t, flags in flagged.items()]
         return "\n".join(lines)
 
@@ -456,6 +456,44 @@ def resolve_targets(runs: Runs, y: str | Sequence[str], law: Law) -> list[str]:
     return names
 
 
+def _target_values(runs: Runs, targets: Sequence[str], law: Law) -> np.ndarray:
+    """The targets as a (n_rows, n_targets) float array, NaN where missing; a bad column raises, naming it."""
+    table = runs.table
+    columns = []
+    for t in targets:
+        series = table[t]
+        if not is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype):
+            try:
+                runs.subset(series.notna().to_numpy()).require([t])  # names what is wrong (text, dates, ...)
+            except DataError as exc:
+                raise DataError(f"target '{t}': {exc}") from None
+            series = pd.to_numeric(series)
+        columns.append(series.to_numpy(dtype=np.float64))
+    Y = np.column_stack(columns)
+    for i, t in enumerate(targets):
+        values = Y[:, i]
+        finite = np.isfinite(values)
+        bad = table.index[np.isinf(values)]
+        if len(bad):
+            raise DataError(f"target '{t}' has {len(bad)} infinite value(s) ({format_rows(bad)}); drop or fill them")
+        bad = table.index[finite & (values <= 0)]
+        if len(bad):
+            raise DataError(
+                f"target '{t}' has {len(bad)} non-positive value(s) ({format_rows(bad)}); it is fitted on a log "
+                "scale, so it must be > 0 (leave a missing value empty: that row is then left out of this target)"
+            )
+        if finite.sum() < law.n_params:
+            raise DataError(
+                f"target '{t}' has {int(finite.sum())} row(s) with a value, but law {law.name!r} has {law.n_params} "
+                f"parameters ({', '.join(law.param_names)}); a fit needs at least {law.n_params} points"
+            )
+        try:
+            _check_magnitude(values[finite], t)
+        except DataError as exc:
+            raise DataError(f"target '{t}': {exc}") from None
+    return Y
+
+
 def fit_targets(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
@@ -515,34 +553,36 @@ def fit_targets(
         raise FitError(f"delta must be > 0, got {delta}")
     runs = load_runs(runs)
     targets = resolve_targets(runs, y, law)
+    Y = _target_values(runs, targets, law)
+    masks = np.isfinite(Y)  # (n_rows, n_targets): a row missing a target is left out of that target's fit
     if weights is not None:
         weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (len(runs),):
+        if weights.shape != (len(runs),) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise DataError(f"weights must be {len(runs)} finite non-negative numbers, one per row")
-    # Each target's rows: those where it has a value (bound and checked as fit() would, naming the target).
-    masks, subsets, prepared = [], [], []
-    for t in targets:
-        values = pd.to_numeric(runs.table[t], errors="coerce") if is_numeric_dtype(runs.table[t].dtype) else None
-        mask = values.notna().to_numpy() if values is not None else np.ones(len(runs), dtype=bool)
-        n_out = int((~mask).sum())
-        sub = runs.subset(mask, note=f"{n_out} row(s) without '{t}' left out of its fit") if n_out else runs
-        try:
-            prepared.append(prepare(law, sub, t, None if weights is None else weights[mask]))
-        except DataError as exc:
-            raise DataError(f"target '{t}': {exc}") from None
-        masks.append(mask)
-        subsets.append(sub)
-    union = np.logical_or.reduce(masks)
-    rows = np.flatnonzero(union)
-    shared = runs.subset(union)
+    union = masks.any(axis=1)
+    shared = runs.subset(union) if not union.all() else runs
+    shared.require(
+        list(law.inputs),
+        positive=[c for c in law.inputs if c in SCALE_COLUMNS],
+        why=f"law {law.name!r} reads {', '.join(law.inputs)}",
+    )
     X = {name: shared.array(name) for name in law.inputs}
-    log_y = np.zeros((len(targets), rows.size))
-    W = np.zeros((len(targets), rows.size))
-    for i, (mask, (_, y_values, w, _, _)) in enumerate(zip(masks, prepared, strict=True)):
-        at = mask[rows]
-        log_y[i, at] = np.log(y_values)
-        W[i, at] = 1.0 if w is None else w
+    at = masks[union]  # each target's rows among the shared ones
+    log_y = np.where(at, np.log(np.where(at, Y[union], 1.0)), 0.0).T
+    W = at.T * (1.0 if weights is None else weights[union])
     problem = TargetsProblem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=W)  # type: ignore[arg-type]
+    run_ids = runs.run_ids if "run" in runs.columns else None
+    prepared = []
+    for i, t in enumerate(targets):
+        rows = at[:, i]
+        X_t = {name: X[name][rows] for name in law.inputs}
+        y_t = Y[masks[:, i], i]
+        w_t = None if weights is None else weights[masks[:, i]]
+        n_out = int(len(runs) - rows.sum())
+        sub = runs.subset(masks[:, i], note=f"{n_out} row(s) without '{t}' left out of its fit") if n_out else runs
+        ids = None if run_ids is None else run_ids[masks[:, i]]
+        digest = data_fingerprint([*X_t.items(), (t, y_t)], ids)
+        prepared.append((X_t, y_t, w_t, sub, digest))
     z_starts = [_starts(law, X_t, y_t, starts, seed) for X_t, y_t, *_ in prepared]
 
     t0 = time.perf_counter()
@@ -550,12 +590,12 @@ def fit_targets(
     seconds = time.perf_counter() - t0
     fits: dict[str, FitResult] = {}
     issues: dict[type[Warning], list[tuple[str, str]]] = {}
-    for t, sub, (X_t, y_t, w_t, _, _), batch, z in zip(targets, subsets, prepared, batches, z_starts, strict=True):
+    for t, (X_t, y_t, w_t, sub, digest), batch, z in zip(targets, prepared, batches, z_starts, strict=True):
         single = Problem(law=law, X=X_t, log_y=np.log(y_t), loss=loss, delta=delta, weights=w_t)
         try:
             fits[t] = finish(
                 single, batch, sub, y=t, y_values=y_t, n_starts=int(z.shape[0]), seed=seed,
-                fit_seconds=seconds / len(targets),
+                fit_seconds=seconds / len(targets), data_hash=digest,
             )
         except FitError as exc:
             raise FitError(f"target '{t}': {exc}") from None

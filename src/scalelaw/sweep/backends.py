@@ -40,6 +40,7 @@ from scalelaw.errors import DataError
 from scalelaw.sweep import SweepError, require_ray
 from scalelaw.sweep.config import RunSpec, SweepConfig, load_config
 from scalelaw.sweep.corpus import load_corpus
+from scalelaw.sweep.fanout import connect
 from scalelaw.sweep.events import (
     Checkpoint,
     Event,
@@ -354,17 +355,7 @@ def _ray_task(spec: RunSpec, start_after: int, state_dir: Path | None, events: A
 def _run_ray(ray: Any, address: str, jobs: list[tuple[RunSpec, int]], state_dir: Path | None, driver: _Driver) -> None:
     from ray.util.queue import Queue
 
-    started = False
-    if not ray.is_initialized():
-        try:
-            if address == "local":
-                ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
-            else:
-                ray.init(address=address, configure_logging=False, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            hint = "start one with `ray start --head` or use --ray local" if address == "auto" else "check the address"
-            raise DataError(f"cannot connect to Ray at {address!r}: {exc}; {hint}") from None
-        started = True
+    started = connect(ray, address)
     threads = jobs[0][0].threads
     events = Queue()
     task = ray.remote(num_cpus=threads)(_ray_task)
