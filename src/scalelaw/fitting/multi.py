@@ -202,6 +202,8 @@ class TargetsProblem(Problem):
         super().__post_init__()
         if self.weights is None or self.weights.shape != self.log_y.shape:
             raise ValueError("TargetsProblem needs weights of log_y's shape (n_targets, n_rows)")
+        # Every target on every row with weight 1 (the common case): the products by the weights are skipped.
+        self._unit = bool(np.all(self.weights == 1.0))
 
     @property
     def n_rows(self) -> int:
@@ -218,7 +220,9 @@ class TargetsProblem(Problem):
         for sl in self._slices(z.shape[0]):
             with np.errstate(all="ignore"):
                 log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
-                per_point = rho(log_pred - self.log_y[sets[sl]], self.loss, self.delta) * self.weights[sets[sl]]
+                per_point = rho(log_pred - self.log_y[sets[sl]], self.loss, self.delta)
+                if not self._unit:
+                    per_point = per_point * self.weights[sets[sl]]
                 total = per_point.sum(axis=1)
             out[sl] = np.where(np.isfinite(total), total, np.inf)
         return out
@@ -237,8 +241,9 @@ class TargetsProblem(Problem):
                 theta = self.law.from_internal(z[sl])
                 log_pred, J = self.law.internal_jacobian(theta, self.X)
                 per_point, psi, w = rho_psi_weight(log_pred - self.log_y[sets[sl]], self.loss, self.delta)
-                weights = self.weights[sets[sl]]
-                per_point, psi, w = per_point * weights, psi * weights, w * weights
+                if not self._unit:
+                    weights = self.weights[sets[sl]]
+                    per_point, psi, w = per_point * weights, psi * weights, w * weights
                 f[sl] = per_point.sum(axis=1)
                 g[sl] = np.matmul(J, psi[:, :, None])[:, :, 0]
                 H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
