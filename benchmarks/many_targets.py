@@ -99,12 +99,18 @@ def main() -> None:
     print(f"one target alone:     median {single:.3f} s (min {min(single_times):.3f})")
     mean = t_loop / len(targets)
     print(f"ratio batch / one:    {batch / single:.1f}x   (target <= 5x)")
-    print(f"all targets one by one: {t_loop:.3f} s (mean {mean:.3f} s per target): batch / mean one = "
-          f"{batch / mean:.1f}x; the batch is {t_loop / batch:.1f}x faster than the loop")
-    print(f"objective vs lone fit: max relative difference {rel.max():.2e}; {int((rel <= 1e-9).sum())}/{rel.size} <= 1e-9")
+    print(
+        f"all targets one by one: {t_loop:.3f} s (mean {mean:.3f} s per target): batch / mean one = "
+        f"{batch / mean:.1f}x; the batch is {t_loop / batch:.1f}x faster than the loop"
+    )
+    print(
+        f"objective vs lone fit: max relative difference {rel.max():.2e}; {int((rel <= 1e-9).sum())}/{rel.size} <= 1e-9"
+    )
     print(f"parameters vs lone fit: max relative difference {param_rel.max():.2e}")
-    print(f"targets flagged: {sum(not multi[t].status.ok for t in targets)} (same in lone fits: "
-          f"{sum(multi[t].status.flags() == lone[t].status.flags() for t in targets)}/{len(targets)} agree)")
+    print(
+        f"targets flagged: {sum(not multi[t].status.ok for t in targets)} (same in lone fits: "
+        f"{sum(multi[t].status.flags() == lone[t].status.flags() for t in targets)}/{len(targets)} agree)"
+    )
 
 
 if __name__ == "__main__":

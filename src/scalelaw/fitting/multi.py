@@ -34,8 +34,6 @@ from scalelaw.fitting.engine import (
     _TIE_RTOL,
     BatchResult,
     Problem,
-    _best,
-    _merge_duplicates,
     levenberg_marquardt,
 )
 from scalelaw.fitting.fit import SCALE_COLUMNS, _check_magnitude, _starts, finish
@@ -132,8 +130,9 @@ class MultiFit(Result):
     def params_frame(self) -> pd.DataFrame:
         """Parameter values only: one row per target (the index), one column per parameter."""
         names = self.law.param_names
-        return pd.DataFrame([f.values for f in self.fits.values()], index=pd.Index(self.targets, name="target"),
-                            columns=list(names))
+        return pd.DataFrame(
+            [f.values for f in self.fits.values()], index=pd.Index(self.targets, name="target"), columns=list(names)
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per target: ``target, n_points, objective, ok, flags`` and the parameters as columns."""
@@ -318,10 +317,14 @@ def _group_merge(z: np.ndarray, f: np.ndarray, grp: np.ndarray, mult: np.ndarray
     for j in range(width):
         candidate = valid[:, j] & np.isfinite(F[:, j])
         if j:
-            near = np.all(
-                np.abs(Z[:, j, None, :] - Z[:, :j, :]) <= _MERGE_TOL * np.maximum(scale[:, j, None, :], scale[:, :j, :]),
-                axis=2,
-            ) & kept[:, :j]
+            near = (
+                np.all(
+                    np.abs(Z[:, j, None, :] - Z[:, :j, :])
+                    <= _MERGE_TOL * np.maximum(scale[:, j, None, :], scale[:, :j, :]),
+                    axis=2,
+                )
+                & kept[:, :j]
+            )
             has = near.any(axis=1)
         else:
             near, has = None, np.zeros(n_rows, dtype=bool)
@@ -439,7 +442,9 @@ def multistart_targets(
 def resolve_targets(runs: Runs, y: str | Sequence[str], law: Law) -> list[str]:
     """The target columns of ``y``: a list of names, ``"a,b,c"`` or ``"all-metrics"``; each must exist."""
     if isinstance(y, str):
-        names = metric_columns(runs, law) if y.strip() == ALL_METRICS else [n.strip() for n in y.split(",") if n.strip()]
+        names = (
+            metric_columns(runs, law) if y.strip() == ALL_METRICS else [n.strip() for n in y.split(",") if n.strip()]
+        )
         if not names and y.strip() == ALL_METRICS:
             raise DataError(
                 f"{runs.source} has no metric column for y='all-metrics' (numeric columns other than the law's "
@@ -599,8 +604,15 @@ def fit_targets(
         single = Problem(law=law, X=X_t, log_y=np.log(y_t), loss=loss, delta=delta, weights=w_t)
         try:
             fits[t] = finish(
-                single, batch, sub, y=t, y_values=y_t, n_starts=int(z.shape[0]), seed=seed,
-                fit_seconds=seconds / len(targets), data_hash=digest,
+                single,
+                batch,
+                sub,
+                y=t,
+                y_values=y_t,
+                n_starts=int(z.shape[0]),
+                seed=seed,
+                fit_seconds=seconds / len(targets),
+                data_hash=digest,
             )
         except FitError as exc:
             raise FitError(f"target '{t}': {exc}") from None

@@ -40,7 +40,6 @@ from scalelaw.errors import DataError
 from scalelaw.sweep import SweepError, require_ray
 from scalelaw.sweep.config import RunSpec, SweepConfig, load_config
 from scalelaw.sweep.corpus import load_corpus
-from scalelaw.sweep.fanout import connect
 from scalelaw.sweep.events import (
     Checkpoint,
     Event,
@@ -49,6 +48,7 @@ from scalelaw.sweep.events import (
     RunSummary,
     SweepStarted,
 )
+from scalelaw.sweep.fanout import connect
 from scalelaw.sweep.store import RunStore
 
 #: Seconds the driver waits for events between checks of its workers.
