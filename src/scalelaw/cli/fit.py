@@ -33,6 +33,13 @@ from scalelaw.cli.common import (
 from scalelaw.cli.render import render_fit, render_multi
 from scalelaw.errors import DataError
 
+RAY_HELP = (
+    "With several --y targets: spread them over Ray, one task per CPU: auto (a running cluster), local (a private "
+    "instance) or an ADDRESS. Needs the sweep extra."
+)
+#: Options of ``fit`` that work on one target, in the order ``_fit_many`` receives them.
+ONE_TARGET = ("--out", "--influence", "--drop-flagged", "--schedule", "--seed-noise", "--candidates")
+
 
 def fit(
     data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
@@ -104,14 +111,7 @@ def fit(
             "default: those of params,tokens,unique_tokens,batch_size,lr,step present."
         ),
     ] = None,
-    ray: Annotated[
-        str | None,
-        typer.Option(
-            "--ray",
-            help="With several --y targets: spread them over Ray, one task per CPU: auto (a running cluster), "
-            "local (a private instance) or an ADDRESS. Needs the sweep extra.",
-        ),
-    ] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help=RAY_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
@@ -120,16 +120,8 @@ def fit(
     from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
 
     if y is not None and ("," in y or y.strip() == "all-metrics"):
-        others = {
-            "--out": out_path is not None,
-            "--influence": show_influence,
-            "--drop-flagged": drop_flagged,
-            "--schedule": schedule is not None,
-            "--seed-noise": seed_noise_on,
-            "--candidates": candidates is not None,
-        }
-        _fit_many(data, law, y, x, mapping, loss, delta, starts, seed, law_option, ray, as_json, others)
-        return
+        single = (out_path, show_influence, drop_flagged, schedule, seed_noise_on, candidates)
+        return _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, starts, seed, law_option)
     if ray is not None:
         fail("--ray spreads many targets: give several --y columns (a,b,c) or --y all-metrics", 2)
 
@@ -181,13 +173,16 @@ def fit(
         _render_seed_noise(noise, snr)
 
 
-def _fit_many(data, law, y, x, mapping, loss, delta, starts, seed, law_option, ray, as_json, others) -> None:
-    """``fit --y a,b,c`` / ``--y all-metrics``: one law, many targets, one batch (or one per Ray task)."""
+def _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, starts, seed, law_option) -> None:
+    """``fit --y a,b,c`` / ``--y all-metrics``: one law, many targets, one batch (or one per Ray task).
+
+    ``single`` holds the values of the :data:`ONE_TARGET` options, refused here when given.
+    """
     from scalelaw.data.io import load_runs
     from scalelaw.fitting.multi import MultiFit, fit_targets, resolve_targets
     from scalelaw.laws.catalog import get_law
 
-    refused = [flag for flag, given in others.items() if given]
+    refused = [flag for flag, value in zip(ONE_TARGET, single, strict=True) if value not in (None, False)]
     if refused:
         fail(f"{', '.join(refused)} work(s) on one target; with several --y columns use the Python API per target", 2)
     if law.strip() == "auto":

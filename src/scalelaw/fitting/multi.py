@@ -243,14 +243,11 @@ class TargetsProblem(Problem):
                 if not self._unit:
                     weights = self.weights[sets[sl]]
                     per_point, psi, w = per_point * weights, psi * weights, w * weights
-                f[sl] = per_point.sum(axis=1)
-                g[sl] = np.matmul(J, psi[:, :, None])[:, :, 0]
+                f[sl], g[sl] = per_point.sum(axis=1), np.matmul(J, psi[:, :, None])[:, :, 0]
                 H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
-        bad = ~(np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2)))
-        f[bad] = np.inf
-        g[bad] = 0.0
-        H[bad] = 0.0
-        return f, g, H
+        # A set whose objective or derivatives are not finite is rejected (as Problem does).
+        ok = np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2))
+        return np.where(ok, f, np.inf), np.where(ok[:, None], g, 0.0), np.where(ok[:, None, None], H, 0.0)
 
 
 def _require_sets(sets: np.ndarray | None) -> np.ndarray:
