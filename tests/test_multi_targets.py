@@ -147,3 +147,24 @@ def test_ray_fans_targets_out_through_the_cli(tmp_path):
     assert data["backend"].startswith("ray (auto)")
     local = json.loads(run(*args).stdout)
     assert data["targets"] == local["targets"]
+
+
+def test_the_grouped_cuts_and_merges_are_the_engines_target_by_target():
+    from scalelaw.fitting.engine import _best, _merge_duplicates
+    from scalelaw.fitting.multi import _group_best, _group_merge
+
+    rng = np.random.default_rng(3)
+    grp = np.repeat(np.arange(4), [7, 1, 12, 5])
+    f = rng.choice([1.0, 2.0, 2.0 + 1e-12, 3.0, np.inf], grp.size)  # ties, near-ties and failed starts
+    z = np.round(rng.normal(size=(grp.size, 2)), 1)  # repeated points that must merge
+    n_keep = np.array([3, 2, 4, 5])
+    order, kept = _group_best(f, grp, n_keep)
+    mult = rng.integers(1, 4, grp.size)
+    merged_mult = mult.copy()
+    keep = _group_merge(z, f, grp, merged_mult, np.ones(grp.size, dtype=bool))
+    for t in range(4):
+        rows = np.flatnonzero(grp == t)
+        assert order[kept][grp[order[kept]] == t].tolist() == rows[_best(f[rows], n_keep[t])].tolist()
+        expected_mult = mult[rows].copy()
+        assert keep[rows].tolist() == _merge_duplicates(z[rows], f[rows], expected_mult).tolist()
+        assert merged_mult[rows][keep[rows]].tolist() == expected_mult[keep[rows]].tolist()

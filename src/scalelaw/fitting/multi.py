@@ -282,7 +282,9 @@ def _group_best(f: np.ndarray, grp: np.ndarray, n_keep: np.ndarray) -> tuple[np.
     fs, g = f[order], grp[order]
     size = np.bincount(g, minlength=n_keep.size)[g]
     nk = np.minimum(n_keep[g], size)
-    cutoff = fs[order.size and (np.arange(order.size) - rank + nk - 1)]
+    if order.size == 0:
+        return order, np.zeros(0, dtype=bool)
+    cutoff = fs[np.arange(order.size) - rank + nk - 1]  # each target's last kept objective
     tied = (n_keep[g] < size) & np.isfinite(cutoff) & (fs <= cutoff + _TIE_RTOL * np.abs(cutoff))
     return order, (rank < nk) | tied
 
