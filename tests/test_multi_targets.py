@@ -71,6 +71,9 @@ def test_a_missing_value_drops_that_row_for_its_target_only():
     assert frame.columns.tolist() == ["target", "n_points", "objective", "ok", "flags", "E", "A", "alpha"]
     assert frame["n_points"].tolist() == [14, 12, 13]
     assert json.loads(json.dumps(multi.to_dict(), allow_nan=False))["n_targets"] == 3
+    assert multi.params_frame().loc["task1"].tolist() == list(multi["task1"].values)
+    with pytest.raises(KeyError, match="fitted: task0, task1, task3"):
+        multi["task2"]
 
 
 def test_expression_laws_and_law_options_fit_many_targets():
