@@ -31,6 +31,7 @@ from scalelaw.decisions.isoflop import ApproachComparison, Exponents, approach2,
 from scalelaw.decisions.isoflop_bias import simulate_isoflop
 from scalelaw.decisions.plan import Comparison, Plan, compare, compute_optimal
 from scalelaw.fitting.choice import LawChoice
+from scalelaw.fitting.multi import MultiFit
 from scalelaw.fitting.result import FitResult, FitStatus
 from scalelaw.laws.law import Law
 from scalelaw.sweep import SweepExtraMissing
@@ -78,6 +79,14 @@ def _runs() -> pd.DataFrame:
 @functools.cache
 def _fit() -> FitResult:
     return scalelaw.fit("chinchilla", _runs())
+
+
+def _multi() -> MultiFit:
+    """A power law fitted to two targets, the first named MARK (one row missing in it)."""
+    flops = np.logspace(18, 22, 10)
+    first = 2 + 50 * flops**-0.1
+    first[3] = np.nan
+    return scalelaw.fit("power", {"flops": flops, MARK: first, "b": 1 + 9 * flops**-0.05}, y=[MARK, "b"])
 
 
 def _one_decade_fit() -> FitResult:
@@ -202,6 +211,7 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     FitResult: _fit,
     FitStatus: lambda: (_fit().status, _one_decade_fit().status),
     LawChoice: lambda: scalelaw.fit("auto", _runs()).law_choice,
+    MultiFit: _multi,
     # trust/
     Bootstrap: lambda: _fit().bootstrap(n=20),
     Profile: lambda: tuple(profile_curves(_fit(), ["E", "alpha"])),

@@ -5,6 +5,7 @@ along LR schedules). Registered on the app by :mod:`scalelaw.cli`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from pathlib import Path
@@ -29,8 +30,15 @@ from scalelaw.cli.common import (
     run_action,
     with_progress,
 )
-from scalelaw.cli.render import render_fit
+from scalelaw.cli.render import render_fit, render_multi
 from scalelaw.errors import DataError
+
+RAY_HELP = (
+    "With several --y targets: spread them over Ray, one task per CPU: auto (a running cluster), local (a private "
+    "instance) or an ADDRESS. Needs the sweep extra."
+)
+#: Options of ``fit`` that work on one target, in the order ``_fit_many`` receives them.
+ONE_TARGET = ("--out", "--influence", "--drop-flagged", "--schedule", "--seed-noise", "--candidates", "--bootstrap")
 
 
 def fit(
@@ -51,7 +59,14 @@ def fit(
         ),
     ] = None,
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
-    y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
+    y: Annotated[
+        str | None,
+        typer.Option(
+            help="Column to fit (default: the law's output, 'loss'). Several, comma-separated, or 'all-metrics' "
+            "(every numeric column except the law's inputs, run, step, seed, lr and the scale columns params, "
+            "tokens, flops, unique_tokens, batch_size) fit the law to each in one batch: one row per target."
+        ),
+    ] = None,
     mapping: Annotated[
         list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
     ] = None,
@@ -113,6 +128,7 @@ def fit(
             "LR-schedule fit with fewer than 8 runs).",
         ),
     ] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help=RAY_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit a law to DATA and print the parameter table (or JSON)."""
@@ -120,6 +136,11 @@ def fit(
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
 
+    if y is not None and ("," in y or y.strip() == "all-metrics"):
+        single = (out_path, show_influence, drop_flagged, schedule, seed_noise_on, candidates, n_saved)
+        return _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, starts, seed, law_option)
+    if ray is not None:
+        fail("--ray spreads many targets: give several --y columns (a,b,c) or --y all-metrics", 2)
     _check_saved_options(n_saved, bootstrap_by, out_path)
 
     def action():
@@ -174,6 +195,43 @@ def fit(
         _render_influence(check)
     if noise is not None:
         _render_seed_noise(noise, snr)
+
+
+def _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, starts, seed, law_option) -> None:
+    """``fit --y a,b,c`` / ``--y all-metrics``: one law, many targets, one batch (or one per Ray task).
+
+    ``single`` holds the values of the :data:`ONE_TARGET` options, refused here when given.
+    """
+    from scalelaw.data.io import load_runs
+    from scalelaw.fitting.multi import MultiFit, fit_targets, resolve_targets
+    from scalelaw.laws.catalog import get_law
+
+    refused = [flag for flag, value in zip(ONE_TARGET, single, strict=True) if value not in (None, False)]
+    if refused:
+        fail(f"{', '.join(refused)} work(s) on one target; with several --y columns use the Python API per target", 2)
+    if law.strip() == "auto":
+        fail("--law auto chooses a law for one target; give the law to fit to many targets", 2)
+
+    def action():
+        runs = load_runs(data, mapping)
+        options = parse_law_options(law_option)
+        the_law = get_law(parse_law(law), **options)
+        columns = parse_list(x)
+        fitted = the_law.with_inputs(*columns) if columns else the_law
+        targets = resolve_targets(runs, y, fitted)  # a bad column fails here, before any fitting
+        kwargs: dict[str, Any] = dict(x=columns, loss=loss, delta=delta, starts=starts, seed=seed)
+        if ray is None:
+            return fit_targets(the_law, runs, targets, **kwargs)
+        from scalelaw.sweep.fanout import ray_map_chunks
+
+        parts = ray_map_chunks(functools.partial(fit_targets, the_law, runs, **kwargs), targets, ray)
+        return MultiFit.combine(parts, backend=f"ray ({ray}): {len(parts)} task(s)")
+
+    result = run_action(action)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    render_multi(result)
 
 
 def _check_saved_options(n_saved: int | None, by: str | None, out_path: Path | None) -> None:

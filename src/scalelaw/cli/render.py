@@ -36,6 +36,24 @@ def records_view(title: str, records: list[dict[str, Any]]) -> Table:
     return view
 
 
+def render_multi(result) -> None:
+    """``fit --y a,b,c``: one row per target (rows used, parameters, flags), then the summary's first line."""
+    frame = result.to_frame()
+    names = list(result.law.param_names)
+    view = Table(title=escape(f"{result.law.name}: {result.law.formula()}"), title_justify="left")
+    for col in ("target", "rows", *names, "status"):
+        view.add_column(escape(col), justify="left" if col in ("target", "status") else "right")
+    for row in frame.to_dict(orient="records"):
+        view.add_row(
+            escape(str(row["target"])),
+            str(row["n_points"]),
+            *(f"{row[n]:.4g}" for n in names),
+            "ok" if row["ok"] else escape(str(row["flags"])),
+        )
+    out.print(view)
+    out.print(result.summary().splitlines()[0], highlight=False, markup=False)
+
+
 def render_fit(result, out_path: Path | None) -> None:
     """A fit's parameter table, objective, notes and status line (``fit`` and ``report`` print it)."""
     view = Table(title=escape(f"{result.law.name}: {result.law.formula()}"), title_justify="left")

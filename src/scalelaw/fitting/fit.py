@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import pandas as pd
@@ -15,12 +15,15 @@ from scalelaw.data.runs import Runs
 from scalelaw.data.schedules import load_schedules
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
-from scalelaw.fitting.engine import Problem, multistart
+from scalelaw.fitting.engine import BatchResult, Problem, multistart
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import as_schedules, schedule_law
+
+if TYPE_CHECKING:
+    from scalelaw.fitting.multi import MultiFit
 
 #: Inputs read on a log scale: they must be strictly positive.
 SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_size"})
@@ -28,6 +31,26 @@ SCALE_COLUMNS = frozenset({"params", "tokens", "flops", "unique_tokens", "batch_
 Y_MAGNITUDE = (1e-150, 1e150)
 
 
+@overload
+def fit(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    y: Literal["all-metrics"] | list[str] | tuple[str, ...],
+    x: Sequence[str] | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    starts: int | np.ndarray | None = None,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+    keep: int = 32,
+    max_iter: int = 500,
+    law_options: Mapping[str, Any] | None = None,
+    schedule: Any = None,
+    candidates: Sequence[str] | None = None,
+) -> MultiFit: ...
+
+
+@overload
 def fit(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
@@ -43,7 +66,25 @@ def fit(
     law_options: Mapping[str, Any] | None = None,
     schedule: Any = None,
     candidates: Sequence[str] | None = None,
-) -> FitResult:
+) -> FitResult: ...
+
+
+def fit(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    y: str | Sequence[str] | None = None,
+    x: Sequence[str] | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    starts: int | np.ndarray | None = None,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+    keep: int = 32,
+    max_iter: int = 500,
+    law_options: Mapping[str, Any] | None = None,
+    schedule: Any = None,
+    candidates: Sequence[str] | None = None,
+) -> FitResult | MultiFit:
     """Fit a scaling law to runs.
 
     The objective is the sum over points of a robust loss of log residuals,
@@ -59,8 +100,12 @@ def fit(
         (:func:`scalelaw.trust.law_choice.fit_auto`).
     runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
         The observations.
-    y : str, optional
-        Column to fit; defaults to the law's output (``"loss"``).
+    y : str or list of str, optional
+        Column to fit; defaults to the law's output (``"loss"``). A list of columns, or ``"all-metrics"``
+        (every numeric column but the law's inputs, ``run``, ``step``, ``seed``, ``lr`` and the scale
+        columns: :func:`scalelaw.fitting.multi.metric_columns`), fits the law to each of them in one batch
+        and returns a :class:`~scalelaw.fitting.multi.MultiFit`; a row missing one target is left out of
+        that target's fit only.
     x : sequence of str, optional
         Data columns for the law's inputs, in order (e.g. ``["N_ne", "tokens"]``); defaults to the
         law's own input names.
@@ -94,6 +139,7 @@ def fit(
     Returns
     -------
     FitResult
+        Or :class:`~scalelaw.fitting.multi.MultiFit` (one ``FitResult`` per target) for many targets.
 
     Raises
     ------
@@ -108,6 +154,13 @@ def fit(
     >>> sorted(result.params)
     ['A', 'B', 'E', 'alpha', 'beta']
     """
+    if (y is not None and not isinstance(y, str)) or (isinstance(y, str) and y.strip() == "all-metrics"):
+        if schedule is not None or candidates is not None:
+            raise LawError("schedule= and candidates= fit one target; fit many targets with a plain law")
+        from scalelaw.fitting.multi import fit_targets  # imports this module
+
+        kwargs = dict(x=x, loss=loss, delta=delta, starts=starts, seed=seed, weights=weights, keep=keep)
+        return fit_targets(law, runs, y, max_iter=max_iter, law_options=law_options, **kwargs)
     if isinstance(law, str) and law.strip() == "auto":
         from scalelaw.trust.law_choice import fit_auto  # the one call down the layers (listed in the contract)
 
@@ -124,6 +177,50 @@ def fit(
         raise FitError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     if not delta > 0:
         raise FitError(f"delta must be > 0, got {delta}")
+    X, y_values, weights, schedules, schedule_info = prepare(law, runs, y, weights, schedule)
+    problem = Problem(law=law, X=X, log_y=np.log(y_values), loss=loss, delta=delta, weights=weights)
+    z_starts = _starts(law, X, y_values, starts, seed)
+
+    t0 = time.perf_counter()
+    batch = multistart(problem, z_starts, keep=keep, max_iter=max_iter)
+    fit_seconds = time.perf_counter() - t0
+    result = finish(
+        problem,
+        batch,
+        runs,
+        y=y,
+        y_values=y_values,
+        n_starts=int(z_starts.shape[0]),
+        seed=seed,
+        fit_seconds=fit_seconds,
+        schedules=schedules,
+        schedule_info=schedule_info,
+    )
+    _warn(result.status)
+    return result
+
+
+def prepare(
+    law: Law, runs: Runs, y: str, weights: np.ndarray | None = None, schedule: Any = None
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None, Any, dict[str, Any] | None]:
+    """Check ``runs`` for a fit of ``law`` to column ``y`` and bind the law's inputs.
+
+    Returns
+    -------
+    X : dict of ndarray
+        The law's inputs (schedule features included for the LR-schedule laws).
+    y_values : ndarray
+        The fitted column.
+    weights : ndarray or None
+        The checked row weights.
+    schedules, schedule_info
+        The LR schedules and their JSON summary (``None`` for the other laws).
+
+    Raises
+    ------
+    DataError, LawError
+        As :func:`fit` says.
+    """
     runs.require(
         [*law.inputs, y],
         positive=[c for c in law.inputs if c in SCALE_COLUMNS] + [y],
@@ -148,13 +245,34 @@ def fit(
         if weights.shape != (n_points,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise DataError(f"weights must be {n_points} finite non-negative numbers, one per row")
     _check_magnitude(y_values, y)
-    log_y = np.log(y_values)
-    problem = Problem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=weights)
-    z_starts = _starts(law, X, y_values, starts, seed)
+    return X, y_values, weights, schedules, schedule_info
 
-    t0 = time.perf_counter()
-    batch = multistart(problem, z_starts, keep=keep, max_iter=max_iter)
-    fit_seconds = time.perf_counter() - t0
+
+def finish(
+    problem: Problem,
+    batch: BatchResult,
+    runs: Runs,
+    y: str,
+    y_values: np.ndarray,
+    n_starts: int,
+    seed: int,
+    fit_seconds: float,
+    schedules: Any = None,
+    schedule_info: dict[str, Any] | None = None,
+    data_hash: str | None = None,
+) -> FitResult:
+    """The :class:`FitResult` of a finished search: the best optimum, its curvature, status and data.
+
+    ``data_hash`` is the fingerprint of the fitted columns when the caller has it (else computed from ``runs``).
+
+    Raises
+    ------
+    FitError
+        No start gave a finite objective.
+    """
+    law, X, weights, loss, delta = problem.law, problem.X, problem.weights, problem.loss, problem.delta
+    log_y = problem.log_y
+    n_points = len(y_values)
     if batch.objective.size == 0 or not np.isfinite(batch.objective[0]):
         raise FitError(
             f"no start gave a finite objective for law {law.name!r}: its predictions were not positive and "
@@ -196,7 +314,7 @@ def fit(
         objective=best,
         n_points=n_points,
         n_runs=runs.n_runs,
-        n_starts=int(z_starts.shape[0]),
+        n_starts=n_starts,
         status=status,
         std_errors=curv.std_errors,
         correlations=curv.correlations,
@@ -206,14 +324,13 @@ def fit(
         delta=delta,
         seed=seed,
         fit_seconds=fit_seconds,
-        data_hash=runs.fingerprint([*law.inputs, y]),
+        data_hash=data_hash or runs.fingerprint([*law.inputs, y]),
         data_source=runs.source,
         notes=runs.notes,
         data=FitData(columns={**{n: X[n] for n in law.inputs}, y: y_values}, run=runs.run_ids, weights=weights),
         schedule_info=schedule_info,
         schedule=schedules,
     )
-    _warn(status)
     return result
 
 

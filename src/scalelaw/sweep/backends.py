@@ -48,6 +48,7 @@ from scalelaw.sweep.events import (
     RunSummary,
     SweepStarted,
 )
+from scalelaw.sweep.fanout import connect
 from scalelaw.sweep.store import RunStore
 
 #: Seconds the driver waits for events between checks of its workers.
@@ -354,17 +355,7 @@ def _ray_task(spec: RunSpec, start_after: int, state_dir: Path | None, events: A
 def _run_ray(ray: Any, address: str, jobs: list[tuple[RunSpec, int]], state_dir: Path | None, driver: _Driver) -> None:
     from ray.util.queue import Queue
 
-    started = False
-    if not ray.is_initialized():
-        try:
-            if address == "local":
-                ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
-            else:
-                ray.init(address=address, configure_logging=False, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            hint = "start one with `ray start --head` or use --ray local" if address == "auto" else "check the address"
-            raise DataError(f"cannot connect to Ray at {address!r}: {exc}; {hint}") from None
-        started = True
+    started = connect(ray, address)
     threads = jobs[0][0].threads
     events = Queue()
     task = ray.remote(num_cpus=threads)(_ray_task)

@@ -1,0 +1,629 @@
+"""Many targets at once: one law fitted to many metric columns in one batch.
+
+``scalelaw.fit(law, data, y=["mmlu", "arc_c", ...])`` (or ``y="all-metrics"``) fits the same law to every
+column. Every start of every target is a row of one batch: the optimizer already moves many parameter sets
+together, and here each set also carries its target (its log values and row weights), so a hundred
+per-benchmark laws cost about as much as a few single fits. Pruning, merging and polishing follow
+:func:`scalelaw.fitting.engine.multistart` target by target, so each target ends where fitting it alone
+ends (same optimum, ``benchmarks/many_targets.py`` checks it).
+
+A row whose value is missing (NaN) in one target is left out of that target's fit only; the rows are shared
+otherwise, so the law's inputs are bound once for the union of the targets' rows.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from scalelaw._result import Result, jsonable, records
+from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs, data_fingerprint
+from scalelaw.errors import DataError, FitError, LawError, format_rows
+from scalelaw.fitting.engine import (
+    _MERGE_EVERY,
+    _MERGE_TOL,
+    _POLISH,
+    _TIE_RTOL,
+    BatchResult,
+    Problem,
+    levenberg_marquardt,
+)
+from scalelaw.fitting.fit import SCALE_COLUMNS, _check_magnitude, _starts, finish
+from scalelaw.fitting.objective import LOSSES, rho, rho_psi_weight
+from scalelaw.fitting.result import FitResult
+from scalelaw.laws.catalog import get_law
+from scalelaw.laws.law import Law
+from scalelaw.laws.schedule_laws import schedule_law
+
+__all__ = ["ALL_METRICS", "NOT_METRICS", "MultiFit", "fit_targets", "metric_columns"]
+
+#: ``y=ALL_METRICS`` fits every metric column (:func:`metric_columns`).
+ALL_METRICS = "all-metrics"
+#: Columns that are never metrics: run ids, the scale and configuration columns, step, seed and lr.
+NOT_METRICS = frozenset({"run", "step", "seed", "lr", *SCALE_COLUMNS})
+#: The schedule of :func:`scalelaw.fitting.engine.multistart` (its defaults), target by target.
+_ROUNDS_ITER, _PRUNE, _FIRST_CUT, _FIRST_CUT_FLOOR = 2, 4, 8, 512
+#: Keep one Jacobian block under this many float64 entries (as the engine does).
+_MAX_BLOCK = 25_000_000
+
+
+def metric_columns(runs: Runs | pd.DataFrame | Mapping[str, Any] | str, law: str | Law | None = None) -> list[str]:
+    """The columns ``y="all-metrics"`` fits: every numeric column that is not an input or a bookkeeping column.
+
+    Left out: the law's inputs; ``run``, ``step``, ``seed`` and ``lr``; the scale columns (``params``,
+    ``tokens``, ``flops``, ``unique_tokens``, ``batch_size``) even when the law does not read them; true/false
+    columns. A numeric metadata column of your own (``params_billion``) is a metric by this rule: name the
+    targets instead, or drop it first.
+
+    Examples
+    --------
+    >>> metric_columns({"params": [1e8, 1e9], "seed": [0, 1], "mmlu": [0.3, 0.4], "name": ["a", "b"]})
+    ['mmlu']
+    """
+    runs = load_runs(runs)
+    inputs = set(get_law(law).inputs) if law is not None else set()
+    table = runs.table
+    return [
+        str(c)
+        for c in table.columns
+        if c not in NOT_METRICS
+        and c not in inputs
+        and is_numeric_dtype(table[c].dtype)
+        and not is_bool_dtype(table[c].dtype)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class MultiFit(Result):
+    """One law fitted to many targets: a :class:`FitResult` per target, in the order asked for.
+
+    ``multi["mmlu"]`` is the fit of one target (a full :class:`FitResult`: status, intervals, predictions);
+    ``to_frame()`` has one row per target: the rows used, the objective, the status flags and the parameters
+    as columns.
+
+    Attributes
+    ----------
+    fits : dict of str to FitResult
+    fit_seconds : float
+        Wall time of the search (all targets together). Each fit's own ``fit_seconds`` is its share.
+    backend : str
+        ``"one batch"``, or ``"ray (ADDRESS): N tasks"`` when the targets were spread over Ray.
+    """
+
+    fits: dict[str, FitResult]
+    fit_seconds: float = 0.0
+    backend: str = "one batch"
+
+    @property
+    def targets(self) -> list[str]:
+        """The fitted columns, in the order asked for."""
+        return list(self.fits)
+
+    @property
+    def law(self) -> Law:
+        """The law every target was fitted with."""
+        return next(iter(self.fits.values())).law
+
+    def __getitem__(self, target: str) -> FitResult:
+        try:
+            return self.fits[target]
+        except KeyError:
+            raise KeyError(f"no target {target!r}; fitted: {', '.join(self.fits)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fits)
+
+    def __len__(self) -> int:
+        return len(self.fits)
+
+    def params_frame(self) -> pd.DataFrame:
+        """Parameter values only: one row per target (the index), one column per parameter."""
+        names = self.law.param_names
+        return pd.DataFrame(
+            [f.values for f in self.fits.values()], index=pd.Index(self.targets, name="target"), columns=list(names)
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per target: ``target, n_points, objective, ok, flags`` and the parameters as columns."""
+        rows = [
+            {
+                "target": t,
+                "n_points": f.n_points,
+                "objective": f.objective,
+                "ok": f.status.ok,
+                "flags": "; ".join(f.status.flags()),
+                **f.params,
+            }
+            for t, f in self.fits.items()
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Law, search time, backend and :meth:`to_frame`'s rows (each target's full fit: ``multi[t].to_dict()``)."""
+        return jsonable(
+            {
+                "law": self.law.name,
+                "formula": self.law.formula(),
+                "params": list(self.law.param_names),
+                "n_targets": len(self.fits),
+                "fit_seconds": self.fit_seconds,
+                "backend": self.backend,
+                "targets": records(self.to_frame()),
+            }
+        )
+
+    def summary(self) -> str:
+        """How many targets, how long, and the targets whose status raised flags."""
+        flagged = {t: f.status.flags() for t, f in self.fits.items() if not f.status.ok}
+        head = (
+            f"law {self.law.name!r} fitted to {len(self.fits)} target(s) ({self.backend}, {self.fit_seconds:.3g} s): "
+            f"{len(self.fits) - len(flagged)} ok, {len(flagged)} flagged"
+        )
+        lines = [head, f"formula: {self.law.formula()}"]
+        lines += [f"  {t}: {'; '.join(flags)}" for t, flags in flagged.items()]
+        return "\n".join(lines)
+
+    @classmethod
+    def combine(cls, parts: Sequence[MultiFit], backend: str | None = None) -> MultiFit:
+        """One :class:`MultiFit` from parts fitted apart (Ray tasks, say); ``fit_seconds`` is the slowest part's."""
+        if not parts:
+            raise FitError("no parts to combine")
+        fits: dict[str, FitResult] = {}
+        for part in parts:
+            fits.update(part.fits)
+        seconds = max(p.fit_seconds for p in parts)
+        return cls(fits=fits, fit_seconds=seconds, backend=backend or parts[0].backend)
+
+
+# ---------------------------------------------------------------------------------------------- problem
+
+
+@dataclass
+class TargetsProblem(Problem):
+    """A :class:`Problem` whose parameter sets each fit their own target: ``sets`` names each set's target.
+
+    ``log_y`` and ``weights`` are (n_targets, n_rows) on shared rows ``X``; a row a target does not use has
+    weight 0 (and a placeholder log value of 0).
+    """
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.weights is None or self.weights.shape != self.log_y.shape:
+            raise ValueError("TargetsProblem needs weights of log_y's shape (n_targets, n_rows)")
+        # Every target on every row with weight 1 (the common case): the products by the weights are skipped.
+        self._unit = bool(np.all(self.weights == 1.0))
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.log_y.shape[1])
+
+    def _slices(self, n_sets: int) -> list[slice]:
+        per = max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
+        return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
+
+    def objective(self, z: np.ndarray, sets: np.ndarray | None = None) -> np.ndarray:
+        """Summed loss of each row of ``z`` on its own target."""
+        sets = _require_sets(sets)
+        out = np.empty(z.shape[0])
+        for sl in self._slices(z.shape[0]):
+            with np.errstate(all="ignore"):
+                log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
+                per_point = rho(log_pred - self.log_y[sets[sl]], self.loss, self.delta)
+                if not self._unit:
+                    per_point = per_point * self.weights[sets[sl]]
+                total = per_point.sum(axis=1)
+            out[sl] = np.where(np.isfinite(total), total, np.inf)
+        return out
+
+    def objective_grad_hess(
+        self, z: np.ndarray, sets: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Objective, gradient and Gauss-Newton Hessian of each row of ``z`` on its own target."""
+        sets = _require_sets(sets)
+        n_sets, n_par = z.shape
+        f = np.empty(n_sets)
+        g = np.empty((n_sets, n_par))
+        H = np.empty((n_sets, n_par, n_par))
+        for sl in self._slices(n_sets):
+            with np.errstate(all="ignore"):
+                theta = self.law.from_internal(z[sl])
+                log_pred, J = self.law.internal_jacobian(theta, self.X)
+                per_point, psi, w = rho_psi_weight(log_pred - self.log_y[sets[sl]], self.loss, self.delta)
+                if not self._unit:
+                    weights = self.weights[sets[sl]]
+                    per_point, psi, w = per_point * weights, psi * weights, w * weights
+                f[sl], g[sl] = per_point.sum(axis=1), np.matmul(J, psi[:, :, None])[:, :, 0]
+                H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
+        # A set whose objective or derivatives are not finite is rejected (as Problem does).
+        ok = np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2))
+        return np.where(ok, f, np.inf), np.where(ok[:, None], g, 0.0), np.where(ok[:, None, None], H, 0.0)
+
+
+def _require_sets(sets: np.ndarray | None) -> np.ndarray:
+    if sets is None:
+        raise ValueError("a TargetsProblem needs `sets`, the target of every parameter set")
+    return np.asarray(sets)
+
+
+# ---------------------------------------------------------------------------------------------- search
+
+
+def _group_sizes(grp: np.ndarray, n_groups: int) -> np.ndarray:
+    return np.bincount(grp, minlength=n_groups)
+
+
+def _group_order(f: np.ndarray, grp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order grouping by target, then by objective (stable, as ``np.argsort(kind="stable")`` per target), and
+    each element's rank inside its target in that order."""
+    order = np.lexsort((f, grp))
+    g = grp[order]
+    first = np.searchsorted(g, g, side="left")
+    return order, np.arange(order.size) - first
+
+
+def _group_best(f: np.ndarray, grp: np.ndarray, n_keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`scalelaw.fitting.engine._best` in every target at once.
+
+    Returns the order of the elements (by target, then objective) and a mask, in that order, of those kept:
+    the ``n_keep[target]`` best and every start tied with the last one kept.
+    """
+    order, rank = _group_order(f, grp)
+    fs, g = f[order], grp[order]
+    size = np.bincount(g, minlength=n_keep.size)[g]
+    nk = np.minimum(n_keep[g], size)
+    if order.size == 0:
+        return order, np.zeros(0, dtype=bool)
+    cutoff = fs[np.arange(order.size) - rank + nk - 1]  # each target's last kept objective
+    tied = (n_keep[g] < size) & np.isfinite(cutoff) & (fs <= cutoff + _TIE_RTOL * np.abs(cutoff))
+    return order, (rank < nk) | tied
+
+
+def _group_merge(z: np.ndarray, f: np.ndarray, grp: np.ndarray, mult: np.ndarray, merge: np.ndarray) -> np.ndarray:
+    """:func:`scalelaw.fitting.engine._merge_duplicates` in every target at once (where ``merge`` is true).
+
+    A start close to a better start kept in its target is merged into it (its count added to the kept one's);
+    starts with a non-finite objective are dropped. Returns the mask of starts to keep; ``mult`` is updated.
+    The loop runs over positions in a target (at most ``keep`` and its ties), every target at once.
+    """
+    keep = np.ones(f.size, dtype=bool)
+    sel = np.flatnonzero(merge)
+    if sel.size == 0:
+        return keep
+    order, rank = _group_order(f[sel], grp[sel])
+    members = sel[order]
+    _, row = np.unique(grp[members], return_inverse=True)
+    n_rows, width = int(row.max()) + 1, int(rank.max()) + 1
+    slot = np.full((n_rows, width), -1)
+    slot[row, rank] = members
+    valid = slot >= 0
+    Z = np.where(valid[:, :, None], z[np.maximum(slot, 0)], np.nan)
+    F = np.where(valid, f[np.maximum(slot, 0)], np.inf)
+    M = np.where(valid, mult[np.maximum(slot, 0)], 0)
+    scale = 1.0 + np.abs(Z)
+    kept = np.zeros((n_rows, width), dtype=bool)
+    rows = np.arange(n_rows)
+    for j in range(width):
+        candidate = valid[:, j] & np.isfinite(F[:, j])
+        if j:
+            near = (
+                np.all(
+                    np.abs(Z[:, j, None, :] - Z[:, :j, :])
+                    <= _MERGE_TOL * np.maximum(scale[:, j, None, :], scale[:, :j, :]),
+                    axis=2,
+                )
+                & kept[:, :j]
+            )
+            has = near.any(axis=1)
+        else:
+            near, has = None, np.zeros(n_rows, dtype=bool)
+        kept[:, j] = candidate & ~has
+        into = candidate & has
+        if into.any():
+            np.add.at(M, (rows[into], np.argmax(near[into], axis=1)), M[into, j])
+    mult[slot[valid]] = M[valid]
+    keep[slot[valid]] = kept[valid]
+    return keep
+
+
+def _lm(problem: TargetsProblem, z: np.ndarray, grp: np.ndarray, **options: Any):
+    return levenberg_marquardt(problem, z, sets=grp, **options)
+
+
+def multistart_targets(
+    problem: TargetsProblem, starts: Sequence[np.ndarray], keep: int = 32, max_iter: int = 300, ftol: float = 1e-12
+) -> list[BatchResult]:
+    """:func:`scalelaw.fitting.engine.multistart` for every target at once: ``starts[t]`` are target t's starts.
+
+    The starts of all targets sit in one array, grouped by target; every optimizer call is one batch over
+    the starts still running, and the cuts, merges and polish are made target by target with the rules of
+    the single-target search (its tie and merge tolerances, its pruning schedule).
+    """
+    lo, hi = problem.lo, problem.hi
+    T = len(starts)
+    sizes = np.array([s.shape[0] for s in starts])
+    z = np.clip(np.concatenate([np.asarray(s, dtype=np.float64) for s in starts]), lo, hi)
+    grp = np.repeat(np.arange(T), sizes)
+    idx = np.concatenate([np.arange(n) for n in sizes])
+    f0 = problem.objective(z, grp)
+    finite = np.isfinite(f0)
+    n_finite = np.bincount(grp[finite], minlength=T)
+    z, f0, grp, idx = z[finite], f0[finite], grp[finite], idx[finite]
+    # The first cut, by the objective at the starts (a grid search); large grids only.
+    n_keep = np.maximum(keep, np.maximum(np.minimum(n_finite, _FIRST_CUT_FLOOR), n_finite // _FIRST_CUT))
+    order, kept = _group_best(f0, grp, n_keep)
+    take = order[kept]
+    z, grp, idx = z[take], grp[take], idx[take]
+    used = np.zeros(idx.size, dtype=int)
+    # Pruning rounds: a few steps for every target still above `keep`, then its cut.
+    pruning = _group_sizes(grp, T) > keep
+    while pruning.any():
+        act = pruning[grp]
+        z_a, f_a, _, it = _lm(problem, z[act], grp[act], max_iter=_ROUNDS_ITER, ftol=ftol)
+        z[act] = z_a
+        used[act] += it
+        f = np.full(idx.size, np.inf)
+        f[act] = f_a
+        size = _group_sizes(grp, T)
+        order, kept = _group_best(f_a, grp[act], np.maximum(keep, size // _PRUNE))
+        n_kept = np.bincount(grp[act][order[kept]], minlength=T)
+        cut = pruning & (n_kept < size)  # a target whose starts are all tied is not cut, and stops pruning
+        # New order: kept starts of the cut targets by objective, every other target as it stands.
+        pos = np.arange(idx.size, dtype=float)
+        keep_mask = np.ones(idx.size, dtype=bool)
+        a_idx = np.flatnonzero(act)[order]
+        in_cut = cut[grp[a_idx]]
+        pos[a_idx[in_cut]] = np.arange(a_idx.size)[in_cut]
+        keep_mask[a_idx[in_cut & ~kept]] = False
+        take = np.flatnonzero(keep_mask)
+        take = take[np.lexsort((pos[take], grp[take]))]
+        z, grp, idx, used = z[take], grp[take], idx[take], used[take]
+        pruning = cut & (_group_sizes(grp, T) > keep)
+    # Final phase: converge, merging the starts that meet; a target stops when all its starts converged.
+    mult = np.ones(idx.size, dtype=int)
+    conv = np.zeros(idx.size, dtype=bool)
+    lam = np.full(idx.size, 1e-3)
+    f = problem.objective(z, grp)
+    remaining = max_iter
+    while remaining > 0 and not conv.all():
+        todo = np.flatnonzero(~conv)
+        running = np.zeros(T, dtype=bool)
+        running[grp[todo]] = True
+        step = min(_MERGE_EVERY, remaining)
+        lam_t = np.empty(todo.size)
+        z[todo], f[todo], conv[todo], it = _lm(
+            problem, z[todo], grp[todo], max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
+        )
+        lam[todo] = lam_t
+        used[todo] += it
+        remaining -= step
+        m = _group_merge(z, f, grp, mult, running[grp])
+        z, f, conv, used, idx, mult, lam, grp = (a[m] for a in (z, f, conv, used, idx, mult, lam, grp))
+    # Polish the best few optima of every target from a fresh damping.
+    order, rank = _group_order(f, grp)
+    top = order[rank < _POLISH]
+    z_p, f_p, conv_p, it = _lm(problem, z[top], grp[top], max_iter=max_iter, ftol=ftol)
+    better = f_p < f[top]
+    z[top[better]], f[top[better]] = z_p[better], f_p[better]
+    conv[top] |= conv_p
+    used[top] += it
+    order, _ = _group_order(f, grp)
+    z, f, conv, used, idx, mult, grp = (a[order] for a in (z, f, conv, used, idx, mult, grp))
+    bounds = np.searchsorted(grp, np.arange(T + 1))
+    return [
+        BatchResult(
+            z=z[bounds[t] : bounds[t + 1]],
+            objective=f[bounds[t] : bounds[t + 1]],
+            converged=conv[bounds[t] : bounds[t + 1]],
+            n_iter=used[bounds[t] : bounds[t + 1]],
+            start_index=idx[bounds[t] : bounds[t + 1]],
+            multiplicity=mult[bounds[t] : bounds[t + 1]],
+            n_starts=int(sizes[t]),
+            n_finite_starts=int(n_finite[t]),
+        )
+        for t in range(T)
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- fit
+
+
+def resolve_targets(runs: Runs, y: str | Sequence[str], law: Law) -> list[str]:
+    """The target columns of ``y``: a list of names, ``"a,b,c"`` or ``"all-metrics"``; each must exist."""
+    if isinstance(y, str):
+        names = (
+            metric_columns(runs, law) if y.strip() == ALL_METRICS else [n.strip() for n in y.split(",") if n.strip()]
+        )
+        if not names and y.strip() == ALL_METRICS:
+            raise DataError(
+                f"{runs.source} has no metric column for y='all-metrics' (numeric columns other than the law's "
+                f"inputs and {', '.join(sorted(NOT_METRICS))}); its columns are: {', '.join(runs.columns)}"
+            )
+    else:
+        names = [str(n) for n in y]
+    if not names:
+        raise DataError("y names no target column")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataError(f"target column(s) {', '.join(map(repr, dupes))} named more than once in y")
+    absent = [n for n in names if n not in runs.columns]
+    if absent:
+        raise DataError(
+            f"{runs.source} has no target column {', '.join(map(repr, absent))}; its columns are: "
+            f"{', '.join(runs.columns)}"
+        )
+    return names
+
+
+def _target_values(runs: Runs, targets: Sequence[str], law: Law) -> np.ndarray:
+    """The targets as a (n_rows, n_targets) float array, NaN where missing; a bad column raises, naming it."""
+    table = runs.table
+    columns = []
+    for t in targets:
+        series = table[t]
+        if not is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype):
+            try:
+                runs.subset(series.notna().to_numpy()).require([t])  # names what is wrong (text, dates, ...)
+            except DataError as exc:
+                raise DataError(f"target '{t}': {exc}") from None
+            series = pd.to_numeric(series)
+        columns.append(series.to_numpy(dtype=np.float64))
+    Y = np.column_stack(columns)
+    for i, t in enumerate(targets):
+        values = Y[:, i]
+        finite = np.isfinite(values)
+        bad = table.index[np.isinf(values)]
+        if len(bad):
+            raise DataError(f"target '{t}' has {len(bad)} infinite value(s) ({format_rows(bad)}); drop or fill them")
+        bad = table.index[finite & (values <= 0)]
+        if len(bad):
+            raise DataError(
+                f"target '{t}' has {len(bad)} non-positive value(s) ({format_rows(bad)}); it is fitted on a log "
+                "scale, so it must be > 0 (leave a missing value empty: that row is then left out of this target)"
+            )
+        if finite.sum() < law.n_params:
+            raise DataError(
+                f"target '{t}' has {int(finite.sum())} row(s) with a value, but law {law.name!r} has {law.n_params} "
+                f"parameters ({', '.join(law.param_names)}); a fit needs at least {law.n_params} points"
+            )
+        try:
+            _check_magnitude(values[finite], t)
+        except DataError as exc:
+            raise DataError(f"target '{t}': {exc}") from None
+    return Y
+
+
+def fit_targets(
+    law: str | Law,
+    runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
+    y: str | Sequence[str],
+    x: Sequence[str] | None = None,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    starts: int | np.ndarray | None = None,
+    seed: int = 0,
+    weights: np.ndarray | None = None,
+    keep: int = 32,
+    max_iter: int = 500,
+    law_options: Mapping[str, Any] | None = None,
+) -> MultiFit:
+    """Fit one law to many target columns in one batch (what ``scalelaw.fit(law, runs, y=[...])`` calls).
+
+    Parameters
+    ----------
+    law, runs, x, loss, delta, starts, seed, weights, keep, max_iter, law_options
+        As for :func:`scalelaw.fit`; every target gets the same settings (and the same seed), so each
+        target's fit is the one ``scalelaw.fit(law, rows_with_that_target, y=target)`` returns.
+    y : str or sequence of str
+        Target columns: a list, ``"a,b,c"``, or ``"all-metrics"`` (:func:`metric_columns`). A row whose
+        target value is missing (NaN) is left out of that target's fit only.
+
+    Returns
+    -------
+    MultiFit
+
+    Raises
+    ------
+    DataError
+        A target column that is absent, named twice, not numeric, not positive (log scale) or with fewer
+        usable rows than the law has parameters (the message names it).
+    LawError
+        An LR-schedule law or ``"auto"``: fit those target by target with :func:`scalelaw.fit`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flops = np.logspace(18, 22, 8)
+    >>> data = {"flops": flops, "a": 2 + 50 * flops**-0.1, "b": 1 + 9 * flops**-0.05}
+    >>> multi = fit_targets("power", data, y=["a", "b"])
+    >>> multi.to_frame()["target"].tolist()
+    ['a', 'b']
+    """
+    if isinstance(law, str) and law.strip() == "auto":
+        raise LawError("law='auto' chooses a law for one target; give the law to fit to many targets")
+    law = get_law(law, **dict(law_options or {}))
+    if x is not None:
+        law = law.with_inputs(*x)
+    if schedule_law(law) is not None:
+        raise LawError(f"law {law.name!r} reads LR schedules; fit its targets one by one with scalelaw.fit")
+    if loss not in LOSSES:
+        raise FitError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if not delta > 0:
+        raise FitError(f"delta must be > 0, got {delta}")
+    runs = load_runs(runs)
+    targets = resolve_targets(runs, y, law)
+    Y = _target_values(runs, targets, law)
+    masks = np.isfinite(Y)  # (n_rows, n_targets): a row missing a target is left out of that target's fit
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(runs),) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise DataError(f"weights must be {len(runs)} finite non-negative numbers, one per row")
+    union = masks.any(axis=1)
+    shared = runs.subset(union) if not union.all() else runs
+    shared.require(
+        list(law.inputs),
+        positive=[c for c in law.inputs if c in SCALE_COLUMNS],
+        why=f"law {law.name!r} reads {', '.join(law.inputs)}",
+    )
+    X = {name: shared.array(name) for name in law.inputs}
+    at = masks[union]  # each target's rows among the shared ones
+    log_y = np.where(at, np.log(np.where(at, Y[union], 1.0)), 0.0).T
+    W = at.T * (1.0 if weights is None else weights[union])
+    problem = TargetsProblem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=W)  # type: ignore[arg-type]
+    run_ids = runs.run_ids if "run" in runs.columns else None
+    prepared = []
+    for i, t in enumerate(targets):
+        rows = at[:, i]
+        X_t = {name: X[name][rows] for name in law.inputs}
+        y_t = Y[masks[:, i], i]
+        w_t = None if weights is None else weights[masks[:, i]]
+        n_out = int(len(runs) - rows.sum())
+        sub = runs.subset(masks[:, i], note=f"{n_out} row(s) without '{t}' left out of its fit") if n_out else runs
+        ids = None if run_ids is None else run_ids[masks[:, i]]
+        digest = data_fingerprint([*X_t.items(), (t, y_t)], ids)
+        prepared.append((X_t, y_t, w_t, sub, digest))
+    z_starts = [_starts(law, X_t, y_t, starts, seed) for X_t, y_t, *_ in prepared]
+
+    t0 = time.perf_counter()
+    batches = multistart_targets(problem, z_starts, keep=keep, max_iter=max_iter)
+    seconds = time.perf_counter() - t0
+    fits: dict[str, FitResult] = {}
+    issues: dict[type[Warning], list[tuple[str, str]]] = {}
+    for t, (X_t, y_t, w_t, sub, digest), batch, z in zip(targets, prepared, batches, z_starts, strict=True):
+        single = Problem(law=law, X=X_t, log_y=np.log(y_t), loss=loss, delta=delta, weights=w_t)
+        try:
+            fits[t] = finish(
+                single,
+                batch,
+                sub,
+                y=t,
+                y_values=y_t,
+                n_starts=int(z.shape[0]),
+                seed=seed,
+                fit_seconds=seconds / len(targets),
+                data_hash=digest,
+            )
+        except FitError as exc:
+            raise FitError(f"target '{t}': {exc}") from None
+        for category, message in fits[t].status.issues():
+            issues.setdefault(category, []).append((t, message))
+    for category, found in issues.items():  # one warning per kind of flag, not one per target
+        names = [t for t, _ in found]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        warnings.warn(
+            f"{len(names)} target(s) raised {category.__name__} ({shown}); for {names[0]}: {found[0][1]} "
+            "(MultiFit.summary() lists every flag)",
+            category,
+            stacklevel=3,
+        )
+    return MultiFit(fits=fits, fit_seconds=seconds)

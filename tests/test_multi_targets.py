@@ -1,0 +1,173 @@
+"""Many targets at once: ``scalelaw.fit(law, data, y=[...])``, ``fit --y a,b,c`` and ``--ray``."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalelaw
+from scalelaw.errors import DataError, LawError
+from scalelaw.fitting.multi import MultiFit, metric_columns
+from scalelaw.sweep.fanout import split_chunks
+from test_cli import run
+
+FLOPS = np.logspace(18, 23, 14)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _tasks(n_tasks: int = 5, seed: int = 0) -> pd.DataFrame:
+    """A 14-model ladder with ``n_tasks`` metrics from power laws of varied parameters and 1% noise; a few
+    cells missing, plus columns all-metrics must skip (seed, lr, params, a true/false column)."""
+    rng = np.random.default_rng(seed)
+    data: dict = {"run": [f"m{i}" for i in range(FLOPS.size)], "flops": FLOPS, "params": FLOPS / 1e10}
+    data.update(seed=0, lr=3e-4, chat=[i % 2 == 0 for i in range(FLOPS.size)])
+    for k in range(n_tasks):
+        E, A, alpha = rng.uniform(0.3, 2.0), rng.uniform(10, 500), rng.uniform(0.05, 0.2)
+        data[f"task{k}"] = (E + A * FLOPS**-alpha) * np.exp(rng.normal(0, 0.01, FLOPS.size))
+    frame = pd.DataFrame(data)
+    for column, rows in (("task1", [2, 9]), ("task3", [0])):
+        if column in frame:
+            frame.loc[rows, column] = np.nan
+    return frame
+
+
+def test_all_metrics_is_every_numeric_column_but_inputs_and_bookkeeping():
+    frame = _tasks(3)
+    assert metric_columns(frame, "power") == ["task0", "task1", "task2"]
+    assert "params" not in metric_columns(frame)  # a scale column never is a metric
+    multi = scalelaw.fit("power", frame, y="all-metrics")
+    assert multi.targets == ["task0", "task1", "task2"]
+
+
+def test_batched_fits_equal_fitting_each_target_alone():
+    frame = _tasks(5)
+    multi = scalelaw.fit("power", frame, y=[f"task{k}" for k in range(5)])
+    assert isinstance(multi, MultiFit) and len(multi) == 5
+    for target in multi:
+        alone = scalelaw.fit("power", frame.dropna(subset=[target]), y=target)
+        batched = multi[target]
+        assert batched.objective == pytest.approx(alone.objective, rel=1e-9)
+        np.testing.assert_allclose(batched.values, alone.values, rtol=1e-6)
+        assert batched.n_points == alone.n_points and batched.data_hash == alone.data_hash
+        assert batched.status.flags() == alone.status.flags()
+
+
+def test_a_missing_value_drops_that_row_for_its_target_only():
+    multi = scalelaw.fit("power", _tasks(4), y=["task0", "task1", "task3"])
+    assert [multi[t].n_points for t in multi] == [14, 12, 13]
+    assert multi["task1"].data.frame().shape[0] == 12
+    assert any("without 'task1'" in note for note in multi["task1"].notes)
+    frame = multi.to_frame()
+    assert frame.columns.tolist() == ["target", "n_points", "objective", "ok", "flags", "E", "A", "alpha"]
+    assert frame["n_points"].tolist() == [14, 12, 13]
+    assert json.loads(json.dumps(multi.to_dict(), allow_nan=False))["n_targets"] == 3
+    assert multi.params_frame().loc["task1"].tolist() == list(multi["task1"].values)
+    with pytest.raises(KeyError, match="fitted: task0, task1, task3"):
+        multi["task2"]
+
+
+def test_expression_laws_and_law_options_fit_many_targets():
+    frame = _tasks(2)
+    multi = scalelaw.fit(scalelaw.Law.from_expression("E + A*params**-alpha"), frame, y=["task0", "task1"])
+    assert multi.law.inputs == ("params",) and multi["task0"].status.converged
+    by_params = scalelaw.fit("power", frame, y=["task0", "task1"], law_options={"x": "params"})
+    assert by_params["task1"].objective == pytest.approx(multi["task1"].objective, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [
+        (["task0", "nope"], "no target column 'nope'"),
+        (["task0", "task0"], "'task0' named more than once"),
+        (["task0", "neg"], "target 'neg' has 1 non-positive value(s)"),
+        (["task0", "name"], "target 'name'"),
+        (["task0", "sparse"], "target 'sparse' has 2 row(s) with a value"),
+    ],
+)
+def test_a_bad_target_column_is_a_data_error_naming_it(y, message):
+    frame = _tasks(1).assign(neg=lambda d: d["task0"].where(d.index != 5, -1.0), name="x", sparse=np.nan)
+    frame.loc[[0, 1], "sparse"] = 1.0
+    with pytest.raises(DataError) as info:
+        scalelaw.fit("power", frame, y=y)
+    assert message in str(info.value)
+
+
+def test_one_target_laws_are_refused_with_many_targets():
+    with pytest.raises(LawError, match="law='auto'"):
+        scalelaw.fit("auto", _tasks(2), y=["task0", "task1"])
+
+
+def test_combine_keeps_the_targets_in_order():
+    frame = _tasks(3)
+    parts = [scalelaw.fit("power", frame, y=chunk) for chunk in split_chunks(["task0", "task1", "task2"], 2)]
+    whole = MultiFit.combine(parts, backend="parts")
+    assert whole.targets == ["task0", "task1", "task2"] and whole.backend == "parts"
+    assert split_chunks(list("abc"), 5) == [["a"], ["b"], ["c"]]
+
+
+def test_cli_fits_many_targets(tmp_path):
+    path = tmp_path / "tasks.csv"
+    _tasks(3).to_csv(path, index=False)
+    proc = run("fit", str(path), "--law", "power", "--y", "all-metrics")
+    assert "task2" in proc.stdout and "fitted to 3 target(s)" in proc.stdout
+    data = json.loads(run("fit", str(path), "--law", "power", "--y", "task0,task1", "--json").stdout)
+    assert [row["target"] for row in data["targets"]] == ["task0", "task1"]
+    assert [row["n_points"] for row in data["targets"]] == [14, 12]
+    bad = run("fit", str(path), "--law", "power", "--y", "task0,nope", check=False)
+    assert bad.returncode == 2 and "no target column 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run("fit", str(path), "--law", "power", "--y", "task0,task1", "--influence", check=False)
+    assert bad.returncode == 2 and "--influence" in bad.stderr
+    bad = run("fit", str(path), "--law", "power", "--y", "task0", "--ray", "auto", check=False)
+    assert bad.returncode == 2 and "--ray spreads many targets" in bad.stderr
+
+
+def test_ray_fans_targets_out_through_the_cli(tmp_path):
+    ray = pytest.importorskip("ray", reason="--ray needs Ray: pip install 'scalelaw[sweep]'")
+    from typer.testing import CliRunner
+
+    from scalelaw.cli import app
+
+    path = tmp_path / "tasks.csv"
+    _tasks(3).to_csv(path, index=False)
+    args = ["fit", str(path), "--law", "power", "--y", "all-metrics", "--json"]
+    ray.init(num_cpus=1, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    try:
+        fanned = CliRunner().invoke(app, [*args, "--ray", "auto"])  # Ray is initialized here: used as it is
+    finally:
+        ray.shutdown()
+    assert fanned.exit_code == 0, fanned.output
+    data = json.loads(fanned.stdout)
+    assert data["backend"].startswith("ray (auto)")
+    local = json.loads(run(*args).stdout)
+    assert data["targets"] == local["targets"]
+
+
+def test_the_grouped_cuts_and_merges_are_the_engines_target_by_target():
+    from scalelaw.fitting.engine import _best, _merge_duplicates
+    from scalelaw.fitting.multi import _group_best, _group_merge
+
+    rng = np.random.default_rng(3)
+    grp = np.repeat(np.arange(4), [7, 1, 12, 5])
+    f = rng.choice([1.0, 2.0, 2.0 + 1e-12, 3.0, np.inf], grp.size)  # ties, near-ties and failed starts
+    z = np.round(rng.normal(size=(grp.size, 2)), 1)  # repeated points that must merge
+    n_keep = np.array([3, 2, 4, 5])
+    order, kept = _group_best(f, grp, n_keep)
+    mult = rng.integers(1, 4, grp.size)
+    merged_mult = mult.copy()
+    keep = _group_merge(z, f, grp, merged_mult, np.ones(grp.size, dtype=bool))
+    for t in range(4):
+        rows = np.flatnonzero(grp == t)
+        assert order[kept][grp[order[kept]] == t].tolist() == rows[_best(f[rows], n_keep[t])].tolist()
+        expected_mult = mult[rows].copy()
+        assert keep[rows].tolist() == _merge_duplicates(z[rows], f[rows], expected_mult).tolist()
+        assert merged_mult[rows][keep[rows]].tolist() == expected_mult[keep[rows]].tolist()
