@@ -177,14 +177,7 @@ def fit(
     if out_path is not None:
         final.save(out_path)
     if as_json:
-        payload = final.to_dict()
-        if "uncertainty" in payload:  # the replicates are in the file; stdout gets what they are
-            payload["uncertainty"] = _uncertainty_summary(payload["uncertainty"])
-        if check is not None:
-            payload["influence"] = check.to_dict()
-        if noise is not None:
-            payload["seed_noise"] = {**noise.to_dict(), "signal_to_noise": dataclasses.asdict(snr)}
-        print_json(payload)
+        print_json(_fit_payload(final, check, noise, snr))
         return
     render_fit(final, out_path)
     if n_saved is not None:
@@ -232,6 +225,18 @@ def _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, start
         print_json(result.to_dict())
         return
     render_multi(result)
+
+
+def _fit_payload(final, check, noise, snr) -> dict[str, Any]:
+    """``fit --json``: the fit, with what the influence check and the seed noise found."""
+    payload = final.to_dict()
+    if "uncertainty" in payload:  # the replicates are in the file; stdout gets what they are
+        payload["uncertainty"] = _uncertainty_summary(payload["uncertainty"])
+    if check is not None:
+        payload["influence"] = check.to_dict()
+    if noise is not None:
+        payload["seed_noise"] = {**noise.to_dict(), "signal_to_noise": dataclasses.asdict(snr)}
+    return payload
 
 
 def _check_saved_options(n_saved: int | None, by: str | None, out_path: Path | None) -> None:
