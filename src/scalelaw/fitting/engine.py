@@ -22,12 +22,17 @@ from scalelaw.laws.law import Law
 
 # Keep one Jacobian block under this many float64 entries (about 200 MB).
 _MAX_BLOCK = 25_000_000
+# Objective-only evaluations run in blocks of about this many (start, row) entries, so that their temporaries
+# stay in cache (a 4,500-start grid on 240 rows is 1.1 million entries; one pass over it misses the cache).
+_OBJ_BLOCK = 1 << 16
 # In the final phase, look for starts that have met every this many iterations.
 _MERGE_EVERY = 8
 # Starts closer than this (relative, in the optimizer's space) are on the same path.
 _MERGE_TOL = 1e-4
 # Objectives this close (relative) are tied: rounding, not the law, tells them apart.
 _TIE_RTOL = 1e-9
+# Batches of at most this many (start, row) entries evaluate derivatives at every trial point of an LM step.
+_FUSED_MAX = 1 << 14
 # The best few distinct optima are polished once more from a fresh damping before the winner is named.
 _POLISH = 4
 
@@ -49,19 +54,25 @@ def _best(f: np.ndarray, n: int) -> np.ndarray:
 
 
 def _merge_duplicates(z: np.ndarray, f: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
-    """Mask of starts to keep: each start close to a better one is merged into it (its count added)."""
+    """Mask of starts to keep: each start close to a better one is merged into it (its count added).
+
+    Starts are visited best first; each one joins the first kept start (in the order they were kept) that
+    lies within ``_MERGE_TOL`` of it, or is kept itself. Closeness of every pair is computed at once.
+    """
     order = np.argsort(f, kind="stable")
     scale = 1.0 + np.abs(z)
+    tol = _MERGE_TOL * np.maximum(scale[:, None, :], scale[None, :, :])
+    close = np.all(np.abs(z[:, None, :] - z[None, :, :]) <= tol, axis=2).tolist()
+    finite = np.isfinite(f).tolist()
     keep = np.zeros(z.shape[0], dtype=bool)
     kept: list[int] = []
-    for i in order:
-        if not np.isfinite(f[i]):
+    for i in order.tolist():
+        if not finite[i]:
             continue
-        match = next(
-            (k for k in kept if np.all(np.abs(z[i] - z[k]) <= _MERGE_TOL * np.maximum(scale[i], scale[k]))), None
-        )
+        row = close[i]
+        match = next((k for k in kept if row[k]), None)
         if match is None:
-            kept.append(int(i))
+            kept.append(i)
             keep[i] = True
         else:
             multiplicity[match] += multiplicity[i]
@@ -88,8 +99,13 @@ class Problem:
     def n_rows(self) -> int:
         return int(self.log_y.shape[0])
 
-    def _chunks(self, n_sets: int) -> list[slice]:
-        per = max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
+    def _chunks(self, n_sets: int, block: int | None = None) -> list[slice]:
+        """Slices of at most ``block`` (start, row) entries (default: Jacobian blocks of ``_MAX_BLOCK``)."""
+        per = (
+            max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
+            if block is None
+            else max(1, block // max(1, self.n_rows))
+        )
         return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
 
     def _weights(self, sets: np.ndarray | None, sl: slice) -> np.ndarray | None:
@@ -102,7 +118,7 @@ class Problem:
     def objective(self, z: np.ndarray, sets: np.ndarray | None = None) -> np.ndarray:
         """Summed loss for each row of ``z`` (internal space); ``inf`` where not finite."""
         out = np.empty(z.shape[0])
-        for sl in self._chunks(z.shape[0]):
+        for sl in self._chunks(z.shape[0], _OBJ_BLOCK):
             with np.errstate(all="ignore"):
                 log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
                 per_point = rho(log_pred - self.log_y, self.loss, self.delta)
@@ -223,7 +239,15 @@ def levenberg_marquardt(
             step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
         step = np.where(free, step, 0.0)
         z_new = np.clip(za + step, lo, hi)
-        f_new = problem.objective(z_new, None if sets is None else sets[act])
+        sets_a = None if sets is None else sets[act]
+        # Small batches cost mostly per-call overhead: derivatives at every trial point in one pass beat an
+        # objective pass followed by a second pass at the accepted points. Large batches are arithmetic-bound
+        # and pay for derivatives only where the step is accepted. Both give the same numbers.
+        fused = act.size * problem.n_rows <= _FUSED_MAX
+        if fused:
+            f_new, g_new, H_new = problem.objective_grad_hess(z_new, sets_a)
+        else:
+            f_new = problem.objective(z_new, sets_a)
         accept = f_new < fa
         n_iter[act] += 1
         rel_gain = np.where(accept, (fa - f_new) / np.maximum(fa, 1e-300), 0.0)
@@ -231,8 +255,11 @@ def levenberg_marquardt(
         acc_idx = act[accept]
         if acc_idx.size:
             z[acc_idx] = z_new[accept]
-            f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
-            f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
+            if fused:
+                f[acc_idx], g[acc_idx], H[acc_idx] = f_new[accept], g_new[accept], H_new[accept]
+            else:
+                f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
+                f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
         stalled = lam[act] > 1e10
         tiny_gain = accept & (rel_gain <= ftol)
         stop = grad_small | stalled | tiny_gain
