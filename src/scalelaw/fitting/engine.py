@@ -33,6 +33,10 @@ _MERGE_TOL = 1e-4
 _TIE_RTOL = 1e-9
 # Batches of at most this many (start, row) entries evaluate derivatives at every trial point of an LM step.
 _FUSED_MAX = 1 << 14
+# Final phase: a start more than this (relative) worse than a converged one ...
+_LOSER_GAP = 1e-2
+# ... that would need more than this many rounds of _MERGE_EVERY steps at its last round's pace to reach it stops.
+_LOSER_PACE = 10.0
 # The best few distinct optima are polished once more from a fresh damping before the winner is named.
 _POLISH = 4
 
@@ -326,24 +330,37 @@ def multistart(
     # better one carries on and counts for both), so the end costs one path per distinct optimum.
     multiplicity = np.ones(idx.size, dtype=int)
     conv = np.zeros(idx.size, dtype=bool)
+    # Starts left behind: once some start has converged, a start still more than _LOSER_GAP worse that would need
+    # more than _LOSER_PACE further rounds at its last round's pace even to reach it stops where it is.
+    behind = np.zeros(idx.size, dtype=bool)
     lam = np.full(idx.size, 1e-3)
     f = problem.objective(z)
     remaining = max_iter
-    while remaining > 0 and not conv.all():
-        todo = np.flatnonzero(~conv)
+    while remaining > 0 and not (conv | behind).all():
+        todo = np.flatnonzero(~(conv | behind))
         step = min(_MERGE_EVERY, remaining)
         lam_t = np.empty(todo.size)
+        f_before = f[todo]
         z_t, f_t, conv_t, it = levenberg_marquardt(
             problem, z[todo], max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
         )
         z[todo], f[todo], conv[todo], lam[todo] = z_t, f_t, conv_t, lam_t
         used[todo] += it
         remaining -= step
+        if conv.any():
+            f_conv = np.min(f[conv])
+            with np.errstate(invalid="ignore"):
+                gap = (f_t - f_conv) / abs(f_conv)
+                pace = (f_before - f_t) / np.abs(f_t)
+            behind[todo] = ~conv_t & (gap > _LOSER_GAP) & (gap > _LOSER_PACE * pace)
         keep_mask = _merge_duplicates(z, f, multiplicity)
-        z, f, conv, used, idx, multiplicity, lam = (a[keep_mask] for a in (z, f, conv, used, idx, multiplicity, lam))
+        z, f, conv, behind, used, idx, multiplicity, lam = (
+            a[keep_mask] for a in (z, f, conv, behind, used, idx, multiplicity, lam)
+        )
     # Polish: a final phase can stop early on a near-L1 objective (a tiny gain or a stalled damping), so
     # the best few distinct optima restart from a fresh damping; the winner is then chosen among them.
-    top = np.argsort(f, kind="stable")[:_POLISH]
+    # Starts left behind are not polished: they were stopped because they could not catch up.
+    top = np.argsort(np.where(behind, np.inf, f), kind="stable")[: min(_POLISH, int(np.sum(~behind)))]
     z_p, f_p, conv_p, it = levenberg_marquardt(problem, z[top], max_iter=max_iter, ftol=ftol)
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]
