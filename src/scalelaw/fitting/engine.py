@@ -22,6 +22,9 @@ from scalelaw.laws.law import Law
 
 # Keep one Jacobian block under this many float64 entries (about 200 MB).
 _MAX_BLOCK = 25_000_000
+# Derivatives run in blocks of about this many (start, row) entries (times n_params for the Jacobian), for the
+# same reason.
+_JAC_BLOCK = 1 << 14
 # Objective-only evaluations run in blocks of about this many (start, row) entries, so that their temporaries
 # stay in cache (a 4,500-start grid on 240 rows is 1.1 million entries; one pass over it misses the cache).
 _OBJ_BLOCK = 1 << 16
@@ -33,8 +36,8 @@ _MERGE_TOL = 1e-4
 _TIE_RTOL = 1e-9
 # Batches of at most this many (start, row) entries evaluate derivatives at every trial point of an LM step.
 _FUSED_MAX = 1 << 14
-# Final phase: a start more than this (relative) worse than a converged one ...
-_LOSER_GAP = 1e-2
+# Final phase: a start more than this (relative) worse than a converged one (twice its objective) ...
+_LOSER_GAP = 1.0
 # ... that would need more than this many rounds of _MERGE_EVERY steps at its last round's pace to reach it stops.
 _LOSER_PACE = 10.0
 # The best few distinct optima are polished once more from a fresh damping before the winner is named.
@@ -141,7 +144,7 @@ class Problem:
         f = np.empty(n_sets)
         g = np.empty((n_sets, n_par))
         H = np.empty((n_sets, n_par, n_par))
-        for sl in self._chunks(n_sets):
+        for sl in self._chunks(n_sets, _JAC_BLOCK):
             with np.errstate(all="ignore"):
                 theta = self.law.from_internal(z[sl])
                 log_pred, J = self.law.internal_jacobian(theta, self.X)
