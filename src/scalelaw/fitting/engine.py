@@ -203,12 +203,16 @@ def levenberg_marquardt(
     sets: np.ndarray | None = None,
     frozen: np.ndarray | None = None,
     lam_out: np.ndarray | None = None,
+    derivs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    derivs_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run batched, bounded Levenberg-Marquardt from every row of ``z0``.
 
     ``sets`` gives each start's row of per-set weights (see :class:`Problem`); ``frozen`` (same shape
     as ``z0``) marks coordinates held at their start value (profile likelihood). ``lam0`` may give each
-    start's initial damping and ``lam_out`` receives the final ones, so a search can resume.
+    start's initial damping and ``lam_out`` receives the final ones, so a search can resume; ``derivs``
+    may give the objective, gradient and Hessian at ``z0`` (which must then lie inside the bounds) as an
+    earlier call left them in ``derivs_out``, so resuming does not evaluate them again.
 
     Returns final ``z``, objective, converged flags and iterations used, per start.
     """
@@ -216,7 +220,10 @@ def levenberg_marquardt(
     z = np.clip(np.array(z0, dtype=np.float64), lo, hi)
     n_sets, n_par = z.shape
     sets = None if sets is None else np.asarray(sets)
-    f, g, H = problem.objective_grad_hess(z, sets)
+    if derivs is None:
+        f, g, H = problem.objective_grad_hess(z, sets)
+    else:
+        f, g, H = (np.array(a, dtype=np.float64) for a in derivs)
     lam = np.broadcast_to(np.asarray(lam0, dtype=np.float64), (n_sets,)).copy()
     done = ~np.isfinite(f)
     converged = np.zeros(n_sets, dtype=bool)
@@ -233,18 +240,23 @@ def levenberg_marquardt(
         pinned = ((za <= lo + tol_bound) & (ga > 0)) | ((za >= hi - tol_bound_hi) & (ga < 0))
         if frozen is not None:
             pinned |= frozen[act]
-        gp = np.where(pinned, 0.0, ga)
+        # Mostly nothing is pinned: the masking below is then skipped (it would change no number).
+        any_pinned = bool(pinned.any())
+        gp = np.where(pinned, 0.0, ga) if any_pinned else ga
         grad_small = np.max(np.abs(gp), axis=1) <= gtol * (1.0 + fa)
         free = ~pinned
-        Hm = Ha * (free[:, :, None] & free[:, None, :])
+        Hm = Ha * (free[:, :, None] & free[:, None, :]) if any_pinned else Ha
         diag = np.diagonal(Hm, axis1=1, axis2=2)
         scale = np.maximum(diag, 1e-12 * (1.0 + diag.max(axis=1, keepdims=True)))
-        A = Hm + (la[:, None] * scale)[:, :, None] * eye + (~free)[:, :, None] * eye
+        A = Hm + (la[:, None] * scale)[:, :, None] * eye
+        if any_pinned:
+            A += pinned[:, :, None] * eye
         try:
             step = -np.linalg.solve(A, gp[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
             step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
-        step = np.where(free, step, 0.0)
+        if any_pinned:
+            step = np.where(free, step, 0.0)
         z_new = np.clip(za + step, lo, hi)
         sets_a = None if sets is None else sets[act]
         # Small batches cost mostly per-call overhead: derivatives at every trial point in one pass beat an
@@ -274,6 +286,8 @@ def levenberg_marquardt(
         done[act[stop]] = True
     if lam_out is not None:
         lam_out[:] = lam
+    if derivs_out is not None:
+        derivs_out[:] = [f, g, H]
     return z, f, converged, n_iter
 
 
@@ -322,13 +336,18 @@ def multistart(
     idx = idx[order]
     z = z[idx]
     used = np.zeros(idx.size, dtype=int)
+    # Objective, gradient and Hessian where each start stands, carried from one call to the next.
+    fgh: list[np.ndarray] = []
     while idx.size > keep:
-        z, f, _, it = levenberg_marquardt(problem, z, max_iter=rounds_iter, ftol=ftol)
+        z, f, _, it = levenberg_marquardt(
+            problem, z, max_iter=rounds_iter, ftol=ftol, derivs=tuple(fgh) if fgh else None, derivs_out=fgh
+        )
         used += it
         order = _best(f, max(keep, idx.size // prune))
         if order.size >= idx.size:
             break  # everything left is tied: no cut is possible without choosing by order
         idx, z, used = idx[order], z[order], used[order]
+        fgh = [a[order] for a in fgh]
     # Survivors often share a basin: every few steps, starts that have come together are merged (the
     # better one carries on and counts for both), so the end costs one path per distinct optimum.
     multiplicity = np.ones(idx.size, dtype=int)
@@ -337,17 +356,28 @@ def multistart(
     # more than _LOSER_PACE further rounds at its last round's pace even to reach it stops where it is.
     behind = np.zeros(idx.size, dtype=bool)
     lam = np.full(idx.size, 1e-3)
-    f = problem.objective(z)
+    if not fgh:
+        fgh = list(problem.objective_grad_hess(z))
+    f, g, H = fgh
     remaining = max_iter
     while remaining > 0 and not (conv | behind).all():
         todo = np.flatnonzero(~(conv | behind))
         step = min(_MERGE_EVERY, remaining)
         lam_t = np.empty(todo.size)
         f_before = f[todo]
+        fgh_t: list[np.ndarray] = []
         z_t, f_t, conv_t, it = levenberg_marquardt(
-            problem, z[todo], max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
+            problem,
+            z[todo],
+            max_iter=step,
+            ftol=ftol,
+            lam0=lam[todo],
+            lam_out=lam_t,
+            derivs=(f[todo], g[todo], H[todo]),
+            derivs_out=fgh_t,
         )
         z[todo], f[todo], conv[todo], lam[todo] = z_t, f_t, conv_t, lam_t
+        g[todo], H[todo] = fgh_t[1], fgh_t[2]
         used[todo] += it
         remaining -= step
         if conv.any():
@@ -357,14 +387,16 @@ def multistart(
                 pace = (f_before - f_t) / np.abs(f_t)
             behind[todo] = ~conv_t & (gap > _LOSER_GAP) & (gap > _LOSER_PACE * pace)
         keep_mask = _merge_duplicates(z, f, multiplicity)
-        z, f, conv, behind, used, idx, multiplicity, lam = (
-            a[keep_mask] for a in (z, f, conv, behind, used, idx, multiplicity, lam)
+        z, f, g, H, conv, behind, used, idx, multiplicity, lam = (
+            a[keep_mask] for a in (z, f, g, H, conv, behind, used, idx, multiplicity, lam)
         )
     # Polish: a final phase can stop early on a near-L1 objective (a tiny gain or a stalled damping), so
     # the best few distinct optima restart from a fresh damping; the winner is then chosen among them.
     # Starts left behind are not polished: they were stopped because they could not catch up.
     top = np.argsort(np.where(behind, np.inf, f), kind="stable")[: min(_POLISH, int(np.sum(~behind)))]
-    z_p, f_p, conv_p, it = levenberg_marquardt(problem, z[top], max_iter=max_iter, ftol=ftol)
+    z_p, f_p, conv_p, it = levenberg_marquardt(
+        problem, z[top], max_iter=max_iter, ftol=ftol, derivs=(f[top], g[top], H[top])
+    )
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]
     conv[top] |= conv_p
