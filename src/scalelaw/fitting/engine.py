@@ -27,7 +27,7 @@ _MAX_BLOCK = 25_000_000
 _JAC_BLOCK = 1 << 14
 # Objective-only evaluations run in blocks of about this many (start, row) entries, so that their temporaries
 # stay in cache (a 4,500-start grid on 240 rows is 1.1 million entries; one pass over it misses the cache).
-_OBJ_BLOCK = 1 << 16
+_OBJ_BLOCK = 1 << 14
 # In the final phase, look for starts that have met every this many iterations.
 _MERGE_EVERY = 8
 # Starts closer than this (relative, in the optimizer's space) are on the same path.
