@@ -306,7 +306,8 @@ def multistart(
 
     Successive pruning: the best ``1/first_cut`` of the starts by their own objective (a grid search),
     but at least ``first_cut_floor`` of them, take ``rounds_iter`` steps; the best ``1/prune`` of those
-    continue; this repeats until at most ``keep`` starts remain, which run to convergence. With
+    continue; this repeats until at most ``keep`` starts remain, which run to convergence (a start more than
+    twice as bad as a converged one that could not reach it in ten more rounds at its pace is left behind). With
     ``keep >= n_starts`` every start runs to convergence. On 30 hard and real datasets
     (``benchmarks/fit_speed.py``) a first cut of 1/64 still found the best optimum every time; 1/8 leaves
     a wide margin. Grids of at most ``first_cut_floor`` starts are not cut: on 8-9 point envelopes of
