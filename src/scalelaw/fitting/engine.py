@@ -22,12 +22,24 @@ from scalelaw.laws.law import Law
 
 # Keep one Jacobian block under this many float64 entries (about 200 MB).
 _MAX_BLOCK = 25_000_000
+# Derivatives run in blocks of about this many (start, row) entries (times n_params for the Jacobian), for the
+# same reason.
+_JAC_BLOCK = 1 << 14
+# Objective-only evaluations run in blocks of about this many (start, row) entries, so that their temporaries
+# stay in cache (a 4,500-start grid on 240 rows is 1.1 million entries; one pass over it misses the cache).
+_OBJ_BLOCK = 1 << 14
 # In the final phase, look for starts that have met every this many iterations.
 _MERGE_EVERY = 8
 # Starts closer than this (relative, in the optimizer's space) are on the same path.
 _MERGE_TOL = 1e-4
 # Objectives this close (relative) are tied: rounding, not the law, tells them apart.
 _TIE_RTOL = 1e-9
+# Batches of at most this many (start, row) entries evaluate derivatives at every trial point of an LM step.
+_FUSED_MAX = 1 << 14
+# Final phase: a start more than this (relative) worse than a converged one (twice its objective) ...
+_LOSER_GAP = 1.0
+# ... that would need more than this many rounds of _MERGE_EVERY steps at its last round's pace to reach it stops.
+_LOSER_PACE = 10.0
 # The best few distinct optima are polished once more from a fresh damping before the winner is named.
 _POLISH = 4
 
@@ -49,19 +61,25 @@ def _best(f: np.ndarray, n: int) -> np.ndarray:
 
 
 def _merge_duplicates(z: np.ndarray, f: np.ndarray, multiplicity: np.ndarray) -> np.ndarray:
-    """Mask of starts to keep: each start close to a better one is merged into it (its count added)."""
+    """Mask of starts to keep: each start close to a better one is merged into it (its count added).
+
+    Starts are visited best first; each one joins the first kept start (in the order they were kept) that
+    lies within ``_MERGE_TOL`` of it, or is kept itself. Closeness of every pair is computed at once.
+    """
     order = np.argsort(f, kind="stable")
     scale = 1.0 + np.abs(z)
+    tol = _MERGE_TOL * np.maximum(scale[:, None, :], scale[None, :, :])
+    close = np.all(np.abs(z[:, None, :] - z[None, :, :]) <= tol, axis=2).tolist()
+    finite = np.isfinite(f).tolist()
     keep = np.zeros(z.shape[0], dtype=bool)
     kept: list[int] = []
-    for i in order:
-        if not np.isfinite(f[i]):
+    for i in order.tolist():
+        if not finite[i]:
             continue
-        match = next(
-            (k for k in kept if np.all(np.abs(z[i] - z[k]) <= _MERGE_TOL * np.maximum(scale[i], scale[k]))), None
-        )
+        row = close[i]
+        match = next((k for k in kept if row[k]), None)
         if match is None:
-            kept.append(int(i))
+            kept.append(i)
             keep[i] = True
         else:
             multiplicity[match] += multiplicity[i]
@@ -91,8 +109,13 @@ class Problem:
     def n_rows(self) -> int:
         return int(self.log_y.shape[0])
 
-    def _chunks(self, n_sets: int) -> list[slice]:
-        per = max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
+    def _chunks(self, n_sets: int, block: int | None = None) -> list[slice]:
+        """Slices of at most ``block`` (start, row) entries (default: Jacobian blocks of ``_MAX_BLOCK``)."""
+        per = (
+            max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
+            if block is None
+            else max(1, block // max(1, self.n_rows))
+        )
         return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
 
     def _weights(self, sets: np.ndarray | None, sl: slice) -> np.ndarray | None:
@@ -105,7 +128,7 @@ class Problem:
     def objective(self, z: np.ndarray, sets: np.ndarray | None = None) -> np.ndarray:
         """Summed loss for each row of ``z`` (internal space); ``inf`` where not finite."""
         out = np.empty(z.shape[0])
-        for sl in self._chunks(z.shape[0]):
+        for sl in self._chunks(z.shape[0], _OBJ_BLOCK):
             with np.errstate(all="ignore"):
                 log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
                 per_point = rho(log_pred - self.log_y, self.loss, self.delta)
@@ -124,7 +147,7 @@ class Problem:
         f = np.empty(n_sets)
         g = np.empty((n_sets, n_par))
         H = np.empty((n_sets, n_par, n_par))
-        for sl in self._chunks(n_sets):
+        for sl in self._chunks(n_sets, _JAC_BLOCK):
             with np.errstate(all="ignore"):
                 theta = self.law.from_internal(z[sl])
                 log_pred, J = self.law.internal_jacobian(theta, self.X)
@@ -183,12 +206,16 @@ def levenberg_marquardt(
     sets: np.ndarray | None = None,
     frozen: np.ndarray | None = None,
     lam_out: np.ndarray | None = None,
+    derivs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    derivs_out: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run batched, bounded Levenberg-Marquardt from every row of ``z0``.
 
     ``sets`` gives each start's row of per-set weights (see :class:`Problem`); ``frozen`` (same shape
     as ``z0``) marks coordinates held at their start value (profile likelihood). ``lam0`` may give each
-    start's initial damping and ``lam_out`` receives the final ones, so a search can resume.
+    start's initial damping and ``lam_out`` receives the final ones, so a search can resume; ``derivs``
+    may give the objective, gradient and Hessian at ``z0`` (which must then lie inside the bounds) as an
+    earlier call left them in ``derivs_out``, so resuming does not evaluate them again.
 
     Returns final ``z``, objective, converged flags and iterations used, per start.
     """
@@ -196,7 +223,10 @@ def levenberg_marquardt(
     z = np.clip(np.array(z0, dtype=np.float64), lo, hi)
     n_sets, n_par = z.shape
     sets = None if sets is None else np.asarray(sets)
-    f, g, H = problem.objective_grad_hess(z, sets)
+    if derivs is None:
+        f, g, H = problem.objective_grad_hess(z, sets)
+    else:
+        f, g, H = (np.array(a, dtype=np.float64) for a in derivs)
     lam = np.broadcast_to(np.asarray(lam0, dtype=np.float64), (n_sets,)).copy()
     done = ~np.isfinite(f)
     converged = np.zeros(n_sets, dtype=bool)
@@ -213,20 +243,33 @@ def levenberg_marquardt(
         pinned = ((za <= lo + tol_bound) & (ga > 0)) | ((za >= hi - tol_bound_hi) & (ga < 0))
         if frozen is not None:
             pinned |= frozen[act]
-        gp = np.where(pinned, 0.0, ga)
+        # Mostly nothing is pinned: the masking below is then skipped (it would change no number).
+        any_pinned = bool(pinned.any())
+        gp = np.where(pinned, 0.0, ga) if any_pinned else ga
         grad_small = np.max(np.abs(gp), axis=1) <= gtol * (1.0 + fa)
         free = ~pinned
-        Hm = Ha * (free[:, :, None] & free[:, None, :])
+        Hm = Ha * (free[:, :, None] & free[:, None, :]) if any_pinned else Ha
         diag = np.diagonal(Hm, axis1=1, axis2=2)
         scale = np.maximum(diag, 1e-12 * (1.0 + diag.max(axis=1, keepdims=True)))
-        A = Hm + (la[:, None] * scale)[:, :, None] * eye + (~free)[:, :, None] * eye
+        A = Hm + (la[:, None] * scale)[:, :, None] * eye
+        if any_pinned:
+            A += pinned[:, :, None] * eye
         try:
             step = -np.linalg.solve(A, gp[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
             step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
-        step = np.where(free, step, 0.0)
+        if any_pinned:
+            step = np.where(free, step, 0.0)
         z_new = np.clip(za + step, lo, hi)
-        f_new = problem.objective(z_new, None if sets is None else sets[act])
+        sets_a = None if sets is None else sets[act]
+        # Small batches cost mostly per-call overhead: derivatives at every trial point in one pass beat an
+        # objective pass followed by a second pass at the accepted points. Large batches are arithmetic-bound
+        # and pay for derivatives only where the step is accepted. Both give the same numbers.
+        fused = act.size * problem.n_rows <= _FUSED_MAX
+        if fused:
+            f_new, g_new, H_new = problem.objective_grad_hess(z_new, sets_a)
+        else:
+            f_new = problem.objective(z_new, sets_a)
         accept = f_new < fa
         n_iter[act] += 1
         rel_gain = np.where(accept, (fa - f_new) / np.maximum(fa, 1e-300), 0.0)
@@ -234,8 +277,11 @@ def levenberg_marquardt(
         acc_idx = act[accept]
         if acc_idx.size:
             z[acc_idx] = z_new[accept]
-            f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
-            f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
+            if fused:
+                f[acc_idx], g[acc_idx], H[acc_idx] = f_new[accept], g_new[accept], H_new[accept]
+            else:
+                f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
+                f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
         stalled = lam[act] > 1e10
         tiny_gain = accept & (rel_gain <= ftol)
         stop = grad_small | stalled | tiny_gain
@@ -243,6 +289,8 @@ def levenberg_marquardt(
         done[act[stop]] = True
     if lam_out is not None:
         lam_out[:] = lam
+    if derivs_out is not None:
+        derivs_out[:] = [f, g, H]
     return z, f, converged, n_iter
 
 
@@ -261,7 +309,8 @@ def multistart(
 
     Successive pruning: the best ``1/first_cut`` of the starts by their own objective (a grid search),
     but at least ``first_cut_floor`` of them, take ``rounds_iter`` steps; the best ``1/prune`` of those
-    continue; this repeats until at most ``keep`` starts remain, which run to convergence. With
+    continue; this repeats until at most ``keep`` starts remain, which run to convergence (a start more than
+    twice as bad as a converged one that could not reach it in ten more rounds at its pace is left behind). With
     ``keep >= n_starts`` every start runs to convergence. On 30 hard and real datasets
     (``benchmarks/fit_speed.py``) a first cut of 1/64 still found the best optimum every time; 1/8 leaves
     a wide margin. Grids of at most ``first_cut_floor`` starts are not cut: on 8-9 point envelopes of
@@ -291,36 +340,67 @@ def multistart(
     idx = idx[order]
     z = z[idx]
     used = np.zeros(idx.size, dtype=int)
+    # Objective, gradient and Hessian where each start stands, carried from one call to the next.
+    fgh: list[np.ndarray] = []
     while idx.size > keep:
-        z, f, _, it = levenberg_marquardt(problem, z, max_iter=rounds_iter, ftol=ftol)
+        z, f, _, it = levenberg_marquardt(
+            problem, z, max_iter=rounds_iter, ftol=ftol, derivs=tuple(fgh) if fgh else None, derivs_out=fgh
+        )
         used += it
         order = _best(f, max(keep, idx.size // prune))
         if order.size >= idx.size:
             break  # everything left is tied: no cut is possible without choosing by order
         idx, z, used = idx[order], z[order], used[order]
+        fgh = [a[order] for a in fgh]
     # Survivors often share a basin: every few steps, starts that have come together are merged (the
     # better one carries on and counts for both), so the end costs one path per distinct optimum.
     multiplicity = np.ones(idx.size, dtype=int)
     conv = np.zeros(idx.size, dtype=bool)
+    # Starts left behind: once some start has converged, a start still more than _LOSER_GAP worse that would need
+    # more than _LOSER_PACE further rounds at its last round's pace even to reach it stops where it is.
+    behind = np.zeros(idx.size, dtype=bool)
     lam = np.full(idx.size, 1e-3)
-    f = problem.objective(z)
+    if not fgh:
+        fgh = list(problem.objective_grad_hess(z))
+    f, g, H = fgh
     remaining = max_iter
-    while remaining > 0 and not conv.all():
-        todo = np.flatnonzero(~conv)
+    while remaining > 0 and not (conv | behind).all():
+        todo = np.flatnonzero(~(conv | behind))
         step = min(_MERGE_EVERY, remaining)
         lam_t = np.empty(todo.size)
+        f_before = f[todo]
+        fgh_t: list[np.ndarray] = []
         z_t, f_t, conv_t, it = levenberg_marquardt(
-            problem, z[todo], max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
+            problem,
+            z[todo],
+            max_iter=step,
+            ftol=ftol,
+            lam0=lam[todo],
+            lam_out=lam_t,
+            derivs=(f[todo], g[todo], H[todo]),
+            derivs_out=fgh_t,
         )
         z[todo], f[todo], conv[todo], lam[todo] = z_t, f_t, conv_t, lam_t
+        g[todo], H[todo] = fgh_t[1], fgh_t[2]
         used[todo] += it
         remaining -= step
+        if conv.any():
+            f_conv = np.min(f[conv])
+            with np.errstate(invalid="ignore"):
+                gap = (f_t - f_conv) / abs(f_conv)
+                pace = (f_before - f_t) / np.abs(f_t)
+            behind[todo] = ~conv_t & (gap > _LOSER_GAP) & (gap > _LOSER_PACE * pace)
         keep_mask = _merge_duplicates(z, f, multiplicity)
-        z, f, conv, used, idx, multiplicity, lam = (a[keep_mask] for a in (z, f, conv, used, idx, multiplicity, lam))
+        z, f, g, H, conv, behind, used, idx, multiplicity, lam = (
+            a[keep_mask] for a in (z, f, g, H, conv, behind, used, idx, multiplicity, lam)
+        )
     # Polish: a final phase can stop early on a near-L1 objective (a tiny gain or a stalled damping), so
     # the best few distinct optima restart from a fresh damping; the winner is then chosen among them.
-    top = np.argsort(f, kind="stable")[:_POLISH]
-    z_p, f_p, conv_p, it = levenberg_marquardt(problem, z[top], max_iter=max_iter, ftol=ftol)
+    # Starts left behind are not polished: they were stopped because they could not catch up.
+    top = np.argsort(np.where(behind, np.inf, f), kind="stable")[: min(_POLISH, int(np.sum(~behind)))]
+    z_p, f_p, conv_p, it = levenberg_marquardt(
+        problem, z[top], max_iter=max_iter, ftol=ftol, derivs=(f[top], g[top], H[top])
+    )
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]
     conv[top] |= conv_p

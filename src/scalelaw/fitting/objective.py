@@ -29,11 +29,15 @@ def rho_psi_weight(
     """
     if loss == "squared":
         return 0.5 * r * r, r, np.ones_like(r)
+    # With m = min(|r|, delta): rho = m (|r| - m/2), psi = sign(r) m, weight = delta / max(|r|, delta). Inside,
+    # |r| - |r|/2 is exact, so rho is bit for bit r^2/2 there; outside it is delta (|r| - delta/2) as written.
     abs_r = np.abs(r)
-    inside = abs_r <= delta
-    rho = np.where(inside, 0.5 * r * r, delta * (abs_r - 0.5 * delta))
-    psi = np.clip(r, -delta, delta)
-    weight = np.divide(delta * outer, abs_r, out=np.ones_like(abs_r), where=~inside)
+    m = np.minimum(abs_r, delta)
+    rho = m * (abs_r - 0.5 * m)
+    psi = np.copysign(m, r)
+    weight = delta / np.maximum(abs_r, delta)
+    if outer != 1.0:  # only bootstrap refits scale the outer curvature; ordinary fits skip this pass
+        weight = np.where(abs_r > delta, outer * weight, weight)
     return rho, psi, weight
 
 
@@ -42,7 +46,8 @@ def rho(r: np.ndarray, loss: LossName = "huber", delta: float = 1e-3) -> np.ndar
     if loss == "squared":
         return 0.5 * r * r
     abs_r = np.abs(r)
-    return np.where(abs_r <= delta, 0.5 * r * r, delta * (abs_r - 0.5 * delta))
+    m = np.minimum(abs_r, delta)
+    return m * (abs_r - 0.5 * m)
 
 
 def objective(

@@ -510,9 +510,11 @@ def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tupl
         for e in expd[1:]:
             total = total + e
         lse = np.log(total)
-    # Subnormal totals have lost precision: redo them too.
-    bad = ~np.isfinite(lse) | (total < np.finfo(np.float64).tiny)
-    if bad.any():
+    # Subnormal totals have lost precision: redo them too. Two reductions tell whether any entry needs it
+    # (a NaN fails the first test, an infinity the second); only then is the entry-wise mask built.
+    tiny = np.finfo(np.float64).tiny
+    if not (total.size == 0 or (total.min() >= tiny and np.isfinite(lse.sum()))):
+        bad = ~np.isfinite(lse) | (total < tiny)
         stacked = np.stack(np.broadcast_arrays(*terms))
         top = np.max(stacked, axis=0)
         top = np.where(np.isfinite(top), top, 0.0)
