@@ -114,8 +114,8 @@ class Problem:
     #: set picks its row of weights through ``sets`` (one bootstrap replicate per row, say), or
     #: :class:`GroupWeights` holding the latter as counts per group of rows.
     weights: np.ndarray | GroupWeights | None = None
-    #: Rows per slice of a long table (tests force tiny slices to check that chunking is exact).
-    row_chunk: int = _ROW_CHUNK
+    #: Rows per slice of a long table (default ``_ROW_CHUNK``; tiny slices check that chunking is exact).
+    row_chunk: int | None = None
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.law.internal_bounds()
@@ -127,7 +127,8 @@ class Problem:
     def _blocks(self, n_sets: int) -> tuple[list[slice], list[slice]]:
         """Slices of parameter sets and of rows: every (sets x parameters x rows) block stays under _MAX_BLOCK."""
         n_rows = self.n_rows
-        step = n_rows if n_rows <= self.row_chunk else max(1, self.row_chunk)
+        chunk = _ROW_CHUNK if self.row_chunk is None else self.row_chunk
+        step = n_rows if n_rows <= chunk else max(1, chunk)
         rows = [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)] or [slice(0, 0)]
         per = max(1, _MAX_BLOCK // max(1, step * self.law.n_params))
         return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)], rows

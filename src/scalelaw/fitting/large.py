@@ -41,11 +41,13 @@ def search(
     keep: int = 32,
     max_iter: int = 300,
     ftol: float = 1e-12,
-    screen_rows: int = SCREEN_ROWS,
+    screen_rows: int | None = None,
     finish: int = FINISH,
 ) -> BatchResult:
     """:func:`~scalelaw.fitting.engine.multistart` on tables of at most ``screen_rows`` rows; on longer ones,
-    screen on a subsample and finish the best ``finish`` distinct optima on every row (module docstring)."""
+    screen on a subsample and finish the best ``finish`` distinct optima on every row (module docstring).
+    ``screen_rows`` defaults to :data:`SCREEN_ROWS`."""
+    screen_rows = SCREEN_ROWS if screen_rows is None else screen_rows
     if problem.n_rows <= screen_rows:
         return multistart(problem, starts, keep=keep, max_iter=max_iter, ftol=ftol)
     screen = multistart(subsample(problem, screen_rows), starts, keep=keep, max_iter=max_iter, ftol=ftol)
