@@ -67,7 +67,7 @@ def child(args: argparse.Namespace) -> None:
     import scalelaw
     from scalelaw.trust.bootstrap import bootstrap
 
-    table = make_table(args.rows, seed=args.seed)
+    table = make_table(args.rows[0], seed=args.seed)
     rss_table = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     result = scalelaw.fit("chinchilla", table)
