@@ -16,6 +16,7 @@ Usage::
 
     python benchmarks/scale.py                                  # fit at 10k, 30k, 100k, 300k, 1M rows
     python benchmarks/scale.py --rows 100000 1000000 --bootstrap 200
+    python benchmarks/scale.py --rows 1000000 --refits 10           # replicate refits only, no jackknife
     python benchmarks/scale.py --json benchmarks/results/scale.json
 """
 
@@ -90,6 +91,22 @@ def child(args: argparse.Namespace) -> None:
         out["bootstrap_ok"] = boot.n
         out["bootstrap_sd"] = dict(zip(result.law.param_names, np.std(boot.samples, axis=0).tolist(), strict=True))
         out["peak_rss_total_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if args.refits:
+        # The replicate refits alone (no jackknife): by-run counts as GroupWeights, as bootstrap() builds them.
+        from scalelaw.fitting.engine import GroupWeights
+        from scalelaw.fitting.refit import refit_weighted
+
+        groups = np.unique(result.data.run, return_inverse=True)[1]
+        n_groups = int(groups.max()) + 1
+        counts = np.random.default_rng(0).multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=args.refits)
+        t0 = time.perf_counter()
+        _, ok, conv = refit_weighted(result, GroupWeights(counts.astype(np.float64), groups))
+        seconds = time.perf_counter() - t0
+        out["refits"] = args.refits
+        out["refit_seconds"] = round(seconds, 3)
+        out["refit_seconds_each"] = round(seconds / args.refits, 3)
+        out["refits_ok_converged"] = [int(ok.sum()), int(conv.sum())]
+        out["peak_rss_total_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out["loadavg_after"] = os.getloadavg()
     print(json.dumps(out))
 
@@ -98,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 30_000, 100_000, 300_000, 1_000_000])
     parser.add_argument("--bootstrap", type=int, default=0, help="by-run bootstrap replicates after each fit")
+    parser.add_argument("--refits", type=int, default=0, help="time this many by-run replicate refits (no jackknife)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="write every figure here")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -110,7 +128,7 @@ def main() -> None:
     records = []
     for rows in args.rows:
         cmd = [sys.executable, __file__, "--child", "--rows", str(rows), "--seed", str(args.seed)]
-        cmd += ["--bootstrap", str(args.bootstrap)]
+        cmd += ["--bootstrap", str(args.bootstrap), "--refits", str(args.refits)]
         load = os.getloadavg()
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -122,6 +140,9 @@ def main() -> None:
         line = f"{rows:>9,} rows: fit {record['fit_seconds']:7.2f} s, peak RSS {record['peak_rss_fit_mb']:7.1f} MB"
         if args.bootstrap:
             line += f"; bootstrap({args.bootstrap}) {record['bootstrap_seconds']:7.2f} s"
+            line += f", peak RSS {record['peak_rss_total_mb']:7.1f} MB"
+        if args.refits:
+            line += f"; {args.refits} replicate refits {record['refit_seconds']:7.2f} s"
             line += f", peak RSS {record['peak_rss_total_mb']:7.1f} MB"
         print(line + f"  (load {load[0]:.2f})", flush=True)
     if args.json:
