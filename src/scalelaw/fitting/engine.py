@@ -20,14 +20,15 @@ import numpy as np
 from scalelaw.fitting.objective import LossName, rho, rho_psi_weight
 from scalelaw.laws.law import Law
 
-# Keep one Jacobian block under this many float64 entries (about 200 MB).
-_MAX_BLOCK = 25_000_000
-# Derivatives run in blocks of about this many (start, row) entries (times n_params for the Jacobian), for the
-# same reason.
+# Derivatives run in blocks of about this many (set, row) entries (times n_params for the Jacobian), so that
+# their temporaries stay in cache.
 _JAC_BLOCK = 1 << 14
-# Objective-only evaluations run in blocks of about this many (start, row) entries, so that their temporaries
-# stay in cache (a 4,500-start grid on 240 rows is 1.1 million entries; one pass over it misses the cache).
+# Objective-only evaluations run in blocks of about this many (set, row) entries, for the same reason (a
+# 4,500-start grid on 240 rows is 1.1 million entries; one pass over it misses the cache).
 _OBJ_BLOCK = 1 << 14
+# Longer tables are evaluated in slices of this many rows whose sums are accumulated: exact up to the order
+# of floating-point summation (shorter tables are summed in one piece), so memory does not grow with the data.
+_ROW_CHUNK = 65_536
 # In the final phase, look for starts that have met every this many iterations.
 _MERGE_EVERY = 8
 # Starts closer than this (relative, in the optimizer's space) are on the same path.
@@ -86,6 +87,35 @@ def _merge_duplicates(z: np.ndarray, f: np.ndarray, multiplicity: np.ndarray) ->
     return keep
 
 
+@dataclass(frozen=True, eq=False)
+class GroupWeights:
+    """Row weights of many parameter sets, stored as counts per group of rows (a by-run bootstrap replicate).
+
+    Row ``i`` of set ``s`` has weight ``counts[s, group[i]] * base[i]``. A (sets x rows) matrix of 200
+    replicates of a million rows would take 1.6 GB; this takes (sets x groups) and the engine builds only the
+    block of rows it is working on.
+    """
+
+    counts: np.ndarray  # (n_sets, n_groups)
+    group: np.ndarray  # (n_rows,) integer group of each row
+    base: np.ndarray | None = None  # (n_rows,) row weights every set shares
+
+    ndim = 2
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.counts.shape[0]), int(self.group.shape[0]))
+
+    def take(self, sets: np.ndarray, rows: slice) -> np.ndarray:
+        """Weights of sets ``sets`` at rows ``rows``: shape (len(sets), n_rows in the slice)."""
+        w = self.counts[sets][:, self.group[rows]]
+        return w if self.base is None else w * self.base[rows]
+
+    def dense(self) -> np.ndarray:
+        """The full (sets x rows) matrix (small problems and tests only)."""
+        return self.take(np.arange(self.counts.shape[0]), slice(None))
+
+
 @dataclass
 class Problem:
     """A law, its data and the objective: everything the optimizer needs, in its internal space."""
@@ -96,11 +126,14 @@ class Problem:
     loss: LossName = "huber"
     delta: float = 1e-3
     #: Row weights: shape (n_rows,) shared by all sets, or (n_weight_sets, n_rows) where each parameter
-    #: set picks its row of weights through ``sets`` (one bootstrap replicate per row, say).
-    weights: np.ndarray | None = None
+    #: set picks its row of weights through ``sets`` (one bootstrap replicate per row, say), or
+    #: :class:`GroupWeights` holding the latter as counts per group of rows.
+    weights: np.ndarray | GroupWeights | None = None
     #: Weight of Huber residuals beyond ``delta`` in the Gauss-Newton Hessian, relative to IRLS (see
     #: :func:`~scalelaw.fitting.objective.rho_psi_weight`); 1 for fits, less for refits that start at an optimum.
     outer_curvature: float = 1.0
+    #: Rows per slice of a long table (default ``_ROW_CHUNK``; tiny slices check that chunking is exact).
+    row_chunk: int | None = None
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.law.internal_bounds()
@@ -109,33 +142,49 @@ class Problem:
     def n_rows(self) -> int:
         return int(self.log_y.shape[0])
 
-    def _chunks(self, n_sets: int, block: int | None = None) -> list[slice]:
-        """Slices of at most ``block`` (start, row) entries (default: Jacobian blocks of ``_MAX_BLOCK``)."""
-        per = (
-            max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
-            if block is None
-            else max(1, block // max(1, self.n_rows))
-        )
-        return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
+    def _blocks(self, n_sets: int, block: int) -> tuple[list[slice], list[slice]]:
+        """Slices of parameter sets and of rows: each (sets x rows) block holds about ``block`` entries, and rows
+        are sliced only for tables longer than the row chunk."""
+        n_rows = self.n_rows
+        chunk = _ROW_CHUNK if self.row_chunk is None else self.row_chunk
+        step = n_rows if n_rows <= chunk else max(1, chunk)
+        rows = [slice(i, min(i + step, n_rows)) for i in range(0, n_rows, step)] or [slice(0, 0)]
+        per = max(1, block // max(1, step))
+        return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)], rows
 
-    def _weights(self, sets: np.ndarray | None, sl: slice) -> np.ndarray | None:
-        if self.weights is None or self.weights.ndim == 1:
-            return self.weights
+    def _inputs(self, rows: slice) -> Mapping[str, np.ndarray]:
+        """The law's inputs at a slice of rows (the whole mapping when the slice is every row)."""
+        if rows.start == 0 and rows.stop == self.n_rows:
+            return self.X
+        n = self.n_rows
+        return {k: v[rows] if np.ndim(v) >= 1 and np.shape(v)[0] == n else v for k, v in self.X.items()}
+
+    def _weights(self, sets: np.ndarray | None, sl: slice, rows: slice) -> np.ndarray | None:
+        if self.weights is None:
+            return None
+        if self.weights.ndim == 1:
+            return self.weights[rows]
         if sets is None:
             raise ValueError("per-set weights need `sets`, the weight row of every parameter set")
-        return self.weights[sets[sl]]
+        if isinstance(self.weights, GroupWeights):
+            return self.weights.take(sets[sl], rows)
+        return self.weights[sets[sl], rows]
 
     def objective(self, z: np.ndarray, sets: np.ndarray | None = None) -> np.ndarray:
         """Summed loss for each row of ``z`` (internal space); ``inf`` where not finite."""
         out = np.empty(z.shape[0])
-        for sl in self._chunks(z.shape[0], _OBJ_BLOCK):
+        set_blocks, row_blocks = self._blocks(z.shape[0], _OBJ_BLOCK)
+        for sl in set_blocks:
             with np.errstate(all="ignore"):
-                log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
-                per_point = rho(log_pred - self.log_y, self.loss, self.delta)
-                weights = self._weights(sets, sl)
-                if weights is not None:
-                    per_point = per_point * weights
-                total = per_point.sum(axis=1)
+                theta = self.law.from_internal(z[sl])
+                total = np.zeros(theta.shape[0])
+                for rows in row_blocks:
+                    log_pred, _ = self.law.log_predict_jac(theta, self._inputs(rows), jac=False)
+                    per_point = rho(log_pred - self.log_y[rows], self.loss, self.delta)
+                    weights = self._weights(sets, sl, rows)
+                    if weights is not None:
+                        per_point = per_point * weights
+                    total += per_point.sum(axis=1)
             out[sl] = np.where(np.isfinite(total), total, np.inf)
         return out
 
@@ -144,20 +193,24 @@ class Problem:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Objective, exact gradient and Gauss-Newton (IRLS) Hessian in internal space."""
         n_sets, n_par = z.shape
-        f = np.empty(n_sets)
-        g = np.empty((n_sets, n_par))
-        H = np.empty((n_sets, n_par, n_par))
-        for sl in self._chunks(n_sets, _JAC_BLOCK):
+        f = np.zeros(n_sets)
+        g = np.zeros((n_sets, n_par))
+        H = np.zeros((n_sets, n_par, n_par))
+        set_blocks, row_blocks = self._blocks(n_sets, _JAC_BLOCK)
+        for sl in set_blocks:
             with np.errstate(all="ignore"):
                 theta = self.law.from_internal(z[sl])
-                log_pred, J = self.law.internal_jacobian(theta, self.X)
-                per_point, psi, w = rho_psi_weight(log_pred - self.log_y, self.loss, self.delta, self.outer_curvature)
-                weights = self._weights(sets, sl)
-                if weights is not None:
-                    per_point, psi, w = per_point * weights, psi * weights, w * weights
-                f[sl] = per_point.sum(axis=1)
-                g[sl] = np.matmul(J, psi[:, :, None])[:, :, 0]
-                H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
+            for rows in row_blocks:
+                with np.errstate(all="ignore"):
+                    log_pred, J = self.law.internal_jacobian(theta, self._inputs(rows))
+                    residual = log_pred - self.log_y[rows]
+                    per_point, psi, w = rho_psi_weight(residual, self.loss, self.delta, self.outer_curvature)
+                    weights = self._weights(sets, sl, rows)
+                    if weights is not None:
+                        per_point, psi, w = per_point * weights, psi * weights, w * weights
+                    f[sl] += per_point.sum(axis=1)
+                    g[sl] += np.matmul(J, psi[:, :, None])[:, :, 0]
+                    H[sl] += np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
         bad = ~(np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2)))
         f[bad] = np.inf
         g[bad] = 0.0

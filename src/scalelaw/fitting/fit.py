@@ -15,7 +15,8 @@ from scalelaw.data.runs import Runs
 from scalelaw.data.schedules import load_schedules
 from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
-from scalelaw.fitting.engine import BatchResult, Problem, multistart
+from scalelaw.fitting.engine import BatchResult, Problem
+from scalelaw.fitting.large import search
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
 from scalelaw.laws.catalog import get_law
@@ -182,7 +183,7 @@ def fit(
     z_starts = _starts(law, X, y_values, starts, seed)
 
     t0 = time.perf_counter()
-    batch = multistart(problem, z_starts, keep=keep, max_iter=max_iter)
+    batch = search(problem, z_starts, keep=keep, max_iter=max_iter)  # long tables screen a subsample first
     fit_seconds = time.perf_counter() - t0
     result = finish(
         problem,

@@ -19,7 +19,7 @@ import numpy as np
 
 from scalelaw.data.schedules import load_schedules
 from scalelaw.errors import FitError, LawError
-from scalelaw.fitting.engine import Problem, levenberg_marquardt
+from scalelaw.fitting.engine import GroupWeights, Problem, levenberg_marquardt
 from scalelaw.laws.schedule_laws import schedule_law
 
 if TYPE_CHECKING:
@@ -239,8 +239,9 @@ def refit_weighted(
     ----------
     result : FitResult
         A fit that keeps its data.
-    weights : ndarray, shape (n_refits, n_rows)
-        Non-negative row weights per refit (e.g. how often each row's run was drawn).
+    weights : ndarray, shape (n_refits, n_rows), or GroupWeights
+        Non-negative row weights per refit (e.g. how often each row's run was drawn), or the same as counts per
+        group of rows (:class:`~scalelaw.fitting.engine.GroupWeights`), which keeps memory flat on long tables.
     max_iter : int
         Iteration cap of each refit.
     progress : callable, optional
@@ -265,13 +266,19 @@ def refit_weighted(
     >>> bool(ok.all() and np.allclose(same, fit.values, rtol=1e-4))
     True
     """
-    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    if not isinstance(weights, GroupWeights):
+        weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
     if result.data is None or weights.shape[1] != len(result.data):
         n_rows = "no data" if result.data is None else f"{len(result.data)} rows"
         raise FitError(f"weights must have one column per row of the fit ({n_rows}), got shape {weights.shape}")
     problem = fit_problem(result) if problem is None else problem
     z_hat = result.law.to_internal(np.array([result.values]))[0]
-    return _refit_weighted(problem, weights * base_weights(result), z_hat, max_iter, progress)
+    if isinstance(weights, GroupWeights):  # counts per group of rows: the engine maps them to rows block by block
+        base = base_weights(result) if weights.base is None else weights.base * base_weights(result)
+        weights = dataclasses.replace(weights, base=base)
+    else:
+        weights = weights * base_weights(result)
+    return _refit_weighted(problem, weights, z_hat, max_iter, progress)
 
 
 #: Weight of Huber residuals beyond ``delta`` in the Hessian of a refit's first phase, relative to IRLS
@@ -284,7 +291,7 @@ REFIT_OUTER_CURVATURE = 0.1
 
 def _refit_weighted(
     problem: Problem,
-    weights: np.ndarray,
+    weights: np.ndarray | GroupWeights,
     z_hat: np.ndarray,
     max_iter: int,
     progress: Callable[[int, int], None] | None,

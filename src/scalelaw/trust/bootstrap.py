@@ -30,6 +30,7 @@ import pandas as pd
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import ConvergenceWarning, FitError
+from scalelaw.fitting.engine import GroupWeights
 from scalelaw.fitting.refit import (
     curve_ids,
     fit_problem,
@@ -45,6 +46,13 @@ from scalelaw.laws.schedule_laws import schedule_law
 #: Fewest runs a by-run bootstrap accepts: with fewer, most replicates repeat the same few runs and
 #: percentile intervals are meaningless.
 MIN_RUNS = 8
+
+#: Jackknife work (groups x rows) beyond which a bootstrap by run (row, group) stops leaving out one group at a
+#: time: each jackknife refit then leaves out one of ``max(MAX_JACKKNIFE, JACKKNIFE_WORK // rows)`` seeded random
+#: folds of groups (a grouped, delete-d jackknife, whose acceleration estimate has the same limit as
+#: leave-one-out), so 2,000 runs of 500 checkpoints cost 100 refits, not 2,000. Smaller fits are unchanged.
+JACKKNIFE_WORK = 50_000_000
+MAX_JACKKNIFE = 100
 
 #: Default block length of ``by="block"``: this fraction of each run's rows.
 BLOCK_FRACTION = 0.1
@@ -96,7 +104,9 @@ class Bootstrap(Result):
 
     @functools.cached_property
     def jackknife(self) -> np.ndarray:
-        """Leave-one-run-out estimates, shape (n_groups, n_params), for BCa intervals only.
+        """Leave-one-run-out estimates, shape (n_groups, n_params), for BCa intervals only (leave-one-block-out
+        for ``by="block"``; on long tables with many runs, leave-one-fold-out over random folds of runs, see
+        :data:`JACKKNIFE_WORK`).
 
         Computed on first use (one refit per run, or per block), so percentile intervals never pay for
         them; refits without a finite objective are dropped.
@@ -322,8 +332,10 @@ def bootstrap(
                 "do not resample"
             )
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
-        weights = counts[:, groups].astype(np.float64)
-        jack_weights = (1.0 - np.eye(n_groups))[:, groups]  # leave-one-group-out, for BCa (refitted lazily)
+        # Each replicate is its run counts, mapped to rows block by block inside the engine: a (replicates x
+        # rows) matrix is never built, so memory stays flat however many rows and replicates.
+        weights = GroupWeights(counts.astype(np.float64), groups)
+        jack_weights = GroupWeights(*_jackknife_groups(n_groups, groups, rng))  # for BCa (refitted lazily)
     samples, ok, conv = refit_weighted(result, weights, max_iter, progress, problem=problem)
     n_unconverged = int(np.sum(ok & ~conv))
     if n_unconverged:
@@ -489,6 +501,16 @@ def _curves(result: FitResult) -> list[tuple[str, np.ndarray]]:
     ordered = run[order]
     bounds = np.r_[np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]), order.size]
     return [(str(ordered[a]), order[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def _jackknife_groups(n_groups: int, groups: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Jackknife weights as counts per group and the group of each row: leave one group out, or on long tables
+    with many groups, leave out one of a few seeded random folds of groups (see :data:`JACKKNIFE_WORK`)."""
+    folds = max(MAX_JACKKNIFE, JACKKNIFE_WORK // max(1, groups.size))
+    if n_groups * groups.size <= JACKKNIFE_WORK or n_groups <= folds:
+        return 1.0 - np.eye(n_groups), groups
+    fold = rng.permutation(n_groups) % folds  # the fold of every group, sizes differing by at most one
+    return 1.0 - np.eye(folds), fold[groups]
 
 
 def _groups(result: FitResult, by: str) -> np.ndarray:
