@@ -63,7 +63,8 @@ def test_row_chunks_are_exact_up_to_summation_order(epoch_synthetic):
 def test_fit_through_tiny_chunks_matches_the_unchunked_fit(epoch_synthetic, monkeypatch):
     plain = _fit("chinchilla", epoch_synthetic)
     monkeypatch.setattr(engine, "_ROW_CHUNK", 16)
-    monkeypatch.setattr(engine, "_MAX_BLOCK", 20_000)  # 250 sets per block: sets and rows both sliced
+    monkeypatch.setattr(engine, "_JAC_BLOCK", 4_000)  # 250 sets per block: sets and rows both sliced
+    monkeypatch.setattr(engine, "_OBJ_BLOCK", 4_000)
     chunked = _fit("chinchilla", epoch_synthetic)
     assert chunked.objective == pytest.approx(plain.objective, rel=1e-10)
     np.testing.assert_allclose(chunked.values, plain.values, rtol=1e-6)

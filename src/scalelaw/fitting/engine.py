@@ -142,7 +142,7 @@ class Problem:
     def n_rows(self) -> int:
         return int(self.log_y.shape[0])
 
-    def _blocks(self, n_sets: int, block: int) -> tuple[list[slice], list[slice]]:
+    def _blocks(self, n_sets: int, block: int = _JAC_BLOCK) -> tuple[list[slice], list[slice]]:
         """Slices of parameter sets and of rows: each (sets x rows) block holds about ``block`` entries, and rows
         are sliced only for tables longer than the row chunk."""
         n_rows = self.n_rows
