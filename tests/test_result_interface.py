@@ -257,6 +257,7 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
 
 #: Every other public frozen dataclass of the package, and why it is no result.
 NOT_RESULTS: dict[str, str] = {
+    "GroupWeights": "an input to the engine: bootstrap replicates as counts per run",
     "Parameter": "a law's parameter (laws/ have their own conformance test)",
     "TransformerConfig": "an input: a model's shape",
     "HoldoutSpec": "an input: which runs a backtest holds out",
