@@ -54,6 +54,9 @@ MIN_RUNS = 8
 JACKKNIFE_WORK = 50_000_000
 MAX_JACKKNIFE = 100
 
+#: Replicates x rows up to which the by-run weights are one matrix (32 MB); beyond, counts per run.
+DENSE_WEIGHTS = 4_000_000
+
 #: Default block length of ``by="block"``: this fraction of each run's rows.
 BLOCK_FRACTION = 0.1
 
@@ -332,9 +335,12 @@ def bootstrap(
                 "do not resample"
             )
         counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n)  # (n, n_groups)
-        # Each replicate is its run counts, mapped to rows block by block inside the engine: a (replicates x
-        # rows) matrix is never built, so memory stays flat however many rows and replicates.
+        # On long tables each replicate stays its run counts, mapped to rows block by block inside the engine:
+        # a (replicates x rows) matrix is never built, so memory stays flat. Small ones take the matrix at once
+        # (cheaper than indexing it again at every step).
         weights = GroupWeights(counts.astype(np.float64), groups)
+        if n * groups.size <= DENSE_WEIGHTS:
+            weights = weights.dense()
         jack_weights = GroupWeights(*_jackknife_groups(n_groups, groups, rng))  # for BCa (refitted lazily)
     samples, ok, conv = refit_weighted(result, weights, max_iter, progress, problem=problem)
     n_unconverged = int(np.sum(ok & ~conv))
