@@ -33,7 +33,7 @@ from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
-from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.extrapolation import unlearned
 from scalelaw.trust.extrapolation_error import ExtrapolationError, axis_values
 from scalelaw.trust.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
 from scalelaw.trust.total import check_kind
@@ -595,15 +595,9 @@ def _beyond_data(
     """What the total interval adds at the target (None: nothing), the kind the widths are of, and a note."""
     if kind == "parameter":
         return None, kind, ""
-    if schedule_law(result.law) is not None:
-        return (
-            None,
-            "parameter",
-            (
-                f"law {result.law.name!r} reads LR schedules: its error beyond the data is not learned along one axis, "
-                "so the widths are of the parameter interval"
-            ),
-        )
+    reason = unlearned(result)
+    if reason is not None:
+        return None, "parameter", f"{reason}, so the widths are of the parameter interval"
     if target.kind == "plan":
         return (
             None,

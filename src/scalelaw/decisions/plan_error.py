@@ -29,7 +29,7 @@ import numpy as np
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
-from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.extrapolation import unlearned
 from scalelaw.trust.extrapolation_error import ExtrapolationError, distances, widen
 from scalelaw.trust.total import check_kind
 
@@ -111,15 +111,10 @@ def plan_error(result: FitResult, kind: str, level: float | None, n_sets: int, s
         return PlanError(None)
     if kind == "parameter":
         return PlanError("parameter", level=level)
-    if schedule_law(result.law) is not None:
-        return PlanError(
-            "parameter",
-            level=level,
-            notes=[
-                f"law {result.law.name!r} reads LR schedules: its error beyond the data is not learned along one "
-                "axis, so these intervals are parameter intervals (docs/schedule_uncertainty.md)"
-            ],
-        )
+    reason = unlearned(result)
+    if reason is not None:
+        notes = [f"{reason}, so these intervals are parameter intervals (docs/schedule_uncertainty.md)"]
+        return PlanError("parameter", level=level, notes=notes)
     try:
         model = result.extrapolation_error()
     except LawError as exc:

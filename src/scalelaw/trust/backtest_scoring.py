@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.errors import DataError
-from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.extrapolation import unlearned
 
 __all__ = ["interval_scores", "rmse_log", "winkler_log"]
 
@@ -92,7 +92,7 @@ def rmse_log(predicted: np.ndarray, observed: np.ndarray) -> float:
 def held_out_band(result: Any, test: pd.DataFrame, level: float, n_boot: int, kind: str) -> pd.DataFrame | None:
     """Interval of ``kind`` for a new observation at each held-out row, or None (with a warning) when the law
     has none; a total interval's law error is learned from ``result``'s own (training-part) rolling backtests."""
-    if kind == "total" and schedule_law(result.law) is not None:
+    if kind == "total" and unlearned(result) is not None:
         kind = "parameter"  # no law error along one axis for schedule laws: the row's interval_kind says so
     try:  # predict_interval resamples blocks of each curve for an LR-schedule fit of a few runs
         return result.predict_interval(test, level=level, observation=True, n_boot=n_boot, kind=kind)

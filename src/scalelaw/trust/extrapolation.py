@@ -18,6 +18,7 @@ import pandas as pd
 from scalelaw.errors import FitError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.laws.schedule_laws import schedule_law
 
 #: Default warning threshold: predictions more than this many decades of compute beyond the largest
 #: run get an ``ExtrapolationWarning``.
@@ -26,6 +27,15 @@ DEFAULT_MAX_DECADES = 1.5
 
 class ExtrapolationWarning(UserWarning):
     """A prediction reaches far beyond the data."""
+
+
+def unlearned(result: FitResult) -> str | None:
+    """Why ``result``'s law has no error beyond the data to learn along one axis (an LR-schedule law, whose
+    distance beyond the data is a schedule, not a number), or None when it has one; callers say what their
+    interval falls back to after this clause."""
+    if schedule_law(result.law) is None:
+        return None
+    return f"law {result.law.name!r} reads LR schedules: its error beyond the data is not learned along one axis"
 
 
 def compute_of(law: Law, columns: Mapping[str, Any], k: float = 6.0) -> np.ndarray | None:

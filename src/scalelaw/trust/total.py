@@ -20,7 +20,7 @@ import pandas as pd
 
 from scalelaw.errors import DataError
 from scalelaw.fitting.result import FitResult
-from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.extrapolation import unlearned
 from scalelaw.trust.extrapolation_error import distances, widen
 
 #: What an interval can be made of.
@@ -41,10 +41,10 @@ def with_kind(result: FitResult, band: pd.DataFrame, level: float, kind: str) ->
     the law-choice spread, and columns say how (see :meth:`scalelaw.FitResult.predict_interval`).
     """
     out = band.copy()
-    if kind == "total" and schedule_law(result.law) is not None:
+    reason = unlearned(result) if kind == "total" else None
+    if reason is not None:
         warnings.warn(
-            f"law {result.law.name!r} reads LR schedules: its error beyond the data is not learned along one axis, "
-            "so this interval is the parameter interval (docs/schedule_uncertainty.md)",
+            f"{reason}, so this interval is the parameter interval (docs/schedule_uncertainty.md)",
             UserWarning,
             stacklevel=3,
         )

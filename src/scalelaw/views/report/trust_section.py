@@ -18,7 +18,7 @@ import pandas as pd
 
 from scalelaw.errors import ScaleLawError
 from scalelaw.fitting.result import FitResult
-from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.extrapolation import unlearned
 from scalelaw.trust.extrapolation_error import ExtrapolationError, axis_values
 from scalelaw.trust.total import check_kind, with_kind
 from scalelaw.views import figures
@@ -31,11 +31,9 @@ FIGURE_ID = "fig-trust"
 
 def learned(result: FitResult) -> tuple[ExtrapolationError | None, str]:
     """The fit's law-error model (cached on the fit), or None and a sentence saying why it cannot be learned."""
-    if schedule_law(result.law) is not None:
-        return None, (
-            f"law {result.law.name!r} reads LR schedules: its error beyond the data is not learned along one axis, "
-            "so this report shows parameter intervals only (docs/schedule_uncertainty.md)."
-        )
+    reason = unlearned(result)
+    if reason is not None:
+        return None, f"{reason}, so this report shows parameter intervals only (docs/schedule_uncertainty.md)."
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
