@@ -15,24 +15,24 @@ This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
 from scalelaw.cli import catalog, check, decide, fit, sweep, topics
-from scalelaw.cli.common import app, datasets_app, main
+from scalelaw.cli.common import Command, app, datasets_app, main
 
-datasets_app.command("list")(catalog.datasets_list)
-app.command()(fit.fit)
-app.command()(fit.predict)
-app.command()(decide.plan)
-app.command()(decide.compare)
-app.command("backtest")(check.backtest_cmd)
-app.command()(decide.suggest)
-app.command()(decide.isoflop)
-app.command("report")(check.report_cmd)
-app.command("laws")(catalog.laws_list)
-app.command()(sweep.sweep)
-app.command()(topics.emergence)
-app.command()(topics.passk)
-app.command()(topics.mixture)
-app.command()(topics.observe)
-app.command("chain")(topics.chain_cmd)
-app.command("fp-plan")(decide.fp_plan)
+datasets_app.command("list", cls=Command)(catalog.datasets_list)
+app.command(cls=Command)(fit.fit)
+app.command(cls=Command)(fit.predict)
+app.command(cls=Command)(decide.plan)
+app.command(cls=Command)(decide.compare)
+app.command("backtest", cls=Command)(check.backtest_cmd)
+app.command(cls=Command)(decide.suggest)
+app.command(cls=Command)(decide.isoflop)
+app.command("report", cls=Command)(check.report_cmd)
+app.command("laws", cls=Command)(catalog.laws_list)
+app.command(cls=Command)(sweep.sweep)
+app.command(cls=Command)(topics.emergence)
+app.command(cls=Command)(topics.passk)
+app.command(cls=Command)(topics.mixture)
+app.command(cls=Command)(topics.observe)
+app.command("chain", cls=Command)(topics.chain_cmd)
+app.command("fp-plan", cls=Command)(decide.fp_plan)
 
 __all__ = ["app", "main"]

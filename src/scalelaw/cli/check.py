@@ -16,10 +16,17 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    DATA_HELP,
+    DataOptions,
+    DropEarlyOption,
     IntervalKind,
+    MapOption,
+    WeightsOption,
+    WhereOption,
     check_interval_kind,
     err,
     fail,
+    law_output,
     out,
     parse_floats,
     parse_law,
@@ -33,7 +40,7 @@ from scalelaw.errors import DataError
 
 
 def backtest_cmd(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     laws: Annotated[
         str,
         typer.Option(
@@ -54,20 +61,15 @@ def backtest_cmd(
     ] = "mean_abs_rel_error",
     x: Annotated[str | None, typer.Option(help="Columns for the laws' inputs, comma-separated, in order.")] = None,
     y: Annotated[str | None, typer.Option(help="Column to fit and predict (default: the law's output).")] = None,
-    mapping: Annotated[
-        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
-    ] = None,
+    mapping: MapOption = None,
+    where: WhereOption = None,
+    weights: WeightsOption = None,
+    drop_early: DropEarlyOption = 0.0,
     interval: Annotated[
         float | None, typer.Option(help="Also report coverage of prediction intervals at this level (bootstrap).")
     ] = None,
     n_boot: Annotated[int, typer.Option(help="By-run bootstrap refits per law behind --interval.")] = 1000,
     interval_kind: IntervalKind = "total",
-    weights: Annotated[
-        str | None, typer.Option(help="'per_run': every run weighs the same however many checkpoints it has.")
-    ] = None,
-    drop_early: Annotated[
-        float, typer.Option("--drop-early", help="Drop each run's first FRACTION of training (by tokens).")
-    ] = 0.0,
     loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
     delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
     starts: Annotated[int | None, typer.Option(help="Number of random starts instead of each law's grid.")] = None,
@@ -75,13 +77,12 @@ def backtest_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of rows, one per law.")] = False,
 ) -> None:
     """Fit each law on the small runs, predict the held-out large runs, and rank laws by that error."""
-    from scalelaw.data.checkpoints import drop_early as drop_early_rows
-    from scalelaw.data.io import load_runs
     from scalelaw.errors import FitError
     from scalelaw.trust.backtest import METRICS, SelectionResult, to_records
     from scalelaw.trust.backtest import backtest as run_backtest
 
     kind = check_interval_kind(interval_kind)
+    data_options = DataOptions(mapping, where, weights, drop_early)
 
     def action():
         names = parse_list(laws)
@@ -89,9 +90,7 @@ def backtest_cmd(
             raise DataError("--laws is empty; name at least one law, e.g. --laws chinchilla,kaplan")
         if metric not in METRICS:
             raise DataError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
-        runs = load_runs(data, mapping)
-        if drop_early:
-            runs = drop_early_rows(runs, drop_early)
+        runs = data_options.load(data, y or (law_output(names[0]) if len(names) == 1 else None))
         table = run_backtest(
             [parse_law(name) for name in names],
             runs,
@@ -102,7 +101,7 @@ def backtest_cmd(
             kind=kind,
             x=parse_list(x),
             **({"candidates": parse_list(candidates)} if candidates is not None else {}),
-            weights=weights,
+            **data_options.fit_kwargs(),
             loss=loss,
             delta=delta,
             starts=starts,
@@ -189,7 +188,7 @@ def _fit_status(row) -> str:
 
 
 def report_cmd(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     law: Annotated[
         str,
         typer.Option(
@@ -207,9 +206,10 @@ def report_cmd(
     ] = False,
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
     y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
-    mapping: Annotated[
-        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
-    ] = None,
+    mapping: MapOption = None,
+    where: WhereOption = None,
+    weights: WeightsOption = None,
+    drop_early: DropEarlyOption = 0.0,
     holdout: Annotated[
         str, typer.Option(help="Backtest holdout, 'top:FRACTION:COLUMN' or 'largest:K:COLUMN'; 'none' to skip.")
     ] = "top:0.2:flops",
@@ -224,13 +224,14 @@ def report_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit, bootstrap, backtest and plan, and write it all as one self-contained HTML report."""
-    from scalelaw.data.io import check_output_path, load_runs
+    from scalelaw.data.io import check_output_path
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.trust.backtest import backtest_with_fit
     from scalelaw.views.report import default_budgets, write_report
 
     check_interval_kind(interval_kind)
-    command = _report_command(data, law, out_path, x, y, mapping, holdout, budgets, n_boot, level, seed)
+    selection = DataOptions(mapping, where, weights, drop_early)
+    command = _report_command(data, law, out_path, x, y, selection, holdout, budgets, n_boot, level, seed)
     command += f" --interval-kind {interval_kind}"
     interactive = not as_json and err.is_terminal
 
@@ -242,9 +243,9 @@ def report_cmd(
         check_level(level, "--level")
         if n_boot < 0:
             raise DataError(f"--n-boot must be >= 0, got {n_boot}")
-        runs = load_runs(data, mapping)
+        runs = selection.load(data, y or law_output(law))
         the_law = parse_law(law)
-        fit_kwargs: dict[str, Any] = {"y": y, "x": parse_list(x), "seed": seed}
+        fit_kwargs: dict[str, Any] = {"y": y, "x": parse_list(x), "seed": seed, **selection.fit_kwargs()}
         with step("fitting"):
             result = fit_law(the_law, runs, **fit_kwargs)
         boot = _report_bootstrap(result, n_boot, seed, quiet=as_json)
@@ -282,7 +283,7 @@ def _report_command(
     out_path: Path,
     x: str | None,
     y: str | None,
-    mapping: list[str] | None,
+    selection: DataOptions,
     holdout: str,
     budgets: list[str] | None,
     n_boot: int,
@@ -292,7 +293,7 @@ def _report_command(
     """The command as it takes effect, defaults included: running it again rebuilds the same report."""
     words = ["scalelaw", "report", data, "--law", law, "--out", str(out_path)]
     words += [w for name, v in (("--x", x), ("--y", y)) if v is not None for w in (name, v)]
-    words += [w for m in mapping or [] for w in ("--map", m)]
+    words += selection.words()
     words += ["--holdout", holdout] + [w for b in budgets or [] for w in ("--budgets", b)]
     words += ["--n-boot", str(n_boot), "--level", f"{level:g}", "--seed", str(seed)]
     return " ".join(shlex.quote(w) for w in words)

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 2 bad input (one clear line on stderr), 1 other failure.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -18,17 +19,41 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand, TyperGroup
 
 from scalelaw.errors import DataError, LawError, ScaleLawError
 
+
+class _FlagsTakeNoValue:
+    """Help without a value type (typer's ``<bool>``) beside flags such as ``--json`` and ``--help``: they take none."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class Command(_FlagsTakeNoValue, TyperCommand):
+    """Every ``scalelaw`` command (register with ``app.command(cls=Command)``)."""
+
+
+class Group(_FlagsTakeNoValue, TyperGroup):
+    """The ``scalelaw`` app and its sub-apps."""
+
+
 app = typer.Typer(
+    cls=Group,
     name="scalelaw",
     help="Fit scaling laws to training runs and predict bigger runs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-datasets_app = typer.Typer(help="Bundled real datasets from published scaling studies.", no_args_is_help=True)
+datasets_app = typer.Typer(
+    cls=Group, help="Bundled real datasets from published scaling studies.", no_args_is_help=True
+)
 app.add_typer(datasets_app, name="datasets")
 
 out = Console(soft_wrap=True)
@@ -134,20 +159,89 @@ def parse_at(items: list[str]) -> list[dict[str, float]]:
     return points
 
 
-def where_masks(table, conditions: list[str] | None, source: str):
-    """``--where COLUMN=VALUE`` filters, one row mask at a time: yields (column, value, mask)."""
-    for condition in conditions or []:
-        column, sep, value = (part.strip() for part in condition.partition("="))
-        if not sep or not column:
-            raise DataError(f"--where {condition!r} must look like COLUMN=VALUE, e.g. 'dataset=rw'")
-        if column not in table.columns:
-            raise DataError(f"--where names column {column!r}, which {source} does not have")
-        keep = (table[column].astype(str) == value).to_numpy()
-        if not keep.any():
-            seen = ", ".join(sorted(map(str, table[column].unique()))[:10])
-            raise DataError(f"no rows have {column} = {value!r}; values include: {seen}")
-        table = table.loc[keep]
-        yield column, value, keep
+#: The data options every command that reads runs takes (fit, backtest, report, isoflop), defined once.
+DATA_HELP = "CSV, TSV, Parquet or JSON lines file (also .csv.gz), dataset:NAME, or - for standard input."
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        metavar="NAME=COLUMN",
+        help="Rename a column onto a canonical name, e.g. 'Model Size=params' or Name=run (repeatable).",
+    ),
+]
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        metavar="QUERY",
+        help="Keep only the rows this pandas query string selects (column names after --map; backticks around "
+        "names with spaces), e.g. 'params > 1e8' or 'dataset == \"rw\"'; COLUMN=VALUE also works. Repeatable: all "
+        "must hold.",
+    ),
+]
+WeightsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        metavar="per_run",
+        help="per_run: every run weighs the same in the fit however many checkpoints it logged.",
+    ),
+]
+DropEarlyOption = Annotated[
+    float,
+    typer.Option(
+        "--drop-early",
+        metavar="FRACTION",
+        help="Drop each run's checkpoints before this fraction of its training (by tokens), e.g. 0.1.",
+    ),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataOptions:
+    """The shared data options of a command: ``--map``, ``--where``, ``--weights`` and ``--drop-early``."""
+
+    mapping: list[str] | None = None
+    where: list[str] | None = None
+    weights: str | None = None
+    drop_early: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.weights is not None and self.weights not in ("per_run", "per_row"):
+            fail(f"--weights must be per_run (or per_row, the default), not {self.weights!r}", 2)
+
+    def load(self, data, target: str | None = None):
+        """DATA (a path, ``dataset:NAME``, ``-`` or Runs) as :class:`~scalelaw.Runs` with ``--map``, ``--where`` and
+        ``--drop-early`` applied and the rows without a ``target`` value dropped (each noted on stderr)."""
+        from scalelaw.data.io import load_runs
+
+        runs = load_runs(data, self.mapping, where=self.where, target=target)
+        if self.drop_early:
+            from scalelaw.data.checkpoints import drop_early
+
+            runs = drop_early(runs, self.drop_early)
+        return runs
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        """``weights=`` for :func:`scalelaw.fit` and the backtests, when ``--weights`` was given."""
+        return {"weights": self.weights} if self.weights is not None else {}
+
+    def words(self) -> list[str]:
+        """The options as command-line words (for a report's command line)."""
+        words = [w for m in self.mapping or [] for w in ("--map", m)]
+        words += [w for q in self.where or [] for w in ("--where", q)]
+        words += ["--weights", self.weights] if self.weights else []
+        return words + (["--drop-early", f"{self.drop_early:g}"] if self.drop_early else [])
+
+
+def law_output(law: str) -> str | None:
+    """The column the ``--law`` value fits by default (None for ``auto`` or a law that cannot be built yet)."""
+    from scalelaw.laws import get_law
+
+    try:
+        return "loss" if law.strip() == "auto" else get_law(parse_law(law)).output
+    except ScaleLawError:
+        return None  # the fit itself says what is wrong with the law
 
 
 def read_table_or_dataset(source: str):

@@ -17,7 +17,11 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    DataOptions,
+    DropEarlyOption,
     IntervalKind,
+    MapOption,
+    WhereOption,
     check_interval_kind,
     load_fit,
     out,
@@ -26,7 +30,6 @@ from scalelaw.cli.common import (
     parse_number_pairs,
     print_json,
     run_action,
-    where_masks,
     with_progress,
 )
 from scalelaw.cli.render import cell, records_view
@@ -518,14 +521,12 @@ def _misfit_option(text: str) -> str | float | None:
 
 
 def isoflop(
-    data: Annotated[str, typer.Argument(help="IsoFLOP runs, one row per run (flops, params, loss), or dataset:NAME.")],
-    mapping: Annotated[
-        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
-    ] = None,
-    where: Annotated[
-        list[str] | None,
-        typer.Option(help="Keep rows where COLUMN=VALUE (repeatable), e.g. 'experiment=Cosine decay'."),
-    ] = None,
+    data: Annotated[
+        str, typer.Argument(help="IsoFLOP runs, one row per run (flops, params, loss): a file, dataset:NAME or -.")
+    ],
+    mapping: MapOption = None,
+    where: WhereOption = None,
+    drop_early: DropEarlyOption = 0.0,
     window: Annotated[
         float, typer.Option(help="Fit the sizes within this many decades of each budget's best run; 0 fits all.")
     ] = 0.75,
@@ -543,15 +544,12 @@ def isoflop(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Compute-optimal exponents from IsoFLOP runs: per-budget parabolas (Approach 2), optionally vs a fit (3)."""
-    from scalelaw.data.io import load_runs
     from scalelaw.decisions import isoflop as iso
 
     def action():
         if by not in ("budgets", "points"):
             raise DataError(f"--by must be 'budgets' or 'points', not {by!r}")
-        runs = load_runs(data, mapping)
-        for column, value, keep in where_masks(runs.table, where, runs.source):
-            runs = runs.subset(keep, f"kept rows with {column} = {value!r}")
+        runs = DataOptions(mapping, where, None, drop_early).load(data, "loss")
         if window < 0:
             raise DataError(f"--window must be >= 0 decades (0 fits every size), got {window}")
         options = dict(min_points=min_points, window=window if window > 0 else None, weighted=weighted, by=by)

@@ -16,10 +16,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli.common import (
+    DATA_HELP,
+    DataOptions,
+    DropEarlyOption,
     IntervalKind,
+    MapOption,
+    WeightsOption,
+    WhereOption,
     check_interval_kind,
     check_point,
     fail,
+    law_output,
     load_fit,
     out,
     parse_at,
@@ -42,7 +49,7 @@ ONE_TARGET = ("--out", "--influence", "--drop-flagged", "--schedule", "--seed-no
 
 
 def fit(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     law: Annotated[
         str,
         typer.Option(
@@ -67,9 +74,10 @@ def fit(
             "tokens, flops, unique_tokens, batch_size) fit the law to each in one batch: one row per target."
         ),
     ] = None,
-    mapping: Annotated[
-        list[str] | None, typer.Option("--map", help="Rename columns: 'Model Size=params' (repeatable).")
-    ] = None,
+    mapping: MapOption = None,
+    where: WhereOption = None,
+    weights: WeightsOption = None,
+    drop_early: DropEarlyOption = 0.0,
     loss: Annotated[str, typer.Option(help="Loss on log residuals: huber or squared.")] = "huber",
     delta: Annotated[float, typer.Option(help="Huber threshold on log residuals.")] = 1e-3,
     starts: Annotated[int | None, typer.Option(help="Number of random starts instead of the law's grid.")] = None,
@@ -136,9 +144,10 @@ def fit(
     from scalelaw.fitting.fit import fit as fit_law
     from scalelaw.trust.influence import InfluenceCheck, refit_without_flagged
 
+    selection = DataOptions(mapping, where, weights, drop_early)
     if y is not None and ("," in y or y.strip() == "all-metrics"):
         single = (out_path, show_influence, drop_flagged, schedule, seed_noise_on, candidates, n_saved)
-        return _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, starts, seed, law_option)
+        return _fit_many(data, law, y, ray, as_json, single, x, selection, loss, delta, starts, seed, law_option)
     if ray is not None:
         fail("--ray spreads many targets: give several --y columns (a,b,c) or --y all-metrics", 2)
     _check_saved_options(n_saved, bootstrap_by, out_path)
@@ -146,7 +155,7 @@ def fit(
     def action():
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
             check_output_path(out_path, inputs=[data, schedule], kind="fit", force=force)
-        runs, schedules = _load_runs(data, schedule, mapping)
+        runs, schedules = _load_runs(data, schedule, selection, y or law_output(law))
         the_law = parse_law(law)
         settings: dict[str, Any] = dict(
             y=y,
@@ -158,10 +167,9 @@ def fit(
             schedule=schedules,
             law_options=parse_law_options(law_option),
             **({"candidates": parse_list(candidates)} if candidates is not None else {}),
+            **selection.fit_kwargs(),
         )
         noise, snr = _seed_noise(runs, the_law, settings, config) if seed_noise_on else (None, None)
-        if noise is not None:
-            settings["weights"] = noise.weights(loss)
         result = fit_law(the_law, runs, **settings)
         check = None
         if show_influence or drop_flagged:
@@ -190,12 +198,11 @@ def fit(
         _render_seed_noise(noise, snr)
 
 
-def _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, starts, seed, law_option) -> None:
+def _fit_many(data, law, y, ray, as_json, single, x, selection, loss, delta, starts, seed, law_option) -> None:
     """``fit --y a,b,c`` / ``--y all-metrics``: one law, many targets, one batch (or one per Ray task).
 
     ``single`` holds the values of the :data:`ONE_TARGET` options, refused here when given.
     """
-    from scalelaw.data.io import load_runs
     from scalelaw.fitting.multi import MultiFit, fit_targets, resolve_targets
     from scalelaw.laws.catalog import get_law
 
@@ -206,13 +213,17 @@ def _fit_many(data, law, y, ray, as_json, single, x, mapping, loss, delta, start
         fail("--law auto chooses a law for one target; give the law to fit to many targets", 2)
 
     def action():
-        runs = load_runs(data, mapping)
+        runs = selection.load(data)  # each target's fit leaves out the rows it lacks
         options = parse_law_options(law_option)
         the_law = get_law(parse_law(law), **options)
         columns = parse_list(x)
         fitted = the_law.with_inputs(*columns) if columns else the_law
         targets = resolve_targets(runs, y, fitted)  # a bad column fails here, before any fitting
         kwargs: dict[str, Any] = dict(x=columns, loss=loss, delta=delta, starts=starts, seed=seed)
+        if selection.weights is not None:
+            from scalelaw.data.checkpoints import checkpoint_weights
+
+            kwargs["weights"] = checkpoint_weights(runs, selection.weights)
         if ray is None:
             return fit_targets(the_law, runs, targets, **kwargs)
         from scalelaw.sweep.fanout import ray_map_chunks
@@ -286,21 +297,23 @@ def _keep_uncertainty(result, n: int, by: str | None, seed: int, quiet: bool):
     return result.with_uncertainty(boot)
 
 
-def _load_runs(data: str, schedule: str | None, mapping: list[str] | None):
+def _load_runs(data: str, schedule: str | None, selection: DataOptions, target: str | None):
     """DATA as runs, with the ``--schedule`` file's LR schedules (``--map`` applies to both) or None."""
-    from scalelaw.data.io import load_runs
-
     if schedule is None:
-        return load_runs(data, mapping), None
+        return selection.load(data, target), None
     from scalelaw.data.schedules import load_curves_and_schedules
 
-    return load_curves_and_schedules(data, schedule, mapping)
+    runs, schedules = load_curves_and_schedules(data, schedule, selection.mapping)
+    return dataclasses.replace(selection, mapping=None).load(runs, target), schedules
 
 
 def _seed_noise(runs, the_law, settings: dict[str, Any], config: str | None):
-    """Seed-noise estimate of the fitted column and its signal-to-noise split; the notes printed with them say
-    what their warnings would."""
+    """Seed-noise estimate of the fitted column and its signal-to-noise split (the notes printed with them say
+    what their warnings would); ``settings`` gets the inverse-variance row weights."""
     from scalelaw.trust.noise import seed_noise_for_law
+
+    if "weights" in settings:
+        raise DataError("--seed-noise weights rows by the seed variance; it cannot be combined with --weights")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -308,6 +321,7 @@ def _seed_noise(runs, the_law, settings: dict[str, Any], config: str | None):
             the_law, runs, y=settings["y"], config=parse_list(config), law_options=settings["law_options"]
         )
         snr = noise.signal_to_noise(warn=False)
+    settings["weights"] = noise.weights(settings["loss"])
     return noise, snr
 
 

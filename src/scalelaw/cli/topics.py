@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli.common import (
+    WhereOption,
     check_point,
     fail,
     load_fit,
@@ -25,7 +26,6 @@ from scalelaw.cli.common import (
     print_json,
     read_table_or_dataset,
     run_action,
-    where_masks,
     with_progress,
 )
 from scalelaw.cli.render import fmt_number
@@ -197,9 +197,7 @@ def mixture(
     cap: Annotated[
         list[str] | None, typer.Option("--cap", help="Largest share of a domain, NAME=SHARE (repeatable).")
     ] = None,
-    where: Annotated[
-        list[str] | None, typer.Option(help="Keep rows where COLUMN=VALUE (repeatable), e.g. 'model=1M'.")
-    ] = None,
+    where: WhereOption = None,
     compare: Annotated[
         bool, typer.Option("--compare", help="Also rank the models by 5-fold held-out Spearman.")
     ] = False,
@@ -208,12 +206,12 @@ def mixture(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit loss against mixture proportions and propose the best mix under per-domain caps."""
+    from scalelaw.data.rows import where_mask
     from scalelaw.topics import mixture as mx
 
     def action():
         table = read_table_or_dataset(data)
-        for _, _, keep in where_masks(table, where, data):
-            table = table.loc[keep]
+        table = table.loc[where_mask(table, where, data)]
         targets = parse_list(y) or ["loss"]
         caps = parse_number_pairs(cap, "--cap", "shares in [0, 1], e.g. --cap code=0.3")
         names = parse_list(domains)

@@ -33,28 +33,39 @@ _READERS = {
 _JSON_ENCODING = "utf-8-sig"
 
 
+#: Compressed files are read through these (``runs.csv.gz``, ``history.jsonl.bz2``, ...).
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd"}
+
+
 def read_table(path: str | os.PathLike) -> pd.DataFrame:
     """Read CSV, TSV, Parquet, JSON lines or a JSON array of records into a DataFrame.
 
-    Row labels are data-row numbers counted from 1 (header excluded), the numbers error messages use.
+    ``"-"`` reads standard input (CSV, or JSON lines when it starts with ``{``). Text formats may be
+    compressed (``.csv.gz``, ``.jsonl.gz``, ``.bz2``, ``.xz``, ``.zst``). Row labels are data-row numbers
+    counted from 1 (header excluded), the numbers error messages use.
     """
+    if os.fspath(path) == "-":
+        return _numbered(_read_stdin(), "standard input")
     path = Path(path)
     if not path.exists():
         raise DataError(f"no such file: {path}")
     if path.is_dir():
         raise DataError(f"{path} is a directory; give a CSV, Parquet or JSON lines file")
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
+    compression = _COMPRESSIONS.get(path.suffix.lower())
+    suffix = Path(path.stem).suffix if compression else path.suffix
+    kind = _READERS.get(suffix.lower())
+    if kind is None or (compression and kind == "parquet"):
         raise DataError(
             f"cannot tell the format of {path.name!r} from its extension; use one of {', '.join(sorted(_READERS))}"
+            f" (text formats may end in {', '.join(_COMPRESSIONS)} too)"
         )
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty; it needs a header row and at least one observation")
     try:
         if kind == "csv":
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, compression=compression or "infer")
         elif kind == "tsv":
-            frame = pd.read_csv(path, sep="\t")
+            frame = pd.read_csv(path, sep="\t", compression=compression or "infer")
         elif kind == "parquet":
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
@@ -71,10 +82,31 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     except (ValueError, OverflowError, RecursionError, OSError, pd.errors.ParserError, ImportError) as exc:
         # OverflowError and RecursionError: numbers or nesting beyond what the JSON readers handle.
         raise DataError(f"cannot read {path} as {kind}: {exc}") from None
+    return _numbered(frame, str(path))
+
+
+def _numbered(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+    """``frame`` labelled by data-row numbers from 1, or a DataError when it holds no data."""
     if frame.shape[1] == 0 or len(frame) == 0:
-        raise DataError(f"{path} has no data rows; it needs a header row and at least one observation")
+        raise DataError(f"{label} has no data rows; it needs a header row and at least one observation")
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
+
+
+def _read_stdin() -> pd.DataFrame:
+    """Standard input as a table: JSON lines when its first character is ``{``, CSV otherwise."""
+    import io
+    import sys
+
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    if not data.strip():
+        raise DataError("standard input is empty; pipe a CSV or JSON lines table into '-'")
+    try:
+        if data.lstrip().startswith(b"{"):
+            return pd.read_json(io.BytesIO(data), lines=True, dtype=False)
+        return pd.read_csv(io.BytesIO(data))
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot read standard input as CSV or JSON lines: {exc}") from None
 
 
 def _read_json_lines(path: Path) -> pd.DataFrame:
@@ -84,7 +116,7 @@ def _read_json_lines(path: Path) -> pd.DataFrame:
     beyond 64 bits, where validation should name the column and row instead.
     """
     rows = []
-    with path.open(encoding=_JSON_ENCODING) as handle:
+    with _open_text(path) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -99,8 +131,19 @@ def _read_json_lines(path: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
+def _open_text(path: Path):
+    """``path`` opened as UTF-8 text, decompressed by its last suffix (``.gz``, ...) when it has one."""
+    opener = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}.get(path.suffix.lower())
+    if opener is None:
+        return path.open(encoding=_JSON_ENCODING)
+    import importlib
+
+    return importlib.import_module(opener).open(path, "rt", encoding=_JSON_ENCODING)
+
+
 def _read_json_records(path: Path) -> pd.DataFrame:
-    text = path.read_text(encoding=_JSON_ENCODING)
+    with _open_text(path) as handle:
+        text = handle.read()
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -130,15 +173,24 @@ def _read_json_records(path: Path) -> pd.DataFrame:
 def load_runs(
     source: str | os.PathLike | pd.DataFrame | Mapping[str, Any] | Runs,
     mapping: str | Mapping[str, str] | Iterable[str] | None = None,
+    *,
+    where: str | Iterable[str] | None = None,
+    target: str | None = None,
 ) -> Runs:
     """Load and validate runs from a file path, ``dataset:NAME``, a DataFrame or existing Runs.
 
     Parameters
     ----------
-    source : path, ``"dataset:NAME"``, DataFrame, dict of arrays or Runs
-        Where the observations are. Bundled datasets are listed by ``scalelaw datasets list``.
+    source : path, ``"dataset:NAME"``, ``"-"`` (standard input), DataFrame, dict of arrays or Runs
+        Where the observations are. Bundled datasets are listed by ``scalelaw datasets list``. Files may be
+        CSV, TSV, Parquet, JSON lines or JSON, text ones also compressed (``runs.csv.gz``).
     mapping : str or mapping, optional
         Column renames such as ``"Model Size=params"``.
+    where : str or list of str, optional
+        Pandas query strings selecting the rows to keep, e.g. ``"params > 1e8"`` (after ``mapping``).
+    target : str, optional
+        The column to be fitted: rows where it is empty are dropped with a note and a warning (see
+        :meth:`Runs.from_frame`).
 
     Examples
     --------
@@ -146,23 +198,25 @@ def load_runs(
     >>> sorted({"params", "tokens", "loss"} - set(runs.columns))
     []
     """
+    rows: dict[str, Any] = {"where": None if where is None else list([where] if isinstance(where, str) else where)}
+    rows["target"] = target
     if isinstance(source, Runs):
-        if mapping:
-            return Runs.from_frame(source.table, mapping, source=source.source)
-        return source
+        if mapping or where:
+            return Runs.from_frame(source.table, mapping, source=source.source, **rows)
+        return source.with_target(target) if target is not None else source
     if isinstance(source, pd.DataFrame):
-        return Runs.from_frame(source, mapping, source="DataFrame")
+        return Runs.from_frame(source, mapping, source="DataFrame", **rows)
     if isinstance(source, Mapping):
         try:
             frame = pd.DataFrame({k: np.ravel(np.asarray(v)) for k, v in source.items()})
         except ValueError as exc:
             raise DataError(f"columns given as a dict must have equal lengths: {exc}") from None
-        return Runs.from_frame(frame, mapping, source="dict of arrays")
+        return Runs.from_frame(frame, mapping, source="dict of arrays", **rows)
     text = os.fspath(source)
     if text.startswith("dataset:"):
         frame = datasets.load(text.split(":", 1)[1])
-        return Runs.from_frame(frame, mapping, source=text)
-    return Runs.from_frame(read_table(text), mapping, source=text)
+        return Runs.from_frame(frame, mapping, source=text, **rows)
+    return Runs.from_frame(read_table(text), mapping, source="standard input" if text == "-" else text, **rows)
 
 
 def check_output_path(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw.data.rows import drop_unobserved, warn_if_runs_unmarked, where_mask
 from scalelaw.errors import DataError, format_rows
 
 #: Canonical columns and what they hold. Other columns (metrics, labels) pass through untouched.
@@ -102,6 +104,9 @@ class Runs:
         mapping: str | Mapping[str, str] | Iterable[str] | None = None,
         source: str = "DataFrame",
         derive_flops: bool = True,
+        *,
+        where: str | Sequence[str] | None = None,
+        target: str | None = None,
     ) -> Runs:
         """Validate ``frame`` and return :class:`Runs`.
 
@@ -115,12 +120,27 @@ class Runs:
             Label used in messages.
         derive_flops : bool
             Add ``flops = 6 * params * tokens`` when ``flops`` is absent (recorded in ``notes``).
+        where : str or sequence of str, optional
+            Keep only the rows these pandas query strings select (after ``mapping``), e.g. ``"params > 1e8"``
+            (:func:`scalelaw.data.rows.where_mask`); filtered before validation, so it can drop bad rows.
+        target : str, optional
+            The column to be fitted: rows where it is empty are dropped, with a note and a
+            :class:`~scalelaw.errors.DataWarning`. Without it only rows with no ``loss`` and a non-positive
+            scale (a tracker's step-0 rows) are dropped so.
 
         Raises
         ------
         DataError
-            With the column and rows at fault.
+            With the column and rows at fault; the message says whether rows are data rows of a file
+            (counted from 1, header excluded) or index labels of a DataFrame.
         """
+        try:
+            return cls._validated(frame, mapping, source, derive_flops, where, target)
+        except DataError as exc:
+            raise DataError(_with_row_legend(str(exc), source)) from None
+
+    @classmethod
+    def _validated(cls, frame, mapping, source, derive_flops, where, target) -> Runs:
         if not isinstance(frame, pd.DataFrame):
             raise DataError(f"expected a pandas DataFrame, got {type(frame).__name__}")
         table = frame.copy()
@@ -140,12 +160,19 @@ class Runs:
         if len(table) == 0:
             raise DataError(f"{source} has no rows; a fit needs observations")
         notes: list[str] = []
-        for col in _NUMERIC:
+        if where:
+            table = table.loc[where_mask(table, where, source)]
+            notes.append(f"kept {len(table)} of {len(frame)} row(s) where {' and '.join(_listed(where))}")
+        for col in dict.fromkeys([*_NUMERIC, *([target] if target in table.columns else [])]):
             if col in table.columns:
                 table[col] = _as_numeric(table[col], col)
                 # Empty cells are allowed until a law or analysis reads the column (Runs.require names them then):
                 # a table may lack N* for a few budgets that a law on flops never looks at.
                 _check_finite(table[col], col, allow_missing=True)
+        table, dropped = drop_unobserved(table, target, _POSITIVE)
+        notes += [dropped] if dropped else []
+        for col in _NUMERIC:
+            if col in table.columns:
                 n_missing = int(table[col].isna().sum())
                 if n_missing:
                     notes.append(f"column '{col}' has {n_missing} empty value(s); analyses reading it refuse them")
@@ -171,6 +198,7 @@ class Runs:
                 raise DataError(f"column 'run' is empty in {format_rows(bad)}; give every row a run id")
             table["run"] = table["run"].astype(str)
         _check_duplicates(table)
+        warn_if_runs_unmarked(table, source)
         return cls(table=table, source=source, notes=tuple(notes))
 
     def __len__(self) -> int:
@@ -197,6 +225,12 @@ class Runs:
 
     def require(self, columns: Sequence[str], positive: Sequence[str] = (), why: str = "") -> None:
         """Check that ``columns`` exist, are numeric and finite; ``positive`` ones must be > 0."""
+        try:
+            self._require(columns, positive, why)
+        except DataError as exc:
+            raise DataError(_with_row_legend(str(exc), self.source)) from None
+
+    def _require(self, columns: Sequence[str], positive: Sequence[str], why: str) -> None:
         absent = [c for c in columns if c not in self.table.columns]
         if absent:
             reason = f" ({why})" if why else ""
@@ -214,6 +248,16 @@ class Runs:
                         f"column '{col}' has {len(bad)} non-positive value(s) ({format_rows(bad)}); "
                         f"it is fitted on a log scale, so it must be > 0"
                     )
+
+    def with_target(self, target: str) -> Runs:
+        """These runs without the rows whose ``target`` is empty (noted, with a :class:`~scalelaw.errors.DataWarning`).
+
+        The same object when no row lacks it or the column is absent (:meth:`require` then says so).
+        """
+        if target not in self.table.columns or not self.table[target].isna().any():
+            return self
+        table, note = drop_unobserved(self.table, target, _POSITIVE)
+        return Runs(table=table, source=self.source, notes=(*self.notes, *([note] if note else [])))
 
     def array(self, column: str) -> np.ndarray:
         """Column as a float64 array (after :meth:`require`)."""
@@ -253,6 +297,24 @@ def data_fingerprint(columns: Iterable[tuple[str, Any]], run_ids: Sequence[str] 
     if run_ids is not None:
         digest.update("\x00".join(run_ids).encode())
     return "sha256:" + digest.hexdigest()
+
+
+#: Sources whose row labels are a DataFrame's own index, not data-row numbers of a file.
+_INDEX_SOURCES = ("DataFrame", "dict of arrays")
+_MENTIONS_ROWS = re.compile(r"\brows? -?[0-9]")
+
+
+def _with_row_legend(message: str, source: str) -> str:
+    """``message`` saying what its row labels are: data rows of a file or index labels of a DataFrame."""
+    if not _MENTIONS_ROWS.search(message) or "1-based" in message or "index label" in message:
+        return message
+    if source in _INDEX_SOURCES or source.startswith("seed means"):
+        return f"{message} (rows are index labels of the DataFrame)"
+    return f"{message} (rows are data rows of {source}, 1-based, header excluded)"
+
+
+def _listed(where: str | Sequence[str]) -> list[str]:
+    return [where] if isinstance(where, str) else list(where)
 
 
 def _names(columns: Iterable[object], limit: int = 20) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from scalelaw.data.checkpoints import checkpoint_weights
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.data.schedules import load_schedules
@@ -42,12 +43,14 @@ def fit(
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
     seed: int = 0,
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | str | None = None,
     keep: int = 32,
     max_iter: int = 500,
     law_options: Mapping[str, Any] | None = None,
     schedule: Any = None,
     candidates: Sequence[str] | None = None,
+    mapping: str | Mapping[str, str] | Sequence[str] | None = None,
+    where: str | Sequence[str] | None = None,
 ) -> MultiFit: ...
 
 
@@ -61,12 +64,14 @@ def fit(
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
     seed: int = 0,
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | str | None = None,
     keep: int = 32,
     max_iter: int = 500,
     law_options: Mapping[str, Any] | None = None,
     schedule: Any = None,
     candidates: Sequence[str] | None = None,
+    mapping: str | Mapping[str, str] | Sequence[str] | None = None,
+    where: str | Sequence[str] | None = None,
 ) -> FitResult: ...
 
 
@@ -79,12 +84,14 @@ def fit(
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
     seed: int = 0,
-    weights: np.ndarray | None = None,
+    weights: np.ndarray | str | None = None,
     keep: int = 32,
     max_iter: int = 500,
     law_options: Mapping[str, Any] | None = None,
     schedule: Any = None,
     candidates: Sequence[str] | None = None,
+    mapping: str | Mapping[str, str] | Sequence[str] | None = None,
+    where: str | Sequence[str] | None = None,
 ) -> FitResult | MultiFit:
     """Fit a scaling law to runs.
 
@@ -119,8 +126,10 @@ def fit(
         seeded random starts inside the grid's range; an array (n_starts, n_params) is used as given.
     seed : int
         Seed for random starts; results are bit-for-bit reproducible on one machine.
-    weights : ndarray, optional
-        Non-negative weight per row (e.g. to stop long runs with many checkpoints dominating).
+    weights : ndarray or "per_run", optional
+        Non-negative weight per row, or ``"per_run"``: every run weighs the same however many checkpoints it
+        has (:func:`scalelaw.data.checkpoints.checkpoint_weights`, computed after ``where`` and the rows
+        without a target are dropped).
     keep : int
         Starts that survive pruning and run to convergence.
     max_iter : int
@@ -136,6 +145,14 @@ def fit(
     candidates : sequence of str, optional
         ``law="auto"`` only: the catalog laws to choose from (by default those the data's columns allow,
         :func:`scalelaw.trust.law_choice.default_candidates`).
+    mapping : str or mapping, optional
+        Column renames applied when ``runs`` is read, e.g. ``{"Name": "run", "eval/loss": "loss"}``
+        (as :func:`scalelaw.load_runs`).
+    where : str or sequence of str, optional
+        Pandas query strings selecting the rows to fit, e.g. ``"params > 1e8"`` (after ``mapping``).
+
+    Rows whose fitted column is empty (a tracker's steps between evaluations) are left out with a
+    :class:`~scalelaw.errors.DataWarning` that counts them; the result's data holds the rows fitted.
 
     Returns
     -------
@@ -155,11 +172,16 @@ def fit(
     >>> sorted(result.params)
     ['A', 'B', 'E', 'alpha', 'beta']
     """
+    if mapping is not None or where is not None:
+        runs = load_runs(runs, mapping, where=where)
     if (y is not None and not isinstance(y, str)) or (isinstance(y, str) and y.strip() == "all-metrics"):
         if schedule is not None or candidates is not None:
             raise LawError("schedule= and candidates= fit one target; fit many targets with a plain law")
         from scalelaw.fitting.multi import fit_targets  # imports this module
 
+        if isinstance(weights, str):
+            runs = load_runs(runs)
+            weights = checkpoint_weights(runs, weights)
         kwargs = dict(x=x, loss=loss, delta=delta, starts=starts, seed=seed, weights=weights, keep=keep)
         return fit_targets(law, runs, y, max_iter=max_iter, law_options=law_options, **kwargs)
     if isinstance(law, str) and law.strip() == "auto":
@@ -172,8 +194,10 @@ def fit(
     law = get_law(law, **dict(law_options or {}))
     if x is not None:
         law = law.with_inputs(*x)
-    runs = load_runs(runs)
     y = y or law.output
+    runs = load_runs(runs, target=y)
+    if isinstance(weights, str):
+        weights = checkpoint_weights(runs, weights)
     if loss not in LOSSES:
         raise FitError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     if not delta > 0:

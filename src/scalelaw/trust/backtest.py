@@ -407,7 +407,7 @@ def backtest(
         ``law_options``, ``schedule`` for the LR-schedule laws, covering the held-out runs too, ...).
         ``weights`` may be one weight per row of ``runs`` (the training rows are taken from it) or a
         scheme of :func:`scalelaw.data.checkpoints.checkpoint_weights` (``"per_run"``), computed on the
-        training rows.
+        training rows; ``mapping`` and ``where`` (as in :func:`scalelaw.fit`) select rows before the split.
 
     Returns
     -------
@@ -515,7 +515,8 @@ def backtest_with_fit(
     >>> len(table), split.test.n_runs, train_fit.n_runs == split.train.n_runs
     (1, 3, True)
     """
-    runs = load_runs(runs)
+    runs = _prepare([law], runs, fit_kwargs.get("y"), None, fit_kwargs, "total")[0]  # rows as the backtest's
+    fit_kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("mapping", "where")}
     split = split_runs(runs, holdout)
     table = backtest([law], runs, holdout=holdout, **fit_kwargs)
     with warnings.catch_warnings():
@@ -584,9 +585,11 @@ def _prepare(
     from scalelaw.trust.total import check_kind  # total.py reaches this module through extrapolation_error
 
     check_kind(kind)
-    runs = load_runs(runs)
     fit_kwargs = dict(fit_kwargs)
+    runs = load_runs(runs, fit_kwargs.pop("mapping", None), where=fit_kwargs.pop("where", None))
     resolved = _resolve_laws(laws, fit_kwargs)
+    outputs = {law.output if isinstance(law, Law) else "loss" for _, law in resolved}  # "auto" fits the loss
+    runs = load_runs(runs, target=y or (outputs.pop() if len(outputs) == 1 else None))  # drops rows without one
     _check_columns(resolved, runs, y)
     if level is not None:
         check_level(level)
