@@ -56,8 +56,26 @@ datasets_app = typer.Typer(
 )
 app.add_typer(datasets_app, name="datasets")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+class _Console(Console):
+    """A console whose tables wrap a cell that does not fit (at 80 columns, say) instead of cutting it with "…":
+    a run name or a number cut short is a wrong one."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        for item in objects:
+            columns = getattr(item, "columns", None) or []
+            for column in columns:
+                if getattr(column, "overflow", None) == "ellipsis":
+                    column.overflow = "fold"
+            if columns and hasattr(columns[0], "cells") and columns[0].min_width is None:
+                # The first column names the row (a run, a law): keep names up to 24 characters whole.
+                longest = max((len(str(c)) for c in columns[0].cells), default=0)
+                columns[0].min_width = min(24, longest)
+        super().print(*objects, **kwargs)
+
+
+out = _Console(soft_wrap=True)
+err = _Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int) -> NoReturn:

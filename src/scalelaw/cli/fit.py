@@ -239,8 +239,17 @@ def _fit_many(data, law, y, ray, as_json, single, x, selection, loss, delta, sta
 
 
 def _fit_payload(final, check, noise, snr) -> dict[str, Any]:
-    """``fit --json``: the fit, with what the influence check and the seed noise found."""
+    """``fit --json``: a summary of the fit (the data itself goes only to ``--out``), with what the influence check and
+    the seed noise found."""
     payload = final.to_dict()
+    data = payload.pop("data", None) or {}
+    payload["data"] = {
+        "hash": data.get("hash"),
+        "source": data.get("source"),
+        "notes": data.get("notes", []),
+        "columns": list(data.get("columns", {})),
+        "weighted": data.get("weights") is not None,
+    }
     if "uncertainty" in payload:  # the replicates are in the file; stdout gets what they are
         payload["uncertainty"] = _uncertainty_summary(payload["uncertainty"])
     if check is not None:
@@ -458,10 +467,8 @@ def predict(
         fail("give --at, e.g. --at params=70e9,tokens=1.4e12 (or --schedule for an LR-schedule law)", 2)
     result, rows = run_action(lambda: _predict_points(fit_file, at, max_decades, band, as_json))
     if as_json:
-        payload: dict[str, Any] = {"law": result.law.name, "y": result.y, "predictions": rows}
-        if len(rows) == 1:
-            payload.update(rows[0])
-        print_json(payload)
+        head = {"law": result.law.name, "y": result.y}  # one point: its record; several: a list, each field once
+        print_json({**head, **rows[0]} if len(rows) == 1 else {**head, "predictions": rows})
         return
     _render_points(result, rows, interval)
 
