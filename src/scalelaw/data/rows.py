@@ -103,8 +103,12 @@ def drop_unobserved(
         return table, None
     if n == len(table):
         raise DataError(f"no row has a value in column {column!r}; nothing to fit (is it the right column?)")
-    kind = "" if target is not None else " and a non-positive scale (params, tokens, ...), such as step-0 rows"
-    note = f"dropped {n} of {len(table)} row(s) with no {column!r} value{kind} (e.g. steps between evaluations)"
+    kind = (
+        " (e.g. steps logged between evaluations)"
+        if target is not None
+        else " and a non-positive scale (params, tokens, ...), such as a tracker's step-0 rows"
+    )
+    note = f"dropped {n} of {len(table)} row(s) with no {column!r} value{kind}"
     warnings.warn(note, DataWarning, stacklevel=4)
     return table.loc[~empty], note
 
