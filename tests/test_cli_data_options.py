@@ -194,3 +194,19 @@ def test_predict_json_gives_each_field_once(tmp_path):
     assert "predictions" not in one and one["value"] > 1.7 and one["at"] == {"flops": 1e22}
     two = json.loads(run("predict", str(fit), "--at", "flops=1e22", "--at", "flops=1e23", "--json").stdout)
     assert set(two) == {"law", "y", "predictions"} and len(two["predictions"]) == 2
+
+
+def test_python_report_takes_the_data_options(tmp_path):
+    from scalelaw.views.report import report
+
+    frame = wandb_history()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        done = report(
+            frame, tmp_path / "r.html", mapping=WANDB, where="params < 5e7", weights="per_run", drop_early=0.2,
+            n_boot=0, holdout="none",
+        )  # fmt: skip
+    assert done.path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert done.fit.n_runs == 3 and done.fit.data.weights is not None and done.backtest is None
+    kept = frame[frame["eval/loss"].notna() & (frame["model/params"] < 5e7)]
+    assert done.fit.n_points < len(kept)  # drop_early took the start of each run

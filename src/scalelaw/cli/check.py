@@ -33,7 +33,6 @@ from scalelaw.cli.common import (
     parse_list,
     print_json,
     run_action,
-    with_progress,
 )
 from scalelaw.cli.render import render_fit
 from scalelaw.errors import DataError
@@ -225,9 +224,7 @@ def report_cmd(
 ) -> None:
     """Fit, bootstrap, backtest and plan, and write it all as one self-contained HTML report."""
     from scalelaw.data.io import check_output_path
-    from scalelaw.fitting.fit import fit as fit_law
-    from scalelaw.trust.backtest import backtest_with_fit
-    from scalelaw.views.report import default_budgets, write_report
+    from scalelaw.views.report import report
 
     check_interval_kind(interval_kind)
     selection = DataOptions(mapping, where, weights, drop_early)
@@ -243,25 +240,12 @@ def report_cmd(
         check_level(level, "--level")
         if n_boot < 0:
             raise DataError(f"--n-boot must be >= 0, got {n_boot}")
-        runs = selection.load(data, y or law_output(law))
-        the_law = parse_law(law)
-        fit_kwargs: dict[str, Any] = {"y": y, "x": parse_list(x), "seed": seed, **selection.fit_kwargs()}
-        with step("fitting"):
-            result = fit_law(the_law, runs, **fit_kwargs)
-        boot = _report_bootstrap(result, n_boot, seed, quiet=as_json)
-        table = split = split_fit = None
-        if holdout.strip().lower() != "none":
-            with step(f"backtest ({holdout})"):
-                # law=auto: backtest the chosen law (its choice already backtested every candidate)
-                chosen = result.law if result.law_choice is not None else the_law
-                table, split, split_fit = backtest_with_fit(chosen, runs, holdout, **fit_kwargs)
-        plan = parse_floats(budgets, "--budgets") or default_budgets(result, runs)
-        with step("writing the report"):
-            path = write_report(
-                out_path, result, runs, table, plan, command, boot=boot, n_boot=n_boot if boot is None else 0,
-                level=level, split=split, split_results=split_fit, seed=seed, interval_kind=interval_kind,
-            )  # fmt: skip
-        return result, boot, table, plan, path
+        done = report(
+            selection.load(data, y or law_output(law)), out_path, parse_law(law), y=y, x=parse_list(x),
+            **selection.fit_kwargs(), holdout=holdout, budgets=parse_floats(budgets, "--budgets") or None,
+            n_boot=n_boot, level=level, seed=seed, interval_kind=interval_kind, command=command, stage=step,
+        )  # fmt: skip
+        return done.fit, done.bootstrap, done.backtest, done.budgets, done.path
 
     result, boot, table, plan, path = run_action(action)
     if as_json:
@@ -297,21 +281,6 @@ def _report_command(
     words += ["--holdout", holdout] + [w for b in budgets or [] for w in ("--budgets", b)]
     words += ["--n-boot", str(n_boot), "--level", f"{level:g}", "--seed", str(seed)]
     return " ".join(shlex.quote(w) for w in words)
-
-
-def _report_bootstrap(result, n_boot: int, seed: int, quiet: bool):
-    """The report's bootstrap, or None: none asked (``--n-boot 0``), or too few runs to resample (the report
-    then says why and shows no intervals)."""
-    from scalelaw.errors import FitError
-
-    if n_boot == 0:
-        return None
-    try:
-        return with_progress(
-            lambda progress: result.bootstrap(n=n_boot, seed=seed, progress=progress), "bootstrap", quiet=quiet
-        )
-    except FitError:
-        return None
 
 
 def _report_payload(path: Path, command: str, result, boot, table, plan) -> dict[str, Any]:

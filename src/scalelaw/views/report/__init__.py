@@ -2,7 +2,8 @@
 
 The page embeds plotly.js, so it opens in any browser without a network connection, and it references
 no URL. Build it with :func:`build_report` (returns the HTML) or :func:`write_report` (writes it
-atomically); ``scalelaw report DATA --law chinchilla --out report.html`` does both from the shell.
+atomically); :func:`report` goes from data to the page (fit, bootstrap, backtest, plan), as
+``scalelaw report DATA --law chinchilla --out report.html`` does from the shell.
 
 >>> import scalelaw, warnings
 >>> warnings.simplefilter("ignore")
@@ -13,5 +14,6 @@ True
 """
 
 from scalelaw.views.report.build import DEFAULT_N_BOOT, FIGURE_IDS, build_report, default_budgets, write_report
+from scalelaw.views.report.from_data import WrittenReport, report
 
-__all__ = ["DEFAULT_N_BOOT", "FIGURE_IDS", "build_report", "default_budgets", "write_report"]
+__all__ = ["DEFAULT_N_BOOT", "FIGURE_IDS", "WrittenReport", "build_report", "default_budgets", "report", "write_report"]
