@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelaw import DataError, Runs, fit, load_runs, read_table
+from scalelaw import DataError, DataWarning, Runs, fit, load_runs, read_table
 
 
 def frame(n: int = 6) -> pd.DataFrame:
@@ -99,8 +99,16 @@ def test_empty_cells_load_with_a_note_and_are_refused_where_read(tmp_path):
     df.to_csv(path, index=False)
     runs = load_runs(path)
     assert any("column 'loss' has 1 empty value" in n for n in runs.notes)
-    with pytest.raises(DataError, match=r"column 'loss' has 1 NaN/empty value\(s\) \(row 3\)"):
-        fit("power", runs, law_options={"x": "flops"})
+    # An empty target is an observation not made: the fit leaves the row out and says so.
+    with pytest.warns(DataWarning, match=r"dropped 1 of 6 row\(s\) with no 'loss' value"):
+        result = fit("power", runs, law_options={"x": "flops"})
+    assert result.n_points == len(df) - 1
+    # An empty input is refused where it is read, naming the row and what row numbers are.
+    df = frame()
+    df.loc[2, "tokens"] = np.nan  # flops = 6ND is then empty too
+    df.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'flops' has 1 NaN/empty value\(s\) \(row 3\).*1-based"):
+        fit("power", load_runs(path), law_options={"x": "flops"})
 
 
 def test_non_numeric_text_names_rows_and_example(tmp_path):
