@@ -299,7 +299,13 @@ def _corrupt_cell(case: Case, src: Source) -> None:
     case.frame[column] = series
     case.clean = False
     empty = value is None or value == "" or (isinstance(value, float) and not math.isfinite(value))
-    if column != "run" and (any(value is v for v in _REFUSED_CELLS) or (empty and column in _law_reads(case))):
+    # An empty loss is an observation not made: its row is left out with a warning (a W&B row between evaluations).
+    unobserved = column == "loss" and (value is None or value == "" or (isinstance(value, float) and math.isnan(value)))
+    if (
+        column != "run"
+        and not unobserved
+        and (any(value is v for v in _REFUSED_CELLS) or (empty and column in _law_reads(case)))
+    ):
         case.must_refuse = case.must_refuse or f"{column} row {row} is {value!r:.30}"
     if column == "loss":  # the loss no longer is what was planted: only the generic checks apply
         case.constant_target, case.outliers = False, ()
@@ -354,7 +360,9 @@ def _repeat_row(case: Case, src: Source) -> None:
     row = src.integer(0, len(case.frame) - 1)
     case.frame = pd.concat([case.frame, case.frame.iloc[[row]]], ignore_index=True)
     case.clean = False
-    case.must_refuse = case.must_refuse or f"row {row} repeated"
+    loss = case.frame["loss"].iloc[row] if "loss" in case.frame.columns else 1.0
+    if not (loss is None or (isinstance(loss, str) and loss == "") or (isinstance(loss, float) and math.isnan(loss))):
+        case.must_refuse = case.must_refuse or f"row {row} repeated"  # unless it is left out for its empty loss
     case.notes.append(f"row {row} repeated")
 
 
@@ -508,7 +516,8 @@ def judge_cli(case: Case, returncode: int, stdout: str, stderr: str) -> Verdict:
     except ValueError:
         return Verdict("crash", f"exit 0 without JSON on stdout: {stdout[:200]!r}")
     params = np.array([float(v) for v in data["params"].values()])
-    y_column = data.get("data", {}).get("columns", {}).get(data.get("y", "loss"))
+    columns = data.get("data", {}).get("columns", {})  # fit --json names the columns; older code gave the values
+    y_column = columns.get(data.get("y", "loss")) if isinstance(columns, dict) else None
     y = None if y_column is None else np.array(y_column, dtype=float)
     return judge_fit(case, params, float(data["objective"]), data["status"], y)
 
