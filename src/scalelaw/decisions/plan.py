@@ -357,7 +357,7 @@ def compute_for_loss(
             "at any budget (the target is below the law's floor)"
         )
     if err.total and theta.shape[0] > 1:
-        C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.draws[1:], err, target_loss, k, fixed)
+        C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.sets(slice(1, None)), target_loss, k, fixed)
         columns = _columns(result.law, N[:1], D[:1], fixed)
         err.check_reach(
             f"{C[0]:.3g} FLOPs (for loss {target_loss:g})", float(decades_at(result, result.law, columns)[0])
@@ -395,10 +395,11 @@ def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, f
 
 
 def _compute_on_shifted(
-    result: FitResult, theta: np.ndarray, draws: np.ndarray, err: PlanError, target: float, k: float, fixed
+    result: FitResult, theta: np.ndarray, err: PlanError, target: float, k: float, fixed
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least compute at which each replicate's compute-optimal loss, shifted by its draw of the law's error at
-    that budget's distance beyond the data, reaches ``target``; and N, D there.
+    that budget's distance beyond the data, reaches ``target``; and N, D there. ``err`` holds the draws of
+    exactly the sets of ``theta``.
 
     The first crossing is bracketed on a shared grid of budgets (the shifted curve need not fall monotonically:
     the error grows with distance), then refined by vectorized bisection on log C for laws with a closed-form
@@ -413,13 +414,13 @@ def _compute_on_shifted(
         log_n, loss = exact(theta[rows], np.exp(log_c), k)
         n = np.exp(log_n)
         decades = decades_at(result, law, _columns(law, n, np.exp(log_c) / (k * n), fixed))
-        return loss * np.exp(draws[rows] * err.model.scale(decades)), n
+        return loss * np.exp(err.log_shift(decades, rows)), n
 
     curve = np.empty((theta.shape[0], grid.size))
     for j, c in enumerate(grid):
         opt = optimum(law, theta, math.exp(c), k, fixed)
         decades = decades_at(result, law, _columns(law, opt["params"], opt["tokens"], fixed))
-        curve[:, j] = opt["loss"] * np.exp(draws * err.model.scale(decades))
+        curve[:, j] = opt["loss"] * np.exp(err.log_shift(decades))
     below = curve <= target
     first = np.argmax(below, axis=1)
     C = np.full(theta.shape[0], np.inf)
@@ -521,7 +522,7 @@ def inference_optimal(
         n0, d0 = _inference_optimum_one(law, theta[[0]], target_loss, inference_tokens, k_train, k_inference)
         decades = float(decades_at(result, law, _columns(law, np.array([n0]), np.array([d0]), {}))[0])
         err.check_reach(f"the run that reaches loss {target_loss:g} ({k_train * n0 * d0:.3g} FLOPs)", decades)
-        targets = target_loss * np.exp(-err.draws * err.model.scale(decades))  # L·exp(z·s) = target
+        targets = target_loss * np.exp(-err.log_shift(decades))  # L·exp(shift) = target
     rows = {name: np.full(theta.shape[0], np.nan) for name in ("params", "tokens", "train_flops", "total_flops")}
     for s in range(theta.shape[0]):
         try:

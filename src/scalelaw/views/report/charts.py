@@ -469,11 +469,13 @@ def trust_figure(points: pd.DataFrame, model: Any, level: float, predictions: pd
     finite = [v for v in far if np.isfinite(v)]
     lo, hi = min(min(finite), 0.0), max(max(finite) * 1.08, 0.5)
     d = np.unique(np.concatenate([np.linspace(lo, hi, 120), [0.0]]))
-    half = model.halfwidth(d, level)
+    half, drift = model.halfwidth(d, level), model.drift(d)
+    # log error = predicted - observed: a drift widens the side it points to (trust.extrapolation_error.widen)
+    upper, lower = half + np.maximum(drift, 0.0), -half + np.minimum(drift, 0.0)
     fig.add_trace(
         go.Scatter(
             x=np.concatenate([d, d[::-1]]),
-            y=np.concatenate([half, -half[::-1]]),
+            y=np.concatenate([upper, lower[::-1]]),
             fill="toself",
             fillcolor=BAND,
             line={"width": 0},
