@@ -89,13 +89,24 @@ def test_inlined_bundle_is_what_plotly_inlines_itself():
 
 def test_report_has_every_section_figure_and_table(page, fit):
     elements = _parse(page)
-    for section in ("status", "parameters", "fit", "trust", "planning", "backtest", "bootstrap", "provenance"):
+    for section in (
+        "status",
+        "parameters",
+        "fit",
+        "influence",
+        "trust",
+        "planning",
+        "backtest",
+        "bootstrap",
+        "provenance",
+    ):
         assert section in elements.ids
     assert set(FIGURE_IDS) - {"fig-backtest"} <= set(elements.ids)  # no split given: no held-out figure
     assert {"params-table", "plan-table", "backtest-table", "command"} <= set(elements.ids)
     from plotly.offline import get_plotlyjs
 
-    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 5  # fit, residuals, trust, frontier, bootstrap
+    # fit, residuals, influence, trust, frontier, bootstrap
+    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 6
     assert f'<meta name="generator" content="scalelaw {scalelaw.__version__}">' in page
     assert "scalelaw report x --out r.html" in page
     for name in fit.law.param_names:

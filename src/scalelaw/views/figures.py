@@ -35,6 +35,7 @@ __all__ = [
     "Curve",
     "FitView",
     "Group",
+    "Histogram",
     "IsoflopView",
     "axis_label",
     "backtest_view",
@@ -43,6 +44,7 @@ __all__ = [
     "format_si",
     "frontier_view",
     "group_positions",
+    "histogram",
     "isoflop_view",
     "nd_inputs",
     "results_by_label",
@@ -667,3 +669,91 @@ def backtest_view(split: Any, results: FitResult | Mapping[str, FitResult] | Seq
                 frame.insert(3, split.column, part.array(split.column))
             parts.append(frame)
     return pd.concat(parts, ignore_index=True)
+
+
+#: Share of the replicates in each tail that may fall outside a histogram's range (robust to a few far-out refits).
+HISTOGRAM_TAIL = 0.01
+#: A positive parameter whose replicates span more than this factor is binned on a log scale.
+LOG_SPAN = 10.0
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of values in bins over a robust range.
+
+    Attributes
+    ----------
+    edges : ndarray
+        ``bins + 1`` bin edges, equally spaced in log when ``log``.
+    counts : ndarray of int
+        Values in each bin.
+    log : bool
+        Bins (and the axis they are drawn on) are logarithmic.
+    below, above : int
+        Finite values left of the first edge and right of the last one: far-out replicates that would
+        otherwise squeeze the others into one bar.
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    log: bool
+    below: int
+    above: int
+
+    @property
+    def outside(self) -> int:
+        """Values beyond the range, on either side."""
+        return self.below + self.above
+
+
+def histogram(
+    values: np.ndarray,
+    *,
+    log: bool | None = None,
+    bins: int = 30,
+    tail: float = HISTOGRAM_TAIL,
+    include: Sequence[float] = (),
+) -> Histogram:
+    """A histogram over the robust range of ``values``: the ``tail`` and ``1 - tail`` quantiles widened by 5%
+    of their span on each side, and stretched to cover ``include`` (the estimate, an interval's ends).
+
+    Parameters
+    ----------
+    values : array
+        The values (non-finite ones are ignored).
+    log : bool, optional
+        Bin in log space; by default when every value is positive and they span more than ``LOG_SPAN``.
+    bins : int
+        Number of bins.
+    tail : float
+        Share of the values on each side that may fall outside the range.
+    include : sequence of float
+        Values the range must contain.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> skewed = np.concatenate([rng.lognormal(np.log(400), 0.2, 497), [4e5, 8e5, 1e6]])
+    >>> h = histogram(skewed)
+    >>> h.log, h.above >= 3, int((h.counts > 0).sum()) > 10  # the 3 far-out ones (and a tail point) lie beyond
+    (True, True, True)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    keep = np.asarray([x for x in include if np.isfinite(x)], dtype=np.float64)
+    if log is None:
+        log = bool(v.size and v.min() > 0 and v.max() / v.min() > LOG_SPAN)
+    if log:
+        v, keep = np.log(v[v > 0]), np.log(keep[keep > 0])
+    if v.size == 0:
+        return Histogram(np.array([0.0, 1.0]), np.zeros(1, dtype=int), False, 0, 0)
+    lo, hi = (float(q) for q in np.quantile(v, [tail, 1.0 - tail]))
+    pad = 0.05 * (hi - lo)
+    lo, hi = min(lo - pad, *keep, float("inf")), max(hi + pad, *keep, float("-inf"))
+    if hi <= lo:  # all replicates equal: one bin around them
+        half = abs(lo) * 1e-6 or 1e-6
+        lo, hi = lo - half, hi + half
+    edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(v, edges)
+    below, above = int((v < lo).sum()), int((v > hi).sum())
+    return Histogram(np.exp(edges) if log else edges, counts, log, below, above)
