@@ -42,6 +42,7 @@ __all__ = [
     "COLUMN_WIDTH",
     "OKABE_ITO",
     "backtest_plot",
+    "bootstrap_plot",
     "compare_plot",
     "corner_plot",
     "correlation_plot",
@@ -728,4 +729,38 @@ def correlation_plot(source: Any, ax: Axes | None = None) -> Figure:
     bar.set_label(what, fontsize=7)
     bar.ax.tick_params(labelsize=6, width=0.5, length=2)
     bar.outline.set_linewidth(0.5)
+    return fig
+
+
+@_styled
+def bootstrap_plot(boot: Any, level: float = 0.9, params: Sequence[str] | None = None, bins: int = 30) -> Figure:
+    """One histogram per parameter of bootstrap replicates, with the estimate (solid) and the ``level`` interval
+    (dashed), as the report draws them.
+
+    Each histogram covers a robust range (:func:`scalelaw.views.figures.histogram`): a few far-out refits are
+    counted in the axis label instead of squeezing the others into one bar, and an amplitude whose replicates
+    span more than a decade is binned and drawn on a log axis.
+    """
+    check_level(level)
+    samples, names = _boot_samples(boot, params)
+    estimate = dict(boot.result.params)
+    k = len(names)
+    fig, axes = _figure(None, (min(7.0, 1.5 * k + 0.4), 1.7), ncols=k, squeeze=False)
+    a = (1 - level) / 2
+    for j, (name, ax) in enumerate(zip(names, axes[0], strict=True)):
+        values = samples[:, j]
+        lo, hi = np.nanquantile(values, [a, 1 - a])
+        h = figures.histogram(values, bins=bins, include=(estimate[name], lo, hi))
+        ax.stairs(h.counts, h.edges, fill=True, color=OKABE_ITO[0], alpha=0.55, lw=0)
+        if h.log:
+            ax.set_xscale("log")
+        ax.axvline(estimate[name], color="black", lw=0.9)
+        for v in (lo, hi):
+            ax.axvline(v, color="black", lw=0.7, ls="--")
+        beyond = f"\n{h.outside} beyond" if h.outside else ""
+        ax.set_xlabel(f"{_param_label(name)}{beyond}")
+        ax.set_title(f"{estimate[name]:.3g} [{lo:.3g}, {hi:.3g}]", fontsize=6.5)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+    axes[0][0].set_ylabel("replicates")
     return fig
