@@ -426,7 +426,7 @@ def test_a_run_15_percent_off_the_law_is_flagged_with_its_leverage(off_ladder):
     without = float(_fit(frame[frame["run"] != "r12"]).predict(**at)[0])
     table = page[page.index('id="influence-table"') : page.index("</table>", page.index('id="influence-table"'))]
     first = re.findall(r"<td[^>]*>([^<]*)</td>", re.search(r"<tbody>\n<tr>(.*?)</tr>", table).group(1))
-    assert first[0] == "r12" and first[-1] == "off the law"
+    assert first[0] == "r12" and first[-1].startswith("off the law")
     assert first[5] == f"{without / full - 1:+.2%}"
     assert f"the prediction at plan: C = 1e22 FLOPs ({num(full)})" in page
 

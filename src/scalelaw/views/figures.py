@@ -46,6 +46,7 @@ __all__ = [
     "group_positions",
     "histogram",
     "isoflop_view",
+    "log_bins",
     "nd_inputs",
     "results_by_label",
     "symbol",
@@ -671,11 +672,11 @@ def backtest_view(split: Any, results: FitResult | Mapping[str, FitResult] | Seq
     return pd.concat(parts, ignore_index=True)
 
 
-#: Share of the replicates in each tail that may fall outside a histogram's range (robust to a few far-out refits).
-HISTOGRAM_TAIL = 0.01
-#: The range reaches this share of the quantiles' span beyond them: a normal sample's tail to 4.6 sd stays in.
-HISTOGRAM_PAD = 0.5
-#: A positive parameter whose replicates span more than this factor is binned on a log scale.
+#: A histogram's range reaches this many interquartile ranges beyond the quartiles (never beyond the values): a
+#: normal sample's tail to 4.7 sd stays in, replicates far beyond the bulk do not, however few or many they are.
+HISTOGRAM_IQRS = 3.0
+#: A positive parameter whose replicates span more than this factor is binned on a log scale (by default; the
+#: report bins every amplitude, a parameter with a log transform, on a log scale once it spans a factor 2).
 LOG_SPAN = 10.0
 
 
@@ -713,23 +714,21 @@ def histogram(
     *,
     log: bool | None = None,
     bins: int = 30,
-    tail: float = HISTOGRAM_TAIL,
     include: Sequence[float] = (),
 ) -> Histogram:
-    """A histogram over the robust range of ``values``: the ``tail`` and ``1 - tail`` quantiles widened by
-    ``HISTOGRAM_PAD`` of their span on each side (never beyond the values), and stretched to cover ``include``
-    (the estimate, an interval's ends).
+    """A histogram over the robust range of ``values``: the quartiles widened by ``HISTOGRAM_IQRS``
+    interquartile ranges on each side (never beyond the values), stretched to cover ``include`` (the estimate,
+    an interval's ends). Values beyond it are counted in ``below`` and ``above``.
 
     Parameters
     ----------
     values : array
         The values (non-finite ones are ignored).
     log : bool, optional
-        Bin in log space; by default when every value is positive and they span more than ``LOG_SPAN``.
+        Bin in log space (values <= 0 are then ignored); by default when every value is positive and they span
+        more than ``LOG_SPAN``.
     bins : int
         Number of bins.
-    tail : float
-        Share of the values on each side that may fall outside the range.
     include : sequence of float
         Values the range must contain.
 
@@ -750,9 +749,9 @@ def histogram(
         v, keep = np.log(v[v > 0]), np.log(keep[keep > 0])
     if v.size == 0:
         return Histogram(np.array([0.0, 1.0]), np.zeros(1, dtype=int), False, 0, 0)
-    lo, hi = (float(q) for q in np.quantile(v, [tail, 1.0 - tail]))
-    pad = HISTOGRAM_PAD * (hi - lo)  # an ordinary tail stays in; replicates far beyond it do not
-    lo, hi = max(lo - pad, float(v.min())), min(hi + pad, float(v.max()))
+    q1, q3 = (float(q) for q in np.quantile(v, [0.25, 0.75]))
+    pad = HISTOGRAM_IQRS * (q3 - q1)
+    lo, hi = max(q1 - pad, float(v.min())), min(q3 + pad, float(v.max()))
     lo, hi = min(lo, *keep, float("inf")), max(hi, *keep, float("-inf"))
     if hi <= lo:  # all replicates equal: one bin around them
         half = abs(lo) * 1e-6 or 1e-6
@@ -761,3 +760,18 @@ def histogram(
     counts, _ = np.histogram(v, edges)
     below, above = int((v < lo).sum()), int((v > hi).sum())
     return Histogram(np.exp(edges) if log else edges, counts, log, below, above)
+
+
+#: An amplitude's replicates are binned on a log scale once they span more than this factor.
+AMPLITUDE_LOG_SPAN = 2.0
+
+
+def log_bins(law: Any, index: int, values: np.ndarray) -> bool | None:
+    """Whether to bin parameter ``index`` of ``law`` on a log scale: yes for an amplitude (a parameter the
+    optimizer moves in log) whose positive replicates span more than ``AMPLITUDE_LOG_SPAN``; otherwise None,
+    which leaves :func:`histogram` its default."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if law.parameters[index].transform == "log" and v.size and v.min() > 0 and v.max() / v.min() > AMPLITUDE_LOG_SPAN:
+        return True
+    return None

@@ -750,7 +750,8 @@ def bootstrap_plot(boot: Any, level: float = 0.9, params: Sequence[str] | None =
     for j, (name, ax) in enumerate(zip(names, axes[0], strict=True)):
         values = samples[:, j]
         lo, hi = np.nanquantile(values, [a, 1 - a])
-        h = figures.histogram(values, bins=bins, include=(estimate[name], lo, hi))
+        log = figures.log_bins(boot.result.law, boot.result.law.param_names.index(name), values)
+        h = figures.histogram(values, log=log, bins=bins, include=(estimate[name], lo, hi))
         ax.stairs(h.counts, h.edges, fill=True, color=OKABE_ITO[0], alpha=0.55, lw=0)
         if h.log:
             ax.set_xscale("log")

@@ -396,7 +396,7 @@ def bootstrap_figure(boot: Any, level: float):
         lo, hi = np.quantile(values, [a, 1 - a])
         # A robust range (and log bins for an amplitude spanning decades): a few far-out refits must not
         # squeeze the other replicates into one bar.
-        h = figures.histogram(values, include=(estimate, lo, hi))
+        h = figures.histogram(values, log=figures.log_bins(boot.result.law, j, values), include=(estimate, lo, hi))
         fig.add_trace(
             go.Bar(
                 x=h.edges[:-1],

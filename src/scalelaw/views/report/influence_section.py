@@ -117,7 +117,7 @@ def influence_section(outliers: Outliers) -> str:
             pct(r["loo_abs_residual"]),
             f"{r['scales']:.1f}" if np.isfinite(r["scales"]) else "—",
             f"{r['shift']:+.2%}" if np.isfinite(r["shift"]) else "—",
-            "off the law" if r["off_law"] else "",
+            ", ".join(w for w, on in (("off the law", r["off_law"]), ("high leverage", r["flagged"])) if on),
         ]
         for r in shown.to_dict(orient="records")
     ]
@@ -126,7 +126,8 @@ def influence_section(outliers: Outliers) -> str:
     caption = (
         f"Off-law runs first, then the most influential of the {len(t)} runs. Residuals: the run's largest "
         f"absolute log residual (about the relative error). Prediction moves: the relative change of {where} "
-        "when the run is left out and the law refitted."
+        "when the run is left out and the law refitted; high leverage: a change far beyond the other runs' "
+        "(often the largest runs, the most informative: look before dropping them)."
     )
     body.append(f'<p class="caption">{esc(caption)}</p>')
     return section("influence", "Outliers and influence", body)
