@@ -400,6 +400,7 @@ def test_every_replicate_count_is_the_bootstrap_used(off_ladder):
     counts = re.findall(r"\bn=(\d+)", body)
     assert counts and set(counts) == {"50"}  # the plan caption said n=1000 (compute_optimal's default n_boot)
     assert "bootstrap by run (n=50), percentile" in body
+    assert "with the law&#x27;s error beyond the data. Brackets: 90% total interval." in body  # it said "parameter"
     assert "50 replicates, resampling whole runs" in body
     assert '<div class="v">50 replicates</div>' in body
 

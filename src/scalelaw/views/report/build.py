@@ -121,7 +121,7 @@ def build_report(
     model, model_note = trust_section.learned(result)  # cached on the fit: learned once, reused by every interval
     kind = trust_section.shown_kind(interval_kind, model)
     fit_section, view = _fit_section(result, boot, level, kind)
-    plan_table, plan_note = _plan(result, plan, boot, level, kind)
+    plan_table, plan_note, plan_kind = _plan(result, plan, boot, level, kind)
     outliers = influence_section.measure(result, plan_table)
     sections = [
         _summary(result, runs, boot, kind if boot is not None else None),
@@ -136,7 +136,7 @@ def build_report(
         parts = trust_section.interval_parts(result, points, boot, level)
     sections.append(trust_section.trust_section(result, model, model_note, parts, level, kind))
     if plan is not None or _has_frontier(result):
-        sections.append(_planning(result, plan_table, plan_note, boot, level, view))
+        sections.append(_planning(result, plan_table, plan_note, plan_kind, boot, level, view))
     if backtest is not None or split is not None:
         sections.append(_backtest(result, backtest, split, split_results))
     if boot is not None:
@@ -352,19 +352,23 @@ def _has_frontier(result: FitResult) -> bool:
     return len(law.inputs) == 2 and "flops" not in law.inputs and figures.nd_inputs(law) is not None
 
 
-def _plan(result: FitResult, plan: Any, boot: Any, level: float, kind: str) -> tuple[pd.DataFrame | None, str]:
-    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets (``kind`` intervals)."""
+def _plan(
+    result: FitResult, plan: Any, boot: Any, level: float, kind: str
+) -> tuple[pd.DataFrame | None, str, str | None]:
+    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets (``kind`` intervals);
+    with how it was made and the kind of its intervals (None without)."""
     if plan is None:
-        return None, ""
+        return None, "", None
     if hasattr(plan, "table") and isinstance(plan.table, pd.DataFrame):
-        return plan.table, getattr(plan, "method", "")
+        return plan.table, getattr(plan, "method", ""), getattr(plan, "interval_kind", None)
     budgets = np.atleast_1d(np.asarray(plan, dtype=np.float64))
     if not _has_frontier(result):
-        return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
+        return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens", None
     if boot is None:
-        return compute_optimal(result, budgets).table, "point estimate"
+        return compute_optimal(result, budgets).table, "point estimate", None
     plan = compute_optimal(result, budgets, level=level, boot=boot, kind=kind)
-    return plan.table, ". ".join([plan.method, *plan.notes])  # notes say when a budget is beyond the checks
+    # The notes say when a budget is beyond the checks.
+    return plan.table, ". ".join([plan.method, *plan.notes]), plan.interval_kind
 
 
 _PLAN_LABELS = {
@@ -379,7 +383,7 @@ _PLAN_LABELS = {
 }
 
 
-def _planning(result, table, note, boot, level, view) -> str:
+def _planning(result, table, note, plan_kind, boot, level, view) -> str:
     parts = []
     if _has_frontier(result):
         frontier = figures.frontier_view(result, boot=boot, level=level)
@@ -406,7 +410,7 @@ def _planning(result, table, note, boot, level, view) -> str:
             rows.append(cells)
         parts.append("<h3>Compute-optimal allocation</h3>")
         parts.append(_table(header, rows, "plan-table"))
-        plan_kind = str(table["interval_kind"].iloc[0]) if "interval_kind" in table.columns else "parameter (bootstrap)"
+        plan_kind = "total" if plan_kind == "total" else "parameter (bootstrap)"
         parts.append(
             f'<p class="caption">{_esc(note)}. Brackets: {level:.0%} {_esc(plan_kind)} interval.</p>' if boot else ""
         )
