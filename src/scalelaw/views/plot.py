@@ -624,7 +624,9 @@ def corner_plot(
     """Corner plot of bootstrap replicates: each parameter's distribution and every pair's scatter.
 
     Diagonal: histogram with the point estimate (solid) and the ``level`` percentile interval (dashed),
-    titled ``value [low, high]``. Below it: the replicates of each pair (rasterized, so a PDF stays small).
+    titled ``value [low, high]``, over a robust range (:func:`scalelaw.views.figures.histogram`; the title counts
+    the replicates beyond it, and every panel shows the same ranges). Below it: the replicates of each pair
+    (rasterized, so a PDF stays small).
     Parameters whose replicates span more than a decade are drawn on log axes.
     """
     check_level(level)
@@ -645,14 +647,18 @@ def corner_plot(
                 continue
             xi, xj = samples[:, i], samples[:, j]
             if i == j:
-                edges = np.logspace(*np.log10([xi.min(), xi.max()]), bins + 1) if logs[i] else bins
-                ax.hist(xi, bins=edges, histtype="stepfilled", color=OKABE_ITO[0], alpha=0.35, lw=0)
-                ax.hist(xi, bins=edges, histtype="step", color=OKABE_ITO[0], lw=0.7)
                 lo, hi = np.quantile(xi, [a, 1 - a])
+                # A robust range: a few far-out refits are counted in the title, not drawn as a lone bar far away.
+                h = figures.histogram(xi, log=logs[i], bins=bins, include=(estimate[names[i]], lo, hi))
+                ax.stairs(h.counts, h.edges, fill=True, color=OKABE_ITO[0], alpha=0.35, lw=0)
+                ax.stairs(h.counts, h.edges, color=OKABE_ITO[0], lw=0.7)
+                ax.set_xlim(h.edges[0], h.edges[-1])
                 ax.axvline(estimate[names[i]], color="black", lw=0.9)
                 for v in (lo, hi):
                     ax.axvline(v, color="black", lw=0.6, ls=(0, (2, 1.5)))
-                ax.set_title(f"{_param_label(names[i])} = {estimate[names[i]]:.3g} [{lo:.3g}, {hi:.3g}]", fontsize=6.5)
+                beyond = f" ({h.outside} beyond)" if h.outside else ""
+                title = f"{_param_label(names[i])} = {estimate[names[i]]:.3g} [{lo:.3g}, {hi:.3g}]{beyond}"
+                ax.set_title(title, fontsize=6.5)
                 ax.set_yticks([])
                 ax.spines["left"].set_visible(False)
                 if logs[i]:
@@ -677,9 +683,9 @@ def corner_plot(
         lims = axes[j, j].get_xlim()
         for i in range(j + 1, k):
             axes[i, j].set_xlim(lims)
-    for i in range(1, k):
-        for j in range(1, i):
-            axes[i, j].set_ylim(axes[i, 0].get_ylim())
+    for i in range(1, k):  # and the diagonal's (robust) range across each row
+        for j in range(i):
+            axes[i, j].set_ylim(axes[i, i].get_xlim())
     return fig
 
 
