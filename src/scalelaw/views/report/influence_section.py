@@ -26,6 +26,9 @@ from scalelaw.views.report.trust_section import prediction_points
 FIGURE_ID = "fig-influence"
 #: Rows of the table: every off-law run, then the most influential others up to this many.
 TABLE_ROWS = 10
+#: Refit exactly at most this many runs × rows in all (the leave-one-run-out weights are dense: 20M is 160 MB);
+#: on a long table the others' shifts are one-step estimates and their deleted residuals are left out.
+MAX_REFIT_CELLS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def measure(result: FitResult, plan_table: pd.DataFrame | None) -> Outliers:
             target, label = default_target(result), "10× the largest value of every input"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            infl = influence(result, target)
+            infl = influence(result, target, exact=max(20, min(400, MAX_REFIT_CELLS // max(result.n_points, 1))))
         return Outliers(off_law(result, infl), label, infl.prediction)
     except ScaleLawError as exc:
         return Outliers(None, "", float("nan"), f"influence could not be measured: {exc}")
