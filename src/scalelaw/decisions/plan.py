@@ -302,23 +302,27 @@ def compute_optimal(
 
         center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt")}
         rows.append(widen_row(row, choice_halfwidths(result, err, point, center)))
-    return _plan(pd.DataFrame(rows), err, n_boot)
+    return _plan(pd.DataFrame(rows), err, theta.shape[0] - 1)
 
 
-def _method(level: float | None, n_boot: int, err: PlanError | None = None) -> str:
+def _method(level: float | None, n_replicates: int, err: PlanError | None = None) -> str:
+    """How a plan's intervals were made; ``n_replicates`` is the bootstrap actually used, not the one asked for."""
     if level is None:
         return "point estimate"
-    text = f"bootstrap by run (n={n_boot}), percentile"
+    text = f"bootstrap by run (n={n_replicates}), percentile"
     if err is not None and err.total:
         text += ", with the law's error beyond the data"
     return text
 
 
-def _plan(table: pd.DataFrame, err: PlanError, n_boot: int, notes=(), inputs: tuple[str, ...] | None = None) -> Plan:
-    """A Plan of ``table`` that records how its intervals were made."""
+def _plan(
+    table: pd.DataFrame, err: PlanError, n_replicates: int, notes=(), inputs: tuple[str, ...] | None = None
+) -> Plan:
+    """A Plan of ``table`` that records how its intervals were made (``n_replicates``: the rows of the
+    bootstrap behind them, which a given ``boot=`` sets, not ``n_boot``)."""
     extra = {} if inputs is None else {"inputs": inputs}
     notes = tuple(dict.fromkeys([*notes, *err.notes]))
-    return Plan(table, err.level, _method(err.level, n_boot, err), notes, interval_kind=err.kind, **extra)
+    return Plan(table, err.level, _method(err.level, n_replicates, err), notes, interval_kind=err.kind, **extra)
 
 
 def compute_for_loss(
@@ -375,7 +379,7 @@ def compute_for_loss(
         share = float(np.mean(~np.isfinite(C[1:])))
         if share > 0:
             notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
-    return _plan(pd.DataFrame([row]), err, n_boot, notes, inputs=("target_loss",))
+    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes, inputs=("target_loss",))
 
 
 def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, fixed) -> tuple[np.ndarray, ...]:
@@ -559,7 +563,7 @@ def inference_optimal(
     notes = (
         (f"{missed:.1%} of bootstrap replicates never reach the target (their floor is above it)",) if missed else ()
     )
-    return _plan(pd.DataFrame([row]), err, n_boot, notes)
+    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes)
 
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
@@ -660,7 +664,7 @@ def data_limited(
     halfwidths = choice_halfwidths(result, err, point, center)
     if "params_opt" in halfwidths:  # epochs are tokens over a given number
         halfwidths["epochs"] = halfwidths["tokens_opt"]
-    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, n_boot)
+    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, theta.shape[0] - 1)
 
 
 def _data_limited_point(law: Law, theta: np.ndarray, flops: float, unique_tokens: float, k: float):
