@@ -152,7 +152,10 @@ def where_masks(table, conditions: list[str] | None, source: str):
 
 def read_table_or_dataset(source: str):
     from scalelaw.data.io import read_table
+    from scalelaw.data.trackers.sources import is_tracker_source, load_tracker
 
+    if is_tracker_source(source):
+        return load_tracker(source).table
     if source.startswith("dataset:"):
         from scalelaw.data import datasets
 
