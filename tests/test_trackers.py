@@ -6,11 +6,15 @@ API is exercised with an object of the API's shape, since the tests have no netw
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -56,8 +60,17 @@ def export(tmp_path):
     return path
 
 
+DOC = Path(__file__).resolve().parents[1] / "docs" / "trackers.md"
+#: The package under test, found from any working directory (a relative PYTHONPATH=src would not be).
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(map(os.path.abspath, os.environ.get("PYTHONPATH", "").split(os.pathsep))),
+}
+
+
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scalelaw", *args], capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-m", "scalelaw", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=ENV)
 
 
 def test_guess_mapping_prefers_held_out_loss_and_names_the_run():
@@ -99,11 +112,6 @@ def test_wandb_export_fits_with_one_command_and_only_map_flags(export):
     result = json.loads(proc.stdout)
     assert result["n_runs"] == len(SIZES)
     assert result["params"]["alpha"] == pytest.approx(TRUE["alpha"], abs=0.03)
-    # Without any flag the guesses are the same, and the human output prints the mapping it chose.
-    proc = cli("fit", f"wandb:{export}")
-    assert proc.returncode == 0, proc.stderr
-    assert "note: W&B export columns mapped: Name=run, _step=step" in proc.stdout
-    assert f"from {len(SIZES)} runs" in proc.stdout
 
 
 def test_mapping_overrides_the_guess_and_can_keep_a_name(export):
@@ -277,16 +285,9 @@ def test_tensorboard_directory_one_subdirectory_per_run(tmp_path):
     assert result.n_runs == 4
 
 
-def test_tensorboard_through_the_cli(tmp_path):
-    write_tensorboard(tmp_path / "logs")
-    proc = cli("fit", f"tensorboard:{tmp_path / 'logs'}", "--map", "train/loss=loss", "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["n_points"] == 4 * 10
-    proc = cli("fit", f"tensorboard:{tmp_path / 'nowhere'}")
-    assert proc.returncode == 2 and "is not a directory" in proc.stderr
-
-
-def test_tensorboard_directory_without_events(tmp_path):
+def test_tensorboard_directory_missing_or_without_events(tmp_path):
+    with pytest.raises(DataError, match="is not a directory"):
+        load_runs(f"tensorboard:{tmp_path / 'logs'}")
     (tmp_path / "logs" / "run0").mkdir(parents=True)
     with pytest.raises(DataError, match="holds no TensorBoard event files"):
         load_runs(f"tensorboard:{tmp_path / 'logs'}")
@@ -333,11 +334,34 @@ def test_mlflow_store_runs_metrics_and_params(tmp_path, monkeypatch):
     assert "MLFLOW_ALLOW_FILE_STORE" not in os.environ  # the reader leaves the environment as it was
 
 
-def test_mlflow_through_the_cli(tmp_path, monkeypatch):
-    store = tmp_path / "mlruns"
-    write_mlflow(store, monkeypatch)
-    proc = cli("fit", f"mlflow:{store}#ladder", "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["n_points"] == 15
+def test_mlflow_store_missing(tmp_path):
     with pytest.raises(DataError, match="no MLflow store at"):
         load_runs(f"mlflow:{tmp_path / 'none'}")
+
+
+def test_docs_console_lines_run(tmp_path, monkeypatch):
+    """docs/trackers.md's commands run on the files its Python blocks write (test_readme runs the blocks alone)."""
+    from typer.testing import CliRunner
+
+    from scalelaw.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    text = DOC.read_text()
+    namespace: dict = {}
+    for index, code in enumerate(re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)):
+        exec(compile(code, f"trackers.md block {index}", "exec"), namespace)
+    lines = [
+        line[2:]
+        for block in re.findall(r"^```console\n(.*?)^```", text, flags=re.S | re.M)
+        for line in block.splitlines()
+    ]
+    assert len(lines) == 4
+    needs = {"tensorboard:": "tensorboard", "mlflow:": "mlflow"}
+    for line in lines:
+        argv = shlex.split(line)
+        extra = next((lib for prefix, lib in needs.items() if argv[2].startswith(prefix)), None)
+        if extra is not None and importlib.util.find_spec(extra) is None:
+            continue  # the Python block skipped writing these files too
+        done = CliRunner().invoke(app, argv[1:])  # in this process: the imports are paid once
+        assert done.exit_code == 0, f"{line}\n{done.output}"
+        assert "columns mapped:" in done.stdout and "runs;" in done.stdout
