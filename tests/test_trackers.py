@@ -365,3 +365,10 @@ def test_docs_console_lines_run(tmp_path, monkeypatch):
         done = CliRunner().invoke(app, argv[1:])  # in this process: the imports are paid once
         assert done.exit_code == 0, f"{line}\n{done.output}"
         assert "columns mapped:" in done.stdout and "runs;" in done.stdout
+
+
+def test_out_never_replaces_the_wandb_export_it_reads(export):
+    from scalelaw.data.io import check_output_path
+
+    with pytest.raises(DataError, match="is an input of this command"):
+        check_output_path(export, inputs=[f"wandb:{export}"], kind="fit", force=True)

@@ -225,6 +225,8 @@ def check_output_path(
         raise DataError(f"--out names no file (it is empty or '.'); give a file name such as {example}")
     target = Path(path)
     for source in inputs:
+        if source is not None and os.fspath(source).startswith("wandb:"):
+            source = os.fspath(source)[len("wandb:") :]  # a W&B export is a file: protect it like one
         if source is not None and not os.fspath(source).startswith("dataset:") and _same_file(target, source):
             raise DataError(
                 f"--out {target} is an input of this command ({os.fspath(source)}); writing there would destroy "
