@@ -16,6 +16,7 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    DATA_HELP,
     IntervalKind,
     check_interval_kind,
     err,
@@ -33,7 +34,7 @@ from scalelaw.errors import DataError
 
 
 def backtest_cmd(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     laws: Annotated[
         str,
         typer.Option(
@@ -189,7 +190,7 @@ def _fit_status(row) -> str:
 
 
 def report_cmd(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     law: Annotated[
         str,
         typer.Option(

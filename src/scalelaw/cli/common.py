@@ -211,6 +211,12 @@ def parse_floats(values: list[str] | None, name: str) -> list[float]:
     return out
 
 
+#: DATA of the commands that read runs: files, bundled datasets and trackers (scalelaw.data.trackers).
+DATA_HELP = (
+    "CSV, Parquet or JSON lines file, dataset:NAME, or a tracker: wandb:EXPORT.csv, wandb-api:ENTITY/PROJECT, "
+    "tensorboard:LOGDIR, mlflow:STORE or mlflow:STORE#EXPERIMENT (docs/trackers.md)."
+)
+
 #: ``--interval-kind``, shared by every command that shows an interval (predict, plan, compare, suggest, report,
 #: backtest): the honest total interval by default, or the by-run bootstrap alone.
 IntervalKind = Annotated[
