@@ -372,3 +372,24 @@ def test_out_never_replaces_the_wandb_export_it_reads(export):
 
     with pytest.raises(DataError, match="is an input of this command"):
         check_output_path(export, inputs=[f"wandb:{export}"], kind="fit", force=True)
+
+
+def test_lr_schedule_from_the_same_tensorboard_logs(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.summary import Writer
+
+    from scalelaw.data.schedules import load_curves_and_schedules
+
+    for i, peak in enumerate((1e-3, 3e-3)):
+        writer = Writer(str(tmp_path / "logs" / f"lr{i}"))
+        for step in range(1, 201):
+            writer.add_scalar("train/lr", peak * min(1.0, (201 - step) / 100), step=step)  # constant, then decay
+            if step % 20 == 0:
+                writer.add_scalar("eval/loss", 3.0 - 0.002 * step * (1 + i), step=step)
+        writer.close()
+    logs = f"tensorboard:{tmp_path / 'logs'}"
+    runs, schedules = load_curves_and_schedules(logs, logs)
+    assert len(runs) == 2 * 10 and "eval/loss=loss" in runs.notes[0]
+    assert sorted(schedules.lrs) == ["lr0", "lr1"] and len(schedules["lr1"]) == 200
+    np.testing.assert_allclose(schedules["lr1"][:100], 3e-3)
+    np.testing.assert_allclose(schedules["lr1"][-1], 3e-5, rtol=1e-5)

@@ -216,7 +216,7 @@ def tracker_runs(
     try:
         runs = Runs.from_frame(table, None, source=source)
     except DataError as exc:
-        raise DataError(f"{exc} [{tracker} {first.split(': ', 1)[1].split(' (override')[0]}]") from None
+        raise DataError(f"{exc} (the {tracker} columns were mapped: {shown})") from None
     return Runs(table=runs.table, source=runs.source, notes=(*kept, *runs.notes))
 
 

@@ -128,7 +128,8 @@ def read_wandb_api(
     filters : mapping, optional
         MongoDB-style run filters, e.g. ``{"config.sweep": "ladder"}``.
     keys : iterable of str, optional
-        History keys to fetch (default: all); fewer keys download faster.
+        History keys to fetch (default: all). Fewer keys download faster, but W&B then returns only the rows
+        that have every one of them (its scan_history semantics).
     drop_empty : str or None
         As for :func:`read_wandb_export`.
     """
