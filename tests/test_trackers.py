@@ -393,3 +393,14 @@ def test_lr_schedule_from_the_same_tensorboard_logs(tmp_path):
     assert sorted(schedules.lrs) == ["lr0", "lr1"] and len(schedules["lr1"]) == 200
     np.testing.assert_allclose(schedules["lr1"][:100], 3e-3)
     np.testing.assert_allclose(schedules["lr1"][-1], 3e-5, rtol=1e-5)
+
+
+def test_backtest_prints_the_mapping_it_read_with(export):
+    from typer.testing import CliRunner
+
+    from scalelaw.cli import app
+
+    done = CliRunner().invoke(app, ["backtest", f"wandb:{export}", "--laws", "chinchilla"])
+    assert done.exit_code == 0, done.output
+    assert "note: W&B export columns mapped: Name=run" in done.stdout
+    assert "held-out run" in done.stdout

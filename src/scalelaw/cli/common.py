@@ -163,6 +163,15 @@ def read_table_or_dataset(source: str):
     return read_table(source)
 
 
+def render_tracker_notes(runs) -> None:
+    """What a tracker reader chose (the column mapping, the rows dropped), for commands whose output has no notes."""
+    from scalelaw.data.trackers.sources import is_tracker_source
+
+    if is_tracker_source(runs.source):
+        for note in runs.notes:
+            out.print(f"note: {note}", style="dim", highlight=False, markup=False)
+
+
 def check_point(result, point: dict[str, float]) -> None:
     missing = [n for n in result.law.inputs if n not in point]
     if missing:
