@@ -264,7 +264,7 @@ def _usable_rows(
     keep = np.ones(len(table), dtype=bool)
     notes = []
     if drop_empty is not None and drop_empty in table.columns:
-        empty = _numbers(table[drop_empty]).isna().to_numpy()
+        empty = table[drop_empty].isna().to_numpy()  # only empty cells: text that is no number is refused later
         if empty.all():
             raise DataError(
                 f"column '{drop_empty}' ({origin.get(drop_empty, drop_empty)}) is empty in every row; map the column "

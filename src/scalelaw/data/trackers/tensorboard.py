@@ -83,7 +83,7 @@ def read_tensorboard(
     long = long.sort_values("wall_time", kind="stable")
     again = long.duplicated(["run", "tag", "step"], keep="last")
     notes = [
-        f"{long['run'].nunique()} run(s) named by their subdirectory of {root}, {long['tag'].nunique()} scalar tag(s); "
+        f"{long['run'].nunique()} run(s) named after their folder in {root}, {long['tag'].nunique()} scalar tag(s); "
         "step is the event step"
     ]
     if again.any():
