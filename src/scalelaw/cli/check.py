@@ -16,6 +16,7 @@ from rich.table import Table
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    DATA_HELP,
     IntervalKind,
     check_interval_kind,
     err,
@@ -25,6 +26,7 @@ from scalelaw.cli.common import (
     parse_law,
     parse_list,
     print_json,
+    render_tracker_notes,
     run_action,
     with_progress,
 )
@@ -33,7 +35,7 @@ from scalelaw.errors import DataError
 
 
 def backtest_cmd(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     laws: Annotated[
         str,
         typer.Option(
@@ -112,13 +114,14 @@ def backtest_cmd(
             selection = SelectionResult.from_table(table, metric)
         except FitError:
             selection = None  # every law failed: the table shows why
-        return table, selection
+        return table, selection, runs
 
-    table, selection = run_action(action)
+    table, selection, runs = run_action(action)
     if as_json:
         print_json(to_records(table))
     else:
         _render_backtest(table, selection, show_coverage=interval is not None)
+        render_tracker_notes(runs)
     if selection is None:
         fail("no law could be fitted and scored on the training runs; see the error column", 1)
 
@@ -189,7 +192,7 @@ def _fit_status(row) -> str:
 
 
 def report_cmd(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     law: Annotated[
         str,
         typer.Option(

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli.common import (
+    DATA_HELP,
     IntervalKind,
     check_interval_kind,
     check_point,
@@ -42,7 +43,7 @@ ONE_TARGET = ("--out", "--influence", "--drop-flagged", "--schedule", "--seed-no
 
 
 def fit(
-    data: Annotated[str, typer.Argument(help="CSV, Parquet or JSON lines file, or dataset:NAME.")],
+    data: Annotated[str, typer.Argument(help=DATA_HELP)],
     law: Annotated[
         str,
         typer.Option(

@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalelaw.data import datasets
 from scalelaw.data.runs import Runs
+from scalelaw.data.trackers.sources import is_tracker_source, load_tracker
 from scalelaw.errors import DataError
 
 _READERS = {
@@ -131,14 +132,17 @@ def load_runs(
     source: str | os.PathLike | pd.DataFrame | Mapping[str, Any] | Runs,
     mapping: str | Mapping[str, str] | Iterable[str] | None = None,
 ) -> Runs:
-    """Load and validate runs from a file path, ``dataset:NAME``, a DataFrame or existing Runs.
+    """Load and validate runs from a file path, ``dataset:NAME``, a tracker, a DataFrame or existing Runs.
 
     Parameters
     ----------
-    source : path, ``"dataset:NAME"``, DataFrame, dict of arrays or Runs
-        Where the observations are. Bundled datasets are listed by ``scalelaw datasets list``.
+    source : path, ``"dataset:NAME"``, tracker source, DataFrame, dict of arrays or Runs
+        Where the observations are. Bundled datasets are listed by ``scalelaw datasets list``. Tracker
+        sources: ``wandb:EXPORT.csv``, ``wandb-api:ENTITY/PROJECT``, ``tensorboard:DIR`` and
+        ``mlflow:URI[#EXPERIMENT]`` (:func:`scalelaw.data.trackers.load_tracker`; docs/trackers.md).
     mapping : str or mapping, optional
-        Column renames such as ``"Model Size=params"``.
+        Column renames such as ``"Model Size=params"``. For a tracker source they override the reader's
+        guessed mapping, which the first of the runs' ``notes`` states.
 
     Examples
     --------
@@ -159,6 +163,8 @@ def load_runs(
             raise DataError(f"columns given as a dict must have equal lengths: {exc}") from None
         return Runs.from_frame(frame, mapping, source="dict of arrays")
     text = os.fspath(source)
+    if is_tracker_source(text):
+        return load_tracker(text, mapping)
     if text.startswith("dataset:"):
         frame = datasets.load(text.split(":", 1)[1])
         return Runs.from_frame(frame, mapping, source=text)
@@ -219,6 +225,8 @@ def check_output_path(
         raise DataError(f"--out names no file (it is empty or '.'); give a file name such as {example}")
     target = Path(path)
     for source in inputs:
+        if source is not None and os.fspath(source).startswith("wandb:"):
+            source = os.fspath(source)[len("wandb:") :]  # a W&B export is a file: protect it like one
         if source is not None and not os.fspath(source).startswith("dataset:") and _same_file(target, source):
             raise DataError(
                 f"--out {target} is an input of this command ({os.fspath(source)}); writing there would destroy "
