@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.data import datasets
+from scalelaw.data.parquet import require_pyarrow
 from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError
 
@@ -56,6 +57,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         elif kind == "tsv":
             frame = pd.read_csv(path, sep="\t")
         elif kind == "parquet":
+            require_pyarrow(f"reading {path}")
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
             frame = _read_json_lines(path)
