@@ -75,6 +75,19 @@ def test_api_reference_documents_the_package_face(site):
         assert any(i.startswith(f"scalelaw.{package}.") for i in ids), package
 
 
+def test_api_reference_covers_every_public_module(site):
+    """Each module outside the CLI has its entry: a new module shows up here, or this says where to add it."""
+    ids = set(re.findall(r'\bid="(scalelaw(?:\.\w+)*)"', "\n".join(_html(site).values())))
+    src = ROOT / "src"
+    for path in sorted((src / "scalelaw").rglob("*.py")):
+        parts = path.relative_to(src).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if any(p.startswith("_") for p in parts) or parts[1:2] == ("cli",):
+            continue
+        assert ".".join(parts) in ids, f"{'.'.join(parts)}: list it in docs/api/{'.'.join(parts[:2])}.md"
+
+
 def test_docstrings_render_as_markdown(site):
     """Sphinx roles become links or code, and doctests code blocks, not ':func:' text or nested blockquotes."""
     pages = {k: v for k, v in _html(site).items() if k.startswith("api/")}

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import scalelaw
+from scalelaw.data.io import check_output_path
 from scalelaw.data.parquet import INSTALL_HINT, ParquetExtraMissing
 from scalelaw.sweep.store import RunStore
 
@@ -60,6 +61,13 @@ def test_parquet_run_store_names_the_extra_before_any_training(tmp_path, no_pyar
     assert INSTALL_HINT in str(info.value)
     assert not (tmp_path / "sweep.runs.parquet").exists()
     assert RunStore(tmp_path / "sweep.runs.jsonl").format == "jsonl"  # JSON lines, the default, still works
+
+
+def test_existing_parquet_out_is_not_misjudged(tmp_path, no_pyarrow):
+    """Without pyarrow, an existing Parquet --out cannot be told a run store or not: say why, not 'not a store'."""
+    (tmp_path / "sweep.runs.parquet").write_bytes(b"PAR1" + b"\0" * 16)
+    with pytest.raises(ParquetExtraMissing, match=r"scalelaw\[parquet\]"):
+        check_output_path(tmp_path / "sweep.runs.parquet", kind="run store", force=None)
 
 
 def test_parquet_round_trip_with_pyarrow(tmp_path):

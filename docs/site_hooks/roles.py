@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 ROLE = re.compile(
-    r":(?:class|func|mod|attr|meth|data|exc|obj):<code>(?P<tilde>~?)(?P<name>[\w.]+?)(?P<call>\(\))?</code>"
+    r":(?:class|func|mod|attr|meth|data|exc|obj):<code>(?P<tilde>~?)(?P<name>[^<&]+?)(?P<call>\(\))?"
+    r"(?:\s+&lt;(?P<target>[\w.]+)&gt;)?</code>"  # Sphinx's explicit title: :meth:`title <target>`
 )
 ANCHOR = re.compile(r'\bid="(scalelaw(?:\.\w+)+)"')
 _documented: set[str] = set()
@@ -53,7 +54,7 @@ def _target(name: str) -> str | None:
 def _link(match: re.Match[str]) -> str:
     name = match["name"]
     shown = (name.rsplit(".", 1)[-1] if match["tilde"] else name) + (match["call"] or "")
-    target = _target(name)
+    target = _target(match["target"] or name)
     if target is None:
         return f"<code>{shown}</code>"
     return f'<autoref identifier="{target}" optional><code>{shown}</code></autoref>'

@@ -302,6 +302,7 @@ def _is_report_file(path: Path) -> bool:
 def _is_run_store(path: Path) -> bool:
     head = _head(path)
     if head.startswith(b"PAR1"):
+        require_pyarrow(f"telling whether {path} is a Parquet run store")  # not a guess that it is none
         try:
             import pyarrow.parquet as pq
 

@@ -1,7 +1,8 @@
 """Parquet needs pyarrow, from the optional ``parquet`` extra: one check that says how to install it.
 
 CSV, TSV, JSON lines, JSON records and the bundled datasets need no pyarrow; Parquet inputs
-(:func:`scalelaw.data.io.read_table`) and Parquet run stores (:class:`scalelaw.sweep.store.RunStore`) do.
+(:func:`scalelaw.data.io.read_table`), Parquet run stores (:class:`scalelaw.sweep.store.RunStore`) and telling
+whether an existing Parquet ``--out`` is a run store (:func:`scalelaw.data.io.check_output_path`) do.
 """
 
 from __future__ import annotations
