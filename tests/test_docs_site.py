@@ -19,7 +19,6 @@ import pytest
 import scalelaw
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
 _NEEDED = ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers")
 
 
@@ -47,17 +46,15 @@ def _html(site: Path) -> dict[str, str]:
     return {p.relative_to(site).as_posix(): p.read_text(encoding="utf-8") for p in site.rglob("*.html")}
 
 
-def test_every_docs_page_is_in_the_nav():
-    """A page left out of the nav builds but cannot be found from the site's menu (mkdocs says so only at INFO)."""
-    pages = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
-    in_nav = set(re.findall(r":\s*(\S+\.md)\s*$", CONFIG, flags=re.M))
-    assert pages == in_nav, f"add to mkdocs.yml's nav: {sorted(pages - in_nav)}; not in docs/: {sorted(in_nav - pages)}"
-
-
-def test_site_builds_strict_with_every_page(site):
+def test_site_builds_strict_with_every_page_in_its_menu(site):
+    """Each page is built and listed in the menu; one the nav of mkdocs.yml leaves out joins the user guide."""
+    home = (site / "index.html").read_text(encoding="utf-8")
+    links = set(re.findall(r'<a href="([^"]+)" class="md-nav__link', home))
     for page in (ROOT / "docs").rglob("*.md"):
         rel = page.relative_to(ROOT / "docs").with_suffix("")
-        assert (site / (rel.parent if rel.name == "index" else rel) / "index.html").is_file(), page
+        url = (rel.parent if rel.name == "index" else rel).as_posix()
+        assert (site / url / "index.html").is_file(), page
+        assert url == "." or f"{url}/" in links, f"{page.name} is not in the site's menu"
     assert (site / "search" / "search_index.json").is_file()
 
 
