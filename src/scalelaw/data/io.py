@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.data import datasets
+from scalelaw.data.parquet import require_pyarrow
 from scalelaw.data.runs import Runs
 from scalelaw.data.trackers.sources import is_tracker_source, load_tracker
 from scalelaw.errors import DataError
@@ -57,6 +58,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         elif kind == "tsv":
             frame = pd.read_csv(path, sep="\t")
         elif kind == "parquet":
+            require_pyarrow(f"reading {path}")
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
             frame = _read_json_lines(path)
@@ -308,6 +310,7 @@ def _is_report_file(path: Path) -> bool:
 def _is_run_store(path: Path) -> bool:
     head = _head(path)
     if head.startswith(b"PAR1"):
+        require_pyarrow(f"telling whether {path} is a Parquet run store")  # not a guess that it is none
         try:
             import pyarrow.parquet as pq
 
