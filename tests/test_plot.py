@@ -7,6 +7,7 @@ extrapolations, bands when a bootstrap is given, a paper-column size and a colou
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -234,6 +235,24 @@ def test_corner_and_correlation_plots(fit, boot):
     assert corr.images[0].get_array().shape == (5, 5)
     with pytest.raises(DataError, match="unknown parameter"):
         plot.corner_plot(boot, params=["gamma"])
+
+
+def test_bootstrap_histograms_keep_far_out_replicates_from_squeezing_the_rest(boot):
+    import dataclasses
+
+    samples = np.tile(boot.samples, (5, 1))  # 200 replicates, three of them with B a thousand times off
+    j = list(boot.result.law.param_names).index("B")
+    samples[:3, j] *= 1e3
+    wild = dataclasses.replace(boot, samples=samples)
+    bulk = samples[3:, j]
+    hist = plot.bootstrap_plot(wild).axes[j]
+    # Gadre's B has a far-out replicate of its own (tiled five times): at least the three set here lie beyond.
+    assert hist.get_xscale() == "log" and int(re.search(r"(\d+) beyond", hist.get_xlabel()).group(1)) >= 3
+    heights = hist.patches[0].get_path().vertices[:, 1]  # the filled stairs' outline
+    assert hist.get_xlim()[1] < 10 * bulk.max() and (np.unique(heights) > 0).sum() >= 5
+    corner = np.array(plot.corner_plot(wild, params=["B", "E"]).axes).reshape(2, 2)
+    assert int(re.search(r"\((\d+) beyond\)", corner[0, 0].get_title()).group(1)) >= 3
+    assert corner[0, 0].get_xlim()[1] < 10 * bulk.max() and corner[1, 0].get_xlim() == corner[0, 0].get_xlim()
 
 
 def test_figures_save_as_png_and_pdf(fit, tmp_path):

@@ -89,13 +89,24 @@ def test_inlined_bundle_is_what_plotly_inlines_itself():
 
 def test_report_has_every_section_figure_and_table(page, fit):
     elements = _parse(page)
-    for section in ("status", "parameters", "fit", "trust", "planning", "backtest", "bootstrap", "provenance"):
+    for section in (
+        "status",
+        "parameters",
+        "fit",
+        "influence",
+        "trust",
+        "planning",
+        "backtest",
+        "bootstrap",
+        "provenance",
+    ):
         assert section in elements.ids
     assert set(FIGURE_IDS) - {"fig-backtest"} <= set(elements.ids)  # no split given: no held-out figure
     assert {"params-table", "plan-table", "backtest-table", "command"} <= set(elements.ids)
     from plotly.offline import get_plotlyjs
 
-    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 5  # fit, residuals, trust, frontier, bootstrap
+    # fit, residuals, influence, trust, frontier, bootstrap
+    assert page.replace(get_plotlyjs(), "").count("Plotly.newPlot(") == 6
     assert f'<meta name="generator" content="scalelaw {scalelaw.__version__}">' in page
     assert "scalelaw report x --out r.html" in page
     for name in fit.law.param_names:
@@ -335,10 +346,194 @@ def test_cli_report_of_an_automatic_choice_with_parameter_intervals(tmp_path):
     proc = subprocess.run([*cmd, "--interval-kind", "parameter", "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(proc.stdout)
-    assert payload["interval_kind"] == "parameter" and payload["command"].endswith("--interval-kind parameter")
+    assert payload["interval_kind"] == "parameter" and payload["command"].endswith(
+        "--interval-kind parameter --plotlyjs inline"
+    )
     assert payload["backtest"][0]["law"] == payload["law"]  # the chosen law is the one backtested
     page = out.read_text()
     assert 'id="law-choice-table"' in page and 'data-kind="parameter"' in page
     assert f"Law chosen by the backtests: <code>{payload['law']}</code>" in page
     bad = subprocess.run([*cmd, "--interval-kind", "wide"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "--interval-kind must be one of total, parameter, not 'wide'" in bad.stderr
+
+
+# ------------------------------------------------------------------------------ report fixes (issue 18, item 5)
+def _ladder(off: str | None = None, factor: float = 1.15, seed: int = 0) -> pd.DataFrame:
+    """A Chinchilla ladder of 25 runs (5 sizes × 5 tokens per parameter) with 0.5% noise; run ``off`` is
+    ``factor`` times its law value."""
+    rng = np.random.default_rng(seed)
+    n, ratio = np.meshgrid(np.logspace(7, 9, 5), [5, 10, 20, 40, 80], indexing="ij")
+    n, d = n.ravel(), (n * ratio).ravel()
+    law = 1.7 + 400 * n**-0.34 + 400 * d**-0.28
+    frame = pd.DataFrame({"run": [f"r{i:02d}" for i in range(n.size)], "params": n, "tokens": d, "flops": 6 * n * d})
+    frame["loss"] = law * np.exp(rng.normal(0, 0.005, n.size))
+    if off is not None:
+        frame.loc[frame["run"] == off, "loss"] *= factor
+    return frame
+
+
+def _fit(frame, law="chinchilla"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return scalelaw.fit(law, frame)
+
+
+@pytest.fixture(scope="module")
+def off_ladder():
+    """The ladder with run r12 15% off, its fit, a bootstrap of 50 replicates and the report with a plan."""
+    frame = _ladder("r12")
+    result = _fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boot = result.bootstrap(n=50, seed=0)
+    page = build_report(result, frame, plan=[1e21, 1e22], boot=boot)
+    return {"frame": frame, "result": result, "boot": boot, "page": page}
+
+
+def _body(page: str) -> str:
+    return page[page.index("<main>") :]
+
+
+def test_every_replicate_count_is_the_bootstrap_used(off_ladder):
+    body = _body(off_ladder["page"])
+    assert off_ladder["boot"].n == 50
+    counts = re.findall(r"\bn=(\d+)", body)
+    assert counts and set(counts) == {"50"}  # the plan caption said n=1000 (compute_optimal's default n_boot)
+    assert "bootstrap by run (n=50), percentile" in body
+    assert "with the law&#x27;s error beyond the data. Brackets: 90% total interval." in body  # it said "parameter"
+    assert "50 replicates, resampling whole runs" in body
+    assert '<div class="v">50 replicates</div>' in body
+
+
+def test_a_run_15_percent_off_the_law_is_flagged_with_its_leverage(off_ladder):
+    from scalelaw.views.report.build import num
+
+    page, frame = off_ladder["page"], off_ladder["frame"]
+    elements = _parse(page)
+    assert {"influence", "influence-warning", "influence-table", "fig-influence"} <= set(elements.ids)
+    assert "influence-clean" not in elements.ids
+    warning = re.search(r'id="influence-warning">([^<]*)</div>', page).group(1)
+    assert warning.startswith("1 run(s) off the law. r12: ")
+    # Not all green: the status lists the run and the badge asks to check the warnings.
+    assert re.search(r'<li class="warn">1 run\(s\) off the law \(residual beyond [^)]*\): r12</li>', page)
+    assert '<span class="badge warn">' in page and '<span class="badge ok">' not in page
+    # Leverage: the change of the farthest prediction (the plan's 1e22 FLOPs point) when r12 is left out,
+    # checked against a refit on the data without r12.
+    from scalelaw.decisions.plan import compute_optimal
+
+    plan = compute_optimal(off_ladder["result"], [1e22]).table.iloc[0]
+    at = {"params": plan["params_opt"], "tokens": plan["tokens_opt"]}
+    full = float(off_ladder["result"].predict(**at)[0])
+    without = float(_fit(frame[frame["run"] != "r12"]).predict(**at)[0])
+    table = page[page.index('id="influence-table"') : page.index("</table>", page.index('id="influence-table"'))]
+    first = re.findall(r"<td[^>]*>([^<]*)</td>", re.search(r"<tbody>\n<tr>(.*?)</tr>", table).group(1))
+    assert first[0] == "r12" and first[-1].startswith("off the law")
+    assert first[5] == f"{without / full - 1:+.2%}"
+    assert f"the prediction at plan: C = 1e22 FLOPs ({num(full)})" in page
+
+
+def test_a_run_the_fit_bends_onto_is_flagged_by_its_deleted_residual():
+    # Checkpoints of 8 runs; the smallest run's whole curve is 15% off. A flexible law bends onto it: every
+    # in-fit residual stays small, the fit's status is all green, but against the refit without it it is 15% off.
+    rng = np.random.default_rng(1)
+    rows = []
+    for i, n in enumerate(np.logspace(7, 9, 8)):
+        d = np.logspace(8, np.log10(n * 40), 20)
+        law = (1.7 + 400 * n**-0.34 + 400 * d**-0.28) * (1.15 if i == 0 else 1.0)
+        rows.append(
+            pd.DataFrame({"run": f"r{i}", "params": n, "tokens": d, "loss": law * np.exp(rng.normal(0, 0.005, 20))})
+        )
+    frame = pd.concat(rows, ignore_index=True)
+    result = _fit(frame)
+    assert result.status.ok  # the fit alone sees nothing
+    from scalelaw.trust.influence import influence, off_law
+
+    table = off_law(result, influence(result))
+    r0 = table.set_index("run").loc["r0"]
+    assert r0["max_abs_residual"] < 0.05 < 0.13 < r0["loo_abs_residual"]
+    page = build_report(result, frame, n_boot=0)
+    assert "1 run(s) off the law. r0: " in page and '<span class="badge warn">' in page
+
+
+def test_a_clean_ladder_flags_no_run():
+    frame = _ladder()
+    page = build_report(_fit(frame), frame, n_boot=0)
+    ids = set(_parse(page).ids)
+    assert "influence-clean" in ids and "influence-warning" not in ids
+    assert re.search(r'<li class="ok">no run off the law \(every residual within [^)]*\)</li>', page)
+
+
+def test_amplitude_histograms_keep_the_bulk_visible_despite_far_out_replicates(off_ladder):
+    import dataclasses
+
+    from scalelaw.views import figures
+    from scalelaw.views.report import charts
+
+    rng = np.random.default_rng(0)
+    skewed = np.concatenate([rng.lognormal(np.log(400), 0.2, 497), [4e5, 8e5, 1e6]])
+    naive, _ = np.histogram(skewed, 30)
+    assert naive.max() == 497  # all but the far-out three in one bar: the issue's B histogram
+    h = figures.histogram(skewed)
+    assert h.log and h.above == 3 and h.below == 0
+    assert (h.counts > 0).sum() >= 10 and h.counts.sum() == 497
+    assert h.edges[0] <= skewed[:497].min() and h.edges[-1] >= skewed[:497].max()
+    # In the report's figure: 500 replicates of B (the 50 drawn, ten times) with three far out, as in the issue,
+    # drawn over several bars on a log axis.
+    boot = off_ladder["boot"]
+    samples = np.tile(boot.samples, (10, 1))
+    j = list(boot.result.law.param_names).index("B")
+    samples[:3, j] *= 1e3
+    fig = charts.bootstrap_figure(dataclasses.replace(boot, samples=samples), 0.9)
+    bars = fig.data[j]
+    assert (np.asarray(bars.y) > 0).sum() >= 5
+    assert fig.layout[f"xaxis{j + 1}"].type == "log" and "3 beyond the range" in fig.layout[f"xaxis{j + 1}"].title.text
+
+
+def test_plotlyjs_from_the_cdn_makes_a_small_page(off_ladder):
+    from plotly.offline import get_plotlyjs
+
+    result, boot = off_ladder["result"], off_ladder["boot"]
+    cdn = build_report(result, boot=boot, plotlyjs="cdn")
+    inline = off_ladder["page"]
+    assert get_plotlyjs() not in cdn and inline.count(get_plotlyjs()) == 1
+    scripts = re.findall(r"<script[^>]*\bsrc=\"([^\"]+)\"", cdn)
+    assert len(scripts) == 1 and scripts[0].startswith("https://cdn.plot.ly/plotly-")
+    assert len(cdn) < 400_000 < 4_000_000 < len(inline)
+    assert "the figures need a network connection" in cdn
+    with pytest.raises(DataError, match="plotlyjs must be one of inline, cdn, not 'web'"):
+        build_report(result, n_boot=0, plotlyjs="web")
+
+
+def test_static_figures_are_written_on_request(off_ladder, tmp_path):
+    from scalelaw.views.report import write_figures
+
+    result, boot = off_ladder["result"], off_ladder["boot"]
+    png = write_figures(tmp_path / "png", result, "png", boot=boot)
+    assert [p.name for p in png] == ["fit.png", "residuals.png", "frontier.png", "bootstrap.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000 for p in png)
+    # SVG, and no histograms without a bootstrap: test_cli_report_with_cdn_plotlyjs_and_static_figures
+    with pytest.raises(DataError, match="figure format must be one of png, svg, pdf, not 'gif'"):
+        write_figures(tmp_path, result, "gif")
+
+
+@pytest.mark.skipif(not _has_report_command(), reason="`scalelaw report` is not registered in cli.py yet")
+def test_cli_report_with_cdn_plotlyjs_and_static_figures(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    data = tmp_path / "ladder.csv"
+    _ladder("r12").to_csv(data, index=False)
+    out, figs = tmp_path / "r.html", tmp_path / "figs"
+    cmd = [sys.executable, "-m", "scalelaw", "report", str(data), "--out", str(out), "--n-boot", "0"]
+    cmd += ["--holdout", "none", "--plotlyjs", "cdn", "--figures", str(figs), "--figure-format", "svg"]
+    proc = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["plotlyjs"] == "cdn" and payload["bytes"] == out.stat().st_size < 400_000
+    assert payload["figures"] == [str(figs / f"{n}.svg") for n in ("fit", "residuals", "frontier")]  # no bootstrap
+    assert all("<svg" in (figs / f"{n}.svg").read_text()[:2000] for n in ("fit", "residuals", "frontier"))
+    assert payload["command"].endswith(f"--plotlyjs cdn --figures {figs} --figure-format svg")
+    assert "1 run(s) off the law. r12: " in out.read_text()
+    bad = subprocess.run([*cmd[:-6], "--plotlyjs", "web"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "--plotlyjs must be one of inline, cdn, not 'web'" in bad.stderr

@@ -249,7 +249,11 @@ def report(tmp_path_factory):
         write_report(
             path, result, runs, table, [1e21, 1e22, 5.76e23], command, boot=boot, split=split, split_results=train_fit
         )
-    return {"path": path, "result": result, "boot": boot, "split": split, "train_fit": train_fit}
+    from scalelaw.decisions.plan import compute_optimal
+
+    plan_table = compute_optimal(result, [1e21, 1e22, 5.76e23]).table
+    return {"path": path, "result": result, "boot": boot, "split": split, "train_fit": train_fit,
+            "plan_table": plan_table}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +322,13 @@ _STATE_JS = """
   const cells = id => Array.from(document.querySelectorAll(`#${id} tbody tr`)).map(
       tr => Array.from(tr.children).map(td => td.textContent.trim()));
   const text = id => (document.getElementById(id) || {}).textContent || '';
-  return {figures, params: cells('params-table'), plan: cells('plan-table'), backtest: cells('backtest-table'),
+  // The bootstrap histograms: non-empty bars and the axis type of each parameter's subplot.
+  const hist = document.getElementById('fig-bootstrap');
+  const histograms = hist ? hist._fullData.map((t, k) => ({  // _fullData: the decoded arrays plotly drew
+      nonEmpty: Array.from(t.y).filter(v => v > 0).length,
+      axis: hist._fullLayout[k === 0 ? 'xaxis' : `xaxis${k + 1}`].type})) : [];
+  return {figures, histograms, influence: cells('influence-table'), influenceText: text('influence'),
+          params: cells('params-table'), plan: cells('plan-table'), backtest: cells('backtest-table'),
           trustParts: cells('trust-parts-table'), choice: cells('law-choice-table'),
           reach1: text('reach-1pct'), reach2: text('reach-2pct'), kind: text('interval-kind'),
           command: (document.getElementById('command') || {}).textContent || '',
@@ -358,7 +368,15 @@ def test_every_plot_rendered_with_its_traces(page, report):
     from scalelaw.views import figures
 
     found = page["state"]["figures"]
-    assert set(found) == {"fig-fit", "fig-residuals", "fig-trust", "fig-frontier", "fig-backtest", "fig-bootstrap"}
+    assert set(found) == {
+        "fig-fit",
+        "fig-residuals",
+        "fig-influence",
+        "fig-trust",
+        "fig-frontier",
+        "fig-backtest",
+        "fig-bootstrap",
+    }
     for name, fig in found.items():
         assert fig["svgs"] >= 1 and fig["nonEmptySvgs"] >= 1, name
         assert fig["width"] > 400 and fig["height"] > 200, name
@@ -374,12 +392,35 @@ def test_every_plot_rendered_with_its_traces(page, report):
     assert found["fig-residuals"]["points"] == report["result"].n_points
     assert found["fig-bootstrap"]["data"] == len(report["result"].values)
     assert found["fig-bootstrap"]["bars"] > 0
+    # Every parameter's histogram spreads its replicates over several bars (a robust range, log for amplitudes).
+    histograms = page["state"]["histograms"]
+    assert len(histograms) == len(report["result"].values) and all(h["nonEmpty"] >= 5 for h in histograms)
+    assert {h["axis"] for h in histograms} <= {"linear", "log"}
+    # One marker per run in the influence figure (runs on the law, and those off it).
+    assert found["fig-influence"]["points"] == report["result"].n_runs
     # Every rolling-backtest point, and a cross per prediction (the largest run and the three budgets).
     model = report["result"].extrapolation_error()
     assert found["fig-trust"]["points"] == len(model.to_frame()) + 1 + 3
     assert found["fig-trust"]["xTitle"] == "decades beyond the training data along compute"
     assert found["fig-fit"]["xTitle"] == "training compute C (FLOPs)"
     assert found["fig-fit"]["yTitle"] == "loss (nats/token)"
+
+
+def test_influence_section_as_rendered(page, report):
+    from scalelaw.trust.influence import influence, off_law
+
+    result = report["result"]
+    plan = report["plan_table"]
+    target = {"params": plan["params_opt"].iloc[-1], "tokens": plan["tokens_opt"].iloc[-1]}
+    table = off_law(result, influence(result, target))
+    rows = page["state"]["influence"]
+    flagged = list(table.loc[table["off_law"], "run"])
+    assert flagged and [row[0] for row in rows[: len(flagged)]] == flagged  # Gadre RPJ: row 9's run at least
+    assert all(row[-1].startswith("off the law") for row in rows[: len(flagged)])
+    leverage = set(table.loc[table["flagged"], "run"])
+    assert {row[0] for row in rows if "high leverage" in row[-1]} == leverage & {row[0] for row in rows}
+    assert rows[0][5] == f"{table['shift'].iloc[0]:+.2%}"
+    assert f"{len(flagged)} run(s) off the law." in page["state"]["influenceText"]
 
 
 def test_hover_shows_the_run_and_its_values(page, report):

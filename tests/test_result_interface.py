@@ -287,6 +287,8 @@ NOT_RESULTS: dict[str, str] = {
     "Curve": "views/: what a figure draws",
     "FitView": "views/: what a figure draws",
     "IsoflopView": "views/: what a figure draws",
+    "Histogram": "views/: what a figure draws",
+    "Outliers": "views/report/: what a report section shows",
 }
 
 

@@ -32,6 +32,7 @@ from scalelaw.cli.common import (
     parse_law,
     parse_list,
     print_json,
+    render_tracker_notes,
     run_action,
 )
 from scalelaw.cli.render import render_fit
@@ -110,13 +111,14 @@ def backtest_cmd(
             selection = SelectionResult.from_table(table, metric)
         except FitError:
             selection = None  # every law failed: the table shows why
-        return table, selection
+        return table, selection, runs
 
-    table, selection = run_action(action)
+    table, selection, runs = run_action(action)
     if as_json:
         print_json(to_records(table))
     else:
         _render_backtest(table, selection, show_coverage=interval is not None)
+        render_tracker_notes(runs)
     if selection is None:
         fail("no law could be fitted and scored on the training runs; see the error column", 1)
 
@@ -220,16 +222,30 @@ def report_cmd(
     level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
     seed: Annotated[int, typer.Option(help="Random seed of the fit and the bootstrap.")] = 0,
     interval_kind: IntervalKind = "total",
+    plotlyjs: Annotated[
+        str,
+        typer.Option(
+            "--plotlyjs",
+            help="inline (default): embed plotly.js, so the report opens offline (~5 MB); cdn: load it from "
+            "plotly's CDN (a ~0.2 MB file that needs the network to draw its figures).",
+        ),
+    ] = "inline",
+    figures_dir: Annotated[
+        Path | None,
+        typer.Option("--figures", help="Also write the figures as static files into this directory (matplotlib)."),
+    ] = None,
+    figure_format: Annotated[str, typer.Option(help="Format of the --figures files: png, svg or pdf.")] = "png",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Fit, bootstrap, backtest and plan, and write it all as one self-contained HTML report."""
     from scalelaw.data.io import check_output_path
-    from scalelaw.views.report import report
+    from scalelaw.views.report import report, write_figures
 
     check_interval_kind(interval_kind)
+    _check_report_outputs(plotlyjs, figure_format)
     selection = DataOptions(mapping, where, weights, drop_early)
     command = _report_command(data, law, out_path, x, y, selection, holdout, budgets, n_boot, level, seed)
-    command += f" --interval-kind {interval_kind}"
+    command += f" --interval-kind {interval_kind} --plotlyjs {plotlyjs}" + _figures_words(figures_dir, figure_format)
     interactive = not as_json and err.is_terminal
 
     def step(label: str):
@@ -244,17 +260,23 @@ def report_cmd(
             selection.load(data, y or law_output(law)), out_path, parse_law(law), y=y, x=parse_list(x),
             **selection.fit_kwargs(), holdout=holdout, budgets=parse_floats(budgets, "--budgets") or None,
             n_boot=n_boot, level=level, seed=seed, interval_kind=interval_kind, command=command, stage=step,
+            plotlyjs=plotlyjs,
         )  # fmt: skip
-        return done.fit, done.bootstrap, done.backtest, done.budgets, done.path
+        drawn = figures_dir and write_figures(figures_dir, done.fit, figure_format, boot=done.bootstrap, level=level,
+                                              split=done.split, split_results=done.split_fit)  # fmt: skip
+        return done.fit, done.bootstrap, done.backtest, done.budgets, done.path, drawn or []
 
-    result, boot, table, plan, path = run_action(action)
+    result, boot, table, plan, path, drawn = run_action(action)
     if as_json:
-        print_json({**_report_payload(path, command, result, boot, table, plan), "interval_kind": interval_kind})
+        payload = _report_payload(path, command, result, boot, table, plan)
+        print_json({**payload, "interval_kind": interval_kind, "plotlyjs": plotlyjs, "figures": list(map(str, drawn))})
         return
     render_fit(result, None)
-    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False, markup=False)
+    for file in [path, *drawn]:
+        out.print(f"wrote {file} ({_size(file.stat().st_size)})", highlight=False, markup=False)
+    needs = "it needs no network" if plotlyjs == "inline" else "it loads plotly.js from its CDN"
     out.print(
-        f"open it in a browser (it needs no network): file://{path.resolve()}",
+        f"open it in a browser ({needs}): file://{path.resolve()}",
         highlight=False,
         markup=False,
         soft_wrap=True,
@@ -281,6 +303,27 @@ def _report_command(
     words += ["--holdout", holdout] + [w for b in budgets or [] for w in ("--budgets", b)]
     words += ["--n-boot", str(n_boot), "--level", f"{level:g}", "--seed", str(seed)]
     return " ".join(shlex.quote(w) for w in words)
+
+
+def _check_report_outputs(plotlyjs: str, figure_format: str) -> None:
+    """Exit 2 before any work when ``--plotlyjs`` or ``--figure-format`` names no option."""
+    from scalelaw.views.report import FIGURE_FORMATS, PLOTLYJS_MODES
+
+    if plotlyjs not in PLOTLYJS_MODES:
+        fail(f"--plotlyjs must be one of {', '.join(PLOTLYJS_MODES)}, not {plotlyjs!r}", 2)
+    if figure_format.lower() not in FIGURE_FORMATS:
+        fail(f"--figure-format must be one of {', '.join(FIGURE_FORMATS)}, not {figure_format!r}", 2)
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.1f} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.0f} kB"
+
+
+def _figures_words(figures_dir: Path | None, figure_format: str) -> str:
+    """The ``--figures`` part of the command as it takes effect (empty without it)."""
+    if figures_dir is None:
+        return ""
+    return f" --figures {shlex.quote(str(figures_dir))} --figure-format {figure_format.lower()}"
 
 
 def _report_payload(path: Path, command: str, result, boot, table, plan) -> dict[str, Any]:

@@ -264,12 +264,24 @@ def law_output(law: str) -> str | None:
 
 def read_table_or_dataset(source: str):
     from scalelaw.data.io import read_table
+    from scalelaw.data.trackers.sources import is_tracker_source, load_tracker
 
+    if is_tracker_source(source):
+        return load_tracker(source).table
     if source.startswith("dataset:"):
         from scalelaw.data import datasets
 
         return datasets.load(source.split(":", 1)[1])
     return read_table(source)
+
+
+def render_tracker_notes(runs) -> None:
+    """What a tracker reader chose (the column mapping, the rows dropped), for commands whose output has no notes."""
+    from scalelaw.data.trackers.sources import is_tracker_source
+
+    if is_tracker_source(runs.source):
+        for note in runs.notes:
+            out.print(f"note: {note}", style="dim", highlight=False, markup=False)
 
 
 def check_point(result, point: dict[str, float]) -> None:
@@ -319,6 +331,12 @@ def parse_floats(values: list[str] | None, name: str) -> list[float]:
                 raise DataError(f"{name} value {part!r} is not a number (write e.g. 5.76e23)") from None
     return out
 
+
+#: DATA of the commands that read runs: files, bundled datasets and trackers (scalelaw.data.trackers).
+DATA_HELP = (
+    "CSV, Parquet or JSON lines file, dataset:NAME, or a tracker: wandb:EXPORT.csv, wandb-api:ENTITY/PROJECT, "
+    "tensorboard:LOGDIR, mlflow:STORE or mlflow:STORE#EXPERIMENT (docs/trackers.md)."
+)
 
 #: ``--interval-kind``, shared by every command that shows an interval (predict, plan, compare, suggest, report,
 #: backtest): the honest total interval by default, or the by-run bootstrap alone.

@@ -534,16 +534,19 @@ def _interval_words(rows: list[dict[str, Any]]) -> str:
 
 
 def _total_notes(result, rows: list[dict[str, Any]]) -> list[str]:
-    """Notes for points further beyond the data than the fit's own backtests reached (``beyond_checked``)."""
+    """Notes for points further beyond the data than the fit's own backtests reached (``beyond_checked``), and
+    for a law whose backtest errors drift with scale."""
+    model = result.extrapolation_error()
+    notes = [model.drift_words().strip()] if any(r.get("extrapolation_drift", 0.0) != 0 for r in rows) else []
     far = [r for r in rows if r["beyond_checked"]]
     if not far:
-        return []
-    reached = result.extrapolation_error().max_decades
+        return notes
     worst = max(r["decades"] for r in far)
     return [
         f"{len(far)} of {len(rows)} point(s) lie beyond what the backtests checked (up to {worst:.2f} decades "
-        f"beyond the largest run; the backtests reached {reached:.2f}): there the law's error is extrapolated "
-        "from its growth inside the data, not measured"
+        f"beyond the largest run; the backtests reached {model.max_decades:.2f}): there the law's error is "
+        "extrapolated from its growth inside the data, not measured",
+        *notes,
     ]
 
 

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.data import datasets
+from scalelaw.data.parquet import require_pyarrow
 from scalelaw.data.runs import Runs
+from scalelaw.data.trackers.sources import is_tracker_source, load_tracker
 from scalelaw.errors import DataError
 
 _READERS = {
@@ -67,6 +69,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         elif kind == "tsv":
             frame = pd.read_csv(path, sep="\t", compression=compression or "infer")
         elif kind == "parquet":
+            require_pyarrow(f"reading {path}")
             frame = pd.read_parquet(path)
         elif kind == "jsonl":
             frame = _read_json_lines(path)
@@ -177,15 +180,18 @@ def load_runs(
     where: str | Iterable[str] | None = None,
     target: str | None = None,
 ) -> Runs:
-    """Load and validate runs from a file path, ``dataset:NAME``, a DataFrame or existing Runs.
+    """Load and validate runs from a file path, ``dataset:NAME``, a tracker, a DataFrame or existing Runs.
 
     Parameters
     ----------
-    source : path, ``"dataset:NAME"``, ``"-"`` (standard input), DataFrame, dict of arrays or Runs
+    source : path, ``"dataset:NAME"``, ``"-"`` (standard input), tracker source, DataFrame, dict of arrays or Runs
         Where the observations are. Bundled datasets are listed by ``scalelaw datasets list``. Files may be
-        CSV, TSV, Parquet, JSON lines or JSON, text ones also compressed (``runs.csv.gz``).
+        CSV, TSV, Parquet, JSON lines or JSON, text ones also compressed (``runs.csv.gz``). Tracker
+        sources: ``wandb:EXPORT.csv``, ``wandb-api:ENTITY/PROJECT``, ``tensorboard:DIR`` and
+        ``mlflow:URI[#EXPERIMENT]`` (:func:`scalelaw.data.trackers.load_tracker`; docs/trackers.md).
     mapping : str or mapping, optional
-        Column renames such as ``"Model Size=params"``.
+        Column renames such as ``"Model Size=params"``. For a tracker source they override the reader's
+        guessed mapping, which the first of the runs' ``notes`` states.
     where : str or list of str, optional
         Pandas query strings selecting the rows to keep, e.g. ``"params > 1e8"`` (after ``mapping``).
     target : str, optional
@@ -202,7 +208,8 @@ def load_runs(
     rows["target"] = target
     if isinstance(source, Runs):
         if mapping or where:
-            return Runs.from_frame(source.table, mapping, source=source.source, **rows)
+            selected = Runs.from_frame(source.table, mapping, source=source.source, **rows)
+            return Runs(selected.table, selected.source, tuple(dict.fromkeys((*source.notes, *selected.notes))))
         return source.with_target(target) if target is not None else source
     if isinstance(source, pd.DataFrame):
         return Runs.from_frame(source, mapping, source="DataFrame", **rows)
@@ -213,6 +220,8 @@ def load_runs(
             raise DataError(f"columns given as a dict must have equal lengths: {exc}") from None
         return Runs.from_frame(frame, mapping, source="dict of arrays", **rows)
     text = os.fspath(source)
+    if is_tracker_source(text):
+        return load_runs(load_tracker(text, mapping), **rows)
     if text.startswith("dataset:"):
         frame = datasets.load(text.split(":", 1)[1])
         return Runs.from_frame(frame, mapping, source=text, **rows)
@@ -273,6 +282,8 @@ def check_output_path(
         raise DataError(f"--out names no file (it is empty or '.'); give a file name such as {example}")
     target = Path(path)
     for source in inputs:
+        if source is not None and os.fspath(source).startswith("wandb:"):
+            source = os.fspath(source)[len("wandb:") :]  # a W&B export is a file: protect it like one
         if source is not None and not os.fspath(source).startswith("dataset:") and _same_file(target, source):
             raise DataError(
                 f"--out {target} is an input of this command ({os.fspath(source)}); writing there would destroy "
@@ -354,6 +365,7 @@ def _is_report_file(path: Path) -> bool:
 def _is_run_store(path: Path) -> bool:
     head = _head(path)
     if head.startswith(b"PAR1"):
+        require_pyarrow(f"telling whether {path} is a Parquet run store")  # not a guess that it is none
         try:
             import pyarrow.parquet as pq
 

@@ -22,6 +22,7 @@ import pandas as pd
 from scalelaw.data import datasets
 from scalelaw.data.io import read_table
 from scalelaw.data.runs import Runs, parse_mapping
+from scalelaw.data.trackers.sources import is_tracker_source, load_tracker
 from scalelaw.errors import DataError
 from scalelaw.laws.schedule import Schedules
 from scalelaw.laws.schedule_laws import as_schedules, schedule_law
@@ -36,8 +37,11 @@ __all__ = [
 ]
 
 
-def _read(source: str | os.PathLike) -> pd.DataFrame:
+def _read(source: str | os.PathLike, target: str | None = "lr") -> pd.DataFrame:
+    """A file, ``dataset:NAME`` or tracker source as a table; a tracker's rows without ``target`` are left out."""
     text = os.fspath(source)
+    if is_tracker_source(text):
+        return load_tracker(text, drop_empty=target).table
     if text.startswith("dataset:"):
         return datasets.load(text.split(":", 1)[1])
     return read_table(text)
@@ -71,7 +75,7 @@ def load_steps(
 
     ``mapping`` renames columns as for :func:`load_schedules` (entries the file lacks are ignored).
     """
-    return _rename(_read(source), mapping)
+    return _rename(_read(source, None), mapping)
 
 
 def _rename(frame: pd.DataFrame, mapping: Any) -> pd.DataFrame:
@@ -90,15 +94,6 @@ def load_curves_and_schedules(
     neither file is an error (a typo, most likely).
     """
     rename = parse_mapping(mapping)
-    if isinstance(data, Runs):
-        curves = data.table
-        source = data.source
-    elif isinstance(data, pd.DataFrame):
-        curves, source = data, "DataFrame"
-    elif isinstance(data, (str, os.PathLike)):
-        curves, source = _read(data), os.fspath(data)
-    else:
-        curves, source = pd.DataFrame(dict(data)), "dict of arrays"
     if isinstance(schedule, (str, os.PathLike)):
         lr_table: pd.DataFrame | None = _read(schedule)
         lr_source = os.fspath(schedule)
@@ -106,8 +101,24 @@ def load_curves_and_schedules(
         lr_table, lr_source = schedule, "schedule table"
     else:
         lr_table, lr_source = None, ""
-    curve_cols = {str(c).strip() for c in curves.columns}
     lr_cols = set(lr_table.columns) if lr_table is not None else set()
+    tracker_notes: tuple[str, ...] = ()
+    if isinstance(data, Runs):
+        curves = data.table
+        source = data.source
+    elif isinstance(data, pd.DataFrame):
+        curves, source = data, "DataFrame"
+    elif is_tracker_source(data):
+        # The tracker reader maps its own column names: the entries the schedule table does not use go to it.
+        used = {old: new for old, new in rename.items() if old not in lr_cols}
+        loaded = load_tracker(data, used)
+        curves, source, tracker_notes = loaded.table, loaded.source, loaded.notes
+        rename = {old: new for old, new in rename.items() if old not in used}
+    elif isinstance(data, (str, os.PathLike)):
+        curves, source = _read(data), os.fspath(data)
+    else:
+        curves, source = pd.DataFrame(dict(data)), "dict of arrays"
+    curve_cols = {str(c).strip() for c in curves.columns}
     unknown = [old for old in rename if old not in curve_cols and old not in lr_cols]
     if unknown:
         raise DataError(
@@ -115,6 +126,8 @@ def load_curves_and_schedules(
             f"{', '.join(map(repr, sorted(curve_cols)))}) nor the schedule file"
         )
     runs = Runs.from_frame(curves, {k: v for k, v in rename.items() if k in curve_cols}, source=source)
+    if tracker_notes:
+        runs = Runs(table=runs.table, source=runs.source, notes=(*tracker_notes, *runs.notes))
     if lr_table is not None:
         schedules = Schedules.from_frame(_rename(lr_table, rename), source=lr_source)
     else:

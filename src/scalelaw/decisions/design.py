@@ -576,8 +576,11 @@ class _BeyondData:
         return math.log10(self.at / edge)
 
     def halfwidth(self, edge: float) -> float:
-        """Law error and law choice at the target, added in variance (log units)."""
-        return math.hypot(float(self.model.halfwidth(self.decades(edge), self.level)), self.choice)
+        """Law error and law choice at the target, added in variance (log units), plus half the law's drifting
+        bias there: the drift moves one end of the interval, so the mean half-width grows by half of it."""
+        d = self.decades(edge)
+        drift = abs(float(self.model.drift(d)))
+        return math.hypot(float(self.model.halfwidth(d, self.level)), self.choice) + 0.5 * drift
 
     def note(self, before: float, after: float) -> str:
         choice = f" and the choice of law ({self.choice:.3f})" if self.choice > 0 else ""

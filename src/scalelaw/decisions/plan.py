@@ -302,23 +302,27 @@ def compute_optimal(
 
         center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt")}
         rows.append(widen_row(row, choice_halfwidths(result, err, point, center)))
-    return _plan(pd.DataFrame(rows), err, n_boot)
+    return _plan(pd.DataFrame(rows), err, theta.shape[0] - 1)
 
 
-def _method(level: float | None, n_boot: int, err: PlanError | None = None) -> str:
+def _method(level: float | None, n_replicates: int, err: PlanError | None = None) -> str:
+    """How a plan's intervals were made; ``n_replicates`` is the bootstrap actually used, not the one asked for."""
     if level is None:
         return "point estimate"
-    text = f"bootstrap by run (n={n_boot}), percentile"
+    text = f"bootstrap by run (n={n_replicates}), percentile"
     if err is not None and err.total:
         text += ", with the law's error beyond the data"
     return text
 
 
-def _plan(table: pd.DataFrame, err: PlanError, n_boot: int, notes=(), inputs: tuple[str, ...] | None = None) -> Plan:
-    """A Plan of ``table`` that records how its intervals were made."""
+def _plan(
+    table: pd.DataFrame, err: PlanError, n_replicates: int, notes=(), inputs: tuple[str, ...] | None = None
+) -> Plan:
+    """A Plan of ``table`` that records how its intervals were made (``n_replicates``: the rows of the
+    bootstrap behind them, which a given ``boot=`` sets, not ``n_boot``)."""
     extra = {} if inputs is None else {"inputs": inputs}
     notes = tuple(dict.fromkeys([*notes, *err.notes]))
-    return Plan(table, err.level, _method(err.level, n_boot, err), notes, interval_kind=err.kind, **extra)
+    return Plan(table, err.level, _method(err.level, n_replicates, err), notes, interval_kind=err.kind, **extra)
 
 
 def compute_for_loss(
@@ -357,7 +361,7 @@ def compute_for_loss(
             "at any budget (the target is below the law's floor)"
         )
     if err.total and theta.shape[0] > 1:
-        C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.draws[1:], err, target_loss, k, fixed)
+        C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.sets(slice(1, None)), target_loss, k, fixed)
         columns = _columns(result.law, N[:1], D[:1], fixed)
         err.check_reach(
             f"{C[0]:.3g} FLOPs (for loss {target_loss:g})", float(decades_at(result, result.law, columns)[0])
@@ -375,7 +379,7 @@ def compute_for_loss(
         share = float(np.mean(~np.isfinite(C[1:])))
         if share > 0:
             notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
-    return _plan(pd.DataFrame([row]), err, n_boot, notes, inputs=("target_loss",))
+    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes, inputs=("target_loss",))
 
 
 def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, fixed) -> tuple[np.ndarray, ...]:
@@ -395,10 +399,11 @@ def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, f
 
 
 def _compute_on_shifted(
-    result: FitResult, theta: np.ndarray, draws: np.ndarray, err: PlanError, target: float, k: float, fixed
+    result: FitResult, theta: np.ndarray, err: PlanError, target: float, k: float, fixed
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least compute at which each replicate's compute-optimal loss, shifted by its draw of the law's error at
-    that budget's distance beyond the data, reaches ``target``; and N, D there.
+    that budget's distance beyond the data, reaches ``target``; and N, D there. ``err`` holds the draws of
+    exactly the sets of ``theta``.
 
     The first crossing is bracketed on a shared grid of budgets (the shifted curve need not fall monotonically:
     the error grows with distance), then refined by vectorized bisection on log C for laws with a closed-form
@@ -413,13 +418,13 @@ def _compute_on_shifted(
         log_n, loss = exact(theta[rows], np.exp(log_c), k)
         n = np.exp(log_n)
         decades = decades_at(result, law, _columns(law, n, np.exp(log_c) / (k * n), fixed))
-        return loss * np.exp(draws[rows] * err.model.scale(decades)), n
+        return loss * np.exp(err.log_shift(decades, rows)), n
 
     curve = np.empty((theta.shape[0], grid.size))
     for j, c in enumerate(grid):
         opt = optimum(law, theta, math.exp(c), k, fixed)
         decades = decades_at(result, law, _columns(law, opt["params"], opt["tokens"], fixed))
-        curve[:, j] = opt["loss"] * np.exp(draws * err.model.scale(decades))
+        curve[:, j] = opt["loss"] * np.exp(err.log_shift(decades))
     below = curve <= target
     first = np.argmax(below, axis=1)
     C = np.full(theta.shape[0], np.inf)
@@ -521,7 +526,7 @@ def inference_optimal(
         n0, d0 = _inference_optimum_one(law, theta[[0]], target_loss, inference_tokens, k_train, k_inference)
         decades = float(decades_at(result, law, _columns(law, np.array([n0]), np.array([d0]), {}))[0])
         err.check_reach(f"the run that reaches loss {target_loss:g} ({k_train * n0 * d0:.3g} FLOPs)", decades)
-        targets = target_loss * np.exp(-err.draws * err.model.scale(decades))  # L·exp(z·s) = target
+        targets = target_loss * np.exp(-err.log_shift(decades))  # L·exp(shift) = target
     rows = {name: np.full(theta.shape[0], np.nan) for name in ("params", "tokens", "train_flops", "total_flops")}
     for s in range(theta.shape[0]):
         try:
@@ -558,7 +563,7 @@ def inference_optimal(
     notes = (
         (f"{missed:.1%} of bootstrap replicates never reach the target (their floor is above it)",) if missed else ()
     )
-    return _plan(pd.DataFrame([row]), err, n_boot, notes)
+    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes)
 
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
@@ -659,7 +664,7 @@ def data_limited(
     halfwidths = choice_halfwidths(result, err, point, center)
     if "params_opt" in halfwidths:  # epochs are tokens over a given number
         halfwidths["epochs"] = halfwidths["tokens_opt"]
-    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, n_boot)
+    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, theta.shape[0] - 1)
 
 
 def _data_limited_point(law: Law, theta: np.ndarray, flops: float, unique_tokens: float, k: float):

@@ -49,6 +49,9 @@ class PlanError:
         The fit's law error beyond the data (None for the parameter interval).
     draws : ndarray or None
         One Student's t draw per parameter set (0 for the point estimate in row 0).
+    reach : ndarray or None
+        One uniform draw in [0, 1) per parameter set (0 for the point estimate): how much of the law's
+        drifting bias (:meth:`ExtrapolationError.drift`) the set's truth carries.
     level : float or None
         Interval level.
     notes : list of str
@@ -58,6 +61,7 @@ class PlanError:
     kind: str | None
     model: ExtrapolationError | None = None
     draws: np.ndarray | None = None
+    reach: np.ndarray | None = None
     level: float | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -66,12 +70,27 @@ class PlanError:
         """Whether the law's error and the law choice join the bootstrap."""
         return self.model is not None
 
+    def sets(self, rows: Any) -> PlanError:
+        """The same interval over the parameter sets ``rows`` only (their draws, nothing redrawn)."""
+        if self.model is None:
+            return self
+        return PlanError(self.kind, self.model, self.draws[rows], self.reach[rows], self.level, self.notes)
+
+    def log_shift(self, decades: Any, rows: Any = slice(None)) -> np.ndarray:
+        """Each set's draw of the law's log error at ``decades``: ``z · scale(d) − u · drift(d)``.
+
+        ``rows`` picks sets (``decades`` then holds one distance per picked set, or one for all). A value
+        ``L`` of a set becomes ``L · exp(log_shift)``: the truth the set stands for.
+        """
+        return self.draws[rows] * self.model.scale(decades) - self.reach[rows] * self.model.drift(decades)
+
     def shift(self, values: np.ndarray, decades: np.ndarray) -> np.ndarray:
-        """``values`` (sets, ...) times ``exp(z · scale(decades))``, each set with its own draw ``z``."""
+        """``values`` (sets, ...) times each set's ``exp(log_shift(decades))``."""
         if self.model is None:
             return values
-        z = self.draws.reshape((-1,) + (1,) * (np.ndim(values) - 1))
-        return values * np.exp(z * self.model.scale(decades))
+        shape = (-1,) + (1,) * (np.ndim(values) - 1)
+        z, u = self.draws.reshape(shape), self.reach.reshape(shape)
+        return values * np.exp(z * self.model.scale(decades) - u * self.model.drift(decades))
 
     def check_reach(self, what: str, decades: float) -> None:
         """Note (once) when ``what`` lies further beyond the data than any backtest checked."""
@@ -121,8 +140,9 @@ def plan_error(result: FitResult, kind: str, level: float | None, n_sets: int, s
         return PlanError("parameter", level=level, notes=[f"no error model of the law ({exc}): parameter intervals"])
     rng = np.random.default_rng([seed, _DRAW_STREAM, stream])
     draws = rng.standard_t(model.df, size=n_sets)
-    draws[0] = 0.0  # the point estimate stays the point estimate
-    return PlanError("total", model, draws, level)
+    reach = rng.uniform(size=n_sets)  # after the t draws: they stay what they were before the drift
+    draws[0] = reach[0] = 0.0  # the point estimate stays the point estimate
+    return PlanError("total", model, draws, reach, level)
 
 
 def decades_at(result: FitResult, law: Law, columns: Mapping[str, Any]) -> np.ndarray:

@@ -9,6 +9,7 @@ figures: bootstrap and profile intervals (:mod:`scalelaw.trust`) are the honest 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -138,11 +139,26 @@ def gross_outliers(
     used = np.ones(residuals.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
     if not used.any():
         return np.array([], dtype=int), OUTLIER_FLOOR
-    center = float(np.median(residuals[used]))
-    deviation = np.abs(residuals - center)
-    free = np.sort(deviation[used])[min(n_params, int(used.sum()) - 1) :]
-    threshold = max(OUTLIER_SCALES * 1.4826 * float(np.median(free)), OUTLIER_FLOOR)
+    deviation = np.abs(residuals - float(np.median(residuals[used])))
+    threshold = max(OUTLIER_SCALES * robust_scale(residuals, used, n_params), OUTLIER_FLOOR)
     return np.flatnonzero(used & (deviation > threshold)), threshold
+
+
+def robust_scale(residuals: np.ndarray, used: np.ndarray | None = None, n_params: int = 0) -> float:
+    """The noise scale of log residuals that :func:`gross_outliers` measures against: 1.4826 * MAD of the
+    ``used`` rows, leaving out the ``n_params`` smallest deviations (rows a near-L1 fit passes through).
+
+    Examples
+    --------
+    >>> round(robust_scale(np.array([0.0, 0.0, 0.01, -0.01, 0.02, -0.02, 0.5]), n_params=2), 4)
+    0.0297
+    """
+    used = np.ones(residuals.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
+    if not used.any():
+        return math.nan
+    deviation = np.abs(residuals[used] - float(np.median(residuals[used])))
+    free = np.sort(deviation)[min(n_params, deviation.size - 1) :]
+    return 1.4826 * float(np.median(free))
 
 
 def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> tuple[bool, np.ndarray]:

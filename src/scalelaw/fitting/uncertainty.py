@@ -13,7 +13,8 @@ Layout (every key checked by :data:`UNCERTAINTY_SCHEMA`, then against the fit by
       "fit": "<fingerprint of the law, its parameters and the data hash>",
       "bootstrap": {"by", "seed", "n_requested", "n_failed", "n_unconverged", "blocks", "samples", "jackknife"},
       "extrapolation_error": {"law", "axis", "noise_sd", "floor_var", "slope_var", "n_cuts", "max_decades",
-                              "prior": {"slope_per_decade", "cuts"}, "points": {column: [values]}}
+                              "prior": {"slope_per_decade", "cuts"}, "drift": {"at_edge", "per_decade"},
+                              "points": {column: [values]}}
     }
 
 A store belongs to one fit: ``fit`` fingerprints the law definition, the parameter values, the data hash and
@@ -40,7 +41,7 @@ MAX_SAVED_REPLICATES = 100_000
 MAX_SAVED_POINTS = 10_000_000
 
 #: The columns of the law-error model's backtest points, as saved (``run`` as text, the rest numbers).
-POINT_COLUMNS = ("cut", "row", "run", "decades", "log_error", "explained_var")
+POINT_COLUMNS = ("cut", "row", "run", "decades", "log_error", "explained_var", "origin")
 
 _REPLICATES = List(List(Num()), high=MAX_SAVED_REPLICATES)
 _POINTS = Obj(
@@ -51,6 +52,8 @@ _POINTS = Obj(
         "decades": List(Num(), high=MAX_SAVED_POINTS),
         "log_error": List(Num(), high=MAX_SAVED_POINTS),
         "explained_var": List(Num(low=0), high=MAX_SAVED_POINTS),
+        # Optional: files saved before the cuts' origins were kept lack them.
+        "origin": List(Either(Num(), Null()), high=MAX_SAVED_POINTS, optional=True),
     }
 )
 
@@ -81,6 +84,7 @@ UNCERTAINTY_SCHEMA = Obj(
                 "n_cuts": Num(integer=True, low=0, high=100),
                 "max_decades": Num(),
                 "prior": Obj({"slope_per_decade": Num(low=0), "cuts": Num(low=0, high=1e6)}),
+                "drift": Obj({"at_edge": Num(), "per_decade": Num()}, optional=True),
                 "points": Either(Null(), _POINTS, optional=True),
             },
             optional=True,
@@ -195,11 +199,16 @@ def extrapolation_record(model: Any) -> dict[str, Any]:
         "n_cuts": int(model.n_cuts),
         "max_decades": float(model.max_decades),
         "prior": {"slope_per_decade": float(model.prior_slope), "cuts": float(model.prior_cuts)},
-        "points": {
-            name: [str(v) for v in points[name]] if name == "run" else np.asarray(points[name]).tolist()
-            for name in POINT_COLUMNS
-        },
+        "drift": {"at_edge": float(model.drift_at_edge), "per_decade": float(model.drift_per_decade)},
+        "points": {name: _saved_column(name, points[name]) for name in POINT_COLUMNS},
     }
+
+
+def _saved_column(name: str, values: Any) -> list[Any]:
+    if name == "run":
+        return [str(v) for v in values]
+    out = np.asarray(values, dtype=np.float64).tolist()
+    return [v if np.isfinite(v) else None for v in out] if name == "origin" else out  # strict JSON: no NaN
 
 
 def fingerprint(law_definition: Mapping[str, Any], params: Mapping[str, float], settings: Mapping[str, Any]) -> str:
@@ -277,5 +286,5 @@ def _check_model(model: Mapping[str, Any], law: Law) -> None:
     if points is not None:
         n = len(points["cut"])
         for name in POINT_COLUMNS:
-            if len(points[name]) != n:
+            if name in points and len(points[name]) != n:
                 raise Invalid(path(path(where, "points"), name), f"has {len(points[name])} values for {n} points")

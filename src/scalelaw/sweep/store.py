@@ -51,6 +51,7 @@ from typing import Any
 import pandas as pd
 
 from scalelaw.data.io import strict_json, write_bytes_atomic, write_text_atomic
+from scalelaw.data.parquet import require_pyarrow
 from scalelaw.data.runs import CANONICAL_COLUMNS
 from scalelaw.errors import DataError
 
@@ -101,7 +102,8 @@ class RunStore:
     DataError
         Unknown extension, or an existing file that is not a run store (unreadable, a line other than a
         torn last one that is not a JSON object, missing columns, a ``(run, step)`` repeated with
-        different values).
+        different values). A Parquet store without pyarrow raises its subclass
+        :class:`~scalelaw.data.parquet.ParquetExtraMissing`, which names the extra to install.
 
     Warns
     -----
@@ -119,6 +121,8 @@ class RunStore:
             )
         if self.path.is_dir():
             raise DataError(f"run store {self.path} is a directory; give a file name such as runs.jsonl")
+        if self.format == "parquet":
+            require_pyarrow(f"the Parquet run store {self.path}")
         self._order: dict[str, int] = {}
         self._load()
 

@@ -16,9 +16,14 @@ can be measured, inside the data (``docs/extrapolation.md``):
    one refit. The estimates are shrunk towards a prior (``k0`` per decade, worth ``nu0`` cuts), and the
    multiplier is Student's t with ``nu0 + K`` degrees of freedom, so a ladder with two usable cuts gets a
    wide interval, and one with none gets the prior alone.
+4. **A drifting bias.** When the law is wrong in a way that grows with scale, the cuts' mean errors trend
+   with their origin (the largest training value): each cut nearer the top misses further, in the same
+   direction. Their least-squares line, extrapolated to the point's own scale, is the law's expected bias
+   there. It is used only when its slope is clear of noise (at least :data:`DRIFT_MIN_CUTS` cuts, slope at
+   least :data:`DRIFT_T` standard errors), and it moves one end of the interval: the one it points to.
 
 :func:`widen` adds the law-error half-width to a bootstrap band in quadrature, side by side, on the log
-scale: independent errors add in variance.
+scale (independent errors add in variance), then reaches out by the drift on its side.
 """
 
 from __future__ import annotations
@@ -51,8 +56,11 @@ DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
 #: of the calibration study (``benchmarks/calibration.py``): best interval score at 85-95% coverage.
 PRIOR_SLOPE = 0.05
 PRIOR_CUTS = 2.0
+#: A drift of the cuts' bias needs this many cuts, and a slope this many standard errors from 0.
+DRIFT_MIN_CUTS = 3
+DRIFT_T = 2.0
 
-_POINT_COLUMNS = ["cut", "row", "run", "decades", "log_error", "explained_var"]
+_POINT_COLUMNS = ["cut", "row", "run", "decades", "log_error", "explained_var", "origin"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,8 @@ class ExtrapolationError(Result):
     points : DataFrame
         One row per held-out row of every cut: ``cut`` (share of runs held out), ``row`` (index in the fit's
         data), ``run``, ``decades`` (beyond the cut's largest training value), ``log_error`` (log of
-        predicted over observed) and ``explained_var`` (noise plus the cut's linearized parameter variance).
+        predicted over observed), ``explained_var`` (noise plus the cut's linearized parameter variance) and
+        ``origin`` (log10 of the cut's largest training value along the axis; NaN in fits saved before it was kept).
     noise_sd : float
         Robust sd (1.4826 MAD) of the fit's log residuals.
     floor_var, slope_var : float
@@ -80,6 +89,9 @@ class ExtrapolationError(Result):
         Largest distance a cut checked; beyond it the error model itself extrapolates.
     prior_slope, prior_cuts : float
         The prior ``k0`` and its weight ``nu0`` in cuts.
+    drift_at_edge, drift_per_decade : float
+        The cuts' bias trend (log predicted over observed), at the data's edge and its change per decade of
+        origin; both 0 when the cuts show no clear trend (:func:`fit_drift`).
 
     Examples
     --------
@@ -102,6 +114,8 @@ class ExtrapolationError(Result):
     max_decades: float
     prior_slope: float = PRIOR_SLOPE
     prior_cuts: float = PRIOR_CUTS
+    drift_at_edge: float = 0.0
+    drift_per_decade: float = 0.0
 
     @property
     def df(self) -> float:
@@ -121,6 +135,11 @@ class ExtrapolationError(Result):
         floor, slope = self.variances()
         return np.where(d > 0, np.sqrt(floor + slope * np.maximum(d, 0.0) ** 2), 0.0)
 
+    def drift(self, decades: Any) -> np.ndarray:
+        """Expected log error (predicted over observed) of the law at ``decades`` beyond the data (0 inside it)."""
+        d = np.asarray(decades, dtype=np.float64)
+        return np.where(d > 0, self.drift_at_edge + self.drift_per_decade * np.maximum(d, 0.0), 0.0)
+
     def multiplier(self, level: float) -> float:
         """Student's t quantile of a two-sided ``level`` interval with :attr:`df` degrees of freedom."""
         return t_quantile(0.5 + level / 2, self.df)  # not scipy's: importing it costs more than a saved prediction
@@ -130,17 +149,23 @@ class ExtrapolationError(Result):
         return self.multiplier(level) * self.scale(decades)
 
     def expected_error(self, decades: Any) -> np.ndarray:
-        """Expected absolute relative error of a new measurement at ``decades``: noise and law error together."""
-        s = np.sqrt(self.noise_sd**2 + self.scale(decades) ** 2)
+        """Expected absolute relative error of a new measurement at ``decades``: noise, law error and drift
+        together (their root mean square, as a normal's mean absolute value)."""
+        s = np.sqrt(self.noise_sd**2 + self.scale(decades) ** 2 + self.drift(decades) ** 2)
         return np.expm1(np.sqrt(2.0 / np.pi) * s)
 
     def reach(self, error: float) -> float:
         """Decades beyond the data at which the expected error passes ``error`` (0.01 = 1%); ``inf`` if never."""
         floor, slope = self.variances()
+        a, g = self.drift_at_edge, self.drift_per_decade
         budget = (math.log1p(error) / math.sqrt(2.0 / math.pi)) ** 2 - self.noise_sd**2
-        if budget <= floor:
+        # floor + slope d^2 + (a + g d)^2 = budget, for the smallest d > 0
+        qa, qb, qc = slope + g * g, 2.0 * a * g, floor + a * a - budget
+        if qc >= 0:
             return 0.0
-        return math.inf if slope <= 0 else math.sqrt((budget - floor) / slope)
+        if qa <= 0:
+            return math.inf if qb <= 0 else -qc / qb
+        return (-qb + math.sqrt(qb * qb - 4.0 * qa * qc)) / (2.0 * qa)
 
     def to_frame(self) -> pd.DataFrame:
         """The backtest points: one row per held-out row of every cut."""
@@ -159,6 +184,7 @@ class ExtrapolationError(Result):
             "slope_per_decade": math.sqrt(slope),
             "df": self.df,
             "prior": {"slope_per_decade": self.prior_slope, "cuts": self.prior_cuts},
+            "drift": {"at_edge": self.drift_at_edge, "per_decade": self.drift_per_decade},
             "reach_1pct_decades": _finite_or_none(self.reach(0.01)),
             "reach_2pct_decades": _finite_or_none(self.reach(0.02)),
         }
@@ -170,8 +196,20 @@ class ExtrapolationError(Result):
         return (
             f"law error of {self.law} beyond the data, from {self.n_cuts} rolling backtests along {self.axis} "
             f"(checked up to {self.max_decades:.2f} decades): sd {d['floor_sd']:.4f} + "
-            f"{d['slope_per_decade']:.4f} per decade ({self.df:g} degrees of freedom). The expected error passes 1% "
-            f"at {_decades(self.reach(0.01))} and 2% at {_decades(self.reach(0.02))} beyond the data."
+            f"{d['slope_per_decade']:.4f} per decade ({self.df:g} degrees of freedom).{self.drift_words()} The "
+            f"expected error passes 1% {_decades(self.reach(0.01))} and 2% {_decades(self.reach(0.02))}."
+        )
+
+    def drift_words(self) -> str:
+        """A sentence on the cuts' bias trend (leading space), or ``""`` when they show none."""
+        if self.drift_at_edge == 0 and self.drift_per_decade == 0:
+            return ""
+        edge = self.drift_at_edge
+        way = "over" if edge > 0 else "under"
+        return (
+            f" The backtests' errors drift with scale: each cut nearer the top misses further, so the law is "
+            f"expected to {way}-predict by {abs(math.expm1(edge)):.1%} at the data's edge, changing by "
+            f"{self.drift_per_decade:+.4f} log units per decade; the interval reaches out on that side."
         )
 
     def __repr__(self) -> str:
@@ -184,8 +222,8 @@ def _finite_or_none(x: float) -> float | None:
 
 def _decades(d: float) -> str:
     if math.isinf(d):
-        return "no distance"
-    return "the edge of the data" if d == 0 else f"{d:.2f} decades"
+        return "at no distance"
+    return "already at the edge of the data" if d == 0 else f"at {d:.2f} decades beyond the data"
 
 
 def axis_values(law: Law, columns: Mapping[str, Any]) -> tuple[str, np.ndarray]:
@@ -213,8 +251,12 @@ def distances(result: FitResult, columns: Mapping[str, Any]) -> np.ndarray:
         return np.log10(new / seen.max())
 
 
-def widen(value: np.ndarray, low: np.ndarray, high: np.ndarray, halfwidth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Widen the band ``[low, high]`` around ``value`` by ``halfwidth`` (log units) in quadrature, per side.
+def widen(
+    value: np.ndarray, low: np.ndarray, high: np.ndarray, halfwidth: np.ndarray, drift: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Widen the band ``[low, high]`` around ``value`` by ``halfwidth`` (log units) in quadrature, per side,
+    then move the end ``drift`` points to (the law's expected log error, predicted over observed) by ``|drift|``:
+    a positive drift (the law over-predicts) lowers ``low``, a negative one raises ``high``.
 
     Examples
     --------
@@ -225,10 +267,11 @@ def widen(value: np.ndarray, low: np.ndarray, high: np.ndarray, halfwidth: np.nd
     lv = np.log(value)
     down = np.maximum(lv - np.log(low), 0.0)
     up = np.maximum(np.log(high) - lv, 0.0)
+    shift = np.zeros_like(lv) if drift is None else np.asarray(drift, dtype=np.float64)
+    down = np.hypot(down, halfwidth) + np.maximum(shift, 0.0)
+    up = np.hypot(up, halfwidth) + np.maximum(-shift, 0.0)
     # Never narrower than the band it widens: the round trip through logs may move an unwidened end by an ulp.
-    return np.minimum(low, np.exp(lv - np.hypot(down, halfwidth))), np.maximum(
-        high, np.exp(lv + np.hypot(up, halfwidth))
-    )
+    return np.minimum(low, np.exp(lv - down)), np.maximum(high, np.exp(lv + up))
 
 
 def fit_scale(points: pd.DataFrame) -> tuple[float, float]:
@@ -255,6 +298,33 @@ def fit_scale(points: pd.DataFrame) -> tuple[float, float]:
     best = minimize(nll, np.array(start), method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-12})
     a, b = best.x if best.fun <= nll(np.array(start)) else start
     return math.exp(a), math.exp(b)
+
+
+def fit_drift(points: pd.DataFrame, edge: float) -> tuple[float, float]:
+    """The cuts' bias trend: ``(bias at the data's edge, change per decade of origin)``, or ``(0, 0)``.
+
+    Each cut's mean log error is regressed on its origin (log10 of its largest training value) by least
+    squares; ``edge`` is the full data's origin. The trend counts only with at least :data:`DRIFT_MIN_CUTS`
+    cuts and a slope at least :data:`DRIFT_T` standard errors from 0: cuts share most of their training
+    runs, so a line through a few of them is easily drawn by noise.
+    """
+    if points.empty or "origin" not in points or points["origin"].isna().any():
+        return 0.0, 0.0
+    cuts = points.groupby("cut").agg(origin=("origin", "first"), bias=("log_error", "mean"))
+    if len(cuts) < DRIFT_MIN_CUTS:
+        return 0.0, 0.0
+    x = cuts["origin"].to_numpy(dtype=np.float64) - edge
+    y = cuts["bias"].to_numpy(dtype=np.float64)
+    X = np.column_stack([np.ones_like(x), x])
+    gram = X.T @ X
+    if np.linalg.cond(gram) > 1e12:  # every cut at one origin: no trend to read
+        return 0.0, 0.0
+    coef = np.linalg.solve(gram, X.T @ y)
+    resid = y - X @ coef
+    se = math.sqrt(float(resid @ resid) / (len(y) - 2) * np.linalg.inv(gram)[1, 1]) if len(y) > 2 else math.inf
+    if not abs(coef[1]) >= DRIFT_T * se:
+        return 0.0, 0.0
+    return float(coef[0]), float(coef[1])
 
 
 def rolling_errors(result: FitResult, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> pd.DataFrame:
@@ -319,6 +389,7 @@ def _one_cut(result: FitResult, fraction: float, train: pd.DataFrame, test: pd.D
             "decades": np.log10(test["_axis"].to_numpy() / train["_axis"].max()),
             "log_error": log_error,
             "explained_var": noise + pvar,
+            "origin": math.log10(train["_axis"].max()),
         }
     )
 
@@ -361,7 +432,8 @@ def learn(
     """
     points = rolling_errors(result, fractions)
     floor, slope = fit_scale(points)
-    axis, _ = axis_values(result.law, result.data.columns)
+    axis, values = axis_values(result.law, result.data.columns)
+    at_edge, per_decade = fit_drift(points, math.log10(float(np.max(values))))
     return ExtrapolationError(
         law=result.law.name,
         axis=axis,
@@ -373,6 +445,8 @@ def learn(
         max_decades=float(points["decades"].max()) if len(points) else 0.0,
         prior_slope=prior_slope,
         prior_cuts=prior_cuts,
+        drift_at_edge=at_edge,
+        drift_per_decade=per_decade,
     )
 
 
@@ -390,9 +464,14 @@ def from_record(record: Mapping[str, Any]) -> ExtrapolationError:
     (True, True)
     """
     saved = record.get("points")
-    points = pd.DataFrame(
-        {name: saved[name] for name in _POINT_COLUMNS} if saved is not None else {name: [] for name in _POINT_COLUMNS}
-    )
+    if saved is None:
+        points = pd.DataFrame({name: [] for name in _POINT_COLUMNS})
+    else:  # files saved before the cuts' origins were kept lack them
+        n = len(saved["cut"])
+        columns = {name: saved.get(name) or [math.nan] * n for name in _POINT_COLUMNS}
+        columns["origin"] = [math.nan if v is None else v for v in columns["origin"]]
+        points = pd.DataFrame(columns)
+    drift = record.get("drift") or {}
     return ExtrapolationError(
         law=record["law"],
         axis=record["axis"],
@@ -404,4 +483,6 @@ def from_record(record: Mapping[str, Any]) -> ExtrapolationError:
         max_decades=float(record["max_decades"]),
         prior_slope=float(record["prior"]["slope_per_decade"]),
         prior_cuts=float(record["prior"]["cuts"]),
+        drift_at_edge=float(drift.get("at_edge", 0.0)),
+        drift_per_decade=float(drift.get("per_decade", 0.0)),
     )

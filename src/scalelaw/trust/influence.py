@@ -20,6 +20,7 @@ from scalelaw._result import Result, jsonable
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import FitError
+from scalelaw.fitting.diagnostics import robust_scale
 from scalelaw.fitting.engine import Problem
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.objective import rho_psi_weight
@@ -29,6 +30,7 @@ from scalelaw.fitting.refit import (
     curve_ids,
     fit_inputs,
     fit_problem,
+    log_residuals,
     predict_sets,
     refit_weighted,
     with_schedule,
@@ -44,6 +46,13 @@ MIN_SHIFT = 1e-3
 #: Fewest runs for flagging: the robust spread of fewer influences is meaningless (with 3 runs, the
 #: median absolute deviation is set by one run), so smaller fits report shifts without flags.
 MIN_FLAG_RUNS = 6
+#: A run is off the law when its largest log residual, against the fit or against the refit without it (a far-off
+#: run can pull a flexible fit onto itself), exceeds this many robust noise scales of the fit ...
+OFF_LAW_SCALES = 6.0
+#: ... and this many log units (3%): on a very clean ladder (0.1% noise) a 1% wobble is no reason to stop. Clean
+#: synthetic Chinchilla ladders (25 runs, 0.5% noise) reach up to ~6.4 scales and 2.1%; a run 15% off sits at
+#: 0.14, 9 to 30 scales, even when the fit bends onto it.
+OFF_LAW_FLOOR = 0.03
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,8 @@ class Influence(Result):
 
     target: dict[str, Any]
     prediction: float
-    table: pd.DataFrame  # run, n_rows, shift (relative change of the target prediction), max_abs_residual, flagged
+    table: pd.DataFrame  # run, n_rows, shift (relative change of the target prediction), exact, max_abs_residual,
+    # loo_abs_residual (the same against the refit without the run), flagged
 
     @property
     def flagged(self) -> list[str]:
@@ -64,7 +74,9 @@ class Influence(Result):
         Returns
         -------
         pandas.DataFrame
-            One row per run, largest shift first: ``run, n_rows, shift, exact, max_abs_residual, flagged``.
+            One row per run, largest shift first: ``run, n_rows, shift, exact, max_abs_residual,
+            loo_abs_residual, flagged``; ``loo_abs_residual`` is the run's largest absolute log residual
+            against the refit without it (NaN when that refit was not made).
         """
         return self.table.copy()
 
@@ -167,6 +179,10 @@ def influence(
     resid = np.abs(log_y - np.log(predict_sets(result, np.array([result.values]), X)[0]))
     max_resid = np.zeros(len(runs))
     np.maximum.at(max_resid, groups, resid)
+    # The deleted residual: a run far off the law can pull a flexible fit onto itself (a small run whose whole
+    # curve is 15% off can leave a 2% in-fit residual); against the refit without it, it shows its true distance.
+    loo_resid = np.full(len(runs), np.nan)
+    loo_resid[refit] = np.where(ok, _deleted_residuals(result, samples, X, log_y, groups, refit), np.nan)
     centre = np.nanmedian(shift)
     spread = 1.4826 * np.nanmedian(np.abs(shift - centre))
     flagged = is_exact & (np.abs(shift - centre) > FLAG_SIGMAS * spread) & (np.abs(shift) > MIN_SHIFT)
@@ -178,6 +194,7 @@ def influence(
             "shift": shift,
             "exact": is_exact,
             "max_abs_residual": max_resid,
+            "loo_abs_residual": loo_resid,
             "flagged": flagged,
         }
     )
@@ -301,6 +318,69 @@ def refit_without_flagged(
     if fit_kwargs.get("weights") is not None:
         fit_kwargs["weights"] = np.asarray(fit_kwargs["weights"])[keep]
     return fit(law, runs.subset(keep, note), **fit_kwargs)
+
+
+def off_law(
+    result: FitResult, infl: Influence, scales: float = OFF_LAW_SCALES, floor: float = OFF_LAW_FLOOR
+) -> pd.DataFrame:
+    """Which runs sit off the law, and how far each moves the extrapolation of :func:`influence`.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit ``infl`` measured.
+    infl : Influence
+        Its leave-one-run-out influence (:func:`influence`).
+    scales, floor : float
+        A run is off the law when its largest absolute log residual, in the fit or against the refit without it
+        (the deleted residual), exceeds ``max(scales * robust scale, floor)``; the robust scale is the one
+        :func:`scalelaw.fitting.diagnostics.gross_outliers` measures against.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``infl``'s table with ``residual`` (the larger of the two residuals), ``scales`` (it over the robust
+        scale) and ``off_law``, off-law runs first, then by absolute shift; ``attrs`` holds ``scale`` and
+        ``threshold`` (log units).
+
+    Examples
+    --------
+    >>> import numpy as np, scalelaw, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> compute = np.logspace(18, 22, 12)
+    >>> noise = np.random.default_rng(5).normal(0, 0.004, compute.size)
+    >>> runs = {"run": [f"r{i}" for i in range(12)], "flops": compute, "loss": 2 + 900 * compute**-0.12 * np.exp(noise)}
+    >>> runs["loss"][7] *= 1.15  # one run 15% off the law
+    >>> fit = scalelaw.fit("power", runs)
+    >>> table = off_law(fit, influence(fit))
+    >>> list(table.loc[table["off_law"], "run"])
+    ['r7']
+    """
+    n_free = result.law.n_params - len(result.status.at_bound)
+    scale = robust_scale(log_residuals(result), n_params=n_free)
+    threshold = max(scales * scale, floor) if np.isfinite(scale) else floor
+    table = infl.to_frame()
+    table["residual"] = np.fmax(table["max_abs_residual"], table["loo_abs_residual"])
+    with np.errstate(all="ignore"):
+        table["scales"] = table["residual"] / scale
+    table["off_law"] = table["residual"] > threshold
+    order = np.lexsort((-table["shift"].abs().fillna(0.0).to_numpy(), ~table["off_law"].to_numpy()))
+    table = table.iloc[order].reset_index(drop=True)
+    table.attrs.update(scale=scale, threshold=threshold)
+    return table
+
+
+def _deleted_residuals(result, samples, X, log_y, groups, refit, chunk: int = 64) -> np.ndarray:
+    """Largest absolute log residual of run ``refit[i]``'s rows under ``samples[i]``, the refit without it
+    (in chunks of refits, so memory stays at ``chunk`` rows of predictions)."""
+    out = np.empty(len(refit))
+    with np.errstate(all="ignore"):
+        for start in range(0, len(refit), chunk):
+            part = slice(start, start + chunk)
+            log_err = np.abs(log_y[None, :] - np.log(predict_sets(result, samples[part], X)))
+            own = groups[None, :] == refit[part, None]
+            out[part] = np.where(own, log_err, -np.inf).max(axis=1)
+    return out
 
 
 def _one_step_shifts(result, problem: Problem, groups, n_runs, z_hat, T) -> np.ndarray:

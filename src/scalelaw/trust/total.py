@@ -8,6 +8,9 @@ Three independent sources of error, added in variance on the log scale, per side
 - **law choice**: for a fit of ``law="auto"``, the weighted spread of the candidate laws' predictions
   around the chosen one, scaled by the same Student's t multiplier.
 
+When the rolling backtests show the law's bias drifting with scale, the end of the band that the drift points
+to then reaches out by it (:meth:`.ExtrapolationError.drift`).
+
 ``docs/extrapolation.md`` states the method and its calibration on held-out large runs.
 """
 
@@ -61,11 +64,13 @@ def with_kind(result: FitResult, band: pd.DataFrame, level: float, kind: str) ->
         choice = model.multiplier(level) * result.law_choice.spread(columns)
     value = out["value"].to_numpy()
     out["parameter_low"], out["parameter_high"] = out["low"], out["high"]
+    drift = model.drift(decades)
     out["low"], out["high"] = widen(
-        value, out["low"].to_numpy(), out["high"].to_numpy(), np.hypot(extrapolation, choice)
+        value, out["low"].to_numpy(), out["high"].to_numpy(), np.hypot(extrapolation, choice), drift
     )
     out["decades"] = decades
     out["extrapolation_halfwidth"] = extrapolation
+    out["extrapolation_drift"] = drift
     out["law_choice_halfwidth"] = choice
     out["beyond_checked"] = decades > max(model.max_decades, 0.0)
     return out

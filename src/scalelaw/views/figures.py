@@ -35,6 +35,7 @@ __all__ = [
     "Curve",
     "FitView",
     "Group",
+    "Histogram",
     "IsoflopView",
     "axis_label",
     "backtest_view",
@@ -43,7 +44,9 @@ __all__ = [
     "format_si",
     "frontier_view",
     "group_positions",
+    "histogram",
     "isoflop_view",
+    "log_bins",
     "nd_inputs",
     "results_by_label",
     "symbol",
@@ -667,3 +670,108 @@ def backtest_view(split: Any, results: FitResult | Mapping[str, FitResult] | Seq
                 frame.insert(3, split.column, part.array(split.column))
             parts.append(frame)
     return pd.concat(parts, ignore_index=True)
+
+
+#: A histogram's range reaches this many interquartile ranges beyond the quartiles (never beyond the values): a
+#: normal sample's tail to 4.7 sd stays in, replicates far beyond the bulk do not, however few or many they are.
+HISTOGRAM_IQRS = 3.0
+#: A positive parameter whose replicates span more than this factor is binned on a log scale (by default; the
+#: report bins every amplitude, a parameter with a log transform, on a log scale once it spans a factor 2).
+LOG_SPAN = 10.0
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Counts of values in bins over a robust range.
+
+    Attributes
+    ----------
+    edges : ndarray
+        ``bins + 1`` bin edges, equally spaced in log when ``log``.
+    counts : ndarray of int
+        Values in each bin.
+    log : bool
+        Bins (and the axis they are drawn on) are logarithmic.
+    below, above : int
+        Finite values left of the first edge and right of the last one: far-out replicates that would
+        otherwise squeeze the others into one bar.
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    log: bool
+    below: int
+    above: int
+
+    @property
+    def outside(self) -> int:
+        """Values beyond the range, on either side."""
+        return self.below + self.above
+
+
+def histogram(
+    values: np.ndarray,
+    *,
+    log: bool | None = None,
+    bins: int = 30,
+    include: Sequence[float] = (),
+) -> Histogram:
+    """A histogram over the robust range of ``values``: the quartiles widened by ``HISTOGRAM_IQRS``
+    interquartile ranges on each side (never beyond the values), stretched to cover ``include`` (the estimate,
+    an interval's ends). Values beyond it are counted in ``below`` and ``above``.
+
+    Parameters
+    ----------
+    values : array
+        The values (non-finite ones are ignored).
+    log : bool, optional
+        Bin in log space (values <= 0 are then ignored); by default when every value is positive and they span
+        more than ``LOG_SPAN``.
+    bins : int
+        Number of bins.
+    include : sequence of float
+        Values the range must contain.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> skewed = np.concatenate([rng.lognormal(np.log(400), 0.2, 497), [4e5, 8e5, 1e6]])
+    >>> h = histogram(skewed)
+    >>> h.log, h.above, int((h.counts > 0).sum()) > 10  # the 3 far-out replicates lie beyond the range
+    (True, 3, True)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    keep = np.asarray([x for x in include if np.isfinite(x)], dtype=np.float64)
+    if log is None:
+        log = bool(v.size and v.min() > 0 and v.max() / v.min() > LOG_SPAN)
+    if log:
+        v, keep = np.log(v[v > 0]), np.log(keep[keep > 0])
+    if v.size == 0:
+        return Histogram(np.array([0.0, 1.0]), np.zeros(1, dtype=int), False, 0, 0)
+    q1, q3 = (float(q) for q in np.quantile(v, [0.25, 0.75]))
+    pad = HISTOGRAM_IQRS * (q3 - q1)
+    lo, hi = max(q1 - pad, float(v.min())), min(q3 + pad, float(v.max()))
+    lo, hi = min(lo, *keep, float("inf")), max(hi, *keep, float("-inf"))
+    if hi <= lo:  # all replicates equal: one bin around them
+        half = abs(lo) * 1e-6 or 1e-6
+        lo, hi = lo - half, hi + half
+    edges = np.linspace(lo, hi, bins + 1)
+    counts, _ = np.histogram(v, edges)
+    below, above = int((v < lo).sum()), int((v > hi).sum())
+    return Histogram(np.exp(edges) if log else edges, counts, log, below, above)
+
+
+#: An amplitude's replicates are binned on a log scale once they span more than this factor.
+AMPLITUDE_LOG_SPAN = 2.0
+
+
+def log_bins(law: Any, index: int, values: np.ndarray) -> bool | None:
+    """Whether to bin parameter ``index`` of ``law`` on a log scale: yes for an amplitude (a parameter the
+    optimizer moves in log) whose positive replicates span more than ``AMPLITUDE_LOG_SPAN``; otherwise None,
+    which leaves :func:`histogram` its default."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if law.parameters[index].transform == "log" and v.size and v.min() > 0 and v.max() / v.min() > AMPLITUDE_LOG_SPAN:
+        return True
+    return None

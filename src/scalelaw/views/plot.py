@@ -42,6 +42,7 @@ __all__ = [
     "COLUMN_WIDTH",
     "OKABE_ITO",
     "backtest_plot",
+    "bootstrap_plot",
     "compare_plot",
     "corner_plot",
     "correlation_plot",
@@ -623,7 +624,9 @@ def corner_plot(
     """Corner plot of bootstrap replicates: each parameter's distribution and every pair's scatter.
 
     Diagonal: histogram with the point estimate (solid) and the ``level`` percentile interval (dashed),
-    titled ``value [low, high]``. Below it: the replicates of each pair (rasterized, so a PDF stays small).
+    titled ``value [low, high]``, over a robust range (:func:`scalelaw.views.figures.histogram`; the title counts
+    the replicates beyond it, and every panel shows the same ranges). Below it: the replicates of each pair
+    (rasterized, so a PDF stays small).
     Parameters whose replicates span more than a decade are drawn on log axes.
     """
     check_level(level)
@@ -644,14 +647,18 @@ def corner_plot(
                 continue
             xi, xj = samples[:, i], samples[:, j]
             if i == j:
-                edges = np.logspace(*np.log10([xi.min(), xi.max()]), bins + 1) if logs[i] else bins
-                ax.hist(xi, bins=edges, histtype="stepfilled", color=OKABE_ITO[0], alpha=0.35, lw=0)
-                ax.hist(xi, bins=edges, histtype="step", color=OKABE_ITO[0], lw=0.7)
                 lo, hi = np.quantile(xi, [a, 1 - a])
+                # A robust range: a few far-out refits are counted in the title, not drawn as a lone bar far away.
+                h = figures.histogram(xi, log=logs[i], bins=bins, include=(estimate[names[i]], lo, hi))
+                ax.stairs(h.counts, h.edges, fill=True, color=OKABE_ITO[0], alpha=0.35, lw=0)
+                ax.stairs(h.counts, h.edges, color=OKABE_ITO[0], lw=0.7)
+                ax.set_xlim(h.edges[0], h.edges[-1])
                 ax.axvline(estimate[names[i]], color="black", lw=0.9)
                 for v in (lo, hi):
                     ax.axvline(v, color="black", lw=0.6, ls=(0, (2, 1.5)))
-                ax.set_title(f"{_param_label(names[i])} = {estimate[names[i]]:.3g} [{lo:.3g}, {hi:.3g}]", fontsize=6.5)
+                beyond = f" ({h.outside} beyond)" if h.outside else ""
+                title = f"{_param_label(names[i])} = {estimate[names[i]]:.3g} [{lo:.3g}, {hi:.3g}]{beyond}"
+                ax.set_title(title, fontsize=6.5)
                 ax.set_yticks([])
                 ax.spines["left"].set_visible(False)
                 if logs[i]:
@@ -676,9 +683,9 @@ def corner_plot(
         lims = axes[j, j].get_xlim()
         for i in range(j + 1, k):
             axes[i, j].set_xlim(lims)
-    for i in range(1, k):
-        for j in range(1, i):
-            axes[i, j].set_ylim(axes[i, 0].get_ylim())
+    for i in range(1, k):  # and the diagonal's (robust) range across each row
+        for j in range(i):
+            axes[i, j].set_ylim(axes[i, i].get_xlim())
     return fig
 
 
@@ -728,4 +735,39 @@ def correlation_plot(source: Any, ax: Axes | None = None) -> Figure:
     bar.set_label(what, fontsize=7)
     bar.ax.tick_params(labelsize=6, width=0.5, length=2)
     bar.outline.set_linewidth(0.5)
+    return fig
+
+
+@_styled
+def bootstrap_plot(boot: Any, level: float = 0.9, params: Sequence[str] | None = None, bins: int = 30) -> Figure:
+    """One histogram per parameter of bootstrap replicates, with the estimate (solid) and the ``level`` interval
+    (dashed), as the report draws them.
+
+    Each histogram covers a robust range (:func:`scalelaw.views.figures.histogram`): a few far-out refits are
+    counted in the axis label instead of squeezing the others into one bar, and an amplitude whose replicates
+    span more than a decade is binned and drawn on a log axis.
+    """
+    check_level(level)
+    samples, names = _boot_samples(boot, params)
+    estimate = dict(boot.result.params)
+    k = len(names)
+    fig, axes = _figure(None, (min(7.0, 1.5 * k + 0.4), 1.7), ncols=k, squeeze=False)
+    a = (1 - level) / 2
+    for j, (name, ax) in enumerate(zip(names, axes[0], strict=True)):
+        values = samples[:, j]
+        lo, hi = np.nanquantile(values, [a, 1 - a])
+        log = figures.log_bins(boot.result.law, boot.result.law.param_names.index(name), values)
+        h = figures.histogram(values, log=log, bins=bins, include=(estimate[name], lo, hi))
+        ax.stairs(h.counts, h.edges, fill=True, color=OKABE_ITO[0], alpha=0.55, lw=0)
+        if h.log:
+            ax.set_xscale("log")
+        ax.axvline(estimate[name], color="black", lw=0.9)
+        for v in (lo, hi):
+            ax.axvline(v, color="black", lw=0.7, ls="--")
+        beyond = f"\n{h.outside} beyond" if h.outside else ""
+        ax.set_xlabel(f"{_param_label(name)}{beyond}")
+        ax.set_title(f"{estimate[name]:.3g} [{lo:.3g}, {hi:.3g}]", fontsize=6.5)
+        ax.set_yticks([])
+        ax.spines["left"].set_visible(False)
+    axes[0][0].set_ylabel("replicates")
     return fig

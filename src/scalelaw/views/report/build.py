@@ -25,20 +25,28 @@ from scalelaw.fitting.result import FitResult
 from scalelaw.laws.schedule_laws import schedule_law
 from scalelaw.trust.total import check_kind
 from scalelaw.views import figures
-from scalelaw.views.report import charts, trust_section
+from scalelaw.views.report import charts, influence_section, trust_section
 from scalelaw.views.report.markup import esc as _esc
 from scalelaw.views.report.markup import figure as _figure
 from scalelaw.views.report.markup import num
 from scalelaw.views.report.markup import pct as _pct
 from scalelaw.views.report.markup import section as _section
 from scalelaw.views.report.markup import table as _table
-from scalelaw.views.report.template import CSS, PAGE
+from scalelaw.views.report.template import CSS, PAGE, plotly_script
 
 #: Replicates drawn for the intervals when the caller passes no Bootstrap.
 DEFAULT_N_BOOT = 500
 
 #: Element ids of the figures, in page order (tests and readers can rely on them).
-FIGURE_IDS = ("fig-fit", "fig-residuals", "fig-trust", "fig-frontier", "fig-backtest", "fig-bootstrap")
+FIGURE_IDS = (
+    "fig-fit",
+    "fig-residuals",
+    "fig-influence",
+    "fig-trust",
+    "fig-frontier",
+    "fig-backtest",
+    "fig-bootstrap",
+)
 
 
 def build_report(
@@ -56,8 +64,9 @@ def build_report(
     title: str | None = None,
     seed: int = 0,
     interval_kind: str = "total",
+    plotlyjs: str = "inline",
 ) -> str:
-    """The report of ``result`` as one self-contained HTML page (plotly.js inlined; opens offline).
+    """The report of ``result`` as one HTML page (plotly.js inlined by default, so it opens offline).
 
     Parameters
     ----------
@@ -89,36 +98,45 @@ def build_report(
         (the bootstrap widened by the law's own error beyond the data and, for ``law="auto"``, the law-choice
         spread; see :meth:`scalelaw.FitResult.predict_interval`) or ``"parameter"`` (the bootstrap alone). A
         fit whose error model cannot be learned (an LR-schedule law) shows parameter intervals and says so.
+    plotlyjs : {"inline", "cdn"}
+        ``"inline"`` embeds plotly.js (about 4.7 MB; the page references no URL and opens offline); ``"cdn"``
+        loads it from plotly's CDN (a page of a few hundred kB that needs the network to draw its figures).
 
     Returns
     -------
     str
-        The HTML text. It references no URL: plotly.js is inlined once in the head.
+        The HTML text. Inline, it references no URL: plotly.js is inlined once in the head.
+
+    Notes
+    -----
+    The "Outliers and influence" section refits the law without each run (:func:`scalelaw.trust.influence.influence`)
+    and flags the runs off the law (:func:`scalelaw.trust.influence.off_law`); they also turn the status amber.
     """
     if not isinstance(result, FitResult):
         raise DataError(f"build_report needs a FitResult, got {type(result).__name__}")
     check_level(level)
-    from plotly.offline import get_plotlyjs
-
     check_kind(interval_kind)
+    script = plotly_script(plotlyjs)
     boot, boot_note = _bootstrap(result, boot, n_boot, seed)
     model, model_note = trust_section.learned(result)  # cached on the fit: learned once, reused by every interval
     kind = trust_section.shown_kind(interval_kind, model)
     fit_section, view = _fit_section(result, boot, level, kind)
+    plan_table, plan_note, plan_kind = _plan(result, plan, boot, level, kind)
+    outliers = influence_section.measure(result, plan_table)
     sections = [
         _summary(result, runs, boot, kind if boot is not None else None),
-        _status(result, boot, boot_note),
+        _status(result, boot, boot_note, influence_section.status_flag(outliers)),
         _parameters(result, boot, level),
         fit_section,
+        influence_section.influence_section(outliers),
     ]
-    plan_table, plan_note = _plan(result, plan, boot, level, kind)
     parts = None
     if model is not None:
         points = trust_section.prediction_points(result, plan_table)
         parts = trust_section.interval_parts(result, points, boot, level)
     sections.append(trust_section.trust_section(result, model, model_note, parts, level, kind))
     if plan is not None or _has_frontier(result):
-        sections.append(_planning(result, plan_table, plan_note, boot, level, view))
+        sections.append(_planning(result, plan_table, plan_note, plan_kind, boot, level, view))
     if backtest is not None or split is not None:
         sections.append(_backtest(result, backtest, split, split_results))
     if boot is not None:
@@ -135,15 +153,14 @@ def build_report(
                 ],
             )
         )
-    sections.append(_provenance(result, runs, command, __version__, seed))
-    sections.insert(
-        0, _header(result, title, re.findall(r'<section id="([^"]+)">\n<h2>([^<]*)</h2>', "".join(sections)))
-    )
+    sections.append(_provenance(result, runs, command, __version__, seed, plotlyjs))
+    anchors = re.findall(r'<section id="([^"]+)">\n<h2>([^<]*)</h2>', "".join(sections))
+    sections.insert(0, _header(result, title, anchors, ok=result.status.ok and not outliers.off_law))
     text = PAGE.format(
         version=html.escape(__version__),
         title=html.escape(title or _default_title(result)),
         css=CSS,
-        plotly_js=get_plotlyjs(),
+        plotly_js=script,
         body="\n".join(s for s in sections if s),
     )
     return text
@@ -203,8 +220,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _header(result: FitResult, title: str | None, sections: Sequence[tuple[str, str]]) -> str:
-    ok = result.status.ok
+def _header(result: FitResult, title: str | None, sections: Sequence[tuple[str, str]], ok: bool) -> str:
     badge = '<span class="badge ok">fit ok</span>' if ok else '<span class="badge warn">check the warnings</span>'
     # Headings are already escaped; keep the short form before a colon ("Backtest: ...").
     nav = [f'<a href="#{anchor}">{heading.split(":")[0]}</a>' for anchor, heading in sections]
@@ -232,7 +248,7 @@ def _summary(result: FitResult, runs: Any, boot: Any, kind: str | None) -> str:
     return f'<div class="cards" id="summary">{items}</div>'
 
 
-def _status(result: FitResult, boot: Any, boot_note: str) -> str:
+def _status(result: FitResult, boot: Any, boot_note: str, off_law: tuple[str, str] | None = None) -> str:
     s = result.status
     flags = [
         ("ok" if s.converged else "warn", "converged" if s.converged else "did not converge"),
@@ -255,6 +271,7 @@ def _status(result: FitResult, boot: Any, boot_note: str) -> str:
             else "no gross outlier",
         ),
     ]
+    flags += [off_law] if off_law is not None else []
     parts = ['<ul class="flags">' + "".join(f'<li class="{c}">{_esc(t)}</li>' for c, t in flags) + "</ul>"]
     parts += [f'<div class="warning">{_esc(m)}</div>' for m in s.messages()]
     if boot is not None and (boot.n_failed or boot.n_unconverged):
@@ -335,19 +352,23 @@ def _has_frontier(result: FitResult) -> bool:
     return len(law.inputs) == 2 and "flops" not in law.inputs and figures.nd_inputs(law) is not None
 
 
-def _plan(result: FitResult, plan: Any, boot: Any, level: float, kind: str) -> tuple[pd.DataFrame | None, str]:
-    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets (``kind`` intervals)."""
+def _plan(
+    result: FitResult, plan: Any, boot: Any, level: float, kind: str
+) -> tuple[pd.DataFrame | None, str, str | None]:
+    """The planning table: a given Plan's, or compute-optimal allocations at the given budgets (``kind`` intervals);
+    with how it was made and the kind of its intervals (None without)."""
     if plan is None:
-        return None, ""
+        return None, "", None
     if hasattr(plan, "table") and isinstance(plan.table, pd.DataFrame):
-        return plan.table, getattr(plan, "method", "")
+        return plan.table, getattr(plan, "method", ""), getattr(plan, "interval_kind", None)
     budgets = np.atleast_1d(np.asarray(plan, dtype=np.float64))
     if not _has_frontier(result):
-        return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens"
+        return None, f"no compute-optimal plan: law {result.law.name!r} is not a law of parameters and tokens", None
     if boot is None:
-        return compute_optimal(result, budgets).table, "point estimate"
+        return compute_optimal(result, budgets).table, "point estimate", None
     plan = compute_optimal(result, budgets, level=level, boot=boot, kind=kind)
-    return plan.table, ". ".join([plan.method, *plan.notes])  # notes say when a budget is beyond the checks
+    # The notes say when a budget is beyond the checks.
+    return plan.table, ". ".join([plan.method, *plan.notes]), plan.interval_kind
 
 
 _PLAN_LABELS = {
@@ -362,7 +383,7 @@ _PLAN_LABELS = {
 }
 
 
-def _planning(result, table, note, boot, level, view) -> str:
+def _planning(result, table, note, plan_kind, boot, level, view) -> str:
     parts = []
     if _has_frontier(result):
         frontier = figures.frontier_view(result, boot=boot, level=level)
@@ -389,7 +410,7 @@ def _planning(result, table, note, boot, level, view) -> str:
             rows.append(cells)
         parts.append("<h3>Compute-optimal allocation</h3>")
         parts.append(_table(header, rows, "plan-table"))
-        plan_kind = str(table["interval_kind"].iloc[0]) if "interval_kind" in table.columns else "parameter (bootstrap)"
+        plan_kind = "total" if plan_kind == "total" else "parameter (bootstrap)"
         parts.append(
             f'<p class="caption">{_esc(note)}. Brackets: {level:.0%} {_esc(plan_kind)} interval.</p>' if boot else ""
         )
@@ -441,7 +462,7 @@ def _backtest(result: FitResult, table: pd.DataFrame | None, split: Any, split_r
     return _section("backtest", "Backtest: extrapolation to held-out large runs", parts)
 
 
-def _provenance(result: FitResult, runs: Any, command: str | None, version: str, seed: int) -> str:
+def _provenance(result: FitResult, runs: Any, command: str | None, version: str, seed: int, plotlyjs: str) -> str:
     import plotly
 
     parts = []
@@ -471,5 +492,7 @@ def _provenance(result: FitResult, runs: Any, command: str | None, version: str,
     parts.append(f'<dl class="meta">{items}</dl>')
     parts.append(
         "<footer>Self-contained: plotly.js is embedded, so this file opens without a network connection.</footer>"
+        if plotlyjs == "inline"
+        else "<footer>plotly.js is loaded from its CDN: the figures need a network connection.</footer>"
     )
     return _section("provenance", "Provenance", parts)

@@ -394,18 +394,27 @@ def bootstrap_figure(boot: Any, level: float):
         values = boot.samples[:, j]
         estimate = boot.result.values[j]
         lo, hi = np.quantile(values, [a, 1 - a])
+        # A robust range (and log bins for an amplitude spanning decades): a few far-out refits must not
+        # squeeze the other replicates into one bar.
+        h = figures.histogram(values, log=figures.log_bins(boot.result.law, j, values), include=(estimate, lo, hi))
         fig.add_trace(
-            go.Histogram(
-                x=values,
-                nbinsx=30,
-                marker={"color": _rgba(OKABE_ITO[0], 0.55)},
+            go.Bar(
+                x=h.edges[:-1],
+                y=h.counts,
+                width=np.diff(h.edges),
+                offset=0,  # each bar spans [edge, next edge], on a log axis too
+                marker={"color": _rgba(OKABE_ITO[0], 0.55), "line": {"width": 0}},
                 name=name,
                 showlegend=False,
-                hovertemplate=f"{html.escape(name)} in [%{{x}}]: %{{y}} replicates<extra></extra>",
+                customdata=h.edges[1:],
+                hovertemplate=f"{html.escape(name)} in [%{{x:.4g}}, %{{customdata:.4g}}]: "
+                "%{y} replicates<extra></extra>",
             ),
             row=1,
             col=j + 1,
         )
+        if h.log:
+            fig.update_xaxes(type="log", row=1, col=j + 1)
         axis = "x" if j == 0 else f"x{j + 1}"
         for x, dash in ((estimate, "solid"), (lo, "dot"), (hi, "dot")):
             shapes.append(
@@ -420,17 +429,62 @@ def bootstrap_figure(boot: Any, level: float):
                     "line": {"color": "#222", "width": 1.2 if dash == "solid" else 1, "dash": dash},
                 }
             )
-        fig.update_xaxes(title_text=f"{name}<br>{estimate:.4g} [{lo:.4g}, {hi:.4g}]", row=1, col=j + 1)
+        beyond = f"<br>{h.outside} beyond the range" if h.outside else ""
+        scale = " (log)" if h.log else ""
+        fig.update_xaxes(title_text=f"{name}{scale}<br>{estimate:.4g} [{lo:.4g}, {hi:.4g}]{beyond}", row=1, col=j + 1)
         fig.update_yaxes(showticklabels=j == 0, row=1, col=j + 1)
     fig.update_layout(
         template="simple_white",
         height=300,
-        margin={"l": 50, "r": 20, "t": 20, "b": 80},
+        margin={"l": 50, "r": 20, "t": 20, "b": 95},
         font={"family": FONT, "size": 11, "color": "#222"},
         shapes=shapes,
-        bargap=0.02,
+        bargap=0,
     )
     fig.update_yaxes(title_text="replicates", row=1, col=1)
+    return fig
+
+
+def influence_figure(table: pd.DataFrame, label: str):
+    """Each run's distance off the law (residual over the robust noise scale) against how far leaving it out
+    moves the prediction at ``label``; off-law runs in red, the threshold dotted.
+
+    ``table`` is :func:`scalelaw.trust.influence.off_law`'s (``attrs`` ``scale`` and ``threshold``).
+    """
+    go = _go()
+    fig = go.Figure()
+    for off, color, name in ((False, OKABE_ITO[0], "runs"), (True, "#D55E00", "off the law")):
+        part = table[table["off_law"] == off]
+        if not len(part):
+            continue
+        hover = [
+            f"<b>{html.escape(str(r['run']))}</b><br>{r['n_rows']} row(s), |residual| {r['residual']:.2%} "
+            f"({r['scales']:.1f}× the noise)<br>left out: the prediction at {html.escape(label)} moves "
+            f"{r['shift']:+.2%}"
+            for r in part.to_dict(orient="records")
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=part["scales"],
+                y=100 * part["shift"],
+                mode="markers",
+                name=name,
+                marker={"color": color, "size": 9 if off else 7, "line": {"color": "#fff", "width": 0.6}},
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    layout = _layout(
+        "|residual| / robust noise scale (in the fit or without the run)",
+        "prediction change when left out (%)",
+        log_x=False,
+        log_y=False,
+        height=360,
+    )
+    scale = table.attrs["scale"]
+    if np.isfinite(scale) and scale > 0:
+        layout["shapes"] = [_vline(table.attrs["threshold"] / scale)]
+    fig.update_layout(layout)
     return fig
 
 
@@ -469,11 +523,13 @@ def trust_figure(points: pd.DataFrame, model: Any, level: float, predictions: pd
     finite = [v for v in far if np.isfinite(v)]
     lo, hi = min(min(finite), 0.0), max(max(finite) * 1.08, 0.5)
     d = np.unique(np.concatenate([np.linspace(lo, hi, 120), [0.0]]))
-    half = model.halfwidth(d, level)
+    half, drift = model.halfwidth(d, level), model.drift(d)
+    # log error = predicted - observed: a drift widens the side it points to (trust.extrapolation_error.widen)
+    upper, lower = half + np.maximum(drift, 0.0), -half + np.minimum(drift, 0.0)
     fig.add_trace(
         go.Scatter(
             x=np.concatenate([d, d[::-1]]),
-            y=np.concatenate([half, -half[::-1]]),
+            y=np.concatenate([upper, lower[::-1]]),
             fill="toself",
             fillcolor=BAND,
             line={"width": 0},

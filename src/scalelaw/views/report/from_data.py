@@ -42,6 +42,8 @@ class WrittenReport:
         The backtest row (None with ``holdout="none"``).
     budgets : list of float or None
         Compute budgets of the plan table.
+    split, split_fit : Split and FitResult, or None
+        The backtest's held-out split and the fit on its training side.
     """
 
     path: Path
@@ -49,6 +51,8 @@ class WrittenReport:
     bootstrap: Any
     backtest: pd.DataFrame | None
     budgets: list[float] | None
+    split: Any = None
+    split_fit: FitResult | None = None
 
 
 def report(
@@ -71,6 +75,7 @@ def report(
     command: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     stage: Callable[[str], contextlib.AbstractContextManager] | None = None,
+    **write_options: Any,
 ) -> WrittenReport:
     """Fit ``law`` to ``data``, bootstrap, backtest, plan, and write the self-contained HTML report to ``path``.
 
@@ -101,6 +106,8 @@ def report(
         ``progress(done, total)`` during the bootstrap.
     stage : callable, optional
         ``stage(label)`` returns a context manager around each long step (the command line shows a spinner).
+    **write_options
+        Further options of :func:`write_report` (e.g. ``plotlyjs``).
 
     Returns
     -------
@@ -139,9 +146,9 @@ def report(
     with stage("writing the report"):
         written = write_report(
             path, result, runs, table, plan, command, boot=boot, n_boot=n_boot if boot is None else 0,
-            level=level, split=split, split_results=split_fit, seed=seed, interval_kind=interval_kind,
+            level=level, split=split, split_results=split_fit, seed=seed, interval_kind=interval_kind, **write_options,
         )  # fmt: skip
-    return WrittenReport(written, result, boot, table, plan)
+    return WrittenReport(written, result, boot, table, plan, split, split_fit)
 
 
 def _bootstrap(result: FitResult, n_boot: int, seed: int, progress: Callable[[int, int], None] | None):

@@ -2,6 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
+from scalelaw.errors import DataError
+
+#: How the page gets plotly.js: embedded (opens offline, ~4.7 MB) or from plotly's CDN (a small file that needs
+#: the network to draw its figures).
+PLOTLYJS_MODES = ("inline", "cdn")
+
+
+def plotly_script(mode: str = "inline") -> str:
+    """The ``<script>`` element that gives the page plotly.js: the bundle itself (``"inline"``), or the tag plotly
+    writes for its CDN, with its integrity hash, for the installed plotly version (``"cdn"``)."""
+    if mode == "inline":
+        from plotly.offline import get_plotlyjs
+
+        return f"<script>{get_plotlyjs()}</script>"
+    if mode == "cdn":
+        import plotly.graph_objects as go
+
+        page = go.Figure().to_html(include_plotlyjs="cdn", full_html=False)
+        return re.search(r'<script[^>]*\bsrc="[^"]+"[^>]*></script>', page).group(0)
+    raise DataError(f"plotlyjs must be one of {', '.join(PLOTLYJS_MODES)}, not {mode!r}")
+
+
 CSS = """
 :root { --ink: #1d1d1f; --muted: #6e6e73; --line: #d9d9de; --soft: #f5f5f7; --ok: #0a7a3f; --warn: #a05a00;
         --bad: #b3261e; --accent: #0072B2; }
@@ -55,7 +79,7 @@ PAGE = """<!DOCTYPE html>
 <title>{title}</title>
 <style>{css}</style>
 <script>window.PlotlyConfig = {{MathJaxConfig: 'local'}};</script>
-<script>{plotly_js}</script>
+{plotly_js}
 </head>
 <body>
 <main>

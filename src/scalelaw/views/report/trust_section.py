@@ -148,7 +148,7 @@ def verdict(model: ExtrapolationError, parts: pd.DataFrame | None) -> str:
             f"From {model.n_cuts} rolling backtests (cuts), which checked up to "
             f'<b id="checked-decades" data-decades="{checked!r}">{checked:.2f} decades</b> beyond their training data; '
             f"learned error sd {math.sqrt(floor):.4f} at the edge plus {math.sqrt(slope):.4f} per decade "
-            f"({model.df:g} degrees of freedom), noise sd {model.noise_sd:.4f}."
+            f"({model.df:g} degrees of freedom), noise sd {model.noise_sd:.4f}.{model.drift_words()}"
         )
     parts_html = [
         f'<p id="trust-verdict"><b>This data supports extrapolating about {supported:.2f} decades of '
