@@ -68,8 +68,10 @@ PRIMARY = {
     "syn_bnsl": "power",
     "syn_m4": "power",
 }
-K0_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.1)
-NU0_GRID = (0.5, 1.0, 2.0, 4.0, 8.0)
+K0_GRID = (0.0, 0.01, 0.02, 0.025, 0.03, 0.035, 0.05, 0.1)
+#: No weight below one cut: with no usable cut the multiplier is Student's t with nu0 degrees of freedom, which
+#: for nu0 < 1 has no mean (a 90% multiplier of 41 at nu0 = 0.5), and plans draw the law's error from it.
+NU0_GRID = (1.0, 1.5, 2.0, 4.0, 8.0)
 ND = ["chinchilla", "overtrain", "kaplan"]
 
 
@@ -423,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smoke run: two datasets, 60 replicates")
     ap.add_argument("--n-boot", type=int, default=300)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--rows", type=Path, default=None, help="also pickle every split's bands here (not committed)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     env = _common.environment(n_boot=args.n_boot)
@@ -438,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     for d in datasets:
         for fraction in d.get("outer", OUTER):
             rows += run_split(d, fraction, 60 if args.quick else args.n_boot)
+    if args.rows:  # every split's bands, to choose or score other constants without refitting
+        import pickle
+
+        args.rows.write_bytes(pickle.dumps(rows))
     (k0, nu0), grid = choose_constants(rows, half)
     pd.set_option("display.width", 200)
     print("\n== constants on the tuning half (90% total intervals)")

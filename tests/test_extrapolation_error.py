@@ -16,6 +16,7 @@ from scalelaw.trust.extrapolation_error import (
     PRIOR_CUTS,
     PRIOR_SLOPE,
     axis_values,
+    fit_drift,
     fit_scale,
     learn,
     rolling_errors,
@@ -55,7 +56,7 @@ def kaplan_truth(N, D):
 
 def test_rolling_cuts_hold_out_whole_runs_at_the_top_of_compute(gadre):
     points = rolling_errors(gadre)
-    assert list(points.columns) == ["cut", "row", "run", "decades", "log_error", "explained_var"]
+    assert list(points.columns) == ["cut", "row", "run", "decades", "log_error", "explained_var", "origin"]
     assert sorted(points["cut"].unique()) == [0.1, 0.2, 0.3, 0.4, 0.5]
     _, compute = axis_values(gadre.law, gadre.data.columns)
     runs = np.asarray(gadre.data.run)
@@ -184,3 +185,89 @@ def test_the_total_interval_covers_more_often_under_misspecification():
             covered[kind] += int(inside.sum())
         n += int(held.sum())
     assert covered["total"] >= covered["parameter"] and covered["total"] / n >= 0.85
+
+
+# ------------------------------------------------------------------------------------------ drifting bias
+def _cut_points(biases, origins, rows_per_cut=6, seed=0, noise=0.002):
+    """Backtest points of cuts whose rows scatter around ``biases`` (one per cut) at ``origins``."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, (b, o) in enumerate(zip(biases, origins, strict=True)):
+        parts.append(
+            pd.DataFrame(
+                {
+                    "cut": 0.1 * (k + 1),
+                    "row": np.arange(rows_per_cut) + 10 * k,
+                    "run": [f"r{k}_{i}" for i in range(rows_per_cut)],
+                    "decades": np.linspace(0.05, 0.6, rows_per_cut),
+                    "log_error": b + rng.normal(0, noise, rows_per_cut),
+                    "explained_var": 1e-4,
+                    "origin": o,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_fit_drift_recovers_a_planted_trend_and_ignores_noise():
+    origins = 21.0 - 0.3 * np.arange(1, 6)  # cut 0.1 nearest the edge at 21.0
+    trend = -0.08 + 0.05 * (origins - 21.0)  # each cut nearer the top misses further below
+    a, g = fit_drift(_cut_points(trend, origins), edge=21.0)
+    assert a == pytest.approx(-0.08, abs=2e-3) and g == pytest.approx(0.05, abs=5e-3)
+    rng = np.random.default_rng(1)
+    assert fit_drift(_cut_points(rng.normal(0, 0.03, 5), origins, noise=0.03), edge=21.0) == (0.0, 0.0)
+    assert fit_drift(_cut_points(trend[:2], origins[:2]), edge=21.0) == (0.0, 0.0)  # two cuts: no trend
+    old = _cut_points(trend, origins).assign(origin=np.nan)  # a model read from a file saved before origins
+    assert fit_drift(old, edge=21.0) == (0.0, 0.0)
+
+
+def test_widen_moves_only_the_end_the_drift_points_to():
+    value, low, high = np.array([2.0, 2.0]), np.array([1.9, 1.9]), np.array([2.1, 2.1])
+    half = np.array([0.05, 0.05])
+    plain_low, plain_high = widen(value, low, high, half)
+    lo, hi = widen(value, low, high, half, np.array([-0.1, 0.1]))
+    # negative drift: the law under-predicts, the truth lies above: the high end reaches out by exp(0.1)
+    assert hi[0] == pytest.approx(plain_high[0] * math.exp(0.1)) and lo[0] == pytest.approx(plain_low[0])
+    assert lo[1] == pytest.approx(plain_low[1] * math.exp(-0.1)) and hi[1] == pytest.approx(plain_high[1])
+
+
+def test_porian_last_layer_flops_drift_is_learned_and_widens_the_side_it_points_to():
+    # Porian et al. 2024, "Counting last layer FLOPs": Chinchilla's law fitted to the small runs under-predicts
+    # the large ones more the further the cut (benchmarks/calibration.py: the held-out error reaches -13%).
+    porian = scalelaw.datasets.load("porian2024_all")
+    frame = porian[porian["experiment"] == "Counting last layer FLOPs"][["params", "tokens", "loss"]].dropna()
+    frame = frame.reset_index(drop=True).assign(run=lambda f: [f"r{i}" for i in range(len(f))])
+    fit = _quiet_fit("chinchilla", frame)
+    model = fit.extrapolation_error()
+    assert model.drift_at_edge < -0.05 and "under-predict" in model.summary()
+    assert model.drift(0.0) == 0.0 and model.drift(1.0) < model.drift_at_edge  # grows beyond the edge
+    band = fit.predict_interval(params=7e9, tokens=1.4e11, n_boot=40)
+    row = band.iloc[0]
+    assert row["extrapolation_drift"] < 0
+    up, down = math.log(row["high"] / row["value"]), math.log(row["value"] / row["low"])
+    assert up > down  # the interval reaches out above: where the runs beyond the data have landed
+    assert model.reach(0.02) == 0.0  # its noise alone (sd 5%) is past 2%
+
+
+def test_reach_counts_the_drift(gadre):
+    import dataclasses
+
+    model = gadre.extrapolation_error()
+    drifting = dataclasses.replace(model, drift_at_edge=0.004, drift_per_decade=0.006)
+    assert 0 < drifting.reach(0.02) < model.reach(0.02)
+    for m in (model, drifting):
+        assert m.expected_error(m.reach(0.02)) == pytest.approx(0.02, rel=1e-9)
+
+
+def test_a_drift_free_model_keeps_its_old_record(gadre):
+    from scalelaw.fitting.uncertainty import extrapolation_record
+    from scalelaw.trust.extrapolation_error import from_record
+
+    model = gadre.extrapolation_error()
+    record = extrapolation_record(model)
+    again = from_record(record)
+    assert (again.drift_at_edge, again.drift_per_decade) == (model.drift_at_edge, model.drift_per_decade)
+    del record["drift"], record["points"]["origin"]  # as written before the drift existed
+    old = from_record(record)
+    assert (old.drift_at_edge, old.drift_per_decade) == (0.0, 0.0) and old.points["origin"].isna().all()
+    json.dumps(extrapolation_record(old), allow_nan=False)  # strict JSON again: missing origins are null

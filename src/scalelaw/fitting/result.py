@@ -461,8 +461,10 @@ class FitResult(Result):
         from rolling backtests inside the data (:meth:`extrapolation_error`), and, for a fit of
         ``law="auto"``, by the spread between the candidate laws. Extra columns say how: ``decades``
         (beyond the largest run along the backtests' axis), ``parameter_low``/``parameter_high`` (the
-        bootstrap alone), ``extrapolation_halfwidth`` and ``law_choice_halfwidth`` (log units) and
-        ``beyond_checked`` (further than any backtest reached). ``kind="parameter"`` is the bootstrap alone.
+        bootstrap alone), ``extrapolation_halfwidth`` and ``law_choice_halfwidth`` (log units),
+        ``extrapolation_drift`` (the law's expected log error, predicted over observed, where the backtests'
+        errors drift with scale: it moves the end it points to) and ``beyond_checked`` (further than any
+        backtest reached). ``kind="parameter"`` is the bootstrap alone.
 
         ``observation`` (default: True for the total interval, False for the parameter one) widens the interval
         for a new measurement by the data's noise around the law. ``by`` says what the bootstrap resamples

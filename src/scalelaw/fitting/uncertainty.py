@@ -207,8 +207,9 @@ def extrapolation_record(model: Any) -> dict[str, Any]:
 def _saved_column(name: str, values: Any) -> list[Any]:
     if name == "run":
         return [str(v) for v in values]
-    out = np.asarray(values, dtype=np.float64).tolist()
-    return [v if np.isfinite(v) else None for v in out] if name == "origin" else out  # strict JSON: no NaN
+    if name == "origin":  # strict JSON: a missing origin (a model read from an older file) is null, not NaN
+        return [v if np.isfinite(v) else None for v in np.asarray(values, dtype=np.float64).tolist()]
+    return np.asarray(values).tolist()
 
 
 def fingerprint(law_definition: Mapping[str, Any], params: Mapping[str, float], settings: Mapping[str, Any]) -> str:

@@ -165,7 +165,8 @@ def prediction_records(
     ``low``, ``high``, ``level``, ``method`` (of :meth:`~scalelaw.trust.bootstrap.Bootstrap.predict`) and
     ``interval_kind``. A total interval (:func:`scalelaw.trust.total.with_kind`, as
     :meth:`~scalelaw.FitResult.predict_interval` makes it) adds ``decades``, ``parameter_low``,
-    ``parameter_high``, ``extrapolation_halfwidth``, ``law_choice_halfwidth`` and ``beyond_checked``.
+    ``parameter_high``, ``extrapolation_halfwidth``, ``extrapolation_drift``, ``law_choice_halfwidth`` and
+    ``beyond_checked``.
 
     Parameters
     ----------
@@ -218,6 +219,7 @@ _TOTAL_COLUMNS = (
     "parameter_low",
     "parameter_high",
     "extrapolation_halfwidth",
+    "extrapolation_drift",
     "law_choice_halfwidth",
     "beyond_checked",
 )

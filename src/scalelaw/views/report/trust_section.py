@@ -105,7 +105,7 @@ def interval_parts(result: FitResult, points: pd.DataFrame, boot: Any, level: fl
 
     Columns: ``label``, the inputs, ``value``, ``low``/``high`` (total), ``parameter_low``/``parameter_high``
     (the bootstrap with the data's noise, NaN without a bootstrap), ``decades``, ``extrapolation_halfwidth``,
-    ``law_choice_halfwidth`` (log units) and ``beyond_checked``.
+    ``extrapolation_drift``, ``law_choice_halfwidth`` (log units) and ``beyond_checked``.
     """
     frame = points[list(result.law.inputs)]
     if boot is not None:
@@ -171,7 +171,7 @@ def verdict(model: ExtrapolationError, parts: pd.DataFrame | None) -> str:
 def _parts_table(result: FitResult, parts: pd.DataFrame, level: float) -> str:
     inputs = list(result.law.inputs)
     header = ["prediction", *inputs, "decades beyond", "value", "parameter (−/+)", "law choice ±"]
-    header += ["extrapolation ±", "total (−/+)", f"{level:.0%} total interval"]
+    header += ["extrapolation ±", "drift", "total (−/+)", f"{level:.0%} total interval"]
     rows = []
     for r in parts.to_dict(orient="records"):
         value = r["value"]
@@ -180,14 +180,17 @@ def _parts_table(result: FitResult, parts: pd.DataFrame, level: float) -> str:
             t = (math.log(value / r["low"]), math.log(r["high"] / value))
         row = [esc(r["label"]), *(num(r[n]) for n in inputs), num(r["decades"], 3), num(value)]
         row += [f"{num(p[0], 3)} / {num(p[1], 3)}", num(r["law_choice_halfwidth"], 3)]
-        row += [num(r["extrapolation_halfwidth"], 3), f"{num(t[0], 3)} / {num(t[1], 3)}"]
+        row += [num(r["extrapolation_halfwidth"], 3), num(r["extrapolation_drift"], 3)]
+        row.append(f"{num(t[0], 3)} / {num(t[1], 3)}")
         row.append(f"[{num(r['low'])}, {num(r['high'])}]")
         rows.append(row)
     caption = (
         f"Half-widths of the {level:.0%} interval in log units (0.01 ≈ 1%), which add in variance: the parameter "
         "part is the by-run bootstrap with the data's noise (a measured run; — without a bootstrap), the "
         "extrapolation part the learned law error at that distance (0 inside the data), the law-choice part the "
-        "spread between candidate laws (0 unless the law was chosen automatically)."
+        "spread between candidate laws (0 unless the law was chosen automatically). The drift is the law's expected "
+        "log error (predicted over observed) where the backtests' errors trend with scale; it moves the end it points "
+        "to (0 when they show no trend)."
     )
     return table(header, rows, "trust-parts-table", text_cols=(0,)) + f'\n<p class="caption">{esc(caption)}</p>'
 
