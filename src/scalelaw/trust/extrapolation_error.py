@@ -54,8 +54,8 @@ from scalelaw.trust.misfit import noise_variance
 DEFAULT_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
 #: Prior growth of the law's error (log units per decade) and its weight in cuts. Chosen on the tuning half
 #: of the calibration study (``benchmarks/calibration.py``): best interval score at 85-95% coverage.
-PRIOR_SLOPE = 0.05
-PRIOR_CUTS = 2.0
+PRIOR_SLOPE = 0.02
+PRIOR_CUTS = 1.5
 #: A drift of the cuts' bias needs this many cuts, and a slope this many standard errors from 0.
 DRIFT_MIN_CUTS = 3
 DRIFT_T = 2.0
