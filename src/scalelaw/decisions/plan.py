@@ -216,17 +216,33 @@ def parameter_sets(
     return np.vstack([point, boot.samples])
 
 
-def _with_interval(table: dict[str, np.ndarray], level: float | None) -> dict[str, Any]:
-    """Point estimate from set 0, percentile interval from the rest."""
+def _with_interval(
+    table: dict[str, np.ndarray], level: float | None, contain: Mapping[str, np.ndarray] | None = None
+) -> dict[str, Any]:
+    """Point estimate from set 0, percentile interval from the rest.
+
+    ``contain`` holds the unshifted sets of quantities that a total interval shifted by draws of the law's
+    error: their parameter interval stays inside the total one (noise added to a skewed bootstrap can pull a
+    percentile inward; a total interval is never narrower than its parameter interval, as in ``predict``).
+    """
     out: dict[str, Any] = {}
     for name, values in table.items():
         out[name] = float(values[0])
         if level is not None and values.size > 1:
-            reps = values[1:][np.isfinite(values[1:])]
-            a = (1 - level) / 2
-            out[f"{name}_low"] = float(np.quantile(reps, a)) if reps.size else math.nan
-            out[f"{name}_high"] = float(np.quantile(reps, 1 - a)) if reps.size else math.nan
+            low, high = _percentiles(values[1:], level)
+            if contain is not None and name in contain:
+                p_low, p_high = _percentiles(contain[name][1:], level)
+                low, high = min(low, p_low), max(high, p_high)
+            out[f"{name}_low"], out[f"{name}_high"] = low, high
     return out
+
+
+def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
+    reps = reps[np.isfinite(reps)]
+    if not reps.size:
+        return math.nan, math.nan
+    a = (1 - level) / 2
+    return float(np.quantile(reps, a)), float(np.quantile(reps, 1 - a))
 
 
 def compute_optimal(
@@ -294,7 +310,7 @@ def compute_optimal(
             "tokens_per_param": opt["tokens_per_param"],
             "loss_opt": loss,
         }
-        row = {"flops": float(c), **_with_interval(named, level)}
+        row = {"flops": float(c), **_with_interval(named, level, {"loss_opt": opt["loss"]})}
 
         def point(cand: Law, th: np.ndarray, c: float = float(c)) -> dict[str, np.ndarray]:
             o = optimum(cand, th, c, k, fixed)
@@ -360,6 +376,7 @@ def compute_for_loss(
             f"the fitted law never reaches loss {target_loss:g}: its compute-optimal loss stays above it "
             "at any budget (the target is below the law's floor)"
         )
+    unshifted = {"flops": C.copy(), "params_opt": N.copy(), "tokens_opt": D.copy()}
     if err.total and theta.shape[0] > 1:
         C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.sets(slice(1, None)), target_loss, k, fixed)
         columns = _columns(result.law, N[:1], D[:1], fixed)
@@ -367,7 +384,7 @@ def compute_for_loss(
             f"{C[0]:.3g} FLOPs (for loss {target_loss:g})", float(decades_at(result, result.law, columns)[0])
         )
     named = {"flops": C, "params_opt": N, "tokens_opt": D}
-    row = {"target_loss": target_loss, **_with_interval(named, level)}
+    row = {"target_loss": target_loss, **_with_interval(named, level, unshifted)}
 
     def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
         c, n, d = _solve_for_loss(cand, th, target_loss, k, fixed)
@@ -639,6 +656,7 @@ def data_limited(
     err = plan_error(result, kind, level, theta.shape[0], seed)
     opt, fresh = _data_limited_point(result.law, theta, flops, unique_tokens, k)
     loss, fresh = opt["loss"], np.maximum(fresh, 0)
+    unshifted = {"loss_opt": loss, "loss_if_fresh": fresh}
     if err.total:  # the error model speaks of losses, not of where the optimum sits (as in compute_optimal)
         columns = _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": unique_tokens})
         decades = decades_at(result, result.law, columns)
@@ -654,7 +672,7 @@ def data_limited(
     if "R_D_star" in result.law.param_names:
         r_d = theta[:, result.law.param_names.index("R_D_star")]
         named["half_value_epochs"] = 1.0 + r_d * math.log(2.0)
-    row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, level)}
+    row = {"flops": flops, "unique_tokens": unique_tokens, **_with_interval(named, level, unshifted)}
 
     def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
         o, f = _data_limited_point(cand, th, flops, unique_tokens, k)
