@@ -158,9 +158,9 @@ def test_reexports_and_result_method(loglinear):
         "low",
         "high",
         "level",
-        "method",
         "open_low",
         "open_high",
+        "method",
     ]
     pd.testing.assert_frame_equal(via_method, profile(result, "alpha", level=0.9))
     assert scalelaw.trust.profile_curves is profile_curves
