@@ -161,6 +161,9 @@ def test_progress_callables_see_the_work_advance():
     seen: list[tuple[int, int]] = []
     boot = _fit().bootstrap(n=40, seed=2, progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (40, 40) and all(t == 40 for _, t in seen) and boot.n_requested == 40
+    drawn: list[int] = []
+    _fit().predict_interval(flops=1e23, n_boot=30, kind="parameter", progress=lambda d, t: drawn.append(d))
+    assert drawn[-1] == 30
     laws: list[tuple[int, int]] = []
     table = scalelaw.backtest(["power", POWER_E], _runs(), progress=lambda d, t: laws.append((d, t)))
     assert laws == [(1, 2), (2, 2)] and len(table) == 2

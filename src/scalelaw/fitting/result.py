@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._progress import ProgressLike
 from scalelaw._result import REPR_LIMIT, Result, clip, jsonable
 from scalelaw._schema import Invalid, parse_json, read_limited
 from scalelaw._version import __version__
@@ -472,6 +473,7 @@ class FitResult(Result):
         by: str | None = None,
         schedule: Any = None,
         kind: str = "total",
+        progress: ProgressLike = False,
         **inputs: Any,
     ) -> pd.DataFrame:
         """Prediction with an interval: columns ``value, low, high, level, interval_kind, method`` and more.
@@ -494,6 +496,10 @@ class FitResult(Result):
         :meth:`predict`); their law error is not learned along one axis, so their total interval is the parameter
         one, with a warning.
 
+        The table has one row per point, under the index of a DataFrame ``frame`` (else 0, 1, ...); ``low`` and
+        ``high`` come before the long ``method`` text, which is last. For one point, ``band.iloc[0]`` is its row
+        (a Series: ``row["low"]``). ``progress=True`` draws a progress bar of the bootstrap refits.
+
         Examples
         --------
         >>> import scalelaw, warnings
@@ -511,7 +517,7 @@ class FitResult(Result):
         if observation is None:
             observation = kind == "total"
         result = with_schedule(self, schedule) if self.schedule is None else self
-        boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed)
+        boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed, progress=progress)
         band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
         band = trust.total.with_kind(result, band, level, kind)
         band = band[[c for c in band.columns if c != "method"] + ["method"]]  # the long text last: low, high first
