@@ -245,7 +245,10 @@ def _by_name(law: Law, std_errors: Mapping[str, float] | Any) -> dict[str, float
     if isinstance(std_errors, Mapping):
         missing = [n for n in names if n not in std_errors]
         if missing or len(std_errors) != len(names):
-            raise FitError(f"std_errors must name the parameters {', '.join(names)}; got {', '.join(std_errors)}")
+            raise FitError(
+                f"std_errors must name the parameters {', '.join(names)}; got {', '.join(std_errors)} (replacing a "
+                "fit's law? pass std_errors= for the new law too, NaN where unknown)"
+            )
         return {n: float(std_errors[n]) for n in names}
     values = [float(v) for v in std_errors]
     if len(values) != len(names):
