@@ -280,7 +280,7 @@ def one_simulation(task: tuple[str, int, int, int, float, float, tuple[str, ...]
         "params": result.params,
     }
     truth_pred = {lab: float(law.predict(sc.truth, **inp)[0]) for lab, inp in sc.targets.items()}
-    est_pred = {lab: float(result.predict(**inp)[0]) for lab, inp in sc.targets.items()}
+    est_pred = {lab: float(np.ravel(result.predict(**inp))[0]) for lab, inp in sc.targets.items()}
     rec["pred_log_error"] = {lab: math.log(est_pred[lab] / truth_pred[lab]) for lab in sc.targets}
     quantities = list(law.param_names) + list(sc.targets)
     truth_all = {**sc.truth, **truth_pred}

@@ -138,7 +138,7 @@ def test_least_squares_recovers_exact_parameters_from_noiseless_data():
 
 def test_fit_chain_recovers_the_metric_beyond_the_data():
     c = fit_chain(synthetic_runs(1, 0.002, 0.002))
-    assert c.predict(**TARGET)[0] == pytest.approx(true_metric(**TARGET), rel=0.01)
+    assert c.predict(**TARGET) == pytest.approx(true_metric(**TARGET), rel=0.01)
     assert (c.loss, c.metric) == ("loss", "error")
 
 
@@ -152,7 +152,7 @@ def test_sigmoid_link_recovers_levels_with_chance_fixed():
     for name, value in truth.items():
         assert res.params[name] == pytest.approx(value, rel=0.05), name
     assert law_from_dict(law.to_dict()) == law
-    assert res.predict(loss=50.0)[0] == pytest.approx(0.75, rel=1e-9)
+    assert res.predict(loss=50.0) == pytest.approx(0.75, rel=1e-9)
 
 
 def test_sigmoid_link_fits_an_accuracy_that_falls_with_loss():

@@ -140,7 +140,7 @@ def test_inputs_bind_to_other_columns(epoch_synthetic, quiet):
     b = fit("chinchilla", epoch_synthetic)
     assert a.values == b.values
     assert a.law.inputs == ("N_ne", "D")
-    assert a.predict(N_ne=7e10, D=1.4e12)[0] == pytest.approx(b.predict(params=7e10, tokens=1.4e12)[0], rel=1e-12)
+    assert a.predict(N_ne=7e10, D=1.4e12) == pytest.approx(b.predict(params=7e10, tokens=1.4e12), rel=1e-12)
 
 
 def test_fixed_parameters(epoch_synthetic, quiet):
@@ -148,7 +148,8 @@ def test_fixed_parameters(epoch_synthetic, quiet):
     result = fit(law, epoch_synthetic)
     assert law.param_names == ("A", "B", "alpha", "beta")
     assert "E" not in result.params
-    assert result.predict(params=1e9, tokens=2e10).shape == (1,)
+    assert isinstance(result.predict(params=1e9, tokens=2e10), float)
+    assert result.predict(params=[1e9], tokens=[2e10]).shape == (1,)
 
 
 def test_no_finite_start_raises_fit_error():

@@ -45,7 +45,8 @@ def base_fit():
 
 def with_values(fit, values, law=None):
     law = law or fit.law
-    return dataclasses.replace(fit, law=law, values=tuple(values[n] for n in law.param_names))
+    se = fit.std_errors if law is fit.law else dict.fromkeys(law.param_names, math.nan)  # another law: none
+    return dataclasses.replace(fit, law=law, values=tuple(values[n] for n in law.param_names), std_errors=se)
 
 
 @pytest.mark.parametrize(

@@ -163,7 +163,11 @@ def test_inference_and_data_limited_plans_take_the_kind(base_fit):
     law = scalelaw.get_law("data_constrained")
     truth = {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.353, "beta": 0.353, "R_D_star": 15.387, "R_N_star": 5.309}
     fit = dataclasses.replace(
-        base_fit, law=law, values=tuple(truth[n] for n in law.param_names), extrapolation=base_fit.extrapolation_error()
+        base_fit,
+        law=law,
+        values=tuple(truth[n] for n in law.param_names),
+        std_errors=dict.fromkeys(law.param_names, math.nan),  # another law: its own (unknown) standard errors
+        extrapolation=base_fit.extrapolation_error(),
     )
     theta = np.vstack([np.array([fit.values])] * 20)
     with pytest.MonkeyPatch.context() as mp:  # replicates equal to the point: only the law's error remains

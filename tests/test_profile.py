@@ -95,7 +95,7 @@ def test_an_end_beyond_the_old_fixed_grid_is_found(tmp_path):
     assert result.params["E"] == pytest.approx(1.843, abs=1e-3)
     curve = profile_curves(result, ["E"], level=0.95)[0]
     assert not (curve.open_low or curve.open_high)
-    assert curve.estimate - curve.low > 8 * result.std_errors[0]  # beyond the old grid
+    assert curve.estimate - curve.low > 8 * result.std_errors["E"]  # beyond the old grid
     assert curve.low == pytest.approx(1.648, abs=2e-3) and curve.high == pytest.approx(1.949, abs=2e-3)
     # Independent check: refit the other parameters with E held at each end.
     for end in (curve.low, curve.high):
@@ -158,9 +158,9 @@ def test_reexports_and_result_method(loglinear):
         "low",
         "high",
         "level",
-        "method",
         "open_low",
         "open_high",
+        "method",
     ]
     pd.testing.assert_frame_equal(via_method, profile(result, "alpha", level=0.9))
     assert scalelaw.trust.profile_curves is profile_curves

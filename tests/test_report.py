@@ -423,8 +423,8 @@ def test_a_run_15_percent_off_the_law_is_flagged_with_its_leverage(off_ladder):
 
     plan = compute_optimal(off_ladder["result"], [1e22]).table.iloc[0]
     at = {"params": plan["params_opt"], "tokens": plan["tokens_opt"]}
-    full = float(off_ladder["result"].predict(**at)[0])
-    without = float(_fit(frame[frame["run"] != "r12"]).predict(**at)[0])
+    full = off_ladder["result"].predict(**at)  # one point: a float
+    without = _fit(frame[frame["run"] != "r12"]).predict(**at)
     table = page[page.index('id="influence-table"') : page.index("</table>", page.index('id="influence-table"'))]
     first = re.findall(r"<td[^>]*>([^<]*)</td>", re.search(r"<tbody>\n<tr>(.*?)</tr>", table).group(1))
     assert first[0] == "r12" and first[-1].startswith("off the law")

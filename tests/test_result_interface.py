@@ -352,6 +352,9 @@ def test_result_interface(cls):
         assert frame is not obj.to_frame()
         fields = [getattr(obj, f.name) for f in dataclasses.fields(obj)]
         assert not any(frame is value for value in fields), "to_frame() must return a copy, not the result's own table"
+        columns = list(frame.columns)
+        if "method" in columns:  # the long method text comes after the interval, which stays in view
+            assert all(columns.index(c) < columns.index("method") for c in ("low", "high") if c in columns), columns
 
         data = obj.to_dict()
         assert isinstance(data, dict) and data

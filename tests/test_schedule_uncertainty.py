@@ -261,7 +261,7 @@ def test_influence_on_a_schedule_fit(annealing_fit):
     infl = annealing_fit.influence()
     # Default target: the last step of the longest schedule (all are 600 steps: the first one).
     assert infl.target == {"run": "cos", "step": 599.0}
-    assert infl.prediction == pytest.approx(float(annealing_fit.predict(run="cos", step=599)[0]))
+    assert infl.prediction == pytest.approx(annealing_fit.predict(run="cos", step=599))
     assert sorted(infl.table["run"]) == ["cos", "steps", "wsd"] and infl.table["exact"].all()
     assert np.all(np.isfinite(infl.table["shift"])) and infl.table["n_rows"].tolist() == [49, 49, 49]
     assert infl.flagged == []  # three runs give no spread to flag against
@@ -270,7 +270,7 @@ def test_influence_on_a_schedule_fit(annealing_fit):
     keep = annealing_fit.data.run != top["run"]
     data = annealing_fit.data.frame()[keep]
     refit = quiet_fit("lr_annealing", data, schedule=SCHEDULES)
-    moved = float(refit.predict(run="cos", step=599)[0]) / infl.prediction - 1.0
+    moved = refit.predict(run="cos", step=599) / infl.prediction - 1.0
     assert top["shift"] == pytest.approx(moved, rel=0.05, abs=1e-5)
     # A target on another schedule, given with its LRs.
     other = Schedules.from_arrays({"long": sched.cosine(1200, 1e-3, 1e-4, warmup=50)})

@@ -155,7 +155,7 @@ def test_refit_without_flagged_drops_the_flagged_runs_and_says_so():
     assert refit.params == pytest.approx(direct.params, rel=1e-9)  # the weights were cut to the rows kept
     assert refit.notes[-1] == f"dropped {len(infl.flagged)} influential run(s): {', '.join(infl.flagged)}"
     check = InfluenceCheck(infl, result, refit)
-    after = float(refit.predict(**infl.target)[0])
+    after = refit.predict(**infl.target)
     assert check.final is refit and check.prediction_after == after
     assert check.relative_change == pytest.approx(after / infl.prediction - 1)
     data = check.to_dict()

@@ -92,8 +92,12 @@ class Result:
         """Jupyter's view: the class name, the summary and :meth:`to_frame` as an HTML table (text escaped)."""
         frame = self.to_frame()
         shown = frame.head(HTML_ROWS)
+        # The index is shown when it carries labels that no column repeats (interval tables are indexed by their
+        # ``quantity`` column, which already shows them).
+        labelled = not isinstance(frame.index, pd.RangeIndex)
+        repeated = any(frame[c].equals(pd.Series(frame.index, index=frame.index)) for c in frame.columns)
         table = shown.to_html(
-            index=not isinstance(frame.index, pd.RangeIndex),
+            index=labelled and not repeated,
             escape=True,
             border=0,
             na_rep="",

@@ -299,23 +299,9 @@ def check_point(result, point: dict[str, float]) -> None:
 
 def with_progress(task: Callable[[Callable[[int, int], None] | None], Any], label: str, quiet: bool) -> Any:
     """Run ``task(progress)`` with a rich progress bar on an interactive terminal, silently otherwise."""
-    if quiet or not err.is_terminal:
-        return task(None)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from scalelaw._progress import reporting
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        handle = bar.add_task(label, total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(handle, completed=done, total=total)
-
+    with reporting(not quiet and err.is_terminal, label, console=err, transient=True) as progress:
         return task(progress)
 
 

@@ -61,7 +61,7 @@ def render_fit(result, out_path: Path | None) -> None:
     view.add_column("value", justify="right")
     view.add_column("± std. error", justify="right")
     view.add_column("note")
-    for name, value, se in zip(result.law.param_names, result.values, result.std_errors, strict=True):
+    for name, value, se in zip(result.law.param_names, result.values, result.std_errors.values(), strict=True):
         note = "at bound" if name in result.status.at_bound else ""
         view.add_row(name, fmt_number(value), fmt_number(se), note)
     out.print(view)

@@ -205,7 +205,7 @@ def predict_curves(
     valid = np.flatnonzero(area > 0)
     for lo in range(0, valid.size, max(1, int(chunk_rows))):
         rows = valid[lo : lo + chunk_rows]
-        loss[rows] = result.predict(frame.iloc[rows], schedule=schedules)
+        loss[rows] = np.asarray(result.predict(frame.iloc[rows], schedule=schedules))
     out = frame[["run", "step", *([size_col] if size_col else [])]].copy()
     out["step"] = out["step"].astype(np.int64)
     out["loss"] = loss

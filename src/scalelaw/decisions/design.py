@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scalelaw._progress import ProgressLike
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
 from scalelaw.decisions.plan import optimum
@@ -376,6 +377,7 @@ def suggest(
     exchange: bool = True,
     misfit: float | Misfit | str | None = "auto",
     kind: str = "total",
+    progress: ProgressLike = False,
 ) -> Suggestion:
     """Propose runs within ``budget`` FLOPs that most narrow the interval of ``target``.
 
@@ -433,6 +435,9 @@ def suggest(
         still chosen by the parameter (and misfit) criterion. A ``plan`` target, whose error beyond the
         data is not learned (the model is of the loss, not of the compute-optimal size), and a law of LR
         schedules get the parameter interval, and the notes say so.
+    progress : bool or callable
+        True draws a progress bar of the ``n_boot`` bootstrap refits, the slow part (see
+        :func:`scalelaw.trust.bootstrap.bootstrap`); a callable ``progress(done, total)`` is called instead.
 
     Returns
     -------
@@ -478,7 +483,7 @@ def suggest(
     # Parameter sets the criterion is averaged over: the fit first, then bootstrap replicates.
     theta = np.array(result.values, dtype=float)
     z_level = float(stats.norm.ppf(0.5 + level / 2))
-    boot = _bootstrap(result, n_boot, seed)
+    boot = _bootstrap(result, n_boot, seed, progress)
     sets = _prior_sets(law, theta, boot, n_prior)
     grads, ok = _gradients_ok(law, sets, g)
     sets, grads = sets[ok], grads[ok]
@@ -695,11 +700,11 @@ def _mean_log_var(cov: np.ndarray, grads: np.ndarray) -> float:
     return float(np.exp(np.mean(np.log(_target_var(cov, grads)))))
 
 
-def _bootstrap(result: FitResult, n_boot: int, seed: int):
+def _bootstrap(result: FitResult, n_boot: int, seed: int, progress: ProgressLike = False):
     if n_boot <= 0:
         return None
     try:
-        return result.bootstrap(n=n_boot, seed=seed)
+        return result.bootstrap(n=n_boot, seed=seed, progress=progress)
     except FitError:
         return None
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalelaw._progress import ProgressLike
 from scalelaw._result import REPR_LIMIT, Result, clip, jsonable
 from scalelaw._schema import Invalid, parse_json, read_limited
 from scalelaw._version import __version__
@@ -238,6 +239,23 @@ class FitStatus(Result):
         )
 
 
+def _by_name(law: Law, std_errors: Mapping[str, float] | Any) -> dict[str, float]:
+    """Standard errors as a dict in ``law.param_names`` order, from a mapping or a sequence in that order."""
+    names = law.param_names
+    if isinstance(std_errors, Mapping):
+        missing = [n for n in names if n not in std_errors]
+        if missing or len(std_errors) != len(names):
+            raise FitError(
+                f"std_errors must name the parameters {', '.join(names)}; got {', '.join(std_errors)} (replacing a "
+                "fit's law? pass std_errors= for the new law too, NaN where unknown)"
+            )
+        return {n: float(std_errors[n]) for n in names}
+    values = [float(v) for v in std_errors]
+    if len(values) != len(names):
+        raise FitError(f"{len(values)} standard errors for law {law.name!r} with {len(names)} parameters")
+    return dict(zip(names, values, strict=True))
+
+
 def _number(value: Any, null: float = math.nan) -> float:
     """A float of the fit JSON: JSON null (strict JSON's NaN or infinity) reads as the ``null`` argument."""
     return null if value is None else float(value)
@@ -320,8 +338,9 @@ class FitResult(Result):
         Starts in the multi-start search.
     status : FitStatus
         Convergence, bounds and identifiability flags.
-    std_errors : tuple of float
-        Approximate (Gauss-Newton) standard errors, natural units.
+    std_errors : dict of str to float
+        Approximate (Gauss-Newton) standard errors by parameter name, natural units (NaN for a parameter on a
+        bound); a sequence in ``law.param_names`` order is accepted when constructing.
     correlations : tuple of tuple of float
         Parameter correlation matrix from the same approximation.
     residual_scale : float
@@ -355,7 +374,7 @@ class FitResult(Result):
     n_runs: int
     n_starts: int
     status: FitStatus
-    std_errors: tuple[float, ...]
+    std_errors: Mapping[str, float]
     correlations: tuple[tuple[float, ...], ...]
     residual_scale: float
     y: str = "loss"
@@ -379,6 +398,7 @@ class FitResult(Result):
     def __post_init__(self) -> None:
         if len(self.values) != self.law.n_params:
             raise FitError(f"{len(self.values)} values for law {self.law.name!r} with {self.law.n_params} parameters")
+        object.__setattr__(self, "std_errors", _by_name(self.law, self.std_errors))
         if not self.package_version:
             object.__setattr__(self, "package_version", __version__)
 
@@ -393,7 +413,7 @@ class FitResult(Result):
 
     def predict(
         self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, schedule: Any = None, **inputs: Any
-    ) -> np.ndarray:
+    ) -> float | np.ndarray | pd.Series:
         """Predict ``y`` at new inputs: ``fit.predict(params=70e9, tokens=1.4e12)`` or a DataFrame.
 
         LR-schedule laws (``lr_annealing``, ``multi_power``) also read each row's ``run`` and need the
@@ -403,25 +423,29 @@ class FitResult(Result):
 
         Returns
         -------
-        ndarray, shape (n_rows,)
+        float, ndarray or pandas.Series
+            A float for one point given as scalars (keywords or a mapping of scalars); a Series named ``y``
+            with the frame's index for a DataFrame; an ndarray of shape (n_rows,) for array inputs.
+            :func:`predict_values` always gives the array.
+
+        Examples
+        --------
+        >>> import pandas as pd, scalelaw
+        >>> fit = scalelaw.fit("power", {"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]})
+        >>> round(fit.predict(flops=1e22), 3)
+        2.625
+        >>> fit.predict(pd.DataFrame({"flops": [1e22, 1e23]}, index=["a", "b"])).round(3).to_dict()
+        {'a': 2.625, 'b': 2.613}
         """
-        bad = [n for n, v in self.params.items() if not math.isfinite(v)]
-        if bad:  # a NaN would flow through as a "prediction"
-            raise DataError(
-                f"a fit with non-finite parameters cannot predict: {', '.join(bad)} "
-                f"{'is' if len(bad) == 1 else 'are'} not finite; refit the data"
-            )
-        columns: dict[str, Any] = {}
-        extra = ("run", "lr") if schedule_law(self.law) is not None else ()
-        if frame is not None:
-            columns.update({name: np.asarray(frame[name]) for name in (*self.law.inputs, *extra) if name in frame})
-        columns.update(inputs)
-        X = bind_inputs(self, columns, schedule)
-        log_pred, _ = self.law.log_predict_jac(self.law.theta(self.params), X, jac=False)
-        return np.exp(log_pred[0])
+        values = predict_values(self, frame, schedule=schedule, **inputs)
+        return prediction_like(values, frame, inputs, self.y, (*self.law.inputs, "run", "step"))
 
     def bootstrap(self, n: int = 1000, by: str = "run", seed: int = 0, **kwargs: Any):
-        """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.trust.bootstrap.bootstrap`."""
+        """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.trust.bootstrap.bootstrap`.
+
+        ``progress=True`` draws a progress bar (rich; in a notebook too), as for :func:`scalelaw.backtest` and
+        :func:`scalelaw.decisions.design.suggest`.
+        """
         from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
 
         return trust.bootstrap.bootstrap(self, n=n, by=by, seed=seed, **kwargs)  # type: ignore[arg-type]
@@ -452,6 +476,7 @@ class FitResult(Result):
         by: str | None = None,
         schedule: Any = None,
         kind: str = "total",
+        progress: ProgressLike = False,
         **inputs: Any,
     ) -> pd.DataFrame:
         """Prediction with an interval: columns ``value, low, high, level, interval_kind, method`` and more.
@@ -474,6 +499,10 @@ class FitResult(Result):
         :meth:`predict`); their law error is not learned along one axis, so their total interval is the parameter
         one, with a warning.
 
+        The table has one row per point, under the index of a DataFrame ``frame`` (else 0, 1, ...); ``low`` and
+        ``high`` come before the long ``method`` text, which is last. For one point, ``band.iloc[0]`` is its row
+        (a Series: ``row["low"]``). ``progress=True`` draws a progress bar of the bootstrap refits.
+
         Examples
         --------
         >>> import scalelaw, warnings
@@ -491,9 +520,13 @@ class FitResult(Result):
         if observation is None:
             observation = kind == "total"
         result = with_schedule(self, schedule) if self.schedule is None else self
-        boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed)
+        boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed, progress=progress)
         band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
-        return trust.total.with_kind(result, band, level, kind)
+        band = trust.total.with_kind(result, band, level, kind)
+        band = band[[c for c in band.columns if c != "method"] + ["method"]]  # the long text last: low, high first
+        if isinstance(frame, pd.DataFrame):
+            band.index = frame.index  # one row per row of the frame, under its labels
+        return band
 
     def extrapolation_error(self):
         """The law's error beyond the data, learned from rolling backtests inside this fit's data (computed once;
@@ -592,7 +625,7 @@ class FitResult(Result):
             {
                 "parameter": self.law.param_names,
                 "value": self.values,
-                "std_error": self.std_errors,
+                "std_error": list(self.std_errors.values()),
                 "lower_bound": [p.lower for p in self.law.parameters],
                 "upper_bound": [p.upper for p in self.law.parameters],
                 "at_bound": [n in self.status.at_bound for n in self.law.param_names],
@@ -601,7 +634,7 @@ class FitResult(Result):
 
     def summary(self) -> str:
         """The law and data on the first line, then the formula, the parameters, the objective and any warnings."""
-        se = dict(zip(self.law.param_names, self.std_errors, strict=True))
+        se = self.std_errors
         values = ", ".join(
             f"{n} = {v:.6g}" + (f" ± {se[n]:.2g}" if math.isfinite(se[n]) else "") for n, v in self.params.items()
         )
@@ -635,7 +668,7 @@ class FitResult(Result):
             "n_runs": self.n_runs,
             "n_starts": self.n_starts,
             "status": self.status._payload(),
-            "std_errors": dict(zip(self.law.param_names, self.std_errors, strict=True)),
+            "std_errors": dict(self.std_errors),
             "correlations": [list(r) for r in self.correlations],
             "residual_scale": self.residual_scale,
             "y": self.y,
@@ -684,7 +717,7 @@ class FitResult(Result):
             n_runs=data["n_runs"],
             n_starts=data["n_starts"],
             status=FitStatus.from_dict(status),
-            std_errors=tuple(_number(std.get(n)) for n in law.param_names),
+            std_errors={n: _number(std.get(n)) for n in law.param_names},
             correlations=tuple(tuple(_number(v) for v in row) for row in data.get("correlations", ())),
             residual_scale=_number(data.get("residual_scale")),
             y=data.get("y", "loss"),
@@ -792,3 +825,62 @@ class FitResult(Result):
         tail = f"; objective={self.objective:.6g}; n={self.n_points}; {flag})"
         vals = clip(vals, max(REPR_LIMIT - len(self.law.name) - len(tail) - 12, 40))  # many parameters: cut
         return clip(f"FitResult({self.law.name}: {vals}{tail}", REPR_LIMIT)
+
+
+def predict_values(
+    result: FitResult, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, schedule: Any = None, **inputs: Any
+) -> np.ndarray:
+    """:meth:`FitResult.predict` as an array, whatever the input: what code that computes with predictions calls.
+
+    Returns
+    -------
+    ndarray, shape (n_rows,)
+        One scalar point gives one row.
+
+    Raises
+    ------
+    DataError
+        A fit with non-finite parameters (a NaN would flow through as a prediction).
+
+    Examples
+    --------
+    >>> import scalelaw
+    >>> fit = scalelaw.fit("power", {"flops": [1e18, 1e19, 1e20, 1e21], "loss": [3.0, 2.8, 2.7, 2.65]})
+    >>> predict_values(fit, flops=1e22).round(3).tolist()
+    [2.625]
+    """
+    bad = [n for n, v in result.params.items() if not math.isfinite(v)]
+    if bad:
+        raise DataError(
+            f"a fit with non-finite parameters cannot predict: {', '.join(bad)} "
+            f"{'is' if len(bad) == 1 else 'are'} not finite; refit the data"
+        )
+    columns: dict[str, Any] = {}
+    extra = ("run", "lr") if schedule_law(result.law) is not None else ()
+    if frame is not None:
+        columns.update({name: np.asarray(frame[name]) for name in (*result.law.inputs, *extra) if name in frame})
+    columns.update(inputs)
+    X = bind_inputs(result, columns, schedule)
+    log_pred, _ = result.law.log_predict_jac(result.law.theta(result.params), X, jac=False)
+    return np.exp(log_pred[0])
+
+
+def prediction_like(
+    values: np.ndarray,
+    frame: pd.DataFrame | Mapping[str, Any] | None,
+    inputs: Mapping[str, Any],
+    name: str,
+    names: tuple[str, ...],
+) -> float | np.ndarray | pd.Series:
+    """Predictions ``values`` in the form of the inputs they are of (the rule of :meth:`FitResult.predict`).
+
+    A Series named ``name`` with the index of a DataFrame ``frame``; a float when every input named in ``names``
+    (in ``frame`` or ``inputs``) is a scalar and there is one value; else the array itself.
+    """
+    if isinstance(frame, pd.DataFrame):
+        return pd.Series(values, index=frame.index, name=name)
+    given = [frame[n] for n in names if frame is not None and n in frame]
+    given += [inputs[n] for n in names if n in inputs]
+    if given and all(np.ndim(v) == 0 for v in given) and np.shape(values) == (1,):
+        return float(values[0])
+    return values

@@ -123,7 +123,7 @@ class CoverageFit(Result):
         Returns
         -------
         DataFrame
-            ``quantity, estimate, low, high, level, method``.
+            ``quantity, estimate, low, high, level, method``, indexed by the quantity's name.
         """
         names = list(self.result.law.param_names)
         est = np.array(self.result.values)
@@ -142,7 +142,8 @@ class CoverageFit(Result):
                 "high": high,
                 "level": self.level if level is None else level,
                 "method": f"bootstrap-percentile (by {self.resampled}, n={reps.shape[0]})",
-            }
+            },
+            index=[*names, "a (paper)", "b (paper)"],
         )
 
     def predict_interval(self, samples: Any, level: float | None = None) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from scalelaw.data.runs import Runs
 from scalelaw.errors import ConvergenceWarning, DataError, FitError, LawError
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.refit import log_residuals, prediction_inputs, refit_weighted
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values, prediction_like
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 from scalelaw.trust.bootstrap import MIN_RUNS, quantile_interval
@@ -107,7 +107,7 @@ def fit_least_squares(
     n_starts = result.n_starts
     fit_kwargs = {k: v for k, v in fit_kwargs.items() if k != "starts"}
     for _ in range(max_rounds):
-        pred = result.predict(result.data.columns) if result.data is not None else result.predict(runs.table)
+        pred = predict_values(result, result.data.columns if result.data is not None else runs.table)
         w = base * pred * _log_mean(pred, y_values)
         again = fit(law, runs, y=y, loss="squared", weights=w, starts=np.array([result.values]), **fit_kwargs)
         moved = np.max(np.abs(np.subtract(again.values, result.values)) / np.maximum(np.abs(result.values), 1e-300))
@@ -155,7 +155,7 @@ class Chain(Result):
     >>> c = chain(scalelaw.fit("overtrain", runs), scalelaw.fit("downstream_exp", runs))
     >>> L_true = 1.8 + 160 * 7e9**-0.27 + 290 * 1.4e11**-0.27
     >>> truth = 0.86 - 2.2 * np.exp(-0.71 * L_true)
-    >>> bool(abs(c.predict(params=7e9, tokens=1.4e11)[0] / truth - 1) < 1e-3)
+    >>> bool(abs(c.predict(params=7e9, tokens=1.4e11) / truth - 1) < 1e-3)
     True
     """
 
@@ -185,12 +185,22 @@ class Chain(Result):
         """The column the chain predicts."""
         return self.metric_fit.y
 
-    def predict_loss(self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any) -> np.ndarray:
-        """First stage only: the loss at the inputs."""
+    def predict_loss(
+        self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any
+    ) -> float | np.ndarray | pd.Series:
+        """First stage only: the loss at the inputs (a float, array or Series as for :meth:`predict`)."""
         return self.loss_fit.predict(frame, **inputs)
 
-    def predict(self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any) -> np.ndarray:
+    def predict(
+        self, frame: pd.DataFrame | Mapping[str, Any] | None = None, /, **inputs: Any
+    ) -> float | np.ndarray | pd.Series:
         """The metric at new scale inputs, e.g. ``chain.predict(params=7e9, tokens=1.4e11)``.
+
+        Returns
+        -------
+        float, ndarray or pandas.Series
+            As :meth:`scalelaw.FitResult.predict`: a float for one point given as scalars, a Series with the
+            index of a DataFrame, else an array.
 
         Raises
         ------
@@ -198,10 +208,10 @@ class Chain(Result):
             Where the predicted loss lies outside the link's domain (e.g. below the loss at which
             ``downstream_exp`` reaches zero error).
         """
-        loss = self.predict_loss(frame, **inputs)
-        metric = self.metric_fit.predict(**{self.metric_fit.law.inputs[0]: loss})
+        loss = predict_values(self.loss_fit, frame, **inputs)
+        metric = predict_values(self.metric_fit, **{self.metric_fit.law.inputs[0]: loss})
         _check_domain(metric, loss, self.metric_fit.law.name)
-        return metric
+        return prediction_like(metric, frame, inputs, self.metric, self.loss_fit.law.inputs)
 
     def bootstrap(
         self,
@@ -427,7 +437,7 @@ class ChainBootstrap(Result):
             if observation:
                 loss = loss * np.exp(rng.choice(log_residuals(c.loss_fit), size=loss.shape))
         else:
-            loss = np.broadcast_to(c.loss_fit.predict(columns), (self.n, len(next(iter(columns.values())))))
+            loss = np.broadcast_to(predict_values(c.loss_fit, columns), (self.n, len(next(iter(columns.values())))))
         link = c.metric_fit.law
         if vary in ("both", "metric"):
             metric = _paired_predict(link, self.metric_samples, loss)
@@ -467,8 +477,8 @@ class ChainBootstrap(Result):
         check_level(level)
         c = self.chain
         columns = prediction_inputs(c.loss_fit, frame, inputs)[1]
-        point_loss = c.loss_fit.predict(columns)
-        point = c.predict(columns)
+        point_loss = predict_values(c.loss_fit, columns)
+        point = np.asarray(c.predict(columns))
         loss, metric = self.replicates(columns, vary=vary, observation=observation)
         n_bad = int(np.sum(~np.isfinite(metric)))
         if n_bad:

@@ -30,7 +30,7 @@ import pandas as pd
 from scalelaw._result import Result, jsonable
 from scalelaw.errors import DataError, format_rows
 from scalelaw.fitting.fit import fit
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.basic import power
 from scalelaw.laws.emergence import passuntil
 
@@ -299,7 +299,7 @@ def _smooth_fit(scale: str, x: np.ndarray, lossy: np.ndarray) -> tuple[float, fl
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = fit(power(x=scale), {scale: x, "loss": lossy}, loss="squared")
-    r = np.log(result.predict(**{scale: x})) - np.log(lossy)
+    r = np.log(predict_values(result, **{scale: x})) - np.log(lossy)
     return result.params["alpha"], float(np.sqrt(np.mean(r * r))), float(np.max(np.abs(r)))
 
 
@@ -634,7 +634,7 @@ class PassUntilFit(Result):
 
     def predict(self, x: float | np.ndarray) -> np.ndarray:
         """Pass rate of the instance-average law at scale ``x``."""
-        return np.exp(-self.result.predict(**{self.scale: x}))
+        return np.exp(-predict_values(self.result, **{self.scale: x}))
 
     def predict_ipu(self, x: float | np.ndarray) -> np.ndarray:
         """Mean over instances of each instance's fitted pass rate (IPU), at scale ``x``.
@@ -665,7 +665,7 @@ class PassUntilFit(Result):
             {
                 "scale": self.scale,
                 "params": self.params,
-                "std_errors": dict(zip(self.result.law.param_names, self.result.std_errors, strict=True)),
+                "std_errors": dict(self.result.std_errors),
                 "by_scale": self.by_scale,
                 "instances": self.instances,
             }

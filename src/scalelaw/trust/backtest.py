@@ -36,14 +36,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._progress import Callback, ProgressLike, reporting
+from scalelaw._result import Result, jsonable, records
 from scalelaw._validation import check_level
 from scalelaw.data.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import BoundWarning, ConvergenceWarning, DataError, FitError, IdentifiabilityWarning
 from scalelaw.fitting.fit import SCALE_COLUMNS, fit
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 from scalelaw.trust.backtest_scoring import INTERVAL_COLUMNS, rmse_log, score_intervals
@@ -376,6 +377,7 @@ def backtest(
     level: float | None = None,
     n_boot: int = 1000,
     kind: str = "total",
+    progress: ProgressLike = False,
     **fit_kwargs: Any,
 ) -> pd.DataFrame:
     """Fit each law on the small end of the runs and score its predictions for the held-out large end.
@@ -402,6 +404,8 @@ def backtest(
     kind : {"total", "parameter"}
         Kind of the intervals (:meth:`~scalelaw.FitResult.predict_interval`): the total interval, whose law
         error is learned from the training part's own rolling backtests, or the by-run bootstrap alone.
+    progress : bool or callable
+        True draws a progress bar over the laws (see :func:`scalelaw.trust.bootstrap.bootstrap`).
     **fit_kwargs
         Passed to :func:`scalelaw.fit` (``loss``, ``delta``, ``starts``, ``seed``, ``x``,
         ``law_options``, ``schedule`` for the LR-schedule laws, covering the held-out runs too, ...).
@@ -451,7 +455,8 @@ def backtest(
     """
     runs, resolved, fit_kwargs = _prepare(laws, runs, y, level, fit_kwargs, kind)
     split = split_runs(runs, holdout)
-    return _evaluate(resolved, runs, split, y, (level, n_boot, kind), fit_kwargs)[0]
+    with reporting(progress, f"backtest ({len(resolved)} law(s))") as tick:
+        return _evaluate(resolved, runs, split, y, (level, n_boot, kind), fit_kwargs, tick)[0]
 
 
 def backtest_predictions(
@@ -674,6 +679,7 @@ def _evaluate(
     y: str | None,
     band: tuple[float | None, int, str],
     fit_kwargs: dict[str, Any],
+    tick: Callback | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The backtest table (one row per law) and the held-out predictions (one row per law and test row);
     ``band`` is the intervals' level (None: no intervals), bootstrap replicates and kind."""
@@ -702,7 +708,7 @@ def _evaluate(
         "extrapolation_decades": split.extrapolation_decades,
     }
     rows, predictions = [], []
-    for label, law in resolved:
+    for done, (label, law) in enumerate(resolved, 1):
         row: dict[str, Any] = {"law": label, "chosen": "", **common}
         if isinstance(law, Law):
             row.update(formula=law.formula(), n_params=law.n_params)
@@ -712,6 +718,8 @@ def _evaluate(
         if held_out is not None:
             held_out.insert(0, "law", label)
             predictions.append(held_out)
+        if tick is not None:
+            tick(done, len(resolved))
     table = pd.DataFrame(rows, columns=_COLUMNS)
     columns = ["law", "row", *(["run"] if "run" in split.test.table.columns else []), *_split_columns(split)]
     columns += ["observed", "predicted", "rel_error", *(["low", "high", "covered"] if level is not None else [])]
@@ -796,8 +804,8 @@ def _score(
     }
     observed = split.test.array(column)
     with np.errstate(all="ignore"):
-        predicted = result.predict(split.test.table)
-        fitted = result.predict(split.train.table)
+        predicted = predict_values(result, split.test.table)
+        fitted = predict_values(result, split.train.table)
     row["in_sample_rmse_log"] = rmse_log(fitted, split.train.array(column))
     bad = ~(np.isfinite(predicted) & (predicted > 0))
     if bad.any():
@@ -986,14 +994,4 @@ def to_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     >>> to_records(pd.DataFrame({"law": ["power"], "rmse_log": [float("nan")]}))
     [{'law': 'power', 'rmse_log': None}]
     """
-    records = []
-    for row in table.to_dict(orient="records"):
-        clean = {}
-        for key, value in row.items():
-            if isinstance(value, np.generic):
-                value = value.item()
-            if isinstance(value, float) and not math.isfinite(value):
-                value = None
-            clean[str(key)] = value
-        records.append(clean)
-    return records
+    return records(table)

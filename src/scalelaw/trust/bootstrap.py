@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from scalelaw._progress import ProgressLike, reporting
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import ConvergenceWarning, FitError
@@ -150,7 +151,7 @@ class Bootstrap(Result):
         Returns
         -------
         DataFrame
-            Columns ``quantity, estimate, low, high, level, method``.
+            Columns ``quantity, estimate, low, high, level, method``, indexed by the quantity's name.
         """
         check_level(level)
         if of is None:
@@ -176,7 +177,8 @@ class Bootstrap(Result):
                 "high": high,
                 "level": level,
                 "method": f"bootstrap-{method} (by {self.by}, n={self.n})",
-            }
+            },
+            index=names,  # ci["low"] is a Series by quantity: ci.loc["alpha", "low"]
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -261,7 +263,7 @@ def bootstrap(
     by: Literal["run", "row", "block"] = "run",
     seed: int = 0,
     max_iter: int = 1000,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressLike = False,
     groups: np.ndarray | None = None,
     block: float | int | None = None,
     schedule: Any = None,
@@ -279,8 +281,9 @@ def bootstrap(
         consecutive rows within each run (for a few long curves, see :func:`block_weights`).
     seed : int
         Seed of the resampling; the same seed gives the same replicates bit for bit.
-    progress : callable, optional
-        ``progress(done, total)`` is called as replicate batches finish.
+    progress : bool or callable
+        True draws a progress bar (rich, on stderr; rendered in Jupyter too); a callable ``progress(done,
+        total)`` is called as replicate batches finish; False (default) is silent.
     groups : array of labels, optional
         One label per row of the fit; rows with the same label are resampled together (e.g. all seeds
         of one configuration, see :meth:`scalelaw.trust.noise.SeedNoise.bootstrap`). ``by`` then only names
@@ -342,7 +345,8 @@ def bootstrap(
         if n * groups.size <= DENSE_WEIGHTS:
             weights = weights.dense()
         jack_weights = GroupWeights(*_jackknife_groups(n_groups, groups, rng))  # for BCa (refitted lazily)
-    samples, ok, conv = refit_weighted(result, weights, max_iter, progress, problem=problem)
+    with reporting(progress, f"bootstrap ({n} refits)") as tick:
+        samples, ok, conv = refit_weighted(result, weights, max_iter, tick, problem=problem)
     n_unconverged = int(np.sum(ok & ~conv))
     if n_unconverged:
         warnings.warn(

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw.errors import FitError
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -194,7 +194,7 @@ def prediction_records(
     (['at', 'extrapolation', 'value'], 2.109)
     """
     frame = {name: [p[name] for p in points] for name in result.law.inputs}
-    rows = [{"at": p, "value": float(v)} for p, v in zip(points, result.predict(frame), strict=True)]
+    rows = [{"at": p, "value": float(v)} for p, v in zip(points, predict_values(result, frame), strict=True)]
     extrapolation = extrapolation_records(result, frame, max_decades)
     for row, rec in zip(rows, extrapolation or [], strict=False):
         row["extrapolation"] = rec

@@ -35,7 +35,7 @@ from scalelaw.fitting.refit import (
     refit_weighted,
     with_schedule,
 )
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 
@@ -228,7 +228,7 @@ class InfluenceCheck(Result):
     @property
     def prediction_after(self) -> float | None:
         """The refit's prediction at the influence target (None without a refit)."""
-        return None if self.refit is None else float(self.refit.predict(**self.influence.target)[0])
+        return None if self.refit is None else float(predict_values(self.refit, **self.influence.target)[0])
 
     @property
     def relative_change(self) -> float | None:

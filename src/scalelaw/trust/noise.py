@@ -35,7 +35,7 @@ from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.refit import prediction_inputs
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
 from scalelaw.trust.bootstrap import bootstrap
@@ -428,7 +428,7 @@ class SeedNoise(Result):
         """
         rows = self._match(result)
         assert result.data is not None
-        resid = np.log(result.data.columns[result.y]) - np.log(result.predict(result.data.columns))
+        resid = np.log(result.data.columns[result.y]) - np.log(predict_values(result, result.data.columns))
         if rows == "rows":
             k = self.row_config
             mean_resid = np.bincount(k, weights=resid, minlength=self.n_configs) / np.bincount(

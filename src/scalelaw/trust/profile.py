@@ -211,7 +211,7 @@ def profile(
     Returns
     -------
     DataFrame
-        ``quantity, estimate, low, high, level, method, open_low, open_high``.
+        ``quantity, estimate, low, high, level, open_low, open_high, method``, indexed by parameter name.
 
     Examples
     --------
@@ -237,10 +237,11 @@ def profile(
             "low": [c.low for c in curves],
             "high": [c.high for c in curves],
             "level": level,
-            "method": "profile likelihood",
             "open_low": [c.open_low for c in curves],
             "open_high": [c.open_high for c in curves],
-        }
+            "method": "profile likelihood",
+        },
+        index=[c.parameter for c in curves],  # table["low"] is a Series by parameter: table.loc["alpha", "low"]
     )
 
 
@@ -494,7 +495,7 @@ def _located(x: np.ndarray, stat: np.ndarray, inner: int, outer: int, threshold:
 
 def _internal_se(result: FitResult) -> np.ndarray:
     """Local standard errors in the optimizer's coordinates (0.1 where the fit has none)."""
-    se = np.array(result.std_errors, dtype=np.float64)
+    se = np.array(list(result.std_errors.values()), dtype=np.float64)
     vals = np.array(result.values, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         se_int = se / np.abs(result.law.internal_scale(vals))  # d z = d theta / (d theta / d z)

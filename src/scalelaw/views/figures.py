@@ -27,7 +27,7 @@ from scalelaw._validation import check_level
 from scalelaw.data.io import load_runs
 from scalelaw.decisions.plan import compute_optimal, optimum
 from scalelaw.errors import DataError, FitError, LawError
-from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.result import FitResult, predict_values
 
 __all__ = [
     "AXIS_LABELS",
@@ -129,7 +129,7 @@ def data_frame(result: FitResult) -> pd.DataFrame:
     if "flops" not in frame.columns and nd is not None:
         frame["flops"] = FLOPS_PER_TOKEN * frame[nd[0]] * frame[nd[1]]
     with np.errstate(all="ignore"):
-        frame["fitted"] = result.predict(frame)
+        frame["fitted"] = predict_values(result, frame)
         frame["residual"] = np.log(frame[result.y] / frame["fitted"])
     return frame
 
@@ -654,7 +654,7 @@ def backtest_view(split: Any, results: FitResult | Mapping[str, FitResult] | Seq
         for part, held_out in ((split.train, False), (split.test, True)):
             table = part.table
             with np.errstate(all="ignore"):
-                predicted = result.predict(table)
+                predicted = predict_values(result, table)
             observed = part.array(result.y)
             frame = pd.DataFrame(
                 {

@@ -293,7 +293,7 @@ def _parameters(result: FitResult, boot: Any, level: float) -> str:
     rows = []
     for k, p in enumerate(result.law.parameters):
         note = " (at bound)" if p.name in result.status.at_bound else ""
-        row = [f"<code>{_esc(p.name)}</code>", num(result.values[k], 5) + _esc(note), num(result.std_errors[k], 3)]
+        row = [f"<code>{_esc(p.name)}</code>", num(result.values[k], 5) + _esc(note), num(result.std_errors[p.name], 3)]
         if intervals is not None:
             lo, hi = intervals["low"].iloc[k], intervals["high"].iloc[k]
             row.append(f"[{num(lo)}, {num(hi)}]")
