@@ -258,6 +258,8 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
 #: Every other public frozen dataclass of the package, and why it is no result.
 NOT_RESULTS: dict[str, str] = {
     "GroupWeights": "an input to the engine: bootstrap replicates as counts per run",
+    "DataOptions": "an input: the CLI's shared data-reading options (--map, --where, --weights, --drop-early)",
+    "WrittenReport": "a receipt of files written: the page's path and the results it holds, each a Result",
     "Parameter": "a law's parameter (laws/ have their own conformance test)",
     "TransformerConfig": "an input: a model's shape",
     "HoldoutSpec": "an input: which runs a backtest holds out",

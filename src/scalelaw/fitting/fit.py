@@ -149,10 +149,9 @@ def fit(
         Column renames applied when ``runs`` is read, e.g. ``{"Name": "run", "eval/loss": "loss"}``
         (as :func:`scalelaw.load_runs`).
     where : str or sequence of str, optional
-        Pandas query strings selecting the rows to fit, e.g. ``"params > 1e8"`` (after ``mapping``).
-
-    Rows whose fitted column is empty (a tracker's steps between evaluations) are left out with a
-    :class:`~scalelaw.errors.DataWarning` that counts them; the result's data holds the rows fitted.
+        Pandas query strings selecting the rows to fit, e.g. ``"params > 1e8"`` (after ``mapping``). Rows
+        whose fitted column is empty (a tracker's steps between evaluations) are left out too, with a
+        :class:`~scalelaw.errors.DataWarning` that counts them; the result's data holds the rows fitted.
 
     Returns
     -------
