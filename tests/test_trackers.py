@@ -404,3 +404,12 @@ def test_backtest_prints_the_mapping_it_read_with(export):
     assert done.exit_code == 0, done.output
     assert "note: W&B export columns mapped: Name=run" in done.stdout
     assert "held-out run" in done.stdout
+
+
+def test_a_named_target_keeps_the_rows_that_hold_it(export):
+    # Fitting the train loss, logged at every step, keeps the steps between evaluations: only rows empty in the
+    # target are dropped (the step-0 rows), not those whose eval/loss is empty.
+    history = pd.read_csv(export)
+    runs = load_runs(f"wandb:{export}", target="train/loss")
+    assert len(runs) == int(history["train/loss"].notna().sum()) > int(history["eval/loss"].notna().sum())
+    assert runs.n_runs == len(SIZES)

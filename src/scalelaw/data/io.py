@@ -221,7 +221,8 @@ def load_runs(
         return Runs.from_frame(frame, mapping, source="dict of arrays", **rows)
     text = os.fspath(source)
     if is_tracker_source(text):
-        return load_runs(load_tracker(text, mapping), **rows)
+        # The tracker drops rows empty in the column about to be fitted (loss unless a target is named).
+        return load_runs(load_tracker(text, mapping, drop_empty=target or "loss"), **rows)
     if text.startswith("dataset:"):
         frame = datasets.load(text.split(":", 1)[1])
         return Runs.from_frame(frame, mapping, source=text, **rows)
