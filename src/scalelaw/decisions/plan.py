@@ -310,7 +310,7 @@ def compute_optimal(
             "tokens_per_param": opt["tokens_per_param"],
             "loss_opt": loss,
         }
-        row = {"flops": float(c), **_with_interval(named, level, {"loss_opt": opt["loss"]})}
+        row = {"flops": float(c), **_with_interval(named, level, {"loss_opt": opt["loss"]} if err.total else None)}
 
         def point(cand: Law, th: np.ndarray, c: float = float(c)) -> dict[str, np.ndarray]:
             o = optimum(cand, th, c, k, fixed)
@@ -376,7 +376,7 @@ def compute_for_loss(
             f"the fitted law never reaches loss {target_loss:g}: its compute-optimal loss stays above it "
             "at any budget (the target is below the law's floor)"
         )
-    unshifted = {"flops": C.copy(), "params_opt": N.copy(), "tokens_opt": D.copy()}
+    unshifted = {"flops": C.copy(), "params_opt": N.copy(), "tokens_opt": D.copy()} if err.total else None
     if err.total and theta.shape[0] > 1:
         C[1:], N[1:], D[1:] = _compute_on_shifted(result, theta[1:], err.sets(slice(1, None)), target_loss, k, fixed)
         columns = _columns(result.law, N[:1], D[:1], fixed)
@@ -656,7 +656,7 @@ def data_limited(
     err = plan_error(result, kind, level, theta.shape[0], seed)
     opt, fresh = _data_limited_point(result.law, theta, flops, unique_tokens, k)
     loss, fresh = opt["loss"], np.maximum(fresh, 0)
-    unshifted = {"loss_opt": loss, "loss_if_fresh": fresh}
+    unshifted = {"loss_opt": loss, "loss_if_fresh": fresh} if err.total else None
     if err.total:  # the error model speaks of losses, not of where the optimum sits (as in compute_optimal)
         columns = _columns(result.law, opt["params"], opt["tokens"], {"unique_tokens": unique_tokens})
         decades = decades_at(result, result.law, columns)

@@ -76,21 +76,22 @@ class PlanError:
             return self
         return PlanError(self.kind, self.model, self.draws[rows], self.reach[rows], self.level, self.notes)
 
-    def log_shift(self, decades: Any, rows: Any = slice(None)) -> np.ndarray:
+    def log_shift(self, decades: Any, rows: Any = slice(None), ndim: int = 1) -> np.ndarray:
         """Each set's draw of the law's log error at ``decades``: ``z · scale(d) − u · drift(d)``.
 
-        ``rows`` picks sets (``decades`` then holds one distance per picked set, or one for all). A value
-        ``L`` of a set becomes ``L · exp(log_shift)``: the truth the set stands for.
+        ``rows`` picks sets (``decades`` then holds one distance per picked set, or one for all); with
+        ``ndim > 1`` the draws are shaped ``(sets, 1, ...)`` to broadcast over a table of that many axes. A
+        value ``L`` of a set becomes ``L · exp(log_shift)``: the truth the set stands for.
         """
-        return self.draws[rows] * self.model.scale(decades) - self.reach[rows] * self.model.drift(decades)
+        shape = (-1,) + (1,) * (ndim - 1)
+        z, u = self.draws[rows].reshape(shape), self.reach[rows].reshape(shape)
+        return z * self.model.scale(decades) - u * self.model.drift(decades)
 
     def shift(self, values: np.ndarray, decades: np.ndarray) -> np.ndarray:
         """``values`` (sets, ...) times each set's ``exp(log_shift(decades))``."""
         if self.model is None:
             return values
-        shape = (-1,) + (1,) * (np.ndim(values) - 1)
-        z, u = self.draws.reshape(shape), self.reach.reshape(shape)
-        return values * np.exp(z * self.model.scale(decades) - u * self.model.drift(decades))
+        return values * np.exp(self.log_shift(decades, ndim=np.ndim(values)))
 
     def check_reach(self, what: str, decades: float) -> None:
         """Note (once) when ``what`` lies further beyond the data than any backtest checked."""
