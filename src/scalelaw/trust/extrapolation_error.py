@@ -313,18 +313,15 @@ def fit_drift(points: pd.DataFrame, edge: float) -> tuple[float, float]:
     cuts = points.groupby("cut").agg(origin=("origin", "first"), bias=("log_error", "mean"))
     if len(cuts) < DRIFT_MIN_CUTS:
         return 0.0, 0.0
+    from scipy.stats import linregress  # only when learning, as in fit_scale
+
     x = cuts["origin"].to_numpy(dtype=np.float64) - edge
-    y = cuts["bias"].to_numpy(dtype=np.float64)
-    X = np.column_stack([np.ones_like(x), x])
-    gram = X.T @ X
-    if np.linalg.cond(gram) > 1e12:  # every cut at one origin: no trend to read
+    if np.ptp(x) == 0:  # every cut at one origin: no trend to read
         return 0.0, 0.0
-    coef = np.linalg.solve(gram, X.T @ y)
-    resid = y - X @ coef
-    se = math.sqrt(float(resid @ resid) / (len(y) - 2) * np.linalg.inv(gram)[1, 1]) if len(y) > 2 else math.inf
-    if not abs(coef[1]) >= DRIFT_T * se:
+    line = linregress(x, cuts["bias"].to_numpy(dtype=np.float64))
+    if not abs(line.slope) >= DRIFT_T * line.stderr:
         return 0.0, 0.0
-    return float(coef[0]), float(coef[1])
+    return float(line.intercept), float(line.slope)  # x is 0 at the data's edge
 
 
 def rolling_errors(result: FitResult, fractions: Sequence[float] = DEFAULT_FRACTIONS) -> pd.DataFrame:
