@@ -33,6 +33,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
@@ -42,7 +43,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -204,7 +204,7 @@ def run_split(dataset: dict, fraction: float, n_boot: int) -> list[dict]:
             observed=observed,
             bands=bands,
             choice_spread=choice,
-            drift=model.drift(decades),
+            model=model,  # scored at every pair of constants by dataclasses.replace (not saved in the JSON)
             floor_var=model.floor_var,
             slope_var=model.slope_var,
             n_cuts=model.n_cuts,
@@ -241,14 +241,12 @@ def score_row(row: dict, level: float, kind: str, k0: float, nu0: float) -> dict
     ``total_no_drift`` (the total interval without the backtests' bias trend, for the ablation)."""
     value, low, high = row["bands"][level]
     if kind in ("total", "total_no_drift"):
-        K = row["n_cuts"]
-        floor = K * row["floor_var"] / (nu0 + K)
-        slope = (nu0 * k0**2 + K * row["slope_var"]) / (nu0 + K)
+        # The library's own model, its prior swapped for the pair under test: nothing refitted.
+        model = dataclasses.replace(row["model"], prior_slope=k0, prior_cuts=nu0)
         d = row["decades"]
-        q = stats.t.ppf(0.5 + level / 2, nu0 + K)
-        extra = np.where(d > 0, q * np.sqrt(floor + slope * np.maximum(d, 0) ** 2), 0.0)
-        drift = row["drift"] if kind == "total" else None
-        low, high = widen(value, low, high, np.hypot(extra, q * row["choice_spread"]), drift)
+        choice = model.multiplier(level) * row["choice_spread"]
+        drift = model.drift(d) if kind == "total" else None
+        low, high = widen(value, low, high, np.hypot(model.halfwidth(d, level), choice), drift)
     y = row["observed"]
     return dict(
         covered=int(np.sum((y >= low) & (y <= high))),
@@ -471,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     print(auto.round(4).to_string(index=False))
     if args.json:
         kept = [
-            {k: v for k, v in r.items() if k not in ("bands", "observed", "decades", "choice_spread", "drift")}
+            {k: v for k, v in r.items() if k not in ("bands", "observed", "decades", "choice_spread", "model")}
             for r in rows
         ]
         payload = {
