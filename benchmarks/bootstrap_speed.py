@@ -531,17 +531,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"  90% {p:<5} scalelaw [{iv['scalelaw'][0]:.4g}, {iv['scalelaw'][1]:.4g}]  "
                 f"scipy loop [{iv['scipy_loop'][0]:.4g}, {iv['scipy_loop'][1]:.4g}]"
             )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"environment": env, "settings": vars(args) | {"json": str(args.json)}, "results": results},
-                indent=1,
-                default=float,
-            )
-        )
-        print(f"wrote {args.json}")
+    _write_json(args, env, results)
     return 0
+
+
+def _write_json(args, env: dict, results: list) -> None:
+    """``--json``: the environment, the settings and every result, in one file."""
+    if not args.json:
+        return
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"environment": env, "settings": vars(args) | {"json": str(args.json)}, "results": results}
+    args.json.write_text(json.dumps(payload, indent=1, default=float))
+    print(f"wrote {args.json}")
 
 
 def main_process(args, frames) -> int:
@@ -566,16 +567,7 @@ def main_process(args, frames) -> int:
             + ", ".join(f"{x:.3f}" for x in r["paired"])
         )
         print(f"  last outputs: {r['last_output']}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {"environment": env, "settings": vars(args) | {"json": str(args.json)}, "results": results},
-                indent=1,
-                default=float,
-            )
-        )
-        print(f"wrote {args.json}")
+    _write_json(args, env, results)
     return 0
 
 
