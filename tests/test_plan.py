@@ -14,12 +14,12 @@ import pytest
 
 import scalelaw
 from scalelaw import FitError, LawError, get_law
+from scalelaw.decisions.inference import inference_optimal
 from scalelaw.decisions.plan import (
     compare,
     compute_for_loss,
     compute_optimal,
     data_limited,
-    inference_optimal,
     optimum,
     plan_records,
 )

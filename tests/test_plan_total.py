@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 
 import scalelaw
+from scalelaw.decisions.inference import inference_optimal
 from scalelaw.decisions.plan import (
     compare,
     compute_for_loss,
     compute_optimal,
     data_limited,
-    inference_optimal,
     optimum,
     parameter_sets,
 )
@@ -156,10 +156,11 @@ def test_inference_and_data_limited_plans_take_the_kind(base_fit):
     parameter, total = _pair(base_fit, inference_optimal, 1e13, flops=1e24)
     p, t = parameter.table.iloc[0], total.table.iloc[0]
     assert p["params_opt"] == t["params_opt"] and total.interval_kind == "total"
-    # The law's error shifts each replicate's target loss: wider, and higher where the truth may land; not
-    # contained (a skewed bootstrap with symmetric draws added moves its low percentile; no unshifted solve here).
+    # The law's error shifts each replicate's target loss: wider, and the parameter band stays inside.
     assert p["total_flops_high"] < t["total_flops_high"]
     assert t["total_flops_high"] / t["total_flops_low"] > p["total_flops_high"] / p["total_flops_low"]
+    for q in ("params_opt", "tokens_opt", "train_flops", "total_flops"):
+        assert t[f"{q}_low"] <= p[f"{q}_low"] <= p[q] <= p[f"{q}_high"] <= t[f"{q}_high"]
     law = scalelaw.get_law("data_constrained")
     truth = {"E": 1.87, "A": 521.0, "B": 1488.0, "alpha": 0.353, "beta": 0.353, "R_D_star": 15.387, "R_N_star": 5.309}
     fit = dataclasses.replace(
@@ -177,6 +178,22 @@ def test_inference_and_data_limited_plans_take_the_kind(base_fit):
     assert flat["loss_opt_low"] == flat["loss_opt"] == flat["loss_opt_high"]
     assert plan["loss_opt_low"] < plan["loss_opt"] < plan["loss_opt_high"]
     assert plan["epochs_low"] == plan["epochs"] == plan["epochs_high"]
+
+
+def test_replicates_that_never_reach_the_target_leave_the_band_open_above(base_fit):
+    """A replicate whose floor lies above the target needs unbounded compute: it counts as +inf, so a band of
+    the survivors alone (biased low: it once excluded the point estimate) is never reported."""
+    target = base_fit.values[base_fit.law.param_names.index("E")] * 1.01  # 1% above the floor: 30% cannot
+    need = compute_for_loss(base_fit, target, level=0.9, n_boot=N_BOOT, kind="parameter")
+    serve = inference_optimal(base_fit, 1e13, target_loss=target, level=0.9, n_boot=N_BOOT, kind="parameter")
+    for result, q in ((need, "flops"), (serve, "total_flops")):
+        row = result.table.iloc[0]
+        share = float(result.notes[0].split("%")[0]) / 100
+        assert share > 0.05 and "unbounded" in result.notes[0]
+        assert row[f"{q}_low"] <= row[q] < row[f"{q}_high"] == math.inf
+        assert result.to_dict()["table"][0][f"{q}_high"] is None  # JSON: null, and the note says why
+    # tokens per parameter has no value for them: with more than 5% unknown, its 90% band is unknown too.
+    assert math.isnan(serve.table["tokens_per_param_low"].iloc[0])
 
 
 def test_compare_reads_crossovers_off_shifted_curves():
@@ -200,6 +217,8 @@ def test_compare_reads_crossovers_off_shifted_curves():
     assert total.crossover_share < parameter.crossover_share
     p, t = parameter.table, total.table
     pd.testing.assert_series_equal(p["multiplier"], t["multiplier"])
+    for q in ("loss_a", "loss_b", "multiplier"):  # a total band never lies inside its parameter band
+        assert (t[f"{q}_low"] <= p[f"{q}_low"]).all() and (p[f"{q}_high"] <= t[f"{q}_high"]).all()
     for q in ("loss_a", "loss_b"):
         assert t[f"{q}_low"][0] == p[f"{q}_low"][0]  # 1e20 FLOPs is inside the data: no law error there
         assert t[f"{q}_low"][1] < p[f"{q}_low"][1] and p[f"{q}_high"][1] < t[f"{q}_high"][1]

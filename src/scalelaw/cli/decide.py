@@ -150,12 +150,13 @@ def _allocation(
 ) -> tuple[str, Callable[..., Any]]:
     """Kind and call (taking the interval settings) of a plan of N and D that the options ask for."""
     from scalelaw.decisions import plan as planning
+    from scalelaw.decisions.inference import inference_optimal
 
     if inference_tokens is not None:
         if target_loss is None and len(budgets) != 1:
             raise DataError("--inference-tokens needs --target-loss or exactly one --flops")
         flops = None if target_loss is not None else budgets[0]
-        return "inference", lambda **settings: planning.inference_optimal(
+        return "inference", lambda **settings: inference_optimal(
             result, inference_tokens, target_loss=target_loss, flops=flops, k_train=k, **settings
         )
     if target_loss is not None:

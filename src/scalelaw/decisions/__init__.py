@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "design": ["Suggestion", "Target", "candidate_grid", "cold_start", "suggest"],
+        "inference": ["inference_optimal"],
         "isoflop": ["ApproachComparison", "Exponents", "approach2", "approach3", "compare_approaches"],
         "plan": [
             "Comparison",
@@ -21,7 +22,6 @@ __getattr__, __dir__, __all__ = attach(
             "compute_optimal",
             "data_limited",
             "frontier",
-            "inference_optimal",
             "optimum",
             "plan_records",
         ],

@@ -238,11 +238,29 @@ def _with_interval(
 
 
 def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
-    reps = reps[np.isfinite(reps)]
-    if not reps.size:
-        return math.nan, math.nan
+    """Central ``level`` percentiles of replicates.
+
+    +inf (a replicate that never reaches its target: its compute is unbounded) counts, so a band of the
+    survivors never hides it. NaN (no answer) is left out while it could not move an end: when more than
+    ``(1 - level) / 2`` of the replicates have none, the band is unknown (NaN), not a band of the rest.
+    """
     a = (1 - level) / 2
-    return float(np.quantile(reps, a)), float(np.quantile(reps, 1 - a))
+    missing = np.isnan(reps)
+    if not reps.size or missing.mean() > a:
+        return math.nan, math.nan
+    reps = reps[~missing]
+    if np.isfinite(reps).all():
+        return float(np.quantile(reps, a)), float(np.quantile(reps, 1 - a))
+    return _quantile_with_infinities(np.sort(reps), a), _quantile_with_infinities(np.sort(reps), 1 - a)
+
+
+def _quantile_with_infinities(ordered: np.ndarray, q: float) -> float:
+    """The linear-interpolation quantile of sorted values, infinite where either neighbour is."""
+    pos = (ordered.size - 1) * q
+    below, above = ordered[math.floor(pos)], ordered[math.ceil(pos)]
+    if math.isinf(below) or math.isinf(above):
+        return float(below if below == -math.inf else above if above == math.inf else below)
+    return float(below + (above - below) * (pos - math.floor(pos)))
 
 
 def compute_optimal(
@@ -393,9 +411,7 @@ def compute_for_loss(
     row = widen_row(row, choice_halfwidths(result, err, point, {q: row[q] for q in named}))
     notes: tuple[str, ...] = ()
     if level is not None:
-        share = float(np.mean(~np.isfinite(C[1:])))
-        if share > 0:
-            notes = (f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)",)
+        notes = _unreached_note(float(np.mean(~np.isfinite(C[1:]))), level)
     return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes, inputs=("target_loss",))
 
 
@@ -503,121 +519,14 @@ def _interpolate_compute(law: Law, theta: np.ndarray, target: float, k: float, f
     return out
 
 
-# ------------------------------------------------------------------------------------- inference-aware
-
-
-def inference_optimal(
-    result: FitResult,
-    inference_tokens: float,
-    target_loss: float | None = None,
-    flops: float | None = None,
-    k_train: float = 6.0,
-    k_inference: float = 2.0,
-    level: float | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-    boot: Any = None,
-    kind: str = "total",
-) -> Plan:
-    """Cheapest model that reaches a loss when it will also serve ``inference_tokens`` tokens.
-
-    Minimizes ``k_train N D + k_inference N D_inf`` subject to ``L(N, D) = target`` (Sardana & Frankle
-    2023; laws.md §10): a 1-D search in log N with ``D(N)`` solved from the law. Give the target loss,
-    or ``flops`` to use the compute-optimal loss at that budget as the target (laws.md §15.9 does so).
-
-    With ``kind="total"`` every replicate's loss is shifted by its draw of the law's error at the point plan's
-    distance beyond the data (so it aims at ``target · exp(-z · scale(d))``), and for a fit of ``law="auto"``
-    the candidate laws' plans widen the band (:mod:`scalelaw.decisions.plan_error`).
-    """
-    if inference_tokens < 0 or not math.isfinite(inference_tokens):
-        raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
-    if (target_loss is None) == (flops is None):
-        raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
-    theta = parameter_sets(result, level, n_boot, seed, boot)
-    err = plan_error(result, kind, level, theta.shape[0], seed)
-    law = result.law
-    if target_loss is None:
-        target_loss = float(optimum(law, theta[[0]], float(flops), k_train)["loss"][0])
-    targets = np.full(theta.shape[0], target_loss)
-    if err.total:
-        n0, d0 = _inference_optimum_one(law, theta[[0]], target_loss, inference_tokens, k_train, k_inference)
-        decades = float(decades_at(result, law, _columns(law, np.array([n0]), np.array([d0]), {}))[0])
-        err.check_reach(f"the run that reaches loss {target_loss:g} ({k_train * n0 * d0:.3g} FLOPs)", decades)
-        targets = target_loss * np.exp(-err.log_shift(decades))  # L·exp(shift) = target
-    rows = {name: np.full(theta.shape[0], np.nan) for name in ("params", "tokens", "train_flops", "total_flops")}
-    for s in range(theta.shape[0]):
-        try:
-            N, D = _inference_optimum_one(law, theta[[s]], float(targets[s]), inference_tokens, k_train, k_inference)
-        except FitError:
-            if s == 0:
-                raise
-            continue  # a replicate whose floor lies above its target: left out of the percentiles, counted below
-        rows["params"][s], rows["tokens"][s] = N, D
-        rows["train_flops"][s] = k_train * N * D
-        rows["total_flops"][s] = k_train * N * D + k_inference * N * inference_tokens
-    named = {
-        "params_opt": rows["params"],
-        "tokens_opt": rows["tokens"],
-        "tokens_per_param": rows["tokens"] / rows["params"],
-        "train_flops": rows["train_flops"],
-        "total_flops": rows["total_flops"],
-    }
-    row = {"target_loss": target_loss, "inference_tokens": inference_tokens, **_with_interval(named, level)}
-
-    def point(cand: Law, th: np.ndarray) -> dict[str, np.ndarray]:
-        n, d = _inference_optimum_one(cand, th, target_loss, inference_tokens, k_train, k_inference)
-        train = k_train * n * d
-        return {
-            "params_opt": np.array([n]),
-            "tokens_opt": np.array([d]),
-            "train_flops": np.array([train]),
-            "total_flops": np.array([train + k_inference * n * inference_tokens]),
-        }
-
-    center = {q: row[q] for q in ("params_opt", "tokens_opt", "train_flops", "total_flops")}
-    row = widen_row(row, choice_halfwidths(result, err, point, center))
-    missed = float(np.mean(np.isnan(rows["params"][1:]))) if theta.shape[0] > 1 else 0.0
-    notes = (
-        (f"{missed:.1%} of bootstrap replicates never reach the target (their floor is above it)",) if missed else ()
-    )
-    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes)
-
-
-def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:
-    """Training tokens D with L(N, D) = target for one parameter set and many N (bisection in log D)."""
-    n_name, d_name = law.inputs_for("N", "D", purpose="inference-aware allocation")
-    lo = np.full(N.shape, math.log(1.0))
-    hi = np.full(N.shape, math.log(1e30))
-    with np.errstate(all="ignore"):
-        reach = law.predict(theta, **{n_name: N, d_name: np.exp(hi)})[0] <= target
-    for _ in range(80):
-        mid = 0.5 * (lo + hi)
-        with np.errstate(all="ignore"):
-            above = law.predict(theta, **{n_name: N, d_name: np.exp(mid)})[0] > target
-        lo = np.where(above, mid, lo)
-        hi = np.where(above, hi, mid)
-    return np.where(reach, np.exp(0.5 * (lo + hi)), np.inf)
-
-
-def _inference_optimum_one(law, theta, target, d_inf, k_train, k_inf) -> tuple[float, float]:
-    exact = law.closed_form("tokens_for_loss")
-
-    def tokens(N):
-        return exact(theta, N, target) if exact is not None else _tokens_for_loss(law, theta, N, target)
-
-    grid = np.linspace(math.log(1e3), math.log(1e16), 801)
-    for _ in range(3):  # zoom in: coarse grid, then finer windows around the minimum
-        N = np.exp(grid)
-        with np.errstate(all="ignore"):
-            cost = np.log(k_train * N * tokens(N) + k_inf * N * d_inf)
-        cost = np.where(np.isfinite(cost), cost, np.inf)
-        if not np.isfinite(cost).any():
-            raise FitError(f"no model size reaches loss {target:g} under this law")
-        x, _ = _argmin_parabolic(grid, cost[None, :])
-        step = grid[1] - grid[0]
-        grid = np.linspace(x[0] - 3 * step, x[0] + 3 * step, 201)
-    N_opt = float(np.exp(x[0]))
-    return N_opt, float(tokens(np.array([N_opt]))[0])
+def _unreached_note(share: float, level: float) -> tuple[str, ...]:
+    """The note on replicates whose floor lies above the target (they count as needing unbounded compute)."""
+    if share <= 0:
+        return ()
+    note = f"{share:.1%} of bootstrap replicates never reach the target (their floor is above it)"
+    if share > (1 - level) / 2:
+        note += ", so the upper ends of the intervals are unbounded"
+    return (note,)
 
 
 # ----------------------------------------------------------------------------------------- data-limited
@@ -846,6 +755,8 @@ def compare(
     grid = np.geomspace(search[0], search[1], 301)
     la, lb = _shifted_frontier(a, grid, ta, err_a), _shifted_frontier(b, grid, tb, err_b)
     cross = _crossings(grid, lb - la)
+    wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
+    plain = _unshifted_comparison(a, b, ta, tb, grid, wide, budgets) if err_a.total or err_b.total else None
     crossovers = tuple(float(c) for c in cross[0])
     firsts = np.array([c[0] if c else np.nan for c in cross[1:]])
     share = float(np.mean(np.isfinite(firsts))) if n > 1 else None
@@ -853,10 +764,12 @@ def compare(
     if n > 1 and np.isfinite(firsts).any():
         q = (1 - level) / 2 if level else 0.05
         cross_interval = (float(np.nanquantile(firsts, q)), float(np.nanquantile(firsts, 1 - q)))
+        if plain is not None and np.isfinite(plain["first"]).any():  # never inside the parameter band
+            p_low, p_high = np.nanquantile(plain["first"], q), np.nanquantile(plain["first"], 1 - q)
+            cross_interval = (min(cross_interval[0], float(p_low)), max(cross_interval[1], float(p_high)))
         if crossovers:
             cross_interval = _widen_crossover(a, b, grid, crossovers[0], cross_interval, err_a, err_b)
     # Effective compute: invert A's frontier at B's loss, per set, on the shared grid.
-    wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
     la_wide = _shifted_frontier(a, wide, ta, err_a)
     lb_at = _shifted_frontier(b, budgets, tb, err_b)
     la_at = _shifted_frontier(a, budgets, ta, err_a)
@@ -866,7 +779,7 @@ def compare(
         if n > 1 and np.mean(~np.isfinite(c_a[1:])) > 0:
             unreached.append(f"{np.mean(~np.isfinite(c_a[1:])):.1%} at {c:.3g} FLOPs")
         named = {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": c_a / c}
-        row = {"flops": float(c), **_with_interval(named, level)}
+        row = {"flops": float(c), **_with_interval(named, level, None if plain is None else plain["at"][j])}
         for name, fit_, err in (("loss_a", a, err_a), ("loss_b", b, err_b)):
             err.check_reach(f"{c:.3g} FLOPs", float(_frontier_decades(fit_, np.array([c]))[0]))
 
@@ -887,6 +800,27 @@ def compare(
     notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
     table = pd.DataFrame(rows)
     return Comparison(crossovers, cross_interval, share, table, level, tuple(dict.fromkeys(notes)), err_a.kind)
+
+
+def _unshifted_comparison(
+    a: FitResult,
+    b: FitResult,
+    ta: np.ndarray,
+    tb: np.ndarray,
+    grid: np.ndarray,
+    wide: np.ndarray,
+    budgets: np.ndarray,
+) -> dict[str, Any]:
+    """The parameter-only answers of :func:`compare` (replicates not shifted by the laws' errors), which a
+    total band must contain: each replicate's first crossover (``first``, NaN where none) and, per budget,
+    ``loss_a``, ``loss_b`` and ``multiplier`` (``at``)."""
+    first = np.array([c[0] if c else np.nan for c in _crossings(grid, frontier(b, grid, tb) - frontier(a, grid, ta))])
+    la_wide, la_at, lb_at = frontier(a, wide, ta), frontier(a, budgets, ta), frontier(b, budgets, tb)
+    at = [
+        {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": _invert_monotone(wide, la_wide, lb_at[:, j]) / c}
+        for j, c in enumerate(budgets)
+    ]
+    return {"first": first[1:], "at": at}
 
 
 def _widen_crossover(
