@@ -178,7 +178,9 @@ def repetition_utility(
         inputs=(samples, pool_size),
         parameters=(
             Parameter("a", 1e-9, 1e9, "log", description=f"scale of {samples} (before dividing by norm)"),
-            Parameter("b", -5.0, -1e-6, "identity", description="utility of the pool (exponent; more negative: better)"),
+            Parameter(
+                "b", -5.0, -1e-6, "identity", description="utility of the pool (exponent, < 0: more negative is better)"
+            ),
             Parameter("tau", 1e-3, 1e6, "log", description="half-life of the utility, in epochs of the pool"),
             Parameter("d", 1e-9, 1e3, "log", description="irreducible error"),
         ),
