@@ -91,7 +91,7 @@ def exponential(x: str = "examples", role: str | None = "D") -> ExponentialLaw:
     )
 
 
-def _epoch_terms(samples: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def epoch_growth(samples: np.ndarray, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First-epoch samples, epoch numbers ``k = 1..K`` and the log growth ``log(n_k / n_(k-1))`` of each epoch.
 
     As Goyal et al.'s code: epoch ``k`` ends at ``min(S (k + 1), n)`` samples and starts at ``S k`` (``S`` the
@@ -123,7 +123,7 @@ class RepetitionUtilityLaw(Law):
     def log_predict_jac(self, theta, X, jac=True):
         samples = np.asarray(X[self.inputs[0]], dtype=np.float64)
         pool = np.asarray(X[self.inputs[1]], dtype=np.float64)
-        first, k, growth = _epoch_terms(samples, pool)
+        first, k, growth = epoch_growth(samples, pool)
         a, b, tau, d = (theta[:, j, None] for j in range(4))
         log_x0 = np.log(a) + np.log(first / self.norm)[None, :]
         log_first, shares = log_sum_exp_terms([np.log(d), b * log_x0], weights=jac)
