@@ -33,6 +33,7 @@ from scalelaw.data.io import read_table
 from scalelaw.errors import DataError
 from scalelaw.fitting.fit import fit
 from scalelaw.laws.data_axis import GOYAL_NORMALIZER, epoch_growth, repetition_utility
+from scalelaw.trust.bootstrap import MIN_RUNS
 
 PARAMS = ("a", "b", "tau", "d")
 
@@ -41,7 +42,7 @@ def _as_frame(data: Any) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         return data.copy()
     if isinstance(data, Mapping):
-        return pd.DataFrame({k: np.ravel(np.asarray(v)) for k, v in data.items()})
+        return pd.DataFrame({k: np.ravel(v) if np.ndim(v) else v for k, v in data.items()})
     if isinstance(data, Sequence) and not isinstance(data, str) and data and isinstance(data[0], Mapping):
         return pd.DataFrame(list(data))
     if isinstance(data, (str, os.PathLike)):
@@ -118,6 +119,11 @@ def fit_pools(
     rows, reps = [], {name: [] for name in PARAMS}
     for name, part in frame.groupby(pool, sort=False):
         sizes = part[pool_size].unique()
+        if n_boot and len(part) < MIN_RUNS:
+            raise DataError(
+                f"pool {name!r} has {len(part)} run(s); bootstrap intervals need {MIN_RUNS}+ per pool: add runs, "
+                "or pass n_boot=0 (CLI: --n-boot 0) for point estimates"
+            )
         if len(sizes) != 1:
             raise DataError(f"pool {name!r} has {len(sizes)} different sizes in {pool_size!r}; a pool has one size")
         with warnings.catch_warnings():

@@ -33,6 +33,7 @@ from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.trust.backtest import backtest
+from scalelaw.trust.bootstrap import MIN_RUNS
 
 #: Kept sizes should span at least this many decades to tell the shapes apart (laws.md §9.3).
 MIN_DECADES = 1.5
@@ -50,7 +51,7 @@ def _as_frame(data: Any) -> pd.DataFrame:
         return data.copy()
     if isinstance(data, Mapping):
         try:
-            return pd.DataFrame({k: np.ravel(np.asarray(v)) for k, v in data.items()})
+            return pd.DataFrame({k: np.ravel(v) if np.ndim(v) else v for k, v in data.items()})
         except ValueError as exc:
             raise DataError(f"columns given as a dict must have equal lengths: {exc}") from None
     if isinstance(data, (str, os.PathLike)):
@@ -113,7 +114,8 @@ class PruneStudy(Result):
         the power law's ``alpha, alpha_low, alpha_high``; the exponential's ``scale, scale_low, scale_high``
         and ``rate, rate_low, rate_high`` (``1 / scale``, per example); ``backtest_power, backtest_exponential``
         (mean absolute relative error on the held-out largest points); ``aic_power, aic_exponential``; and
-        ``warning`` (too few decades, a fit that did not converge).
+        ``warning`` (too few decades, a fit that did not converge); ``interval_method`` is ``bootstrap`` (by run),
+        ``profile`` (profile likelihood, for groups of fewer than 8 runs) or ``none``.
     fits : dict
         ``{group: {"power": FitResult, "exponential": FitResult}}``, fitted on all of the group's points.
     x, y, keep : str
@@ -177,6 +179,17 @@ class PruneStudy(Result):
         return "\n".join(lines)
 
 
+def _interval(result: FitResult, param: str, method: str, n_boot: int, level: float, seed: int) -> tuple[float, float]:
+    if method == "bootstrap":
+        half = (1 - level) / 2
+        low, high = np.quantile(result.bootstrap(n=n_boot, seed=seed).values(param), [half, 1 - half])
+        return float(low), float(high)
+    if method == "profile":
+        row = result.profile(param, level=level).iloc[0]
+        return float(row["low"]), float(row["high"])
+    return math.nan, math.nan
+
+
 def _group(
     frame: pd.DataFrame, x: str, y: str, holdout: float, level: float, n_boot: int, seed: int
 ) -> tuple[dict[str, Any], dict[str, FitResult]]:
@@ -191,12 +204,12 @@ def _group(
     verdict, reason = _verdict(errors, aic)
     row: dict[str, Any] = {"n_points": len(data), "decades": float(np.log10(data[x].max() / data[x].min()))}
     row.update(verdict=verdict, reason=reason)
-    half = (1 - level) / 2
+    # By-run bootstrap when there are enough runs to resample, else profile likelihood (it does not resample).
+    method = "none" if not n_boot else "bootstrap" if len(data) >= MIN_RUNS else "profile"
     for name, param in (("power", "alpha"), ("exponential", "scale")):
-        value = fits[name].params[param]
-        reps = fits[name].bootstrap(n=n_boot, seed=seed).values(param) if n_boot else np.array([value])
-        low, high = np.quantile(reps, [half, 1 - half]) if n_boot else (np.nan, np.nan)
-        row.update({param: value, f"{param}_low": float(low), f"{param}_high": float(high)})
+        low, high = _interval(fits[name], param, method, n_boot, level, seed)
+        row.update({param: fits[name].params[param], f"{param}_low": low, f"{param}_high": high})
+    row["interval_method"] = method
     row.update(rate=1 / row["scale"], rate_low=1 / row["scale_high"], rate_high=1 / row["scale_low"])
     row.update(backtest_power=errors["power"], backtest_exponential=errors["exponential"])
     row.update(aic_power=aic["power"], aic_exponential=aic["exponential"])
@@ -235,7 +248,8 @@ def prune(
     holdout : float
         Share of the largest distinct kept sizes held out by the backtest (``top:holdout:x``).
     n_boot : int
-        By-run bootstrap refits behind the intervals on ``alpha`` and on the rate (0 for none).
+        By-run bootstrap refits behind the intervals on ``alpha`` and on the rate (0 for none); a group of fewer
+        than 8 runs gets profile-likelihood intervals instead.
     level : float
         Interval level.
     seed : int

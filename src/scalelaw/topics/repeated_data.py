@@ -29,6 +29,7 @@ from scalelaw.errors import DataError
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
+from scalelaw.trust.bootstrap import MIN_RUNS
 
 #: Fewest distinct model sizes among the unique-data runs to fit the baseline's three parameters.
 MIN_SIZES = 4
@@ -106,7 +107,7 @@ def _frame(data: Any, columns: list[str]) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         frame = data.copy()
     elif isinstance(data, Mapping):
-        frame = pd.DataFrame({k: np.ravel(np.asarray(v)) for k, v in data.items()})
+        frame = pd.DataFrame({k: np.ravel(v) if np.ndim(v) else v for k, v in data.items()})
     elif isinstance(data, (str, os.PathLike)):
         frame = read_table(data)
     else:
@@ -169,6 +170,11 @@ def repeated_damage(
         )
     if runs.empty:
         raise DataError(f"no repeated-data runs: every row has {repeated} = 0")
+    if n_boot and len(base) < MIN_RUNS:
+        raise DataError(
+            f"the baseline's bootstrap intervals need {MIN_RUNS}+ unique-data runs, found {len(base)}: add runs, "
+            "or pass n_boot=0 (CLI: --n-boot 0) for point estimates"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         baseline = fit(get_law("power", x=params), base[[params, y]].reset_index(drop=True), y=y, seed=seed)
