@@ -86,8 +86,9 @@ def mix_error(
     share = size / total
     # Utility of the union in each epoch 0..K: the size-weighted mean of the pools' decayed utilities.
     epochs = np.concatenate([[0.0], k])
-    decayed = b[:, :, None] * np.exp2(-epochs[None, None, :] / (tau[:, :, None] * m))
-    b_eff = np.einsum("p,spk->sk", share, decayed)
+    b_eff = np.zeros((max(b.shape[0], tau.shape[0]), epochs.size))
+    for p in range(m):  # one pool at a time: (n_sets, n_epochs) in memory, never (n_sets, n_pools, n_epochs)
+        b_eff += share[p] * b[:, p, None] * np.exp2(-epochs[None, :] / (tau[:, p, None] * m))
     log_first = np.log(d + (a * first[0] / norm) ** b_eff[:, :1])
     return np.exp(log_first[:, 0] + b_eff[:, 1:] @ growth[0])
 
@@ -204,8 +205,8 @@ def _pool_table(pools: Any, a: float | None, d: float | None) -> pd.DataFrame:
     missing = [c for c in ("pool", "size", *PARAMS) if c not in frame.columns]
     if missing:
         raise DataError(
-            f"pool parameters need column(s) {', '.join(map(repr, missing))} (a and d may be given as a=, d=); "
-            f"got {', '.join(map(str, frame.columns))}"
+            f"pool parameters need column(s) {', '.join(map(repr, missing))} (a and d may be given for all pools: "
+            f"a=, d=, or --a, --d); got {', '.join(map(str, frame.columns))}"
         )
     frame["pool"] = frame["pool"].astype(str)
     for col in ("size", *PARAMS):

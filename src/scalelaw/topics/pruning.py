@@ -88,7 +88,7 @@ def _aic(result: FitResult, frame: pd.DataFrame, x: str, y: str) -> float:
 
 def _verdict(errors: dict[str, float], aic: dict[str, float]) -> tuple[str, str]:
     """The shape both criteria favour, or ``undecided`` with the reason."""
-    lo, hi = sorted(SHAPES, key=lambda s: errors[s])
+    lo, hi = sorted(SHAPES, key=lambda s: errors[s] if np.isfinite(errors[s]) else np.inf)
     if not np.isfinite(errors[lo]):
         return "undecided", "neither law could be backtested"
     by_backtest = lo if errors[hi] > BACKTEST_MARGIN * errors[lo] else None
