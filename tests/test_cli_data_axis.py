@@ -15,6 +15,9 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
+
+from scalelaw.cli import app
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -49,7 +52,7 @@ def prune_csv(tmp_path):
 
 
 def test_prune_json_gives_the_verdict_and_intervals_per_keep_fraction(prune_csv):
-    done = run_cli("prune", str(prune_csv), "--x", "kept", "--y", "err", "--n-boot", "40", "--json")
+    done = run_cli("prune", str(prune_csv), "--x", "kept", "--y", "err", "--n-boot", "30", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     groups = {g["keep_fraction"]: g for g in data["groups"]}
@@ -57,10 +60,11 @@ def test_prune_json_gives_the_verdict_and_intervals_per_keep_fraction(prune_csv)
     assert groups["1"]["alpha_low"] <= 0.3 <= groups["1"]["alpha_high"]
     assert groups["0.3"]["rate_low"] <= 1e-6 <= groups["0.3"]["rate_high"]
     assert data["level"] == 0.9
-    human = run_cli("prune", str(prune_csv), "--x", "kept", "--y", "err", "--n-boot", "0")
-    assert human.returncode == 0 and "exponential" in human.stdout and "backtest" in human.stdout
-    missing = run_cli("prune", str(prune_csv))
-    assert missing.returncode == 2 and "examples" in missing.stderr and "--x" in missing.stderr
+    # The table and the errors in process (the entry point is the same app).
+    human = CliRunner().invoke(app, ["prune", str(prune_csv), "--x", "kept", "--y", "err", "--n-boot", "0"])
+    assert human.exit_code == 0 and "exponential" in human.output and "backtest" in human.output
+    missing = CliRunner().invoke(app, ["prune", str(prune_csv)])
+    assert missing.exit_code == 2 and "examples" in missing.output and "--x" in missing.output
 
 
 def test_pools_with_published_parameters_picks_the_papers_mixes(tmp_path):
@@ -73,8 +77,8 @@ def test_pools_with_published_parameters_picks_the_papers_mixes(tmp_path):
     best = json.loads(done.stdout)["best"]
     assert [r["mix"] for r in best] == ["top10", "top10+top20"]
     assert 1 - best[0]["error"] == pytest.approx(0.182471, abs=1e-5)
-    human = run_cli("pools", str(path), "--budget", "32e6", "--a", "0.025", "--d", "0.1")
-    assert human.returncode == 0 and "top10+top20+top30" in human.stdout
+    human = CliRunner().invoke(app, ["pools", str(path), "--budget", "32e6", "--a", "0.025", "--d", "0.1"])
+    assert human.exit_code == 0 and "top10+top20+top30" in human.output
 
 
 def test_repeats_json_reports_the_effective_size_with_an_interval(tmp_path):

@@ -16,7 +16,7 @@ from law_case import quiet_fit
 from scalelaw import get_law
 from scalelaw.errors import DataError
 from scalelaw.topics.data_pools import best_pool_mix, fit_pools, mix_error
-from scalelaw.topics.pruning import prune
+from scalelaw.topics.pruning import pareto_frontier, prune
 from scalelaw.topics.repeated_data import effective_params, repeated_damage
 
 # Goyal et al. 2024, T-MARS pools of DataComp medium (top 0-10%, 10-20%, 20-30%, 30-40%): utility b and half-life
@@ -76,6 +76,12 @@ def test_prune_tells_exponential_from_power_per_keep_fraction():
     assert fast["backtest_power"] > 10 * fast["backtest_exponential"]
     assert power["backtest_exponential"] > 10 * power["backtest_power"]
     assert "exponential" in study.summary().splitlines()[0]
+    # The Pareto frontier across the two fractions is studied too: the best error at each kept size.
+    front = pareto_frontier(_pruning_runs(), "examples", "error")
+    assert rows.loc["frontier", "n_points"] == len(front) and front["keep_fraction"].nunique() == 2
+    for _, point in front.iterrows():
+        fewer = _pruning_runs()[_pruning_runs()["examples"] <= point["examples"]]
+        assert point["error"] == fewer["error"].min()
 
 
 def test_prune_narrow_span_is_flagged_and_bad_input_is_refused():

@@ -169,7 +169,7 @@ def repetition_utility(
     >>> law = repetition_utility()
     >>> p = {"a": 0.025, "b": -0.16, "tau": 6.73, "d": 0.1}
     >>> round(float(law.predict(p, samples=[12.8e6], pool_size=[12.8e6])[0]), 4)  # one epoch: d + (a n / 1e5)^b
-    0.9366
+    0.9302
     """
     if not (math.isfinite(norm) and norm > 0):
         raise LawError(f"repetition_utility: norm must be a positive number, not {norm!r}")

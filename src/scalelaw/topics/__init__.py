@@ -15,7 +15,7 @@ __getattr__, __dir__, __all__ = attach(
         "emergence": ["MetricComparison", "PassUntilFit", "compare_metrics", "fit_passuntil", "pass_rates"],
         "mixture": ["MixtureFit", "MixtureOptimum", "compare_models", "fit_mixture", "optimize_mixture"],
         "sampling": ["coverage_curve", "default_ks", "pass_at_k", "per_problem", "verifier_success"],
-        "pruning": ["PruneStudy", "prune"],
+        "pruning": ["PruneStudy", "pareto_frontier", "prune"],
         "data_pools": ["PoolMix", "best_pool_mix", "fit_pools", "mix_error"],
         "repeated_data": ["RepeatDamage", "effective_params", "repeated_damage"],
         "coverage_law": ["CoverageFit", "CoverageStudy", "coverage_study", "fit_coverage", "samples_for_coverage"],

@@ -103,6 +103,25 @@ def _verdict(errors: dict[str, float], aic: dict[str, float]) -> tuple[str, str]
     return chosen, reason
 
 
+def pareto_frontier(frame: pd.DataFrame, x: str = "examples", y: str = "error") -> pd.DataFrame:
+    """The rows no other row beats: lower error than every row with as many or fewer kept examples.
+
+    Across keep fractions this is the best fraction at each kept size, the curve along which Sorscher et al.
+    2022 find error falling faster than a power law (choosing the fraction per data set size). It is a lower
+    envelope of noisy points, so it leans low where the fractions' curves cross.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"examples": [1, 2, 2, 3, 4], "error": [0.5, 0.6, 0.4, 0.45, 0.3]})
+    >>> pareto_frontier(table)["error"].tolist()
+    [0.5, 0.4, 0.3]
+    """
+    ordered = frame.sort_values([x, y], kind="stable")
+    err = ordered[y].to_numpy(dtype=np.float64)
+    before = np.concatenate([[np.inf], np.minimum.accumulate(err)[:-1]])
+    return ordered[err < before]
+
+
 @dataclass(frozen=True, eq=False)
 class PruneStudy(Result):
     """Power law versus exponential for error against kept examples, one row per keep fraction.
@@ -110,7 +129,8 @@ class PruneStudy(Result):
     Attributes
     ----------
     table : DataFrame
-        One row per group (keep fraction, or ``all``): ``keep_fraction, n_points, decades, verdict, reason``;
+        One row per group (keep fraction, ``all`` without a keep column, and ``frontier``, the best fraction at each
+        kept size): ``keep_fraction, n_points, decades, verdict, reason``;
         the power law's ``alpha, alpha_low, alpha_high``; the exponential's ``scale, scale_low, scale_high``
         and ``rate, rate_low, rate_high`` (``1 / scale``, per example); ``backtest_power, backtest_exponential``
         (mean absolute relative error on the held-out largest points); ``aic_power, aic_exponential``; and
@@ -232,6 +252,7 @@ def prune(
     n_boot: int = 200,
     level: float = 0.9,
     seed: int = 0,
+    frontier: bool = True,
 ) -> PruneStudy:
     """Power law or exponential? Error against kept examples, per keep fraction (Sorscher et al. 2022).
 
@@ -254,6 +275,10 @@ def prune(
         Interval level.
     seed : int
         Seed of the fits and the bootstrap.
+    frontier : bool
+        With several keep fractions, also study their Pareto frontier (group ``frontier``, see
+        :func:`pareto_frontier`): the best fraction at each kept size, where Sorscher et al. find the fast regime.
+        Skipped when the frontier has fewer than 6 points or only one fraction on it.
 
     Returns
     -------
@@ -281,10 +306,14 @@ def prune(
         keep = None
     frame = _columns(frame, x, y, keep)
     groups = [(f"{v:g}", frame[frame[keep] == v]) for v in sorted(frame[keep].unique())] if keep else [("all", frame)]
-    rows, fits = [], {}
     for label, part in groups:
         if len(part) < MIN_POINTS:
             raise DataError(f"keep fraction {label} has {len(part)} point(s); each group needs at least {MIN_POINTS}")
+    best = pareto_frontier(frame, x, y)
+    if frontier and len(groups) > 1 and best[keep].nunique() > 1 and len(best) >= MIN_POINTS:
+        groups.append(("frontier", best))
+    rows, fits = [], {}
+    for label, part in groups:
         row, fits[label] = _group(part, x, y, holdout, level, n_boot, seed)
         rows.append({"keep_fraction": label, **row})
     return PruneStudy(pd.DataFrame(rows), fits, x, y, keep, holdout, level)
