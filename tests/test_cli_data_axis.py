@@ -60,6 +60,7 @@ def test_prune_json_gives_the_verdict_and_intervals_per_keep_fraction(prune_csv)
     assert groups["1"]["alpha_low"] <= 0.3 <= groups["1"]["alpha_high"]
     assert groups["0.3"]["rate_low"] <= 1e-6 <= groups["0.3"]["rate_high"]
     assert data["level"] == 0.9
+    assert data["fits"]["0.3"]["exponential"]["scale"] == pytest.approx(1e6, rel=0.05)  # raw counts, natural units
     # The table and the errors in process (the entry point is the same app).
     human = CliRunner().invoke(app, ["prune", str(prune_csv), "--x", "kept", "--y", "err", "--n-boot", "0"])
     assert human.exit_code == 0 and "exponential" in human.output and "backtest" in human.output

@@ -172,7 +172,9 @@ class PruneStudy(Result):
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """The columns read, the backtest and interval settings, and one record per keep fraction."""
+        """The columns read, the backtest and interval settings, one record per keep fraction and both laws' fitted
+        parameters per keep fraction (``fits``)."""
+        fitted = {group: {name: r.params for name, r in pair.items()} for group, pair in self.fits.items()}
         return jsonable(
             {
                 "x": self.x,
@@ -181,6 +183,7 @@ class PruneStudy(Result):
                 "holdout": self.holdout,
                 "level": self.level,
                 "groups": self.table,
+                "fits": fitted,
             }
         )
 
