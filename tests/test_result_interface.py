@@ -39,9 +39,12 @@ from scalelaw.sweep.backends import SweepResult
 from scalelaw.sweep.events import RunSummary
 from scalelaw.topics import observational as ob
 from scalelaw.topics.coverage_law import CoverageFit, CoverageStudy, coverage_study, fit_coverage
+from scalelaw.topics.data_pools import PoolMix, best_pool_mix
 from scalelaw.topics.downstream import Chain, ChainBootstrap, fit_chain
 from scalelaw.topics.emergence import MetricComparison, PassUntilFit, compare_metrics, fit_passuntil, sample_until
 from scalelaw.topics.mixture import MixtureFit, MixtureOptimum, fit_mixture, optimize_mixture
+from scalelaw.topics.pruning import PruneStudy, prune
+from scalelaw.topics.repeated_data import RepeatDamage, repeated_damage
 from scalelaw.trust.backtest import SelectionResult, Split, select_law, split_runs
 from scalelaw.trust.bootstrap import Bootstrap
 from scalelaw.trust.extrapolation_error import ExtrapolationError
@@ -193,6 +196,21 @@ def _coverage_study() -> CoverageStudy:
     return coverage_study(table, [1, 10, 100, 1000], targets=[0.5], n_boot=20)
 
 
+def _prune_study() -> PruneStudy:
+    n = np.geomspace(1e3, 1e7, 8)
+    return prune({"examples": n, "error": 0.02 + 3 * n**-0.3}, n_boot=10)
+
+
+def _repeat_damage() -> RepeatDamage:
+    n = np.geomspace(1e7, 1e9, 8)
+    table = {
+        "params": [*n, 5e8],
+        "loss": [*(2 + 50 * n**-0.2), 2 + 50 * 2e8**-0.2],
+        "repeated_fraction": [0] * 8 + [0.01],
+    }
+    return repeated_damage(table, n_boot=10)
+
+
 def _influence_check() -> tuple[InfluenceCheck, InfluenceCheck]:
     result = _fit()
     influence = result.influence()
@@ -249,6 +267,28 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     ob.Link: lambda: ob.fit_link(_capabilities().scores, _models().dropna(subset=["flops"])["gsm8k"]),
     ob.ObservationalBacktest: lambda: ob.holdout_by_flops(_models(), "gsm8k", n_boot=12),
     ob.FamilyPrediction: lambda: ob.predict_family(_models(), "Llama-2", "gsm8k", n_boot=12),
+    PruneStudy: _prune_study,
+    PoolMix: lambda: (
+        best_pool_mix([{"pool": MARK, "size": 1e6, "b": -0.15, "tau": 5.0}], [1e7], a=0.02, d=0.1),
+        best_pool_mix(
+            {
+                "pool": ["p", "q"],
+                "size": [1e6, 1e6],
+                "b": [-0.2, -0.1],
+                "tau": [5.0, 5.0],
+                "a": [0.02] * 2,
+                "d": [0.1] * 2,
+            },
+            [1e7],
+            replicates={
+                "a": np.full((5, 2), 0.02),
+                "b": np.full((5, 2), -0.2),
+                "tau": np.full((5, 2), 5.0),
+                "d": np.full((5, 2), 0.1),
+            },
+        ),
+    ),
+    RepeatDamage: _repeat_damage,
     # sweep/ and data/
     SweepResult: _sweep,
     ParamCount: lambda: count_params(_config()),

@@ -10,11 +10,12 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
 - ``catalog``: ``laws``, ``datasets list``
 - ``sweep``: ``sweep``
+- ``data_axis``: ``prune``, ``pools``, ``repeats``
 
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import catalog, check, decide, fit, sweep, topics
+from scalelaw.cli import catalog, check, data_axis, decide, fit, sweep, topics
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -34,5 +35,6 @@ app.command(cls=Command)(topics.mixture)
 app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
+data_axis.register(app)
 
 __all__ = ["app", "main"]

@@ -39,6 +39,7 @@ _FAMILIES = (
     "sampling",
     "precision",
     "mixture",
+    "data_axis",
 )
 
 

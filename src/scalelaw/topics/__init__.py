@@ -1,6 +1,7 @@
 """Beyond final loss: downstream metrics chained through the loss, emergence (real jumps or metric
-artefacts), repeated sampling (pass@k and coverage), data mixtures, and observational scaling from the
-benchmark scores of public models.
+artefacts), repeated sampling (pass@k and coverage), data mixtures, observational scaling from the
+benchmark scores of public models, and the data axis: pruning (power law or exponential), pool mixes under
+repetition and partially repeated data.
 
 Names load from their modules on first use (:mod:`scalelaw._lazy`).
 """
@@ -14,6 +15,9 @@ __getattr__, __dir__, __all__ = attach(
         "emergence": ["MetricComparison", "PassUntilFit", "compare_metrics", "fit_passuntil", "pass_rates"],
         "mixture": ["MixtureFit", "MixtureOptimum", "compare_models", "fit_mixture", "optimize_mixture"],
         "sampling": ["coverage_curve", "default_ks", "pass_at_k", "per_problem", "verifier_success"],
+        "pruning": ["PruneStudy", "pareto_frontier", "prune"],
+        "data_pools": ["PoolMix", "best_pool_mix", "fit_pools", "mix_error"],
+        "repeated_data": ["RepeatDamage", "effective_params", "repeated_damage"],
         "coverage_law": ["CoverageFit", "CoverageStudy", "coverage_study", "fit_coverage", "samples_for_coverage"],
     },
 )
