@@ -9,13 +9,14 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
 - ``catalog``: ``laws``, ``datasets list``
+- ``batch``: ``critical-batch``, ``lr-sensitivity``
 - ``sweep``: ``sweep``
 - ``data_axis``: ``prune``, ``pools``, ``repeats``
 
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import catalog, check, data_axis, decide, fit, sweep, topics
+from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, topics
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -36,5 +37,7 @@ app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 data_axis.register(app)
+app.command("critical-batch", cls=Command)(batch.critical_batch)
+app.command("lr-sensitivity", cls=Command)(batch.lr_sensitivity)
 
 __all__ = ["app", "main"]

@@ -40,6 +40,7 @@ _FAMILIES = (
     "precision",
     "mixture",
     "data_axis",
+    "steps",
 )
 
 

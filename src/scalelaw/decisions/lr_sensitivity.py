@@ -1,0 +1,279 @@
+"""Learning-rate sensitivity: how much loss a model gives up away from its best learning rate.
+
+Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training instabilities" (sec. 2.2),
+summarise a learning-rate sweep by
+
+    LR sensitivity = E_eta [ min(L(eta), L0) - L* ]
+
+the expected gap to the best loss ``L*`` of the sweep when the learning rate ``eta`` is drawn log-uniformly from
+a range ``[a, b]``; ``L0`` is the loss at initialization, so a run that diverges costs ``L0 - L*`` and no more.
+A model whose loss stays near ``L*`` over orders of magnitude of learning rate has a small sensitivity; the
+paper tracks how it grows with model size as a proxy for instabilities at scale.
+
+:func:`lr_sensitivity` computes it per model size with the trapezoid rule on log learning rate (the exact
+expectation of the piecewise-linear curve through the sweep; ``method="grid"`` averages the grid points, as
+the paper does on its log-spaced grid), a by-run bootstrap interval, and its trend with model size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from scalelaw._result import Result, jsonable
+from scalelaw._validation import check_level, check_replicates
+from scalelaw.data.io import load_runs
+from scalelaw.decisions.critical_batch import _interval, _masked_lines
+from scalelaw.errors import DataError
+
+__all__ = ["LRSensitivity", "expected_gap", "lr_sensitivity"]
+
+Method = Literal["trapezoid", "grid"]
+
+
+def expected_gap(
+    lr: np.ndarray,
+    loss: np.ndarray,
+    initial_loss: float = math.inf,
+    lr_range: tuple[float, float] | None = None,
+    method: Method = "trapezoid",
+) -> float:
+    """``E_eta[min(L(eta), L0) - L*]`` for ``eta`` log-uniform on ``lr_range`` (Wortsman et al. 2023, sec. 2.2).
+
+    Parameters
+    ----------
+    lr, loss : array
+        The sweep: one loss per learning rate (NaN losses, e.g. diverged runs, count as ``initial_loss``).
+    initial_loss : float
+        ``L0``, the loss at initialization: the cap of each point's loss.
+    lr_range : (float, float), optional
+        ``[a, b]``; default the sweep's own range. The curve is held flat beyond the sweep's ends.
+    method : {"trapezoid", "grid"}
+        Trapezoid rule on log lr over ``[a, b]``, or the plain mean of the sweep's points inside ``[a, b]``.
+
+    Examples
+    --------
+    A loss quadratic in log lr, ``L = 3 + 0.1 u^2`` with ``u = ln(lr / 1e-2)`` over ``u`` in ``[-3, 3]``: the
+    expectation is ``0.1 * 3^2 / 3 = 0.3``.
+
+    >>> u = np.linspace(-3, 3, 601)
+    >>> round(expected_gap(1e-2 * np.exp(u), 3 + 0.1 * u**2), 4)
+    0.3
+    """
+    lr, loss = np.asarray(lr, dtype=np.float64), np.asarray(loss, dtype=np.float64)
+    order = np.argsort(lr)
+    u, y = np.log(lr[order]), np.minimum(np.where(np.isfinite(loss[order]), loss[order], initial_loss), initial_loss)
+    lo, hi = (u[0], u[-1]) if lr_range is None else (math.log(lr_range[0]), math.log(lr_range[1]))
+    inside = (u >= lo) & (u <= hi)
+    if not inside.any() or not hi > lo:
+        return math.nan
+    best = float(y[inside].min())
+    if method == "grid":
+        return float(np.mean(y[inside] - best))
+    if method != "trapezoid":
+        raise DataError(f"method must be 'trapezoid' or 'grid', got {method!r}")
+    knots = np.concatenate([[lo], u[inside & (u > lo) & (u < hi)], [hi]])
+    gap = np.interp(knots, u, y) - best
+    return float(np.sum(np.diff(knots) * (gap[1:] + gap[:-1]) / 2.0) / (hi - lo))
+
+
+@dataclass(frozen=True, eq=False)
+class LRSensitivity(Result):
+    """Learning-rate sensitivity per model size (Wortsman et al. 2023), with intervals and its trend.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per model size: ``<size>, sensitivity, low, high, best_lr, best_loss, initial_loss, lr_min,
+        lr_max, n_lrs, n_runs``.
+    slope, slope_low, slope_high : float
+        Change of the sensitivity per decade of model size (least squares across sizes), with its interval.
+    size : str
+        The model-size column.
+    level, method, n_boot, seed, notes
+        Interval level (None: none), how the numbers were made, replicates, seed and remarks.
+    """
+
+    table: pd.DataFrame
+    slope: float
+    slope_low: float
+    slope_high: float
+    size: str
+    level: float | None
+    method: str
+    n_boot: int
+    seed: int
+    notes: tuple[str, ...] = ()
+    samples: np.ndarray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+
+    def summary(self) -> str:
+        """One line with the trend, then one line per model size."""
+        lvl = f" ({self.level:.0%})" if self.level is not None else ""
+        head = (
+            f"LR sensitivity over {len(self.table)} model sizes: {self.slope:+.4g} per decade of {self.size} "
+            f"[{self.slope_low:.4g}, {self.slope_high:.4g}]{lvl}"
+        )
+        rows = [
+            f"{self.size} = {r[self.size]:.4g}: {r['sensitivity']:.4g} [{r['low']:.4g}, {r['high']:.4g}], best lr "
+            f"{r['best_lr']:.3g} (loss {r['best_loss']:.4g})"
+            for r in self.table.to_dict(orient="records")
+        ]
+        return "\n".join([head, *rows, *self.notes])
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table` (one row per model size)."""
+        return self.table.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the per-size table and the trend, each estimate with its interval."""
+        return jsonable(
+            {
+                "size": self.size,
+                "level": self.level,
+                "method": self.method,
+                "n_boot": self.n_boot,
+                "seed": self.seed,
+                "sizes": self.table,
+                "slope_per_decade": {"value": self.slope, "low": self.slope_low, "high": self.slope_high},
+                "notes": list(self.notes),
+            }
+        )
+
+
+def _cells(lrs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    cells, index = np.unique(lrs, return_inverse=True)
+    return cells, np.eye(cells.size)[index]  # (n_runs, n_cells)
+
+
+def _counts(onehot: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """By-run resample counts ``(n_boot, n_runs)``: within each learning rate when some have several runs
+    (seeds), else over the sweep's runs (the grid's points)."""
+    per_cell = onehot.sum(0)
+    if per_cell.max() > 1:
+        counts = np.zeros((n_boot, onehot.shape[0]))
+        for k in range(onehot.shape[1]):
+            runs = np.flatnonzero(onehot[:, k])
+            counts[:, runs] = rng.multinomial(runs.size, np.full(runs.size, 1.0 / runs.size), size=n_boot)
+        return counts, "runs resampled within each learning rate"
+    n = onehot.shape[0]
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64), "runs of the sweep resampled"
+
+
+def _replicates(cells, onehot, y, counts, L0, lr_range, method) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (counts @ (onehot * y[:, None])) / (counts @ onehot)  # (n_boot, n_cells), NaN where none drawn
+    out = np.full(counts.shape[0], np.nan)
+    for i, row in enumerate(means):
+        drawn = ~np.isnan(row)
+        if drawn.sum() >= 2:
+            out[i] = expected_gap(cells[drawn], row[drawn], L0, lr_range, method)
+    return out
+
+
+def lr_sensitivity(
+    runs: Any,
+    *,
+    lr: str = "lr",
+    loss: str = "loss",
+    size: str = "params",
+    initial_loss: float | None = None,
+    lr_range: tuple[float, float] | None = None,
+    method: Method = "trapezoid",
+    n_boot: int = 1000,
+    level: float | None = 0.9,
+    seed: int = 0,
+) -> LRSensitivity:
+    """Wortsman et al.'s learning-rate sensitivity per model size, with a by-run bootstrap and its trend.
+
+    Parameters
+    ----------
+    runs : DataFrame, path or Runs
+        One row per run (final loss): columns ``lr``, ``loss`` and the model size; several runs at one
+        ``(size, lr)`` (seeds) are averaged, and then resampled within their learning rate.
+    lr, loss, size : str
+        Column names.
+    initial_loss : float, optional
+        ``L0``, the loss at initialization (``ln(vocabulary)`` for a language model); losses above it count as
+        ``L0``. Without it losses are not capped, and a diverged run weighs as much as its loss.
+    lr_range : (float, float), optional
+        The range ``eta`` is drawn from; default the range every model size's sweep covers, so sizes compare
+        on the same learning rates.
+    method : {"trapezoid", "grid"}
+        See :func:`expected_gap`.
+    n_boot, level, seed
+        By-run bootstrap replicates, interval level (None: no interval) and seed.
+
+    Returns
+    -------
+    LRSensitivity
+    """
+    if level is not None:
+        check_level(level)
+        check_replicates(n_boot)
+    table = load_runs(runs)
+    table.require([lr, loss, size], positive=[lr, size], why="the learning-rate sensitivity")
+    frame = table.table
+    L0 = math.inf if initial_loss is None else float(initial_loss)
+    groups = sorted(frame.groupby(size), key=lambda kv: kv[0])
+    if lr_range is None:
+        lr_range = (max(g[lr].min() for _, g in groups), min(g[lr].max() for _, g in groups))
+    if not 0 < lr_range[0] < lr_range[1]:
+        raise DataError(
+            f"the learning-rate range must be two increasing positive numbers, got {lr_range}; the sweeps of the "
+            f"model sizes may not overlap: pass lr_range=(low, high)"
+        )
+    rng = np.random.default_rng(seed)
+    rows, reps, how = [], [], ""
+    for value, group in groups:
+        cells, onehot = _cells(group[lr].to_numpy(np.float64))
+        y = group[loss].to_numpy(np.float64)
+        means = (onehot * y[:, None]).sum(0) / onehot.sum(0)
+        inside = (cells >= lr_range[0]) & (cells <= lr_range[1])
+        if inside.sum() < 2:
+            raise DataError(
+                f"{size} = {value:g} has {int(inside.sum())} learning rate(s) inside {lr_range}; the sensitivity "
+                "needs at least 2 (widen lr_range or add runs)"
+            )
+        capped = np.minimum(means, L0)
+        best = int(np.argmin(np.where(inside, capped, np.inf)))
+        point = expected_gap(cells, means, L0, lr_range, method)
+        rows.append({size: float(value), "sensitivity": point, "best_lr": cells[best], "best_loss": capped[best],
+                     "initial_loss": L0, "lr_min": lr_range[0], "lr_max": lr_range[1],
+                     "n_lrs": int(inside.sum()), "n_runs": len(group)})  # fmt: skip
+        if level is not None:
+            counts, how = _counts(onehot, n_boot, rng)
+            reps.append(_replicates(cells, onehot, y, counts, L0, lr_range, method))
+    out = pd.DataFrame(rows)
+    samples = np.column_stack(reps) if reps else np.empty((0, len(rows)))
+    bounds = [_interval(samples[:, k] if reps else samples, r["sensitivity"], level) for k, r in enumerate(rows)]
+    out.insert(2, "low", [b[0] for b in bounds])
+    out.insert(3, "high", [b[1] for b in bounds])
+    log_size = np.log10(out[size].to_numpy())
+    slope = float(_masked_lines(log_size, out["sensitivity"].to_numpy()[None])[0][0])
+    slope_low, slope_high = _interval(_masked_lines(log_size, samples)[0] if reps else samples, slope, level)
+    notes = ("one model size: no trend with size",) if len(rows) < 2 else ()
+    if level is not None and how.startswith("runs of the sweep"):
+        notes += (
+            "no learning rate has repeated runs (seeds): the interval resamples the sweep's points, so it reflects "
+            "the grid more than seed noise; run seeds at each learning rate for an interval of the noise",
+        )
+    if initial_loss is None:
+        notes += ("no initial_loss given: losses are not capped at the loss at initialization",)
+    kind = "trapezoid on log lr" if method == "trapezoid" else "mean over the grid"
+    return LRSensitivity(
+        table=out,
+        slope=slope,
+        slope_low=slope_low,
+        slope_high=slope_high,
+        size=size,
+        level=level,
+        method=f"{kind}; percentile bootstrap, {how}" if level is not None else kind,
+        n_boot=n_boot if level is not None else 0,
+        seed=seed,
+        notes=notes,
+        samples=samples,
+    )
