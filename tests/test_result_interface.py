@@ -26,9 +26,11 @@ import scalelaw
 from scalelaw import datasets
 from scalelaw._result import Result, jsonable
 from scalelaw.data.accounting import FlopCount, ParamCount, TransformerConfig, count_params, flops_per_token
+from scalelaw.decisions.critical_batch import CriticalBatch, fit_critical_batch, simulate_batch_sweep
 from scalelaw.decisions.design import Suggestion, suggest
 from scalelaw.decisions.isoflop import ApproachComparison, Exponents, approach2, compare_approaches
 from scalelaw.decisions.isoflop_bias import simulate_isoflop
+from scalelaw.decisions.lr_sensitivity import LRSensitivity, lr_sensitivity
 from scalelaw.decisions.plan import Comparison, Plan, compare, compute_optimal
 from scalelaw.fitting.choice import LawChoice
 from scalelaw.fitting.multi import MultiFit
@@ -211,6 +213,15 @@ def _repeat_damage() -> RepeatDamage:
     return repeated_damage(table, n_boot=10)
 
 
+def _lr_sweep() -> pd.DataFrame:
+    """Two sizes x 9 learning rates x 2 seeds of a loss quadratic in log lr; one run named MARK."""
+    rng = np.random.default_rng(0)
+    N, lr, seed = (a.ravel() for a in np.meshgrid([1e7, 1e8], np.geomspace(1e-4, 1e-1, 9), [0, 1], indexing="ij"))
+    loss = 3 + 0.05 * np.log10(N) * np.log(lr / 3e-3) ** 2 / 7 + rng.normal(0, 0.01, N.size)
+    run = [MARK, *(f"r{i}" for i in range(1, N.size))]
+    return pd.DataFrame({"run": run, "params": N, "lr": lr, "seed": seed, "loss": loss})
+
+
 def _influence_check() -> tuple[InfluenceCheck, InfluenceCheck]:
     result = _fit()
     influence = result.influence()
@@ -248,6 +259,14 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     Suggestion: lambda: suggest(_fit(), "plan:flops=1e24", budget=1e20, n_boot=0),
     Exponents: lambda: approach2(_isoflop(), n_boot=50),
     ApproachComparison: lambda: compare_approaches(_isoflop(), n_boot=30),
+    CriticalBatch: lambda: (
+        fit_critical_batch(simulate_batch_sweep(noise=0.003), n_boot=20),
+        fit_critical_batch(simulate_batch_sweep(batch_sizes=2.0 ** np.arange(15, 21)), level=None),
+    ),
+    LRSensitivity: lambda: (
+        lr_sensitivity(_lr_sweep(), initial_loss=10.8, n_boot=20),
+        lr_sensitivity(_lr_sweep(), level=None),
+    ),
     # topics/
     Chain: _chain,
     ChainBootstrap: lambda: _chain().bootstrap(n=20),

@@ -331,9 +331,9 @@ class CriticalBatch(Result):
             B = E / S
         band = self.b_crit_interval(y)
         frame["s_min"], frame["e_min"] = minimum_steps_and_data(S, B, band["b_crit"].to_numpy())
-        # S_min grows and E_min falls with B_crit: the interval's ends swap for E_min.
-        frame["s_min_low"], frame["e_min_high"] = minimum_steps_and_data(S, B, band["low"].to_numpy())
-        frame["s_min_high"], frame["e_min_low"] = minimum_steps_and_data(S, B, band["high"].to_numpy())
+        # S_min falls and E_min grows with B_crit: the low end of B_crit gives the high end of S_min.
+        frame["s_min_high"], frame["e_min_low"] = minimum_steps_and_data(S, B, band["low"].to_numpy())
+        frame["s_min_low"], frame["e_min_high"] = minimum_steps_and_data(S, B, band["high"].to_numpy())
         return frame
 
     def summary(self) -> str:

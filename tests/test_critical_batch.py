@@ -1,0 +1,182 @@
+"""The critical batch size (Kaplan et al. 2020 sec. 5.1; McCandlish et al. 2018) and Kaplan's L(N, S_min).
+
+Published numbers, Kaplan et al. 2020, "Scaling Laws for Neural Language Models" (arXiv:2001.08361), checked
+against the paper's text: eqs. 1.4 and 5.3 give ``B_crit(L) = B_* / L^(1/alpha_B)`` with ``B_* ≈ 2e8`` tokens
+and ``alpha_B ≈ 0.21`` (Appendix A, Table 5: ``B_* = 2.1e8``); eqs. 5.4-5.5 the conversion to ``S_min`` and
+``E_min``; eq. 1.6 = 5.6 with Table 3 (``alpha_N = 0.077, alpha_S = 0.76, N_c = 6.5e13, S_c = 2.1e3``) the
+learning-curve law; sec. 6.1 the consequences ``B_crit ∝ L^-4.8`` and ``B_crit ∝ C_min^0.24``. The oracle
+values are laws.md §15.4.
+
+Recovery: loss curves drawn from McCandlish's model (``S = S_min(L) (1 + B_crit(L)/B)``) with known
+``B_*`` and ``alpha_B``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalelaw import get_law
+from scalelaw.decisions.critical_batch import (
+    KAPLAN_ALPHA_B,
+    KAPLAN_B_STAR,
+    critical_batch_size,
+    fit_critical_batch,
+    minimum_steps_and_data,
+    simulate_batch_sweep,
+    steps_to_target,
+)
+from scalelaw.errors import DataError
+from scalelaw.laws.steps import KAPLAN_TABLE3
+
+# ------------------------------------------------------------------------------------------ published numbers
+
+
+def test_kaplan_critical_batch_oracle():
+    """Kaplan eq. 5.3 with B_* = 2e8 tokens, alpha_B = 0.21 (laws.md §15.4), to 5 significant digits."""
+    got = critical_batch_size([4.0, 3.0, 2.5, 2.0])
+    np.testing.assert_allclose(got, [2.7169e5, 1.0691e6, 2.5473e6, 7.3715e6], rtol=5e-5)
+    # Table 5's less rounded B_* = 2.1e8 makes every value 5% larger.
+    np.testing.assert_allclose(critical_batch_size(3.0, B_star=2.1e8) / got[1], 1.05, rtol=1e-12)
+
+
+def test_kaplan_minimum_steps_and_data_oracle():
+    """Kaplan eqs. 5.4-5.5 at L = 3, B = 2^19 tokens, S = 1e5 steps (laws.md §15.4), to 5 digits; at B = B_crit
+    a run takes twice the least steps and twice the least data (Kaplan sec. 5.1)."""
+    s_min, e_min = minimum_steps_and_data(1e5, 2**19, critical_batch_size(3.0))
+    assert float(s_min) == pytest.approx(3.2904e4, rel=5e-5)
+    assert float(e_min) == pytest.approx(3.5178e10, rel=5e-5)
+    s_min, e_min = minimum_steps_and_data(1e4, 1e6, 1e6)
+    assert (float(s_min), float(e_min)) == (5e3, 5e9)
+
+
+def test_kaplan_exponents_of_section_6():
+    """Kaplan sec. 6.1: ``B ∝ L^-4.8`` (1/alpha_B) and, with ``L ∝ C_min^-0.050`` (eq. 1.3),
+    ``B_crit ∝ C_min^0.24``: both reproduced to the 2 digits printed."""
+    assert round(1 / KAPLAN_ALPHA_B, 1) == 4.8
+    assert round(0.050 / KAPLAN_ALPHA_B, 2) == 0.24
+
+
+def test_kaplan_steps_law_table3_oracle():
+    """Kaplan eq. 1.6 with Table 3's fit: L(N = 1e9, S_min = 1e5) = 2.4005 (laws.md §15.4), 5 digits; the step
+    input has no role, so planning can never read it as tokens."""
+    law = get_law("kaplan_steps")
+    assert float(law.predict(KAPLAN_TABLE3, params=1e9, s_min=1e5)[0]) == pytest.approx(2.4005, abs=5e-5)
+    assert law.roles == {"params": "N", "s_min": None}
+    assert get_law("kaplan_steps", s="step").roles == {"params": "N", "step": None}
+
+
+# ------------------------------------------------------------------------------------------ steps to a target
+
+
+def test_steps_to_target_interpolates_on_log_loss():
+    steps = np.arange(0.0, 1001.0, 10.0)
+    curve = pd.DataFrame({"run": "a", "step": steps, "batch_size": 64.0, "loss": 5.0 * np.exp(-steps / 100.0)})
+    got = steps_to_target(curve, [4.0, 1.0, 1e-5, 6.0])
+    # log loss is linear in the step here, so the interpolation is exact.
+    np.testing.assert_allclose(got["steps"][:2], 100 * np.log(5.0 / np.array([4.0, 1.0])), rtol=1e-12)
+    np.testing.assert_allclose(got["examples"][:2], 64 * got["steps"][:2], rtol=1e-12)
+    assert got["steps"][2:].isna().all()  # never reached; already below at the first checkpoint
+
+
+def test_a_noisy_curve_crosses_at_its_running_minimum():
+    curve = pd.DataFrame({"run": "a", "step": [1.0, 2, 3, 4], "batch_size": 8.0, "loss": [4.0, 2.0, 3.0, 1.0]})
+    assert steps_to_target(curve, [2.5])["steps"][0] == pytest.approx(1 + np.log(4 / 2.5) / np.log(2))
+
+
+# ------------------------------------------------------------------------------------------ recovery
+
+
+def test_recovers_known_critical_batch_from_mccandlish_curves():
+    """Noise-free curves: B_* and alpha_B come back to within the interpolation error (< 1%)."""
+    truth = {"B_star": 3e8, "alpha_B": 0.25}
+    fitted = fit_critical_batch(simulate_batch_sweep(**truth), n_boot=50)
+    assert fitted.B_star == pytest.approx(truth["B_star"], rel=0.01)
+    assert fitted.alpha_B == pytest.approx(truth["alpha_B"], rel=0.002)
+    assert fitted.table["used"].all() and (fitted.table["n_batches"] >= 8).all()
+    np.testing.assert_allclose(fitted.table["b_crit"], critical_batch_size(fitted.table["target"], **truth), rtol=0.02)
+
+
+def test_noisy_curves_cover_the_truth_and_convert_runs_to_minimum_steps():
+    sweep = simulate_batch_sweep(noise=0.003, seed=3)
+    fitted = fit_critical_batch(sweep, tokens="tokens", n_boot=300, seed=1)
+    assert fitted.unit == "tokens"
+    assert fitted.B_star_low < KAPLAN_B_STAR < fitted.B_star_high
+    assert fitted.alpha_B_low < KAPLAN_ALPHA_B < fitted.alpha_B_high
+    assert fitted.B_star == pytest.approx(KAPLAN_B_STAR, rel=0.2)
+    # Every run's S_min at a loss is the model's S_min(L) = S_c / (L - floor)^(1/alpha_S).
+    late = sweep[(sweep["loss"] < 3.6) & (sweep["loss"] > 3.2)]
+    converted = fitted.minimum(late)
+    expected = 2.1e3 / (converted["loss"] - 2.8) ** (1 / 0.76)
+    np.testing.assert_allclose(converted["s_min"], expected, rtol=0.15)
+    assert (converted["s_min_low"] <= converted["s_min"]).all() and (
+        converted["s_min"] <= converted["s_min_high"]
+    ).all()
+    assert (converted["e_min_low"] <= converted["e_min"]).all() and (
+        converted["e_min"] <= converted["e_min_high"]
+    ).all()
+    band = fitted.b_crit_interval([3.0, 2.5])
+    assert (band["low"] < band["b_crit"]).all() and (band["b_crit"] < band["high"]).all()
+
+
+def test_batch_in_sequences_with_a_tokens_column_gives_b_crit_in_tokens():
+    sweep = simulate_batch_sweep()
+    in_sequences = sweep.assign(batch_size=sweep["batch_size"] / 1024)
+    fitted = fit_critical_batch(in_sequences, tokens="tokens", level=None)
+    assert fitted.B_star == pytest.approx(KAPLAN_B_STAR, rel=0.01)
+    assert fitted.level is None and math.isnan(fitted.B_star_low)
+    assert fit_critical_batch(in_sequences, level=None).B_star == pytest.approx(KAPLAN_B_STAR / 1024, rel=0.01)
+
+
+def test_clear_errors():
+    sweep = simulate_batch_sweep(batch_sizes=[2.0**15, 2.0**20])
+    with pytest.raises(DataError, match="at >= 3 batch sizes"):
+        fit_critical_batch(sweep)
+    mixed = simulate_batch_sweep()
+    second = mixed["run"] == "B32768"
+    mixed.loc[second, "run"], mixed.loc[second, "step"] = "B16384", mixed.loc[second, "step"] + 0.5
+    with pytest.raises(DataError, match="B16384 change 'batch_size' along the curve"):
+        fit_critical_batch(mixed)
+    with pytest.raises(DataError, match="target losses"):
+        fit_critical_batch(simulate_batch_sweep(), targets=[3.0])
+
+
+def test_few_runs_give_a_point_estimate_with_a_note():
+    fitted = fit_critical_batch(simulate_batch_sweep(batch_sizes=2.0 ** np.arange(15, 21)), n_boot=50)
+    assert fitted.level is None and any("no bootstrap interval" in n for n in fitted.notes)
+    assert fitted.alpha_B == pytest.approx(KAPLAN_ALPHA_B, rel=0.01)
+
+
+# ------------------------------------------------------------------------------------------ command line
+
+
+def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "scalelaw", *args], capture_output=True, text=True, env=env, timeout=300, cwd=cwd
+    )
+
+
+def test_cli_critical_batch_json(tmp_path):
+    path = tmp_path / "sweep.csv"
+    simulate_batch_sweep(noise=0.003, seed=2).to_csv(path, index=False)
+    proc = _cli("critical-batch", str(path), "--tokens", "tokens", "--at", "3", "--n-boot", "100", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["level"] == 0.9 and data["unit"] == "tokens"
+    B, alpha = data["B_star"], data["alpha_B"]
+    assert B["low"] < B["value"] < B["high"] and alpha["low"] < alpha["value"] < alpha["high"]
+    assert alpha["value"] == pytest.approx(0.21, rel=0.05)
+    assert len(data["targets"]) == 8 and {"b_crit", "b_crit_low", "b_crit_high"} <= set(data["targets"][0])
+    assert data["at"][0]["loss"] == 3.0 and data["at"][0]["low"] < data["at"][0]["high"]
+    text = _cli("critical-batch", str(path), "--n-boot", "20")
+    assert text.returncode == 0 and "B_crit(L) = B_* / L^(1/alpha_B)" in text.stdout
+    bad = _cli("critical-batch", str(path), "--targets", "3")
+    assert bad.returncode == 2 and "target losses" in bad.stderr and "Traceback" not in bad.stderr
