@@ -109,6 +109,15 @@ def test_sizes_share_one_range_and_a_sweep_without_seeds_says_what_its_interval_
         result.table["sensitivity"], [_exact(0.05, lr_range=inner), _exact(0.08, lr_range=inner)], rtol=2e-3
     )
     assert any("reflects the grid" in n for n in result.notes)
+    # Runs without a loss (diverged) count as the initial loss, which must then be given.
+    single = _sweep({1e7: 0.05})
+    capped = lr_sensitivity(single, initial_loss=3.4, level=None).table["sensitivity"][0]
+    single.loc[single["lr"] > 7e-2, "loss"] = np.nan
+    diverged = lr_sensitivity(single, initial_loss=3.4, level=None)
+    assert diverged.table["sensitivity"][0] == pytest.approx(capped, rel=1e-12)
+    assert any("diverged" in n for n in diverged.notes)
+    with pytest.raises(DataError, match="pass initial_loss"):
+        lr_sensitivity(single, level=None)
     with pytest.raises(DataError, match="increasing positive"):
         lr_sensitivity(data, lr_range=(1e-2, 1e-3))
 

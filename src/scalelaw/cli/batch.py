@@ -102,7 +102,7 @@ def lr_sensitivity(
     from scalelaw.errors import DataError
 
     def action():
-        runs = DataOptions(mapping, where).load(data, "loss")
+        runs = DataOptions(mapping, where).load(data)  # runs without a loss (diverged) count as --initial-loss
         bounds = parse_floats(parse_list(lr_range), "--lr-range") if lr_range else None
         if bounds is not None and len(bounds) != 2:
             raise DataError(f"--lr-range takes two numbers LOW,HIGH, got {lr_range!r}")

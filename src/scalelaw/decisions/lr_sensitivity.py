@@ -226,7 +226,7 @@ def lr_sensitivity(
         Column names.
     initial_loss : float, optional
         ``L0``, the loss at initialization (``ln(vocabulary)`` for a language model); losses above it count as
-        ``L0``. Without it losses are not capped, and a diverged run weighs as much as its loss.
+        ``L0``, and runs without a loss (diverged) count as ``L0``. Without it losses are not capped.
     lr_range : (float, float), optional
         The range ``eta`` is drawn from; default the range every model size's sweep covers, so sizes compare
         on the same learning rates.
@@ -243,9 +243,17 @@ def lr_sensitivity(
         check_level(level)
         check_replicates(n_boot)
     table = load_runs(runs)
-    table.require([lr, loss, size], positive=[lr, size], why="the learning-rate sensitivity")
+    table.require([lr, size], positive=[lr, size], why="the learning-rate sensitivity")
     frame = table.table
     L0 = math.inf if initial_loss is None else float(initial_loss)
+    if loss not in frame.columns or not pd.api.types.is_numeric_dtype(frame[loss]):
+        raise DataError(f"the learning-rate sensitivity needs a numeric {loss!r} column; the data has {list(frame)}")
+    diverged = int(frame[loss].isna().sum())
+    if diverged and initial_loss is None:
+        raise DataError(
+            f"{diverged} run(s) have no {loss!r} (diverged?): pass initial_loss=L0 (e.g. ln of the vocabulary) so "
+            "they count as the loss at initialization, or drop them"
+        )
     groups = sorted(frame.groupby(size), key=lambda kv: kv[0])
     if lr_range is None:
         lr_range = (max(g[lr].min() for _, g in groups), min(g[lr].max() for _, g in groups))
@@ -258,7 +266,7 @@ def lr_sensitivity(
     rows, reps, how = [], [], ""
     for value, group in groups:
         cells, onehot = _cells(group[lr].to_numpy(np.float64))
-        y = group[loss].to_numpy(np.float64)
+        y = np.nan_to_num(group[loss].to_numpy(np.float64), nan=L0)  # a diverged run costs L0
         means = (onehot * y[:, None]).sum(0) / onehot.sum(0)
         inside = (cells >= lr_range[0]) & (cells <= lr_range[1])
         if inside.sum() < 2:
@@ -284,6 +292,8 @@ def lr_sensitivity(
     slope = float(_masked_lines(log_size, out["sensitivity"].to_numpy()[None])[0][0])
     slope_low, slope_high = _basic_interval(_masked_lines(log_size, samples)[0] if reps else samples, slope, level)
     notes = ("one model size: no trend with size",) if len(rows) < 2 else ()
+    if diverged:
+        notes += (f"{diverged} run(s) without a loss (diverged) count as the initial loss {L0:.4g}",)
     if level is not None and how.startswith("runs of the sweep"):
         notes += (
             "no learning rate has repeated runs (seeds): the interval resamples the sweep's points, so it reflects "
