@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalelaw.decisions.lr_sensitivity import expected_gap, lr_sensitivity
+from scalelaw.decisions.learning_rate import expected_gap, lr_sensitivity
 from scalelaw.errors import DataError
 
 BEST_LR = 3e-3

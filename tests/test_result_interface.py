@@ -30,7 +30,7 @@ from scalelaw.decisions.critical_batch import CriticalBatch, fit_critical_batch,
 from scalelaw.decisions.design import Suggestion, suggest
 from scalelaw.decisions.isoflop import ApproachComparison, Exponents, approach2, compare_approaches
 from scalelaw.decisions.isoflop_bias import simulate_isoflop
-from scalelaw.decisions.lr_sensitivity import LRSensitivity, lr_sensitivity
+from scalelaw.decisions.learning_rate import LRSensitivity, lr_sensitivity
 from scalelaw.decisions.plan import Comparison, Plan, compare, compute_optimal
 from scalelaw.fitting.choice import LawChoice
 from scalelaw.fitting.multi import MultiFit

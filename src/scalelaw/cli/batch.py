@@ -1,6 +1,6 @@
 """Commands on batch size and learning rate: ``critical-batch`` (Kaplan 2020 / McCandlish 2018) and
 ``lr-sensitivity`` (Wortsman 2023), over :mod:`scalelaw.decisions.critical_batch` and
-:mod:`scalelaw.decisions.lr_sensitivity`. Registered on the app by :mod:`scalelaw.cli`.
+:mod:`scalelaw.decisions.learning_rate`. Registered on the app by :mod:`scalelaw.cli`.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def lr_sensitivity(
     as_json: JsonOption = False,
 ) -> None:
     """Learning-rate sensitivity E[min(L(lr), L0) - L*] per model size and its trend (Wortsman et al. 2023)."""
-    from scalelaw.decisions.lr_sensitivity import lr_sensitivity as compute
+    from scalelaw.decisions.learning_rate import lr_sensitivity as compute
     from scalelaw.errors import DataError
 
     def action():

@@ -24,7 +24,7 @@ __getattr__, __dir__, __all__ = attach(
         "design": ["Suggestion", "Target", "candidate_grid", "cold_start", "suggest"],
         "inference": ["inference_optimal"],
         "isoflop": ["ApproachComparison", "Exponents", "approach2", "approach3", "compare_approaches"],
-        "lr_sensitivity": ["LRSensitivity", "expected_gap", "lr_sensitivity"],
+        "learning_rate": ["LRSensitivity", "expected_gap", "lr_sensitivity"],
         "plan": [
             "Comparison",
             "Plan",
