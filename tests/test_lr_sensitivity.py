@@ -134,5 +134,12 @@ def test_cli_lr_sensitivity_json(tmp_path):
     row = data["sizes"][0]
     assert row["low"] < row["sensitivity"] < row["high"]
     assert data["slope_per_decade"]["low"] < data["slope_per_decade"]["value"] < data["slope_per_decade"]["high"]
-    bad = subprocess.run([*args, "--lr-range", "1e-3"], capture_output=True, text=True, env=env, timeout=300)
-    assert bad.returncode == 2 and "--lr-range takes two numbers" in bad.stderr
+    # The table and the error path, in this process (typer's runner) to save a start-up.
+    from typer.testing import CliRunner
+
+    from scalelaw.cli import app
+
+    text = CliRunner().invoke(app, [*args[3:], "--n-boot", "20"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0 and "LR sensitivity over 2 model sizes" in text.stdout, text.stdout
+    bad = CliRunner().invoke(app, [*args[3:], "--lr-range", "1e-3"])
+    assert bad.exit_code == 2 and "--lr-range takes two numbers" in bad.stderr
