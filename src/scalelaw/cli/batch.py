@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
@@ -21,7 +22,12 @@ from scalelaw.cli.common import (
     print_json,
     run_action,
 )
-from scalelaw.cli.render import fmt_number
+
+
+def _short(value: float) -> str:
+    """4 significant digits, so the tables fit 80 columns; "—" for a missing value."""
+    return f"{value:.4g}" if value is not None and math.isfinite(value) else "—"
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")]
 LevelOption = Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")]
@@ -66,15 +72,15 @@ def critical_batch(
         payload["at"] = None if band is None else band.to_dict(orient="records")
         print_json(payload)
         return
-    view = Table(title=escape(f"Per target loss ({fitted.unit})"), title_justify="left")
-    for col in ("target", "S_min", "E_min", "B_crit", "low", "high", "batch sizes"):
+    view = Table(title=escape(f"Per target loss ({fitted.unit})"), title_justify="left", show_edge=False)
+    for col in ("target", "S_min", "E_min", "B_crit", "low", "high", "batches"):
         view.add_column(col, justify="right")
     for r in fitted.table.itertuples(index=False):
         cells = (r.target, r.s_min, r.e_min, r.b_crit, r.b_crit_low, r.b_crit_high)
-        view.add_row(*(fmt_number(v) for v in cells), str(r.n_batches))
+        view.add_row(*(_short(v) for v in cells), str(r.n_batches))
     out.print(view)
     for r in () if band is None else band.itertuples(index=False):
-        out.print(f"B_crit({r.loss:g}) = {fmt_number(r.b_crit)} [{fmt_number(r.low)}, {fmt_number(r.high)}]")
+        out.print(f"B_crit({r.loss:g}) = {_short(r.b_crit)} [{_short(r.low)}, {_short(r.high)}]")
     out.print(fitted.summary(), highlight=False, markup=False)
 
 
@@ -121,6 +127,6 @@ def lr_sensitivity(
         view.add_column(col, justify="right")
     for r in result.table.to_dict(orient="records"):
         cells = (r[size], r["sensitivity"], r["low"], r["high"], r["best_lr"], r["best_loss"])
-        view.add_row(*(fmt_number(v) for v in cells), str(r["n_lrs"]))
+        view.add_row(*(_short(v) for v in cells), str(r["n_lrs"]))
     out.print(view)
     out.print(result.summary().splitlines()[0], *result.notes, sep="\n", highlight=False, markup=False)
