@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from law_case import quiet_fit
+from scalelaw import get_law
 from scalelaw.decisions.critical_batch import (
     KAPLAN_ALPHA_B,
     KAPLAN_B_STAR,
@@ -92,6 +94,30 @@ def test_intervals_hold_the_truth_about_as_often_as_they_say():
             fitted.alpha_B_low < KAPLAN_ALPHA_B < fitted.alpha_B_high,
         ]
     assert (held >= 15).all(), held
+
+
+def test_kaplan_constants_come_back_through_the_whole_pipeline():
+    """Curves of 4 model sizes x 5 batch sizes drawn from Kaplan's B_crit(L) (eq. 5.3) and L(N, S_min) (Table 3)
+    with 0.2% noise: fit B_crit with one hyperbola per model and target, convert every checkpoint to S_min, fit
+    ``kaplan_steps``, and Kaplan's constants come back."""
+    table3 = {"N_c": 6.5e13, "S_c": 2.1e3, "alpha_N": 0.077, "alpha_S": 0.76}
+    frames = []
+    for N in np.logspace(6, 9, 4):
+        floor = (table3["N_c"] / N) ** table3["alpha_N"]
+        sweep = simulate_batch_sweep(
+            2.0 ** np.arange(14, 24, 2), loss_floor=floor, n_checkpoints=60, noise=0.002, seed=int(np.log10(N))
+        )
+        frames.append(sweep.assign(run=f"N{N:.0e}-" + sweep["run"], params=N))
+    curves = pd.concat(frames, ignore_index=True)
+    fitted = fit_critical_batch(curves, tokens="tokens", n_boot=200)
+    assert set(fitted.table["params"]) == set(np.logspace(6, 9, 4))  # a hyperbola per model and target
+    assert fitted.alpha_B_low < KAPLAN_ALPHA_B < fitted.alpha_B_high and fitted.alpha_B == pytest.approx(0.21, rel=0.02)
+    assert fitted.B_star_low < KAPLAN_B_STAR < fitted.B_star_high and fitted.B_star == pytest.approx(2e8, rel=0.1)
+    late = fitted.minimum(curves[(curves["loss"] < 0.8 * np.log(50257)) & (curves["step"] >= 1000)])
+    law = quiet_fit(get_law("kaplan_steps"), late[["run", "step", "params", "s_min", "loss"]])
+    assert law.params["alpha_S"] == pytest.approx(0.76, rel=0.02)
+    assert law.params["S_c"] == pytest.approx(2.1e3, rel=0.05)
+    assert law.params["alpha_N"] == pytest.approx(0.077, rel=0.02)
 
 
 def test_batch_in_sequences_with_a_tokens_column_gives_b_crit_in_tokens():

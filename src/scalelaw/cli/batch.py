@@ -46,6 +46,9 @@ def critical_batch(
     tokens: Annotated[
         str | None, typer.Option(help="Column of tokens seen: B_crit in tokens (default: in batch_size units).")
     ] = None,
+    by: Annotated[str, typer.Option(help="Column telling models apart: one hyperbola per model and target.")] = (
+        "params"
+    ),
     at: Annotated[str | None, typer.Option(help="Also give B_crit at these losses, comma-separated.")] = None,
     mapping: MapOption = None,
     where: WhereOption = None,
@@ -61,7 +64,7 @@ def critical_batch(
         runs = DataOptions(mapping, where).load(data, "loss")
         goals = parse_floats(parse_list(targets), "--targets") if targets else None
         fitted = fit_critical_batch(
-            runs, goals, tokens=tokens, n_boot=n_boot, level=interval if interval > 0 else None, seed=seed
+            runs, goals, tokens=tokens, by=by, n_boot=n_boot, level=interval if interval > 0 else None, seed=seed
         )
         losses = parse_floats(parse_list(at), "--at") if at else []
         return fitted, fitted.b_crit_interval(losses) if losses else None

@@ -370,6 +370,34 @@ class CriticalBatch(Result):
         )
 
 
+def _steps_by_group(
+    frame: pd.DataFrame, cols: _Columns, group: str | None, targets: Any, n_targets: int
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Steps to the targets of each model (``group``): the table with a ``column`` index per (model, target)
+    hyperbola, the keys of those columns, and notes on models left out."""
+    parts, notes = [], []
+    groups = frame.groupby(group, sort=True) if group else [(None, frame)]
+    for value, sub in groups:
+        try:
+            goals = _default_targets(sub, cols, n_targets) if targets is None else np.atleast_1d(targets).astype(float)
+        except DataError as exc:
+            if group is None:
+                raise
+            notes.append(f"{group} = {value} left out: {exc}")
+            continue
+        if goals.size < 2 or not np.all(goals > 0):
+            raise DataError(f"the critical batch size needs >= 2 positive target losses, got {goals.tolist()}")
+        part = steps_to_target(sub, goals, step=cols.step, batch=cols.batch, loss=cols.loss, tokens=cols.tokens)
+        parts.append(part.assign(**({group: value} if group else {})))
+    if not parts:
+        raise DataError(f"no model has runs at >= {MIN_BATCHES} batch sizes reaching common losses: {'; '.join(notes)}")
+    steps = pd.concat(parts, ignore_index=True)
+    key_cols = [group, "target"] if group else ["target"]
+    steps["column"] = steps.groupby(key_cols, sort=False).ngroup()
+    keys = steps.drop_duplicates("column").sort_values("column")[key_cols].reset_index(drop=True)
+    return steps, keys, notes
+
+
 def fit_critical_batch(
     runs: Any,
     targets: float | np.ndarray | None = None,
@@ -379,6 +407,7 @@ def fit_critical_batch(
     batch: str = "batch_size",
     loss: str = "loss",
     tokens: str | None = None,
+    by: str | None = "params",
     n_boot: int = 1000,
     level: float | None = 0.9,
     seed: int = 0,
@@ -398,6 +427,10 @@ def fit_critical_batch(
         Column names.
     tokens : str, optional
         Column of tokens seen: ``E`` and ``B_crit`` are then in tokens; otherwise in the unit of ``batch``.
+    by : str or None
+        Column that tells models apart (default ``params``, when the data has it): each model reaches a loss
+        in its own steps, so each gets its own hyperbola per target (and its own default targets), while
+        ``B_crit(L)`` is one law of the loss for all of them (Kaplan sec. 5.1, Fig. 10). None: one model.
     n_boot : int
         By-run bootstrap replicates (whole curves are resampled).
     level : float or None
@@ -420,18 +453,18 @@ def fit_critical_batch(
         check_replicates(n_boot)
     cols = _Columns(step=step, batch=batch, loss=loss, tokens=tokens)
     frame = _curves(runs, cols)
-    goals = _default_targets(frame, cols, n_targets) if targets is None else np.atleast_1d(targets).astype(float)
-    if goals.size < 2 or not np.all(goals > 0):
-        raise DataError(f"the critical batch size needs >= 2 positive target losses, got {goals.tolist()}")
-    steps = steps_to_target(frame, goals, step=step, batch=batch, loss=loss, tokens=tokens)
-    n_runs = steps["run"].nunique()
-    S = steps["steps"].to_numpy().reshape(n_runs, goals.size)
-    E = steps["examples"].to_numpy().reshape(n_runs, goals.size)
-    batch_of_run = steps["batch_size"].to_numpy()[:: goals.size]
+    group = by if by is not None and by in frame.columns else None
+    steps, keys, notes = _steps_by_group(frame, cols, group, targets, n_targets)
+    run_ids, run_row = np.unique(steps["run"].to_numpy(), return_inverse=True)
+    n_runs, col = run_ids.size, steps["column"].to_numpy()
+    S, E = np.full((n_runs, len(keys)), np.nan), np.full((n_runs, len(keys)), np.nan)
+    S[run_row, col], E[run_row, col] = steps["steps"].to_numpy(), steps["examples"].to_numpy()
+    batch_of_run = np.zeros(n_runs)
+    batch_of_run[run_row] = steps["batch_size"].to_numpy()
+    goals = keys["target"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         x = S / E  # 1 / B, in tokens per step when a tokens column gives E
     point = _estimates(x, S, batch_of_run, np.log(goals), np.ones((1, n_runs)))
-    notes: list[str] = []
     if not np.isfinite(point["alpha_B"][0]):
         raise DataError(
             "B_crit could not be fitted: fewer than 2 target losses are reached by "
@@ -447,7 +480,7 @@ def fit_critical_batch(
         rng = np.random.default_rng(seed)
         counts = rng.multinomial(n_runs, np.full(n_runs, 1.0 / n_runs), size=n_boot).astype(np.float64)
         reps = _estimates(x, S, batch_of_run, np.log(goals), counts)
-    table = _target_table(goals, point, reps, level, S, batch_of_run)
+    table = pd.concat([keys, _target_table(goals, point, reps, level, S, batch_of_run).drop(columns="target")], axis=1)
     if (~table["used"]).any():
         notes.append(f"{int((~table['used']).sum())} target loss(es) left out: fewer than {MIN_BATCHES} batch "
                      "sizes reach them, or their hyperbola has no positive S_min and E_min")  # fmt: skip
@@ -476,7 +509,7 @@ def fit_critical_batch(
 
 def _target_table(goals, point, reps, level, S, batch) -> pd.DataFrame:
     table = pd.DataFrame({"target": goals})
-    for name in ("s_min", "e_min", "b_crit"):
+    for name in ("s_min", "e_min", "b_crit"):  # one column of S per hyperbola: a (group, target) pair
         table[name] = point[name][0]
         bounds = [_interval(reps[name][:, k], point[name][0, k], level) for k in range(goals.size)]
         table[f"{name}_low"], table[f"{name}_high"] = np.array(bounds).reshape(-1, 2).T
