@@ -37,7 +37,6 @@ app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 data_axis.register(app)
-app.command("critical-batch", cls=Command)(batch.critical_batch)
-app.command("lr-sensitivity", cls=Command)(batch.lr_sensitivity)
+batch.register(app)
 
 __all__ = ["app", "main"]

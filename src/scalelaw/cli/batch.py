@@ -1,6 +1,6 @@
 """Commands on batch size and learning rate: ``critical-batch`` (Kaplan 2020 / McCandlish 2018) and
 ``lr-sensitivity`` (Wortsman 2023), over :mod:`scalelaw.decisions.critical_batch` and
-:mod:`scalelaw.decisions.learning_rate`. Registered on the app by :mod:`scalelaw.cli`.
+:mod:`scalelaw.decisions.learning_rate`. Registered on the app by :mod:`scalelaw.cli` (:func:`register`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli.common import (
+    Command,
     DataOptions,
     MapOption,
     WhereOption,
@@ -133,3 +134,9 @@ def lr_sensitivity(
         view.add_row(*(_short(v) for v in cells), str(r["n_lrs"]))
     out.print(view)
     out.print(result.summary().splitlines()[0], *result.notes, sep="\n", highlight=False, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``critical-batch`` and ``lr-sensitivity`` to ``app``."""
+    app.command("critical-batch", cls=Command)(critical_batch)
+    app.command("lr-sensitivity", cls=Command)(lr_sensitivity)
