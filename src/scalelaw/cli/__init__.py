@@ -8,13 +8,14 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``check``: ``backtest``, ``report``
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
+- ``trend``: ``trend``, ``mc``
 - ``catalog``: ``laws``, ``datasets list``
 - ``sweep``: ``sweep``
 
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import catalog, check, decide, fit, sweep, topics
+from scalelaw.cli import catalog, check, decide, fit, sweep, topics, trend
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -33,6 +34,7 @@ app.command(cls=Command)(topics.passk)
 app.command(cls=Command)(topics.mixture)
 app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)
+app.command(cls=Command)(trend.trend), app.command(cls=Command)(trend.mc)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 
 __all__ = ["app", "main"]
