@@ -82,8 +82,8 @@ def choice_scores(
     >>> t = pd.DataFrame({"model": "m", "params": 1e9, "question": 0, "choice": ["a", "b"],
     ...                   "logprob": np.log([0.3, 0.1]), "correct": [1, 0]})
     >>> s = choice_scores(t).iloc[0]
-    >>> round(s["mass"], 3), round(s["p_choices"], 3), s["accuracy"], round(s["brier"], 3)
-    (0.4, 0.75, 1.0, 0.125)
+    >>> [round(float(s[k]), 3) for k in ("mass", "p_choices", "accuracy", "brier")]
+    [0.4, 0.75, 1.0, 0.125]
     """
     require_columns(table, [model, scale, question, choice, logprob, correct], "multiple_choice")
     x = positive_scale(table, scale)

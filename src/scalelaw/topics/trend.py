@@ -8,10 +8,11 @@ Most scaling analyses assume a metric improves steadily with scale. The Inverse 
 - a straight line gives the overall direction (its slope per decade);
 - a quadratic gives the curvature, the slopes at the smallest and the largest scale, and the turning point;
 - a bootstrap by run (or model, or question) gives intervals for all of them and the tests: the slope's sign,
-  and the shape against every monotone alternative by the intersection-union test of Lind and Mehlum (2010,
-  "With or without U? The appropriate test for a U-shaped relationship"): a U needs the quadratic to fall
-  significantly at the small end *and* rise significantly at the large end, so a curve that merely flattens
-  is never called a U.
+  and the turn against every monotone alternative by an intersection-union test: a U needs a significant fall
+  *and* a significant rise. The decisive version is Simonsohn's (2018, "Two lines: a valid alternative to the
+  invalid testing of U-shaped relationships with quadratic regressions") two lines, split at the observed scale
+  nearest the quadratic's extremum; the quadratic's own end slopes (Lind and Mehlum 2010, "With or without U?")
+  are reported beside it, but alone they call a curve that merely flattens (a saturating accuracy) a turn.
 
 Every replicate is one weighted least-squares solve, and all replicates are solved at once.
 """
@@ -70,11 +71,13 @@ class TrendShape(Result):
         decade of scale) with ``slope_low``/``slope_high`` and ``p_slope`` (two-sided bootstrap p-value of its
         sign), ``curvature`` (quadratic coefficient per decade squared) with ``curvature_low``/``curvature_high``
         and ``p_curvature``, ``slope_start``/``slope_end`` (the quadratic's slope at the smallest and largest
-        scale) with intervals, ``p_u`` (Lind-Mehlum p-value of the turn the curvature points to, against every
-        monotone shape), ``turning``/``turning_low``/``turning_high`` (scale of the quadratic's extremum and its
-        interval, NaN when the curve has no turn in the data), ``turning_share`` (share of replicates with a turn
-        of the same kind inside the scale range), ``r2_linear``/``r2_quadratic`` and ``n_valid`` (replicates with
-        at least 3 distinct scales).
+        scale) with intervals, ``p_quadratic`` (Lind-Mehlum p-value of the turn the curvature points to),
+        ``split`` (the observed scale where the two lines meet), ``slope_before``/``slope_after`` (their slopes),
+        ``p_u`` (the two lines' p-value of that turn against every monotone shape: the larger of the shares of
+        replicates where either line has the wrong sign), ``turning``/``turning_low``/``turning_high`` (scale of
+        the quadratic's extremum and its interval, NaN when the curve has no turn in the data), ``turning_share``
+        (share of replicates with a turn of the same kind inside the scale range), ``r2_linear``/``r2_quadratic``
+        and ``n_valid`` (replicates with at least 3 distinct scales).
     scale : str
     by : str or None
         Column resampled as a unit (``None``: each row).
@@ -157,9 +160,9 @@ def trend_shape(
 ) -> TrendShape:
     """Read the shape of each metric against ``log10(scale)`` and test it with a bootstrap.
 
-    A metric is **U-shaped** (or an **inverted U**) when the bootstrap puts the quadratic's slope at the smallest
-    scale below zero and its slope at the largest scale above zero (or the reverse), each with one-sided
-    probability under ``(1 - level) / 2``: the intersection-union test of Lind and Mehlum (2010). Otherwise it is
+    A metric is **U-shaped** (or an **inverted U**) when the quadratic curves up (down) and two straight lines,
+    split at the observed scale nearest the quadratic's extremum, fall then rise (rise then fall), each with
+    bootstrap probability of the wrong sign under ``(1 - level) / 2`` (Simonsohn's two lines). Otherwise it is
     **rising** or **falling** when the ``level`` interval of the straight line's slope excludes zero, else
     **flat**. A metric **worsens** (inverse scaling) when it falls and higher is better, or rises and lower is.
 
@@ -302,17 +305,22 @@ def _shape(x: np.ndarray, y: np.ndarray, groups: np.ndarray, counts: np.ndarray,
     alpha = 1.0 - level
     stats = np.column_stack([slope, curv, start, end])
     low, high = quantile_interval(stats[1:], stats[0], None, level, "percentile")
-    p_u_shape = max(np.mean(start[1:] >= 0), np.mean(end[1:] <= 0))
-    p_cap_shape = max(np.mean(start[1:] <= 0), np.mean(end[1:] >= 0))
-    if p_u_shape < alpha / 2:
-        shape = "U-shaped"
-    elif p_cap_shape < alpha / 2:
-        shape = "inverted-U"
+    sign = 1.0 if curv[0] > 0 else -1.0
+    # Lind-Mehlum on the quadratic: the turn the curvature points to needs both end slopes on their side of 0.
+    p_quadratic = max(np.mean(sign * start[1:] >= 0), np.mean(sign * end[1:] <= 0))
+    # Two lines (Simonsohn 2018) split at the observed scale nearest the quadratic's extremum: a curve that only
+    # flattens has a flat second line, which the quadratic alone would bend into a turn.
+    split = int(np.clip(np.argmin(np.abs(scales - center - turn[0])), 1, len(scales) - 2))
+    sets = np.vstack([np.ones((1, len(y))), W])
+    left = _segment_slope(u, y, sets, codes <= split)
+    right = _segment_slope(u, y, sets, codes >= split)
+    p_two = max(np.mean(~(sign * left[1:] < 0)), np.mean(~(sign * right[1:] > 0)))
+    if p_two < alpha / 2:
+        shape = "U-shaped" if sign > 0 else "inverted-U"
     elif high[0] < 0 or low[0] > 0:
         shape = "rising" if slope[0] > 0 else "falling"
     else:
         shape = "flat"
-    sign = 1.0 if curv[0] > 0 else -1.0
     same = np.sign(curv[1:]) == sign
     inside = same & (turn[1:] > lo) & (turn[1:] < hi)
     has_turn = bool(lo < turn[0] < hi)
@@ -338,7 +346,11 @@ def _shape(x: np.ndarray, y: np.ndarray, groups: np.ndarray, counts: np.ndarray,
         "slope_end": float(end[0]),
         "slope_end_low": float(low[3]),
         "slope_end_high": float(high[3]),
-        "p_u": float(p_u_shape if sign > 0 else p_cap_shape),
+        "split": float(10 ** scales[split]),
+        "slope_before": float(left[0]),
+        "slope_after": float(right[0]),
+        "p_u": float(p_two),
+        "p_quadratic": float(p_quadratic),
         "turning": float(10 ** (turn[0] + center)) if has_turn else math.nan,
         "turning_low": float(10 ** (t_low + center)) if has_turn else math.nan,
         "turning_high": float(10 ** (t_high + center)) if has_turn else math.nan,
@@ -347,6 +359,19 @@ def _shape(x: np.ndarray, y: np.ndarray, groups: np.ndarray, counts: np.ndarray,
         "r2_quadratic": _r2(X, y, quad[0]),
         "n_valid": int(valid.sum()),
     }
+
+
+def _segment_slope(u: np.ndarray, y: np.ndarray, W: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Slope of a straight line through ``rows`` for every replicate's weights; NaN (no support for any sign)
+    where a replicate drew fewer than two distinct scales of the segment."""
+    uu, yy, ww = u[rows], y[rows], W[:, rows]
+    distinct = np.unique(uu)
+    present = np.stack([(ww[:, uu == v] > 0).any(axis=1) for v in distinct], axis=1).sum(axis=1)
+    ok = present >= 2
+    out = np.full(len(W), np.nan)
+    if ok.any():
+        out[ok] = _solve(np.column_stack([np.ones_like(uu), uu]), yy, ww[ok])[:, 1]
+    return out
 
 
 def _two_sided(reps: np.ndarray) -> float:
