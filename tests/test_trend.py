@@ -90,6 +90,16 @@ def test_curves_that_only_flatten_are_rarely_called_a_turn():
     assert set(monotone) == {"falling"}
 
 
+def test_two_turns_are_not_monotone():
+    """Truth: up, down, up (a sine over four decades). The isotonic test rejects every monotone curve; a draw the
+    two lines do not read as one U is 'non-monotone'. A monotone truth keeps p_monotone large."""
+    wave = 0.6 + 0.12 * np.sin(2.2 * (X - 8))
+    rows = [trend_shape(questions(wave, seed=s), ["correct"], by="question", n_boot=300).row("correct") for s in (0, 1)]
+    assert all(r["p_monotone"] < 0.01 and r["non_monotone"] for r in rows)
+    assert {r["shape"] for r in rows} <= {"non-monotone", "U-shaped"} and "non-monotone" in {r["shape"] for r in rows}
+    assert trend_shape(questions(FALLING), ["correct"], by="question", n_boot=300).row("correct")["p_monotone"] > 0.2
+
+
 def test_bootstrap_by_model_and_default_unit():
     data = questions(U_CURVE).groupby(["model", "params"], as_index=False)["correct"].mean()
     shape = trend_shape(data, ["correct"])

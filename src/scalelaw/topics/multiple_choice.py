@@ -317,32 +317,12 @@ def multiple_choice(
     rows, notes = [], []
     for stage in STAGES:
         values = grid[stage][order].to_numpy(dtype=np.float64)  # (questions, models)
-        if stage in LOWER_IS_BETTER:
-            values = -values
-        per_q = _corr(_ranks(values) if method == "spearman" else values, x_used)
-        ok = np.isfinite(per_q)
-        boot_q = np.nanmean(np.where(ok[draws], per_q[draws], np.nan), axis=1) if ok.any() else np.full(n_boot, np.nan)
-        means = values.mean(axis=0)
-        boot_means = values[draws].mean(axis=1)  # (n_boot, models)
-        agg_x = x_used
-        agg = _corr(_ranks(means) if method == "spearman" else means, agg_x)
-        boot_agg = _corr(_ranks(boot_means) if method == "spearman" else boot_means, agg_x)
-        q_low, q_high = _interval(boot_q, level)
-        a_low, a_high = _interval(boot_agg, level)
-        rows.append(
-            {
-                "stage": stage,
-                "per_question": float(np.nanmean(per_q)) if ok.any() else math.nan,
-                "per_question_low": q_low,
-                "per_question_high": q_high,
-                "n_questions": int(ok.sum()),
-                "aggregate": float(agg),
-                "aggregate_low": a_low,
-                "aggregate_high": a_high,
-            }
-        )
-        if ok.sum() < n_q and stage != "mass":
-            notes.append(f"{stage}: {n_q - int(ok.sum())} question(s) score the same for every model (no correlation)")
+        row = _stage_row(-values if stage in LOWER_IS_BETTER else values, x_used, draws, method, level)
+        rows.append({"stage": stage, **row})
+        if row["n_questions"] < n_q and stage != "mass":
+            notes.append(
+                f"{stage}: {n_q - row['n_questions']} question(s) score the same for every model (no correlation)"
+            )
     per_model = scores.groupby("model", sort=False)[[scale, *STAGES]].mean().loc[order].reset_index()
     if len(order) < 5:
         notes.append(f"only {len(order)} models: each correlation rests on very few points")
@@ -358,7 +338,33 @@ def multiple_choice(
     )
 
 
+def _stage_row(values: np.ndarray, x: np.ndarray, draws: np.ndarray, method: str, level: float) -> dict[str, Any]:
+    """One stage's correlations with (ranked, for Spearman) log scale and their percentile intervals over questions."""
+    spearman = method == "spearman"
+    per_q = _corr(_ranks(values) if spearman else values, x)
+    ok = np.isfinite(per_q)
+    n_ok = int(ok.sum())
+    mean_q = float(np.nanmean(per_q)) if n_ok else math.nan
+    boot_q = np.nanmean(np.where(ok[draws], per_q[draws], np.nan), axis=1) if n_ok else np.full(len(draws), np.nan)
+    means = values.mean(axis=0)
+    boot_means = values[draws].mean(axis=1)  # (n_boot, models)
+    agg = float(_corr(_ranks(means) if spearman else means, x))
+    boot_agg = _corr(_ranks(boot_means) if spearman else boot_means, x)
+    q_low, q_high = _interval(boot_q, level)
+    a_low, a_high = _interval(boot_agg, level)
+    return {
+        "per_question": mean_q,
+        "per_question_low": q_low,
+        "per_question_high": q_high,
+        "n_questions": n_ok,
+        "aggregate": agg,
+        "aggregate_low": a_low,
+        "aggregate_high": a_high,
+    }
+
+
 def _interval(reps: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval of the finite replicates (NaN with fewer than 10)."""
     reps = reps[np.isfinite(reps)]
     if len(reps) < 10:
         return math.nan, math.nan
