@@ -63,7 +63,7 @@ def _render_trend(result) -> None:
         title=escape(f"Trend against log10 {scale} ({result.level:.0%} intervals, bootstrap by {result.by or 'row'})"),
         title_justify="left",
     )
-    for col in ("metric", "shape", "slope / decade", "turning point", "p (turn)", "worse at scale"):
+    for col in ("metric", "shape", "slope per decade", "turns at", "p turn", "inverse"):
         view.add_column(col, justify="left" if col in ("metric", "shape") else "right")
     for r in result.table.itertuples():
         turn = f"{r.turning:.3g} [{r.turning_low:.3g}, {r.turning_high:.3g}]" if r.turning == r.turning else "—"

@@ -205,6 +205,7 @@ class MetricComparison(Result):
 
     def __str__(self) -> str:
         cols = ["kind", "continuous", "jump_share", "excess", "jump_from", "jump_to", "at_chance", "rms_log_residual"]
+        cols.append("trend")
         with pd.option_context("display.width", 120, "display.precision", 3):
             body = self.table.set_index("metric")[cols].to_string()
         return f"{body}\n\n{self.verdict}"
