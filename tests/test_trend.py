@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy.special import expit, logit
 
-from scalelaw import DataError
+from scalelaw import DataError, datasets
 from scalelaw.topics.emergence import compare_metrics
 from scalelaw.topics.multiple_choice import STAGES, choice_scores, multiple_choice
 from scalelaw.topics.trend import lower_is_better, trend_shape
@@ -106,6 +106,18 @@ def test_bootstrap_by_model_and_default_unit():
     assert shape.by == "model" and shape.row("correct")["n_groups"] == 9
     assert any("only 9 resampled units" in note for note in shape.notes)
     assert shape.to_dict()["metrics"][0]["metric"] == "correct"
+
+
+def test_pythia_tasks_rise_or_stay_flat():
+    """Real data (the bundled Pythia evaluations, EleutherAI, zero-shot accuracy at the final checkpoint): no task
+    of the suite is inverse or U-shaped for either Pile, LAMBADA rises fastest, WSC shows no clear trend."""
+    evals = datasets.load("pythia_evals")
+    final = evals[(evals["step"] == 143000) & (evals["num_fewshot"] == 0) & (evals["metric"] == "acc")]
+    for deduped in (False, True):
+        table = final[final["deduped"] == deduped].pivot(index=["model", "params"], columns="task", values="value")
+        tasks = trend_shape(table.reset_index(), n_boot=400).to_frame().set_index("metric")
+        assert len(tasks) == 9 and set(tasks["shape"]) <= {"rising", "flat"}, tasks["shape"]
+        assert tasks["slope"].idxmax() == "lambada_openai" and tasks.loc["wsc", "shape"] == "flat"
 
 
 def test_flat_noise_is_flat():
