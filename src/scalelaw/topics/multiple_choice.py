@@ -312,12 +312,13 @@ def multiple_choice(
         raise DataError(f"multiple_choice needs at least 3 models of different {scale!r}, got {len(np.unique(log_x))}")
     rng = np.random.default_rng(seed)
     n_q = len(grid)
-    draws = rng.integers(0, n_q, size=(n_boot, n_q))
+    # Each replicate as counts per question: the means are then matrix products (memory n_boot x questions).
+    counts = rng.multinomial(n_q, np.full(n_q, 1.0 / n_q), size=n_boot).astype(np.float64)
     x_used = _ranks(log_x) if method == "spearman" else log_x
     rows, notes = [], []
     for stage in STAGES:
         values = grid[stage][order].to_numpy(dtype=np.float64)  # (questions, models)
-        row = _stage_row(-values if stage in LOWER_IS_BETTER else values, x_used, draws, method, level)
+        row = _stage_row(-values if stage in LOWER_IS_BETTER else values, x_used, counts, method, level)
         rows.append({"stage": stage, **row})
         if row["n_questions"] < n_q and stage != "mass":
             notes.append(
@@ -338,16 +339,17 @@ def multiple_choice(
     )
 
 
-def _stage_row(values: np.ndarray, x: np.ndarray, draws: np.ndarray, method: str, level: float) -> dict[str, Any]:
+def _stage_row(values: np.ndarray, x: np.ndarray, counts: np.ndarray, method: str, level: float) -> dict[str, Any]:
     """One stage's correlations with (ranked, for Spearman) log scale and their percentile intervals over questions."""
     spearman = method == "spearman"
     per_q = _corr(_ranks(values) if spearman else values, x)
     ok = np.isfinite(per_q)
     n_ok = int(ok.sum())
     mean_q = float(np.nanmean(per_q)) if n_ok else math.nan
-    boot_q = np.nanmean(np.where(ok[draws], per_q[draws], np.nan), axis=1) if n_ok else np.full(len(draws), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot_q = (counts @ np.where(ok, per_q, 0.0)) / (counts @ ok.astype(np.float64))
     means = values.mean(axis=0)
-    boot_means = values[draws].mean(axis=1)  # (n_boot, models)
+    boot_means = counts @ values / len(values)  # (n_boot, models)
     agg = float(_corr(_ranks(means) if spearman else means, x))
     boot_agg = _corr(_ranks(boot_means) if spearman else boot_means, x)
     q_low, q_high = _interval(boot_q, level)

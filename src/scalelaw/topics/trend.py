@@ -272,13 +272,24 @@ def _metric_columns(table: pd.DataFrame, metrics: Sequence[str] | None, scale: s
     return found
 
 
-def _solve(X: np.ndarray, y: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Weighted least squares for every row of weights ``W`` (n_sets, n_rows) at once: (n_sets, n_coef)."""
-    k = X.shape[1]
-    # Matrix products (BLAS) of the weights with the rows' cross products: far faster than an einsum here.
-    XtWX = (W @ (X[:, :, None] * X[:, None, :]).reshape(len(X), k * k)).reshape(len(W), k, k)
-    XtWy = W @ (X * y[:, None])
-    return np.linalg.solve(XtWX, XtWy[..., None])[..., 0]
+def _group_sums(groups: np.ndarray, n_groups: int, columns: np.ndarray) -> np.ndarray:
+    """Per-group sums of each column of ``columns`` (n_rows, k): (n_groups, k)."""
+    return np.stack([np.bincount(groups, col, n_groups) for col in columns.T], axis=1)
+
+
+def _moments(u: np.ndarray, y: np.ndarray, groups: np.ndarray, n_groups: int, rows: np.ndarray | None = None):
+    """Per-group sums of ``u^0..u^4`` and ``y u^0..u^2``: every weighted least-squares fit of a replicate is then
+    ``counts @ sums`` (memory n_sets x n_groups, never n_sets x n_rows)."""
+    keep = np.ones_like(u) if rows is None else rows.astype(np.float64)
+    powers = u[:, None] ** np.arange(5)[None, :] * keep[:, None]
+    return _group_sums(groups, n_groups, np.column_stack([powers, powers[:, :3] * y[:, None]]))
+
+
+def _solve(sums: np.ndarray, degree: int) -> np.ndarray:
+    """Least-squares polynomial coefficients (n_sets, degree + 1) from weighted moment sums (n_sets, 8)."""
+    k = degree + 1
+    index = np.arange(k)[:, None] + np.arange(k)[None, :]
+    return np.linalg.solve(sums[:, index], sums[:, 5 : 5 + k, None])[..., 0]
 
 
 def _r2(X: np.ndarray, y: np.ndarray, coef: np.ndarray) -> float:
@@ -298,15 +309,14 @@ def _shape(x: np.ndarray, y: np.ndarray, groups: np.ndarray, counts: np.ndarray,
     u = x - center
     lo, hi = scales[0] - center, scales[-1] - center
     X = np.column_stack([np.ones_like(u), u, u * u])
-    W = counts[:, groups]
+    n_groups = counts.shape[1]
+    incidence = _group_sums(groups, n_groups, (codes[:, None] == np.arange(len(scales))[None, :]).astype(float))
     # A replicate needs 3 distinct scales for its quadratic; one that drew fewer is left out (reported).
-    per_scale = np.zeros((len(W), len(scales)))
-    np.add.at(per_scale.T, codes, W.T)
-    valid = (per_scale > 0).sum(axis=1) >= 3
-    W = W[valid]
-    ones = np.ones((1, len(y)))
-    quad = _solve(X, y, np.vstack([ones, W]))
-    line = _solve(X[:, :2], y, np.vstack([ones, W]))
+    valid = ((counts @ incidence) > 0).sum(axis=1) >= 3
+    sets = np.vstack([np.ones((1, n_groups)), counts[valid]])  # the data itself first, then the replicates
+    moments = sets @ _moments(u, y, groups, n_groups)
+    quad = _solve(moments, 2)
+    line = _solve(moments, 1)
     slope, curv = line[:, 1], quad[:, 2]
     start, end = quad[:, 1] + 2 * quad[:, 2] * lo, quad[:, 1] + 2 * quad[:, 2] * hi
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -320,9 +330,8 @@ def _shape(x: np.ndarray, y: np.ndarray, groups: np.ndarray, counts: np.ndarray,
     # Two lines (Simonsohn 2018) split at the observed scale nearest the quadratic's extremum: a curve that only
     # flattens has a flat second line, which the quadratic alone would bend into a turn.
     split = int(np.clip(np.argmin(np.abs(scales - center - turn[0])), 1, len(scales) - 2))
-    sets = np.vstack([np.ones((1, len(y))), W])
-    left = _segment_slope(u, y, sets, codes <= split)
-    right = _segment_slope(u, y, sets, codes >= split)
+    left = _segment_slope(u, y, groups, sets, incidence, codes, np.arange(len(scales)) <= split)
+    right = _segment_slope(u, y, groups, sets, incidence, codes, np.arange(len(scales)) >= split)
     p_two = max(np.mean(~(sign * left[1:] < 0)), np.mean(~(sign * right[1:] > 0)))
     p_monotone = _monotone_test(codes, len(scales), y, groups, counts)
     if p_two < alpha / 2:
@@ -425,16 +434,22 @@ def _monotone_test(codes: np.ndarray, n_scales: int, y: np.ndarray, groups: np.n
     return float((1 + np.sum(stats >= observed[0] * (1 - 1e-9))) / (1 + len(stats)))
 
 
-def _segment_slope(u: np.ndarray, y: np.ndarray, W: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Slope of a straight line through ``rows`` for every replicate's weights; NaN (no support for any sign)
-    where a replicate drew fewer than two distinct scales of the segment."""
-    uu, yy, ww = u[rows], y[rows], W[:, rows]
-    distinct = np.unique(uu)
-    present = np.stack([(ww[:, uu == v] > 0).any(axis=1) for v in distinct], axis=1).sum(axis=1)
-    ok = present >= 2
-    out = np.full(len(W), np.nan)
+def _segment_slope(
+    u: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    sets: np.ndarray,
+    incidence: np.ndarray,
+    codes: np.ndarray,
+    segment: np.ndarray,
+) -> np.ndarray:
+    """Slope of a straight line through the scales in ``segment`` for every set of group weights; NaN (support for
+    no sign) where a set drew fewer than two distinct scales of the segment."""
+    ok = ((sets @ incidence[:, segment]) > 0).sum(axis=1) >= 2
+    out = np.full(len(sets), np.nan)
     if ok.any():
-        out[ok] = _solve(np.column_stack([np.ones_like(uu), uu]), yy, ww[ok])[:, 1]
+        moments = sets[ok] @ _moments(u, y, groups, sets.shape[1], segment[codes])
+        out[ok] = _solve(moments, 1)[:, 1]
     return out
 
 
