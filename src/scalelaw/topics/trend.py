@@ -146,9 +146,11 @@ def describe(row: Any, scale: str, level: float) -> str:
     )
     if math.isfinite(row.turning):
         text += (
-            f"; turns at {scale} {row.turning:.3g} [{row.turning_low:.3g}, {row.turning_high:.3g}], "
-            f"p = {row.p_u:.3g} against a monotone trend"
+            f"; the quadratic turns at {scale} {row.turning:.3g} [{row.turning_low:.3g}, {row.turning_high:.3g}], "
+            f"two-lines p = {row.p_u:.3g} for a real turn"
         )
+    if math.isfinite(row.p_monotone) and row.p_monotone < 0.5:
+        text += f"; isotonic p = {row.p_monotone:.3g} for some monotone curve"
     return text + "."
 
 
