@@ -169,6 +169,16 @@ def test_emergence_no_longer_calls_a_falling_metric_proportional():
     assert turned.diagnosis == "non-monotone" and "U-shaped" in turned.verdict
     steady = compare_metrics(table.assign(acc=np.linspace(0.6, 0.8, 9)), kinds={"acc": "score", "nll": "loss"})
     assert steady.diagnosis == "smooth" and "improves steadily" in steady.verdict
+    three = compare_metrics(table.iloc[::4], metrics=["acc", "nll"], kinds={"acc": "score", "nll": "loss"})
+    assert three.diagnosis == "inverse" and three.table.set_index("metric").loc["acc", "trend"] == "worsening"
+
+
+def test_missing_values_leave_their_rows_out_with_a_note():
+    data = pd.DataFrame({"params": np.repeat(SIZES, 2), "acc": np.repeat(FALLING, 2)})
+    data.loc[[0, 5], "acc"] = np.nan
+    shape = trend_shape(data, n_boot=100)
+    assert shape.row("acc")["n_rows"] == 16 and shape.row("acc")["shape"] == "falling"
+    assert any("acc: 2 row(s) without a value" in note for note in shape.notes)
 
 
 # ------------------------------------------------------------------------------------------ multiple choice
