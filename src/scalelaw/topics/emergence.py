@@ -186,7 +186,8 @@ class MetricComparison(Result):
         around that step), ``jumps``, ``at_chance`` (points within ``chance_tol`` of chance, when chance is
         known), ``fit_alpha`` and ``rms_log_residual``/``max_abs_log_residual`` of a power law plus constant
         fitted to the metric in its lower-is-better form; ``trend`` (the shape against log scale, one of
-        :data:`scalelaw.topics.trend.SHAPES`, from :func:`~scalelaw.topics.trend.trend_shape`), ``direction``
+        :data:`scalelaw.topics.trend.SHAPES`, from :func:`~scalelaw.topics.trend.trend_shape`; with only 3 scales,
+        ``improving``, ``worsening`` or ``turning`` from the signs of the two steps), ``direction``
         (that shape in words of better and worse) and ``worsens`` (the metric gets worse with scale somewhere).
     diagnosis : {"artefact", "real", "smooth", "inverse", "non-monotone", "unclear"}
         ``inverse``/``non-monotone``: no metric jumps, but some metric worsens with scale, or turns.
