@@ -34,7 +34,8 @@ app.command(cls=Command)(topics.passk)
 app.command(cls=Command)(topics.mixture)
 app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)
-app.command(cls=Command)(trend.trend), app.command(cls=Command)(trend.mc)
+app.command(cls=Command)(trend.trend)
+app.command(cls=Command)(trend.mc)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 
 __all__ = ["app", "main"]
