@@ -45,8 +45,10 @@ from scalelaw.topics.data_pools import PoolMix, best_pool_mix
 from scalelaw.topics.downstream import Chain, ChainBootstrap, fit_chain
 from scalelaw.topics.emergence import MetricComparison, PassUntilFit, compare_metrics, fit_passuntil, sample_until
 from scalelaw.topics.mixture import MixtureFit, MixtureOptimum, fit_mixture, optimize_mixture
+from scalelaw.topics.multiple_choice import MultipleChoice, multiple_choice
 from scalelaw.topics.pruning import PruneStudy, prune
 from scalelaw.topics.repeated_data import RepeatDamage, repeated_damage
+from scalelaw.topics.trend import TrendShape, trend_shape
 from scalelaw.trust.backtest import SelectionResult, Split, select_law, split_runs
 from scalelaw.trust.bootstrap import Bootstrap
 from scalelaw.trust.extrapolation_error import ExtrapolationError
@@ -185,6 +187,32 @@ def _metric_comparison() -> MetricComparison:
     )
 
 
+def _trend() -> TrendShape:
+    """A U-shaped score and a falling loss, the score's column named MARK."""
+    params = np.logspace(8, 12, 9)
+    x = np.log10(params)
+    table = pd.DataFrame({"params": params, MARK: 0.5 + 0.04 * (x - 10) ** 2, "loss": 3 - 0.2 * x})
+    return trend_shape(table, n_boot=50)
+
+
+def _multiple_choice() -> MultipleChoice:
+    """4 models x 3 questions x 3 choices, the first model named MARK."""
+    rng = np.random.default_rng(0)
+    m, q, c = np.meshgrid(np.arange(4), np.arange(3), np.arange(3), indexing="ij")
+    logprob = np.log(rng.uniform(0.01, 0.3, m.shape)) + 0.3 * m * (c == 0)
+    table = pd.DataFrame(
+        {
+            "model": np.array([MARK, "b", "c", "d"])[m].ravel(),
+            "params": np.array([1e8, 1e9, 1e10, 1e11])[m].ravel(),
+            "question": q.ravel(),
+            "choice": c.ravel(),
+            "logprob": np.minimum(logprob, np.log(0.3)).ravel(),
+            "correct": (c == 0).ravel().astype(int),
+        }
+    )
+    return multiple_choice(table, n_boot=20)
+
+
 def _coverage() -> CoverageFit:
     rng = np.random.default_rng(0)
     p = rng.beta(0.3, 2.0, 300)
@@ -274,6 +302,8 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     CoverageStudy: _coverage_study,
     MetricComparison: _metric_comparison,
     PassUntilFit: _passuntil,
+    TrendShape: _trend,
+    MultipleChoice: _multiple_choice,
     MixtureFit: _mixture,
     MixtureOptimum: lambda: optimize_mixture(_mixture(), n_candidates=500, n_bootstrap=10, steps=20),
     ob.Capabilities: _capabilities,

@@ -8,6 +8,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``check``: ``backtest``, ``report``
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
+- ``trend``: ``trend``, ``mc``
 - ``catalog``: ``laws``, ``datasets list``
 - ``batch``: ``critical-batch``, ``lr-sensitivity``
 - ``sweep``: ``sweep``
@@ -16,7 +17,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, topics
+from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, topics, trend
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -35,6 +36,8 @@ app.command(cls=Command)(topics.passk)
 app.command(cls=Command)(topics.mixture)
 app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)
+app.command(cls=Command)(trend.trend)
+app.command(cls=Command)(trend.mc)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 data_axis.register(app)
 batch.register(app)

@@ -91,6 +91,7 @@ def _render_emergence(result) -> None:
     )
     for col in ("metric", "kind", "continuous", "jump share", "excess", "largest step", "at chance", "rms log resid"):
         view.add_column(col, justify="left" if col in ("metric", "kind", "largest step") else "right")
+    view.add_column("trend", no_wrap=True)  # falling, U-shaped, ...: a word cut in two reads as another
     for row in result.table.itertuples(index=False):
         at_chance = row.at_chance
         view.add_row(
@@ -102,6 +103,7 @@ def _render_emergence(result) -> None:
             f"{row.jump_from:.3g} -> {row.jump_to:.3g}",
             "—" if at_chance is None or at_chance != at_chance else str(int(at_chance)),
             f"{row.rms_log_residual:.3f}",
+            escape(str(row.trend)),
         )
     out.print(view)
     out.print(result.verdict, highlight=False, markup=False)

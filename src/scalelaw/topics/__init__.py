@@ -1,7 +1,7 @@
 """Beyond final loss: downstream metrics chained through the loss, emergence (real jumps or metric
-artefacts), repeated sampling (pass@k and coverage), data mixtures, observational scaling from the
-benchmark scores of public models, and the data axis: pruning (power law or exponential), pool mixes under
-repetition and partially repeated data.
+artefacts), trend shape (inverse and U-shaped scaling), multiple-choice probability mass, repeated sampling
+(pass@k and coverage), data mixtures, observational scaling from the benchmark scores of public models, and the
+data axis: pruning (power law or exponential), pool mixes under repetition and partially repeated data.
 
 Names load from their modules on first use (:mod:`scalelaw._lazy`).
 """
@@ -19,5 +19,7 @@ __getattr__, __dir__, __all__ = attach(
         "data_pools": ["PoolMix", "best_pool_mix", "fit_pools", "mix_error"],
         "repeated_data": ["RepeatDamage", "effective_params", "repeated_damage"],
         "coverage_law": ["CoverageFit", "CoverageStudy", "coverage_study", "fit_coverage", "samples_for_coverage"],
+        "trend": ["TrendShape", "trend_shape"],
+        "multiple_choice": ["MultipleChoice", "choice_scores", "multiple_choice"],
     },
 )

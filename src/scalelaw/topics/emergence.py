@@ -33,6 +33,10 @@ from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.basic import power
 from scalelaw.laws.emergence import passuntil
+from scalelaw.topics._tables import numeric as _numeric
+from scalelaw.topics._tables import positive_scale as _positive_scale
+from scalelaw.topics._tables import require_columns as _require_columns
+from scalelaw.topics.trend import MIN_SCALES, trend_shape
 
 __all__ = [
     "MetricComparison",
@@ -64,35 +68,6 @@ KNOWN_CHANCE: dict[str, float] = {"exact_match": 0.0, "greedy_exact_match": 0.0}
 
 
 # ------------------------------------------------------------------------------------------ metrics
-
-
-def _require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise DataError(f"{what} needs a pandas DataFrame, got {type(table).__name__}")
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise DataError(
-            f"{what} needs column(s) {', '.join(map(repr, missing))}; the table has "
-            f"{', '.join(map(repr, table.columns))} (rename yours or pass the column names as arguments)"
-        )
-    if len(table) == 0:
-        raise DataError(f"{what}: the table has no rows")
-
-
-def _numeric(table: pd.DataFrame, column: str) -> np.ndarray:
-    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
-    bad = table.index[~np.isfinite(values)]
-    if len(bad):
-        raise DataError(f"column {column!r} has {len(bad)} missing or non-numeric value(s) ({format_rows(bad)})")
-    return values
-
-
-def _positive_scale(table: pd.DataFrame, scale: str) -> np.ndarray:
-    x = _numeric(table, scale)
-    bad = table.index[x <= 0]
-    if len(bad):
-        raise DataError(f"scale column {scale!r} has non-positive value(s) ({format_rows(bad)}); scales must be > 0")
-    return x
 
 
 def metrics_from_token_logprobs(
@@ -210,8 +185,12 @@ class MetricComparison(Result):
         proportion to log scale, near 1 when it all happens in one step), ``jump_from``/``jump_to`` (scales
         around that step), ``jumps``, ``at_chance`` (points within ``chance_tol`` of chance, when chance is
         known), ``fit_alpha`` and ``rms_log_residual``/``max_abs_log_residual`` of a power law plus constant
-        fitted to the metric in its lower-is-better form.
-    diagnosis : {"artefact", "real", "smooth", "unclear"}
+        fitted to the metric in its lower-is-better form; ``trend`` (the shape against log scale, one of
+        :data:`scalelaw.topics.trend.SHAPES`, from :func:`~scalelaw.topics.trend.trend_shape`; with only 3 scales,
+        ``improving``, ``worsening`` or ``turning`` from the signs of the two steps), ``direction``
+        (that shape in words of better and worse) and ``worsens`` (the metric gets worse with scale somewhere).
+    diagnosis : {"artefact", "real", "smooth", "inverse", "non-monotone", "unclear"}
+        ``inverse``/``non-monotone``: no metric jumps, but some metric worsens with scale, or turns.
     verdict : str
         One paragraph saying what the numbers mean.
     threshold : float
@@ -227,6 +206,7 @@ class MetricComparison(Result):
 
     def __str__(self) -> str:
         cols = ["kind", "continuous", "jump_share", "excess", "jump_from", "jump_to", "at_chance", "rms_log_residual"]
+        cols.append("trend")
         with pd.option_context("display.width", 120, "display.precision", 3):
             body = self.table.set_index("metric")[cols].to_string()
         return f"{body}\n\n{self.verdict}"
@@ -426,12 +406,32 @@ def compare_metrics(
             }
         )
     out = pd.DataFrame(rows)
+    out["trend"], out["direction"], out["worsens"] = zip(*(_trend(x, table, order, row) for row in rows), strict=True)
     if len(x) < 5:
         notes.append(f"only {len(x)} scales: one noisy point can make or hide a jump")
     diagnosis, verdict = _verdict(out, scale, notes)
     return MetricComparison(
         table=out, diagnosis=diagnosis, verdict=verdict, threshold=threshold, scale=scale, notes=tuple(notes)
     )
+
+
+def _trend(x: np.ndarray, table: pd.DataFrame, order: np.ndarray, row: dict[str, Any]) -> tuple[str, str, bool]:
+    """The metric's shape against log scale (:func:`scalelaw.topics.trend.trend_shape`, a bootstrap over the
+    scales), in words of better and worse, and whether it worsens anywhere at the large end or throughout."""
+    name, kind = row["metric"], row["kind"]
+    values = _numeric(table, name)[order]
+    if len(x) >= MIN_SCALES:
+        frame = pd.DataFrame({"scale": x, "value": values})
+        shape = trend_shape(frame, ["value"], "scale", lower=["value"] if kind == "loss" else [], n_boot=1000)
+        found = shape.table.iloc[0]
+        return str(found["shape"]), str(found["direction"]), bool(found["inverse"] or found["non_monotone"])
+    # Three scales: no bootstrap, only the signs of the two steps.
+    steps = np.sign(np.diff(values)) * (-1.0 if kind == "loss" else 1.0)
+    if (steps > 0).all():
+        return "improving", "improves", False
+    if (steps < 0).all():
+        return "worsening", "worsens (inverse scaling)", True
+    return "turning", "changes direction", True
 
 
 def _names(frame: pd.DataFrame) -> str:
@@ -454,8 +454,26 @@ def _verdict(table: pd.DataFrame, scale: str, notes: list[str]) -> tuple[str, st
             f"No continuous metric given, so a jump cannot be told from a metric artefact: add the log-likelihood "
             f"of the reference answer or a per-token metric.{tail}"
         )
+    turning = table[table["worsens"]]
+    trend_note = (
+        " Not every metric improves with scale: "
+        + "; ".join(f"{r.metric} {r.direction}" for r in turning.itertuples())
+        + " (`scalelaw trend` tests the shape)."
+        if not turning.empty
+        else ""
+    )
     if jumping.empty:
-        return "smooth", f"No metric jumps: every metric changes in proportion to log {scale}.{tail}"
+        if not turning.empty:
+            monotone = turning["trend"].isin(["falling", "rising", "worsening"]).all()
+            return ("inverse" if monotone else "non-monotone"), f"No metric jumps.{trend_note}{tail}"
+        flat = table[table["trend"] == "flat"]
+        if not flat.empty:
+            return "smooth", (
+                f"No metric jumps; {_names(flat)} {'shows' if len(flat) == 1 else 'show'} no clear trend with "
+                f"{scale}, the other metrics improve steadily.{tail}"
+            )
+        return "smooth", f"No metric jumps: every metric improves steadily with log {scale}.{tail}"
+    tail = trend_note + tail
     cont_jump = cont[cont["jumps"]]
     if not cont_jump.empty:
         same_step = set(cont_jump["jump_from"]) & set(disc[disc["jumps"]]["jump_from"]) if not disc.empty else set()
