@@ -8,13 +8,14 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``check``: ``backtest``, ``report``
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
+- ``test_time``: ``verify``, ``allocate``
 - ``catalog``: ``laws``, ``datasets list``
 - ``sweep``: ``sweep``
 
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import catalog, check, decide, fit, sweep, topics
+from scalelaw.cli import catalog, check, decide, fit, sweep, test_time, topics
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -30,6 +31,8 @@ app.command("laws", cls=Command)(catalog.laws_list)
 app.command(cls=Command)(sweep.sweep)
 app.command(cls=Command)(topics.emergence)
 app.command(cls=Command)(topics.passk)
+app.command(cls=Command)(test_time.verify)
+app.command(cls=Command)(test_time.allocate)
 app.command(cls=Command)(topics.mixture)
 app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)

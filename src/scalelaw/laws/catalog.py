@@ -39,6 +39,8 @@ _FAMILIES = (
     "sampling",
     "precision",
     "mixture",
+    "transfer",
+    "verifier",
 )
 
 
