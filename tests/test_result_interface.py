@@ -38,10 +38,12 @@ from scalelaw.sweep import SweepExtraMissing
 from scalelaw.sweep.backends import SweepResult
 from scalelaw.sweep.events import RunSummary
 from scalelaw.topics import observational as ob
+from scalelaw.topics.allocation import Allocation, allocate
 from scalelaw.topics.coverage_law import CoverageFit, CoverageStudy, coverage_study, fit_coverage
 from scalelaw.topics.downstream import Chain, ChainBootstrap, fit_chain
 from scalelaw.topics.emergence import MetricComparison, PassUntilFit, compare_metrics, fit_passuntil, sample_until
 from scalelaw.topics.mixture import MixtureFit, MixtureOptimum, fit_mixture, optimize_mixture
+from scalelaw.topics.verifier import VerifierFit, fit_verifier
 from scalelaw.trust.backtest import SelectionResult, Split, select_law, split_runs
 from scalelaw.trust.bootstrap import Bootstrap
 from scalelaw.trust.extrapolation_error import ExtrapolationError
@@ -193,6 +195,22 @@ def _coverage_study() -> CoverageStudy:
     return coverage_study(table, [1, 10, 100, 1000], targets=[0.5], n_boot=20)
 
 
+def _verifier() -> VerifierFit:
+    rng = np.random.default_rng(0)
+    n_passed = rng.binomial(50, rng.beta(0.5, 2.0, 100))
+    table = {"n_samples": np.full(100, 50), "n_passed": n_passed, "n_correct_passed": rng.binomial(n_passed, 0.6)}
+    return fit_verifier(table, cost=1.0, n_boot=10, k_max=500)
+
+
+def _allocation() -> Allocation:
+    rng = np.random.default_rng(0)
+    frames = [
+        pd.DataFrame({"params": N, "problem": np.arange(60), "n_samples": 100, "n_correct": rng.binomial(100, p)})
+        for N, p in ((1e9, rng.beta(0.3, 3.0, 60)), (1e10, rng.beta(0.8, 3.0, 60)))
+    ]
+    return allocate(pd.concat(frames), [1e11, 2e13], tokens_per_sample=1000, n_boot=10)
+
+
 def _influence_check() -> tuple[InfluenceCheck, InfluenceCheck]:
     result = _fit()
     influence = result.influence()
@@ -235,6 +253,8 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     ChainBootstrap: lambda: _chain().bootstrap(n=20),
     CoverageFit: _coverage,
     CoverageStudy: _coverage_study,
+    VerifierFit: _verifier,
+    Allocation: _allocation,
     MetricComparison: _metric_comparison,
     PassUntilFit: _passuntil,
     MixtureFit: _mixture,

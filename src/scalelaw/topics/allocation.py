@@ -104,10 +104,10 @@ def allocate(
         Column of model sizes (parameters).
     n_boot : int
         Resamples of the problems, the same for every model (>= 10).
-    level : float
-    seed : int
+    level, seed : float, int
+        Interval level and random seed.
     mapping : str or mapping, optional
-        Column renames.
+        Column renames, e.g. ``"model_size=params"``.
 
     Returns
     -------
