@@ -2,7 +2,7 @@
 
 Reference: Isik, Ponomareva, Hazimeh, Paparas, Vassilvitskii, Koyejo 2024, "Scaling Laws for Downstream Task
 Performance of Large Language Models", arXiv:2402.04177: Eq. 1 (score log-law), Eq. 2 (alignment score, with the
-worked values of §3.2) and Eq. 3 (cross-entropy power law). The fitted coefficients of App. C.3 (Tables 3-6) were
+worked values of sec. 3.2) and Eq. 3 (cross-entropy power law). The fitted coefficients of App. C.3 (Tables 3-6) were
 not available to this project, so the fits are checked by recovery of known truths on raw token counts.
 """
 
@@ -92,7 +92,7 @@ def test_log_law_recovers_its_power_over_three_decades():
 
 
 def test_alignment_score_reproduces_the_papers_worked_values():
-    """Isik et al. 2024 §3.2, Eq. 2: 50% en + 50% fr for en-fr scores 1; 100% en 0.7; 100% fr 0.8; de-only 0."""
+    """Isik et al. 2024 sec. 3.2, Eq. 2: 50% en + 50% fr for en-fr scores 1; 100% en 0.7; 100% fr 0.8; de-only 0."""
     assert alignment_score(0.5, 0.5) == 1.0
     assert alignment_score(1.0, 0.0) == 0.7
     assert alignment_score(0.0, 1.0) == 0.8

@@ -1,6 +1,6 @@
 """Transfer from pretraining to a downstream task: how well a pretraining mixture is aligned with a task.
 
-Isik et al. 2024 (arXiv:2402.04177, §3.2 Eq. 2) score the alignment of a pretraining mixture ``D`` with a
+Isik et al. 2024 (arXiv:2402.04177, sec. 3.2, Eq. 2) score the alignment of a pretraining mixture ``D`` with a
 translation task from ``L_src`` to ``L_dest`` by the shares of the two languages in the mixture:
 
     A(D, T) = P_src * P_dest + 0.7 * P_src + 0.8 * P_dest,

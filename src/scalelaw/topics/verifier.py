@@ -41,6 +41,8 @@ from scalelaw.topics.sampling import _bootstrap_means, _correctness, _frame, _ks
 _DENSE_K = 200
 #: Points of the log grid of budgets above ``_DENSE_K``.
 _LOG_POINTS = 400
+#: A plateau at or above this is at its bound of 1 (not levelled off in the data).
+_AT_ONE = 0.999
 #: Bootstrap curves refitted together in one batch of the optimizer.
 _CHUNK = 64
 
@@ -270,6 +272,12 @@ class VerifierFit(Result):
         return float(self.optimum().loc["k_opt", "estimate"])
 
     @property
+    def plateaus_reached(self) -> bool:
+        """Whether both fitted plateaus (``C_max``, ``F_max``) lie inside their bounds; a plateau at 1 means the
+        curve was still climbing at the data's largest k, so the limit ``C_max - cost F_max`` is not pinned down."""
+        return bool(self.theta[0] < _AT_ONE and self.theta[3] < _AT_ONE)
+
+    @property
     def falls(self) -> float:
         """Share of bootstrap replicates whose reward peaks before :attr:`k_max` and then falls (by > 0.001)."""
         if not self.replicates.size:
@@ -292,6 +300,7 @@ class VerifierFit(Result):
                 "k_max": self.k_max,
                 "k_max_observed": int(self.curve["samples"].max()),
                 "falls": self.falls,
+                "plateaus_reached": self.plateaus_reached,
                 "level": self.level,
                 "n_boot": int(self.replicates.shape[0]),
                 "optimum": self.optimum(),
@@ -312,6 +321,11 @@ class VerifierFit(Result):
             f"(in {self.falls:.0%} of replicates)",
         ]
         observed = int(self.curve["samples"].max())
+        if not self.plateaus_reached:
+            lines.append(
+                "warning: a plateau (C_max or F_max) sits at its bound 1: that curve still climbs at the largest k, so "
+                "the limit is not pinned down; draw more samples per problem to see it level off"
+            )
         if self.k_max > observed:
             lines.append(f"note: budgets above k = {observed} (the data's largest) are extrapolated by the law")
         return "\n".join(lines)
