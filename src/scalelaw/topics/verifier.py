@@ -14,6 +14,10 @@ with a ceiling to the accuracy and to the false-positive curve (bootstrapping pr
 replicate from the same resample), combines them into the reward law ``verifier_reward``
 (:mod:`scalelaw.laws.verifier`), and reads off the best ``k`` with its interval.
 
+This is the exact expectation of the authors' Monte Carlo (github.com/benediktstroebl/inference-scaling-limits,
+``evalplus/scaling_curves.ipynb``: shuffle a problem's samples, take the first that passes, score it with
+``reward_map``).
+
 Tables: one row per sample with ``problem``, ``correct`` (0/1, the ground truth: hidden tests) and ``passed``
 (0/1, the verifier's verdict); or one row per problem with ``n_samples``, ``n_passed`` and ``n_correct_passed``.
 """
