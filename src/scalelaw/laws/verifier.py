@@ -55,7 +55,7 @@ def reward(theta: Any, samples: Any, cost: float) -> np.ndarray:
     --------
     >>> theta = [0.6, 1.0, 0.5, 0.3, 6.0, 0.4]
     >>> [round(float(v), 4) for v in reward(theta, [1, 100, 10_000], cost=1.0)]
-    [0.22, 0.4268, 0.3357]
+    [0.22, 0.427, 0.336]
     """
     arr = np.asarray(theta, dtype=np.float64)
     single = arr.ndim == 1
@@ -131,7 +131,7 @@ def verifier_reward(x: str = "samples", y: str = "reward", cost: float = 1.0) ->
     >>> law = verifier_reward(cost=1.0)
     >>> values = {"C_max": 0.6, "A": 1.0, "b": 0.5, "F_max": 0.3, "A_f": 6.0, "b_f": 0.4}
     >>> [round(float(v), 4) for v in law.predict(values, samples=[1, 100, 10_000])]
-    [0.22, 0.4268, 0.3357]
+    [0.22, 0.427, 0.336]
     """
     if not (np.isfinite(cost) and cost >= 0):
         raise LawError(

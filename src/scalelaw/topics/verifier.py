@@ -432,8 +432,16 @@ def _fit_both(
     """Both curves' fits, the reward law's parameters, and the paired replicates (same problem resamples)."""
     keep = acc.mean(axis=0) > 0
     fit_acc, reps_acc = _fit_curve(k[keep], acc[:, keep], n_reps, seed, "accuracy")
-    has_fp = bool(np.all(fp.mean(axis=0) > 0))
-    fit_fp, reps_fp = _fit_curve(k, fp, n_reps, seed, "false_positive") if has_fp else (None, None)
+    keep_fp = fp.mean(axis=0) > 0
+    has_fp = int(keep_fp.sum()) >= 3
+    if keep_fp.any() and not has_fp:
+        warnings.warn(
+            f"false positives appear at only {int(keep_fp.sum())} of the {k.size} budgets, too few to fit their curve: "
+            "they are left out of the law (its reward never falls); fit more budgets (ks=) or draw more samples",
+            UserWarning,
+            stacklevel=3,
+        )
+    fit_fp, reps_fp = _fit_curve(k[keep_fp], fp[:, keep_fp], n_reps, seed, "false_positive") if has_fp else (None, None)
     # A law parameter set per fit: (C_max, A, b) of the accuracy, (F_max, A_f, b_f) of the false positives.
     none_fp = np.array([0.0, 1.0, 0.5])
     theta = np.concatenate(
@@ -446,8 +454,8 @@ def _fit_both(
     if fit_fp is None:
         rep_fp, ok_fp = np.tile(none_fp, (n_boot, 1)), np.ones(n_boot, bool)
     else:
-        w_fp = _weights((reps_fp.std(axis=0, ddof=1) / fp.mean(axis=0)) ** 2)
-        rep_fp, ok_fp = _refit_rows(fit_fp, k, reps_fp[:n_boot], w_fp)
+        w_fp = _weights((reps_fp.std(axis=0, ddof=1) / fp[:, keep_fp].mean(axis=0)) ** 2)
+        rep_fp, ok_fp = _refit_rows(fit_fp, k[keep_fp], reps_fp[:n_boot], w_fp)
     both = ok_acc & ok_fp  # a replicate is kept only when both of its curves refitted
     return (fit_acc, fit_fp, theta), np.column_stack([rep_acc[both], rep_fp[both]])
 
