@@ -92,7 +92,8 @@ def test_log_law_recovers_its_power_over_three_decades():
 
 
 def test_alignment_score_reproduces_the_papers_worked_values():
-    """Isik et al. 2024 sec. 3.2, Eq. 2: 50% en + 50% fr for en-fr scores 1; 100% en 0.7; 100% fr 0.8; de-only 0."""
+    """Isik et al. 2024 sec. 3.2, Eq. 2: 50% en + 50% fr for en-fr scores 1; 100% en 0.7; 100% fr 0.8; de-only 0
+    (the equation and worked values as quoted from the paper by a summary we read, not from the PDF itself)."""
     assert alignment_score(0.5, 0.5) == 1.0
     assert alignment_score(1.0, 0.0) == 0.7
     assert alignment_score(0.0, 1.0) == 0.8
