@@ -176,6 +176,18 @@ def test_allocation_recovers_the_best_model_at_each_budget():
     assert plan.best()["params"].tolist() == [1e9, 1e10, 1e10]  # the choice switches to the large model
 
 
+def test_measured_sample_costs_replace_2NT():
+    """With the large model's sample priced like the small one's, the same budget buys both ten samples and the large
+    model wins; the whole samples a budget buys are floor(B / cost)."""
+    table, _ = _two_models(n_problems=100, n_samples=200)
+    plan = allocate(table, 2.5e13, tokens_per_sample=1000, cost_per_sample={1e10: 2e12}, n_boot=20)
+    rows = plan.table.set_index("params")
+    assert rows["samples"].tolist() == [12.0, 12.0] and rows["cost_per_sample"].tolist() == [2e12, 2e12]
+    assert plan.best()["params"].tolist() == [1e10]
+    with pytest.raises(DataError, match="does not have"):
+        allocate(table, 1e13, cost_per_sample={3e9: 1e12}, n_boot=10)
+
+
 def test_allocation_errors():
     table, _ = _two_models(n_problems=20, n_samples=50)
     with pytest.raises(DataError, match="two or more"):
@@ -207,6 +219,7 @@ def test_cli_verify_and_allocate(tmp_path):
     table, _ = _two_models(n_problems=100, n_samples=200)
     alloc = tmp_path / "models.csv"
     table.to_csv(alloc, index=False)
-    data = json.loads(run("allocate", str(alloc), "--budget", "2e13,2e15", "--n-boot", "30", "--json").stdout)
+    args = ["allocate", str(alloc), "--budget", "2e13,2e15", "--sample-cost", "1e9=2e12", "--n-boot", "30", "--json"]
+    data = json.loads(run(*args).stdout)
     assert [row["params"] for row in data["best"]] == [1e9, 1e10]
     assert all(row["low"] <= row["coverage"] <= row["high"] for row in data["best"])

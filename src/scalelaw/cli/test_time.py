@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scalelaw.cli.common import out, parse_floats, parse_list, print_json, run_action
+from scalelaw.cli.common import out, parse_floats, parse_list, parse_number_pairs, print_json, run_action
 from scalelaw.cli.render import fmt_number
 
 _MAP_HELP = "Rename columns: 'task_id=problem' (repeatable)."
@@ -75,6 +75,10 @@ def allocate(
         float, typer.Option("--tokens-per-sample", help="Tokens generated per sample: a sample costs 2*N*tokens.")
     ] = 1000.0,
     size: Annotated[str, typer.Option(help="Column of model sizes (parameters).")] = "params",
+    sample_cost: Annotated[
+        list[str] | None,
+        typer.Option("--sample-cost", help="Measured cost of one sample of a model, SIZE=COST (repeatable)."),
+    ] = None,
     mapping: Annotated[list[str] | None, typer.Option("--map", help=_MAP_HELP)] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the problems (shared by the models).")] = 200,
     level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
@@ -86,7 +90,9 @@ def allocate(
 
     def action():
         budgets = parse_floats(parse_list(budget), "--budget")
-        return allocate_(data, budgets, tokens_per_sample, size, n_boot=n_boot, level=level, seed=seed, mapping=mapping)
+        costs = parse_number_pairs(sample_cost, "--sample-cost", "costs per sample, e.g. --sample-cost 1e9=2e12")
+        costs = {float(parse_floats([n], "--sample-cost")[0]): c for n, c in costs.items()}
+        return allocate_(data, budgets, tokens_per_sample, size, costs, n_boot, level, seed, mapping)
 
     result = run_action(action)
     if as_json:

@@ -1,7 +1,7 @@
 """Model size or more samples: the best (N, k) for a fixed inference budget per problem.
 
-With a budget of ``B`` FLOPs per problem, a model of ``N`` parameters can draw ``k = B / cost(N)`` samples, with
-``cost(N) = 2 N T`` FLOPs for ``T`` generated tokens per sample (a forward pass costs about 2 FLOPs per parameter
+With a budget of ``B`` FLOPs per problem, a model of ``N`` parameters can draw ``k = floor(B / cost(N))`` samples,
+with ``cost(N) = 2 N T`` FLOPs for ``T`` generated tokens per sample (a forward pass costs about 2 FLOPs per parameter
 and token). Brown et al. 2024 found that many samples from a smaller model can beat few from a larger one. Here
 each model's coverage curve is fitted by the coverage law ``exp(-A k^-b)`` (:func:`.coverage_law.fit_coverage`,
 bootstrapping problems), evaluated at the ``k`` each budget buys, and the model with the most coverage is chosen.
@@ -15,7 +15,7 @@ Input: a samples table with a column of model sizes (``params``) and, per model,
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ class Allocation(Result):
     ----------
     table : DataFrame
         One row per (budget, model): ``budget, params, cost_per_sample, samples, coverage, low, high, p_best,
-        extrapolation_decades, best`` (``samples`` may be fractional: the expected number a budget buys).
+        extrapolation_decades, best`` (``samples``: the whole samples a budget buys, ``floor(budget / cost)``).
     fits : dict of float to CoverageFit
         Each model's coverage fit, by model size.
     level : float
@@ -85,6 +85,7 @@ def allocate(
     budget: float | Sequence[float],
     tokens_per_sample: float = 1000.0,
     size: str = "params",
+    cost_per_sample: Mapping[float, float] | None = None,
     n_boot: int = 200,
     level: float = 0.9,
     seed: int = 0,
@@ -102,6 +103,9 @@ def allocate(
         Tokens generated per sample ``T``: one sample costs ``2 N T`` FLOPs.
     size : str
         Column of model sizes (parameters).
+    cost_per_sample : mapping of float to float, optional
+        Measured cost of one sample per model size, in the budget's units (e.g. FLOPs or dollars), replacing
+        ``2 N T`` for the sizes it names.
     n_boot : int
         Resamples of the problems, the same for every model (>= 10).
     level, seed : float, int
@@ -136,7 +140,7 @@ def allocate(
     fits = _fit_models(table, size, n_boot, level, seed, mapping)
     rows = []
     for B in budgets:
-        rows.append(_rows_for_budget(fits, float(B), tokens_per_sample, level))
+        rows.append(_rows_for_budget(fits, float(B), _costs(fits, tokens_per_sample, cost_per_sample), level))
     return Allocation(pd.concat(rows, ignore_index=True), fits, level)
 
 
@@ -169,10 +173,22 @@ def _fit_models(table: Any, size: str, n_boot: int, level: float, seed: int, map
     return fits
 
 
-def _rows_for_budget(fits: dict[float, CoverageFit], budget: float, tokens: float, level: float) -> pd.DataFrame:
+def _costs(fits: dict[float, CoverageFit], tokens: float, given: Mapping[float, float] | None) -> np.ndarray:
+    """Cost of one sample per model (in :data:`fits` order): ``given`` where it names the size, else ``2 N T``."""
+    given = {} if given is None else {float(n): float(c) for n, c in given.items()}
+    unknown = sorted(set(given) - set(fits))
+    if unknown:
+        raise DataError(f"cost_per_sample names model sizes the table does not have: {unknown}; it has {sorted(fits)}")
+    bad = {n: c for n, c in given.items() if not (np.isfinite(c) and c > 0)}
+    if bad:
+        raise DataError(f"costs per sample must be positive numbers, got {bad}")
+    return np.array([given.get(N, FLOPS_PER_PARAM_TOKEN * N * tokens) for N in fits])
+
+
+def _rows_for_budget(fits: dict[float, CoverageFit], budget: float, cost: np.ndarray, level: float) -> pd.DataFrame:
     names = list(fits)
-    cost = np.array([FLOPS_PER_PARAM_TOKEN * N * tokens for N in names])
-    k = budget / cost
+    # Whole samples only: a budget buys floor(B / cost) of them (the tolerance keeps 2e13 / 2e12 at 10, not 9).
+    k = np.floor(budget / cost * (1 + 1e-12))
     feasible = k >= 1.0
     coverage = np.array([float(f.predict(max(kk, 1.0))[0]) for f, kk in zip(fits.values(), k, strict=True)])
     coverage = np.where(feasible, coverage, np.nan)
