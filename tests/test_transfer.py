@@ -49,6 +49,17 @@ def test_the_laws_read_pretraining_data_as_D():
             law.inputs_for("N", "D", purpose="compute-optimal planning")
 
 
+def test_planning_refuses_a_law_of_data_alone():
+    """A transfer law has no model size: compute-optimal planning says so instead of guessing an N."""
+    from scalelaw.decisions.plan import compute_optimal
+
+    law = get_law("transfer_ce")
+    D = np.geomspace(1e9, 1e11, 8)
+    result = _quiet_fit(law, {"tokens": D, "loss": law.predict(CE_TRUTH, tokens=D)})
+    with pytest.raises(LawError, match=r"no input of law 'transfer_ce' plays N \(parameters\)"):
+        compute_optimal(result, [1e21])
+
+
 def test_log_law_with_no_real_log_has_no_prediction():
     """``log(A D^alpha) <= 0`` (here A D^alpha < 1) has no real power: NaN, never a silent complex or zero."""
     law = get_law("transfer_bleu")
