@@ -107,6 +107,18 @@ def test_without_a_cost_or_false_positives_more_samples_never_hurt():
     assert vf.k_opt == vf.k_max and vf.falls == 0.0
 
 
+def test_when_every_budget_loses_the_best_is_to_abstain():
+    """Mostly false positives and a high cost: every k has a negative reward, so k = 0 (answer nothing, reward 0) is
+    best, as Stroebl et al.'s code decides (``if max_reward < 0: max_reward_k = 0``)."""
+    _, _, counts = _problems(seed=2)
+    costly = dict(counts, n_correct_passed=counts["n_correct_passed"] // 3)
+    vf = fit_verifier(costly, cost=8.0, n_boot=20)
+    opt = vf.optimum()
+    assert vf.curve["reward"].max() < 0
+    assert opt.loc["k_opt", "estimate"] == 0 and opt.loc["reward_at_opt", "estimate"] == 0
+    assert "abstain" in vf.summary().splitlines()[0]
+
+
 def test_the_reward_law_matches_its_two_terms():
     theta = np.array([0.6, 1.0, 0.5, 0.3, 6.0, 0.4])
     k = np.array([1.0, 10.0, 1e4])

@@ -242,12 +242,15 @@ class VerifierFit(Result):
     def optimum(self, level: float | None = None) -> pd.DataFrame:
         """The best budget ``k`` (most reward, at most :attr:`k_max`), the reward there and the limit, with intervals.
 
+        When every budget's reward is negative, not answering (``k = 0``, reward 0) is best, as in Stroebl et al.'s
+        code. The interval of ``k_opt`` is rounded outwards to whole samples.
+
         Returns
         -------
         DataFrame
             Rows ``k_opt``, ``reward_at_opt``, ``reward_at_k_max``, ``limit`` (``C_max - cost F_max``, as ``k``
-            grows without bound) and ``drop`` (peak minus the reward at ``k_max``: how far it falls); columns
-            ``quantity, estimate, low, high, level, method``.
+            grows without bound) and ``drop`` (the highest reward minus the reward at ``k_max``: how far it falls);
+            columns ``quantity, estimate, low, high, level, method``.
         """
         grid = self._grid()
         sets = np.vstack([self.theta[None, :], self.replicates]) if self.replicates.size else self.theta[None, :]
@@ -255,8 +258,8 @@ class VerifierFit(Result):
         best = np.argmax(values, axis=1)
         peak = values[np.arange(len(best)), best]
         table = {
-            "k_opt": grid[best],
-            "reward_at_opt": peak,
+            "k_opt": np.where(peak > 0, grid[best], 0.0),
+            "reward_at_opt": np.maximum(peak, 0.0),
             "reward_at_k_max": values[:, -1],
             "limit": sets[:, 0] - self.cost * sets[:, 3],
             "drop": peak - values[:, -1],
@@ -264,6 +267,8 @@ class VerifierFit(Result):
         rows = []
         for name, column in table.items():
             low, high = self._interval(column[1:], level)
+            if name == "k_opt":
+                low, high = float(np.floor(low)), float(np.ceil(high))
             rows.append((name, float(column[0]), low, high))
         frame = pd.DataFrame(rows, columns=["quantity", "estimate", "low", "high"], index=[r[0] for r in rows])
         frame["level"] = self.level if level is None else level
@@ -317,9 +322,10 @@ class VerifierFit(Result):
         opt = self.optimum()
         k, r = opt.loc["k_opt"], opt.loc["reward_at_opt"]
         limit, drop = opt.loc["limit"], opt.loc["drop"]
+        abstain = "" if k.estimate > 0 else ": abstain, every budget's reward is below 0"
         lines = [
             f"best k = {k.estimate:.4g} {k.level:.0%} [{k.low:.4g}, {k.high:.4g}] with reward {r.estimate:.4g} "
-            f"[{r.low:.4g}, {r.high:.4g}] (false positive cost {self.cost:g}, k searched up to {self.k_max})",
+            f"[{r.low:.4g}, {r.high:.4g}] (false positive cost {self.cost:g}, k searched up to {self.k_max}){abstain}",
             f"reward as k grows without bound: {limit.estimate:.4g} [{limit.low:.4g}, {limit.high:.4g}]; "
             f"falls by {drop.estimate:.4g} [{drop.low:.4g}, {drop.high:.4g}] from the peak to k = {self.k_max} "
             f"(in {self.falls:.0%} of replicates)",
