@@ -404,11 +404,11 @@ def fit_verifier(
         )
     curve = verifier_curve(counts, k, cost, level, max(n_boot, 10), seed)
     n_reps = max(n_boot, 200)
-    theta, replicates = _fit_both(k, acc, fp, n_reps, n_boot, seed)
+    (fit_acc, fit_fp, theta), replicates = _fit_both(k, acc, fp, n_reps, n_boot, seed)
     return VerifierFit(
-        accuracy=theta[0],
-        false_positive=theta[1],
-        theta=theta[2],
+        accuracy=fit_acc,
+        false_positive=fit_fp,
+        theta=theta,
         replicates=replicates,
         curve=curve,
         cost=float(cost),
@@ -421,15 +421,18 @@ def _sort_key(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
-def _fit_curve(k: np.ndarray, matrix: np.ndarray, n_reps: int, seed: int, column: str) -> tuple[FitResult, np.ndarray]:
-    """``coverage_ceiling`` fitted to the mean of ``matrix`` with bootstrap weights, and the resampled curves."""
+def _fit_curve(
+    k: np.ndarray, matrix: np.ndarray, n_reps: int, seed: int, column: str
+) -> tuple[FitResult, np.ndarray, np.ndarray]:
+    """``coverage_ceiling`` fitted to the mean of ``matrix``, weighted by the inverse bootstrap variance of its log;
+    the fit, the resampled curves (same seed for every curve: the same problems in each replicate) and the weights."""
     reps = _bootstrap_means(matrix, n_reps, seed)
     value = matrix.mean(axis=0)
-    se = reps.std(axis=0, ddof=1)
+    w = _weights((reps.std(axis=0, ddof=1) / value) ** 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = _fit_law("coverage_ceiling", k, value, column, _weights((se / value) ** 2))
-    return result, reps
+        result = _fit_law("coverage_ceiling", k, value, column, w)
+    return result, reps, w
 
 
 def _fit_both(
@@ -437,7 +440,7 @@ def _fit_both(
 ) -> tuple[tuple[FitResult, FitResult | None, np.ndarray], np.ndarray]:
     """Both curves' fits, the reward law's parameters, and the paired replicates (same problem resamples)."""
     keep = acc.mean(axis=0) > 0
-    fit_acc, reps_acc = _fit_curve(k[keep], acc[:, keep], n_reps, seed, "accuracy")
+    fit_acc, reps_acc, w_acc = _fit_curve(k[keep], acc[:, keep], n_reps, seed, "accuracy")
     keep_fp = fp.mean(axis=0) > 0
     has_fp = int(keep_fp.sum()) >= 3
     if keep_fp.any() and not has_fp:
@@ -447,7 +450,9 @@ def _fit_both(
             UserWarning,
             stacklevel=3,
         )
-    fit_fp, reps_fp = _fit_curve(k[keep_fp], fp[:, keep_fp], n_reps, seed, "false_positive") if has_fp else (None, None)
+    fit_fp, reps_fp, w_fp = (
+        _fit_curve(k[keep_fp], fp[:, keep_fp], n_reps, seed, "false_positive") if has_fp else (None, None, None)
+    )
     # A law parameter set per fit: (C_max, A, b) of the accuracy, (F_max, A_f, b_f) of the false positives.
     none_fp = np.array([0.0, 1.0, 0.5])
     theta = np.concatenate(
@@ -455,12 +460,10 @@ def _fit_both(
     )
     if not n_boot:
         return (fit_acc, fit_fp, theta), np.zeros((0, 6))
-    w_acc = _weights((reps_acc.std(axis=0, ddof=1) / acc[:, keep].mean(axis=0)) ** 2)
     rep_acc, ok_acc = _refit_rows(fit_acc, k[keep], reps_acc[:n_boot], w_acc)
     if fit_fp is None:
         rep_fp, ok_fp = np.tile(none_fp, (n_boot, 1)), np.ones(n_boot, bool)
     else:
-        w_fp = _weights((reps_fp.std(axis=0, ddof=1) / fp[:, keep_fp].mean(axis=0)) ** 2)
         rep_fp, ok_fp = _refit_rows(fit_fp, k[keep_fp], reps_fp[:n_boot], w_fp)
     both = ok_acc & ok_fp  # a replicate is kept only when both of its curves refitted
     return (fit_acc, fit_fp, theta), np.column_stack([rep_acc[both], rep_fp[both]])
