@@ -40,6 +40,7 @@ from scalelaw.sweep import SweepExtraMissing
 from scalelaw.sweep.backends import SweepResult
 from scalelaw.sweep.events import RunSummary
 from scalelaw.topics import observational as ob
+from scalelaw.topics.allocation import Allocation, allocate
 from scalelaw.topics.coverage_law import CoverageFit, CoverageStudy, coverage_study, fit_coverage
 from scalelaw.topics.data_pools import PoolMix, best_pool_mix
 from scalelaw.topics.downstream import Chain, ChainBootstrap, fit_chain
@@ -49,6 +50,7 @@ from scalelaw.topics.multiple_choice import MultipleChoice, multiple_choice
 from scalelaw.topics.pruning import PruneStudy, prune
 from scalelaw.topics.repeated_data import RepeatDamage, repeated_damage
 from scalelaw.topics.trend import TrendShape, trend_shape
+from scalelaw.topics.verifier import VerifierFit, fit_verifier
 from scalelaw.trust.backtest import SelectionResult, Split, select_law, split_runs
 from scalelaw.trust.bootstrap import Bootstrap
 from scalelaw.trust.extrapolation_error import ExtrapolationError
@@ -250,6 +252,22 @@ def _lr_sweep() -> pd.DataFrame:
     return pd.DataFrame({"run": run, "params": N, "lr": lr, "seed": seed, "loss": loss})
 
 
+def _verifier() -> VerifierFit:
+    rng = np.random.default_rng(0)
+    n_passed = rng.binomial(50, rng.beta(0.5, 2.0, 100))
+    table = {"n_samples": np.full(100, 50), "n_passed": n_passed, "n_correct_passed": rng.binomial(n_passed, 0.6)}
+    return fit_verifier(table, cost=1.0, n_boot=10, k_max=500)
+
+
+def _allocation() -> Allocation:
+    rng = np.random.default_rng(0)
+    frames = [
+        pd.DataFrame({"params": N, "problem": np.arange(60), "n_samples": 100, "n_correct": rng.binomial(100, p)})
+        for N, p in ((1e9, rng.beta(0.3, 3.0, 60)), (1e10, rng.beta(0.8, 3.0, 60)))
+    ]
+    return allocate(pd.concat(frames), [1e11, 2e13], tokens_per_sample=1000, n_boot=10)
+
+
 def _influence_check() -> tuple[InfluenceCheck, InfluenceCheck]:
     result = _fit()
     influence = result.influence()
@@ -300,6 +318,8 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
     ChainBootstrap: lambda: _chain().bootstrap(n=20),
     CoverageFit: _coverage,
     CoverageStudy: _coverage_study,
+    VerifierFit: _verifier,
+    Allocation: _allocation,
     MetricComparison: _metric_comparison,
     PassUntilFit: _passuntil,
     TrendShape: _trend,

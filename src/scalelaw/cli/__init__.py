@@ -9,6 +9,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
 - ``trend``: ``trend``, ``mc``
+- ``test_time``: ``verify``, ``allocate``
 - ``catalog``: ``laws``, ``datasets list``
 - ``batch``: ``critical-batch``, ``lr-sensitivity``
 - ``sweep``: ``sweep``
@@ -17,7 +18,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, topics, trend
+from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, test_time, topics, trend
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -33,6 +34,8 @@ app.command("laws", cls=Command)(catalog.laws_list)
 app.command(cls=Command)(sweep.sweep)
 app.command(cls=Command)(topics.emergence)
 app.command(cls=Command)(topics.passk)
+app.command(cls=Command)(test_time.verify)
+app.command(cls=Command)(test_time.allocate)
 app.command(cls=Command)(topics.mixture)
 app.command(cls=Command)(topics.observe)
 app.command("chain", cls=Command)(topics.chain_cmd)

@@ -41,6 +41,8 @@ _FAMILIES = (
     "mixture",
     "data_axis",
     "steps",
+    "transfer",
+    "verifier",
 )
 
 

@@ -1,7 +1,8 @@
 """Beyond final loss: downstream metrics chained through the loss, emergence (real jumps or metric
 artefacts), trend shape (inverse and U-shaped scaling), multiple-choice probability mass, repeated sampling
-(pass@k and coverage), data mixtures, observational scaling from the benchmark scores of public models, and the
-data axis: pruning (power law or exponential), pool mixes under repetition and partially repeated data.
+(pass@k and coverage), resampling with an imperfect verifier, model size or samples at a fixed inference budget,
+transfer from pretraining data, data mixtures, observational scaling from the benchmark scores of public models,
+and the data axis: pruning (power law or exponential), pool mixes under repetition and partially repeated data.
 
 Names load from their modules on first use (:mod:`scalelaw._lazy`).
 """
@@ -21,5 +22,8 @@ __getattr__, __dir__, __all__ = attach(
         "coverage_law": ["CoverageFit", "CoverageStudy", "coverage_study", "fit_coverage", "samples_for_coverage"],
         "trend": ["TrendShape", "trend_shape"],
         "multiple_choice": ["MultipleChoice", "choice_scores", "multiple_choice"],
+        "verifier": ["VerifierFit", "fit_verifier", "verifier_counts", "verifier_curve"],
+        "allocation": ["Allocation", "allocate"],
+        "transfer": ["alignment_score"],
     },
 )
