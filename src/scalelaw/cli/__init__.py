@@ -9,6 +9,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
 - ``trend``: ``trend``, ``mc``
+- ``hparams``: ``hparams``
 - ``catalog``: ``laws``, ``datasets list``
 - ``batch``: ``critical-batch``, ``lr-sensitivity``
 - ``sweep``: ``sweep``
@@ -17,7 +18,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, topics, trend
+from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, hparams, sweep, topics, trend
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -41,5 +42,6 @@ app.command(cls=Command)(trend.mc)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 data_axis.register(app)
 batch.register(app)
+app.command(cls=Command)(hparams.hparams)
 
 __all__ = ["app", "main"]
