@@ -5,7 +5,7 @@ References. The published laws are
   Pretraining" (arXiv:2503.04715), the Step Law: ``eta(N, D) = 1.79 N^-0.713 D^0.307`` and
   ``B(D) = 0.58 D^0.571`` (N non-embedding parameters, D tokens, B in tokens), as stated in its abstract-level
   summary and Section 3 (the same constants are quoted at emergentmind.com/papers/2503.04715);
-- Bi et al. 2024, "DeepSeek LLM" (arXiv:2401.02954) §3.1, eq. (1): ``eta_opt = 0.3118 C^-0.1250`` and
+- Bi et al. 2024, "DeepSeek LLM" (arXiv:2401.02954) sec. 3.1, eq. (1): ``eta_opt = 0.3118 C^-0.1250`` and
   ``B_opt = 0.2920 C^0.3271`` (C in FLOPs, B in tokens).
 Neither paper prints a worked example (a prediction at a stated N, D or C) that we could retrieve, so the
 published numbers are checked two ways: the presets carry the published constants and predict what the

@@ -6,7 +6,7 @@ fitted, each by least squares in log space:
 
 * ``form="step"`` (Li et al. 2025, "Predictable Scale: Part I", the Step Law):
   ``lr* = a · N^α · D^β`` and ``bs* = b · D^γ``;
-* ``form="deepseek"`` (DeepSeek LLM, Bi et al. 2024, §3.1): ``lr* = a · C^α`` and ``bs* = b · C^β``.
+* ``form="deepseek"`` (DeepSeek LLM, Bi et al. 2024, sec. 3.1): ``lr* = a · C^α`` and ``bs* = b · C^β``.
 
 Intervals come from the by-run bootstrap of the cells, propagated: replicate ``b`` of every cell's optimum
 is one replicate of the design, and the power laws are refitted on each (cells whose replicate failed are left
@@ -49,7 +49,7 @@ STEP_SOURCE = (
     "(N non-embedding params, D and B in tokens)"
 )
 DEEPSEEK_SOURCE = (
-    "Bi et al. 2024, DeepSeek LLM §3.1: eta_opt = 0.3118 C^-0.1250, B_opt = 0.2920 C^0.3271 "
+    "Bi et al. 2024, DeepSeek LLM sec. 3.1: eta_opt = 0.3118 C^-0.1250, B_opt = 0.2920 C^0.3271 "
     "(C = M D in FLOPs, M non-embedding FLOPs per token; B in tokens)"
 )
 
