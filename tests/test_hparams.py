@@ -212,3 +212,21 @@ def test_bad_options_are_refused():
         fit_hparams(runs, band=-1)
     with pytest.raises(DataError, match="deepseek form needs flops"):
         deepseek().predict(params=1e9)
+
+
+def test_the_catalog_laws_fitted_to_the_cell_optima_agree_with_the_log_space_fit():
+    """``scalelaw.fit("lr_step", cells, loss="squared")`` (least squares on log residuals) is fit_hparams' fit."""
+    import warnings
+
+    import scalelaw
+
+    found = fit_hparams(grid(truth_lr, truth_bs, noise=0.003, seed=3), level=None)
+    cells = found.cells.rename(columns={"lr_opt": "lr", "batch_size_opt": "batch_size"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lr = scalelaw.fit("lr_step", cells[["params", "tokens", "lr"]], loss="squared")
+        bs = scalelaw.fit("batch_step", cells[["tokens", "batch_size"]], loss="squared")
+    assert lr.law.roles == {"params": "N", "tokens": "D"}
+    assert lr.params["alpha"] == pytest.approx(found.lr_opt.exponents["params"], abs=1e-4)
+    assert lr.params["beta"] == pytest.approx(found.lr_opt.exponents["tokens"], abs=1e-4)
+    assert bs.params["gamma"] == pytest.approx(found.batch_opt.exponents["tokens"], abs=1e-4)

@@ -41,6 +41,7 @@ _FAMILIES = (
     "mixture",
     "data_axis",
     "steps",
+    "hparam_laws",
 )
 
 
