@@ -170,6 +170,8 @@ def test_one_batch_size_fits_the_lr_law_only():
     runs = grid(truth_lr, truth_bs, bss=[2.5e5])
     found = fit_hparams(runs, level=None)
     assert found.batch_opt is None and round(found.lr_opt.exponents["tokens"], 3) == 0.25
+    assert found.notes == ("batch_size: no cell has 3 or more values of it, so its law is not fitted",)
+    assert (found.cells["flag"] == "").all()
     assert "batch_size" not in found.predict(params=1e9, tokens=2e10)
     assert found.to_dict()["batch_opt"] is None
 

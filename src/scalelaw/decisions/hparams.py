@@ -294,6 +294,8 @@ def _fit_law(
         return None, [f"{target}: {ok.sum()} usable cell(s); the power law in {', '.join(inputs)} needs {k + 1}"]
     theta = _lstsq(x, y)
     if not np.all(np.isfinite(theta)):
+        if k == 1:
+            return None, [f"{target}: every usable cell has the same {inputs[0]}; a power law needs it to vary"]
         return None, [
             f"{target}: the cells do not separate {' and '.join(inputs)} (e.g. one tokens-per-parameter ratio); "
             "vary them independently"
@@ -411,8 +413,10 @@ def fit_hparams(
     ]
     laws: dict[str, HparamLaw | None] = {}
     for target, inputs in FORMS[form].items():
-        if not cells[f"{target}_ok"].any() and not notes:
-            notes.append(f"{target}: no cell varies it, so its law is not fitted")
+        if not optima.varied[target]:
+            laws[target] = None
+            notes.append(f"{target}: no cell has 3 or more values of it, so its law is not fitted")
+            continue
         laws[target], more = _fit_law(target, inputs, cells, optima.replicates, level)
         notes += more
     if laws["lr"] is None and laws["batch_size"] is None:
