@@ -125,10 +125,13 @@ def test_noisy_grids_recover_known_exponents_inside_their_bootstrap_intervals():
             assert low < value < high, (law.target, name, low, value, high)
             assert abs(law.exponents[name] - value) < 0.08
             assert high - low < 0.3  # informative, not vacuous
+    for row in pd.concat([lr.to_frame(), bs.to_frame()]).itertuples():
+        assert row.low <= row.value <= row.high, row  # every interval holds its own estimate
+    cells = found.cells
+    assert ((cells["lr_low"] <= cells["lr_opt"]) & (cells["lr_opt"] <= cells["lr_high"])).all()
     coef = 3e-3 * 2e8**0.5 * 4e9**-0.25
     assert lr.coef_interval[0] < coef < lr.coef_interval[1]
     # The per-cell intervals hold their truths for most cells.
-    cells = found.cells
     hit = (cells["lr_low"] < truth_lr(cells["params"], cells["tokens"])) & (
         truth_lr(cells["params"], cells["tokens"]) < cells["lr_high"]
     )

@@ -26,7 +26,7 @@ def hparams(
     ] = "step",
     at: Annotated[
         list[str] | None,
-        typer.Option("--at", metavar="params=7e9,tokens=1.4e12", help="Predict lr* and bs* here (repeatable)."),
+        typer.Option("--at", metavar="POINT", help="Predict lr* and bs* at params=7e9,tokens=1.4e12 (repeatable)."),
     ] = None,
     band: Annotated[
         float, typer.Option(help="Fit each cell's bowl on runs within this fraction of its best loss.")

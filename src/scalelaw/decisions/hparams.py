@@ -34,7 +34,7 @@ import pandas as pd
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.runs import Runs
-from scalelaw.decisions.hparam_cells import DEFAULT_BAND, cell_optima
+from scalelaw.decisions.hparam_cells import DEFAULT_BAND, cell_optima, span
 from scalelaw.errors import DataError
 
 __all__ = ["FORMS", "HparamFit", "HparamLaw", "deepseek", "fit_hparams", "step_law"]
@@ -126,8 +126,7 @@ class HparamLaw(Result):
             return np.full(shape, math.nan), np.full(shape, math.nan)
         ok = np.all(np.isfinite(self.samples), axis=1)
         reps = self.samples[ok, :1] + np.tensordot(self.samples[ok, 1:], logs, axes=1).reshape(ok.sum(), -1)
-        q = (1 - level) / 2
-        low, high = np.quantile(reps, [q, 1 - q], axis=0)
+        low, high = span(reps, np.log(self.predict(**inputs)).reshape(-1), level)
         return np.exp(low).reshape(shape), np.exp(high).reshape(shape)
 
     def formula(self) -> str:
@@ -311,8 +310,7 @@ def _fit_law(
         samples = np.array([_refit(x, ry[:, b]) for b in range(ry.shape[1])])
         good = samples[np.all(np.isfinite(samples), axis=1)]
         if len(good):
-            q = (1 - level) / 2
-            low, high = np.quantile(good, [q, 1 - q], axis=0)
+            low, high = span(good, theta, level)
             coef_iv = (math.exp(low[0]), math.exp(high[0]))
             exp_iv = {name: (float(low[i + 1]), float(high[i + 1])) for i, name in enumerate(inputs)}
         spread = np.nanmedian(np.nanstd(ry, axis=1)) if np.isfinite(ry).any() else math.nan
