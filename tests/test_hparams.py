@@ -3,14 +3,17 @@
 References. The published laws are
 - Li et al. 2025, "Predictable Scale: Part I — Optimal Hyperparameter Scaling Law in Large Language Model
   Pretraining" (arXiv:2503.04715), the Step Law: ``eta(N, D) = 1.79 N^-0.713 D^0.307`` and
-  ``B(D) = 0.58 D^0.571`` (N non-embedding parameters, D tokens, B in tokens), as stated in its abstract-level
-  summary and Section 3 (the same constants are quoted at emergentmind.com/papers/2503.04715);
-- Bi et al. 2024, "DeepSeek LLM" (arXiv:2401.02954) sec. 3.1, eq. (1): ``eta_opt = 0.3118 C^-0.1250`` and
-  ``B_opt = 0.2920 C^0.3271`` (C in FLOPs, B in tokens).
+  ``B(D) = 0.58 D^0.571`` (N non-embedding parameters, D tokens, B in tokens); the constants as quoted from
+  the paper at emergentmind.com/papers/2503.04715 (found with the search tool; the arXiv HTML excerpt it
+  returned drops the formulas), and the settings of its Figure 1 (400M parameters on 40B tokens, 1B on 100B)
+  from step-law.github.io;
+- Bi et al. 2024, "DeepSeek LLM" (arXiv:2401.02954) sec. 3.1: ``eta_opt = 0.3118 C^-0.1250`` and
+  ``B_opt = 0.2920 C^0.3271`` (C in FLOPs, B in tokens), the constants as given in issue 19; the search tool
+  found no copy of the paper's text to re-read them from.
 Neither paper prints a worked example (a prediction at a stated N, D or C) that we could retrieve, so the
 published numbers are checked two ways: the presets carry the published constants and predict what the
-formula gives at the Step Law paper's Figure 1 settings (400M params on 40B tokens, 1B on 100B), and a fit
-on a synthetic grid generated from each published law recovers every constant to the digits published.
+formula gives at the Figure 1 settings, and a fit on a synthetic grid generated from each published law
+recovers every constant to the digits published.
 """
 
 from __future__ import annotations
