@@ -100,6 +100,17 @@ def test_no_interval_leaves_the_intervals_empty(capsys, sweep):
     assert data["level"] is None and data["lr_opt"]["coef_interval"] == [None, None]
 
 
+def test_published_laws_predict_without_data(capsys):
+    code, out, err = run_main(capsys, "hparams", "--published", "--at", "params=1e9,tokens=1e11", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["lr_opt"]["coef"] == 1.79 and data["batch_opt"]["exponents"] == {"tokens": 0.571}
+    (at,) = data["predictions"]
+    assert at["lr"]["value"] == pytest.approx(1.79 * 1e9**-0.713 * 1e11**0.307) and at["lr"]["low"] is None
+    code, out, _ = run_main(capsys, "hparams", "--published", "--form", "deepseek", "--at", "flops=1e23")
+    assert code == 0 and "lr* = 0.3118 · flops^-0.125" in out and "at flops=1e+23: lr* = 0.0004158" in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -108,6 +119,7 @@ def test_no_interval_leaves_the_intervals_empty(capsys, sweep):
         (("--map", "LR=lr", "--at", "params=7e9"), "the step form needs params and tokens"),
         (("--map", "LR=lr", "--at", "params"), "cannot read --at"),
         (("--map", "LR=lr", "--band", "-1"), "band must be >= 0"),
+        (("--published",), "give DATA (runs to fit) or --published"),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line(capsys, sweep, args, message):

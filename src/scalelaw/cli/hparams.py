@@ -16,14 +16,18 @@ from scalelaw.errors import DataError
 
 def hparams(
     data: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="Runs, one row per run: params, tokens (or flops), lr, batch_size, loss; a file, dataset:NAME or -."
+            help="Runs, one row per run: params, tokens (or flops), lr, batch_size, loss; a file, dataset:NAME or -. "
+            "Leave out with --published."
         ),
-    ],
+    ] = None,
     form: Annotated[
         str, typer.Option(help="step: lr* = a N^α D^β, bs* = b D^γ (Li et al. 2025); deepseek: both in C (Bi 2024).")
     ] = "step",
+    published: Annotated[
+        bool, typer.Option("--published", help="Use the published law of --form (no data): with --at, predict.")
+    ] = False,
     at: Annotated[
         list[str] | None,
         typer.Option("--at", metavar="POINT", help="Predict lr* and bs* at params=7e9,tokens=1.4e12 (repeatable)."),
@@ -41,15 +45,22 @@ def hparams(
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
-    """Optimal learning rate and batch size: a bowl per (N, D) cell, then power laws across cells."""
-    from scalelaw.decisions.hparams import fit_hparams
+    """Optimal learning rate and batch size: a bowl per (N, D) cell, then power laws across cells (or the
+    published Step Law / DeepSeek law with --published)."""
+    from scalelaw.decisions import hparams as hp
 
     def action():
         if form not in ("step", "deepseek"):
             raise DataError(f"--form must be 'step' or 'deepseek', not {form!r}")
-        runs = DataOptions(mapping, where).load(data, "loss")
-        level = interval if interval > 0 else None
-        result = fit_hparams(runs, form=form, band=band, min_points=min_points, level=level, n_boot=n_boot, seed=seed)
+        if published == (data is not None):
+            raise DataError("give DATA (runs to fit) or --published (the published law), not both or neither")
+        if published:
+            result = hp.step_law() if form == "step" else hp.deepseek()
+        else:
+            runs = DataOptions(mapping, where).load(data, "loss")
+            level = interval if interval > 0 else None
+            options = dict(band=band, min_points=min_points, level=level, n_boot=n_boot, seed=seed)
+            result = hp.fit_hparams(runs, form=form, **options)
         return result, [result.predict(point) for point in parse_at(at or [])]
 
     result, predictions = run_action(action)
@@ -66,6 +77,19 @@ def _span(value: float, low: float, high: float) -> str:
 
 
 def _render(result: Any, predictions: list[dict[str, Any]]) -> None:
+    if not result.cells.empty:
+        _render_cells(result)
+    for law in result.laws().values():
+        out.print(escape(law.summary()))
+    for point in predictions:
+        where = ", ".join(f"{k}={v:.3g}" for k, v in point["inputs"].items())
+        parts = [f"{t}* = {_span(v['value'], v['low'], v['high'])}" for t, v in point.items() if t != "inputs"]
+        out.print(f"at {where}: " + "; ".join(parts))
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
+def _render_cells(result: Any) -> None:
     level = f"{result.level:.0%}" if result.level else "no"
     cells = Table(title=f"Per-cell optima ({level} by-run bootstrap)", title_justify="left")
     for name in ("params", "tokens", "runs", "lr*", "batch*", "loss", "flag"):
@@ -81,11 +105,3 @@ def _render(result: Any, predictions: list[dict[str, Any]]) -> None:
             escape(row.flag),
         )
     out.print(cells)
-    for law in result.laws().values():
-        out.print(escape(law.summary()))
-    for point in predictions:
-        where = ", ".join(f"{k}={v:.3g}" for k, v in point["inputs"].items())
-        parts = [f"{t}* = {_span(v['value'], v['low'], v['high'])}" for t, v in point.items() if t != "inputs"]
-        out.print(f"at {where}: " + "; ".join(parts))
-    for note in result.notes:
-        err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -44,6 +44,8 @@ FORMS: dict[str, dict[str, tuple[str, ...]]] = {
     "step": {"lr": ("params", "tokens"), "batch_size": ("tokens",)},
     "deepseek": {"lr": ("flops",), "batch_size": ("flops",)},
 }
+STEP_CITE = "Li et al. 2025, Step Law"
+DEEPSEEK_CITE = "Bi et al. 2024, DeepSeek LLM"
 STEP_SOURCE = (
     "Li et al. 2025, Predictable Scale: Part I (Step Law): lr = 1.79 N^-0.713 D^0.307, B = 0.58 D^0.571 "
     "(N non-embedding params, D and B in tokens)"
@@ -161,7 +163,9 @@ class HparamLaw(Result):
                 "coef": self.coef,
                 "exponents": dict(self.exponents),
                 "coef_interval": list(self.coef_interval),
-                "exponent_intervals": {k: list(v) for k, v in self.exponent_intervals.items()},
+                "exponent_intervals": {
+                    k: list(self.exponent_intervals.get(k, (math.nan, math.nan))) for k in self.exponents
+                },
                 "level": self.level,
                 "n_cells": self.n_cells,
                 "resid_sd": self.resid_sd,
@@ -423,10 +427,11 @@ def fit_hparams(
 
 
 def _preset(form: str, lr: tuple[float, dict[str, float]], batch: tuple[float, dict[str, float]], source: str):
+    cite = {"step": STEP_CITE, "deepseek": DEEPSEEK_CITE}[form]  # the laws name the paper; the result states it
     return HparamFit(
         form=form,
-        lr_opt=HparamLaw("lr", lr[0], lr[1], source=source),
-        batch_opt=HparamLaw("batch_size", batch[0], batch[1], source=source),
+        lr_opt=HparamLaw("lr", lr[0], lr[1], source=cite),
+        batch_opt=HparamLaw("batch_size", batch[0], batch[1], source=cite),
         source=source,
     )
 
