@@ -204,6 +204,7 @@ def test_cells_on_one_tokens_per_parameter_ratio_cannot_separate_n_from_d():
         (lambda t: t.drop(columns="tokens"), "'tokens' (or 'flops')"),
         (lambda t: t.assign(lr=t["lr"].where(t.index != 3, 0.0)), "non-positive"),
         (lambda t: t.assign(lr=1e-3, batch_size=1e5), "no (params, tokens) cell has 3 or more distinct values"),
+        (lambda t: t.assign(run="same", step=range(len(t))), "run 'same' has 49 rows in the cell params=1e+08"),
     ],
 )
 def test_bad_input_names_what_is_wrong(change, message):

@@ -118,7 +118,13 @@ def _cells(runs: Any, lr: str, batch: str, loss: str) -> list[_Cell]:
     out = []
     for g in range(int(inverse.max()) + 1):
         idx = np.flatnonzero(inverse == g)
-        _, group = np.unique(run_ids[idx], return_inverse=True)
+        ids, group, counts = np.unique(run_ids[idx], return_inverse=True, return_counts=True)
+        if counts.max() > 1:
+            raise DataError(
+                f"run {str(ids[counts.argmax()])!r} has {counts.max()} rows in the cell params={n[idx[0]]:.3g}, "
+                f"tokens={d[idx[0]]:.3g}: hyperparameter scaling needs one row per run (its final loss); keep the "
+                "last checkpoint of each run (e.g. --where 'step == 1000') or give each run its own id"
+            )
         rounded = np.round(z[idx], 9)
         codes = np.column_stack(
             [np.unique(rounded, axis=0, return_inverse=True)[1].ravel()]
