@@ -94,13 +94,15 @@ def test_deepseek_preset_carries_the_published_constants():
 
 
 def test_a_fit_on_a_grid_from_the_step_law_recovers_its_constants_to_the_published_digits():
-    found = fit_hparams(preset_grid(step_law()), level=None)
+    found = fit_hparams(preset_grid(step_law()), n_boot=20)
     assert round(found.lr_opt.coef, 2) == 1.79
     assert round(found.lr_opt.exponents["params"], 3) == -0.713
     assert round(found.lr_opt.exponents["tokens"], 3) == 0.307
     assert round(found.batch_opt.coef, 2) == 0.58
     assert round(found.batch_opt.exponents["tokens"], 3) == 0.571
     assert found.cells["lr_ok"].all() and found.cells["batch_size_ok"].all() and not found.notes
+    low, high = found.lr_opt.exponent_intervals["params"]  # noise-free: no spread, and no misfit note
+    assert high - low < 1e-9
 
 
 def test_a_fit_on_a_grid_from_the_deepseek_law_recovers_its_constants_to_the_published_digits():

@@ -318,7 +318,8 @@ def _fit_law(
             coef_iv = (math.exp(low[0]), math.exp(high[0]))
             exp_iv = {name: (float(low[i + 1]), float(high[i + 1])) for i, name in enumerate(inputs)}
         spread = np.nanmedian(np.nanstd(ry, axis=1)) if np.isfinite(ry).any() else math.nan
-        if math.isfinite(resid_sd) and math.isfinite(spread) and resid_sd > 2 * spread:
+        # 1e-6 in ln units: a noise-free sweep has no spread, and rounding is no misfit.
+        if math.isfinite(resid_sd) and math.isfinite(spread) and resid_sd > max(2 * spread, 1e-6):
             notes.append(
                 f"{target}: the cell optima scatter about the power law {resid_sd / max(spread, 1e-12):.1f}x more than "
                 "their run-to-run noise implies; the intervals (run noise only) are too narrow for this misfit"
