@@ -11,7 +11,8 @@ catalog holds the two forms :mod:`scalelaw.decisions.hparams` fits across (N, D)
 
 Fitted with :func:`scalelaw.fit` on a table of per-cell optima (one row per cell), they give the same point
 estimates as :func:`scalelaw.decisions.hparams.fit_hparams` (least squares in log space), which also
-propagates the per-cell bootstrap.
+propagates the per-cell bootstrap. They predict a hyperparameter, not a loss: compute-optimal planning
+(:mod:`scalelaw.decisions.plan`) reads a loss law and has no meaning for them.
 """
 
 from __future__ import annotations
