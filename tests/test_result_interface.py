@@ -28,6 +28,7 @@ from scalelaw._result import Result, jsonable
 from scalelaw.data.accounting import FlopCount, ParamCount, TransformerConfig, count_params, flops_per_token
 from scalelaw.decisions.critical_batch import CriticalBatch, fit_critical_batch, simulate_batch_sweep
 from scalelaw.decisions.design import Suggestion, suggest
+from scalelaw.decisions.hparams import HparamFit, HparamLaw, fit_hparams, step_law
 from scalelaw.decisions.isoflop import ApproachComparison, Exponents, approach2, compare_approaches
 from scalelaw.decisions.isoflop_bias import simulate_isoflop
 from scalelaw.decisions.learning_rate import LRSensitivity, lr_sensitivity
@@ -120,6 +121,19 @@ def _seed_noise() -> SeedNoise:
 @functools.cache
 def _isoflop() -> pd.DataFrame:
     return simulate_isoflop(n_sizes=7, noise=0.01)
+
+
+@functools.cache
+def _hparams() -> HparamFit:
+    """Four (N, D) cells of 5 x 5 lr x batch-size grids whose optima follow the Step Law, 0.2% noise."""
+    rng = np.random.default_rng(0)
+    axes = ((1e8, 4e8), (2e9, 1.6e10), np.geomspace(3e-4, 1e-2, 5), np.geomspace(3e4, 3e6, 5))
+    n, d, lr, bs = (g.ravel() for g in np.meshgrid(*axes, indexing="ij"))
+    law = step_law()
+    bowl = np.log(lr / law.lr_opt.predict(params=n, tokens=d)) ** 2 + np.log(bs / law.batch_opt.predict(tokens=d)) ** 2
+    loss = (3 + 0.03 * bowl) * np.exp(rng.normal(0, 0.002, n.size))
+    run = [MARK, *(f"r{i}" for i in range(1, n.size))]
+    return fit_hparams({"run": run, "params": n, "tokens": d, "lr": lr, "batch_size": bs, "loss": loss}, n_boot=20)
 
 
 @functools.cache
@@ -313,6 +327,8 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
         lr_sensitivity(_lr_sweep(), initial_loss=10.8, n_boot=20),
         lr_sensitivity(_lr_sweep(), level=None),
     ),
+    HparamFit: lambda: (_hparams(), step_law()),
+    HparamLaw: lambda: (_hparams().lr_opt, step_law().batch_opt),
     # topics/
     Chain: _chain,
     ChainBootstrap: lambda: _chain().bootstrap(n=20),
@@ -366,6 +382,7 @@ RESULTS: dict[type, Callable[[], Result | tuple[Result, ...]]] = {
 
 #: Every other public frozen dataclass of the package, and why it is no result.
 NOT_RESULTS: dict[str, str] = {
+    "CellOptima": "internal: the per-cell optima and bootstrap replicates a HparamFit is built from (its .cells)",
     "GroupWeights": "an input to the engine: bootstrap replicates as counts per run",
     "DataOptions": "an input: the CLI's shared data-reading options (--map, --where, --weights, --drop-early)",
     "WrittenReport": "a receipt of files written: the page's path and the results it holds, each a Result",

@@ -10,6 +10,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
 - ``trend``: ``trend``, ``mc``
 - ``test_time``: ``verify``, ``allocate``
+- ``hparams``: ``hparams``
 - ``catalog``: ``laws``, ``datasets list``
 - ``batch``: ``critical-batch``, ``lr-sensitivity``
 - ``sweep``: ``sweep``
@@ -18,7 +19,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, sweep, test_time, topics, trend
+from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, hparams, sweep, test_time, topics, trend
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -44,5 +45,6 @@ app.command(cls=Command)(trend.mc)
 app.command("fp-plan", cls=Command)(decide.fp_plan)
 data_axis.register(app)
 batch.register(app)
+app.command(cls=Command)(hparams.hparams)
 
 __all__ = ["app", "main"]

@@ -1,6 +1,7 @@
 """Decisions from a fitted law: compute-optimal plans (allocation, target loss, inference-aware, data-limited,
 crossover), IsoFLOP exponents and their coarse-grid bias, which runs to add next (design), the
-training and post-training precision to use, the critical batch size and the learning-rate sensitivity.
+training and post-training precision to use, the critical batch size and the learning-rate sensitivity, and the
+optimal learning rate and batch size across scale (hparams).
 
 Names load from their modules on first use (:mod:`scalelaw._lazy`), so ``scalelaw.decisions.plan`` costs
 that module alone.
@@ -22,6 +23,8 @@ __getattr__, __dir__, __all__ = attach(
             "KAPLAN_ALPHA_B",
         ],
         "design": ["Suggestion", "Target", "candidate_grid", "cold_start", "suggest"],
+        "hparam_cells": ["CellOptima", "cell_optima"],
+        "hparams": ["HparamFit", "HparamLaw", "deepseek", "fit_hparams", "step_law"],
         "inference": ["inference_optimal"],
         "isoflop": ["ApproachComparison", "Exponents", "approach2", "approach3", "compare_approaches"],
         "learning_rate": ["LRSensitivity", "expected_gap", "lr_sensitivity"],

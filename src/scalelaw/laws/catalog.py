@@ -43,6 +43,7 @@ _FAMILIES = (
     "steps",
     "transfer",
     "verifier",
+    "hparam_laws",
 )
 
 
