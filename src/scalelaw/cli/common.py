@@ -159,6 +159,69 @@ def parse_law(text: str):
     return Law.from_expression(text)
 
 
+RoleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--role",
+        metavar="COLUMN=ROLE",
+        help="What an input column stands for: N (parameters), D (tokens), C (compute) or none, e.g. "
+        "datastore=none or N_total=N (repeatable). Plans read N, D and C from these roles (docs/axes.md).",
+    ),
+]
+
+
+def parse_roles(items: list[str] | None) -> dict[str, str | None]:
+    """``--role datastore=none --role N_total=N`` as ``{"datastore": None, "N_total": "N"}``."""
+    roles: dict[str, str | None] = {}
+    for name, text in parse_pairs(items, "--role").items():
+        role = text.upper()
+        if role not in ("N", "D", "C", "NONE"):
+            raise DataError(f"--role {name}={text}: a role is N (parameters), D (tokens), C (compute) or none")
+        roles[name] = None if role == "NONE" else role
+    return roles
+
+
+def build_law(
+    text: str,
+    x: list[str] | None = None,
+    roles: dict[str, str | None] | None = None,
+    options: dict[str, Any] | None = None,
+    columns: Any = (),
+    y: str | None = None,
+) -> tuple[Any, list[str] | None, dict[str, Any]]:
+    """The ``--law`` text with ``--x``, ``--role`` and ``--law-option`` applied: ``(law, x, options)`` for ``fit``.
+
+    An expression declares its inputs: the ``--x`` names that are symbols of the formula, or without ``--x`` its
+    symbols named like a column of the data (``columns``, other than the fitted ``y``), besides the standard
+    columns. ``--x`` naming no symbol of the formula renames its inputs by position, as for a catalog law. With
+    ``--role`` a catalog law is built here (options, renaming and roles applied) and ``x`` and ``options`` come
+    back empty; otherwise a catalog name passes through unchanged.
+    """
+    from scalelaw.laws import Law, get_law, list_laws
+
+    roles = roles or {}
+    if text in list_laws() or text.isidentifier():
+        if not roles:
+            return text, x, options or {}
+        if text.strip() == "auto":
+            raise DataError("--role sets the roles of one law's inputs; give the law instead of --law auto")
+        law = get_law(text, **(options or {}))
+        return (law.with_inputs(*x) if x else law).with_roles(**roles), None, {}
+    plain = Law.from_expression(text)
+    symbols = {*plain.inputs, *plain.param_names}
+    named = [c for c in x or () if c in symbols]
+    if x and not named and not roles:
+        return plain, x, {}  # --x renames the formula's inputs, as for a catalog law
+    if x and len(named) < len(x):
+        missing = ", ".join(c for c in x if c not in symbols)
+        raise DataError(
+            f"--x {','.join(x)}: {missing} not in the formula {text!r} (its symbols: {', '.join(sorted(symbols))}); "
+            "--x lists the formula's symbols that are data columns"
+        )
+    declared = named or [c for c in plain.param_names if c in set(columns) and c != y]
+    return Law.from_expression(text, inputs=declared, roles=roles), None, {}
+
+
 def parse_at(items: list[str]) -> list[dict[str, float]]:
     points = []
     for item in items:

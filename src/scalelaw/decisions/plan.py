@@ -46,6 +46,12 @@ def _columns(law: Law, N: np.ndarray, D: np.ndarray, fixed: Mapping[str, float])
     """Input columns for N and D plus fixed inputs. ``unique_tokens`` means tokens *available*: a run
     that trains on fewer tokens than exist sees only D unique ones (the law's U_D is unique tokens seen)."""
     n_name, d_name = law.inputs_for("N", "D", purpose="compute-optimal allocation")
+    unset = [f"{n} ({law.roles[n] or 'no role'})" for n in law.inputs if n not in (n_name, d_name, *fixed)]
+    if unset:  # an input left to chance would be a silent guess: say which values are needed
+        raise LawError(
+            f"law {law.name!r} reads N from {n_name!r} and D from {d_name!r}; its other input(s) {', '.join(unset)} "
+            f"need a value: pass fixed={{{unset[0].split()[0]!r}: ...}}"
+        )
     cols = {n_name: N, d_name: D}
     for name, value in fixed.items():
         cols[name] = np.minimum(value, D) if name == "unique_tokens" else np.full(N.shape, value)
@@ -702,7 +708,7 @@ def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX
     """:meth:`Plan.to_records`, each with how far its run lies beyond the data (``extrapolation``).
 
     The run a plan proposes is its size and tokens (``params_opt, tokens_opt``, or ``params, tokens_crit`` for
-    critical tokens) as the first two inputs of ``result``'s law; :func:`scalelaw.trust.extrapolation.distance`
+    critical tokens) as the inputs of ``result``'s law playing N and D; :func:`scalelaw.trust.extrapolation.distance`
     measures it and warns past ``max_decades`` of compute. Plans without such columns, and fits saved without
     their data, get no ``extrapolation``.
 
@@ -718,8 +724,8 @@ def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX
     records = plan.to_records()
     columns = set(plan.table.columns)
     sizes = next((pair for pair in PLAN_SIZE_COLUMNS if set(pair) <= columns), None)
-    if sizes is not None:
-        names = result.law.inputs[:2]
+    if sizes is not None and {"N", "D"} <= set(result.law.roles.values()):
+        names = result.law.inputs_for("N", "D")  # by role, not position: inputs may come in any order
         frame = {names[0]: plan.table[sizes[0]].to_numpy(), names[1]: plan.table[sizes[1]].to_numpy()}
         for rec, extra in zip(records, extrapolation_records(result, frame, max_decades) or [], strict=False):
             rec["extrapolation"] = extra
