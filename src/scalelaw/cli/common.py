@@ -183,13 +183,14 @@ def parse_roles(items: list[str] | None) -> dict[str, str | None]:
 
 def build_law(
     text: str,
-    x: list[str] | None = None,
-    roles: dict[str, str | None] | None = None,
-    options: dict[str, Any] | None = None,
+    x_text: str | None = None,
+    role: list[str] | None = None,
+    law_option: list[str] | None = None,
     columns: Any = (),
     y: str | None = None,
 ) -> tuple[Any, list[str] | None, dict[str, Any]]:
-    """The ``--law`` text with ``--x``, ``--role`` and ``--law-option`` applied: ``(law, x, options)`` for ``fit``.
+    """The ``--law`` text with ``--x``, ``--role`` and ``--law-option`` (as typed) applied: ``(law, x, options)``
+    for ``fit``.
 
     An expression declares its inputs: the ``--x`` names that are symbols of the formula, or without ``--x`` its
     symbols named like a column of the data (``columns``, other than the fitted ``y``), besides the standard
@@ -199,13 +200,13 @@ def build_law(
     """
     from scalelaw.laws import Law, get_law, list_laws
 
-    roles = roles or {}
+    x, roles, options = parse_list(x_text), parse_roles(role), parse_law_options(law_option)
     if text in list_laws() or text.isidentifier():
         if not roles:
-            return text, x, options or {}
+            return text, x, options
         if text.strip() == "auto":
             raise DataError("--role sets the roles of one law's inputs; give the law instead of --law auto")
-        law = get_law(text, **(options or {}))
+        law = get_law(text, **options)
         return (law.with_inputs(*x) if x else law).with_roles(**roles), None, {}
     plain = Law.from_expression(text)
     symbols = {*plain.inputs, *plain.param_names}

@@ -32,9 +32,7 @@ from scalelaw.cli.common import (
     load_fit,
     out,
     parse_at,
-    parse_law_options,
     parse_list,
-    parse_roles,
     print_json,
     run_action,
     with_progress,
@@ -166,9 +164,7 @@ def fit(
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
             check_output_path(out_path, inputs=[data, schedule], kind="fit", force=force)
         runs, schedules = _load_runs(data, schedule, selection, y or law_output(law))
-        the_law, columns, options = build_law(
-            law, parse_list(x), parse_roles(role), parse_law_options(law_option), runs.columns, y
-        )
+        the_law, columns, options = build_law(law, x, role, law_option, runs.columns, y)
         settings: dict[str, Any] = dict(
             y=y,
             x=columns,
@@ -226,9 +222,7 @@ def _fit_many(data, law, y, ray, as_json, single, x, role, selection, loss, delt
 
     def action():
         runs = selection.load(data)  # each target's fit leaves out the rows it lacks
-        the_law, columns, options = build_law(
-            law, parse_list(x), parse_roles(role), parse_law_options(law_option), runs.columns
-        )
+        the_law, columns, options = build_law(law, x, role, law_option, runs.columns)
         the_law = get_law(the_law, **options)
         fitted = the_law.with_inputs(*columns) if columns else the_law
         targets = resolve_targets(runs, y, fitted)  # a bad column fails here, before any fitting

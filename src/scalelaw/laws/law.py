@@ -218,8 +218,8 @@ class Law(abc.ABC):
                 f"{' and '.join(roles)}), but no input of law {self.name!r} plays "
                 f"{' or '.join(f'{r} ({ROLE_NAMES[r]})' for r in missing)}: its inputs are {have}. If one of its "
                 f"columns does stand for {ROLE_NAMES[missing[0]]}, declare it, e.g. Law.from_expression(..., "
-                f"roles={{'my_column': '{missing[0]}'}}) or law.with_roles(my_column='{missing[0]}') (on the command line: "
-                f"scalelaw fit ... --role my_column={missing[0]}). A law of other quantities has no such plan: "
+                f"roles={{'my_column': '{missing[0]}'}}) or law.with_roles(my_column='{missing[0]}') (on the command "
+                f"line: scalelaw fit ... --role my_column={missing[0]}). A law of other quantities has no such plan: "
                 "solve it for a target along one input instead (FitResult.solve, docs/axes.md)"
             )
         return found  # type: ignore[return-value]
