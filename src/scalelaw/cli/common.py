@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -208,18 +209,17 @@ def build_law(
             raise DataError("--role sets the roles of one law's inputs; give the law instead of --law auto")
         law = get_law(text, **options)
         return (law.with_inputs(*x) if x else law).with_roles(**roles), None, {}
-    plain = Law.from_expression(text)
-    symbols = {*plain.inputs, *plain.param_names}
+    symbols = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))  # names in the formula (checked by the parser)
     named = [c for c in x or () if c in symbols]
     if x and not named and not roles:
-        return plain, x, {}  # --x renames the formula's inputs, as for a catalog law
+        return Law.from_expression(text), x, {}  # --x renames the formula's inputs, as for a catalog law
     if x and len(named) < len(x):
         missing = ", ".join(c for c in x if c not in symbols)
         raise DataError(
-            f"--x {','.join(x)}: {missing} not in the formula {text!r} (its symbols: {', '.join(sorted(symbols))}); "
+            f"--x {','.join(x)}: {missing} not in the formula {text!r} (its names: {', '.join(sorted(symbols))}); "
             "--x lists the formula's symbols that are data columns"
         )
-    declared = named or [c for c in plain.param_names if c in set(columns) and c != y]
+    declared = named or [c for c in columns if c in symbols and c != y]
     return Law.from_expression(text, inputs=declared, roles=roles), None, {}
 
 

@@ -51,19 +51,24 @@ def axis_of(law: Law) -> tuple[str, bool]:
     )
 
 
-def shared_axis(a: FitResult, b: FitResult) -> str:
-    """The axis both fits are compared along: their one input's name when they share it, :data:`COMPUTE` when
-    both are laws of compute (of N and D, or of one input playing C); a :class:`LawError` otherwise."""
-    (axis_a, compute_a), (axis_b, compute_b) = axis_of(a.law), axis_of(b.law)
-    if axis_a == axis_b:
-        return axis_a
-    if compute_a and compute_b:
+def shared_axis(*fits: FitResult) -> str:
+    """The axis all ``fits`` are compared along: their one input's name when they share it, :data:`COMPUTE` when
+    all are laws of compute (of N and D, or of one input playing C); a :class:`LawError` otherwise."""
+    axes = [axis_of(f.law) for f in fits]
+    names = {name for name, _ in axes}
+    if len(names) == 1:
+        return names.pop()
+    if all(compute for _, compute in axes):
         return COMPUTE
+    shown = "; ".join(
+        f"{'AB'[k] if len(fits) == 2 else f'fit {k + 1}'} along {name} "
+        f"(law {f.law.name!r} of {', '.join(f.law.inputs)})"
+        for k, (f, (name, _)) in enumerate(zip(fits, axes, strict=True))
+    )
     raise LawError(
-        f"the two fits lie on different axes: A along {axis_a} (law {a.law.name!r} of "
-        f"{', '.join(a.law.inputs)}), B along {axis_b} (law {b.law.name!r} of {', '.join(b.law.inputs)}); "
-        "compare fits of one axis, e.g. two laws of hours, or laws of compute and of parameters and tokens "
-        "(a column that is compute under another name: declare it, law.with_roles(COLUMN='C') or --role COLUMN=C)"
+        f"the fits lie on different axes: {shown}; compare fits of one axis, e.g. two laws of hours, or laws of "
+        "compute and of parameters and tokens (a column that is compute under another name: declare it, "
+        "law.with_roles(COLUMN='C') or --role COLUMN=C)"
     )
 
 
