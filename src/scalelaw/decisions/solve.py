@@ -137,8 +137,9 @@ def _axis(law: Law, for_: str | None, at: Mapping[str, float] | None) -> tuple[s
     if for_ is None:
         if len(law.inputs) != 1:
             raise LawError(
-                f"law {law.name!r} has inputs {', '.join(law.inputs)}: say which to solve for (for_='{law.inputs[0]}') "
-                f"and hold the others fixed (at={{'{law.inputs[-1]}': ...}})"
+                f"law {law.name!r} has inputs {', '.join(law.inputs)}: say which to solve for (for_='{law.inputs[0]}'; "
+                f"--for {law.inputs[0]} on the command line) and hold the others fixed "
+                f"(at={{'{law.inputs[-1]}': ...}}; --at {law.inputs[-1]}=...)"
             )
         for_ = law.inputs[0]
     if for_ not in law.inputs:
