@@ -22,7 +22,7 @@ import pytest
 from scipy.optimize import brentq
 
 import scalelaw
-from scalelaw import DataError, Law, LawError, get_law
+from scalelaw import DataError, Law, LawError, decisions, get_law
 from scalelaw.decisions import plan
 from scalelaw.decisions.axis import axis_of, shared_axis
 from scalelaw.decisions.solve import solve
@@ -96,7 +96,7 @@ def test_the_retrieval_law_of_issue_19_is_never_planned_as_tokens():
     for decide in (
         lambda: plan.compute_optimal(fit, 1e21),
         lambda: plan.compute_for_loss(fit, 2.5),
-        lambda: plan.inference_optimal(fit, 1e12, target_loss=2.5),
+        lambda: decisions.inference_optimal(fit, 1e12, target_loss=2.5),
     ):
         with pytest.raises(LawError) as info:
             decide()

@@ -11,7 +11,8 @@ cross a target more than once: the smallest ``x`` is reported, with a note. Its 
 the same solution for every by-run bootstrap replicate; with ``kind="total"`` each replicate's curve is first
 shifted by its own draw of the law's error at that distance beyond the data (the machinery of
 :mod:`scalelaw.decisions.plan_error`, as ``compute_for_loss`` does), and for a fit of ``law="auto"`` the candidate
-laws' solutions widen it. Replicates that never reach the target are left out of the band and counted in a note.
+laws' solutions widen it. Replicates that never reach the target enter the band as ``compute_for_loss``'s do and
+are counted in a note.
 A target the fitted law itself never reaches (a loss below its irreducible floor, an accuracy above its ceiling)
 is a :class:`~scalelaw.errors.DataError` that says what the law reaches instead.
 """
