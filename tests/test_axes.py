@@ -276,6 +276,11 @@ def test_cli_declares_any_columns_and_plans_never_misbind(tmp_path):
     assert free["law_definition"]["roles"] == {"params": "N", "datastore": None}
     declared = _cli("fit", str(data), "--law", formula, "--x", "params,datastore", "--role", "datastore=D", "--json")
     assert json.loads(declared.stdout)["law_definition"]["roles"] == {"params": "N", "datastore": "D"}
+    backtest = _cli(
+        "backtest", str(data), "--laws", formula, "--x", "params,datastore", "--holdout", "top:0.2:datastore", "--json"
+    )
+    (ranked,) = json.loads(backtest.stdout)
+    assert ranked["split_column"] == "datastore" and ranked["mean_abs_rel_error"] < 0.02
     refused = _cli("plan", str(out), "--flops", "1e21", check=False)
     assert refused.returncode == 2 and "datastore (no role)" in refused.stderr and "--role" in refused.stderr
     args = ("--target", "2.6", "--for", "datastore", "--at", "params=1e9", "--n-boot", "50")
