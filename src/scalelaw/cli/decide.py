@@ -501,8 +501,8 @@ def _render_cold_start(table, reasoning: list[str]) -> None:
 def _render_suggestion(result, answer) -> None:
     title = f"Runs to add for the {answer.target.label} ({answer.level:.0%} {answer.kind} interval)"
     view = Table(title=escape(title), title_justify="left")
-    n_name, d_name = result.law.inputs[:2]
-    extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
+    n_name, d_name = result.law.inputs_for("N", "D")  # by role: a formula may name tokens first
+    extra = [c for c in result.law.inputs if c not in (n_name, d_name) and c in answer.runs.columns]
     label = ["run"] if "run" in answer.runs.columns else []
     for col in ("#", *label, n_name, d_name, *extra, "FLOPs", "why", "interval width after"):
         view.add_column(escape(col), justify="left" if col in ("why", "run") else "right")  # columns are the user's
