@@ -294,6 +294,22 @@ def test_cli_declares_any_columns_and_plans_never_misbind(tmp_path):
     assert bad.returncode == 2 and "a role is N (parameters), D (tokens), C (compute) or none" in bad.stderr
 
 
+def test_an_expression_reads_data_columns_but_never_a_parameter_named_like_one():
+    """Without ``--x`` the formula's symbols named like a data column are inputs, except names the naming rule
+    gives to parameters (a sweep's ``beta`` column does not turn the exponent ``beta`` into an input)."""
+    from scalelaw.cli.common import build_law
+
+    columns = ["run", "params", "datastore", "beta", "loss"]
+    law, x, _ = build_law("E + A*params**-alpha + B*datastore**-beta", columns=columns, y="loss")
+    assert law.inputs == ("params", "datastore") and x is None and "beta" in law.param_names
+    law, _, _ = build_law("E + A*params**-alpha + B*datastore**-beta", "params,datastore,beta", columns=columns)
+    assert law.inputs == ("params", "datastore", "beta")  # --x names it: an input after all
+    renamed, x, _ = build_law("E + A*params**-alpha", "N_total")
+    assert renamed.inputs == ("params",) and x == ["N_total"]  # --x naming no symbol renames, as before
+    with pytest.raises(DataError, match="--x params,hours: hours not in the formula"):
+        build_law("E + A*params**-alpha", "params,hours")
+
+
 def test_cli_compare_and_plan_target_loss_on_hours(tmp_path):
     fits = [tmp_path / "a.json", tmp_path / "b.json"]
     _hours_fit("a").save(fits[0])

@@ -194,10 +194,11 @@ def build_law(
     for ``fit``.
 
     An expression declares its inputs: the ``--x`` names that are symbols of the formula, or without ``--x`` its
-    symbols named like a column of the data (``columns``, other than the fitted ``y``), besides the standard
-    columns. ``--x`` naming no symbol of the formula renames its inputs by position, as for a catalog law. With
-    ``--role`` a catalog law is built here (options, renaming and roles applied) and ``x`` and ``options`` come
-    back empty; otherwise a catalog name passes through unchanged.
+    symbols named like a column of the data (``columns``, other than the fitted ``y`` and names that the naming rule
+    gives to parameters, such as ``alpha`` or ``B``), besides the standard columns. ``--x`` naming no symbol of
+    the formula renames its inputs by position, as for a catalog law. With ``--role`` a catalog law is built here
+    (options, renaming and roles applied) and ``x`` and ``options`` come back empty; otherwise a catalog name
+    passes through unchanged.
     """
     from scalelaw.laws import Law, get_law, list_laws
 
@@ -219,7 +220,9 @@ def build_law(
             f"--x {','.join(x)}: {missing} not in the formula {text!r} (its names: {', '.join(sorted(symbols))}); "
             "--x lists the formula's symbols that are data columns"
         )
-    declared = named or [c for c in columns if c in symbols and c != y]
+    from scalelaw.laws.expression import named_like_parameter
+
+    declared = named or [c for c in columns if c in symbols and c != y and not named_like_parameter(c)]
     return Law.from_expression(text, inputs=declared, roles=roles), None, {}
 
 
