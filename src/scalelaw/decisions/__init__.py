@@ -1,6 +1,6 @@
 """Decisions from a fitted law: compute-optimal plans (allocation, target loss, inference-aware, data-limited,
-crossover along any shared axis), IsoFLOP exponents and their coarse-grid bias, which runs to add next (design),
-the training and post-training precision to use, and where along one input a law reaches a target (``solve``).
+crossover), IsoFLOP exponents and their coarse-grid bias, which runs to add next (design), and the
+training and post-training precision to use.
 
 Names load from their modules on first use (:mod:`scalelaw._lazy`), so ``scalelaw.decisions.plan`` costs
 that module alone.
