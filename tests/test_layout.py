@@ -28,7 +28,7 @@ SRC = REPO / "src"
 PACKAGE = SRC / "scalelaw"
 MAX_LINES = 1000
 MAX_TOP_LEVEL_MODULES = 6  # public modules beside the subpackages (errors.py is one)
-MAX_UPWARD_IMPORTS = 3  # the FitResult conveniences, each listed in the layer contract's ignore_imports
+MAX_UPWARD_IMPORTS = 4  # the FitResult conveniences (solve joined for issue 19), each listed in ignore_imports
 #: A command parses, calls the library and renders: longer than this, some of it belongs in the library.
 MAX_CLI_FUNCTION_LINES = 60
 

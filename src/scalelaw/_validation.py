@@ -50,3 +50,32 @@ def check_replicates(n: Any) -> None:
     """
     if n < MIN_REPLICATES:
         raise DataError(f"a bootstrap needs at least {MIN_REPLICATES} replicates (got {n}); 1000 is a good default")
+
+
+def column_names(x: Any, name: str = "x") -> tuple[str, ...] | None:
+    """Column names given as one name or a sequence of names, as a tuple (None stays None).
+
+    A single string is one column: ``x="tokens"`` means ``("tokens",)``, never its six letters.
+
+    Examples
+    --------
+    >>> column_names("tokens"), column_names(["params", "tokens"]), column_names(None)
+    (('tokens',), ('params', 'tokens'), None)
+    >>> column_names(3)
+    Traceback (most recent call last):
+    ...
+    scalelaw.errors.DataError: x must be a column name or a list of column names (e.g. x=['params', 'tokens']), got 3
+    """
+    if x is None:
+        return None
+    if isinstance(x, str):
+        return (x,)
+    try:
+        names = tuple(x)
+    except TypeError:
+        names = None
+    if names is None or not all(isinstance(n, str) for n in names):
+        raise DataError(
+            f"{name} must be a column name or a list of column names (e.g. {name}=['params', 'tokens']), got {x!r}"
+        )
+    return names

@@ -7,6 +7,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 - ``fit``: ``fit``, ``predict``
 - ``check``: ``backtest``, ``report``
 - ``decide``: ``plan``, ``compare``, ``suggest``, ``isoflop``, ``fp-plan``
+- ``axes``: ``solve``
 - ``topics``: ``emergence``, ``passk``, ``mixture``, ``observe``, ``chain``
 - ``trend``: ``trend``, ``mc``
 - ``test_time``: ``verify``, ``allocate``
@@ -19,7 +20,7 @@ and what every command shares (errors to exit codes, JSON, progress, option pars
 This file registers every command, in the order ``scalelaw --help`` lists them.
 """
 
-from scalelaw.cli import batch, catalog, check, data_axis, decide, fit, hparams, sweep, test_time, topics, trend
+from scalelaw.cli import axes, batch, catalog, check, data_axis, decide, fit, hparams, sweep, test_time, topics, trend
 from scalelaw.cli.common import Command, app, datasets_app, main
 
 datasets_app.command("list", cls=Command)(catalog.datasets_list)
@@ -27,6 +28,7 @@ app.command(cls=Command)(fit.fit)
 app.command(cls=Command)(fit.predict)
 app.command(cls=Command)(decide.plan)
 app.command(cls=Command)(decide.compare)
+app.command(cls=Command)(axes.solve)
 app.command("backtest", cls=Command)(check.backtest_cmd)
 app.command(cls=Command)(decide.suggest)
 app.command(cls=Command)(decide.isoflop)

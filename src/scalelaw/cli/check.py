@@ -27,9 +27,9 @@ from scalelaw.cli.common import (
     err,
     fail,
     law_output,
+    laws_with_x,
     out,
     parse_floats,
-    parse_law,
     parse_list,
     print_json,
     render_tracker_notes,
@@ -91,15 +91,16 @@ def backtest_cmd(
         if metric not in METRICS:
             raise DataError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
         runs = data_options.load(data, y or (law_output(names[0]) if len(names) == 1 else None))
+        resolved, columns = laws_with_x(names, x, runs.columns, y)
         table = run_backtest(
-            [parse_law(name) for name in names],
+            resolved,
             runs,
             holdout=holdout,
             y=y,
             level=interval,
             n_boot=n_boot,
             kind=kind,
-            x=parse_list(x),
+            x=columns,
             **({"candidates": parse_list(candidates)} if candidates is not None else {}),
             **data_options.fit_kwargs(),
             loss=loss,
@@ -256,8 +257,10 @@ def report_cmd(
         check_level(level, "--level")
         if n_boot < 0:
             raise DataError(f"--n-boot must be >= 0, got {n_boot}")
+        runs = selection.load(data, y or law_output(law))
+        (the_law,), columns = laws_with_x([law], x, runs.columns, y)
         done = report(
-            selection.load(data, y or law_output(law)), out_path, parse_law(law), y=y, x=parse_list(x),
+            runs, out_path, the_law, y=y, x=columns,
             **selection.fit_kwargs(), holdout=holdout, budgets=parse_floats(budgets, "--budgets") or None,
             n_boot=n_boot, level=level, seed=seed, interval_kind=interval_kind, command=command, stage=step,
             plotlyjs=plotlyjs,

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -157,6 +158,87 @@ def parse_law(text: str):
     if text in list_laws() or text.isidentifier():
         return text
     return Law.from_expression(text)
+
+
+RoleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--role",
+        metavar="COLUMN=ROLE",
+        help="What an input column stands for: N (parameters), D (tokens), C (compute) or none, e.g. "
+        "datastore=none or N_total=N (repeatable). Plans read N, D and C from these roles (docs/axes.md).",
+    ),
+]
+
+
+def parse_roles(items: list[str] | None) -> dict[str, str | None]:
+    """``--role datastore=none --role N_total=N`` as ``{"datastore": None, "N_total": "N"}``."""
+    roles: dict[str, str | None] = {}
+    for name, text in parse_pairs(items, "--role").items():
+        role = text.upper()
+        if role not in ("N", "D", "C", "NONE"):
+            raise DataError(f"--role {name}={text}: a role is N (parameters), D (tokens), C (compute) or none")
+        roles[name] = None if role == "NONE" else role
+    return roles
+
+
+def build_law(
+    text: str,
+    x_text: str | None = None,
+    role: list[str] | None = None,
+    law_option: list[str] | None = None,
+    columns: Any = (),
+    y: str | None = None,
+) -> tuple[Any, list[str] | None, dict[str, Any]]:
+    """The ``--law`` text with ``--x``, ``--role`` and ``--law-option`` (as typed) applied: ``(law, x, options)``
+    for ``fit``.
+
+    An expression declares its inputs: the ``--x`` names that are symbols of the formula, or without ``--x`` its
+    symbols named like a column of the data (``columns``, other than the fitted ``y`` and names that the naming rule
+    gives to parameters, such as ``alpha`` or ``B``), besides the standard columns. ``--x`` naming no symbol of
+    the formula renames its inputs by position, as for a catalog law. With ``--role`` a catalog law is built here
+    (options, renaming and roles applied) and ``x`` and ``options`` come back empty; otherwise a catalog name
+    passes through unchanged.
+    """
+    from scalelaw.laws import Law, get_law, list_laws
+
+    x, roles, options = parse_list(x_text), parse_roles(role), parse_law_options(law_option)
+    if text in list_laws() or text.isidentifier():
+        if not roles:
+            return text, x, options
+        if text.strip() == "auto":
+            raise DataError("--role sets the roles of one law's inputs; give the law instead of --law auto")
+        law = get_law(text, **options)
+        return (law.with_inputs(*x) if x else law).with_roles(**roles), None, {}
+    symbols = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))  # names in the formula (checked by the parser)
+    named = [c for c in x or () if c in symbols]
+    if x and not named and not roles:
+        return Law.from_expression(text), x, {}  # --x renames the formula's inputs, as for a catalog law
+    if x and len(named) < len(x):
+        missing = ", ".join(c for c in x if c not in symbols)
+        raise DataError(
+            f"--x {','.join(x)}: {missing} not in the formula {text!r} (its names: {', '.join(sorted(symbols))}); "
+            "--x lists the formula's symbols that are data columns"
+        )
+    from scalelaw.laws.expression import named_like_parameter
+
+    declared = named or [c for c in columns if c in symbols and c != y and not named_like_parameter(c)]
+    return Law.from_expression(text, inputs=declared, roles=roles), None, {}
+
+
+def laws_with_x(names: list[str], x_text: str | None, columns: Any = (), y: str | None = None):
+    """``--laws`` entries with ``--x`` applied as :func:`build_law` does for one (an expression declares its inputs,
+    a catalog law is renamed), and the ``x`` left for the fit (None); with ``auto`` among them every law is renamed
+    by ``x`` in the fit, as before."""
+    from scalelaw.laws import get_law
+
+    if "auto" in names:
+        return [parse_law(name) for name in names], parse_list(x_text)
+    built = []
+    for name in names:
+        law, rest, _ = build_law(name, x_text, None, None, columns, y)
+        built.append(get_law(law).with_inputs(*rest) if rest else law)
+    return built, None
 
 
 def parse_at(items: list[str]) -> list[dict[str, float]]:

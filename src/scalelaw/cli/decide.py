@@ -37,11 +37,17 @@ from scalelaw.errors import DataError
 
 
 def plan(
-    fit_file: Annotated[Path, typer.Argument(help="Fit JSON of a law of params and tokens (scalelaw fit --out).")],
+    fit_file: Annotated[
+        Path,
+        typer.Argument(help="Fit JSON of a law of params and tokens, or of one input for --target-loss (fit --out)."),
+    ],
     flops: Annotated[
         list[str] | None, typer.Option(help="Training budget(s) in FLOPs (repeatable or comma-separated).")
     ] = None,
-    target_loss: Annotated[float | None, typer.Option(help="Compute, N and D needed to reach this loss.")] = None,
+    target_loss: Annotated[
+        float | None,
+        typer.Option(help="Compute, N and D needed to reach this loss (a law of one input: where along it)."),
+    ] = None,
     inference_tokens: Annotated[
         float | None, typer.Option(help="Tokens the model will serve: cheapest model for the target (or --flops) loss.")
     ] = None,
@@ -160,6 +166,10 @@ def _allocation(
             result, inference_tokens, target_loss=target_loss, flops=flops, k_train=k, **settings
         )
     if target_loss is not None:
+        if len(result.law.inputs) == 1 and result.law.input_for("N") is None:  # no (N, D) form: invert the law
+            from scalelaw.decisions.solve import solve
+
+            return "solve", lambda **settings: solve(result, target_loss, **settings)
         return "target", lambda **settings: planning.compute_for_loss(result, target_loss, k=k, **settings)
     if unique_tokens is not None:
         if len(budgets) != 1:
@@ -175,6 +185,7 @@ def _allocation(
 _PLAN_TITLES = {
     "compute_optimal": "Compute-optimal allocation",
     "target": "Compute needed for the target loss",
+    "solve": "Where the law reaches the target loss",
     "inference": "Inference-aware allocation",
     "data_limited": "Data-limited allocation",
     "precision": "Compute-optimal training precision",
@@ -324,8 +335,18 @@ def _bits_range(text: str | None) -> tuple[float, float]:
 def compare(
     fit_a: Annotated[Path, typer.Argument(help="Fit JSON of method A (the baseline).")],
     fit_b: Annotated[Path, typer.Argument(help="Fit JSON of method B (the challenger).")],
-    flops: Annotated[list[str] | None, typer.Option(help="Budgets for the effective-compute multiplier.")] = None,
-    search: Annotated[str, typer.Option(help="Budget range searched for crossovers, 'LOW:HIGH'.")] = "1e15:1e30",
+    flops: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--flops",
+            "--at",
+            help="Budgets for the effective-compute multiplier, or points of the fits' shared axis (e.g. hours).",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(help="Range searched for crossovers, 'LOW:HIGH' (default 1e15:1e30 FLOPs, else the data's)."),
+    ] = None,
     interval: Annotated[float | None, typer.Option(help="Add bootstrap intervals at this level, e.g. 0.9.")] = None,
     interval_kind: IntervalKind = "total",
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per fit for --interval.")] = 500,
@@ -340,22 +361,23 @@ def compare(
     def action():
         a, b = load_fit(fit_a), load_fit(fit_b)
         try:
-            lo, hi = (float(v) for v in search.split(":"))
+            span = None if search is None else tuple(float(v) for v in search.split(":"))
         except ValueError:
             raise DataError(f"--search must look like 1e15:1e30, not {search!r}") from None
-        budgets = parse_floats(flops, "--flops") or [math.sqrt(lo * hi)]
+        budgets = parse_floats(flops, "--flops") or None
         return with_progress(
             lambda progress: planning.compare(
-                a, b, budgets, (lo, hi), level=interval, n_boot=n_boot, seed=seed, kind=interval_kind
+                a, b, budgets, span, level=interval, n_boot=n_boot, seed=seed, kind=interval_kind
             ),
             "bootstrap",
             quiet=as_json or interval is None,
         )
 
     cmp = run_action(action)
-    records = planning.Plan(cmp.table, cmp.level, "", inputs=("flops",)).to_records()
+    records = planning.Plan(cmp.table, cmp.level, "", inputs=(cmp.axis,)).to_records()
     if as_json:
         payload = {
+            "axis": cmp.axis,
             "crossovers": list(cmp.crossovers),
             "crossover_interval": list(cmp.crossover_interval) if cmp.crossover_interval else None,
             "crossover_share": cmp.crossover_share,
@@ -369,6 +391,7 @@ def compare(
 
 
 def _render_compare(cmp, records: list[dict[str, Any]]) -> None:
+    words = "FLOPs" if cmp.axis == "flops" else cmp.axis
     if cmp.crossovers:
         text = ", ".join(f"{c:.3g}" for c in cmp.crossovers)
         extra = ""
@@ -378,15 +401,16 @@ def _render_compare(cmp, records: list[dict[str, Any]]) -> None:
                 f" (first crossover {cmp.level:.0%} {cmp.interval_kind} interval {low:.3g} to {high:.3g}; "
                 f"{cmp.crossover_share:.0%} of bootstrap pairs cross)"
             )
-        out.print(f"B and A cross at {text} FLOPs{extra}", highlight=False)
+        out.print(escape(f"B and A cross at {text} {words}{extra}"), highlight=False)
     for note in cmp.notes:
         out.print(note, highlight=False, markup=False)
     kind = f"; {cmp.level:.0%} {cmp.interval_kind} intervals" if cmp.level is not None else ""
-    view = Table(title=f"Effective compute of B over A (x > 1: B is better{kind})", title_justify="left")
-    for col in ("FLOPs", "best loss A", "best loss B", "multiplier"):
+    what = "compute" if cmp.axis == "flops" else escape(cmp.axis)
+    view = Table(title=f"Effective {what} of B over A (x > 1: B is better{kind})", title_justify="left")
+    for col in (escape(words), "best loss A", "best loss B", "multiplier"):
         view.add_column(col, justify="right")
     for rec in records:
-        cells = [f"{rec['flops']:.3g}"]
+        cells = [f"{rec[cmp.axis]:.3g}"]
         cells += [cell(rec[key]) for key in ("loss_a", "loss_b", "multiplier")]
         view.add_row(*cells)
     out.print(view)
@@ -478,8 +502,8 @@ def _render_cold_start(table, reasoning: list[str]) -> None:
 def _render_suggestion(result, answer) -> None:
     title = f"Runs to add for the {answer.target.label} ({answer.level:.0%} {answer.kind} interval)"
     view = Table(title=escape(title), title_justify="left")
-    n_name, d_name = result.law.inputs[:2]
-    extra = [c for c in result.law.inputs[2:] if c in answer.runs.columns]
+    n_name, d_name = result.law.inputs_for("N", "D")  # by role: a formula may name tokens first
+    extra = [c for c in result.law.inputs if c not in (n_name, d_name) and c in answer.runs.columns]
     label = ["run"] if "run" in answer.runs.columns else []
     for col in ("#", *label, n_name, d_name, *extra, "FLOPs", "why", "interval width after"):
         view.add_column(escape(col), justify="left" if col in ("why", "run") else "right")  # columns are the user's

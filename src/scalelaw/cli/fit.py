@@ -21,8 +21,10 @@ from scalelaw.cli.common import (
     DropEarlyOption,
     IntervalKind,
     MapOption,
+    RoleOption,
     WeightsOption,
     WhereOption,
+    build_law,
     check_interval_kind,
     check_point,
     fail,
@@ -30,8 +32,6 @@ from scalelaw.cli.common import (
     load_fit,
     out,
     parse_at,
-    parse_law,
-    parse_law_options,
     parse_list,
     print_json,
     run_action,
@@ -65,7 +65,14 @@ def fit(
             help="With --law auto: catalog laws to choose from, comma-separated (default: those the columns allow)."
         ),
     ] = None,
-    x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
+    x: Annotated[
+        str | None,
+        typer.Option(
+            help="Columns for the law's inputs, comma-separated: a catalog law's in order; an expression's inputs by "
+            "name (e.g. --x params,datastore; by default its symbols named like a data column)."
+        ),
+    ] = None,
+    role: RoleOption = None,
     y: Annotated[
         str | None,
         typer.Option(
@@ -147,7 +154,8 @@ def fit(
     selection = DataOptions(mapping, where, weights, drop_early)
     if y is not None and ("," in y or y.strip() == "all-metrics"):
         single = (out_path, show_influence, drop_flagged, schedule, seed_noise_on, candidates, n_saved)
-        return _fit_many(data, law, y, ray, as_json, single, x, selection, loss, delta, starts, seed, law_option)
+        settings = (x, role, selection, loss, delta, starts, seed, law_option)
+        return _fit_many(data, law, y, ray, as_json, single, *settings)
     if ray is not None:
         fail("--ray spreads many targets: give several --y columns (a,b,c) or --y all-metrics", 2)
     _check_saved_options(n_saved, bootstrap_by, out_path)
@@ -156,16 +164,16 @@ def fit(
         if out_path is not None:  # before the fit: refuse a bad --out without making the user wait for it
             check_output_path(out_path, inputs=[data, schedule], kind="fit", force=force)
         runs, schedules = _load_runs(data, schedule, selection, y or law_output(law))
-        the_law = parse_law(law)
+        the_law, columns, options = build_law(law, x, role, law_option, runs.columns, y)
         settings: dict[str, Any] = dict(
             y=y,
-            x=parse_list(x),
+            x=columns,
             loss=loss,
             delta=delta,
             starts=starts,
             seed=seed,
             schedule=schedules,
-            law_options=parse_law_options(law_option),
+            law_options=options,
             **({"candidates": parse_list(candidates)} if candidates is not None else {}),
             **selection.fit_kwargs(),
         )
@@ -198,7 +206,7 @@ def fit(
         _render_seed_noise(noise, snr)
 
 
-def _fit_many(data, law, y, ray, as_json, single, x, selection, loss, delta, starts, seed, law_option) -> None:
+def _fit_many(data, law, y, ray, as_json, single, x, role, selection, loss, delta, starts, seed, law_option) -> None:
     """``fit --y a,b,c`` / ``--y all-metrics``: one law, many targets, one batch (or one per Ray task).
 
     ``single`` holds the values of the :data:`ONE_TARGET` options, refused here when given.
@@ -214,9 +222,8 @@ def _fit_many(data, law, y, ray, as_json, single, x, selection, loss, delta, sta
 
     def action():
         runs = selection.load(data)  # each target's fit leaves out the rows it lacks
-        options = parse_law_options(law_option)
-        the_law = get_law(parse_law(law), **options)
-        columns = parse_list(x)
+        the_law, columns, options = build_law(law, x, role, law_option, runs.columns)
+        the_law = get_law(the_law, **options)
         fitted = the_law.with_inputs(*columns) if columns else the_law
         targets = resolve_targets(runs, y, fitted)  # a bad column fails here, before any fitting
         kwargs: dict[str, Any] = dict(x=columns, loss=loss, delta=delta, starts=starts, seed=seed)

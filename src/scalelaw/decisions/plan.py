@@ -18,6 +18,7 @@ import pandas as pd
 
 from scalelaw._result import Result, jsonable
 from scalelaw._validation import check_level
+from scalelaw.decisions.axis import axis_words, default_search, midpoint, shared_axis
 from scalelaw.decisions.plan_error import PlanError, choice_halfwidths, decades_at, plan_error, widen_row
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
@@ -46,6 +47,12 @@ def _columns(law: Law, N: np.ndarray, D: np.ndarray, fixed: Mapping[str, float])
     """Input columns for N and D plus fixed inputs. ``unique_tokens`` means tokens *available*: a run
     that trains on fewer tokens than exist sees only D unique ones (the law's U_D is unique tokens seen)."""
     n_name, d_name = law.inputs_for("N", "D", purpose="compute-optimal allocation")
+    unset = [f"{n} ({law.roles[n] or 'no role'})" for n in law.inputs if n not in (n_name, d_name, *fixed)]
+    if unset:  # an input left to chance would be a silent guess: say which values are needed
+        raise LawError(
+            f"law {law.name!r} reads N from {n_name!r} and D from {d_name!r}; its other input(s) {', '.join(unset)} "
+            f"need a value: pass fixed={{{unset[0].split()[0]!r}: ...}}"
+        )
     cols = {n_name: N, d_name: D}
     for name, value in fixed.items():
         cols[name] = np.minimum(value, D) if name == "unique_tokens" else np.full(N.shape, value)
@@ -611,7 +618,7 @@ def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX
     """:meth:`Plan.to_records`, each with how far its run lies beyond the data (``extrapolation``).
 
     The run a plan proposes is its size and tokens (``params_opt, tokens_opt``, or ``params, tokens_crit`` for
-    critical tokens) as the first two inputs of ``result``'s law; :func:`scalelaw.trust.extrapolation.distance`
+    critical tokens) as the inputs of ``result``'s law playing N and D; :func:`scalelaw.trust.extrapolation.distance`
     measures it and warns past ``max_decades`` of compute. Plans without such columns, and fits saved without
     their data, get no ``extrapolation``.
 
@@ -627,8 +634,8 @@ def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX
     records = plan.to_records()
     columns = set(plan.table.columns)
     sizes = next((pair for pair in PLAN_SIZE_COLUMNS if set(pair) <= columns), None)
-    if sizes is not None:
-        names = result.law.inputs[:2]
+    if sizes is not None and {"N", "D"} <= set(result.law.roles.values()):
+        names = result.law.inputs_for("N", "D")  # by role, not position: inputs may come in any order
         frame = {names[0]: plan.table[sizes[0]].to_numpy(), names[1]: plan.table[sizes[1]].to_numpy()}
         for rec, extra in zip(records, extrapolation_records(result, frame, max_decades) or [], strict=False):
             rec["extrapolation"] = extra
@@ -641,8 +648,8 @@ def plan_records(result: FitResult, plan: Plan, max_decades: float = DEFAULT_MAX
 def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = None) -> np.ndarray:
     """Best loss reachable at each budget: (sets, budgets).
 
-    For a law of compute alone (its one input plays C) that is the law itself; for a law of N and D it is
-    the compute-optimal loss.
+    For a law of one input (compute, or any other axis: :func:`scalelaw.decisions.axis.axis_of`) that is the
+    law itself along that input; for a law of N and D it is the compute-optimal loss.
     """
     theta = np.array([result.values]) if theta is None else theta
     return _frontier(result.law, theta, flops)
@@ -650,7 +657,7 @@ def frontier(result: FitResult, flops: np.ndarray, theta: np.ndarray | None = No
 
 def _frontier(law: Law, theta: np.ndarray, flops: Any) -> np.ndarray:
     flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
-    if len(law.inputs) == 1 and law.input_for("C") is not None:
+    if len(law.inputs) == 1:  # a law of one axis: compute, hours, samples, ...
         return law.predict(theta, **{law.inputs[0]: flops})
     return np.column_stack([optimum(law, theta, float(c))["loss"] for c in flops])
 
@@ -659,7 +666,7 @@ def _frontier_decades(result: FitResult, flops: np.ndarray) -> np.ndarray:
     """Decades beyond ``result``'s data of the frontier at ``flops``: along the law's compute axis, which for a
     law of N and D is ``6 N D`` = the budget (``frontier`` allocates with k = 6), whatever the split."""
     law = result.law
-    if len(law.inputs) == 1 and law.input_for("C") is not None:
+    if len(law.inputs) == 1:
         return decades_at(result, law, {law.inputs[0]: flops})
     n, d = law.inputs_for("N", "D", purpose="the compute frontier")
     N = np.sqrt(flops / 6.0)
@@ -675,7 +682,7 @@ def _shifted_frontier(result: FitResult, flops: Any, theta: np.ndarray, err: Pla
 
 @dataclass(frozen=True)
 class Comparison(Result):
-    """Method B against method A along the compute frontier."""
+    """Method B against method A along the compute frontier, or any other axis both fits share (``axis``)."""
 
     crossovers: tuple[float, ...]  # budgets where B's best loss crosses A's (point estimates)
     crossover_interval: tuple[float, float] | None  # of the first crossover, over bootstrap pairs
@@ -684,6 +691,7 @@ class Comparison(Result):
     level: float | None
     notes: tuple[str, ...] = ()
     interval_kind: str | None = None  # "total", "parameter", or None without intervals
+    axis: str = "flops"  # the shared axis (decisions/axis.py): the table's first column, in the texts
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`.
@@ -691,7 +699,8 @@ class Comparison(Result):
         Returns
         -------
         pandas.DataFrame
-            One row per budget: ``flops, loss_a, loss_b, multiplier`` (and ``_low``/``_high`` with intervals).
+            One row per point of the axis: ``flops`` (or the axis's name), ``loss_a, loss_b, multiplier`` (and
+            ``_low``/``_high`` with intervals).
         """
         return self.table.copy()
 
@@ -699,6 +708,7 @@ class Comparison(Result):
         """The crossovers, their interval and share, the level, the notes and the table as records."""
         return jsonable(
             {
+                "axis": self.axis,
                 "crossovers": self.crossovers,
                 "crossover_interval": self.crossover_interval,
                 "crossover_share": self.crossover_share,
@@ -711,16 +721,17 @@ class Comparison(Result):
 
     def summary(self) -> str:
         """Where B overtakes A, then B's effective-compute multiplier at each budget (first five), then the notes."""
+        words = axis_words(self.axis)
         if self.crossovers:
-            head = "B's best loss crosses A's at " + ", ".join(f"{c:.3g}" for c in self.crossovers) + " FLOPs"
+            head = "B's best loss crosses A's at " + ", ".join(f"{c:.3g}" for c in self.crossovers) + f" {words}"
             if self.crossover_interval is not None:
                 low, high = self.crossover_interval
                 head += f" (first crossover {low:.3g} to {high:.3g}, {self.level:.0%} {self.interval_kind} interval)"
         else:
             head = "no crossover in the searched range"
         rows = [
-            f"at {r.flops:.3g} FLOPs B is worth {r.multiplier:.3g}× A's compute"
-            for r in self.table.head(5).itertuples()
+            f"at {x:.3g} {words} B is worth {m:.3g}× A's {'compute' if words == 'FLOPs' else words}"
+            for x, m in zip(self.table[self.axis].head(5), self.table["multiplier"].head(5), strict=True)
         ]
         return "\n".join([head, *rows, *(f"note: {note}" for note in self.notes)])
 
@@ -728,14 +739,19 @@ class Comparison(Result):
 def compare(
     a: FitResult,
     b: FitResult,
-    flops: float | list[float] | np.ndarray,
-    search: tuple[float, float] = (1e15, 1e30),
+    flops: float | list[float] | np.ndarray | None = None,
+    search: tuple[float, float] | None = None,
     level: float | None = None,
     n_boot: int = 500,
     seed: int = 0,
     kind: str = "total",
 ) -> Comparison:
     """Where method B overtakes method A, and B's effective-compute multiplier over A.
+
+    Along compute for laws of compute or of N and D (``flops`` are budgets, ``search`` defaults to 1e15..1e30);
+    along any other axis the two fits share, for laws of one input such as ``hours`` or ``samples`` (``flops``
+    are then points of that axis, ``search`` defaults to the fits' data widened; the multiplier is in that axis's
+    units): :mod:`scalelaw.decisions.axis`. ``flops`` defaults to the middle of ``search``.
 
     The multiplier at budget C is ``C_A(L_B(C)) / C``: how much more compute A would need to reach the
     loss B reaches with C (> 1 means B is better). Intervals pair bootstrap replicates of the two fits
@@ -746,7 +762,9 @@ def compare(
     shifted curves, the two errors acting on the loss difference; for fits of ``law="auto"`` the candidate
     laws' first crossovers and losses widen those bands too. ``kind="parameter"``: the bootstraps alone.
     """
-    budgets = np.atleast_1d(np.asarray(flops, dtype=np.float64))
+    axis = shared_axis(a, b)
+    search = default_search((a, b), axis) if search is None else search
+    budgets = np.atleast_1d(np.asarray(midpoint(search) if flops is None else flops, dtype=np.float64))
     ta = parameter_sets(a, level, n_boot, seed)
     tb = parameter_sets(b, level, n_boot, seed + 1)
     n = min(ta.shape[0], tb.shape[0])
@@ -777,11 +795,11 @@ def compare(
     for j, c in enumerate(budgets):
         c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
         if n > 1 and np.mean(~np.isfinite(c_a[1:])) > 0:
-            unreached.append(f"{np.mean(~np.isfinite(c_a[1:])):.1%} at {c:.3g} FLOPs")
+            unreached.append(f"{np.mean(~np.isfinite(c_a[1:])):.1%} at {c:.3g} {axis_words(axis)}")
         named = {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": c_a / c}
-        row = {"flops": float(c), **_with_interval(named, level, None if plain is None else plain["at"][j])}
+        row = {axis: float(c), **_with_interval(named, level, None if plain is None else plain["at"][j])}
         for name, fit_, err in (("loss_a", a, err_a), ("loss_b", b, err_b)):
-            err.check_reach(f"{c:.3g} FLOPs", float(_frontier_decades(fit_, np.array([c]))[0]))
+            err.check_reach(f"{c:.3g} {axis_words(axis)}", float(_frontier_decades(fit_, np.array([c]))[0]))
 
             def point(cand: Law, th: np.ndarray, name: str = name, c: float = float(c)) -> dict[str, np.ndarray]:
                 return {name: _frontier(cand, th, [c])[:, 0]}
@@ -791,7 +809,8 @@ def compare(
     notes = []
     if not crossovers:
         better = "B" if lb[0, len(grid) // 2] < la[0, len(grid) // 2] else "A"
-        notes.append(f"no crossover between {search[0]:.0e} and {search[1]:.0e} FLOPs: {better} is better throughout")
+        between = f"{search[0]:.0e} and {search[1]:.0e} {axis_words(axis)}"
+        notes.append(f"no crossover between {between}: {better} is better throughout")
     if unreached:
         notes.append(
             "share of bootstrap pairs where A never reaches B's loss in the searched range, left out of the "
@@ -799,7 +818,8 @@ def compare(
         )
     notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
     table = pd.DataFrame(rows)
-    return Comparison(crossovers, cross_interval, share, table, level, tuple(dict.fromkeys(notes)), err_a.kind)
+    notes_ = tuple(dict.fromkeys(notes))
+    return Comparison(crossovers, cross_interval, share, table, level, notes_, err_a.kind, axis)
 
 
 def _unshifted_comparison(

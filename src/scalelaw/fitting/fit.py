@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
+from scalelaw._validation import column_names
 from scalelaw.data.checkpoints import checkpoint_weights
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
@@ -38,7 +39,7 @@ def fit(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
     y: Literal["all-metrics"] | list[str] | tuple[str, ...],
-    x: Sequence[str] | None = None,
+    x: str | Sequence[str] | None = None,
     loss: str = "huber",
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
@@ -59,7 +60,7 @@ def fit(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
     y: str | None = None,
-    x: Sequence[str] | None = None,
+    x: str | Sequence[str] | None = None,
     loss: str = "huber",
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
@@ -79,7 +80,7 @@ def fit(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
     y: str | Sequence[str] | None = None,
-    x: Sequence[str] | None = None,
+    x: str | Sequence[str] | None = None,
     loss: str = "huber",
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
@@ -114,9 +115,9 @@ def fit(
         columns: :func:`scalelaw.fitting.multi.metric_columns`), fits the law to each of them in one batch
         and returns a :class:`~scalelaw.fitting.multi.MultiFit`; a row missing one target is left out of
         that target's fit only.
-    x : sequence of str, optional
-        Data columns for the law's inputs, in order (e.g. ``["N_ne", "tokens"]``); defaults to the
-        law's own input names.
+    x : str or sequence of str, optional
+        Data columns for the law's inputs, in order (e.g. ``["N_ne", "tokens"]``, or ``"tokens"`` for a law of
+        one input); defaults to the law's own input names.
     loss : {"huber", "squared"}
         Loss on log residuals. Huber with ``delta=1e-3`` is nearly an L1 fit, robust to outliers.
     delta : float
@@ -191,6 +192,7 @@ def fit(
     if candidates is not None:
         raise LawError(f"candidates= is for law='auto'; law {law!r} is one law")
     law = get_law(law, **dict(law_options or {}))
+    x = column_names(x)  # x="tokens" is one column, not six
     if x is not None:
         law = law.with_inputs(*x)
     y = y or law.output

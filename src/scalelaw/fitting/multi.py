@@ -24,6 +24,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from scalelaw._result import Result, jsonable, records
+from scalelaw._validation import column_names
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs, data_fingerprint
 from scalelaw.errors import DataError, FitError, LawError, format_rows
@@ -507,7 +508,7 @@ def fit_targets(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
     y: str | Sequence[str],
-    x: Sequence[str] | None = None,
+    x: str | Sequence[str] | None = None,
     loss: str = "huber",
     delta: float = 1e-3,
     starts: int | np.ndarray | None = None,
@@ -552,6 +553,7 @@ def fit_targets(
     if isinstance(law, str) and law.strip() == "auto":
         raise LawError("law='auto' chooses a law for one target; give the law to fit to many targets")
     law = get_law(law, **dict(law_options or {}))
+    x = column_names(x)
     if x is not None:
         law = law.with_inputs(*x)
     if schedule_law(law) is not None:

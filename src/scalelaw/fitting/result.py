@@ -528,6 +528,42 @@ class FitResult(Result):
             band.index = frame.index  # one row per row of the frame, under its labels
         return band
 
+    def solve(
+        self,
+        target: float | Any,
+        for_: str | None = None,
+        at: Mapping[str, float] | None = None,
+        level: float | None = 0.9,
+        n_boot: int = 1000,
+        seed: int = 0,
+        kind: str = "total",
+        **kwargs: Any,
+    ):
+        """Where along input ``for_`` the law reaches ``target`` (the others held at ``at``), with an interval.
+
+        Inverts any one-variable law (``for_`` defaults to its input, whatever its name: flops, hours, samples),
+        and any law along one input with the others fixed. The interval solves every bootstrap replicate, shifted
+        by the law's error beyond the data for ``kind="total"``; a target the law never reaches (a loss below its
+        floor) raises :class:`~scalelaw.errors.DataError`. See :func:`scalelaw.decisions.solve.solve` (``boot``,
+        ``search``) and docs/axes.md.
+
+        Returns
+        -------
+        scalelaw.decisions.plan.Plan
+            One row per target: ``target_<y>``, the fixed inputs, ``<for_>`` and its ``_low``/``_high``.
+
+        Examples
+        --------
+        >>> import numpy as np, scalelaw
+        >>> hours = np.logspace(1, 3, 8)
+        >>> fit = scalelaw.fit("power", {"hours": hours, "loss": 2.0 + 3 * hours**-0.3}, x="hours")
+        >>> round(float(fit.solve(2.3, level=None).table["hours"].iloc[0]))
+        2154
+        """
+        from scalelaw.decisions.solve import solve  # a convenience above this layer (listed in the layer contract)
+
+        return solve(self, target, for_, at, level=level, n_boot=n_boot, seed=seed, kind=kind, **kwargs)
+
     def extrapolation_error(self):
         """The law's error beyond the data, learned from rolling backtests inside this fit's data (computed once;
         read from :attr:`uncertainty` when the fit file saved it).

@@ -478,6 +478,24 @@ def _coefficients(expr: sympy.Expr, inputs: set[sympy.Symbol]) -> set[str]:
     return found
 
 
+def named_like_parameter(name: str) -> bool:
+    """Whether ``name`` is a parameter's by the naming rule alone (a floor ``E``/``L...``, an amplitude ``A`` or
+    ``N_c``, an exponent ``alpha`` or ``a1``): the command line never reads such a symbol as a data column unless
+    ``--x`` names it.
+
+    >>> named_like_parameter("alpha"), named_like_parameter("B"), named_like_parameter("datastore")
+    (True, True, False)
+    """
+    stem = _stem(name)
+    return (
+        name[0] in "EL"
+        or (len(name) == 1 and name.isupper())
+        or name.endswith("_c")
+        or stem in _GREEK
+        or (len(stem) == 1 and stem.islower())
+    )
+
+
 def _roles(expr: sympy.Expr, params: Sequence[str], inputs: Sequence[str]) -> dict[str, str]:
     input_syms = {s for s in expr.free_symbols if s.name in inputs}
     coefficients = _coefficients(expr, input_syms)

@@ -131,7 +131,8 @@ class Law(abc.ABC):
         What each input stands for (see :data:`ROLES`), one entry per input in input order. Give only
         those that differ from the default: an input left out plays the role of its canonical name
         (``params`` N, ``tokens`` D, ``flops`` C) and no role otherwise. No two inputs share a role.
-        Renaming inputs (:meth:`with_inputs`) keeps each role with its input's position.
+        Renaming inputs (:meth:`with_inputs`) keeps each role with its input's position (except the roles that
+        one-input laws take from their column's name: :attr:`roles_by_name`).
     """
 
     name: str
@@ -145,6 +146,10 @@ class Law(abc.ABC):
 
     #: Laws whose output can be <= 0 must fit on linear residuals; all catalog laws here are positive.
     positive_output: ClassVar[bool] = True
+    #: Laws of one input named by an option (``power``, ``m4``, ``bnsl``, ``passuntil``) take the role of the
+    #: column they read from its name; renaming them (``fit(..., x="hours")``) does the same, so a power law of
+    #: ``hours`` is no law of compute. A role declared otherwise stays with its position, as for every law.
+    roles_by_name: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parameters]
@@ -218,7 +223,9 @@ class Law(abc.ABC):
                 f"{' and '.join(roles)}), but no input of law {self.name!r} plays "
                 f"{' or '.join(f'{r} ({ROLE_NAMES[r]})' for r in missing)}: its inputs are {have}. If one of its "
                 f"columns does stand for {ROLE_NAMES[missing[0]]}, declare it, e.g. Law.from_expression(..., "
-                f"roles={{'my_column': '{missing[0]}'}}) or law.with_roles(my_column='{missing[0]}')"
+                f"roles={{'my_column': '{missing[0]}'}}) or law.with_roles(my_column='{missing[0]}') (on the command "
+                f"line: scalelaw fit ... --role my_column={missing[0]}). A law of other quantities has no such plan: "
+                "solve it for a target along one input instead (FitResult.solve, docs/axes.md)"
             )
         return found  # type: ignore[return-value]
 
@@ -422,8 +429,13 @@ class Law(abc.ABC):
         return tuple(columns) != self.inputs
 
     def _roles_for(self, columns: Sequence[str]) -> dict[str, str | None]:
-        """The roles moved to new input names by position (what a renaming keeps)."""
-        return {new: self.roles[old] for old, new in zip(self.inputs, columns, strict=True)}
+        """The roles moved to new input names by position (what a renaming keeps); see :attr:`roles_by_name`."""
+        return {
+            new: CANONICAL_ROLES.get(new)
+            if self.roles_by_name and self.roles[old] == CANONICAL_ROLES.get(old)
+            else self.roles[old]
+            for old, new in zip(self.inputs, columns, strict=True)
+        }
 
     def fix(self, **values: float) -> Law:
         """Law with some parameters held at given values, e.g. ``law.fix(L0=np.log(50257))``."""

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._result import Result, jsonable
-from scalelaw._validation import check_level, check_replicates
+from scalelaw._validation import check_level, check_replicates, column_names
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.errors import ConvergenceWarning, DataError, FitError, LawError
@@ -45,7 +45,7 @@ def fit_least_squares(
     law: str | Law,
     runs: Runs | pd.DataFrame | Mapping[str, Any] | str,
     y: str | None = None,
-    x: Sequence[str] | None = None,
+    x: str | Sequence[str] | None = None,
     weights: np.ndarray | None = None,
     law_options: Mapping[str, Any] | None = None,
     tol: float = 1e-12,
@@ -94,6 +94,7 @@ def fit_least_squares(
         raise FitError("fit_least_squares always uses the squared loss; drop loss=")
     t0 = time.perf_counter()
     law = get_law(law, **dict(law_options or {}))
+    x = column_names(x)
     if x is not None:
         law = law.with_inputs(*x)
     runs = load_runs(runs)

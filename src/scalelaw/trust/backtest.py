@@ -38,7 +38,7 @@ import pandas as pd
 
 from scalelaw._progress import Callback, ProgressLike, reporting
 from scalelaw._result import Result, jsonable, records
-from scalelaw._validation import check_level
+from scalelaw._validation import check_level, column_names
 from scalelaw.data.checkpoints import WEIGHT_SCHEMES, checkpoint_weights
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
@@ -644,7 +644,7 @@ def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str,
             continue
         law = get_law(item, **options) if isinstance(item, str) else item
         if x is not None:
-            law = law.with_inputs(*([x] if isinstance(x, str) else x))
+            law = law.with_inputs(*column_names(x))
         resolved.append(law)
     labels = [law.name if isinstance(law, Law) else "auto" for law in resolved]
     out = []

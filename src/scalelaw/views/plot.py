@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._validation import check_level
+from scalelaw.decisions.axis import shared_axis
 from scalelaw.decisions.plan import frontier
 from scalelaw.errors import DataError
 from scalelaw.fitting.result import FitResult
@@ -550,13 +551,16 @@ def compare_plot(
     extrapolate: float = 10.0,
     ax: Axes | None = None,
 ) -> Figure:
-    """Several laws fitted to the same data: best loss against compute (top) and residuals (bottom).
+    """Several laws fitted to the same data: best loss against compute, or any axis they share (top), and
+    residuals (bottom).
 
     The top panel shows, for each law, the lowest loss it predicts at each budget (the law itself for a
-    law of compute, the compute-optimal frontier for a law of N and D), continued ``extrapolate`` times
-    past the data; the data are grey. ``ax`` may be a pair of axes (top, bottom).
+    law of one input, the compute-optimal frontier for a law of N and D), continued ``extrapolate`` times
+    past the data; the data are grey. The axis is :func:`scalelaw.decisions.axis.shared_axis` of the fits
+    (compute, or e.g. ``hours`` for laws of hours), and labels the plot. ``ax`` may be a pair of axes (top, bottom).
     """
     fits = figures.results_by_label(results)
+    axis = shared_axis(*fits.values())
     if ax is None:
         fig, axes = _figure(None, (COLUMN_WIDTH, 3.6), nrows=2, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     else:
@@ -564,9 +568,9 @@ def compare_plot(
         fig = axes[0].figure
     top, bottom = axes
     first = figures.data_frame(next(iter(fits.values())))
-    if "flops" not in first.columns:
-        raise DataError("compare_plot needs compute: laws of flops, or of params and tokens (C = 6ND)")
-    c_data, y_data = first["flops"].to_numpy(), first[next(iter(fits.values())).y].to_numpy()
+    if axis not in first.columns:
+        raise DataError(f"compare_plot needs the fits' data along their shared axis {axis!r}")
+    c_data, y_data = first[axis].to_numpy(), first[next(iter(fits.values())).y].to_numpy()
     top.scatter(c_data, y_data, s=10, color="#b0b0b0", edgecolors="white", linewidths=0.3, zorder=2, label="runs")
     budgets = np.logspace(np.log10(c_data.min()), np.log10(c_data.max() * extrapolate), 60)
     shown = [y_data]
@@ -574,16 +578,16 @@ def compare_plot(
     for k, (label, result) in enumerate(fits.items()):
         color, marker = OKABE_ITO[k % len(OKABE_ITO)], _MARKERS[k % len(_MARKERS)]
         frame = figures.data_frame(result)
-        if "flops" in frame.columns and (result.law.inputs == ("flops",) or len(result.law.inputs) == 2):
+        if axis in frame.columns:
             best = frontier(result, budgets)[0]
             _draw_curve(top, figures.Curve(budgets, best, float(c_data.max()), "frontier"), color, lw=1.2, zorder=3)
             top.plot([], [], color=color, lw=1.2, label=label)
             shown.append(best)
         else:
             top.plot([], [], color=color, lw=0, label=f"{label} (no curve: reads {', '.join(result.law.inputs)})")
-        if "flops" in frame.columns:
+        if axis in frame.columns:
             bottom.scatter(
-                frame["flops"],
+                frame[axis],
                 100 * frame["residual"],
                 s=10,
                 marker=marker,
@@ -598,7 +602,7 @@ def compare_plot(
     _log_y(top, np.concatenate(shown))
     top.set_ylabel(figures.axis_label(next(iter(fits.values())).y))
     top.legend(loc="upper right")
-    bottom.set_xlabel(figures.axis_label("flops"))
+    bottom.set_xlabel(figures.axis_label(axis))
     bottom.set_ylabel("residual (%)")
     return fig
 

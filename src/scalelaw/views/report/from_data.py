@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalelaw._validation import check_level
+from scalelaw._validation import check_level, column_names
 from scalelaw.data.checkpoints import drop_early as drop_early_rows
 from scalelaw.data.io import load_runs
 from scalelaw.errors import DataError, FitError
@@ -61,7 +61,7 @@ def report(
     law: str | Law = "chinchilla",
     *,
     y: str | None = None,
-    x: Sequence[str] | None = None,
+    x: str | Sequence[str] | None = None,
     mapping: str | Mapping[str, str] | Iterable[str] | None = None,
     where: str | Sequence[str] | None = None,
     weights: str | None = None,
@@ -130,7 +130,7 @@ def report(
     runs = load_runs(data, mapping, where=where, target=target)
     if drop_early:
         runs = drop_early_rows(runs, drop_early)
-    fit_kwargs: dict[str, Any] = {"y": y, "x": list(x) if x else None, "seed": seed}
+    fit_kwargs: dict[str, Any] = {"y": y, "x": column_names(x), "seed": seed}
     fit_kwargs.update({"weights": weights} if weights is not None else {})
     with stage("fitting"):
         result = fit(law, runs, **fit_kwargs)
