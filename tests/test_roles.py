@@ -203,3 +203,33 @@ def test_plans_match_between_closed_form_and_search():
     np.testing.assert_allclose(
         plan.compute_for_loss(same, target).table["flops"], plan.compute_for_loss(fit, target).table["flops"], rtol=1e-5
     )
+
+
+def test_plans_refuse_laws_whose_output_they_cannot_minimise():
+    """A fitted learning rate (goal "none") or a coverage (goal "maximize") has N, D or a shared axis, but a plan
+    that minimised it would answer the wrong question silently: each plan names the law and what to use instead."""
+    from scalelaw.decisions.inference import inference_optimal
+    from scalelaw.decisions.plan import compare, compute_for_loss, compute_optimal, data_limited
+
+    N = np.repeat(np.logspace(7, 9, 4), 3)
+    D = N * np.tile([10.0, 20.0, 40.0], 4)
+    lr = 1.79 * N**-0.713 * D**0.307 * np.exp(np.random.default_rng(0).normal(0, 0.02, N.size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hp = scalelaw.fit("lr_step", {"params": N, "tokens": D, "lr": lr})
+        k = np.unique(np.round(np.logspace(0, 3, 20)))
+        truth = scalelaw.get_law("coverage").predict({"A": 2.0, "b": 0.5}, samples=k)
+        cov = scalelaw.fit("coverage", {"samples": k, "coverage": truth})
+    assert (hp.law.goal, cov.law.goal, scalelaw.get_law("chinchilla").goal) == ("none", "maximize", "minimize")
+    calls = [
+        lambda: compute_optimal(hp, 1e21),
+        lambda: compute_for_loss(hp, 1e-3),
+        lambda: inference_optimal(hp, 1e12, target_loss=1e-3),
+        lambda: data_limited(hp, 1e21, 1e10),
+    ]
+    for call in calls:
+        with pytest.raises(LawError, match="'lr_step' predicts 'lr', a fitted setting, not an objective"):
+            call()
+    with pytest.raises(LawError, match=r"'coverage' predicts 'coverage', a score to maximise.*FitResult.solve"):
+        compare(cov, cov, [10.0])
+    assert cov.solve(0.9).table.iloc[0]["samples"] == pytest.approx((2 / -np.log(0.9)) ** 2, rel=1e-6)

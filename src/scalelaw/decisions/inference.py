@@ -22,6 +22,7 @@ from scalelaw.decisions.plan import (
     _with_interval,
     optimum,
     parameter_sets,
+    require_minimized,
 )
 from scalelaw.decisions.plan_error import choice_halfwidths, decades_at, plan_error, widen_row
 from scalelaw.errors import FitError
@@ -56,6 +57,7 @@ def inference_optimal(
         raise FitError(f"inference tokens must be finite and >= 0, got {inference_tokens}")
     if (target_loss is None) == (flops is None):
         raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
+    require_minimized(result.law, "an inference-aware plan")
     theta = parameter_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     law = result.law

@@ -270,6 +270,19 @@ def _quantile_with_infinities(ordered: np.ndarray, q: float) -> float:
     return float(below + (above - below) * (pos - math.floor(pos)))
 
 
+def require_minimized(law: Law, what: str) -> None:
+    """Refuse a law whose output a plan cannot minimise (:attr:`~scalelaw.laws.law.Law.goal`): a score to
+    maximise, or a fitted hyperparameter, would otherwise be "optimised" the wrong way without a word."""
+    if law.goal == "minimize":
+        return
+    kind = "a score to maximise" if law.goal == "maximize" else "a fitted setting, not an objective"
+    raise LawError(
+        f"law {law.name!r} predicts {law.output!r}, {kind}; {what} minimises a loss or error, so it does not "
+        "apply. Use FitResult.predict for its value at given inputs, or FitResult.solve for the input that "
+        "reaches a target value"
+    )
+
+
 def compute_optimal(
     result: FitResult,
     flops: float | list[float] | np.ndarray,
@@ -314,6 +327,7 @@ def compute_optimal(
     >>> sorted(plan.table.columns)
     ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
     """
+    require_minimized(result.law, "a compute-optimal plan")
     theta = parameter_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     law = result.law
@@ -390,6 +404,7 @@ def compute_for_loss(
     shifted curve (:func:`_compute_on_shifted`); for a fit of ``law="auto"`` the candidate laws' answers widen
     the band too (:mod:`scalelaw.decisions.plan_error`). ``kind="parameter"``: the bootstrap alone.
     """
+    require_minimized(result.law, "the compute for a target loss")
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
@@ -561,6 +576,7 @@ def data_limited(
     fit of ``law="auto"`` the candidate laws' plans widen N, D, epochs and the losses
     (:mod:`scalelaw.decisions.plan_error`).
     """
+    require_minimized(result.law, "a data-limited plan")
     if "unique_tokens" not in result.law.inputs:
         raise LawError(
             f"law {result.law.name!r} has no 'unique_tokens' input; fit the data_constrained law to plan with "
@@ -762,6 +778,8 @@ def compare(
     shifted curves, the two errors acting on the loss difference; for fits of ``law="auto"`` the candidate
     laws' first crossovers and losses widen those bands too. ``kind="parameter"``: the bootstraps alone.
     """
+    for fit_ in (a, b):
+        require_minimized(fit_.law, "a comparison of methods (lower is better)")
     axis = shared_axis(a, b)
     search = default_search((a, b), axis) if search is None else search
     budgets = np.atleast_1d(np.asarray(midpoint(search) if flops is None else flops, dtype=np.float64))

@@ -31,6 +31,8 @@ class PassUntilLaw(Law):
     that on log residuals is exactly the paper's fit in ``log(-log PU)`` space.
     """
 
+    goal = "maximize"
+
     roles_by_name = True  # the role of the column it reads, by its name (Law.roles_by_name)
 
     def log_predict_jac(self, theta, X, jac=True):

@@ -11,8 +11,8 @@ catalog holds the two forms :mod:`scalelaw.decisions.hparams` fits across (N, D)
 
 Fitted with :func:`scalelaw.fit` on a table of per-cell optima (one row per cell), they give the same point
 estimates as :func:`scalelaw.decisions.hparams.fit_hparams` (least squares in log space), which also
-propagates the per-cell bootstrap. They predict a hyperparameter, not a loss: compute-optimal planning
-(:mod:`scalelaw.decisions.plan`) reads a loss law and has no meaning for them.
+propagates the per-cell bootstrap. They predict a hyperparameter, not a loss: their ``goal`` is ``"none"``, so the
+plans of :mod:`scalelaw.decisions.plan`, which minimise a loss, refuse them with a message.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter
 @dataclass(frozen=True, eq=False)
 class ProductPowerLaw(Law):
     """``y = a · Π x_i^e_i``: the first parameter is the coefficient ``a``, then one exponent per input."""
+
+    goal = "none"
 
     def log_predict_jac(self, theta, X, jac=True):
         logs = np.stack([np.log(np.asarray(X[name], dtype=np.float64)) for name in self.inputs])  # (k, rows)

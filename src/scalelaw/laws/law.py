@@ -150,6 +150,10 @@ class Law(abc.ABC):
     #: column they read from its name; renaming them (``fit(..., x="hours")``) does the same, so a power law of
     #: ``hours`` is no law of compute. A role declared otherwise stays with its position, as for every law.
     roles_by_name: ClassVar[bool] = False
+    #: What the output is to the decisions: a loss or error to ``"minimize"`` (every plan and comparison
+    #: minimises it), a score to ``"maximize"`` (coverage, pass rate, BLEU) or ``"none"`` (a fitted
+    #: hyperparameter such as the best learning rate). Plans refuse the last two rather than minimise them.
+    goal: ClassVar[Literal["minimize", "maximize", "none"]] = "minimize"
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parameters]

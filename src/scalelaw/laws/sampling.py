@@ -56,6 +56,8 @@ class CoverageLaw(Law):
     Parameters in ``theta`` order: ``A, b`` then ``C_max`` when the law has a ceiling.
     """
 
+    goal = "maximize"
+
     @property
     def has_ceiling(self) -> bool:
         return self.n_params == 3

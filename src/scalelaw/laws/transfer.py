@@ -55,6 +55,8 @@ class TransferLogLaw(Law):
     optimizer), as the paper's law has none.
     """
 
+    goal = "maximize"
+
     def log_predict_jac(self, theta, X, jac=True):
         log_x = np.log(X[self.inputs[0]])[None, :]
         A, alpha, beta = (theta[:, k, None] for k in range(3))

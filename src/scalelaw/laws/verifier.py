@@ -70,6 +70,8 @@ def reward(theta: Any, samples: Any, cost: float) -> np.ndarray:
 class VerifierRewardLaw(Law):
     """``C_max exp(-A k^-b) - cost * F_max exp(-A_f k^-b_f)``; ``cost`` is an option, not a parameter."""
 
+    goal = "maximize"
+
     @property
     def cost(self) -> float:
         return float(self.options["cost"])
