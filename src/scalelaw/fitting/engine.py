@@ -122,6 +122,8 @@ class Problem:
 
     law: Law
     X: Mapping[str, np.ndarray]
+    #: Log targets: shape (n_rows,) shared by all sets, or (n_targets, n_rows) where each parameter set fits its
+    #: own target, picked through ``sets`` (many metric columns at once, :mod:`scalelaw.fitting.multi`).
     log_y: np.ndarray
     loss: LossName = "huber"
     delta: float = 1e-3
@@ -140,7 +142,7 @@ class Problem:
 
     @property
     def n_rows(self) -> int:
-        return int(self.log_y.shape[0])
+        return int(self.log_y.shape[-1])
 
     def _blocks(self, n_sets: int, block: int = _JAC_BLOCK) -> tuple[list[slice], list[slice]]:
         """Slices of parameter sets and of rows: each (sets x rows) block holds about ``block`` entries, and rows
@@ -158,6 +160,13 @@ class Problem:
             return self.X
         n = self.n_rows
         return {k: v[rows] if np.ndim(v) >= 1 and np.shape(v)[0] == n else v for k, v in self.X.items()}
+
+    def _log_y(self, sets: np.ndarray | None, sl: slice, rows: slice) -> np.ndarray:
+        if self.log_y.ndim == 1:
+            return self.log_y[rows]
+        if sets is None:
+            raise ValueError("per-set targets need `sets`, the target of every parameter set")
+        return self.log_y[sets[sl], rows]
 
     def _weights(self, sets: np.ndarray | None, sl: slice, rows: slice) -> np.ndarray | None:
         if self.weights is None:
@@ -180,7 +189,7 @@ class Problem:
                 total = np.zeros(theta.shape[0])
                 for rows in row_blocks:
                     log_pred, _ = self.law.log_predict_jac(theta, self._inputs(rows), jac=False)
-                    per_point = rho(log_pred - self.log_y[rows], self.loss, self.delta)
+                    per_point = rho(log_pred - self._log_y(sets, sl, rows), self.loss, self.delta)
                     weights = self._weights(sets, sl, rows)
                     if weights is not None:
                         per_point = per_point * weights
@@ -203,7 +212,7 @@ class Problem:
             for rows in row_blocks:
                 with np.errstate(all="ignore"):
                     log_pred, J = self.law.internal_jacobian(theta, self._inputs(rows))
-                    residual = log_pred - self.log_y[rows]
+                    residual = log_pred - self._log_y(sets, sl, rows)
                     per_point, psi, w = rho_psi_weight(residual, self.loss, self.delta, self.outer_curvature)
                     weights = self._weights(sets, sl, rows)
                     if weights is not None:
