@@ -49,12 +49,15 @@ def test_all_metrics_is_every_numeric_column_but_inputs_and_bookkeeping():
     assert multi.targets == ["task0", "task1", "task2"]
 
 
-def test_batched_fits_equal_fitting_each_target_alone():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batched_fits_equal_fitting_each_target_alone(weighted):
     frame = _tasks(5)
-    multi = scalelaw.fit("power", frame, y=[f"task{k}" for k in range(5)])
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(frame)) if weighted else None
+    multi = scalelaw.fit("power", frame, y=[f"task{k}" for k in range(5)], weights=w)
     assert isinstance(multi, MultiFit) and len(multi) == 5
     for target in multi:
-        alone = scalelaw.fit("power", frame.dropna(subset=[target]), y=target)
+        rows = frame[target].notna().to_numpy()
+        alone = scalelaw.fit("power", frame[rows], y=target, weights=None if w is None else w[rows])
         batched = multi[target]
         assert batched.objective <= alone.objective * (1 + 1e-9)  # never worse than alone
         assert batched.objective == pytest.approx(alone.objective, rel=1e-9)
