@@ -49,13 +49,17 @@ def test_all_metrics_is_every_numeric_column_but_inputs_and_bookkeeping():
     assert multi.targets == ["task0", "task1", "task2"]
 
 
-def test_batched_fits_equal_fitting_each_target_alone():
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batched_fits_equal_fitting_each_target_alone(weighted):
     frame = _tasks(5)
-    multi = scalelaw.fit("power", frame, y=[f"task{k}" for k in range(5)])
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(frame)) if weighted else None
+    multi = scalelaw.fit("power", frame, y=[f"task{k}" for k in range(5)], weights=w)
     assert isinstance(multi, MultiFit) and len(multi) == 5
     for target in multi:
-        alone = scalelaw.fit("power", frame.dropna(subset=[target]), y=target)
+        rows = frame[target].notna().to_numpy()
+        alone = scalelaw.fit("power", frame[rows], y=target, weights=None if w is None else w[rows])
         batched = multi[target]
+        assert batched.objective <= alone.objective * (1 + 1e-9)  # never worse than alone
         assert batched.objective == pytest.approx(alone.objective, rel=1e-9)
         np.testing.assert_allclose(batched.values, alone.values, rtol=1e-6)
         assert batched.n_points == alone.n_points and batched.data_hash == alone.data_hash
@@ -171,3 +175,45 @@ def test_the_grouped_cuts_and_merges_are_the_engines_target_by_target():
         expected_mult = mult[rows].copy()
         assert keep[rows].tolist() == _merge_duplicates(z[rows], f[rows], expected_mult).tolist()
         assert merged_mult[rows][keep[rows]].tolist() == expected_mult[keep[rows]].tolist()
+
+
+def test_the_batched_search_is_the_engines_start_by_start():
+    """multistart_targets against engine.multistart on each target alone: chinchilla from 150 starts (pruning
+    rounds), row weights, a flat target, a target missing two rows. Targets on every row follow the single-target
+    search start by start (same survivors, iterations, merges and starts left behind); the target with gaps sums
+    zero-weight rows in another order, so only its optimum is compared. No target ends worse than alone."""
+    from scalelaw.fitting.engine import Problem, multistart
+    from scalelaw.fitting.fit import _starts
+    from scalelaw.fitting.multi import multistart_targets
+    from scalelaw.laws.catalog import get_law
+
+    rng = np.random.default_rng(7)
+    n = 20
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), n))
+    X = {"params": N, "tokens": N * np.exp(rng.uniform(np.log(5), np.log(100), n))}
+    law = get_law("chinchilla")
+    truths = [(1.8, 400, 2000, 0.34, 0.37), (2.5, 50, 900, 0.2, 0.3), (1.0, 1e4, 1e3, 0.6, 0.25)]
+    curves = [law.predict(t, **X) for t in truths] + [np.full(n, 2.0)]
+    Y = np.array(curves) * np.exp(rng.normal(0, 0.01, (len(curves), n)))
+    at = np.ones(Y.shape, dtype=bool)
+    at[1, [3, 11]] = False
+    w = rng.uniform(0.5, 2.0, n)
+    starts = [_starts(law, {k: v[at[t]] for k, v in X.items()}, Y[t, at[t]], 150, 0) for t in range(len(Y))]
+    batch = Problem(law=law, X=X, log_y=np.where(at, np.log(Y), 0.0), weights=at * w)
+    together = multistart_targets(batch, starts, keep=32, max_iter=300)
+    for t, got in enumerate(together):
+        rows = at[t]
+        alone = multistart(
+            Problem(law=law, X={k: v[rows] for k, v in X.items()}, log_y=np.log(Y[t, rows]), weights=w[rows]),
+            starts[t],
+            keep=32,
+            max_iter=300,
+        )
+        assert got.objective[0] <= alone.objective[0] * (1 + 1e-12)
+        assert got.objective[0] == pytest.approx(alone.objective[0], rel=1e-12)
+        np.testing.assert_allclose(got.z[0], alone.z[0], rtol=1e-6, atol=1e-9)
+        if rows.all():
+            assert got.start_index.tolist() == alone.start_index.tolist()
+            assert got.n_iter.tolist() == alone.n_iter.tolist()
+            assert got.multiplicity.tolist() == alone.multiplicity.tolist()
+            np.testing.assert_array_equal(got.converged, alone.converged)

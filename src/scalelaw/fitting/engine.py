@@ -122,6 +122,8 @@ class Problem:
 
     law: Law
     X: Mapping[str, np.ndarray]
+    #: Log targets: shape (n_rows,) shared by all sets, or (n_targets, n_rows) where each parameter set fits its
+    #: own target, picked through ``sets`` (many metric columns at once, :mod:`scalelaw.fitting.multi`).
     log_y: np.ndarray
     loss: LossName = "huber"
     delta: float = 1e-3
@@ -137,14 +139,22 @@ class Problem:
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.law.internal_bounds()
+        self._block_cache: dict[tuple[int, int], tuple[list[slice], list[slice]]] = {}
 
     @property
     def n_rows(self) -> int:
-        return int(self.log_y.shape[0])
+        return int(self.log_y.shape[-1])
 
     def _blocks(self, n_sets: int, block: int = _JAC_BLOCK) -> tuple[list[slice], list[slice]]:
         """Slices of parameter sets and of rows: each (sets x rows) block holds about ``block`` entries, and rows
-        are sliced only for tables longer than the row chunk."""
+        are sliced only for tables longer than the row chunk (remembered per batch size: the optimizer asks for
+        the same few sizes again and again)."""
+        key = (n_sets, block)
+        if key not in self._block_cache:
+            self._block_cache[key] = self._make_blocks(n_sets, block)
+        return self._block_cache[key]
+
+    def _make_blocks(self, n_sets: int, block: int) -> tuple[list[slice], list[slice]]:
         n_rows = self.n_rows
         chunk = _ROW_CHUNK if self.row_chunk is None else self.row_chunk
         step = n_rows if n_rows <= chunk else max(1, chunk)
@@ -158,6 +168,13 @@ class Problem:
             return self.X
         n = self.n_rows
         return {k: v[rows] if np.ndim(v) >= 1 and np.shape(v)[0] == n else v for k, v in self.X.items()}
+
+    def _log_y(self, sets: np.ndarray | None, sl: slice, rows: slice) -> np.ndarray:
+        if self.log_y.ndim == 1:
+            return self.log_y[rows]
+        if sets is None:
+            raise ValueError("per-set targets need `sets`, the target of every parameter set")
+        return self.log_y[sets[sl], rows]
 
     def _weights(self, sets: np.ndarray | None, sl: slice, rows: slice) -> np.ndarray | None:
         if self.weights is None:
@@ -180,7 +197,7 @@ class Problem:
                 total = np.zeros(theta.shape[0])
                 for rows in row_blocks:
                     log_pred, _ = self.law.log_predict_jac(theta, self._inputs(rows), jac=False)
-                    per_point = rho(log_pred - self.log_y[rows], self.loss, self.delta)
+                    per_point = rho(log_pred - self._log_y(sets, sl, rows), self.loss, self.delta)
                     weights = self._weights(sets, sl, rows)
                     if weights is not None:
                         per_point = per_point * weights
@@ -197,13 +214,12 @@ class Problem:
         g = np.zeros((n_sets, n_par))
         H = np.zeros((n_sets, n_par, n_par))
         set_blocks, row_blocks = self._blocks(n_sets, _JAC_BLOCK)
-        for sl in set_blocks:
-            with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):
+            for sl in set_blocks:
                 theta = self.law.from_internal(z[sl])
-            for rows in row_blocks:
-                with np.errstate(all="ignore"):
+                for rows in row_blocks:
                     log_pred, J = self.law.internal_jacobian(theta, self._inputs(rows))
-                    residual = log_pred - self.log_y[rows]
+                    residual = log_pred - self._log_y(sets, sl, rows)
                     per_point, psi, w = rho_psi_weight(residual, self.loss, self.delta, self.outer_curvature)
                     weights = self._weights(sets, sl, rows)
                     if weights is not None:
@@ -285,15 +301,16 @@ def levenberg_marquardt(
     converged = np.zeros(n_sets, dtype=bool)
     n_iter = np.zeros(n_sets, dtype=int)
     eye = np.eye(n_par)
-    tol_bound = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-    tol_bound_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    # A coordinate this close to a bound is on it (computed once: the loop's overhead is what small batches pay).
+    on_lo = lo + 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    on_hi = hi - 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
     for _ in range(max_iter):
         act = np.flatnonzero(~done)
         if act.size == 0:
             break
         za, fa, ga, Ha, la = z[act], f[act], g[act], H[act], lam[act]
         # Active set: a parameter on a bound whose gradient pushes outward stays put this step.
-        pinned = ((za <= lo + tol_bound) & (ga > 0)) | ((za >= hi - tol_bound_hi) & (ga < 0))
+        pinned = ((za <= on_lo) & (ga > 0)) | ((za >= on_hi) & (ga < 0))
         if frozen is not None:
             pinned |= frozen[act]
         # Mostly nothing is pinned: the masking below is then skipped (it would change no number).

@@ -2,10 +2,12 @@
 
 ``scalelaw.fit(law, data, y=["mmlu", "arc_c", ...])`` (or ``y="all-metrics"``) fits the same law to every
 column. Every start of every target is a row of one batch: the optimizer already moves many parameter sets
-together, and here each set also carries its target (its log values and row weights), so a hundred
-per-benchmark laws cost about as much as a few single fits. Pruning, merging and polishing follow
-:func:`scalelaw.fitting.engine.multistart` target by target, so each target ends where fitting it alone
-ends (same optimum, ``benchmarks/many_targets.py`` checks it).
+together, and here each set also picks its target (its row of log values and row weights, through the
+engine's ``sets``), so the per-call overhead that dominates a small fit is paid once per step, not once per
+target. Pruning, merging, starts left behind and polishing follow :func:`scalelaw.fitting.engine.multistart`
+target by target, so each target ends where fitting it alone ends (start by start; the tests and
+``benchmarks/many_targets.py`` check it). The batch therefore takes at least as many steps as its slowest
+target's own search.
 
 A row whose value is missing (NaN) in one target is left out of that target's fit only; the rows are shared
 otherwise, so the law's inputs are bound once for the union of the targets' rows.
@@ -29,6 +31,8 @@ from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs, data_fingerprint
 from scalelaw.errors import DataError, FitError, LawError, format_rows
 from scalelaw.fitting.engine import (
+    _LOSER_GAP,
+    _LOSER_PACE,
     _MERGE_EVERY,
     _MERGE_TOL,
     _POLISH,
@@ -38,7 +42,7 @@ from scalelaw.fitting.engine import (
     levenberg_marquardt,
 )
 from scalelaw.fitting.fit import SCALE_COLUMNS, _check_magnitude, _starts, finish
-from scalelaw.fitting.objective import LOSSES, rho, rho_psi_weight
+from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
@@ -52,8 +56,6 @@ ALL_METRICS = "all-metrics"
 NOT_METRICS = frozenset({"run", "step", "seed", "lr", *SCALE_COLUMNS})
 #: The schedule of :func:`scalelaw.fitting.engine.multistart` (its defaults), target by target.
 _ROUNDS_ITER, _PRUNE, _FIRST_CUT, _FIRST_CUT_FLOOR = 2, 4, 8, 512
-#: Keep one Jacobian block under this many float64 entries (as the engine does).
-_MAX_BLOCK = 25_000_000
 
 
 def metric_columns(runs: Runs | pd.DataFrame | Mapping[str, Any] | str, law: str | Law | None = None) -> list[str]:
@@ -187,76 +189,6 @@ class MultiFit(Result):
         return cls(fits=fits, fit_seconds=seconds, backend=backend or parts[0].backend)
 
 
-# ---------------------------------------------------------------------------------------------- problem
-
-
-@dataclass
-class TargetsProblem(Problem):
-    """A :class:`Problem` whose parameter sets each fit their own target: ``sets`` names each set's target.
-
-    ``log_y`` and ``weights`` are (n_targets, n_rows) on shared rows ``X``; a row a target does not use has
-    weight 0 (and a placeholder log value of 0).
-    """
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.weights is None or self.weights.shape != self.log_y.shape:
-            raise ValueError("TargetsProblem needs weights of log_y's shape (n_targets, n_rows)")
-        # Every target on every row with weight 1 (the common case): the products by the weights are skipped.
-        self._unit = bool(np.all(self.weights == 1.0))
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.log_y.shape[1])
-
-    def _slices(self, n_sets: int) -> list[slice]:
-        per = max(1, _MAX_BLOCK // max(1, self.n_rows * self.law.n_params))
-        return [slice(i, min(i + per, n_sets)) for i in range(0, n_sets, per)]
-
-    def objective(self, z: np.ndarray, sets: np.ndarray | None = None) -> np.ndarray:
-        """Summed loss of each row of ``z`` on its own target."""
-        sets = _require_sets(sets)
-        out = np.empty(z.shape[0])
-        for sl in self._slices(z.shape[0]):
-            with np.errstate(all="ignore"):
-                log_pred, _ = self.law.log_predict_jac(self.law.from_internal(z[sl]), self.X, jac=False)
-                per_point = rho(log_pred - self.log_y[sets[sl]], self.loss, self.delta)
-                if not self._unit:
-                    per_point = per_point * self.weights[sets[sl]]
-                total = per_point.sum(axis=1)
-            out[sl] = np.where(np.isfinite(total), total, np.inf)
-        return out
-
-    def objective_grad_hess(
-        self, z: np.ndarray, sets: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Objective, gradient and Gauss-Newton Hessian of each row of ``z`` on its own target."""
-        sets = _require_sets(sets)
-        n_sets, n_par = z.shape
-        f = np.empty(n_sets)
-        g = np.empty((n_sets, n_par))
-        H = np.empty((n_sets, n_par, n_par))
-        for sl in self._slices(n_sets):
-            with np.errstate(all="ignore"):
-                theta = self.law.from_internal(z[sl])
-                log_pred, J = self.law.internal_jacobian(theta, self.X)
-                per_point, psi, w = rho_psi_weight(log_pred - self.log_y[sets[sl]], self.loss, self.delta)
-                if not self._unit:
-                    weights = self.weights[sets[sl]]
-                    per_point, psi, w = per_point * weights, psi * weights, w * weights
-                f[sl], g[sl] = per_point.sum(axis=1), np.matmul(J, psi[:, :, None])[:, :, 0]
-                H[sl] = np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
-        # A set whose objective or derivatives are not finite is rejected (as Problem does).
-        ok = np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2))
-        return np.where(ok, f, np.inf), np.where(ok[:, None], g, 0.0), np.where(ok[:, None, None], H, 0.0)
-
-
-def _require_sets(sets: np.ndarray | None) -> np.ndarray:
-    if sets is None:
-        raise ValueError("a TargetsProblem needs `sets`, the target of every parameter set")
-    return np.asarray(sets)
-
-
 # ---------------------------------------------------------------------------------------------- search
 
 
@@ -312,24 +244,21 @@ def _group_merge(z: np.ndarray, f: np.ndarray, grp: np.ndarray, mult: np.ndarray
     F = np.where(valid, f[np.maximum(slot, 0)], np.inf)
     M = np.where(valid, mult[np.maximum(slot, 0)], 0)
     scale = 1.0 + np.abs(Z)
-    kept = np.zeros((n_rows, width), dtype=bool)
+    # Every pair of a target's starts at once (NaN placeholders are never near); the visit below is then cheap.
+    near_all = np.all(
+        np.abs(Z[:, :, None, :] - Z[:, None, :, :])
+        <= _MERGE_TOL * np.maximum(scale[:, :, None, :], scale[:, None, :, :]),
+        axis=3,
+    )
+    candidate = valid & np.isfinite(F)
+    kept = candidate.copy()
     rows = np.arange(n_rows)
-    for j in range(width):
-        candidate = valid[:, j] & np.isfinite(F[:, j])
-        if j:
-            near = (
-                np.all(
-                    np.abs(Z[:, j, None, :] - Z[:, :j, :])
-                    <= _MERGE_TOL * np.maximum(scale[:, j, None, :], scale[:, :j, :]),
-                    axis=2,
-                )
-                & kept[:, :j]
-            )
-            has = near.any(axis=1)
-        else:
-            near, has = None, np.zeros(n_rows, dtype=bool)
-        kept[:, j] = candidate & ~has
-        into = candidate & has
+    # Only positions near an earlier start can merge; visit those in order (a merge depends on what was kept).
+    for j in np.flatnonzero(np.tril(near_all, -1).any(axis=(0, 2))):
+        near = near_all[:, j, :j] & kept[:, :j]
+        has = near.any(axis=1)
+        into = candidate[:, j] & has
+        kept[:, j] = candidate[:, j] & ~has
         if into.any():
             np.add.at(M, (rows[into], np.argmax(near[into], axis=1)), M[into, j])
     mult[slot[valid]] = M[valid]
@@ -337,18 +266,51 @@ def _group_merge(z: np.ndarray, f: np.ndarray, grp: np.ndarray, mult: np.ndarray
     return keep
 
 
-def _lm(problem: TargetsProblem, z: np.ndarray, grp: np.ndarray, **options: Any):
-    return levenberg_marquardt(problem, z, sets=grp, **options)
+class _Derivs:
+    """Objective, gradient and Hessian where each start stands, carried from one optimizer call to the next (as
+    :func:`scalelaw.fitting.engine.multistart` does): a start's are evaluated once, when first needed."""
+
+    def __init__(self, problem: Problem, n: int) -> None:
+        p = problem.law.n_params
+        self.problem = problem
+        self.f, self.g, self.H = np.empty(n), np.empty((n, p)), np.empty((n, p, p))
+        self.known = np.zeros(n, dtype=bool)
+
+    def at(self, z: np.ndarray, grp: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Derivatives of starts ``sel`` (evaluating those not known yet)."""
+        new = sel[~self.known[sel]]
+        if new.size:
+            self.f[new], self.g[new], self.H[new] = self.problem.objective_grad_hess(z[new], grp[new])
+            self.known[new] = True
+        return self.f[sel], self.g[sel], self.H[sel]
+
+    def put(self, sel: np.ndarray, fgh: Sequence[np.ndarray]) -> None:
+        self.f[sel], self.g[sel], self.H[sel] = fgh
+        self.known[sel] = True
+
+    def take(self, keep: np.ndarray) -> None:
+        self.f, self.g, self.H, self.known = self.f[keep], self.g[keep], self.H[keep], self.known[keep]
+
+
+def _lm(
+    problem: Problem, z: np.ndarray, grp: np.ndarray, sel: np.ndarray, d: _Derivs, **options: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Levenberg-Marquardt from starts ``sel``, their derivatives carried in and out through ``d``."""
+    out: list[np.ndarray] = []
+    result = levenberg_marquardt(problem, z[sel], sets=grp[sel], derivs=d.at(z, grp, sel), derivs_out=out, **options)
+    d.put(sel, out)
+    return result
 
 
 def multistart_targets(
-    problem: TargetsProblem, starts: Sequence[np.ndarray], keep: int = 32, max_iter: int = 300, ftol: float = 1e-12
+    problem: Problem, starts: Sequence[np.ndarray], keep: int = 32, max_iter: int = 300, ftol: float = 1e-12
 ) -> list[BatchResult]:
     """:func:`scalelaw.fitting.engine.multistart` for every target at once: ``starts[t]`` are target t's starts.
 
-    The starts of all targets sit in one array, grouped by target; every optimizer call is one batch over
-    the starts still running, and the cuts, merges and polish are made target by target with the rules of
-    the single-target search (its tie and merge tolerances, its pruning schedule).
+    ``problem.log_y`` holds one row per target. The starts of all targets sit in one array, grouped by target;
+    every optimizer call is one batch over the starts still running (a target whose starts have all stopped
+    drops out), and the cuts, merges, starts left behind and polish are made target by target with the rules
+    of the single-target search (its tie and merge tolerances, its pruning schedule).
     """
     lo, hi = problem.lo, problem.hi
     T = len(starts)
@@ -366,15 +328,13 @@ def multistart_targets(
     take = order[kept]
     z, grp, idx = z[take], grp[take], idx[take]
     used = np.zeros(idx.size, dtype=int)
+    d = _Derivs(problem, idx.size)
     # Pruning rounds: a few steps for every target still above `keep`, then its cut.
     pruning = _group_sizes(grp, T) > keep
     while pruning.any():
-        act = pruning[grp]
-        z_a, f_a, _, it = _lm(problem, z[act], grp[act], max_iter=_ROUNDS_ITER, ftol=ftol)
-        z[act] = z_a
+        act = np.flatnonzero(pruning[grp])
+        z[act], f_a, _, it = _lm(problem, z, grp, act, d, max_iter=_ROUNDS_ITER, ftol=ftol)
         used[act] += it
-        f = np.full(idx.size, np.inf)
-        f[act] = f_a
         size = _group_sizes(grp, T)
         order, kept = _group_best(f_a, grp[act], np.maximum(keep, size // _PRUNE))
         n_kept = np.bincount(grp[act][order[kept]], minlength=T)
@@ -382,38 +342,43 @@ def multistart_targets(
         # New order: kept starts of the cut targets by objective, every other target as it stands.
         pos = np.arange(idx.size, dtype=float)
         keep_mask = np.ones(idx.size, dtype=bool)
-        a_idx = np.flatnonzero(act)[order]
+        a_idx = act[order]
         in_cut = cut[grp[a_idx]]
         pos[a_idx[in_cut]] = np.arange(a_idx.size)[in_cut]
         keep_mask[a_idx[in_cut & ~kept]] = False
         take = np.flatnonzero(keep_mask)
         take = take[np.lexsort((pos[take], grp[take]))]
         z, grp, idx, used = z[take], grp[take], idx[take], used[take]
+        d.take(take)
         pruning = cut & (_group_sizes(grp, T) > keep)
-    # Final phase: converge, merging the starts that meet; a target stops when all its starts converged.
+    # Final phase: converge, merging the starts that meet; a target stops when all its starts have stopped.
     mult = np.ones(idx.size, dtype=int)
     conv = np.zeros(idx.size, dtype=bool)
+    behind = np.zeros(idx.size, dtype=bool)  # starts left behind, as in the single-target search
     lam = np.full(idx.size, 1e-3)
-    f = problem.objective(z, grp)
+    f = d.at(z, grp, np.arange(idx.size))[0].copy()
     remaining = max_iter
-    while remaining > 0 and not conv.all():
-        todo = np.flatnonzero(~conv)
+    while remaining > 0 and not (conv | behind).all():
+        todo = np.flatnonzero(~(conv | behind))
         running = np.zeros(T, dtype=bool)
         running[grp[todo]] = True
         step = min(_MERGE_EVERY, remaining)
         lam_t = np.empty(todo.size)
-        z[todo], f[todo], conv[todo], it = _lm(
-            problem, z[todo], grp[todo], max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
+        f_before = f[todo]
+        z[todo], f_t, conv_t, it = _lm(
+            problem, z, grp, todo, d, max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
         )
-        lam[todo] = lam_t
+        f[todo], conv[todo], lam[todo] = f_t, conv_t, lam_t
         used[todo] += it
         remaining -= step
+        _leave_behind(f, grp, conv, behind, todo, f_before, T)
         m = _group_merge(z, f, grp, mult, running[grp])
-        z, f, conv, used, idx, mult, lam, grp = (a[m] for a in (z, f, conv, used, idx, mult, lam, grp))
-    # Polish the best few optima of every target from a fresh damping.
-    order, rank = _group_order(f, grp)
-    top = order[rank < _POLISH]
-    z_p, f_p, conv_p, it = _lm(problem, z[top], grp[top], max_iter=max_iter, ftol=ftol)
+        z, f, conv, behind, used, idx, mult, lam, grp = (a[m] for a in (z, f, conv, behind, used, idx, mult, lam, grp))
+        d.take(m)
+    # Polish the best few optima of every target (not those left behind) from a fresh damping.
+    order, rank = _group_order(np.where(behind, np.inf, f), grp)
+    top = order[(rank < _POLISH) & ~behind[order]]
+    z_p, f_p, conv_p, it = _lm(problem, z, grp, top, d, max_iter=max_iter, ftol=ftol)
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]
     conv[top] |= conv_p
@@ -434,6 +399,25 @@ def multistart_targets(
         )
         for t in range(T)
     ]
+
+
+def _leave_behind(
+    f: np.ndarray, grp: np.ndarray, conv: np.ndarray, behind: np.ndarray, todo: np.ndarray, f_before: np.ndarray, T: int
+) -> None:
+    """The single-target search's starts left behind, target by target: in a target where some start has
+    converged, a start still running more than ``_LOSER_GAP`` worse that would need more than ``_LOSER_PACE``
+    further rounds at its last round's pace even to reach it stops (``behind`` is updated in place)."""
+    f_conv = np.full(T, np.inf)
+    np.minimum.at(f_conv, grp[conv], f[conv])
+    g = grp[todo]
+    has = np.isfinite(f_conv[g])  # a target with no converged start leaves its starts as they were
+    if not has.any():
+        return
+    f_t, ref = f[todo][has], f_conv[g][has]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = (f_t - ref) / np.abs(ref)
+        pace = (f_before[has] - f_t) / np.abs(f_t)
+    behind[todo[has]] = ~conv[todo[has]] & (gap > _LOSER_GAP) & (gap > _LOSER_PACE * pace)
 
 
 # ---------------------------------------------------------------------------------------------- fit
@@ -581,7 +565,8 @@ def fit_targets(
     at = masks[union]  # each target's rows among the shared ones
     log_y = np.where(at, np.log(np.where(at, Y[union], 1.0)), 0.0).T
     W = at.T * (1.0 if weights is None else weights[union])
-    problem = TargetsProblem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=W)  # type: ignore[arg-type]
+    # One problem, one target row per parameter set; weights only where some row is left out or weighted.
+    problem = Problem(law=law, X=X, log_y=log_y, loss=loss, delta=delta, weights=None if np.all(W == 1.0) else W)
     run_ids = runs.run_ids if "run" in runs.columns else None
     prepared = []
     for i, t in enumerate(targets):

@@ -34,18 +34,37 @@ class PowerLaw(Law):
         J = np.stack([np.exp(-log_pred), w_A / A, -w_A * x], axis=1)
         return log_pred, J
 
-    def start_grid(self, X, y):
-        # laws.md §1.1: alpha and E on a grid, log A by least squares given (alpha, E).
+    def internal_jacobian(self, theta, X):
+        # d log_pred / d z directly (z = E, log A, alpha): the derivative in log A is the A term's share, so the
+        # natural-units Jacobian's divide by A and the chain rule's multiply back are skipped (as chinchilla's).
         x = np.log(X[self.inputs[0]])
+        E, A, alpha = (theta[:, k, None] for k in range(3))
+        with np.errstate(divide="ignore"):
+            log_E = np.log(E)
+        log_pred, (_, w_A) = log_sum_exp_terms([log_E, np.log(A) - alpha * x], weights=True)
+        J = np.empty((theta.shape[0], 3, x.size))
+        np.exp(-log_pred, out=J[:, 0])
+        J[:, 1] = w_A
+        np.multiply(w_A, -x, out=J[:, 2])
+        return log_pred, J
+
+    def start_grid(self, X, y):
+        # laws.md §1.1: alpha and E on a grid, log A by least squares given (alpha, E); all 30 pairs at once
+        # (the same numbers as one pair at a time: each row's mean is summed alone).
+        x = np.log(X[self.inputs[0]])
+        y = np.asarray(y, dtype=np.float64)
         y_min = float(np.min(y))
         floor = max(1e-12 * y_min, np.finfo(np.float64).tiny)  # 1e-12 * 5e-324 would be 0, and log(0) warns
-        starts = []
-        for alpha, frac in itertools.product((0.05, 0.1, 0.2, 0.35, 0.5, 0.8), (0.0, 0.25, 0.5, 0.75, 0.9)):
-            E = frac * y_min
-            log_A = float(np.mean(np.log(np.maximum(y - E, floor)) + alpha * x))
-            with np.errstate(over="ignore"):  # a loss near 1e300 asks for A = inf: clip() takes it to its bound
-                starts.append((E, np.exp(log_A), alpha))
-        return self.clip(np.array(starts))
+        alpha, frac = np.array(list(itertools.product(_POWER_ALPHAS, _POWER_FLOOR_FRACTIONS))).T
+        E = frac * y_min
+        log_A = np.mean(np.log(np.maximum(y[None, :] - E[:, None], floor)) + alpha[:, None] * x[None, :], axis=1)
+        with np.errstate(over="ignore"):  # a loss near 1e300 asks for A = inf: clip() takes it to its bound
+            return self.clip(np.column_stack([E, np.exp(log_A), alpha]))
+
+
+# The power law's start grid (laws.md §1.1): exponents, and the floor E as fractions of the smallest target.
+_POWER_ALPHAS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.8)
+_POWER_FLOOR_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
 
 
 def power(x: str = "flops") -> PowerLaw:

@@ -513,6 +513,9 @@ def _is_single(params: Any) -> bool:
     return isinstance(params, Mapping) or np.ndim(params) == 1
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
     """``log(sum(exp(t)))`` over a list of broadcastable arrays, with each term's share of the sum.
 
@@ -528,9 +531,8 @@ def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tupl
         lse = np.log(total)
     # Subnormal totals have lost precision: redo them too. Two reductions tell whether any entry needs it
     # (a NaN fails the first test, an infinity the second); only then is the entry-wise mask built.
-    tiny = np.finfo(np.float64).tiny
-    if not (total.size == 0 or (total.min() >= tiny and np.isfinite(lse.sum()))):
-        bad = ~np.isfinite(lse) | (total < tiny)
+    if not (total.size == 0 or (total.min() >= _TINY and np.isfinite(lse.sum()))):
+        bad = ~np.isfinite(lse) | (total < _TINY)
         stacked = np.stack(np.broadcast_arrays(*terms))
         top = np.max(stacked, axis=0)
         top = np.where(np.isfinite(top), top, 0.0)
