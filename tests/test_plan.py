@@ -211,3 +211,15 @@ def test_plan_records_measure_the_proposed_run_against_the_data(base_fit):
     assert "extrapolation" in plan_records(base_fit, target)[0]
     no_data = plan_records(dataclasses.replace(base_fit, data=None), plan)
     assert no_data == plan.to_records()
+
+
+def test_a_crossing_exactly_on_a_grid_point_is_found():
+    """Two fits of noise-free data can differ by exactly 0.0 at a grid budget: no strict sign change there."""
+    from scalelaw.decisions.plan import _crossings
+
+    grid = np.array([1e18, 1e19, 1e20, 1e21])
+    assert _crossings(grid, np.array([[1.0, 0.0, -1.0, -2.0], [1.0, 0.0, 0.0, -1.0], [1.0, 0.5, 0.0, 1.0]])) == [
+        [1e19],
+        [],  # equal over a stretch: no single crossing point
+        [],  # a touch without crossing
+    ]

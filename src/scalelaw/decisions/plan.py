@@ -901,7 +901,9 @@ def _crossings(grid: np.ndarray, diff: np.ndarray) -> list[list[float]]:
         for i in idx:
             t = row[i] / (row[i] - row[i + 1])
             found.append(float(np.exp(logs[i] + t * (logs[i + 1] - logs[i]))))
-        out.append(found)
+        # A crossing exactly on a grid point: zero there, opposite signs on either side (no strict sign change).
+        found += [float(grid[i + 1]) for i in np.flatnonzero((sign[1:-1] == 0) & (sign[:-2] * sign[2:] < 0))]
+        out.append(sorted(found))
     return out
 
 
