@@ -8,23 +8,14 @@ estimate_best_pool.py); the pruning and repeated-data runs are synthetic with kn
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from cli_run import run_cli
 from scalelaw.cli import app
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "scalelaw", *args], capture_output=True, text=True, env=env, timeout=300
-    )
 
 
 @pytest.fixture

@@ -7,39 +7,14 @@ The sweep is synthetic with a known truth, ``lr* = 3e-3 (N/2e8)^-0.5 (D/4e9)^0.2
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from cli_run import run_cli, run_main
+
 TRUTH = {"params": -0.5, "tokens": 0.25}
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "scalelaw", *args], capture_output=True, text=True, env=env, timeout=300
-    )
-
-
-def run_main(capsys, *args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of ``scalelaw ARGS`` run in this process."""
-    from scalelaw.cli import main
-
-    capsys.readouterr()
-    argv, sys.argv = sys.argv, ["scalelaw", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

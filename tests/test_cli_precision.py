@@ -12,45 +12,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.optimize import brentq
 
+from cli_run import run_cli, run_main
 from scalelaw import FitResult
 from scalelaw.decisions.precision import critical_tokens, optimal_precision
 from scalelaw.laws.precision import precision
 
 CHINCHILLA = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 PTQ_TRUTH = {**CHINCHILLA, "gamma_w": 2.5, "C_T": 0.2, "gamma_post": 1.5, "gamma_D": 0.5, "gamma_N": 0.5}
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "scalelaw", *args], capture_output=True, text=True, env=env, timeout=300
-    )
-
-
-def run_main(capsys, *args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of ``scalelaw ARGS`` run in this process."""
-    from scalelaw.cli import main
-
-    capsys.readouterr()
-    argv, sys.argv = sys.argv, ["scalelaw", *args]
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def ok(*args: str) -> subprocess.CompletedProcess:

@@ -7,25 +7,16 @@ columns in both files) and ``scalelaw predict FIT.json --schedule LR.csv [--step
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from cli_run import run_cli
 from scalelaw import FitResult, datasets, get_law
 from scalelaw.laws import schedule as sched
 from scalelaw.laws.schedule import Schedules
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "scalelaw", *args], capture_output=True, text=True, env=env, timeout=300
-    )
 
 
 def _cli_has_schedules() -> bool:

@@ -1,7 +1,8 @@
 """One interface for every result: ``to_frame()``, ``to_dict()``, ``summary()``, a short repr and a notebook view.
 
 Every frozen result class of scalelaw (``FitResult``, ``Bootstrap``, ``Plan``, ``SeedNoise``, ...) derives from
-:class:`Result` and writes three methods; the base class builds the other two from them:
+:class:`Result` and writes three methods (a result whose main table is its ``table`` attribute derives from
+:class:`TableResult`, which writes ``to_frame``); the base class builds the other two from them:
 
 - ``to_frame()``: the result's main table as a DataFrame (what goes in a notebook, a CSV or a plot);
 - ``to_dict()``: JSON-ready plain Python: ``json.dumps(result.to_dict(), allow_nan=False)`` works (non-finite
@@ -111,6 +112,25 @@ class Result:
             f'<pre style="white-space: pre-wrap">{html.escape(self.summary())}</pre>'
             f"{table}{note}</div>"
         )
+
+
+class TableResult(Result):
+    """A :class:`Result` whose main table is its ``table`` attribute: :meth:`to_frame` is a copy of it.
+
+    Subclasses write ``to_dict`` and ``summary``; their docstring says what the rows of ``table`` are.
+    """
+
+    __slots__ = ()
+    table: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of :attr:`table` (changing it does not change the result).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.table.copy()
 
 
 class Text(str):

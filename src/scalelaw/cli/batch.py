@@ -15,13 +15,17 @@ from rich.table import Table
 from scalelaw.cli.common import (
     Command,
     DataOptions,
+    IntervalOption,
+    JsonOption,
     MapOption,
+    SeedOption,
     WhereOption,
     out,
     parse_floats,
     parse_list,
     print_json,
     run_action,
+    show,
 )
 
 
@@ -30,10 +34,7 @@ def _short(value: float) -> str:
     return f"{value:.4g}" if value is not None and math.isfinite(value) else "—"
 
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")]
-LevelOption = Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")]
 BootOption = Annotated[int, typer.Option(help="By-run bootstrap replicates.")]
-SeedOption = Annotated[int, typer.Option(help="Random seed of the bootstrap.")]
 
 
 def critical_batch(
@@ -53,7 +54,7 @@ def critical_batch(
     at: Annotated[str | None, typer.Option(help="Also give B_crit at these losses, comma-separated.")] = None,
     mapping: MapOption = None,
     where: WhereOption = None,
-    interval: LevelOption = 0.9,
+    interval: IntervalOption = 0.9,
     n_boot: BootOption = 1000,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
@@ -102,7 +103,7 @@ def lr_sensitivity(
     ),
     mapping: MapOption = None,
     where: WhereOption = None,
-    interval: LevelOption = 0.9,
+    interval: IntervalOption = 0.9,
     n_boot: BootOption = 1000,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
@@ -122,10 +123,11 @@ def lr_sensitivity(
             method=method, n_boot=n_boot, level=level, seed=seed,
         )  # fmt: skip
 
-    result = run_action(action)
-    if as_json:
-        print_json({"data": data, **result.to_dict()})
-        return
+    show(run_action(action), as_json, _render_lr_sensitivity, data=data)
+
+
+def _render_lr_sensitivity(result) -> None:
+    size = result.size
     view = Table(title=escape(f"LR sensitivity per {size} ({result.method})"), title_justify="left")
     for col in (size, "sensitivity", "low", "high", "best lr", "best loss", "lrs"):
         view.add_column(col, justify="right")

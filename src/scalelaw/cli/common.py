@@ -296,6 +296,28 @@ DropEarlyOption = Annotated[
     ),
 ]
 
+#: The output and interval options of the analysis commands, defined once (``--n-boot`` stays with each command:
+#: what it resamples differs).
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")]
+LevelOption = Annotated[float, typer.Option(help="Interval level.")]
+#: ``--interval`` of the commands whose intervals are optional: a level, or 0 for a point estimate only.
+IntervalOption = Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed.")]
+
+
+def show(result: Any, as_json: bool, render: Callable[[Any], None], **head: Any) -> None:
+    """Print ``result`` for ``--json`` as one object (the ``head`` keys, e.g. ``data=``, then ``result.to_dict()``),
+    else for people with ``render(result)``."""
+    if as_json:
+        print_json({**head, **result.to_dict()})
+    else:
+        render(result)
+
+
+def parse_ks(value: str | None) -> list[int] | None:
+    """``--k 1,10,100`` as sample budgets (whole numbers), or None when the option is not given."""
+    return [int(v) for v in parse_floats(parse_list(value), "--k")] if value else None
+
 
 @dataclasses.dataclass(frozen=True)
 class DataOptions:

@@ -14,6 +14,9 @@ from rich.table import Table
 
 from scalelaw.cli.common import (
     Command,
+    JsonOption,
+    LevelOption,
+    SeedOption,
     out,
     parse_floats,
     parse_list,
@@ -23,10 +26,7 @@ from scalelaw.cli.common import (
 )
 from scalelaw.cli.render import fmt_number
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")]
-LevelOption = Annotated[float, typer.Option(help="Interval level.")]
 BootOption = Annotated[int, typer.Option(help="By-run bootstrap refits behind the intervals (0 for none).")]
-SeedOption = Annotated[int, typer.Option(help="Random seed.")]
 
 
 def prune(

@@ -10,7 +10,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scalelaw.cli.common import DataOptions, MapOption, WhereOption, err, out, parse_at, print_json, run_action
+from scalelaw.cli.common import (
+    DataOptions,
+    IntervalOption,
+    JsonOption,
+    MapOption,
+    SeedOption,
+    WhereOption,
+    err,
+    out,
+    parse_at,
+    print_json,
+    run_action,
+)
 from scalelaw.errors import DataError
 
 
@@ -40,10 +52,10 @@ def hparams(
     ] = None,
     mapping: MapOption = None,
     where: WhereOption = None,
-    interval: Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")] = 0.9,
+    interval: IntervalOption = 0.9,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates (runs resampled within each cell).")] = 500,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Optimal learning rate and batch size: a bowl per (N, D) cell, then power laws across cells (or the
     published Step Law / DeepSeek law with --published)."""

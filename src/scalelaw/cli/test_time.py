@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from scalelaw.cli.common import out, parse_floats, parse_list, parse_number_pairs, print_json, run_action
+from scalelaw.cli.common import (
+    JsonOption,
+    LevelOption,
+    SeedOption,
+    out,
+    parse_floats,
+    parse_ks,
+    parse_list,
+    parse_number_pairs,
+    run_action,
+    show,
+)
 from scalelaw.cli.render import fmt_number
 
 _MAP_HELP = "Rename columns: 'task_id=problem' (repeatable)."
@@ -33,21 +44,20 @@ def verify(
     ] = None,
     mapping: Annotated[list[str] | None, typer.Option("--map", help=_MAP_HELP)] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the problems.")] = 200,
-    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    level: LevelOption = 0.9,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Resample until a verifier passes: accuracy, false positives and reward vs k, and the best k (Stroebl 2024)."""
     from scalelaw.topics.verifier import fit_verifier
 
     def action():
-        ks = [int(v) for v in parse_floats(parse_list(k), "--k")] if k else None
-        return fit_verifier(data, cost, ks, k_max, n_boot=n_boot, level=level, seed=seed, mapping=mapping)
+        return fit_verifier(data, cost, parse_ks(k), k_max, n_boot=n_boot, level=level, seed=seed, mapping=mapping)
 
-    result = run_action(action)
-    if as_json:
-        print_json(result.to_dict())
-        return
+    show(run_action(action), as_json, lambda result: _render_verify(result, cost, level))
+
+
+def _render_verify(result, cost: float, level: float) -> None:
     table = Table(title=f"reward vs samples (false positive cost {cost:g}, {level:.0%} interval)")
     for col in ("k", "accuracy", "false pos.", "abstain", "reward", "low", "high", "law"):
         table.add_column(col, justify="right")
@@ -81,9 +91,9 @@ def allocate(
     ] = None,
     mapping: Annotated[list[str] | None, typer.Option("--map", help=_MAP_HELP)] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the problems (shared by the models).")] = 200,
-    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    level: LevelOption = 0.9,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Model size or more samples: the (N, k) with the most coverage at a fixed inference budget per problem."""
     from scalelaw.topics.allocation import allocate as allocate_
@@ -94,10 +104,10 @@ def allocate(
         costs = {float(parse_floats([n], "--sample-cost")[0]): c for n, c in costs.items()}
         return allocate_(data, budgets, tokens_per_sample, size, costs, n_boot, level, seed, mapping)
 
-    result = run_action(action)
-    if as_json:
-        print_json(result.to_dict())
-        return
+    show(run_action(action), as_json, lambda result: _render_allocation(result, tokens_per_sample, level))
+
+
+def _render_allocation(result, tokens_per_sample: float, level: float) -> None:
     table = Table(title=f"coverage at a fixed budget ({tokens_per_sample:g} tokens per sample, {level:.0%} interval)")
     for col in ("budget", "params", "samples", "coverage", "low", "high", "best in", ""):
         table.add_column(col, justify="right")

@@ -13,19 +13,23 @@ from rich.markup import escape
 from rich.table import Table
 
 from scalelaw.cli.common import (
+    JsonOption,
+    LevelOption,
+    SeedOption,
     WhereOption,
     check_point,
     fail,
     load_fit,
     out,
     parse_at,
-    parse_floats,
+    parse_ks,
     parse_list,
     parse_number_pairs,
     parse_pairs,
     print_json,
     read_table_or_dataset,
     run_action,
+    show,
     with_progress,
 )
 from scalelaw.cli.render import fmt_number
@@ -51,7 +55,7 @@ def emergence(
         bool, typer.Option("--tokens", help="DATA holds per-token log-probs (scale, example, logprob); derive metrics.")
     ] = False,
     threshold: Annotated[float, typer.Option(help="Excess share of change in one step that counts as a jump.")] = 0.3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Is a jump with scale real, or an artefact of the metric? Compares discontinuous and continuous metrics."""
     from scalelaw.topics import emergence as em
@@ -134,25 +138,21 @@ def passk(
         list[str] | None, typer.Option("--map", help="Rename columns: 'task_id=problem' (repeatable).")
     ] = None,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples of the problems.")] = 200,
-    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    level: LevelOption = 0.9,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Unbiased pass@k / coverage vs samples, the exp(-A k^-b) law fit, and samples needed for a target."""
     from scalelaw.topics.coverage_law import coverage_study
 
     def action():
-        ks = [int(v) for v in parse_floats(parse_list(k), "--k")] if k else None
         law = "coverage_ceiling" if ceiling else "coverage"
         return coverage_study(
-            data, ks, method, law, target_coverage, n_boot=n_boot, level=level, seed=seed, mapping=mapping
+            data, parse_ks(k), method, law, target_coverage, n_boot=n_boot, level=level, seed=seed, mapping=mapping
         )
 
-    study = run_action(action)
-    if as_json:
-        print_json(study.to_dict())
-        return
-    _render_passk(study, "coverage" if method == "coverage" else "success", level)
+    value = "coverage" if method == "coverage" else "success"
+    show(run_action(action), as_json, lambda study: _render_passk(study, value, level))
 
 
 def _render_passk(study, value: str, level: float) -> None:
@@ -205,7 +205,7 @@ def mixture(
     ] = False,
     bootstrap: Annotated[int, typer.Option(help="By-run bootstrap refits (0: none).")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the search and the bootstrap.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit loss against mixture proportions and propose the best mix under per-domain caps."""
     from scalelaw.data.rows import where_mask
@@ -281,9 +281,9 @@ def observe(
     ] = None,
     components: Annotated[int, typer.Option(help="Number of capability factors.")] = 3,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the prediction intervals.")] = 200,
-    level: Annotated[float, typer.Option(help="Interval level.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    level: LevelOption = 0.9,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Observational scaling backtest (Ruan et al. 2024): capability PCA + sigmoid link vs log-FLOPs only."""
     from scalelaw.topics import observational as ob
@@ -350,8 +350,8 @@ def chain_cmd(
         bool, typer.Option("--stages", help="With --interval: also show each stage's interval alone.")
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
 ) -> None:
     """Predict a downstream metric in two stages: inputs -> loss (first fit) -> metric (second fit)."""
     from scalelaw.topics.downstream import chain, chain_records

@@ -11,12 +11,19 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from scalelaw.cli.common import WhereOption, out, parse_list, print_json, read_table_or_dataset, run_action
+from scalelaw.cli.common import (
+    JsonOption,
+    LevelOption,
+    SeedOption,
+    WhereOption,
+    out,
+    parse_list,
+    read_table_or_dataset,
+    run_action,
+    show,
+)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")]
-LevelOption = Annotated[float, typer.Option(help="Interval level.")]
 BootOption = Annotated[int, typer.Option(help="Bootstrap replicates.")]
-SeedOption = Annotated[int, typer.Option(help="Random seed.")]
 
 
 def trend(
@@ -48,11 +55,7 @@ def trend(
             table, parse_list(metrics), scale, by, parse_list(lower), level=level, n_boot=n_boot, seed=seed
         )
 
-    result = run_action(action)
-    if as_json:
-        print_json({"data": data, **result.to_dict()})
-        return
-    _render_trend(result)
+    show(run_action(action), as_json, _render_trend, data=data)
 
 
 def _render_trend(result) -> None:
@@ -101,11 +104,7 @@ def mc(
             table, model, scale, question, choice, logprob, correct, method, level=level, n_boot=n_boot, seed=seed
         )
 
-    result = run_action(action)
-    if as_json:
-        print_json({"data": data, **result.to_dict()})
-        return
-    _render_mc(result)
+    show(run_action(action), as_json, _render_mc, data=data)
 
 
 def _render_mc(result) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.errors import DataError
@@ -262,7 +262,7 @@ def _interval(reps: np.ndarray, point: float, level: float | None) -> tuple[floa
 
 
 @dataclass(frozen=True, eq=False)
-class CriticalBatch(Result):
+class CriticalBatch(TableResult):
     """``B_crit(L) = B_star / L^(1/alpha_B)`` fitted to runs at several batch sizes, with intervals.
 
     Attributes
@@ -347,10 +347,6 @@ class CriticalBatch(Result):
                 f"{self.alpha_B_high:.4f}] ({self.level:.0%}, {self.n_boot} by-run resamples of {self.n_runs} runs)"
             )
         return "\n".join([head, *self.notes])
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of :attr:`table`: per target loss, ``S_min``, ``E_min`` and ``B_crit`` with intervals."""
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``B_star`` and ``alpha_B`` as ``{"value", "low", "high"}``, the per-target table."""

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.data.io import load_runs
 from scalelaw.decisions.critical_batch import _interval, _masked_lines
@@ -94,7 +94,7 @@ def _gaps(u: np.ndarray, Y: np.ndarray, lr_range: tuple[float, float] | None, me
 
 
 @dataclass(frozen=True, eq=False)
-class LRSensitivity(Result):
+class LRSensitivity(TableResult):
     """Learning-rate sensitivity per model size (Wortsman et al. 2023), with intervals and its trend.
 
     Attributes
@@ -135,10 +135,6 @@ class LRSensitivity(Result):
             for r in self.table.to_dict(orient="records")
         ]
         return "\n".join([head, *rows, *self.notes])
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of :attr:`table` (one row per model size)."""
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the per-size table and the trend, each estimate with its interval."""

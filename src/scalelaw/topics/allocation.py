@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level
 from scalelaw.errors import DataError
 from scalelaw.topics.coverage_law import CoverageFit, fit_coverage
@@ -33,7 +33,7 @@ FLOPS_PER_PARAM_TOKEN = 2.0
 
 
 @dataclass(frozen=True, eq=False)
-class Allocation(Result):
+class Allocation(TableResult):
     """Coverage of every model at the samples each budget buys, and the best model per budget.
 
     Attributes
@@ -54,10 +54,6 @@ class Allocation(Result):
         """The best model per budget: ``budget, params, samples, coverage, low, high, p_best``."""
         rows = self.table[self.table["best"]]
         return rows[["budget", "params", "samples", "coverage", "low", "high", "p_best"]].reset_index(drop=True)
-
-    def to_frame(self) -> pd.DataFrame:
-        """:attr:`table`: every (budget, model) pair."""
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """The best model per budget, every pair, and each model's coverage law parameters."""

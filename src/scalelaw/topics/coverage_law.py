@@ -28,10 +28,12 @@ from scalelaw.topics.sampling import (
     MIN_DECADES,
     Metric,
     _bootstrap_means,
+    _check_resampling,
     _frame,
     _layout,
     _matrix,
     _numeric,
+    _percentiles,
     coverage_curve,
     default_ks,
     pass_at_k,
@@ -278,9 +280,7 @@ def fit_coverage(
         raise DataError(f"law must be 'coverage' or 'coverage_ceiling', not {law!r}")
     if weights not in ("bootstrap", "binomial", "none"):
         raise DataError(f"weights must be 'bootstrap', 'binomial' or 'none', not {weights!r}")
-    check_level(level)
-    if n_boot != 0 and n_boot < 10:
-        raise DataError(f"n_boot must be 0 or at least 10 (got {n_boot})")
+    _check_resampling(level, n_boot, optional=True)
     frame = _frame(table, mapping)
     column = "coverage" if metric == "coverage" else "success"
     if _layout(frame) == "curve":
@@ -313,13 +313,13 @@ def fit_coverage(
     w = _weights(var_log)
     result = _fit_law(law, k, value, column, w)
     replicates, n_failed = _refit(result, k, reps[:n_boot], w) if n_boot else (np.zeros((0, result.law.n_params)), 0)
-    alpha = (1.0 - level) / 2.0
+    low, high = _percentiles(reps, level)
     curve = pd.DataFrame(
         {
             "samples": k,
             "value": value,
-            "low": np.quantile(reps, alpha, axis=0),
-            "high": np.quantile(reps, 1.0 - alpha, axis=0),
+            "low": low,
+            "high": high,
             "std_error": std_error,
             "weight": w,
         }

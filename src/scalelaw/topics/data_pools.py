@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import read_table
 from scalelaw.errors import DataError
@@ -140,7 +140,7 @@ def fit_pools(
 
 
 @dataclass(frozen=True, eq=False)
-class PoolMix(Result):
+class PoolMix(TableResult):
     """The predicted error of each mix of the best pools at each budget, and the best mix per budget.
 
     Attributes
@@ -165,10 +165,6 @@ class PoolMix(Result):
     def best(self) -> pd.DataFrame:
         """The best mix at each budget (one row per budget)."""
         return self.table[self.table["best"]].reset_index(drop=True)
-
-    def to_frame(self) -> pd.DataFrame:
-        """Every mix at every budget (see :attr:`table`)."""
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """The pools, the best mix per budget and every mix scored."""

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import Result, TableResult, jsonable
 from scalelaw.errors import DataError, format_rows
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult, predict_values
@@ -173,7 +173,7 @@ def metrics_from_token_logprobs(
 
 
 @dataclass(frozen=True)
-class MetricComparison(Result):
+class MetricComparison(TableResult):
     """Outcome of :func:`compare_metrics`.
 
     Attributes
@@ -210,15 +210,6 @@ class MetricComparison(Result):
         with pd.option_context("display.width", 120, "display.precision", 3):
             body = self.table.set_index("metric")[cols].to_string()
         return f"{body}\n\n{self.verdict}"
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of :attr:`table`: one row per metric (``metric, kind, continuous, jump_share, excess, ...``).
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """The diagnosis, the verdict, the threshold, the scale, the notes and the table as records."""

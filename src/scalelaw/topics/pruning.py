@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import read_table
 from scalelaw.errors import DataError
@@ -123,7 +123,7 @@ def pareto_frontier(frame: pd.DataFrame, x: str = "examples", y: str = "error") 
 
 
 @dataclass(frozen=True, eq=False)
-class PruneStudy(Result):
+class PruneStudy(TableResult):
     """Power law versus exponential for error against kept examples, one row per keep fraction.
 
     Attributes
@@ -166,10 +166,6 @@ class PruneStudy(Result):
         if rows.empty:
             raise DataError(f"no keep fraction {keep_fraction!r}; the study has {list(self.table['keep_fraction'])}")
         return str(rows["verdict"].iloc[0])
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per keep fraction: the verdict, both fits' key parameters with intervals and their scores."""
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """The columns read, the backtest and interval settings, one record per keep fraction and both laws' fitted

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level
 from scalelaw.data.io import read_table
 from scalelaw.errors import DataError
@@ -50,7 +50,7 @@ def effective_params(loss: Any, E: Any, A: Any, alpha: Any) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class RepeatDamage(Result):
+class RepeatDamage(TableResult):
     """Effective model size of runs trained on partially repeated data, against a unique-data baseline.
 
     Attributes
@@ -71,10 +71,6 @@ class RepeatDamage(Result):
     baseline: FitResult
     level: float
     n_boot: int
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per repeated-data run (see :attr:`table`)."""
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """The baseline law and its parameters, the interval settings and one record per repeated-data run."""

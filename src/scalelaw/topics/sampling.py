@@ -33,6 +33,7 @@ from scalelaw._validation import check_level
 from scalelaw.data.io import read_table
 from scalelaw.data.runs import parse_mapping
 from scalelaw.errors import DataError, format_rows
+from scalelaw.trust.bootstrap import quantile_interval
 
 Metric = Literal["coverage", "best_of", "majority"]
 
@@ -397,18 +398,30 @@ def _bootstrap_means(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     return counts @ matrix / n_problems
 
 
-def _summary(matrix: np.ndarray, ks: np.ndarray, level: float, n_boot: int, seed: int, name: str) -> pd.DataFrame:
+def _check_resampling(level: float, n_boot: int, optional: bool = False) -> None:
+    """The interval level and the count of problem resamples: at least 10 (or 0, no intervals, when ``optional``)."""
     check_level(level)
-    if n_boot < 10:
+    if optional and n_boot != 0 and n_boot < 10:
+        raise DataError(f"n_boot must be 0 or at least 10 (got {n_boot})")
+    if not optional and n_boot < 10:
         raise DataError(f"n_boot must be at least 10 (got {n_boot}); 1000 is a good default")
+
+
+def _percentiles(reps: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval at ``level`` of each column of the replicates ``reps`` (one row per resample)."""
+    return quantile_interval(reps, None, None, level, "percentile")
+
+
+def _summary(matrix: np.ndarray, ks: np.ndarray, level: float, n_boot: int, seed: int, name: str) -> pd.DataFrame:
+    _check_resampling(level, n_boot)
     reps = _bootstrap_means(matrix, n_boot, seed)
-    alpha = (1.0 - level) / 2.0
+    low, high = _percentiles(reps, level)
     return pd.DataFrame(
         {
             "samples": ks,
             name: matrix.mean(axis=0),
-            "low": np.quantile(reps, alpha, axis=0),
-            "high": np.quantile(reps, 1.0 - alpha, axis=0),
+            "low": low,
+            "high": high,
             "std_error": reps.std(axis=0, ddof=1),
             "level": level,
             "n_problems": matrix.shape[0],

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level, check_replicates
 from scalelaw.errors import DataError, format_rows
 from scalelaw.topics._tables import positive_scale, require_columns
@@ -60,7 +60,7 @@ def lower_is_better(name: str) -> bool:
 
 
 @dataclass(frozen=True)
-class TrendShape(Result):
+class TrendShape(TableResult):
     """Outcome of :func:`trend_shape`: one row per metric.
 
     Attributes
@@ -103,15 +103,6 @@ class TrendShape(Result):
         if found.empty:
             raise DataError(f"no metric {metric!r}; the analysis has {', '.join(self.table['metric'])}")
         return found.iloc[0]
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of :attr:`table`: one row per metric (``metric, better, shape, direction, slope, ...``).
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
         """The scale, the resampling unit, the level, the replicates, the notes and the metrics as records."""

@@ -39,7 +39,17 @@ from scalelaw.fitting.engine import Problem, levenberg_marquardt
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.verifier import PARAMS, reward, verifier_reward
 from scalelaw.topics.coverage_law import _fit_law, _weights
-from scalelaw.topics.sampling import _bootstrap_means, _correctness, _frame, _ks, _numeric, _pass_at_k, default_ks
+from scalelaw.topics.sampling import (
+    _bootstrap_means,
+    _check_resampling,
+    _correctness,
+    _frame,
+    _ks,
+    _numeric,
+    _pass_at_k,
+    _percentiles,
+    default_ks,
+)
 
 #: Budgets searched for the best k: every integer up to this, then a log grid.
 _DENSE_K = 200
@@ -151,15 +161,12 @@ def verifier_curve(
     1        4      0.50             0.5    0.00
     """
     _check_cost(cost)
-    check_level(level)
-    if n_boot < 10:
-        raise DataError(f"n_boot must be at least 10 (got {n_boot}); 1000 is a good default")
+    _check_resampling(level, n_boot)
     counts = verifier_counts(table, mapping)
     n_min = int(counts["n_samples"].min())
     k = _ks(default_ks(n_min) if ks is None else ks, n_min)
     acc, fp = _matrices(counts, k)
-    reps = _bootstrap_means(acc - cost * fp, n_boot, seed)
-    alpha = (1.0 - level) / 2.0
+    low, high = _percentiles(_bootstrap_means(acc - cost * fp, n_boot, seed), level)
     return pd.DataFrame(
         {
             "samples": k,
@@ -167,8 +174,8 @@ def verifier_curve(
             "false_positive": fp.mean(axis=0),
             "abstain": 1.0 - acc.mean(axis=0) - fp.mean(axis=0),
             "reward": (acc - cost * fp).mean(axis=0),
-            "low": np.quantile(reps, alpha, axis=0),
-            "high": np.quantile(reps, 1.0 - alpha, axis=0),
+            "low": low,
+            "high": high,
             "level": level,
             "n_problems": acc.shape[0],
         }
@@ -387,9 +394,7 @@ def fit_verifier(
     (True, True)
     """
     _check_cost(cost)
-    check_level(level)
-    if n_boot != 0 and n_boot < 10:
-        raise DataError(f"n_boot must be 0 or at least 10 (got {n_boot})")
+    _check_resampling(level, n_boot, optional=True)
     counts = verifier_counts(table, mapping).sort_values("problem", kind="stable", key=_sort_key)
     n_min = int(counts["n_samples"].min())
     k = _ks(default_ks(n_min) if ks is None else ks, n_min)

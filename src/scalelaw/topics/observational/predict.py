@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw._result import Result, jsonable
+from scalelaw._result import TableResult, jsonable
 from scalelaw._validation import check_level
 from scalelaw.errors import ConvergenceWarning, DataError, FitError
 from scalelaw.topics.observational.factors import (
@@ -38,19 +38,8 @@ PAPER_CUTOFF_FLOPS = 8.4e22
 # ---------------------------------------------------------------------------------------------- backtests
 
 
-class _Errors(Result):
+class _Errors(TableResult):
     """Mean absolute error of the PCA route and of the log-compute baseline over a result's ``table``."""
-
-    table: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """A copy of :attr:`table` (the class docstring lists its rows).
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        return self.table.copy()
 
     @property
     def mae(self) -> float:
