@@ -50,8 +50,8 @@ import _common  # noqa: E402
 
 import scalelaw  # noqa: E402
 from scalelaw.data.runs import Runs  # noqa: E402
-from scalelaw.trust.backtest import HoldoutSpec, split_runs  # noqa: E402
 from scalelaw.trust.extrapolation_error import PRIOR_CUTS, PRIOR_SLOPE, axis_values, widen  # noqa: E402
+from scalelaw.trust.holdout import HoldoutSpec, split_runs  # noqa: E402
 
 LEVELS = (0.8, 0.9, 0.95)
 OUTER = (0.1, 0.2, 0.3)

@@ -56,8 +56,8 @@ import calibration  # noqa: E402
 
 import scalelaw  # noqa: E402
 from scalelaw.data.runs import Runs  # noqa: E402
-from scalelaw.trust.backtest import HoldoutSpec, split_runs  # noqa: E402
 from scalelaw.trust.extrapolation_error import learn  # noqa: E402
+from scalelaw.trust.holdout import HoldoutSpec, split_runs  # noqa: E402
 from scalelaw.trust.law_choice import SCORE_CUTS, default_candidates, law_weights  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

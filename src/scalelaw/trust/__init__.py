@@ -15,16 +15,8 @@ from scalelaw._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "backtest": [
-            "HoldoutSpec",
-            "SelectionResult",
-            "Split",
-            "backtest_predictions",
-            "backtest_with_fit",
-            "rolling_backtest",
-            "select_law",
-            "split_runs",
-        ],
+        "backtest": ["SelectionResult", "backtest_predictions", "backtest_with_fit", "rolling_backtest", "select_law"],
+        "holdout": ["HoldoutSpec", "Split", "parse_holdout", "split_runs"],
         "bootstrap": ["MIN_RUNS", "Bootstrap", "block_weights", "curve_band", "default_by", "quantile_interval"],
         "extrapolation": [
             "ExtrapolationWarning",

@@ -46,8 +46,8 @@ from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
 from scalelaw.laws.schedule_laws import schedule_law
 from scalelaw.trust._student_t import t_quantile
-from scalelaw.trust.backtest import HoldoutSpec, split_runs
 from scalelaw.trust.extrapolation import compute_of
+from scalelaw.trust.holdout import HoldoutSpec, split_runs
 from scalelaw.trust.misfit import noise_variance
 
 #: Cuts of the rolling backtest: hold out the top 10%, 20%, ... 50% of the runs along the axis.

@@ -643,7 +643,7 @@ def results_by_label(results: FitResult | Mapping[str, FitResult] | Sequence[Fit
 
 
 def backtest_view(split: Any, results: FitResult | Mapping[str, FitResult] | Sequence[FitResult]) -> pd.DataFrame:
-    """Observed and predicted ``y`` of every row of a :class:`scalelaw.trust.backtest.Split`, per fit.
+    """Observed and predicted ``y`` of every row of a :class:`scalelaw.trust.holdout.Split`, per fit.
 
     ``results`` are fits on ``split.train``. Columns: ``law``, ``run``, ``held_out``, the split column
     (``flops`` by default) when known, ``observed``, ``predicted``, ``rel_error``.

@@ -445,7 +445,7 @@ def backtest_plot(
     Parameters
     ----------
     backtest : Split or DataFrame
-        A :class:`scalelaw.trust.backtest.Split` together with ``results`` (fits on ``split.train``): the
+        A :class:`scalelaw.trust.holdout.Split` together with ``results`` (fits on ``split.train``): the
         held-out runs' predicted against observed values (filled), the training runs' (hollow) and
         the identity line. Or the table of :func:`scalelaw.trust.backtest.backtest`: mean (bar) and largest
         (tick) held-out relative error of each law; a :func:`~scalelaw.trust.backtest.rolling_backtest` table
