@@ -45,6 +45,9 @@ _LOSER_PACE = 10.0
 _PROJECTED_CUT = 32
 # The best few distinct optima are polished once more from a fresh damping before the winner is named.
 _POLISH = 4
+# ... to this fraction of the search's ftol: the basin's bottom then does not depend, beyond ~1e-14 relative, on the
+# path that reached it (which survivors of the pruning rounds got there first).
+_POLISH_FTOL = 1e-2
 
 
 def _best(f: np.ndarray, n: int) -> np.ndarray:
@@ -488,7 +491,7 @@ def multistart(
     # Starts left behind are not polished: they were stopped because they could not catch up.
     top = np.argsort(np.where(behind, np.inf, f), kind="stable")[: min(_POLISH, int(np.sum(~behind)))]
     z_p, f_p, conv_p, it = levenberg_marquardt(
-        problem, z[top], max_iter=max_iter, ftol=ftol, derivs=(f[top], g[top], H[top])
+        problem, z[top], max_iter=max_iter, ftol=ftol * _POLISH_FTOL, derivs=(f[top], g[top], H[top])
     )
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]
