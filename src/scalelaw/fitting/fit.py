@@ -413,8 +413,13 @@ def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, s
 
 
 def _projected(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, weights: Any) -> np.ndarray | None:
-    """Variable-projection starts (optimizer's space) that join the law's own grid, when the law has them."""
+    """Variable-projection starts (optimizer's space) that join the law's own grid, when the law has them.
+
+    None for explicit starts, per-set weights, and a target without signal (a constant: every amplitude but the
+    floor's is zero, and the plain grid search is kept for it)."""
     if starts is not None or (weights is not None and np.ndim(weights) != 1):
+        return None
+    if no_signal(np.log(y), None if weights is None else np.asarray(weights) > 0)[0]:
         return None
     theta = law.projected_starts(X, y, weights)
     return None if theta is None else law.to_internal(law.clip(theta))
