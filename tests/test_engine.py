@@ -226,3 +226,34 @@ def test_engine_tests_pass_with_one_blas_thread():
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_nonnegative_least_squares_matches_scipy_nnls():
+    """The batched subset enumeration is exact NNLS on relative residuals (scipy's active-set solver agrees)."""
+    from scipy.optimize import nnls
+
+    from scalelaw.laws.law import nonnegative_least_squares
+
+    rng = np.random.default_rng(3)
+    basis = rng.normal(size=(50, 30, 3))
+    y = np.exp(rng.normal(size=30))
+    weights = rng.uniform(0.5, 2.0, size=30)
+    got = nonnegative_least_squares(basis, y, weights)
+    scale = np.sqrt(weights) / y
+    for design, coef in zip(basis, got, strict=True):
+        want, _ = nnls(design * scale[:, None], y * scale)
+        np.testing.assert_allclose(coef, want, atol=1e-9)
+    assert (got >= 0).all() and (got == 0).any()
+
+
+def test_chinchilla_projected_starts_fit_their_exponents(epoch_synthetic):
+    """Variable projection: one start per exponent pair of the grid, amplitudes at least as good as the grid's."""
+    law = get_law("chinchilla")
+    X = {"params": epoch_synthetic["params"].to_numpy(), "tokens": epoch_synthetic["tokens"].to_numpy()}
+    y = epoch_synthetic["loss"].to_numpy()
+    theta = law.projected_starts(X, y)
+    assert theta.shape == (25, 5) and (theta[:, :3] >= 0).all()
+    problem = Problem(law=law, X=X, log_y=np.log(y))
+    best_projected = problem.objective(law.to_internal(law.clip(theta))).min()
+    assert best_projected < problem.objective(law.to_internal(law.clip(law.start_grid(X, y)))).min()
+    assert get_law("power").projected_starts({"flops": X["params"]}, y) is None

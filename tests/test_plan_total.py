@@ -68,7 +68,10 @@ def test_parameter_kind_is_the_plain_bootstrap(base_fit):
     theta = parameter_sets(base_fit, 0.9, N_BOOT, 0)
     loss = optimum(base_fit.law, theta, 1e24)["loss"][1:]
     row = plan.table.iloc[0]
-    assert row["loss_opt_low"] == np.quantile(loss, 0.05) and row["loss_opt_high"] == np.quantile(loss, 0.95)
+    # Equal up to the last bit (the plan's replicates and these are computed by separate calls; one ulp apart on
+    # some optima), as for the flops below.
+    expected_loss = np.quantile(loss, [0.05, 0.95])
+    assert [row["loss_opt_low"], row["loss_opt_high"]] == pytest.approx(expected_loss, rel=1e-14)
     target = compute_for_loss(base_fit, 2.3, level=0.9, n_boot=N_BOOT, kind="parameter").table.iloc[0]
     flops = base_fit.law.closed_form("compute_for_loss")(theta, 2.3, 6.0)[0][1:]
     flops = flops[np.isfinite(flops)]

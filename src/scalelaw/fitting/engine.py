@@ -41,8 +41,13 @@ _FUSED_MAX = 1 << 14
 _LOSER_GAP = 1.0
 # ... that would need more than this many rounds of _MERGE_EVERY steps at its last round's pace to reach it stops.
 _LOSER_PACE = 10.0
+# With variable-projection starts, the grid's first cut keeps 1 in this many grid starts (no floor).
+_PROJECTED_CUT = 32
 # The best few distinct optima are polished once more from a fresh damping before the winner is named.
 _POLISH = 4
+# ... to this fraction of the search's ftol: the basin's bottom then does not depend, beyond ~1e-14 relative, on the
+# path that reached it (which survivors of the pruning rounds got there first).
+_POLISH_FTOL = 1e-2
 
 
 def _best(f: np.ndarray, n: int) -> np.ndarray:
@@ -374,6 +379,8 @@ def multistart(
     first_cut_floor: int = 512,
     max_iter: int = 300,
     ftol: float = 1e-12,
+    projected: np.ndarray | None = None,
+    projected_cut: int = _PROJECTED_CUT,
 ) -> BatchResult:
     """Optimize from every start (internal space) and return the survivors, best first.
 
@@ -385,9 +392,17 @@ def multistart(
     (``benchmarks/fit_speed.py``) a first cut of 1/64 still found the best optimum every time; 1/8 leaves
     a wide margin. Grids of at most ``first_cut_floor`` starts are not cut: on 8-9 point envelopes of
     porian2024_optimal, cutting m4's 256 and bnsl's 675 starts lost the best optimum.
+
+    ``projected`` (internal space) are starts whose amplitudes were solved for their exponents (variable
+    projection, :meth:`~scalelaw.laws.law.Law.projected_starts`): they all take the pruning rounds' steps
+    (indices ``n_starts + j``), and the grid's first cut keeps only its best ``1/projected_cut``, no floor.
     """
     z = np.clip(np.asarray(starts, dtype=np.float64), problem.lo, problem.hi)
     n_starts = z.shape[0]
+    n_proj = 0
+    if projected is not None:
+        n_proj = projected.shape[0]
+        z = np.concatenate([z, np.clip(np.asarray(projected, dtype=np.float64), problem.lo, problem.hi)])
     f0 = problem.objective(z)
     idx = np.flatnonzero(np.isfinite(f0))
     n_finite = idx.size
@@ -404,9 +419,16 @@ def multistart(
         )
     # The first cut uses the objective at the starts themselves (a grid search), later cuts the
     # objective after a few optimizer steps.
-    # Small grids (m4, bnsl on a handful of points) are cheap to run whole, and cutting them to 1/8 by the
-    # grid objective lost their best optimum on sparse real curves; only large grids get the first cut.
-    order = _best(f0[idx], max(keep, min(idx.size, first_cut_floor), idx.size // first_cut))
+    if n_proj:
+        # The projected starts stand in for the grid's amplitudes: only the grid's best few join them.
+        grid = idx[idx < n_starts]
+        grid = grid[_best(f0[grid], max(1, grid.size // projected_cut))]
+        idx = np.concatenate([idx[idx >= n_starts], grid])
+        order = np.argsort(f0[idx], kind="stable")
+    else:
+        # Small grids (m4, bnsl on a handful of points) are cheap to run whole, and cutting them to 1/8 by the
+        # grid objective lost their best optimum on sparse real curves; only large grids get the first cut.
+        order = _best(f0[idx], max(keep, min(idx.size, first_cut_floor), idx.size // first_cut))
     idx = idx[order]
     z = z[idx]
     used = np.zeros(idx.size, dtype=int)
@@ -469,7 +491,7 @@ def multistart(
     # Starts left behind are not polished: they were stopped because they could not catch up.
     top = np.argsort(np.where(behind, np.inf, f), kind="stable")[: min(_POLISH, int(np.sum(~behind)))]
     z_p, f_p, conv_p, it = levenberg_marquardt(
-        problem, z[top], max_iter=max_iter, ftol=ftol, derivs=(f[top], g[top], H[top])
+        problem, z[top], max_iter=max_iter, ftol=ftol * _POLISH_FTOL, derivs=(f[top], g[top], H[top])
     )
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]

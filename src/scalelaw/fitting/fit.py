@@ -208,7 +208,9 @@ def fit(
     z_starts = _starts(law, X, y_values, starts, seed)
 
     t0 = time.perf_counter()
-    batch = search(problem, z_starts, keep=keep, max_iter=max_iter)  # long tables screen a subsample first
+    projected = _projected(law, X, y_values, starts, weights)
+    # Long tables screen a subsample first.
+    batch = search(problem, z_starts, keep=keep, max_iter=max_iter, projected=projected)
     fit_seconds = time.perf_counter() - t0
     result = finish(
         problem,
@@ -408,6 +410,19 @@ def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, s
         return lo + (hi - lo) * rng.random((int(starts), law.n_params))
     arr = law.theta(starts)
     return law.to_internal(law.clip(arr))
+
+
+def _projected(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, weights: Any) -> np.ndarray | None:
+    """Variable-projection starts (optimizer's space) that join the law's own grid, when the law has them.
+
+    None for explicit starts, per-set weights, and a target without signal (a constant: every amplitude but the
+    floor's is zero, and the plain grid search is kept for it)."""
+    if starts is not None or (weights is not None and np.ndim(weights) != 1):
+        return None
+    if no_signal(np.log(y), None if weights is None else np.asarray(weights) > 0)[0]:
+        return None
+    theta = law.projected_starts(X, y, weights)
+    return None if theta is None else law.to_internal(law.clip(theta))
 
 
 def _warn(status: FitStatus) -> None:

@@ -43,14 +43,18 @@ def search(
     ftol: float = 1e-12,
     screen_rows: int | None = None,
     finish: int = FINISH,
+    projected: np.ndarray | None = None,
 ) -> BatchResult:
     """:func:`~scalelaw.fitting.engine.multistart` on tables of at most ``screen_rows`` rows; on longer ones,
     screen on a subsample and finish the best ``finish`` distinct optima on every row (module docstring).
+    ``projected`` are variable-projection starts (see :func:`~scalelaw.fitting.engine.multistart`).
     ``screen_rows`` defaults to :data:`SCREEN_ROWS`."""
     screen_rows = SCREEN_ROWS if screen_rows is None else screen_rows
     if problem.n_rows <= screen_rows:
-        return multistart(problem, starts, keep=keep, max_iter=max_iter, ftol=ftol)
-    screen = multistart(subsample(problem, screen_rows), starts, keep=keep, max_iter=max_iter, ftol=ftol)
+        return multistart(problem, starts, keep=keep, max_iter=max_iter, ftol=ftol, projected=projected)
+    screen = multistart(
+        subsample(problem, screen_rows), starts, keep=keep, max_iter=max_iter, ftol=ftol, projected=projected
+    )
     if screen.z.shape[0] == 0:
         return screen
     f_all = problem.objective(screen.z)

@@ -36,6 +36,7 @@ from scalelaw.fitting.engine import (
     _MERGE_EVERY,
     _MERGE_TOL,
     _POLISH,
+    _POLISH_FTOL,
     _TIE_RTOL,
     BatchResult,
     Problem,
@@ -378,7 +379,7 @@ def multistart_targets(
     # Polish the best few optima of every target (not those left behind) from a fresh damping.
     order, rank = _group_order(np.where(behind, np.inf, f), grp)
     top = order[(rank < _POLISH) & ~behind[order]]
-    z_p, f_p, conv_p, it = _lm(problem, z, grp, top, d, max_iter=max_iter, ftol=ftol)
+    z_p, f_p, conv_p, it = _lm(problem, z, grp, top, d, max_iter=max_iter, ftol=ftol * _POLISH_FTOL)
     better = f_p < f[top]
     z[top[better]], f[top[better]] = z_p[better], f_p[better]
     conv[top] |= conv_p

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter, log_sum_exp_terms
+from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter, log_sum_exp_terms, nonnegative_least_squares
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +136,19 @@ class ChinchillaLaw(Law):
 
     def start_grid(self, X, y):
         return _epoch_grid().copy()
+
+    def projected_starts(self, X, y, weights=None):
+        # Variable projection: for fixed exponents the amplitudes enter linearly, so each of the
+        # grid's 25 exponent pairs gets its best amplitudes by non-negative least squares on relative residuals.
+        exps = np.array(list(itertools.product(_EPOCH_EXP, _EPOCH_EXP)))
+        log_N = np.log(np.asarray(X[self.inputs[0]], dtype=np.float64))
+        log_D = np.log(np.asarray(X[self.inputs[1]], dtype=np.float64))
+        basis = np.stack(
+            [np.ones((exps.shape[0], log_N.size)), np.exp(-exps[:, :1] * log_N), np.exp(-exps[:, 1:] * log_D)],
+            axis=2,
+        )
+        amplitudes = nonnegative_least_squares(basis, np.asarray(y, dtype=np.float64), weights)
+        return np.column_stack([amplitudes, exps])
 
     def closed_form(self, decision: str) -> Callable[..., Any] | None:
         """Every decision of :data:`~scalelaw.laws.law.CLOSED_FORMS` (docs/laws.md §3.2), while the first input

@@ -244,6 +244,18 @@ class Law(abc.ABC):
             raise LawError(f"unknown decision {decision!r}; closed forms exist for {', '.join(CLOSED_FORMS)}")
         return None
 
+    def projected_starts(
+        self, X: Mapping[str, np.ndarray], y: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """Starts by variable projection, shape ``(n_starts, n_params)`` in natural units, or None.
+
+        A law whose amplitudes enter linearly for fixed exponents declares this capability by returning, for
+        each exponent combination of its grid, the amplitudes that fit ``y`` best (non-negative least squares
+        on relative residuals, row weights ``weights``). The engine screens them alongside the grid, so
+        fewer grid starts need to take optimizer steps. The base class has none.
+        """
+        return None
+
     @property
     def closed_forms(self) -> frozenset[str]:
         """The decisions this law solves in closed form."""
@@ -548,3 +560,31 @@ def log_sum_exp_terms(terms: Sequence[np.ndarray], weights: bool = True) -> tupl
         return lse, []
     inv = 1.0 / total
     return lse, [e * inv for e in expd]
+
+
+def nonnegative_least_squares(basis: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Amplitudes ``c >= 0`` minimizing ``sum_i w_i ((basis_i . c - y_i) / y_i)^2``, for a batch of designs.
+
+    ``basis`` has shape ``(n_sets, n_rows, k)`` with a few columns ``k`` (every subset of columns is tried:
+    the answer is the least-squares fit on the best subset whose coefficients are all non-negative, the exact
+    NNLS solution), ``y`` shape ``(n_rows,)``. Returns shape ``(n_sets, k)``. Collinear columns get the
+    minimum-norm split.
+    """
+    scale = 1.0 / y if weights is None else np.sqrt(weights) / y
+    M = basis * scale[None, :, None]
+    t = y * scale
+    n_sets, _, k = M.shape
+    best = np.zeros((n_sets, k))
+    best_sse = np.full(n_sets, float(t @ t))
+    for subset in itertools.chain.from_iterable(itertools.combinations(range(k), r) for r in range(1, k + 1)):
+        cols = list(subset)
+        coef = np.matmul(np.linalg.pinv(M[:, :, cols]), t)
+        resid = np.matmul(M[:, :, cols], coef[:, :, None])[:, :, 0] - t
+        sse = np.einsum("sr,sr->s", resid, resid)
+        # Strictly better only: ties keep the smaller subset, whatever the rounding of the larger one.
+        better = np.all(coef >= 0.0, axis=1) & (sse < best_sse)
+        rows = np.flatnonzero(better)
+        best[rows] = 0.0
+        best[np.ix_(rows, cols)] = coef[rows]
+        best_sse = np.where(better, sse, best_sse)
+    return best
