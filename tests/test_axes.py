@@ -325,3 +325,39 @@ def test_cli_compare_and_plan_target_loss_on_hours(tmp_path):
     assert target["kind"] == "solve" and target["hours"]["value"] == pytest.approx(solved, rel=1e-9)
     floor = _cli("plan", str(fits[0]), "--target-loss", "1.5", check=False)
     assert floor.returncode == 2 and "never reaches loss = 1.5 along hours" in floor.stderr
+
+
+def test_backtest_and_report_take_roles_too(tmp_path, capsys):
+    """``--role`` on ``backtest`` and ``report`` as on ``fit``: a datastore declared the training data is planned as
+    such in the report (and the report's command keeps the flag); ``auto`` has no one law to give roles to."""
+    from cli_run import run_main
+
+    data = tmp_path / "retrieval.csv"
+    _retrieval_runs().to_csv(data, index=False)
+    formula = "E + A*params**-alpha + B*datastore**-beta"
+    declared = (
+        "--law",
+        formula,
+        "--x",
+        "params,datastore",
+        "--holdout",
+        "top:0.2:datastore",
+        "--n-boot",
+        "20",
+        "--json",
+    )
+    pages = []
+    for roles in ((), ("--role", "datastore=D")):
+        page = tmp_path / f"report{len(roles)}.html"
+        code, stdout, stderr = run_main(capsys, "report", str(data), *declared, *roles, "--out", str(page))
+        assert code == 0, stderr
+        pages.append(json.loads(stdout))
+    plain, with_role = pages
+    assert not plain["budgets"]  # no input plays D: nothing planned, and nothing misbound
+    assert with_role["budgets"] and "--role datastore=D" in with_role["command"]
+    args = ("backtest", str(data), "--x", "params,datastore", "--role", "datastore=D", "--holdout", "top:0.2:datastore")
+    code, stdout, stderr = run_main(capsys, *args, "--json", "--laws", formula)
+    assert code == 0, stderr
+    assert json.loads(stdout)[0]["mean_abs_rel_error"] < 0.02
+    code, _, stderr = run_main(capsys, *args, "--laws", "auto")
+    assert code == 2 and "--role sets the roles of one law's inputs" in stderr

@@ -21,6 +21,7 @@ from scalelaw.cli.common import (
     DropEarlyOption,
     IntervalKind,
     MapOption,
+    RoleOption,
     WeightsOption,
     WhereOption,
     check_interval_kind,
@@ -60,6 +61,7 @@ def backtest_cmd(
         str, typer.Option(help="Held-out error to rank by: mean_abs_rel_error, max_abs_rel_error or rmse_log.")
     ] = "mean_abs_rel_error",
     x: Annotated[str | None, typer.Option(help="Columns for the laws' inputs, comma-separated, in order.")] = None,
+    role: RoleOption = None,
     y: Annotated[str | None, typer.Option(help="Column to fit and predict (default: the law's output).")] = None,
     mapping: MapOption = None,
     where: WhereOption = None,
@@ -91,7 +93,7 @@ def backtest_cmd(
         if metric not in METRICS:
             raise DataError(f"unknown --metric {metric!r}; choose one of {', '.join(METRICS)}")
         runs = data_options.load(data, y or (law_output(names[0]) if len(names) == 1 else None))
-        resolved, columns = laws_with_x(names, x, runs.columns, y)
+        resolved, columns = laws_with_x(names, x, runs.columns, y, role)
         table = run_backtest(
             resolved,
             runs,
@@ -207,6 +209,7 @@ def report_cmd(
         bool, typer.Option("--force", help="Let --out replace an existing file that is not a report (never an input).")
     ] = False,
     x: Annotated[str | None, typer.Option(help="Columns for the law's inputs, comma-separated, in order.")] = None,
+    role: RoleOption = None,
     y: Annotated[str | None, typer.Option(help="Column to fit (default: the law's output, 'loss').")] = None,
     mapping: MapOption = None,
     where: WhereOption = None,
@@ -247,6 +250,7 @@ def report_cmd(
     selection = DataOptions(mapping, where, weights, drop_early)
     command = _report_command(data, law, out_path, x, y, selection, holdout, budgets, n_boot, level, seed)
     command += f" --interval-kind {interval_kind} --plotlyjs {plotlyjs}" + _figures_words(figures_dir, figure_format)
+    command += "".join(f" --role {shlex.quote(item)}" for item in role or ())
     interactive = not as_json and err.is_terminal
 
     def step(label: str):
@@ -258,7 +262,7 @@ def report_cmd(
         if n_boot < 0:
             raise DataError(f"--n-boot must be >= 0, got {n_boot}")
         runs = selection.load(data, y or law_output(law))
-        (the_law,), columns = laws_with_x([law], x, runs.columns, y)
+        (the_law,), columns = laws_with_x([law], x, runs.columns, y, role)
         done = report(
             runs, out_path, the_law, y=y, x=columns,
             **selection.fit_kwargs(), holdout=holdout, budgets=parse_floats(budgets, "--budgets") or None,

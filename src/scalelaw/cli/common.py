@@ -226,17 +226,21 @@ def build_law(
     return Law.from_expression(text, inputs=declared, roles=roles), None, {}
 
 
-def laws_with_x(names: list[str], x_text: str | None, columns: Any = (), y: str | None = None):
-    """``--laws`` entries with ``--x`` applied as :func:`build_law` does for one (an expression declares its inputs,
-    a catalog law is renamed), and the ``x`` left for the fit (None); with ``auto`` among them every law is renamed
-    by ``x`` in the fit, as before."""
+def laws_with_x(
+    names: list[str], x_text: str | None, columns: Any = (), y: str | None = None, role: list[str] | None = None
+):
+    """``--laws`` entries with ``--x`` and ``--role`` applied as :func:`build_law` does for one (an expression
+    declares its inputs, a catalog law is renamed), and the ``x`` left for the fit (None); with ``auto`` among them
+    every law is renamed by ``x`` in the fit, as before, and ``--role`` is refused (it names one law's inputs)."""
     from scalelaw.laws import get_law
 
     if "auto" in names:
+        if role:
+            raise DataError("--role sets the roles of one law's inputs; give the laws instead of auto")
         return [parse_law(name) for name in names], parse_list(x_text)
     built = []
     for name in names:
-        law, rest, _ = build_law(name, x_text, None, None, columns, y)
+        law, rest, _ = build_law(name, x_text, role, None, columns, y)
         built.append(get_law(law).with_inputs(*rest) if rest else law)
     return built, None
 

@@ -177,8 +177,9 @@ def write_report(path: str | os.PathLike, result: FitResult, *args: Any, **kwarg
 def default_budgets(result: FitResult, runs: Any) -> list[float] | None:
     """Compute budgets to plan for when none are given: the three powers of ten above the largest run.
 
-    Only for a law of two inputs other than ``flops`` (parameters and tokens) and runs with a ``flops``
-    column; None otherwise (the report then has no plan table).
+    Only for a law of two inputs playing N and D (:attr:`~scalelaw.laws.law.Law.roles`, whatever their column
+    names); the largest run's compute is its ``flops`` column, or ``6 N D`` without one. None otherwise (the
+    report then has no plan table).
 
     Examples
     --------
@@ -189,10 +190,11 @@ def default_budgets(result: FitResult, runs: Any) -> list[float] | None:
     [1e+22, 1e+23, 1e+24]
     """
     runs = load_runs(runs)
-    laws_nd = len(result.law.inputs) == 2 and "flops" not in result.law.inputs
-    if not (laws_nd and "flops" in runs.columns):
+    nd = figures.nd_inputs(result.law)
+    if len(result.law.inputs) != 2 or nd is None or not set(nd) <= set(runs.columns):
         return None
-    top = math.ceil(math.log10(float(runs.array("flops").max())))
+    compute = runs.array("flops") if "flops" in runs.columns else 6.0 * runs.array(nd[0]) * runs.array(nd[1])
+    top = math.ceil(math.log10(float(np.max(compute))))
     return [float(f"1e{top + k}") for k in range(3)]  # exact decimals: 1e23, not 1.0000000000000001e23
 
 
