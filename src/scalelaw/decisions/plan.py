@@ -23,6 +23,7 @@ from scalelaw.decisions.plan_error import PlanError, choice_halfwidths, decades_
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.trust.bootstrap import unbounded_percentiles
 from scalelaw.trust.extrapolation import DEFAULT_MAX_DECADES, extrapolation_records
 
 #: Search range of log N for numeric allocation (parameters between 1e2 and 1e16).
@@ -255,19 +256,8 @@ def _percentiles(reps: np.ndarray, level: float) -> tuple[float, float]:
     missing = np.isnan(reps)
     if not reps.size or missing.mean() > a:
         return math.nan, math.nan
-    reps = reps[~missing]
-    if np.isfinite(reps).all():
-        return float(np.quantile(reps, a)), float(np.quantile(reps, 1 - a))
-    return _quantile_with_infinities(np.sort(reps), a), _quantile_with_infinities(np.sort(reps), 1 - a)
-
-
-def _quantile_with_infinities(ordered: np.ndarray, q: float) -> float:
-    """The linear-interpolation quantile of sorted values, infinite where either neighbour is."""
-    pos = (ordered.size - 1) * q
-    below, above = ordered[math.floor(pos)], ordered[math.ceil(pos)]
-    if math.isinf(below) or math.isinf(above):
-        return float(below if below == -math.inf else above if above == math.inf else below)
-    return float(below + (above - below) * (pos - math.floor(pos)))
+    low, high = unbounded_percentiles(reps[~missing], level)
+    return float(low), float(high)
 
 
 def require_minimized(law: Law, what: str) -> None:

@@ -40,6 +40,7 @@ from scalelaw.topics.sampling import (
     per_problem,
     verifier_success,
 )
+from scalelaw.trust.bootstrap import unbounded_percentiles
 
 Weighting = Literal["bootstrap", "binomial", "none"]
 #: Replicates refitted together in one batch of the optimizer.
@@ -112,12 +113,7 @@ class CoverageFit(Result):
         if values.shape[0] < 2:
             nan = np.full(values.shape[1:], np.nan)
             return nan, nan
-        alpha = (1.0 - level) / 2.0
-        # Unreachable targets give inf replicates; between two infs the interpolated quantile is inf, not NaN.
-        with np.errstate(invalid="ignore"):
-            low, high = np.quantile(values, alpha, axis=0), np.quantile(values, 1.0 - alpha, axis=0)
-        has_inf = np.any(np.isinf(values), axis=0)
-        return np.where(np.isnan(low) & has_inf, np.inf, low), np.where(np.isnan(high) & has_inf, np.inf, high)
+        return unbounded_percentiles(values, level)  # unreachable targets give +inf replicates
 
     def interval(self, level: float | None = None) -> pd.DataFrame:
         """Percentile intervals of the parameters, of the ceiling and of the paper's ``a, b``.

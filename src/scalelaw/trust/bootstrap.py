@@ -568,6 +568,17 @@ def quantile_interval(
     return low, high
 
 
+def unbounded_percentiles(reps: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central ``level`` percentiles of ``reps`` (n_reps, ...) along the replicates, where ``+inf`` stands for a
+    replicate that never reaches its target (unbounded samples or compute): it counts, so an end whose
+    interpolation meets it is ``+inf`` (numpy's linear interpolation gives NaN between two infinities)."""
+    alpha = (1.0 - level) / 2.0
+    with np.errstate(invalid="ignore"):
+        low, high = np.quantile(reps, alpha, axis=0), np.quantile(reps, 1.0 - alpha, axis=0)
+    unbounded = np.isposinf(reps).any(axis=0)
+    return np.where(np.isnan(low) & unbounded, np.inf, low), np.where(np.isnan(high) & unbounded, np.inf, high)
+
+
 def _evaluate(result: FitResult, theta: np.ndarray, of: Derived | str | None) -> np.ndarray:
     if of is None:
         return theta
