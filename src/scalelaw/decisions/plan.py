@@ -679,10 +679,9 @@ def _frontier_decades(result: FitResult, flops: np.ndarray) -> np.ndarray:
     return decades_at(result, law, {n: N, d: flops / (6.0 * N)})
 
 
-def _shifted_frontier(result: FitResult, flops: Any, theta: np.ndarray, err: PlanError) -> np.ndarray:
-    """:func:`frontier`, every replicate shifted by its draw of the law's error (total intervals)."""
-    flops = np.atleast_1d(np.asarray(flops, dtype=np.float64))
-    curves = frontier(result, flops, theta)
+def _shifted_frontier(result: FitResult, flops: np.ndarray, curves: np.ndarray, err: PlanError) -> np.ndarray:
+    """The :func:`frontier` ``curves`` at ``flops``, every replicate shifted by its draw of the law's error
+    (total intervals; unchanged otherwise)."""
     return err.shift(curves, _frontier_decades(result, flops)[None, :]) if err.total else curves
 
 
@@ -779,10 +778,16 @@ def compare(
     ta, tb = ta[:n], tb[:n]
     err_a, err_b = plan_error(a, kind, level, n, seed, stream=1), plan_error(b, kind, level, n, seed, stream=2)
     grid = np.geomspace(search[0], search[1], 301)
-    la, lb = _shifted_frontier(a, grid, ta, err_a), _shifted_frontier(b, grid, tb, err_b)
+    wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)  # A's frontier inverted at B's loss
+    # Each frontier once, unshifted; the total interval shifts them, and its band must contain theirs.
+    plain_a = {"grid": frontier(a, grid, ta), "wide": frontier(a, wide, ta), "at": frontier(a, budgets, ta)}
+    plain_b = {"grid": frontier(b, grid, tb), "at": frontier(b, budgets, tb)}
+    la, la_wide, la_at = (
+        _shifted_frontier(a, x, plain_a[key], err_a) for key, x in (("grid", grid), ("wide", wide), ("at", budgets))
+    )
+    lb, lb_at = (_shifted_frontier(b, x, plain_b[key], err_b) for key, x in (("grid", grid), ("at", budgets)))
     cross = _crossings(grid, lb - la)
-    wide = np.geomspace(search[0] / 1e3, search[1] * 1e3, 481)
-    plain = _unshifted_comparison(a, b, ta, tb, grid, wide, budgets) if err_a.total or err_b.total else None
+    plain = _unshifted_comparison(plain_a, plain_b, grid, wide, budgets) if err_a.total or err_b.total else None
     crossovers = tuple(float(c) for c in cross[0])
     firsts = np.array([c[0] if c else np.nan for c in cross[1:]])
     share = float(np.mean(np.isfinite(firsts))) if n > 1 else None
@@ -794,11 +799,9 @@ def compare(
             p_low, p_high = np.nanquantile(plain["first"], q), np.nanquantile(plain["first"], 1 - q)
             cross_interval = (min(cross_interval[0], float(p_low)), max(cross_interval[1], float(p_high)))
         if crossovers:
-            cross_interval = _widen_crossover(a, b, grid, crossovers[0], cross_interval, err_a, err_b)
+            points = plain_a["grid"][:1], plain_b["grid"][:1]  # the point estimates' frontiers
+            cross_interval = _widen_crossover(a, b, grid, points, crossovers[0], cross_interval, err_a, err_b)
     # Effective compute: invert A's frontier at B's loss, per set, on the shared grid.
-    la_wide = _shifted_frontier(a, wide, ta, err_a)
-    lb_at = _shifted_frontier(b, budgets, tb, err_b)
-    la_at = _shifted_frontier(a, budgets, ta, err_a)
     rows, unreached = [], []
     for j, c in enumerate(budgets):
         c_a = _invert_monotone(wide, la_wide, lb_at[:, j])
@@ -821,8 +824,8 @@ def compare(
         notes.append(f"no crossover between {between}: {better} is better throughout")
     if unreached:
         notes.append(
-            "share of bootstrap pairs where A never reaches B's loss in the searched range, left out of the "
-            f"multiplier's interval: {', '.join(unreached)}"
+            "share of bootstrap pairs where A never reaches B's loss in the searched range, counted as an unbounded "
+            f"multiplier in its interval: {', '.join(unreached)}"
         )
     notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
     table = pd.DataFrame(rows)
@@ -831,21 +834,23 @@ def compare(
 
 
 def _unshifted_comparison(
-    a: FitResult,
-    b: FitResult,
-    ta: np.ndarray,
-    tb: np.ndarray,
+    plain_a: Mapping[str, np.ndarray],
+    plain_b: Mapping[str, np.ndarray],
     grid: np.ndarray,
     wide: np.ndarray,
     budgets: np.ndarray,
 ) -> dict[str, Any]:
-    """The parameter-only answers of :func:`compare` (replicates not shifted by the laws' errors), which a
-    total band must contain: each replicate's first crossover (``first``, NaN where none) and, per budget,
-    ``loss_a``, ``loss_b`` and ``multiplier`` (``at``)."""
-    first = np.array([c[0] if c else np.nan for c in _crossings(grid, frontier(b, grid, tb) - frontier(a, grid, ta))])
-    la_wide, la_at, lb_at = frontier(a, wide, ta), frontier(a, budgets, ta), frontier(b, budgets, tb)
+    """The parameter-only answers of :func:`compare`, from the unshifted frontiers of A (at ``grid``, ``wide``
+    and the budgets ``at``) and B (at ``grid`` and ``at``), which a total band must contain: each replicate's
+    first crossover (``first``, NaN where none) and, per budget, ``loss_a``, ``loss_b`` and ``multiplier``."""
+    first = np.array([c[0] if c else np.nan for c in _crossings(grid, plain_b["grid"] - plain_a["grid"])])
+    la_at, lb_at = plain_a["at"], plain_b["at"]
     at = [
-        {"loss_a": la_at[:, j], "loss_b": lb_at[:, j], "multiplier": _invert_monotone(wide, la_wide, lb_at[:, j]) / c}
+        {
+            "loss_a": la_at[:, j],
+            "loss_b": lb_at[:, j],
+            "multiplier": _invert_monotone(wide, plain_a["wide"], lb_at[:, j]) / c,
+        }
         for j, c in enumerate(budgets)
     ]
     return {"first": first[1:], "at": at}
@@ -855,14 +860,16 @@ def _widen_crossover(
     a: FitResult,
     b: FitResult,
     grid: np.ndarray,
+    points: tuple[np.ndarray, np.ndarray],
     first: float,
     interval: tuple[float, float],
     err_a: PlanError,
     err_b: PlanError,
 ) -> tuple[float, float]:
     """The first crossover's band widened by the law choice of each fit: the candidates' first crossovers
-    against the other fit's point frontier, their weighted spread in quadrature on the log scale."""
-    la0, lb0 = frontier(a, grid), frontier(b, grid)
+    against the other fit's point frontier (``points``: A's and B's on ``grid``), their weighted spread in
+    quadrature on the log scale."""
+    la0, lb0 = points
 
     def first_crossing(diff: np.ndarray) -> np.ndarray:
         found = _crossings(grid, diff)[0]
