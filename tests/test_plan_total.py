@@ -153,6 +153,8 @@ def test_law_choice_widens_the_allocation(auto_fit):
     assert t["params_opt_low"] == pytest.approx(low[0], rel=1e-9)
     assert t["params_opt_high"] == pytest.approx(high[0], rel=1e-9)
     assert t["params_opt_low"] < p["params_opt_low"] and p["params_opt_high"] < t["params_opt_high"]
+    assert total.method.endswith("with the law's error beyond the data and the choice of law")
+    assert "choice of law" not in parameter.method
 
 
 def test_inference_and_data_limited_plans_take_the_kind(base_fit):

@@ -357,6 +357,7 @@ def _method(level: float | None, n_replicates: int, err: PlanError | None = None
     text = f"bootstrap by run (n={n_replicates}), percentile"
     if err is not None and err.total:
         text += ", with the law's error beyond the data"
+        text += " and the choice of law" if err.choice else ""
     return text
 
 

@@ -56,6 +56,8 @@ class PlanError:
         Interval level.
     notes : list of str
         Fallbacks and distances beyond what the backtests checked, for the plan's notes.
+    choice : bool
+        Whether the fit chose its law among weighted candidates (``law="auto"``), whose spread then joins.
     """
 
     kind: str | None
@@ -64,6 +66,7 @@ class PlanError:
     reach: np.ndarray | None = None
     level: float | None = None
     notes: list[str] = field(default_factory=list)
+    choice: bool = False
 
     @property
     def total(self) -> bool:
@@ -74,7 +77,7 @@ class PlanError:
         """The same interval over the parameter sets ``rows`` only (their draws, nothing redrawn)."""
         if self.model is None:
             return self
-        return PlanError(self.kind, self.model, self.draws[rows], self.reach[rows], self.level, self.notes)
+        return PlanError(self.kind, self.model, self.draws[rows], self.reach[rows], self.level, self.notes, self.choice)
 
     def log_shift(self, decades: Any, rows: Any = slice(None), ndim: int = 1) -> np.ndarray:
         """Each set's draw of the law's log error at ``decades``: ``z · scale(d) − u · drift(d)``.
@@ -143,7 +146,7 @@ def plan_error(result: FitResult, kind: str, level: float | None, n_sets: int, s
     draws = rng.standard_t(model.df, size=n_sets)
     reach = rng.uniform(size=n_sets)  # after the t draws: they stay what they were before the drift
     draws[0] = reach[0] = 0.0  # the point estimate stays the point estimate
-    return PlanError("total", model, draws, reach, level)
+    return PlanError("total", model, draws, reach, level, choice=result.law_choice is not None)
 
 
 def decades_at(result: FitResult, law: Law, columns: Mapping[str, Any]) -> np.ndarray:
