@@ -12,6 +12,7 @@ Layout (every key checked by :data:`UNCERTAINTY_SCHEMA`, then against the fit by
     "uncertainty": {
       "fit": "<fingerprint of the law, its parameters and the data hash>",
       "bootstrap": {"by", "seed", "n_requested", "n_failed", "n_unconverged", "blocks", "samples", "jackknife"},
+        (``jackknife`` is empty unless a BCa interval had computed it before saving)
       "extrapolation_error": {"law", "axis", "noise_sd", "floor_var", "slope_var", "n_cuts", "max_decades",
                               "prior": {"slope_per_decade", "cuts"}, "drift": {"at_edge", "per_decade"},
                               "points": {column: [values]}}
@@ -118,7 +119,7 @@ class SavedBootstrap:
             n_unconverged=int(boot.n_unconverged),
             blocks=dict(boot.blocks) if boot.blocks is not None else None,
             samples=np.asarray(boot.samples, dtype=np.float64),
-            jackknife=np.asarray(boot.jackknife, dtype=np.float64),  # refitted here if not yet: BCa needs it later
+            jackknife=_computed_jackknife(boot),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +149,14 @@ class SavedBootstrap:
             samples=matrix(data["samples"]),
             jackknife=matrix(data["jackknife"]),
         )
+
+
+def _computed_jackknife(boot: Any) -> np.ndarray:
+    """The jackknife of ``boot`` if it was already refitted (a BCa interval asked for it), else no rows: it is a
+    refit per run, paid only for BCa, and a saved bootstrap without it rebuilds its weights from the seed."""
+    if not getattr(boot, "jackknife_computed", True):
+        return np.empty((0, np.asarray(boot.samples).shape[1]))
+    return np.asarray(boot.jackknife, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
