@@ -647,7 +647,8 @@ class FitResult(Result):
 
         Keyword arguments go to :func:`scalelaw.views.report.build_report`: ``runs``, ``backtest``, ``plan`` (a
         Plan, or compute budgets in FLOPs), ``command``, ``boot`` (a Bootstrap) or ``n_boot`` (replicates to
-        draw, default 500; 0 for none), ``level``, ``split`` and ``split_results``, ``title``.
+        draw; default: those saved with the fit, else 500; 0 for none), ``level``, ``split`` and ``split_results``,
+        ``title``.
         """
         from scalelaw.views.report import write_report  # a convenience above this layer (listed in the layer contract)
 
