@@ -91,9 +91,9 @@ class Bootstrap(Result):
         ``by="block"``: block length (rows) used in each run.
     saved : bool
         These are the replicates saved with the fit (:meth:`FitResult.with_uncertainty`), reused without a refit.
-    jackknife_weights : ndarray, shape (n_groups, n_rows), optional
+    jackknife_weights : ndarray, shape (n_groups, n_rows), or callable returning it, optional
         Row weights of the leave-one-run-out (leave-one-block-out for ``by="block"``) refits behind
-        :attr:`jackknife`, refitted on first use.
+        :attr:`jackknife`, refitted on first use (a callable builds them then: saved replicates).
     max_iter : int
         Iteration cap of those refits.
     """
@@ -106,7 +106,7 @@ class Bootstrap(Result):
     n_unconverged: int
     seed: int
     blocks: Mapping[str, int] | None = None
-    jackknife_weights: np.ndarray | None = field(default=None, repr=False)
+    jackknife_weights: np.ndarray | GroupWeights | Callable[[], Any] | None = field(default=None, repr=False)
     max_iter: int = 1000
     #: Whether these are the replicates saved with the fit (``fit --bootstrap N --out``), reused without a refit.
     saved: bool = False
@@ -126,7 +126,10 @@ class Bootstrap(Result):
         """
         if self.jackknife_weights is None:
             return np.empty((0, self.samples.shape[1]))
-        jack, ok, _ = refit_weighted(self.result, self.jackknife_weights, self.max_iter)
+        weights = self.jackknife_weights
+        if callable(weights):  # saved replicates: their weights are rebuilt from the seed only now, for BCa
+            weights = weights()
+        jack, ok, _ = refit_weighted(self.result, weights, self.max_iter)
         return jack[ok]
 
     @property
@@ -427,7 +430,7 @@ def saved_replicates(
         n_unconverged=boot.n_unconverged,
         seed=boot.seed,
         blocks=boot.blocks,
-        jackknife_weights=None if has_jackknife else _replayed_jackknife(result, boot),
+        jackknife_weights=None if has_jackknife else functools.partial(_replayed_jackknife, result, boot),
         saved=True,
     )
     if has_jackknife:
