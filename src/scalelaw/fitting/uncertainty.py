@@ -2,8 +2,9 @@
 ``uncertainty`` key (``scalelaw fit DATA --bootstrap N --out fit.json``, :meth:`FitResult.with_uncertainty`).
 
 A by-run bootstrap is a thousand refits and the law-error model (:mod:`scalelaw.trust.extrapolation_error`)
-five rolling-backtest refits: seconds of work that ``predict``, ``plan`` and ``suggest`` would otherwise repeat
-on every call. A fit file that carries them answers ``predict --interval`` without refitting. What is saved
+five rolling-backtest refits: seconds of work that ``predict``, ``plan``, ``compare``, ``suggest`` and the report
+would otherwise repeat on every call. A fit file that carries them answers them without refitting
+(:func:`scalelaw.trust.bootstrap.replicates_for`). What is saved
 does not depend on the interval's level: the replicates themselves (parameter sets), what was resampled, the
 seed and the counts, and the fitted variances of the law-error model with its backtest points.
 
@@ -12,11 +13,13 @@ Layout (every key checked by :data:`UNCERTAINTY_SCHEMA`, then against the fit by
     "uncertainty": {
       "fit": "<fingerprint of the law, its parameters and the data hash>",
       "bootstrap": {"by", "seed", "n_requested", "n_failed", "n_unconverged", "blocks", "samples", "jackknife"},
-        (``jackknife`` is empty unless a BCa interval had computed it before saving)
       "extrapolation_error": {"law", "axis", "noise_sd", "floor_var", "slope_var", "n_cuts", "max_decades",
                               "prior": {"slope_per_decade", "cuts"}, "drift": {"at_edge", "per_decade"},
                               "points": {column: [values]}}
     }
+
+``jackknife`` (the BCa acceleration's leave-one-run-out refits) is empty unless a BCa interval had computed it
+before saving: it is a refit per run, and a restored bootstrap rebuilds its weights from the seed when BCa asks.
 
 A store belongs to one fit: ``fit`` fingerprints the law definition, the parameter values, the data hash and
 the objective's settings, so replicates copied from another fit, or left behind after the parameters were
