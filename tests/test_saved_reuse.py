@@ -150,6 +150,8 @@ def test_the_cli_reuses_them_in_plan_compare_suggest_and_report(saved_file, load
     assert code == 0 and f"n={N_SAVED}, saved with the fit" in got["method"]
     expected = plan.compute_optimal(loaded, 1e22, level=0.9, boot=_explicit(loaded)).to_records()[0]
     assert got["params_opt"] == expected["params_opt"] and got["loss_opt"] == expected["loss_opt"]
+    code, out, _ = run_main(capsys, "solve", fit, "--target", "2.3", "--for", "tokens", "--at", "params=1e10", "--json")
+    assert code == 0 and f"n={N_SAVED}, saved with the fit" in json.loads(out)["method"]
     code, out, _ = run_main(capsys, "compare", fit, fit, "--flops", "1e22", "--interval", "0.9", "--json")
     assert code == 0 and any("saved with the fit were reused" in n for n in json.loads(out)["notes"])
     args = ("--budget", "1e21", "--misfit", "none", "--max-runs", "3", "--json")
