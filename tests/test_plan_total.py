@@ -177,7 +177,7 @@ def test_inference_and_data_limited_plans_take_the_kind(base_fit):
     )
     theta = np.vstack([np.array([fit.values])] * 20)
     with pytest.MonkeyPatch.context() as mp:  # replicates equal to the point: only the law's error remains
-        mp.setattr("scalelaw.decisions.plan.parameter_sets", lambda *a, **k: theta)
+        mp.setattr("scalelaw.decisions.plan.replicate_sets", lambda *a, **k: (theta, False))
         plan = data_limited(fit, 1e24, 1e10, level=0.9, kind="total").table.iloc[0]
         flat = data_limited(fit, 1e24, 1e10, level=0.9, kind="parameter").table.iloc[0]
     assert flat["loss_opt_low"] == flat["loss_opt"] == flat["loss_opt_high"]

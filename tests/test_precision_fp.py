@@ -159,7 +159,7 @@ def test_fixed_layout_drops_shape_parameters_and_round_trips():
 
 
 def test_renamed_columns():
-    law = fp_quant(block=32).with_inputs("N", "D", "E", "M")
+    law = fp_quant(block=32).with_inputs("N", "D", "E", "M").with_roles(N="N", D="D")  # renamed: roles declared
     assert law.column("exp_bits") == "E" and law.column("man_bits") == "M" and law.column("block") is None
     same = fp_quant().predict(SUN2025, params=1e9, tokens=1e11, exp_bits=4, man_bits=3, block=32)
     np.testing.assert_allclose(law.predict(SUN2025, N=1e9, D=1e11, E=4, M=3), same, rtol=1e-14)

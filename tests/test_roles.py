@@ -63,6 +63,47 @@ def test_declared_roles_make_any_column_names_plannable():
     np.testing.assert_allclose(renamed["loss_opt"], reference["loss_opt"], rtol=1e-4)
 
 
+# ------------------------------------------------------------------------------------------ roles by name
+@pytest.fixture(scope="module")
+def gadre():
+    return scalelaw.load_runs("dataset:gadre2024_rpj").table
+
+
+def test_swapped_inputs_plan_the_same_run(gadre):
+    """``x=["tokens", "params"]`` used to keep roles by position: tokens became N, and every plan swapped N and D."""
+    normal = _fit("chinchilla", gadre)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        swapped = scalelaw.fit("chinchilla", gadre, x=["tokens", "params"])
+    assert swapped.law.roles == {"tokens": "D", "params": "N"}
+    assert swapped.params["alpha"] == pytest.approx(normal.params["beta"], rel=1e-6)  # the formula's slots swap
+    for decide in (lambda f: plan.compute_optimal(f, [1e22, 1e24]), lambda f: plan.compute_for_loss(f, 2.4)):
+        a, b = decide(normal).table, decide(swapped).table
+        for q in ("params_opt", "tokens_opt", "flops"):
+            np.testing.assert_allclose(b[q], a[q], rtol=1e-5)
+
+
+def test_renamed_columns_without_roles_are_refused_until_declared(gadre, tmp_path, capsys):
+    from cli_run import run_main
+
+    data = tmp_path / "renamed.csv"
+    gadre.rename(columns={"params": "N_total", "tokens": "D_seen"}).to_csv(data, index=False)
+    fits = {name: tmp_path / f"{name}.json" for name in ("bare", "declared", "canonical")}
+    renamed = ("--x", "N_total,D_seen")
+    assert run_main(capsys, "fit", str(data), *renamed, "--out", str(fits["bare"]), "--json")[0] == 0
+    code, _, err = run_main(capsys, "plan", str(fits["bare"]), "--flops", "1e22")
+    assert code == 2 and "N_total (no role), D_seen (no role)" in err and "--role N_total=N" in err
+    roles = ("--role", "N_total=N", "--role", "D_seen=D")
+    assert run_main(capsys, "fit", str(data), *renamed, *roles, "--out", str(fits["declared"]), "--json")[0] == 0
+    assert run_main(capsys, "fit", "dataset:gadre2024_rpj", "--out", str(fits["canonical"]), "--json")[0] == 0
+    plans = {}
+    for name in ("declared", "canonical"):
+        code, out, _ = run_main(capsys, "plan", str(fits[name]), "--flops", "1e22", "--json")
+        plans[name] = json.loads(out)
+    assert plans["declared"]["params_opt"]["value"] == pytest.approx(plans["canonical"]["params_opt"]["value"])
+    assert plans["declared"]["tokens_opt"]["value"] == pytest.approx(plans["canonical"]["tokens_opt"]["value"])
+
+
 # ------------------------------------------------------------------------------------------ declaring roles
 @pytest.mark.parametrize("name", list_laws())
 def test_every_catalog_law_declares_a_role_for_each_input(name):
@@ -87,20 +128,24 @@ def test_catalog_roles():
 def test_roles_follow_inputs_through_renames_fix_and_bounds():
     law = get_law("chinchilla")
     renamed = law.with_inputs("N_total", "D_seen")
-    assert renamed.roles == {"N_total": "N", "D_seen": "D"}
-    assert law.with_inputs("tokens", "params").roles == {"tokens": "N", "params": "D"}  # by position
+    assert renamed.roles == {"N_total": None, "D_seen": None}  # a renamed column's role cannot be known
+    assert law.with_inputs("tokens", "params").roles == {"tokens": "D", "params": "N"}  # by name, never position
     assert law.fix(E=1.7).roles == law.roles
     assert renamed.fix(E=1.7).roles == renamed.roles
-    assert law.fix(E=1.7).with_inputs("a", "b").roles == {"a": "N", "b": "D"}
+    assert law.fix(E=1.7).with_inputs("a", "b").roles == {"a": None, "b": None}
+    declared = renamed.with_roles(N_total="N", D_seen="D")
+    assert declared.with_inputs("D_seen", "N_total").roles == {"D_seen": "D", "N_total": "N"}  # roles stay with names
     assert law.with_bounds(alpha=(0.1, 1.0)).roles == law.roles
     expr = Law.from_expression("E + A*params**-alpha + B*tokens**-beta")
-    assert expr.with_inputs("N", "D").roles == {"N": "N", "D": "D"}
-    # scalelaw.fit(..., x=...) renames through with_inputs: the roles come along.
+    assert expr.with_inputs("N", "D").roles == {"N": None, "D": None}
+    # scalelaw.fit(..., x=...) renames through with_inputs, and roles= declares what the new columns stand for.
     data = _runs("N_total", "D_seen")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fitted = scalelaw.fit("chinchilla", data, x=["N_total", "D_seen"])
+        fitted = scalelaw.fit("chinchilla", data, x=["N_total", "D_seen"], roles={"N_total": "N", "D_seen": "D"})
     assert fitted.law.inputs_for("N", "D") == ("N_total", "D_seen")
+    with pytest.raises(LawError, match="one law fitted to one target"):
+        scalelaw.fit("auto", data, roles={"N_total": "N"})
 
 
 def test_expression_roles_default_to_the_canonical_columns():
@@ -142,10 +187,14 @@ def test_roles_are_saved_and_old_definitions_load_with_the_defaults():
         saved = json.loads(json.dumps(law.to_dict()))
         assert law_from_dict(saved) == law
         assert law_from_dict(saved).roles == law.roles
-    # Definitions written before roles existed have no "roles": they get the catalog's or the defaults.
+    # Definitions written before roles existed have no "roles": they get the catalog's or the defaults (a renamed
+    # input without a role of its own keeps its position's, as it did then; params and tokens never swap).
     old = get_law("chinchilla").with_inputs("N_total", "D_seen").to_dict()
     del old["roles"]
     assert law_from_dict(old).roles == {"N_total": "N", "D_seen": "D"}
+    old = get_law("chinchilla").with_inputs("tokens", "params").to_dict()
+    del old["roles"]
+    assert law_from_dict(old).roles == {"tokens": "D", "params": "N"}
     old = Law.from_expression("E + A*params**-alpha + B*store**-beta", inputs=["store"]).to_dict()
     del old["roles"]
     assert law_from_dict(old).roles == {"params": "N", "store": None}
@@ -169,9 +218,12 @@ def test_an_old_fit_file_without_roles_loads_and_plans():
 def test_closed_forms_are_declared_by_the_law():
     law = get_law("chinchilla")
     assert law.closed_forms == frozenset(CLOSED_FORMS)
-    assert law.with_inputs("N_total", "D_seen").closed_forms == frozenset(CLOSED_FORMS)
+    assert law.with_inputs("N_total", "D_seen").closed_forms == frozenset()  # no roles until declared
+    assert law.with_inputs("N_total", "D_seen").with_roles(N_total="N", D_seen="D").closed_forms == frozenset(
+        CLOSED_FORMS
+    )
     assert law.with_roles(params=None).closed_forms == frozenset()  # no longer N then D
-    assert law.with_inputs("tokens", "params").closed_forms == frozenset(CLOSED_FORMS)  # roles by position
+    assert law.with_inputs("tokens", "params").closed_forms == frozenset()  # D then N: solved numerically
     assert get_law("kaplan").closed_forms == frozenset()
     assert Law.from_expression("E + A/params**alpha + B/tokens**beta").closed_forms == frozenset()
 

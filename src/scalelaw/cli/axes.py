@@ -44,7 +44,10 @@ def solve(
         float | None, typer.Option(help="Interval level (by-run bootstrap of the solution); 0 for none.")
     ] = 0.9,
     interval_kind: IntervalKind = "total",
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the interval.")] = 1000,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(help="Bootstrap replicates for the interval (default: those saved in the fit file, else 1000)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap (and of the law-error draws).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:

@@ -29,6 +29,7 @@ from scalelaw.cli.common import (
     fail,
     law_output,
     laws_with_x,
+    load_fit,
     out,
     parse_floats,
     parse_list,
@@ -194,14 +195,24 @@ def _fit_status(row) -> str:
 def report_cmd(
     data: Annotated[str, typer.Argument(help=DATA_HELP)],
     law: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--law",
             "-l",
             help="Catalog law name, an expression such as 'E + A*flops**-alpha', or 'auto': the law that "
-            "extrapolates best in rolling backtests (the report then shows the candidates and their weights).",
+            "extrapolates best in rolling backtests (the report then shows the candidates and their weights). "
+            "Default: chinchilla, or the law of --fit.",
         ),
-    ] = "chinchilla",
+    ] = None,
+    fit_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--fit",
+            help="A saved fit of DATA (scalelaw fit DATA --out FIT): reported without fitting again, its saved "
+            "bootstrap replicates (fit --bootstrap N) serving the intervals; refused unless its data hash matches "
+            "the selected rows of DATA.",
+        ),
+    ] = None,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Where to write the HTML report.")] = Path(
         "report.html"
     ),
@@ -222,7 +233,12 @@ def report_cmd(
         list[str] | None,
         typer.Option(help="Compute budgets (FLOPs) to plan for; default: the 3 powers of ten above the largest run."),
     ] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals (0: none).")] = 500,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(
+            help="Bootstrap replicates for the intervals (0: none; default: those saved with --fit, else 500)."
+        ),
+    ] = None,
     level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
     seed: Annotated[int, typer.Option(help="Random seed of the fit and the bootstrap.")] = 0,
     interval_kind: IntervalKind = "total",
@@ -248,7 +264,9 @@ def report_cmd(
     check_interval_kind(interval_kind)
     _check_report_outputs(plotlyjs, figure_format)
     selection = DataOptions(mapping, where, weights, drop_early)
-    command = _report_command(data, law, out_path, x, y, selection, holdout, budgets, n_boot, level, seed)
+    shown = (law, n_boot) if fit_file is not None else (law or "chinchilla", 500 if n_boot is None else n_boot)
+    command = _report_command(data, shown[0], out_path, x, y, selection, holdout, budgets, shown[1], level, seed)
+    command += f" --fit {shlex.quote(str(fit_file))}" if fit_file is not None else ""
     command += f" --interval-kind {interval_kind} --plotlyjs {plotlyjs}" + _figures_words(figures_dir, figure_format)
     command += "".join(f" --role {shlex.quote(item)}" for item in role or ())
     interactive = not as_json and err.is_terminal
@@ -259,12 +277,11 @@ def report_cmd(
     def action():
         check_output_path(out_path, inputs=[data], kind="report", force=force)
         check_level(level, "--level")
-        if n_boot < 0:
+        if n_boot is not None and n_boot < 0:
             raise DataError(f"--n-boot must be >= 0, got {n_boot}")
-        runs = selection.load(data, y or law_output(law))
-        (the_law,), columns = laws_with_x([law], x, runs.columns, y, role)
+        runs, the_law, columns, fitted = _report_inputs(data, law, x, y, role, selection, fit_file)
         done = report(
-            runs, out_path, the_law, y=y, x=columns,
+            runs, out_path, the_law, fitted=fitted, y=y, x=columns,
             **selection.fit_kwargs(), holdout=holdout, budgets=parse_floats(budgets, "--budgets") or None,
             n_boot=n_boot, level=level, seed=seed, interval_kind=interval_kind, command=command, stage=step,
             plotlyjs=plotlyjs,
@@ -279,6 +296,8 @@ def report_cmd(
         print_json({**payload, "interval_kind": interval_kind, "plotlyjs": plotlyjs, "figures": list(map(str, drawn))})
         return
     render_fit(result, None)
+    if boot is not None and boot.saved:
+        out.print(f"intervals: the {boot.n} bootstrap replicates saved with the fit (no refit)", highlight=False)
     for file in [path, *drawn]:
         out.print(f"wrote {file} ({_size(file.stat().st_size)})", highlight=False, markup=False)
     needs = "it needs no network" if plotlyjs == "inline" else "it loads plotly.js from its CDN"
@@ -290,25 +309,39 @@ def report_cmd(
     )
 
 
+def _report_inputs(data: str, law: str | None, x, y, role, selection: DataOptions, fit_file: Path | None):
+    """The runs of ``report``, its law and ``x`` for the fit, and the ``--fit`` fit (None without it), whose law,
+    inputs and roles are its own: ``--x`` and ``--role`` are refused with it."""
+    if fit_file is None:
+        runs = selection.load(data, y or law_output(law or "chinchilla"))
+        (the_law,), columns = laws_with_x([law or "chinchilla"], x, runs.columns, y, role)
+        return runs, the_law, columns, None
+    if x is not None or role:
+        raise DataError("--fit carries its law's inputs and roles: leave out --x and --role")
+    fitted = load_fit(fit_file)
+    return selection.load(data, y or fitted.y), law, None, fitted
+
+
 def _report_command(
     data: str,
-    law: str,
+    law: str | None,
     out_path: Path,
     x: str | None,
     y: str | None,
     selection: DataOptions,
     holdout: str,
     budgets: list[str] | None,
-    n_boot: int,
+    n_boot: int | None,
     level: float,
     seed: int,
 ) -> str:
     """The command as it takes effect, defaults included: running it again rebuilds the same report."""
-    words = ["scalelaw", "report", data, "--law", law, "--out", str(out_path)]
+    words = ["scalelaw", "report", data, *(["--law", law] if law is not None else []), "--out", str(out_path)]
     words += [w for name, v in (("--x", x), ("--y", y)) if v is not None for w in (name, v)]
     words += selection.words()
     words += ["--holdout", holdout] + [w for b in budgets or [] for w in ("--budgets", b)]
-    words += ["--n-boot", str(n_boot), "--level", f"{level:g}", "--seed", str(seed)]
+    words += ["--n-boot", str(n_boot)] if n_boot is not None else []
+    words += ["--level", f"{level:g}", "--seed", str(seed)]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -344,6 +377,7 @@ def _report_payload(path: Path, command: str, result, boot, table, plan) -> dict
         "params": result.params,
         "status": result.status.to_dict(),
         "n_boot": boot.n if boot is not None else 0,
+        "bootstrap_saved": bool(boot is not None and boot.saved),  # the fit's saved replicates, not refitted
         "backtest": to_records(table) if table is not None else None,
         "budgets": plan,
     }

@@ -88,7 +88,10 @@ def plan(
         float | None, typer.Option(help="Add by-run bootstrap intervals at this level, e.g. 0.9.")
     ] = None,
     interval_kind: IntervalKind = "total",
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(help="Bootstrap replicates for --interval (default: those saved in the fit file, else 1000)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap (and of the law-error draws).")] = 0,
     flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
     max_decades: Annotated[
@@ -349,7 +352,10 @@ def compare(
     ] = None,
     interval: Annotated[float | None, typer.Option(help="Add bootstrap intervals at this level, e.g. 0.9.")] = None,
     interval_kind: IntervalKind = "total",
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates per fit for --interval.")] = 500,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(help="Bootstrap replicates per fit for --interval (default: those saved in its file, else 500)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstraps (and of the law-error draws).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
@@ -666,7 +672,10 @@ def fp_plan(
         bool, typer.Option("--published", help="Use Sun et al. 2025's fitted constants instead of a fit (no interval).")
     ] = False,
     interval: Annotated[float | None, typer.Option(help="Add by-run bootstrap intervals at this level.")] = None,
-    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for --interval.")] = 1000,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(help="Bootstrap replicates for --interval (default: those saved in the fit file, else 1000)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:

@@ -34,6 +34,7 @@ from scalelaw.errors import DataError, FitError, LawError
 from scalelaw.fitting.diagnostics import information, row_jacobians
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
+from scalelaw.trust.bootstrap import replicates_for
 from scalelaw.trust.extrapolation import unlearned
 from scalelaw.trust.extrapolation_error import ExtrapolationError, axis_values
 from scalelaw.trust.misfit import Misfit, estimate_misfit, grid_centers, noise_variance
@@ -43,6 +44,8 @@ TargetFn = Callable[[Law, np.ndarray], np.ndarray]
 
 #: Default tokens-per-parameter ratios of the candidate grid (2 to 1024, a factor of 2 apart).
 RATIOS = tuple(2.0**i for i in range(1, 11))
+#: By-run replicates :func:`suggest` draws for a fit that saved none.
+SUGGEST_REPLICATES = 200
 #: What needs the law's N and D inputs here (named in the error when the law has none).
 _PURPOSE = "suggesting runs"
 
@@ -366,7 +369,7 @@ def suggest(
     sizes: Sequence[float] | None = None,
     max_flops_per_run: float | None = None,
     level: float = 0.9,
-    n_boot: int = 200,
+    n_boot: int | None = None,
     seed: int = 0,
     k: float = 6.0,
     max_runs: int = 30,
@@ -412,6 +415,10 @@ def suggest(
         For data-constrained laws: the unique tokens available to new runs (each sees ``min(U, D)``).
     fixed : mapping, optional
         Other inputs beyond N and D held fixed for new runs and for plan targets.
+    n_boot, seed : int
+        By-run bootstrap behind the calibration and the prior sets: ``n_boot=None`` (default) reuses the
+        replicates saved with the fit (``scalelaw fit --bootstrap N --out``; a note says so), else draws 200
+        with ``seed``; 0 for none.
     n_prior : int
         Bootstrap replicates the criterion is averaged over (0: linearize at the fit only).
     exchange : bool
@@ -512,6 +519,8 @@ def suggest(
     calibration, cal_note = _calibration(result, boot, g, z_level, var_lin)
     if cal_note:
         notes.append(cal_note)
+    if boot is not None and boot.saved:
+        notes.append(f"the {boot.n} bootstrap replicates saved with the fit were reused (no refit)")
     if result.status.not_identifiable:
         notes.append(
             "the current fit does not pin down every parameter; the forecast assumes the law is exact and "
@@ -700,11 +709,11 @@ def _mean_log_var(cov: np.ndarray, grads: np.ndarray) -> float:
     return float(np.exp(np.mean(np.log(_target_var(cov, grads)))))
 
 
-def _bootstrap(result: FitResult, n_boot: int, seed: int, progress: ProgressLike = False):
-    if n_boot <= 0:
+def _bootstrap(result: FitResult, n_boot: int | None, seed: int, progress: ProgressLike = False):
+    if n_boot is not None and n_boot <= 0:
         return None
     try:
-        return result.bootstrap(n=n_boot, seed=seed, progress=progress)
+        return replicates_for(result, n_boot, seed, SUGGEST_REPLICATES, progress)
     except FitError:
         return None
 

@@ -21,7 +21,7 @@ from scalelaw.decisions.plan import (
     _unreached_note,
     _with_interval,
     optimum,
-    parameter_sets,
+    replicate_sets,
     require_minimized,
 )
 from scalelaw.decisions.plan_error import choice_halfwidths, decades_at, plan_error, widen_row
@@ -38,7 +38,7 @@ def inference_optimal(
     k_train: float = 6.0,
     k_inference: float = 2.0,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Any = None,
     kind: str = "total",
@@ -58,7 +58,7 @@ def inference_optimal(
     if (target_loss is None) == (flops is None):
         raise FitError("give exactly one of target_loss or flops (whose compute-optimal loss becomes the target)")
     require_minimized(result.law, "an inference-aware plan")
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     law = result.law
     if target_loss is None:
@@ -92,7 +92,7 @@ def inference_optimal(
     row = widen_row(row, choice_halfwidths(result, err, point, center))
     missed = float(np.mean(np.isinf(named["params_opt"][1:]))) if theta.shape[0] > 1 else 0.0
     notes = _unreached_note(missed, level) if level is not None else ()
-    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes)
+    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes, saved=saved)
 
 
 def _tokens_for_loss(law: Law, theta: np.ndarray, N: np.ndarray, target: float) -> np.ndarray:

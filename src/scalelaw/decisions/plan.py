@@ -23,13 +23,15 @@ from scalelaw.decisions.plan_error import PlanError, choice_halfwidths, decades_
 from scalelaw.errors import FitError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.law import Law
-from scalelaw.trust.bootstrap import unbounded_percentiles
+from scalelaw.trust.bootstrap import DEFAULT_REPLICATES, SAVED_WORDS, replicates_for, unbounded_percentiles
 from scalelaw.trust.extrapolation import DEFAULT_MAX_DECADES, extrapolation_records
 
 #: Search range of log N for numeric allocation (parameters between 1e2 and 1e16).
 _LOG_N_RANGE = (math.log(1e2), math.log(1e16))
 _COARSE = 241
 _FINE = 1025
+#: Replicates per fit that :func:`compare` draws for a fit that saved none.
+COMPARE_REPLICATES = 500
 
 
 def _predict_paired(law: Law, theta: np.ndarray, columns: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -206,22 +208,36 @@ class Plan(Result):
 
 
 def parameter_sets(
-    result: FitResult, level: float | None, n_boot: int = 1000, seed: int = 0, boot: Any = None
+    result: FitResult, level: float | None, n_boot: int | None = None, seed: int = 0, boot: Any = None
 ) -> np.ndarray:
     """The point estimate in row 0 and, when ``level`` is set, bootstrap replicates below it.
 
     ``boot`` reuses a :class:`~scalelaw.trust.bootstrap.Bootstrap` of this fit (one bootstrap, many decisions);
-    otherwise ``n_boot`` by-run replicates are drawn with ``seed``.
+    otherwise ``n_boot`` by-run replicates are drawn with ``seed``, and with ``n_boot=None`` the replicates saved
+    with the fit (``scalelaw fit --bootstrap N --out``) are reused when it has them, else 1000 are drawn.
     """
+    return replicate_sets(result, level, n_boot, seed, boot)[0]
+
+
+def replicate_sets(
+    result: FitResult,
+    level: float | None,
+    n_boot: int | None = None,
+    seed: int = 0,
+    boot: Any = None,
+    default: int = DEFAULT_REPLICATES,
+) -> tuple[np.ndarray, bool]:
+    """:func:`parameter_sets` (``default`` replicates when ``n_boot`` is None and the fit saved none), and
+    whether its replicates are those saved with the fit (the plan's ``method`` says so)."""
     point = np.array([result.values])
     if level is None:
-        return point
+        return point, False
     check_level(level)
     if boot is None:
-        boot = result.bootstrap(n=n_boot, seed=seed)
+        boot = replicates_for(result, n_boot, seed, default)
     elif boot.result is not result and boot.result.values != result.values:
         raise FitError("boot= is a bootstrap of another fit; pass the Bootstrap of this FitResult")
-    return np.vstack([point, boot.samples])
+    return np.vstack([point, boot.samples]), bool(getattr(boot, "saved", False))
 
 
 def _with_interval(
@@ -279,7 +295,7 @@ def compute_optimal(
     k: float = 6.0,
     fixed: Mapping[str, float] | None = None,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Any = None,
     kind: str = "total",
@@ -300,7 +316,9 @@ def compute_optimal(
     level : float, optional
         Add intervals at this level (``*_low``/``*_high`` columns).
     n_boot, seed : int
-        Bootstrap replicates and seed behind ``level`` (the seed also draws the law's error).
+        Bootstrap replicates and seed behind ``level`` (the seed also draws the law's error). ``n_boot=None``
+        (default): the replicates saved with the fit (``scalelaw fit --bootstrap N --out``) when it has them
+        (``method`` then says "saved with the fit"), else 1000 drawn with ``seed``.
     boot : Bootstrap, optional
         A bootstrap of ``result`` to reuse instead (every decision in this module takes one).
     kind : str
@@ -318,7 +336,7 @@ def compute_optimal(
     ['flops', 'loss_opt', 'params_opt', 'tokens_opt', 'tokens_per_param']
     """
     require_minimized(result.law, "a compute-optimal plan")
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     law = result.law
     rows = []
@@ -347,14 +365,15 @@ def compute_optimal(
 
         center = {q: row[q] for q in ("params_opt", "tokens_opt", "loss_opt")}
         rows.append(widen_row(row, choice_halfwidths(result, err, point, center)))
-    return _plan(pd.DataFrame(rows), err, theta.shape[0] - 1)
+    return _plan(pd.DataFrame(rows), err, theta.shape[0] - 1, saved=saved)
 
 
-def _method(level: float | None, n_replicates: int, err: PlanError | None = None) -> str:
-    """How a plan's intervals were made; ``n_replicates`` is the bootstrap actually used, not the one asked for."""
+def _method(level: float | None, n_replicates: int, err: PlanError | None = None, saved: bool = False) -> str:
+    """How a plan's intervals were made; ``n_replicates`` is the bootstrap actually used, not the one asked for,
+    and ``saved`` says it is the one saved with the fit."""
     if level is None:
         return "point estimate"
-    text = f"bootstrap by run (n={n_replicates}), percentile"
+    text = f"bootstrap by run (n={n_replicates}{SAVED_WORDS if saved else ''}), percentile"
     if err is not None and err.total:
         text += ", with the law's error beyond the data"
         text += " and the choice of law" if err.choice else ""
@@ -362,13 +381,19 @@ def _method(level: float | None, n_replicates: int, err: PlanError | None = None
 
 
 def _plan(
-    table: pd.DataFrame, err: PlanError, n_replicates: int, notes=(), inputs: tuple[str, ...] | None = None
+    table: pd.DataFrame,
+    err: PlanError,
+    n_replicates: int,
+    notes=(),
+    inputs: tuple[str, ...] | None = None,
+    saved: bool = False,
 ) -> Plan:
     """A Plan of ``table`` that records how its intervals were made (``n_replicates``: the rows of the
-    bootstrap behind them, which a given ``boot=`` sets, not ``n_boot``)."""
+    bootstrap behind them, which a given ``boot=`` sets, not ``n_boot``; ``saved``: those saved with the fit)."""
     extra = {} if inputs is None else {"inputs": inputs}
     notes = tuple(dict.fromkeys([*notes, *err.notes]))
-    return Plan(table, err.level, _method(err.level, n_replicates, err), notes, interval_kind=err.kind, **extra)
+    method = _method(err.level, n_replicates, err, saved)
+    return Plan(table, err.level, method, notes, interval_kind=err.kind, **extra)
 
 
 def compute_for_loss(
@@ -377,7 +402,7 @@ def compute_for_loss(
     k: float = 6.0,
     fixed: Mapping[str, float] | None = None,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Any = None,
     kind: str = "total",
@@ -399,7 +424,7 @@ def compute_for_loss(
     if not math.isfinite(target_loss) or target_loss <= 0:
         raise FitError(f"target loss must be finite and > 0, got {target_loss}")
     fixed = dict(fixed or {})
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     C, N, D = _solve_for_loss(result.law, theta, target_loss, k, fixed)
     if not np.isfinite(C[0]):
@@ -425,7 +450,7 @@ def compute_for_loss(
     notes: tuple[str, ...] = ()
     if level is not None:
         notes = _unreached_note(float(np.mean(~np.isfinite(C[1:]))), level)
-    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes, inputs=("target_loss",))
+    return _plan(pd.DataFrame([row]), err, theta.shape[0] - 1, notes, inputs=("target_loss",), saved=saved)
 
 
 def _solve_for_loss(law: Law, theta: np.ndarray, target_loss: float, k: float, fixed) -> tuple[np.ndarray, ...]:
@@ -551,7 +576,7 @@ def data_limited(
     unique_tokens: float,
     k: float = 6.0,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Any = None,
     kind: str = "total",
@@ -575,7 +600,7 @@ def data_limited(
         )
     if not (unique_tokens > 0 and flops > 0):
         raise FitError("flops and unique_tokens must be > 0")
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     opt, fresh = _data_limited_point(result.law, theta, flops, unique_tokens, k)
     loss, fresh = opt["loss"], np.maximum(fresh, 0)
@@ -605,7 +630,7 @@ def data_limited(
     halfwidths = choice_halfwidths(result, err, point, center)
     if "params_opt" in halfwidths:  # epochs are tokens over a given number
         halfwidths["epochs"] = halfwidths["tokens_opt"]
-    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, theta.shape[0] - 1)
+    return _plan(pd.DataFrame([widen_row(row, halfwidths)]), err, theta.shape[0] - 1, saved=saved)
 
 
 def _data_limited_point(law: Law, theta: np.ndarray, flops: float, unique_tokens: float, k: float):
@@ -748,7 +773,7 @@ def compare(
     flops: float | list[float] | np.ndarray | None = None,
     search: tuple[float, float] | None = None,
     level: float | None = None,
-    n_boot: int = 500,
+    n_boot: int | None = None,
     seed: int = 0,
     kind: str = "total",
 ) -> Comparison:
@@ -767,15 +792,19 @@ def compare(
     its data (:mod:`scalelaw.decisions.plan_error`), so the crossovers, losses and multipliers are read off
     shifted curves, the two errors acting on the loss difference; for fits of ``law="auto"`` the candidate
     laws' first crossovers and losses widen those bands too. ``kind="parameter"``: the bootstraps alone.
+
+    ``n_boot=None`` (default) reuses the replicates saved with each fit (``scalelaw fit --bootstrap N --out``)
+    and draws 500 for a fit without them; the pairs are as many as the smaller set (a note says which were saved).
     """
     for fit_ in (a, b):
         require_minimized(fit_.law, "a comparison of methods (lower is better)")
     axis = shared_axis(a, b)
     search = default_search((a, b), axis) if search is None else search
     budgets = np.atleast_1d(np.asarray(midpoint(search) if flops is None else flops, dtype=np.float64))
-    ta = parameter_sets(a, level, n_boot, seed)
-    tb = parameter_sets(b, level, n_boot, seed + 1)
+    ta, saved_a = replicate_sets(a, level, n_boot, seed, default=COMPARE_REPLICATES)
+    tb, saved_b = replicate_sets(b, level, n_boot, seed + 1, default=COMPARE_REPLICATES)
     n = min(ta.shape[0], tb.shape[0])
+    ta_all, tb_all = ta, tb
     ta, tb = ta[:n], tb[:n]
     err_a, err_b = plan_error(a, kind, level, n, seed, stream=1), plan_error(b, kind, level, n, seed, stream=2)
     grid = np.geomspace(search[0], search[1], 301)
@@ -829,6 +858,11 @@ def compare(
             f"multiplier in its interval: {', '.join(unreached)}"
         )
     notes += [f"A: {note}" for note in err_a.notes] + [f"B: {note}" for note in err_b.notes]
+    notes += [
+        f"{name}: the {len(sets) - 1} bootstrap replicates saved with the fit were reused (no refit)"
+        for name, sets, saved in (("A", ta_all, saved_a), ("B", tb_all, saved_b))
+        if saved
+    ]
     table = pd.DataFrame(rows)
     notes_ = tuple(dict.fromkeys(notes))
     return Comparison(crossovers, cross_interval, share, table, level, notes_, err_a.kind, axis)

@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.decisions.plan import Plan, parameter_sets
+from scalelaw.decisions.plan import Plan, replicate_sets
 from scalelaw.errors import DataError, LawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.fixed import FixedLaw
 from scalelaw.laws.precision import FpQuantLaw, PrecisionLaw, check_bits, check_fp_format, fp_quant
-from scalelaw.trust.bootstrap import Bootstrap
+from scalelaw.trust.bootstrap import SAVED_WORDS, Bootstrap
 
 #: Grid points of the search over training bit-widths (refined by a parabola through the best three).
 _BITS_GRID = 2001
@@ -116,15 +116,17 @@ def _table(given: Mapping[str, np.ndarray], named: Mapping[str, np.ndarray], lev
     return pd.DataFrame(out)
 
 
-def _method(theta: np.ndarray, level: float | None) -> str:
-    return "point estimate" if level is None else f"bootstrap by run (n={theta.shape[0] - 1}), percentile"
+def _method(theta: np.ndarray, level: float | None, saved: bool = False) -> str:
+    if level is None:
+        return "point estimate"
+    return f"bootstrap by run (n={theta.shape[0] - 1}{SAVED_WORDS if saved else ''}), percentile"
 
 
 def effective_params(
     result: FitResult,
     params: float | np.ndarray,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Bootstrap | None = None,
     **bits: float | np.ndarray,
@@ -165,10 +167,10 @@ def effective_params(
     cols = _rows(params=params, **_training_bits(law, bits, "effective_params"))
     _check_positive(cols, ["params"])
     check_bits(cols, law.bits)
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     ratio = np.exp(_log_factor(law, _params(law, theta), cols))
     named = {"params_eff": cols["params"][None, :] * ratio, "params_eff_ratio": ratio}
-    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level, saved), inputs=tuple(cols))
 
 
 def ptq_degradation(
@@ -177,7 +179,7 @@ def ptq_degradation(
     tokens: float | np.ndarray,
     bits_post: float | np.ndarray,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Bootstrap | None = None,
 ) -> Plan:
@@ -194,9 +196,9 @@ def ptq_degradation(
     cols = _rows(params=params, tokens=tokens, bits_post=bits_post)
     _check_positive(cols, ["params", "tokens"])
     check_bits(cols, ["bits_post"])
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     named = {"ptq_loss": _ptq(_params(law, theta), cols)}
-    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level, saved), inputs=tuple(cols))
 
 
 def _ptq(p: Mapping[str, np.ndarray], cols: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -211,7 +213,7 @@ def critical_tokens(
     params: float | np.ndarray,
     bits_post: float | np.ndarray,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Bootstrap | None = None,
     **bits: float | np.ndarray,
@@ -235,7 +237,7 @@ def critical_tokens(
     cols = _rows(params=params, bits_post=bits_post, **_training_bits(law, bits, "critical_tokens"))
     _check_positive(cols, ["params"])
     check_bits(cols, ["bits_post", *law.bits])
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     p = _params(law, theta)
     log_N = np.log(cols["params"])[None, :]
     log_K = np.log(p["C_T"]) - cols["bits_post"][None, :] / p["gamma_post"] - p["gamma_N"] * log_N
@@ -249,7 +251,7 @@ def critical_tokens(
             + np.exp(log_K + p["gamma_D"] * log_D)
         )
     named = {"tokens_crit": D, "tokens_per_param_crit": D / cols["params"][None, :], "loss_crit": loss}
-    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level, saved), inputs=tuple(cols))
 
 
 def optimal_precision(
@@ -262,7 +264,7 @@ def optimal_precision(
     fixed: Mapping[str, float] | None = None,
     reference_bits: float | None = 16.0,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Bootstrap | None = None,
 ) -> Plan:
@@ -323,7 +325,7 @@ def optimal_precision(
     c_grid = np.asarray(cost(grid), dtype=np.float64)
     if c_grid.shape != grid.shape or not np.all(np.isfinite(c_grid) & (c_grid > 0)):
         raise DataError("cost(bits) must return one finite positive cost per bit-width on bits_range")
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     p = _params(law, theta)
     notes: list[str] = []
     rows = []
@@ -354,7 +356,7 @@ def optimal_precision(
             named.update(params_ref=ref["params"][:, 0], tokens_ref=ref["tokens"][:, 0], loss_ref=ref["loss"][:, 0])
         rows.append(_table({"flops": np.array([C])}, {n: v[:, None] for n, v in named.items()}, level))
     table = pd.concat(rows, ignore_index=True)
-    return Plan(table, level, _method(theta, level), notes=tuple(dict.fromkeys(notes)), inputs=("flops",))
+    return Plan(table, level, _method(theta, level, saved), notes=tuple(dict.fromkeys(notes)), inputs=("flops",))
 
 
 def _optimum_at(
@@ -413,12 +415,13 @@ def _argmin_bits(at: Callable, grid: np.ndarray, cost: Callable, lo: float, hi: 
 def _fp_sets(
     result: FitResult | Mapping[str, float],
     level: float | None,
-    n_boot: int,
+    n_boot: int | None,
     seed: int,
     boot: Bootstrap | None,
     law: FpQuantLaw | None,
-) -> tuple[FpQuantLaw, np.ndarray]:
-    """The fp_quant law and its full parameter sets (point estimate first), from a fit or from constants.
+) -> tuple[FpQuantLaw, np.ndarray, bool]:
+    """The fp_quant law, its full parameter sets (point estimate first), from a fit or from constants, and whether
+    the replicates are those saved with the fit.
 
     A fit of ``law.fix(...)`` (e.g. ``delta``, ``nu`` held at the paper's values) is unwrapped to the full law.
     """
@@ -426,19 +429,19 @@ def _fp_sets(
         if level is not None:
             raise LawError("intervals need a FitResult (bootstrap by run); published constants give a point estimate")
         law = fp_quant() if law is None else law
-        return law, law.theta(result)
+        return law, law.theta(result), False
     if law is not None:
         raise LawError("law= is only for constants; a FitResult carries its own law")
     fitted = result.law
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     if isinstance(fitted, FixedLaw) and isinstance(fitted.base, FpQuantLaw):
-        return fitted.base, fitted._full(theta)
+        return fitted.base, fitted._full(theta), saved
     if not isinstance(fitted, FpQuantLaw):
         raise LawError(
             f"this decision needs a fit of the 'fp_quant' law; got law {fitted.name!r}. Fit it with "
             "scalelaw.fit('fp_quant', runs) (columns params, tokens, exp_bits, man_bits, block)"
         )
-    return fitted, theta
+    return fitted, theta, saved
 
 
 def _fp_format(law: FpQuantLaw, what: str, **given: Any) -> dict[str, Any]:
@@ -477,7 +480,7 @@ def critical_data_size(
     man_bits: float | np.ndarray | None = None,
     block: float | np.ndarray | None = None,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Bootstrap | None = None,
     law: FpQuantLaw | None = None,
@@ -519,7 +522,7 @@ def critical_data_size(
     >>> [round(float(t) / 1e12, 2) for t in plan.table["tokens_crit"]]
     [1729.55, 27.33, 0.39]
     """
-    law, theta = _fp_sets(result, level, n_boot, seed, boot, law)
+    law, theta, saved = _fp_sets(result, level, n_boot, seed, boot, law)
     fmt = _fp_format(law, "critical_data_size", exp_bits=exp_bits, man_bits=man_bits, block=block)
     cols = _rows(params=params, **fmt)
     _check_positive(cols, ["params"])
@@ -533,14 +536,14 @@ def critical_data_size(
         D = np.exp(log_D)
         loss = p["n"] * np.exp(-p["alpha"] * log_N) + p["eps"] + 2.0 * p["d"] * np.exp(-p["beta"] * log_D)
     named = {"tokens_crit": D, "tokens_per_param_crit": D / cols["params"][None, :], "loss_crit": loss}
-    return Plan(_table(cols, named, level), level, _method(theta, level), inputs=tuple(cols))
+    return Plan(_table(cols, named, level), level, _method(theta, level, saved), inputs=tuple(cols))
 
 
 def optimal_float_layout(
     result: FitResult | Mapping[str, float],
     bits: int | Sequence[int] | np.ndarray,
     level: float | None = None,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Bootstrap | None = None,
     law: FpQuantLaw | None = None,
@@ -580,7 +583,7 @@ def optimal_float_layout(
     >>> [f"E{e:.0f}M{m:.0f}" for e, m in zip(table["exp_bits_int"], table["man_bits_int"])]
     ['E2M1', 'E4M3', 'E8M7']
     """
-    law, theta = _fp_sets(result, level, n_boot, seed, boot, law)
+    law, theta, saved = _fp_sets(result, level, n_boot, seed, boot, law)
     fixed = [f"{col}={law.factor(col):g}" for col in ("exp_bits", "man_bits") if law.column(col) is None]
     if fixed:
         raise LawError(
@@ -609,4 +612,4 @@ def optimal_float_layout(
         "man_bits_int": P[None, :] - 1 - E_int,
         "exponent_share": np.broadcast_to(share, E_opt.shape),
     }
-    return Plan(_table({"bits": P}, named, level), level, _method(theta, level), inputs=("bits",))
+    return Plan(_table({"bits": P}, named, level), level, _method(theta, level, saved), inputs=("bits",))

@@ -11,8 +11,9 @@ cross a target more than once: the smallest ``x`` is reported, with a note. Its 
 the same solution for every by-run bootstrap replicate; with ``kind="total"`` each replicate's curve is first
 shifted by its own draw of the law's error at that distance beyond the data (the machinery of
 :mod:`scalelaw.decisions.plan_error`, as ``compute_for_loss`` does), and for a fit of ``law="auto"`` the candidate
-laws' solutions widen it. Replicates that never reach the target enter the band as ``compute_for_loss``'s do and
-are counted in a note.
+laws' solutions widen it (in quadrature, by the weighted spread of their point solutions). The parameter band
+(the unshifted replicates) always stays inside the total one. Replicates that never reach the target enter the
+band as ``compute_for_loss``'s do and are counted in a note.
 A target the fitted law itself never reaches (a loss below its irreducible floor, an accuracy above its ceiling)
 is a :class:`~scalelaw.errors.DataError` that says what the law reaches instead.
 """
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalelaw.decisions.plan import Plan, _plan, _predict_paired, _with_interval, parameter_sets
+from scalelaw.decisions.plan import Plan, _plan, _predict_paired, _with_interval, replicate_sets
 from scalelaw.decisions.plan_error import PlanError, choice_halfwidths, decades_at, plan_error, widen_row
 from scalelaw.errors import DataError, LawError
 from scalelaw.fitting.result import FitResult
@@ -47,7 +48,7 @@ def solve(
     for_: str | None = None,
     at: Mapping[str, float] | None = None,
     level: float | None = 0.9,
-    n_boot: int = 1000,
+    n_boot: int | None = None,
     seed: int = 0,
     boot: Any = None,
     kind: str = "total",
@@ -102,7 +103,7 @@ def solve(
     if bad or targets.size == 0:
         raise DataError(f"targets must be finite and > 0 (the law predicts on a log scale), got {bad or 'none'}")
     grid = _search_grid(result, for_, search)
-    theta = parameter_sets(result, level, n_boot, seed, boot)
+    theta, saved = replicate_sets(result, level, n_boot, seed, boot)
     err = plan_error(result, kind, level, theta.shape[0], seed)
     y = result.y or law.output
     rows, notes = [], []
@@ -118,7 +119,12 @@ def solve(
         if err.total:
             point_decades = decades_at(result, law, {for_: x[:1], **{k: np.array([v]) for k, v in fixed.items()}})
             err.check_reach(f"{for_} = {x[0]:.3g} (for {y} = {t:g})", float(point_decades[0]))
-        row = {f"target_{y}": float(t), **fixed, **_with_interval({for_: x}, level)}
+        # The unshifted replicates' band stays inside the total one (as in every plan): noise added to a skewed
+        # bootstrap can pull a percentile inward, and a total interval is never narrower than its parameter one.
+        unshifted = None
+        if err.total and theta.shape[0] > 1:
+            unshifted = {for_: _solutions(result, law, theta, PlanError(None), for_, fixed, grid, float(t))[0]}
+        row = {f"target_{y}": float(t), **fixed, **_with_interval({for_: x}, level, unshifted)}
 
         def point(cand: Law, th: np.ndarray, t: float = float(t)) -> dict[str, np.ndarray]:
             return {for_: _solutions(result, cand, th, PlanError(None), for_, fixed, grid, t)[0]}
@@ -128,7 +134,7 @@ def solve(
             missed = float(np.mean(~np.isfinite(x[1:])))
             if missed > 0:
                 notes.append(f"{missed:.1%} of bootstrap replicates never reach {y} = {t:g} in the searched range")
-    return _plan(pd.DataFrame(rows), err, theta.shape[0] - 1, notes, inputs=(f"target_{y}", *fixed))
+    return _plan(pd.DataFrame(rows), err, theta.shape[0] - 1, notes, inputs=(f"target_{y}", *fixed), saved=saved)
 
 
 def _axis(law: Law, for_: str | None, at: Mapping[str, float] | None) -> tuple[str, dict[str, float]]:

@@ -52,6 +52,7 @@ def fit(
     candidates: Sequence[str] | None = None,
     mapping: str | Mapping[str, str] | Sequence[str] | None = None,
     where: str | Sequence[str] | None = None,
+    roles: Mapping[str, str | None] | None = None,
 ) -> MultiFit: ...
 
 
@@ -73,6 +74,7 @@ def fit(
     candidates: Sequence[str] | None = None,
     mapping: str | Mapping[str, str] | Sequence[str] | None = None,
     where: str | Sequence[str] | None = None,
+    roles: Mapping[str, str | None] | None = None,
 ) -> FitResult: ...
 
 
@@ -93,6 +95,7 @@ def fit(
     candidates: Sequence[str] | None = None,
     mapping: str | Mapping[str, str] | Sequence[str] | None = None,
     where: str | Sequence[str] | None = None,
+    roles: Mapping[str, str | None] | None = None,
 ) -> FitResult | MultiFit:
     """Fit a scaling law to runs.
 
@@ -137,6 +140,11 @@ def fit(
         Iteration cap per start.
     law_options : mapping, optional
         Options for a catalog law given by name, e.g. ``{"x": "tokens"}`` for ``power``.
+    roles : mapping, optional
+        What inputs stand for (``"N"``, ``"D"``, ``"C"`` or None), e.g. ``{"N_ne": "N"}`` with
+        ``x=["N_ne", "tokens"]``: a column renamed by ``x`` takes its role from its name (``params`` N, ``tokens``
+        D, ``flops`` C), never from its position, and any other name has none until declared here
+        (:attr:`Law.roles`; ``--role`` on the command line). Plans that need N and D refuse a law without them.
     schedule : Schedules, table, path or array, optional
         Per-step LR schedule of every run, for the LR-schedule laws (``lr_annealing``, ``multi_power``):
         a ``run, step, lr`` table (its ``run`` matching the data's run ids), a path or ``dataset:NAME``,
@@ -184,6 +192,8 @@ def fit(
             weights = checkpoint_weights(runs, weights)
         kwargs = dict(x=x, loss=loss, delta=delta, starts=starts, seed=seed, weights=weights, keep=keep)
         return fit_targets(law, runs, y, max_iter=max_iter, law_options=law_options, **kwargs)
+    if roles and ((isinstance(law, str) and law.strip() == "auto") or not isinstance(y, str | None)):
+        raise LawError("roles= declares the inputs of one law fitted to one target: give the law, and one y")
     if isinstance(law, str) and law.strip() == "auto":
         from scalelaw.trust.law_choice import fit_auto  # the one call down the layers (listed in the contract)
 
@@ -195,6 +205,8 @@ def fit(
     x = column_names(x)  # x="tokens" is one column, not six
     if x is not None:
         law = law.with_inputs(*x)
+    if roles:
+        law = law.with_roles(**roles)
     y = y or law.output
     runs = load_runs(runs, target=y)
     if isinstance(weights, str):

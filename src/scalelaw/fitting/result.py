@@ -440,8 +440,11 @@ class FitResult(Result):
         values = predict_values(self, frame, schedule=schedule, **inputs)
         return prediction_like(values, frame, inputs, self.y, (*self.law.inputs, "run", "step"))
 
-    def bootstrap(self, n: int = 1000, by: str = "run", seed: int = 0, **kwargs: Any):
+    def bootstrap(self, n: int | None = None, by: str | None = None, seed: int | None = None, **kwargs: Any):
         """Refit on ``n`` resamples of whole runs; see :func:`scalelaw.trust.bootstrap.bootstrap`.
+
+        Left out, ``n``, ``by`` and ``seed`` are those of the replicates saved with the fit (:meth:`with_uncertainty`),
+        which are then returned without a refit; a fit without them draws 1000 by run with seed 0.
 
         ``progress=True`` draws a progress bar (rich; in a notebook too), as for :func:`scalelaw.backtest` and
         :func:`scalelaw.decisions.design.suggest`.
@@ -471,8 +474,8 @@ class FitResult(Result):
         /,
         level: float = 0.9,
         observation: bool | None = None,
-        n_boot: int = 1000,
-        seed: int = 0,
+        n_boot: int | None = None,
+        seed: int | None = None,
         by: str | None = None,
         schedule: Any = None,
         kind: str = "total",
@@ -501,7 +504,9 @@ class FitResult(Result):
 
         The table has one row per point, under the index of a DataFrame ``frame`` (else 0, 1, ...); ``low`` and
         ``high`` come before the long ``method`` text, which is last. For one point, ``band.iloc[0]`` is its row
-        (a Series: ``row["low"]``). ``progress=True`` draws a progress bar of the bootstrap refits.
+        (a Series: ``row["low"]``). ``progress=True`` draws a progress bar of the bootstrap refits. ``n_boot``,
+        ``seed`` and ``by`` left out reuse the replicates saved with the fit (:meth:`with_uncertainty`; ``method``
+        then says "saved with the fit"), else draw 1000 by-run replicates with seed 0.
 
         Examples
         --------
@@ -520,7 +525,10 @@ class FitResult(Result):
         if observation is None:
             observation = kind == "total"
         result = with_schedule(self, schedule) if self.schedule is None else self
-        boot = result.bootstrap(n=n_boot, by=by or trust.default_by(result), seed=seed, progress=progress)
+        kept = self.saved_uncertainty()
+        if by is None and (kept is None or kept.bootstrap is None):
+            by = trust.default_by(result)  # else the saved replicates' (read by bootstrap)
+        boot = result.bootstrap(n=n_boot, by=by, seed=seed, progress=progress)
         band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
         band = trust.total.with_kind(result, band, level, kind)
         band = band[[c for c in band.columns if c != "method"] + ["method"]]  # the long text last: low, high first
@@ -534,7 +542,7 @@ class FitResult(Result):
         for_: str | None = None,
         at: Mapping[str, float] | None = None,
         level: float | None = 0.9,
-        n_boot: int = 1000,
+        n_boot: int | None = None,
         seed: int = 0,
         kind: str = "total",
         **kwargs: Any,
@@ -639,7 +647,8 @@ class FitResult(Result):
 
         Keyword arguments go to :func:`scalelaw.views.report.build_report`: ``runs``, ``backtest``, ``plan`` (a
         Plan, or compute budgets in FLOPs), ``command``, ``boot`` (a Bootstrap) or ``n_boot`` (replicates to
-        draw, default 500; 0 for none), ``level``, ``split`` and ``split_results``, ``title``.
+        draw; default: those saved with the fit, else 500; 0 for none), ``level``, ``split`` and ``split_results``,
+        ``title``.
         """
         from scalelaw.views.report import write_report  # a convenience above this layer (listed in the layer contract)
 

@@ -2,8 +2,9 @@
 ``uncertainty`` key (``scalelaw fit DATA --bootstrap N --out fit.json``, :meth:`FitResult.with_uncertainty`).
 
 A by-run bootstrap is a thousand refits and the law-error model (:mod:`scalelaw.trust.extrapolation_error`)
-five rolling-backtest refits: seconds of work that ``predict``, ``plan`` and ``suggest`` would otherwise repeat
-on every call. A fit file that carries them answers ``predict --interval`` without refitting. What is saved
+five rolling-backtest refits: seconds of work that ``predict``, ``plan``, ``compare``, ``suggest`` and the report
+would otherwise repeat on every call. A fit file that carries them answers them without refitting
+(:func:`scalelaw.trust.bootstrap.replicates_for`). What is saved
 does not depend on the interval's level: the replicates themselves (parameter sets), what was resampled, the
 seed and the counts, and the fitted variances of the law-error model with its backtest points.
 
@@ -16,6 +17,9 @@ Layout (every key checked by :data:`UNCERTAINTY_SCHEMA`, then against the fit by
                               "prior": {"slope_per_decade", "cuts"}, "drift": {"at_edge", "per_decade"},
                               "points": {column: [values]}}
     }
+
+``jackknife`` (the BCa acceleration's leave-one-run-out refits) is empty unless a BCa interval had computed it
+before saving: it is a refit per run, and a restored bootstrap rebuilds its weights from the seed when BCa asks.
 
 A store belongs to one fit: ``fit`` fingerprints the law definition, the parameter values, the data hash and
 the objective's settings, so replicates copied from another fit, or left behind after the parameters were
@@ -118,7 +122,7 @@ class SavedBootstrap:
             n_unconverged=int(boot.n_unconverged),
             blocks=dict(boot.blocks) if boot.blocks is not None else None,
             samples=np.asarray(boot.samples, dtype=np.float64),
-            jackknife=np.asarray(boot.jackknife, dtype=np.float64),  # refitted here if not yet: BCa needs it later
+            jackknife=_computed_jackknife(boot),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +152,14 @@ class SavedBootstrap:
             samples=matrix(data["samples"]),
             jackknife=matrix(data["jackknife"]),
         )
+
+
+def _computed_jackknife(boot: Any) -> np.ndarray:
+    """The jackknife of ``boot`` if it was already refitted (a BCa interval asked for it), else no rows: it is a
+    refit per run, paid only for BCa, and a saved bootstrap without it rebuilds its weights from the seed."""
+    if not getattr(boot, "jackknife_computed", True):
+        return np.empty((0, np.asarray(boot.samples).shape[1]))
+    return np.asarray(boot.jackknife, dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,8 +20,6 @@ from scalelaw.laws.law import CANONICAL_ROLES, Law, Parameter, log_sum_exp_terms
 class PowerLaw(Law):
     """``y = E + A * x^(-alpha)`` on one input ``x`` (Henighan 2020; Hestness 2017)."""
 
-    roles_by_name = True  # the role of the column it reads, by its name (Law.roles_by_name)
-
     def log_predict_jac(self, theta, X, jac=True):
         x = np.log(X[self.inputs[0]])[None, :]
         E, A, alpha = (theta[:, k, None] for k in range(3))

@@ -190,6 +190,17 @@ def law_from_dict(data: Mapping[str, Any]) -> Law:
         raise LawError(f"cannot rebuild law {name!r} from its definition: {exc}") from None
 
 
+def _legacy_roles(law: Law, renamed: Law) -> dict[str, str | None]:
+    """Roles of a renamed catalog law saved before roles were (its file has none): by name as now, and an input
+    left without one takes the role of its position, as then, unless a column of that role's name holds it. Fit
+    files from then plan as they did, except that ``params`` and ``tokens`` are never swapped."""
+    taken = {r for r in renamed.roles.values() if r is not None}
+    return {
+        new: renamed.roles[new] if renamed.roles[new] is not None or old_role in taken else old_role
+        for new, old_role in zip(renamed.inputs, law.roles.values(), strict=True)
+    }
+
+
 def _rebuild(data: Mapping[str, Any]) -> Law:
     kind = data.get("type")
     if kind == "catalog":
@@ -203,7 +214,8 @@ def _rebuild(data: Mapping[str, Any]) -> Law:
                 )
             law = replace(law, parameters=params)
         if "inputs" in data:
-            law = law.with_inputs(*data["inputs"])
+            renamed = law.with_inputs(*data["inputs"])
+            law = renamed if "roles" in data else replace(renamed, roles=_legacy_roles(law, renamed))
         if "roles" in data:  # absent from definitions older than roles: the catalog's own declaration stands
             law = replace(law, roles=dict(data["roles"]))
         if "output" in data:

@@ -33,8 +33,6 @@ class PassUntilLaw(Law):
 
     goal = "maximize"
 
-    roles_by_name = True  # the role of the column it reads, by its name (Law.roles_by_name)
-
     def log_predict_jac(self, theta, X, jac=True):
         log_x = np.log(X[self.inputs[0]])[None, :]
         c, alpha = theta[:, [0]], theta[:, [1]]

@@ -131,8 +131,9 @@ class Law(abc.ABC):
         What each input stands for (see :data:`ROLES`), one entry per input in input order. Give only
         those that differ from the default: an input left out plays the role of its canonical name
         (``params`` N, ``tokens`` D, ``flops`` C) and no role otherwise. No two inputs share a role.
-        Renaming inputs (:meth:`with_inputs`) keeps each role with its input's position (except the roles that
-        one-input laws take from their column's name: :attr:`roles_by_name`).
+        Renaming inputs (:meth:`with_inputs`) moves roles with the column names, never with positions: a
+        column keeps the role declared for it, a canonical one takes its own, and any other has none until
+        declared (:meth:`with_roles`; ``--role`` on the command line).
     """
 
     name: str
@@ -146,10 +147,6 @@ class Law(abc.ABC):
 
     #: Laws whose output can be <= 0 must fit on linear residuals; all catalog laws here are positive.
     positive_output: ClassVar[bool] = True
-    #: Laws of one input named by an option (``power``, ``m4``, ``bnsl``, ``passuntil``) take the role of the
-    #: column they read from its name; renaming them (``fit(..., x="hours")``) does the same, so a power law of
-    #: ``hours`` is no law of compute. A role declared otherwise stays with its position, as for every law.
-    roles_by_name: ClassVar[bool] = False
     #: What the output is to the decisions: a loss or error to ``"minimize"`` (every plan and comparison
     #: minimises it), a score to ``"maximize"`` (coverage, pass rate, BLEU) or ``"none"`` (a fitted
     #: hyperparameter such as the best learning rate). Plans refuse the last two rather than minimise them.
@@ -222,13 +219,15 @@ class Law(abc.ABC):
         missing = [role for role, name in zip(roles, found, strict=True) if name is None]
         if missing:
             have = ", ".join(f"{n} ({r or 'no role'})" for n, r in self.roles.items()) or "none"
+            col, role = next((n for n, r in self.roles.items() if r is None), "my_column"), missing[0]
             raise LawError(
                 f"{purpose} needs a law of {' and '.join(ROLE_NAMES[r] for r in roles)} (inputs with roles "
                 f"{' and '.join(roles)}), but no input of law {self.name!r} plays "
-                f"{' or '.join(f'{r} ({ROLE_NAMES[r]})' for r in missing)}: its inputs are {have}. If one of its "
-                f"columns does stand for {ROLE_NAMES[missing[0]]}, declare it, e.g. Law.from_expression(..., "
-                f"roles={{'my_column': '{missing[0]}'}}) or law.with_roles(my_column='{missing[0]}') (on the command "
-                f"line: scalelaw fit ... --role my_column={missing[0]}). A law of other quantities has no such plan: "
+                f"{' or '.join(f'{r} ({ROLE_NAMES[r]})' for r in missing)}: its inputs are {have} (a column "
+                "renamed from params, tokens or flops has no role until declared). If one of its columns does "
+                f"stand for {ROLE_NAMES[role]}, declare it: on the command line scalelaw fit ... --role {col}={role}; "
+                f"in Python scalelaw.fit(..., roles={{'{col}': '{role}'}}), law.with_roles({col}='{role}') or "
+                f"Law.from_expression(..., roles={{'{col}': '{role}'}}). A law of other quantities has no such plan: "
                 "solve it for a target along one input instead (FitResult.solve, docs/axes.md)"
             )
         return found  # type: ignore[return-value]
@@ -421,7 +420,16 @@ class Law(abc.ABC):
     def with_inputs(self, *columns: str) -> Law:
         """Copy of the law that reads its inputs from other columns, e.g. ``with_inputs("N_ne", "tokens")``.
 
-        Each column takes the place, and the role, of the input at its position.
+        Each column takes the place of the input at its position in the formula, but its role comes from its
+        name (:meth:`_roles_for`): ``with_inputs("tokens", "params")`` of Chinchilla's law still has
+        ``params`` as N and ``tokens`` as D, and a column of another name (``N_ne``) has no role until one is
+        declared with :meth:`with_roles` (plans needing it refuse until then).
+
+        >>> from scalelaw import get_law
+        >>> get_law("chinchilla").with_inputs("tokens", "params").roles
+        {'tokens': 'D', 'params': 'N'}
+        >>> get_law("chinchilla").with_inputs("N_ne", "tokens").with_roles(N_ne="N").inputs_for("N", "D")
+        ('N_ne', 'tokens')
         """
         if not self._renames(columns):
             return self
@@ -445,13 +453,15 @@ class Law(abc.ABC):
         return tuple(columns) != self.inputs
 
     def _roles_for(self, columns: Sequence[str]) -> dict[str, str | None]:
-        """The roles moved to new input names by position (what a renaming keeps); see :attr:`roles_by_name`."""
-        return {
-            new: CANONICAL_ROLES.get(new)
-            if self.roles_by_name and self.roles[old] == CANONICAL_ROLES.get(old)
-            else self.roles[old]
-            for old, new in zip(self.inputs, columns, strict=True)
-        }
+        """The roles of renamed inputs, by column name: the role declared for that column when the law reads it
+        already, else its canonical role (``params`` N, ``tokens`` D, ``flops`` C), else none.
+
+        Never by position: a role says what a column stands for, and ``with_inputs("tokens", "params")`` puts
+        tokens where N was without making them the model size (which used to swap N and D in every plan). A
+        renamed column of another name cannot be known to stand for anything, so plans refuse it until its role
+        is declared (:meth:`with_roles`, ``--role``).
+        """
+        return {new: self.roles[new] if new in self.roles else CANONICAL_ROLES.get(new) for new in columns}
 
     def fix(self, **values: float) -> Law:
         """Law with some parameters held at given values, e.g. ``law.fix(L0=np.log(50257))``."""

@@ -75,8 +75,6 @@ class M4Law(Law):
     i.e. M2 ``L_inf + beta * x^c`` below L0.
     """
 
-    roles_by_name = True  # the role of the column it reads, by its name (Law.roles_by_name)
-
     def log_predict_jac(self, theta, X, jac=True):
         log_x = np.log(X[self.inputs[0]])[None, :]
         L_inf, L0, beta, c, alpha = (theta[:, [k]] for k in range(5))
@@ -196,8 +194,6 @@ class BNSLLaw(Law):
     ``log b - c0 log x - sum_i c_i f_i softplus((log x - log d_i) / f_i)``, so no break overflows.
     Parameters: ``a, b, c0`` then ``c_i, d_i, f_i`` for each break.
     """
-
-    roles_by_name = True  # the role of the column it reads, by its name (Law.roles_by_name)
 
     @property
     def n_breaks(self) -> int:

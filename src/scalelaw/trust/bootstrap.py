@@ -42,11 +42,16 @@ from scalelaw.fitting.refit import (
     with_schedule,
 )
 from scalelaw.fitting.result import FitResult
+from scalelaw.fitting.uncertainty import SavedBootstrap
 from scalelaw.laws.schedule_laws import schedule_law
 
 #: Fewest runs a by-run bootstrap accepts: with fewer, most replicates repeat the same few runs and
 #: percentile intervals are meaningless.
 MIN_RUNS = 8
+#: Replicates drawn when nobody says how many and the fit saved none.
+DEFAULT_REPLICATES = 1000
+#: What a method text adds for replicates saved with the fit (reused, not refitted).
+SAVED_WORDS = ", saved with the fit"
 
 #: Jackknife work (groups x rows) beyond which a bootstrap by run (row, group) stops leaving out one group at a
 #: time: each jackknife refit then leaves out one of ``max(MAX_JACKKNIFE, JACKKNIFE_WORK // rows)`` seeded random
@@ -84,9 +89,11 @@ class Bootstrap(Result):
     seed : int
     blocks : mapping of str to int, optional
         ``by="block"``: block length (rows) used in each run.
-    jackknife_weights : ndarray, shape (n_groups, n_rows), optional
+    saved : bool
+        These are the replicates saved with the fit (:meth:`FitResult.with_uncertainty`), reused without a refit.
+    jackknife_weights : ndarray, shape (n_groups, n_rows), or callable returning it, optional
         Row weights of the leave-one-run-out (leave-one-block-out for ``by="block"``) refits behind
-        :attr:`jackknife`, refitted on first use.
+        :attr:`jackknife`, refitted on first use (a callable builds them then: saved replicates).
     max_iter : int
         Iteration cap of those refits.
     """
@@ -99,8 +106,10 @@ class Bootstrap(Result):
     n_unconverged: int
     seed: int
     blocks: Mapping[str, int] | None = None
-    jackknife_weights: np.ndarray | None = field(default=None, repr=False)
+    jackknife_weights: np.ndarray | GroupWeights | Callable[[], Any] | None = field(default=None, repr=False)
     max_iter: int = 1000
+    #: Whether these are the replicates saved with the fit (``fit --bootstrap N --out``), reused without a refit.
+    saved: bool = False
 
     @property
     def n(self) -> int:
@@ -117,7 +126,10 @@ class Bootstrap(Result):
         """
         if self.jackknife_weights is None:
             return np.empty((0, self.samples.shape[1]))
-        jack, ok, _ = refit_weighted(self.result, self.jackknife_weights, self.max_iter)
+        weights = self.jackknife_weights
+        if callable(weights):  # saved replicates: their weights are rebuilt from the seed only now, for BCa
+            weights = weights()
+        jack, ok, _ = refit_weighted(self.result, weights, self.max_iter)
         return jack[ok]
 
     @property
@@ -176,7 +188,7 @@ class Bootstrap(Result):
                 "low": low,
                 "high": high,
                 "level": level,
-                "method": f"bootstrap-{method} (by {self.by}, n={self.n})",
+                "method": f"bootstrap-{method} (by {self.by}, n={self.n}{SAVED_WORDS if self.saved else ''})",
             },
             index=names,  # ci["low"] is a Series by quantity: ci.loc["alpha", "low"]
         )
@@ -204,6 +216,7 @@ class Bootstrap(Result):
                 "n_unconverged": self.n_unconverged,
                 "seed": self.seed,
                 "blocks": self.blocks,
+                "saved": self.saved,
                 "intervals": self.to_frame(),
             }
         )
@@ -213,6 +226,8 @@ class Bootstrap(Result):
         head = f"bootstrap of the {self.result.law.name} fit by {self.by}: {self.n} of {self.n_requested} replicates"
         if self.n_failed or self.n_unconverged:
             head += f" ({self.n_failed} failed, {self.n_unconverged} hit the iteration cap)"
+        if self.saved:
+            head += ", saved with the fit (no refit)"
         rows = [
             f"{r.quantity} = {r.estimate:.6g}, 90% [{r.low:.6g}, {r.high:.6g}]" for r in self.to_frame().itertuples()
         ]
@@ -253,15 +268,16 @@ class Bootstrap(Result):
         out["low"] = low
         out["high"] = high
         out["level"] = level
-        out["method"] = f"bootstrap ({'observation' if observation else 'mean'}, by {self.by}, n={self.n})"
+        saved = SAVED_WORDS if self.saved else ""
+        out["method"] = f"bootstrap ({'observation' if observation else 'mean'}, by {self.by}, n={self.n}{saved})"
         return out
 
 
 def bootstrap(
     result: FitResult,
-    n: int = 1000,
-    by: Literal["run", "row", "block"] = "run",
-    seed: int = 0,
+    n: int | None = None,
+    by: Literal["run", "row", "block"] | None = None,
+    seed: int | None = None,
     max_iter: int = 1000,
     progress: ProgressLike = False,
     groups: np.ndarray | None = None,
@@ -274,13 +290,16 @@ def bootstrap(
     ----------
     result : FitResult
         A fit that carries its data (every fit from :func:`scalelaw.fit` does).
-    n : int
-        Replicates.
-    by : {"run", "row", "block"}
+    n : int, optional
+        Replicates; default: as many as the fit saved (:meth:`FitResult.with_uncertainty`), else 1000.
+    by : {"run", "row", "block"}, optional
         Resample whole runs (honest when runs have several checkpoints), single rows, or blocks of
-        consecutive rows within each run (for a few long curves, see :func:`block_weights`).
-    seed : int
-        Seed of the resampling; the same seed gives the same replicates bit for bit.
+        consecutive rows within each run (for a few long curves, see :func:`block_weights`); default: what the
+        saved replicates resampled, else ``"run"``.
+    seed : int, optional
+        Seed of the resampling; the same seed gives the same replicates bit for bit. Default: that of the saved
+        replicates, else 0. When ``n``, ``by`` and ``seed`` are those of the saved replicates (as with all three
+        left out), those are returned (``saved=True``) and nothing is refitted.
     progress : bool or callable
         True draws a progress bar (rich, on stderr; rendered in Jupyter too); a callable ``progress(done,
         total)`` is called as replicate batches finish; False (default) is silent.
@@ -311,6 +330,10 @@ def bootstrap(
     >>> bool(ci["low"].iloc[0] < ci["estimate"].iloc[0] < ci["high"].iloc[0])
     True
     """
+    kept = _kept(result)
+    n = n if n is not None else (kept.n_requested if kept is not None else DEFAULT_REPLICATES)
+    by = by if by is not None else (kept.by if kept is not None else "run")  # type: ignore[assignment]
+    seed = seed if seed is not None else (kept.seed if kept is not None else 0)
     if groups is None and by not in ("run", "row", "block"):
         raise FitError(f"by must be 'run', 'row' or 'block', not {by!r}")
     if block is not None and by != "block":
@@ -370,20 +393,34 @@ def bootstrap(
     )
 
 
-def saved_replicates(result: FitResult, n: int, by: str, seed: int) -> Bootstrap | None:
+def _kept(result: FitResult) -> SavedBootstrap | None:
+    """The bootstrap saved with ``result``, if any (and if it belongs to this fit)."""
+    saved = result.saved_uncertainty()
+    return saved.bootstrap if saved is not None else None
+
+
+def saved_replicates(
+    result: FitResult, n: int | None = None, by: str | None = None, seed: int | None = None
+) -> Bootstrap | None:
     """The replicates saved with ``result`` (``scalelaw fit --bootstrap N --out``, :meth:`FitResult.with_uncertainty`)
-    when they are those :func:`bootstrap` would draw: same ``n``, ``by`` and ``seed``; else None.
+    when they are those :func:`bootstrap` would draw: same ``n``, ``by`` and ``seed`` (None: any); else None.
+
+    The jackknife behind BCa intervals is kept only when it was computed before saving; otherwise its weights are
+    rebuilt from the saved seed and it is refitted on first use, as for fresh replicates.
 
     Raises
     ------
     DataError
         The fit's stored data no longer matches its data hash (as a refit would).
     """
-    saved = result.saved_uncertainty()
-    boot = saved.bootstrap if saved is not None else None
-    if boot is None or (boot.n_requested, boot.by, boot.seed) != (n, by, seed):
+    boot = _kept(result)
+    if boot is None:
+        return None
+    asked = (n, by, seed)
+    if any(a is not None and a != b for a, b in zip(asked, (boot.n_requested, boot.by, boot.seed), strict=True)):
         return None
     result.check_data_hash()
+    has_jackknife = boot.jackknife.shape[0] > 0
     restored = Bootstrap(
         result=result,
         samples=boot.samples,
@@ -393,9 +430,37 @@ def saved_replicates(result: FitResult, n: int, by: str, seed: int) -> Bootstrap
         n_unconverged=boot.n_unconverged,
         seed=boot.seed,
         blocks=boot.blocks,
+        jackknife_weights=None if has_jackknife else functools.partial(_replayed_jackknife, result, boot),
+        saved=True,
     )
-    restored.__dict__["jackknife"] = boot.jackknife  # saved with the replicates: fills the lazy cache
+    if has_jackknife:
+        restored.__dict__["jackknife"] = boot.jackknife  # saved with the replicates: fills the lazy cache
     return restored
+
+
+def _replayed_jackknife(result: FitResult, boot: SavedBootstrap) -> Any:
+    """The jackknife weights :func:`bootstrap` drew with the saved replicates, rebuilt from their seed (no refit)."""
+    if boot.by == "block":
+        assert boot.blocks is not None
+        return _block_jackknife(result, dict(boot.blocks))
+    groups = _groups(result, boot.by)
+    n_groups = int(groups.max()) + 1
+    rng = np.random.default_rng(boot.seed)
+    rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=boot.n_requested)  # the replicates' draws
+    return GroupWeights(*_jackknife_groups(n_groups, groups, rng))
+
+
+def replicates_for(
+    result: FitResult, n: int | None, seed: int = 0, default: int = DEFAULT_REPLICATES, progress: ProgressLike = False
+) -> Bootstrap:
+    """The by-run bootstrap behind a decision's intervals: with ``n=None``, the replicates saved with the fit when
+    it has them (whatever their seed), else ``default`` replicates drawn with ``seed``; with ``n``, those."""
+    if n is None:
+        kept = saved_replicates(result)
+        if kept is not None:
+            return kept
+        n = default
+    return bootstrap(result, n=n, by="run", seed=seed, progress=progress)
 
 
 def default_by(result: FitResult) -> str:
@@ -477,16 +542,27 @@ def block_weights(
         pos = ((starts + np.arange(b)) % m).reshape(n, k * b)[:, :m]  # circular blocks, cut to m rows
         counts = np.bincount((pos + m * np.arange(n)[:, None]).ravel(), minlength=n * m).reshape(n, m)
         weights[:, rows] = counts
-        for j in range(k):
-            out = np.ones(n_rows)
-            out[rows[j * b : (j + 1) * b]] = 0.0
-            jack.append(out)
+    jack = _block_jackknife(result, lengths)
     if len(jack) < MIN_RUNS:
         raise FitError(
             f"only {len(jack)} blocks to resample ({', '.join(f'{r}: length {b}' for r, b in lengths.items())}); "
             f"a block bootstrap needs at least {MIN_RUNS}: pass a shorter block= or add runs"
         )
-    return weights, np.array(jack), lengths
+    return weights, jack, lengths
+
+
+def _block_jackknife(result: FitResult, lengths: Mapping[str, int]) -> np.ndarray:
+    """Row weights of the leave-one-block-out jackknife: one row per non-overlapping block of every run."""
+    assert result.data is not None
+    n_rows = len(result.data)
+    jack = []
+    for name, rows in _curves(result):
+        b = lengths[name]
+        for j in range(-(-rows.size // b)):
+            out = np.ones(n_rows)
+            out[rows[j * b : (j + 1) * b]] = 0.0
+            jack.append(out)
+    return np.array(jack).reshape(len(jack), n_rows)
 
 
 def _block_size(block: float | int | None) -> tuple[float, bool]:

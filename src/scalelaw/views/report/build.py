@@ -23,6 +23,7 @@ from scalelaw.decisions.plan import compute_optimal
 from scalelaw.errors import DataError, ScaleLawError
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.schedule_laws import schedule_law
+from scalelaw.trust.bootstrap import replicates_for
 from scalelaw.trust.total import check_kind
 from scalelaw.views import figures
 from scalelaw.views.report import charts, influence_section, trust_section
@@ -36,6 +37,7 @@ from scalelaw.views.report.template import CSS, PAGE, plotly_script
 
 #: Replicates drawn for the intervals when the caller passes no Bootstrap.
 DEFAULT_N_BOOT = 500
+_RESAMPLED = {"run": "whole runs", "row": "single rows", "block": "blocks of consecutive steps within each run"}
 
 #: Element ids of the figures, in page order (tests and readers can rely on them).
 FIGURE_IDS = (
@@ -57,7 +59,7 @@ def build_report(
     command: str | None = None,
     *,
     boot: Any = None,
-    n_boot: int = DEFAULT_N_BOOT,
+    n_boot: int | None = None,
     level: float = 0.9,
     split: Any = None,
     split_results: FitResult | Mapping[str, FitResult] | Sequence[FitResult] | None = None,
@@ -82,9 +84,11 @@ def build_report(
     command : str, optional
         The command that produced the report, printed verbatim in the provenance section.
     boot : Bootstrap, optional
-        Replicates for all intervals; by default ``result.bootstrap(n=n_boot, seed=seed)`` is drawn.
-    n_boot : int
-        Replicates to draw when ``boot`` is not given; 0 for a report without intervals.
+        Replicates for all intervals; by default those saved with the fit (``scalelaw fit --bootstrap N --out``,
+        :meth:`FitResult.with_uncertainty`), else ``n_boot`` by-run replicates drawn with ``seed``.
+    n_boot : int, optional
+        Replicates to draw when ``boot`` is not given (default: the saved ones, else 500); 0 for a report
+        without intervals.
     level : float
         Interval level.
     split, split_results : Split and fits on ``split.train``, optional
@@ -148,7 +152,8 @@ def build_report(
                     _figure(
                         "fig-bootstrap",
                         charts.bootstrap_figure(boot, level),
-                        f"{boot.n} replicates, resampling whole runs; solid: estimate, dotted: {level:.0%} interval.",
+                        f"{boot.n} replicates{' saved with the fit' if boot.saved else ''}, resampling "
+                        f"{_RESAMPLED.get(boot.by, boot.by)}; solid: estimate, dotted: {level:.0%} interval.",
                     ),
                 ],
             )
@@ -198,19 +203,29 @@ def default_budgets(result: FitResult, runs: Any) -> list[float] | None:
     return [float(f"1e{top + k}") for k in range(3)]  # exact decimals: 1e23, not 1.0000000000000001e23
 
 
-def _bootstrap(result: FitResult, boot: Any, n_boot: int, seed: int):
+def _bootstrap(result: FitResult, boot: Any, n_boot: int | None, seed: int):
     if boot is not None:
         if not hasattr(boot, "samples") or not hasattr(boot, "result"):
             raise DataError(f"boot must be a Bootstrap (result.bootstrap()), not {type(boot).__name__}")
-        return boot, ""
-    if n_boot <= 0:
+        return boot, saved_note(boot)
+    if n_boot is not None and n_boot <= 0:
         return None, "no bootstrap was drawn (n_boot=0): intervals are omitted"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return result.bootstrap(n=n_boot, seed=seed), ""
+            boot = replicates_for(result, n_boot, seed, DEFAULT_N_BOOT)
     except ScaleLawError as exc:
         return None, f"no bootstrap intervals: {exc}"
+    return boot, saved_note(boot)
+
+
+def saved_note(boot: Any) -> str:
+    """The status note of a report whose intervals reuse the replicates saved with the fit ("" otherwise)."""
+    if not getattr(boot, "saved", False):
+        return ""
+    return (
+        f"intervals use the {boot.n} bootstrap replicates saved with the fit (by {boot.by}, seed {boot.seed}): no refit"
+    )
 
 
 def _default_title(result: FitResult) -> str:

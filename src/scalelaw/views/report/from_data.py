@@ -18,11 +18,13 @@ import pandas as pd
 from scalelaw._validation import check_level, column_names
 from scalelaw.data.checkpoints import drop_early as drop_early_rows
 from scalelaw.data.io import load_runs
+from scalelaw.data.runs import Runs, data_fingerprint
 from scalelaw.errors import DataError, FitError
 from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws import Law, get_law
 from scalelaw.trust.backtest import backtest_with_fit
+from scalelaw.trust.bootstrap import replicates_for
 from scalelaw.views.report.build import DEFAULT_N_BOOT, default_budgets, write_report
 
 
@@ -58,8 +60,9 @@ class WrittenReport:
 def report(
     data: Any,
     path: str | os.PathLike = "report.html",
-    law: str | Law = "chinchilla",
+    law: str | Law | None = None,
     *,
+    fitted: FitResult | None = None,
     y: str | None = None,
     x: str | Sequence[str] | None = None,
     mapping: str | Mapping[str, str] | Iterable[str] | None = None,
@@ -68,7 +71,7 @@ def report(
     drop_early: float = 0.0,
     holdout: str = "top:0.2:flops",
     budgets: Sequence[float] | None = None,
-    n_boot: int = DEFAULT_N_BOOT,
+    n_boot: int | None = None,
     level: float = 0.9,
     seed: int = 0,
     interval_kind: str = "total",
@@ -85,8 +88,14 @@ def report(
         The observations.
     path : path
         Where the page goes (written atomically).
-    law : str or Law
-        Catalog name, a :class:`Law`, or ``"auto"`` (the report then shows the candidates and their weights).
+    law : str or Law, optional
+        Catalog name, a :class:`Law`, or ``"auto"`` (the report then shows the candidates and their weights);
+        default ``"chinchilla"``, or the law of ``fitted``.
+    fitted : FitResult, optional
+        A fit of this very data (``scalelaw fit DATA --out FIT``, loaded): reported as it is, without fitting
+        again, and its saved bootstrap replicates (:meth:`FitResult.with_uncertainty`) serve the intervals.
+        Refused (:class:`~scalelaw.errors.DataError`) when its data hash does not match the selected rows of
+        ``data``, or when ``law``, ``y`` or ``x`` name something else than it.
     y, x
         As for :func:`scalelaw.fit`.
     mapping, where, weights
@@ -99,7 +108,8 @@ def report(
     budgets : sequence of float, optional
         Compute budgets of the plan table; default :func:`default_budgets`.
     n_boot, level, seed, interval_kind
-        Bootstrap replicates (0: no intervals), interval level, seed and interval kind.
+        Bootstrap replicates (default: those saved with the fit, else 500; 0: no intervals), interval level,
+        seed and interval kind.
     command : str, optional
         The command line shown in the provenance section.
     progress : callable, optional
@@ -123,24 +133,31 @@ def report(
     32
     """
     check_level(level, "level")
-    if n_boot < 0:
+    if n_boot is not None and n_boot < 0:
         raise DataError(f"n_boot must be >= 0, got {n_boot}")
     stage = stage or (lambda label: contextlib.nullcontext())
+    if fitted is not None:
+        law, y, x = _fitted_options(fitted, law, y, x)
+    law = "chinchilla" if law is None else law
     target = y or ("loss" if isinstance(law, str) and law.strip() == "auto" else get_law(law).output)
     runs = load_runs(data, mapping, where=where, target=target)
     if drop_early:
         runs = drop_early_rows(runs, drop_early)
     fit_kwargs: dict[str, Any] = {"y": y, "x": column_names(x), "seed": seed}
     fit_kwargs.update({"weights": weights} if weights is not None else {})
-    with stage("fitting"):
-        result = fit(law, runs, **fit_kwargs)
-    with stage(f"bootstrap ({n_boot} replicates)"):
+    if fitted is not None:
+        check_same_data(fitted, runs)
+        result = fitted
+    else:
+        with stage("fitting"):
+            result = fit(law, runs, **fit_kwargs)
+    with stage("bootstrap" if n_boot is None else f"bootstrap ({n_boot} replicates)"):
         boot = _bootstrap(result, n_boot, seed, progress)
     table = split = split_fit = None
     if holdout.strip().lower() != "none":
         with stage(f"backtest ({holdout})"):
             # law="auto": backtest the chosen law (its choice already backtested every candidate)
-            chosen = result.law if result.law_choice is not None else law
+            chosen = result.law if result.law_choice is not None or fitted is not None else law
             table, split, split_fit = backtest_with_fit(chosen, runs, holdout, **fit_kwargs)
     plan = list(budgets) if budgets else default_budgets(result, runs)
     with stage("writing the report"):
@@ -151,12 +168,44 @@ def report(
     return WrittenReport(written, result, boot, table, plan, split, split_fit)
 
 
-def _bootstrap(result: FitResult, n_boot: int, seed: int, progress: Callable[[int, int], None] | None):
+def _bootstrap(result: FitResult, n_boot: int | None, seed: int, progress: Callable[[int, int], None] | None):
     """The report's bootstrap, or None: none asked (``n_boot=0``), or too few runs to resample (the report then
-    says why and shows no intervals)."""
+    says why and shows no intervals). ``n_boot=None``: the replicates saved with the fit, else 500 drawn."""
     if n_boot == 0:
         return None
     try:
-        return result.bootstrap(n=n_boot, seed=seed, progress=progress)
+        return replicates_for(result, n_boot, seed, DEFAULT_N_BOOT, progress or False)
     except FitError:
         return None
+
+
+def _fitted_options(
+    fitted: FitResult, law: str | Law | None, y: str | None, x: str | Sequence[str] | None
+) -> tuple[Law, str, list[str]]:
+    """The law, ``y`` and ``x`` of a report on a given fit; options that name something else are refused."""
+    name = law.name if isinstance(law, Law) else law
+    if name is not None and name.strip() not in (fitted.law.name, *(("auto",) if fitted.law_choice else ())):
+        raise DataError(f"law {name!r} is not the law of the given fit ({fitted.law.name!r}); leave law out")
+    if y is not None and y != fitted.y:
+        raise DataError(f"y={y!r} is not the fitted column of the given fit ({fitted.y!r}); leave y out")
+    columns = column_names(x)
+    if columns is not None and tuple(columns) != tuple(fitted.law.inputs):
+        raise DataError(f"x={columns} are not the inputs of the given fit {list(fitted.law.inputs)}; leave x out")
+    return fitted.law, fitted.y, list(fitted.law.inputs)
+
+
+def check_same_data(fitted: FitResult, runs: Runs) -> None:
+    """Raise :class:`~scalelaw.errors.DataError` unless ``runs`` hold the rows ``fitted`` was fitted to (its data
+    hash over the law's inputs and ``y``): a report, or replicates, of one fit must not describe other data."""
+    names = [*fitted.law.inputs, fitted.y]
+    missing = [name for name in names if name not in runs.columns]
+    if missing:
+        raise DataError(f"the data has no column {', '.join(map(repr, missing))}, which the given fit was fitted to")
+    columns = [(name, runs.array(name)) for name in names]
+    hashes = {runs.fingerprint(names), data_fingerprint(columns)}  # with run ids or without, as data_matches_hash
+    if fitted.data_hash and fitted.data_hash not in hashes:
+        where = fitted.loaded_from or "the given fit"
+        raise DataError(
+            f"{where} was fitted to other data than these {len(runs)} rows (its data hash differs): pass the data "
+            "and the same --where/--map/--drop-early it was fitted with, or refit it (scalelaw fit DATA --out FILE)"
+        )
