@@ -1,8 +1,10 @@
 #!/usr/bin/env python
 """Did the faster bootstrap refits change the bootstrap? Old vs new refits on the same resamples.
 
-* **old**: what ``bootstrap()`` did before the two-phase refits: batched Levenberg-Marquardt with the IRLS
-  curvature from the point estimate, chunks of 250, ``max_iter=1000`` (rebuilt here from the public engine).
+* **old** (``--baseline``, rebuilt here from the public engine; chunks of 250, ``max_iter=1000``):
+  ``irls``, what ``bootstrap()`` did before the two-phase refits (batched Levenberg-Marquardt with the IRLS
+  curvature from the point estimate); or ``two-phase`` (default), the two-phase refits before the checking
+  phase stopped on a rejected step its model had no gain for (``model_ftol``, issue #17).
 * **new**: ``scalelaw.trust.bootstrap.bootstrap(fit, n, by="run", seed)`` as it is now.
 
 Both refit the same resamples (the bootstrap's own draws). We print the 90% and 95% percentile intervals of the
@@ -15,6 +17,8 @@ Usage::
 
     python benchmarks/bootstrap_honesty.py                       # gadre2024_rpj and porian2024, n=1000
     python benchmarks/bootstrap_honesty.py --n 200 --sample 10   # quick
+    python benchmarks/bootstrap_honesty.py --baseline irls       # against the single IRLS phase
+    python benchmarks/bootstrap_honesty.py --datasets synthetic240 gadre2024_rpj porian2024
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ for _var in THREAD_VARS:
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
@@ -34,28 +39,44 @@ import numpy as np  # noqa: E402
 
 import scalelaw  # noqa: E402
 from scalelaw.fitting.engine import Problem, levenberg_marquardt, multistart  # noqa: E402
-from scalelaw.fitting.refit import fit_problem  # noqa: E402
+from scalelaw.fitting.refit import REFIT_OUTER_CURVATURE, fit_problem  # noqa: E402
 from scalelaw.trust.bootstrap import _groups, bootstrap  # noqa: E402
 
 PARAMS = ("E", "A", "B", "alpha", "beta")
 
 
-def old_refits(problem: Problem, weights: np.ndarray, z_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The previous refit: one IRLS Levenberg-Marquardt phase, chunks of 250, max_iter 1000."""
+def old_refits(
+    problem: Problem, weights: np.ndarray, z_hat: np.ndarray, baseline: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A previous refit, chunks of 250, max_iter 1000: one IRLS Levenberg-Marquardt phase (``irls``), or the
+    lighter curvature then IRLS until the damping stalls (``two-phase``)."""
     weighted = Problem(problem.law, problem.X, problem.log_y, problem.loss, problem.delta, weights=weights)
+    fast = dataclasses.replace(weighted, outer_curvature=REFIT_OUTER_CURVATURE)
     z_all = np.empty((weights.shape[0], z_hat.size))
     conv_all = np.zeros(weights.shape[0], dtype=bool)
     for start in range(0, weights.shape[0], 250):
         idx = np.arange(start, min(start + 250, weights.shape[0]))
-        z, _, conv, _ = levenberg_marquardt(weighted, np.repeat(z_hat[None], idx.size, 0), max_iter=1000, sets=idx)
+        z = np.repeat(z_hat[None], idx.size, 0)
+        if baseline == "two-phase":
+            z, _, _, _ = levenberg_marquardt(fast, z, max_iter=1000, sets=idx)
+        z, _, conv, _ = levenberg_marquardt(weighted, z, max_iter=1000, sets=idx)
         z_all[idx], conv_all[idx] = z, conv
     return z_all, conv_all
 
 
-def check(name: str, n: int, seed: int, sample: int) -> None:
+def load(name: str):
+    """A bundled dataset, or ``synthetic240`` (laws.md §15.11, as ``bootstrap_speed.py --process`` uses)."""
+    if name == "synthetic240":
+        from bootstrap_speed import synthetic240_runs
+
+        return synthetic240_runs()
+    return f"dataset:{name}"
+
+
+def check(name: str, n: int, seed: int, sample: int, baseline: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = scalelaw.fit("chinchilla", f"dataset:{name}")
+        fit = scalelaw.fit("chinchilla", load(name))
         t = time.perf_counter()
         boot = bootstrap(fit, n=n, by="run", seed=seed)
         t_new = time.perf_counter() - t
@@ -67,7 +88,7 @@ def check(name: str, n: int, seed: int, sample: int) -> None:
     weights = counts[:, groups].astype(np.float64)
     z_hat = law.to_internal(np.array([fit.values]))[0]
     t = time.perf_counter()
-    z_old, conv_old = old_refits(problem, weights, z_hat)
+    z_old, conv_old = old_refits(problem, weights, z_hat, baseline)
     t_old = time.perf_counter() - t
     assert boot.n_failed == 0, "the comparison below assumes no dropped replicates"
     z_new = law.to_internal(boot.samples)
@@ -76,7 +97,7 @@ def check(name: str, n: int, seed: int, sample: int) -> None:
     f_old = weighted.objective(z_old, all_sets)
     f_new = weighted.objective(z_new, all_sets)
     rel = (f_new - f_old) / f_old
-    print(f"\n## {name}: {len(fit.data)} rows, {n_groups} runs, {n} replicates (seed {seed})")
+    print(f"\n## {name}: {len(fit.data)} rows, {n_groups} runs, {n} replicates (seed {seed}), old = {baseline}")
     print(f"time (one call each, not a benchmark): new bootstrap {t_new:.2f} s, old refits alone {t_old:.2f} s")
     print(f"at the iteration cap: old {int(np.sum(~conv_old))}, new {boot.n_unconverged}")
     print(
@@ -123,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sample", type=int, default=50, help="replicates checked against a multi-start refit")
     ap.add_argument("--datasets", nargs="+", default=["gadre2024_rpj", "porian2024"])
+    ap.add_argument("--baseline", choices=("two-phase", "irls"), default="two-phase", help="the old refits")
     args = ap.parse_args(argv)
     for name in args.datasets:
-        check(name, args.n, args.seed, args.sample)
+        check(name, args.n, args.seed, args.sample, args.baseline)
     return 0
 
 

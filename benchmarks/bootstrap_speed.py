@@ -42,10 +42,13 @@ that imports scalelaw, reads the data file, fits ``chinchilla`` and runs ``boots
 reads the same file and runs ``fit(frame, n_draws=1000)`` (its point fit and bootstrap). Both read one CSV
 written here; threads pinned to 1 for both. Default data: ``synthetic240``, laws.md §15.11 (240 runs, one row
 each: N log-uniform 7e7-1.6e10, D log-uniform 5e9-5e11, Epoch AI's constants, log-normal noise 0.5%, seed 0).
+Both sides read byte-code compiled in the warm-up pair (``--cold-bytecode``: as the environment says), and the
+children's CPU time (user + system) is reported beside the wall time.
 
 Usage::
 
     python benchmarks/bootstrap_speed.py --process          # issue #17: whole processes vs the peer
+    python benchmarks/bootstrap_speed.py --process --cold-bytecode   # ... compiling sources if not cached
     python benchmarks/bootstrap_speed.py                    # full run
     python benchmarks/bootstrap_speed.py --quick            # smoke run (100 replicates, 1 repeat)
     python benchmarks/bootstrap_speed.py --no-peer --json out.json
@@ -63,6 +66,7 @@ for _var in THREAD_VARS:
 import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -321,25 +325,35 @@ def run_processes(name: str, frame: pd.DataFrame, args) -> dict:
 
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
     with tempfile.TemporaryDirectory() as tmp:
+        if not args.cold_bytecode:
+            # Both sides read byte-code the warm-up compiled, as an installed package does (pip compiles it);
+            # PYTHONDONTWRITEBYTECODE would have scalelaw's sources compiled in every timed process while the
+            # peer's site-packages keep their .pyc files.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
         path = Path(tmp) / f"{name}.csv"
         frame.to_csv(path, index=False)
         sides = {"scalelaw": [sys.executable, "-c", OURS_PROCESS], "peer": [args.peer_python, "-c", PEER_PROCESS]}
         times: dict[str, list[float]] = {s: [] for s in sides}
+        cpu: dict[str, list[float]] = {s: [] for s in sides}  # user + system seconds of the child
         out: dict[str, str] = {}
         for rep in range(args.repeats + 1):  # rep 0 is the warm-up (file caches)
             for side, cmd in sides.items():
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 res = subprocess.run([*cmd, str(path), str(args.n)], capture_output=True, text=True, env=env)
                 dt = time.perf_counter() - t
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 if res.returncode != 0:
                     raise RuntimeError(f"{side} process failed: {res.stderr[-2000:]}")
                 out[side] = res.stdout.strip()
                 if rep:
                     times[side].append(dt)
+                    cpu[side].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             if rep:
                 print(
-                    f"  {name} repeat {rep}: scalelaw {times['scalelaw'][-1]:.2f} s, peer {times['peer'][-1]:.2f} s, "
-                    f"load {os.getloadavg()[0]:.1f}",
+                    f"  {name} repeat {rep}: scalelaw {times['scalelaw'][-1]:.2f} s (CPU {cpu['scalelaw'][-1]:.2f}), "
+                    f"peer {times['peer'][-1]:.2f} s (CPU {cpu['peer'][-1]:.2f}), load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     paired = [a / b for a, b in zip(times["scalelaw"], times["peer"], strict=True)]
@@ -347,9 +361,11 @@ def run_processes(name: str, frame: pd.DataFrame, args) -> dict:
         "dataset": name,
         "n_points": len(frame),
         "times": {s: {"median": statistics.median(t), "min": min(t), "all": t} for s, t in times.items()},
+        "cpu": {s: {"median": statistics.median(t), "min": min(t), "all": t} for s, t in cpu.items()},
         "scalelaw/peer (median)": statistics.median(times["scalelaw"]) / statistics.median(times["peer"]),
         "scalelaw/peer (min)": min(times["scalelaw"]) / min(times["peer"]),
         "scalelaw/peer (median of paired)": statistics.median(paired),
+        "scalelaw/peer CPU (median)": statistics.median(cpu["scalelaw"]) / statistics.median(cpu["peer"]),
         "paired": paired,
         "last_output": out,
     }
@@ -480,6 +496,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--datasets", nargs="+", default=None, choices=["synthetic", "synthetic240", "porian2024"])
     ap.add_argument("--process", action="store_true", help="time whole processes (import, fit, bootstrap) vs the peer")
     ap.add_argument(
+        "--cold-bytecode",
+        action="store_true",
+        help="--process: keep the environment's byte-code setting (PYTHONDONTWRITEBYTECODE compiles scalelaw's "
+        "sources in every process) instead of a byte-code cache both sides fill in the warm-up",
+    )
+    ap.add_argument(
         "--peer-python",
         default=DEFAULT_PEER_PYTHON,
         help="a Python >= 3.12 with simple-scaling-laws installed (default %(default)s)",
@@ -552,7 +574,10 @@ def main_process(args, frames) -> int:
         print(f"# --process needs the peer package: {why}")
         return 1
     env = environment(
-        OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"), peer={"python": args.peer_python, "version": why}
+        OPENBLAS_CORETYPE=os.environ.get("OPENBLAS_CORETYPE"),
+        peer={"python": args.peer_python, "version": why},
+        bytecode="as the environment sets it" if args.cold_bytecode else "cached (filled by the warm-up pair)",
+        PYTHONDONTWRITEBYTECODE=os.environ.get("PYTHONDONTWRITEBYTECODE"),
     )
     print(f"# bootstrap speed, whole processes: {args.n} replicates / draws, {args.repeats} repeats after a warm-up")
     print(f"# {json.dumps(env)}", flush=True)
@@ -565,6 +590,11 @@ def main_process(args, frames) -> int:
             f"{r['scalelaw/peer (median)']:.3f} (medians), {r['scalelaw/peer (min)']:.3f} (mins), "
             f"{r['scalelaw/peer (median of paired)']:.3f} (median of paired); paired "
             + ", ".join(f"{x:.3f}" for x in r["paired"])
+        )
+        c = r["cpu"]
+        print(
+            f"  CPU (user + system): scalelaw {c['scalelaw']['median']:.2f} s, peer {c['peer']['median']:.2f} s "
+            f"(medians); scalelaw/peer = {r['scalelaw/peer CPU (median)']:.3f}"
         )
         print(f"  last outputs: {r['last_output']}")
     _write_json(args, env, results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import scalelaw
 from scalelaw import ConvergenceWarning
 from scalelaw.fitting.engine import Problem, levenberg_marquardt, multistart
-from scalelaw.fitting.refit import fit_problem
+from scalelaw.fitting.refit import REFIT_OUTER_CURVATURE, _refit_weighted, fit_problem
 from scalelaw.trust import bootstrap as bootstrap_module
 from scalelaw.trust.bootstrap import _groups, bootstrap
 
@@ -113,3 +114,50 @@ def test_two_phase_refits_end_where_irls_alone_ends(gadre_fit):
     f_boot = weighted.objective(gadre_fit.law.to_internal(boot.samples), sets)
     assert np.all(f_boot <= f_irls * (1 + 1e-9))
     np.testing.assert_allclose(boot.samples[:, 3:], gadre_fit.law.from_internal(z_irls)[:, 3:], rtol=1e-3)
+
+
+def test_refits_do_not_depend_on_their_batch(gadre_fit):
+    """Chunks of refits and where derivatives are evaluated move work, not numbers: bit for bit the same."""
+    problem = fit_problem(gadre_fit)
+    groups = _groups(gadre_fit, "run")
+    n_groups = int(groups.max()) + 1
+    counts = np.random.default_rng(3).multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=24)
+    weights = counts[:, groups].astype(np.float64)
+    z_hat = gadre_fit.law.to_internal(np.array([gadre_fit.values]))[0]
+    whole, ok, conv = _refit_weighted(problem, weights, z_hat, 1000, None)
+    chunked, ok_c, conv_c = _refit_weighted(problem, weights, z_hat, 1000, None, chunk=5)
+    assert np.array_equal(whole, chunked) and np.array_equal(ok, ok_c) and np.array_equal(conv, conv_c)
+    weighted = Problem(problem.law, problem.X, problem.log_y, problem.loss, problem.delta, weights=weights)
+    z0 = np.repeat(z_hat[None], 24, 0) + 0.01
+    sets = np.arange(24)
+    runs = [levenberg_marquardt(weighted, z0, max_iter=50, sets=sets, fused=fused) for fused in (True, False)]
+    for a, b in zip(*runs, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_rejected_step_with_nothing_promised_ends_a_refit_at_its_optimum(gadre_fit):
+    """``model_ftol``: where the first phase left a refit at its optimum, the checking phase's first step is
+    rejected and the refit stops there, instead of raising the damping to 1e10 one rejected step at a time to
+    gain rounding noise; refits that still gain are untouched."""
+    problem = fit_problem(gadre_fit)
+    groups = _groups(gadre_fit, "run")
+    n_groups = int(groups.max()) + 1
+    counts = np.random.default_rng(11).multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=60)
+    weighted = Problem(
+        problem.law, problem.X, problem.log_y, problem.loss, problem.delta, weights=counts[:, groups].astype(float)
+    )
+    z_hat = gadre_fit.law.to_internal(np.array([gadre_fit.values]))
+    sets = np.arange(60)
+    fast = dataclasses.replace(weighted, outer_curvature=REFIT_OUTER_CURVATURE)
+    z1, _, _, _ = levenberg_marquardt(fast, np.repeat(z_hat, 60, 0), max_iter=1000, sets=sets)
+    z_plain, f_plain, conv_plain, it_plain = levenberg_marquardt(weighted, z1, max_iter=1000, sets=sets)
+    z_model, f_model, conv_model, it_model = levenberg_marquardt(
+        weighted, z1, max_iter=1000, sets=sets, model_ftol=1e-12
+    )
+    assert conv_plain.all() and conv_model.all()
+    cut = it_model < it_plain
+    assert cut.any() and np.all(it_model[cut] == 1)  # stopped at the first, rejected, step
+    np.testing.assert_array_equal(z_model[cut], z1[cut])  # where the first phase left them
+    assert np.all(f_model <= f_plain * (1 + 1e-12))  # and no worse than climbing the damping got
+    same = ~cut
+    np.testing.assert_array_equal(z_model[same], z_plain[same])

@@ -53,3 +53,27 @@ def test_lazy_names_still_resolve() -> None:
         assert getattr(scalelaw, name) is not None
     assert scalelaw.fit.__module__ == "scalelaw.fitting.fit"
     assert "FitResult" in dir(scalelaw)
+
+
+_CATALOG = """
+import json, sys
+from scalelaw.laws.catalog import get_law, list_laws, register
+register("mine", lambda: get_law("power"))  # registered before any lookup
+get_law("chinchilla")
+basic_only = sorted(m for m in sys.modules if m.startswith("scalelaw.laws.") and m not in json.loads(sys.argv[1]))
+get_law("data_constrained")  # a family's law still resolves, and the catalog lists every law
+print(json.dumps([basic_only, "mine" in list_laws(), "data_constrained" in list_laws(), len(list_laws())]))
+"""
+
+
+def test_a_basic_law_loads_no_law_family() -> None:
+    """``get_law("chinchilla")`` imports the basic laws only; any other name loads the families, and a law
+    registered before the first lookup stays in the catalog beside them."""
+    base = ["scalelaw.laws.basic", "scalelaw.laws.catalog", "scalelaw.laws.law", "scalelaw.laws.schedule"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _CATALOG, json.dumps(base)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    family_modules, mine_listed, family_listed, n_laws = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert family_modules == []
+    assert mine_listed and family_listed and n_laws > 20

@@ -282,6 +282,8 @@ def levenberg_marquardt(
     lam_out: np.ndarray | None = None,
     derivs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     derivs_out: list[np.ndarray] | None = None,
+    fused: bool | None = None,
+    model_ftol: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Run batched, bounded Levenberg-Marquardt from every row of ``z0``.
 
@@ -289,7 +291,12 @@ def levenberg_marquardt(
     as ``z0``) marks coordinates held at their start value (profile likelihood). ``lam0`` may give each
     start's initial damping and ``lam_out`` receives the final ones, so a search can resume; ``derivs``
     may give the objective, gradient and Hessian at ``z0`` (which must then lie inside the bounds) as an
-    earlier call left them in ``derivs_out``, so resuming does not evaluate them again.
+    earlier call left them in ``derivs_out``, so resuming does not evaluate them again. ``fused`` evaluates
+    derivatives at every trial point (True) or only at accepted ones (False); by default only small batches
+    do. Either way the numbers are the same: it only moves work. With ``model_ftol``, a start whose step is
+    rejected although its quadratic model promised at most ``model_ftol`` times its objective stops there
+    (converged): at an optimum the damping would otherwise climb to 1e10, one rejected step at a time, and
+    whatever step it then finds gains rounding noise (refits, which start at or next to their optimum).
 
     Returns final ``z``, objective, converged flags and iterations used, per start.
     """
@@ -336,12 +343,15 @@ def levenberg_marquardt(
         if any_pinned:
             step = np.where(free, step, 0.0)
         z_new = np.clip(za + step, lo, hi)
+        if model_ftol is not None:
+            moved = z_new - za  # the step as taken (clipped at the bounds)
+            promised = -(np.einsum("ij,ij->i", gp, moved) + 0.5 * np.einsum("ij,ijk,ik->i", moved, Hm, moved))
         sets_a = None if sets is None else sets[act]
         # Small batches cost mostly per-call overhead: derivatives at every trial point in one pass beat an
         # objective pass followed by a second pass at the accepted points. Large batches are arithmetic-bound
         # and pay for derivatives only where the step is accepted. Both give the same numbers.
-        fused = act.size * problem.n_rows <= _FUSED_MAX
-        if fused:
+        fused_now = act.size * problem.n_rows <= _FUSED_MAX if fused is None else fused
+        if fused_now:
             f_new, g_new, H_new = problem.objective_grad_hess(z_new, sets_a)
         else:
             f_new = problem.objective(z_new, sets_a)
@@ -352,7 +362,7 @@ def levenberg_marquardt(
         acc_idx = act[accept]
         if acc_idx.size:
             z[acc_idx] = z_new[accept]
-            if fused:
+            if fused_now:
                 f[acc_idx], g[acc_idx], H[acc_idx] = f_new[accept], g_new[accept], H_new[accept]
             else:
                 f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
@@ -360,6 +370,8 @@ def levenberg_marquardt(
         stalled = lam[act] > 1e10
         tiny_gain = accept & (rel_gain <= ftol)
         stop = grad_small | stalled | tiny_gain
+        if model_ftol is not None:
+            stop |= ~accept & (promised <= model_ftol * np.abs(fa))
         converged[act[stop]] = True
         done[act[stop]] = True
     if lam_out is not None:
