@@ -293,10 +293,11 @@ def levenberg_marquardt(
     may give the objective, gradient and Hessian at ``z0`` (which must then lie inside the bounds) as an
     earlier call left them in ``derivs_out``, so resuming does not evaluate them again. ``fused`` evaluates
     derivatives at every trial point (True) or only at accepted ones (False); by default only small batches
-    do. Either way the numbers are the same: it only moves work. With ``model_ftol``, a start whose step is
-    rejected although its quadratic model promised at most ``model_ftol`` times its objective stops there
-    (converged): at an optimum the damping would otherwise climb to 1e10, one rejected step at a time, and
-    whatever step it then finds gains rounding noise (refits, which start at or next to their optimum).
+    do. Either way the numbers are the same: it only moves work. With ``model_ftol``, a start whose next step
+    its quadratic model promises to lower the objective by at most ``model_ftol`` times its value stops where
+    it is (converged) without trying the step: at an optimum the step would gain at most rounding noise, or be
+    rejected while the damping climbs to 1e10 one evaluation at a time (refits, which start at or next to
+    their optimum, use it; fits do not).
 
     Returns final ``z``, objective, converged flags and iterations used, per start.
     """
@@ -346,6 +347,13 @@ def levenberg_marquardt(
         if model_ftol is not None:
             moved = z_new - za  # the step as taken (clipped at the bounds)
             promised = -(np.einsum("ij,ij->i", gp, moved) + 0.5 * np.einsum("ij,ijk,ik->i", moved, Hm, moved))
+            settled = promised <= model_ftol * np.abs(fa)
+            if settled.any():  # nothing worth an evaluation is left for these: converged where they stand
+                converged[act[settled]] = done[act[settled]] = True
+                keep = ~settled
+                act, za, fa, la, z_new, grad_small = (a[keep] for a in (act, za, fa, la, z_new, grad_small))
+                if act.size == 0:
+                    continue
         sets_a = None if sets is None else sets[act]
         # Small batches cost mostly per-call overhead: derivatives at every trial point in one pass beat an
         # objective pass followed by a second pass at the accepted points. Large batches are arithmetic-bound
@@ -370,8 +378,6 @@ def levenberg_marquardt(
         stalled = lam[act] > 1e10
         tiny_gain = accept & (rel_gain <= ftol)
         stop = grad_small | stalled | tiny_gain
-        if model_ftol is not None:
-            stop |= ~accept & (promised <= model_ftol * np.abs(fa))
         converged[act[stop]] = True
         done[act[stop]] = True
     if lam_out is not None:

@@ -288,9 +288,9 @@ def refit_weighted(
 #: on 240 synthetic runs, ending at the same optima (``benchmarks/README.md``, bootstrap speed).
 REFIT_OUTER_CURVATURE = 0.1
 
-#: The checking phase stops a refit whose step is rejected while its model promised at most this fraction of
-#: its objective (the engine's ``ftol``), rather than raising the damping step by step to 1e10 to gain rounding
-#: noise (a fifth of the bootstrap's time on 240 runs).
+#: The checking phase stops a refit whose next step its model promises to gain at most this fraction of its
+#: objective (the engine's ``ftol``) without trying it: the step would gain rounding noise, or be rejected while
+#: the damping climbs to 1e10 (a fifth of the bootstrap's time on 240 runs went there).
 REFIT_MODEL_FTOL = 1e-12
 
 #: Refits per batch: about this many (refit, row) entries, so that 1,000 replicates of a few hundred rows
@@ -314,10 +314,10 @@ def _refit_weighted(
 
     Huber refits run in two phases, each capped at ``max_iter`` iterations: Levenberg-Marquardt with the
     lighter curvature :data:`REFIT_OUTER_CURVATURE` (fast near the optimum it starts from), then the fit's
-    own IRLS curvature from a fresh damping, which checks and finishes every refit (one or two steps where
-    the first phase converged; a restart for one that hit the cap). Converged means the second phase stopped
-    on its own tolerance. Every step of either phase lowers the objective, so no refit ends worse than the
-    first phase left it.
+    own IRLS curvature from a fresh damping, which checks and finishes every refit (no step where the first
+    phase converged and the IRLS model promises no gain beyond :data:`REFIT_MODEL_FTOL`, a few where it does;
+    a restart for one that hit the cap). Converged means the second phase stopped on its own tolerance. Every
+    step of either phase lowers the objective, so no refit ends worse than the first phase left it.
 
     Refits run in chunks of about :data:`REFIT_CHUNK_ENTRIES` (refit, row) entries (at least
     :data:`REFIT_MIN_CHUNK` refits), each chunk one batch. A refit's numbers do not depend on its chunk.
