@@ -347,7 +347,8 @@ def levenberg_marquardt(
         if model_ftol is not None:
             moved = z_new - za  # the step as taken (clipped at the bounds)
             promised = -(np.einsum("ij,ij->i", gp, moved) + 0.5 * np.einsum("ij,ijk,ik->i", moved, Hm, moved))
-            settled = promised <= model_ftol * np.abs(fa)
+            # |promised|: a clipped step the model expects to lose by more is left to the damping, as usual.
+            settled = np.abs(promised) <= model_ftol * np.abs(fa)
             if settled.any():  # nothing worth an evaluation is left for these: converged where they stand
                 converged[act[settled]] = done[act[settled]] = True
                 keep = ~settled
