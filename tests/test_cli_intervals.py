@@ -48,6 +48,9 @@ def test_fit_auto_shows_the_choice_and_saves_it(tmp_path):
         assert f"{c['score']:.4g}" in line and f"{c['weight']:.2f}" in line and f" {c['n_cuts']} " in line
         assert ("chosen" in line) == (c["law"] == choice["chosen"])
     assert FitResult.load(path).law_choice.chosen == choice["chosen"]
+    # Its total intervals say they hold the choice of law; a one-law fit's do not claim it.
+    said = run("predict", str(path), "--at", FAR, "--interval", "0.9", "--n-boot", "30").stdout
+    assert "and by the choice of law" in said.replace("\n", " ")
 
 
 def test_candidates_without_auto_exit_2():
@@ -88,6 +91,7 @@ def test_predict_text_names_the_kind_and_notes_points_beyond_the_backtests(gadre
     assert "90% total interval" in proc.stdout and "decades beyond" in proc.stdout
     assert "1 of 2 point(s) lie beyond what the backtests checked" in proc.stdout
     assert "(beyond checked)" in proc.stdout
+    assert "choice of law" not in proc.stdout.replace("\n", " ")  # one law: no law choice to widen by
     plain = run(*args, "--n-boot", "60", "--interval-kind", "parameter").stdout
     assert "90% parameter interval" in plain and "beyond what the backtests checked" not in plain
 

@@ -525,18 +525,19 @@ def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -
         view.add_row(*cells)
     out.print(view)
     if interval is not None:
-        out.print(f"interval: {_interval_words(rows)}", style="dim", highlight=False, markup=False)
+        out.print(f"interval: {_interval_words(rows, result)}", style="dim", highlight=False, markup=False)
     for line in _total_notes(result, rows) if kind == "total" else []:
         out.print(f"note: {line}", style="yellow", highlight=False, markup=False)
 
 
-def _interval_words(rows: list[dict[str, Any]]) -> str:
-    """What the interval of ``predict`` holds, in words (its kind and the bootstrap behind it)."""
+def _interval_words(rows: list[dict[str, Any]], result) -> str:
+    """What the interval of ``predict`` holds, in words (its kind, the bootstrap behind it, the law choice)."""
     if rows[0]["interval_kind"] == "parameter":
         return f"parameter interval, {rows[0]['method']}"
+    choice = " and by the choice of law (--law auto's candidates)" if result.law_choice is not None else ""
     return (
-        f"total interval: {rows[0]['method']}, widened by the law's own error beyond the data (rolling backtests) "
-        "and by the choice of law (fits of --law auto); --interval-kind parameter for the bootstrap alone"
+        f"total interval: {rows[0]['method']}, widened by the law's own error beyond the data (rolling backtests)"
+        f"{choice}; --interval-kind parameter for the bootstrap alone"
     )
 
 
