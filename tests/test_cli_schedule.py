@@ -86,6 +86,16 @@ def test_fit_and_predict_lr_annealing_with_mapped_files(luo_files):
     assert "100M/wsdcon_9" in done.stdout
 
 
+def test_fit_influence_of_an_lr_schedule_law_names_its_target_run(luo_files):
+    # The target of a schedule law holds a run name: the table's title failed formatting it as a number.
+    folder, mapping, _, _ = luo_files
+    done = run_cli("fit", str(folder / "curves.csv"), "--law", "lr_annealing", "--schedule", str(folder / "lr.csv"),
+                   *mapping, "--influence")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Influence on the prediction at run=100M/cosine_24000, step=2.4e+04" in done.stdout
+    assert "no run off the law (threshold: log residual 3.0%" in done.stdout
+
+
 @pytest.fixture(scope="module")
 def synthetic_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mpl")

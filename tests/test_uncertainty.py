@@ -159,12 +159,12 @@ def test_refit_without_flagged_drops_the_flagged_runs_and_says_so():
     assert check.final is refit and check.prediction_after == after
     assert check.relative_change == pytest.approx(after / infl.prediction - 1)
     data = check.to_dict()
-    assert list(data) == ["target", "prediction", "runs", "flagged", "dropped", "prediction_after_drop",
-                          "relative_change", "params_before"]  # fmt: skip
+    assert list(data) == ["target", "prediction", "runs", "flagged", "off_law", "off_law_threshold", "dropped",
+                          "prediction_after_drop", "relative_change", "params_before"]  # fmt: skip
     assert len(data["runs"]) == 10 and data["params_before"] == result.params and data["dropped"] == infl.flagged
     alone = InfluenceCheck(infl, result)
     assert alone.final is result and alone.prediction_after is None and alone.relative_change is None
-    assert list(alone.to_dict(top=3)) == ["target", "prediction", "runs", "flagged"]
+    assert list(alone.to_dict(top=3)) == ["target", "prediction", "runs", "flagged", "off_law", "off_law_threshold"]
     assert len(alone.to_dict(top=3)["runs"]) == 3
 
 

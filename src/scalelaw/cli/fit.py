@@ -375,8 +375,8 @@ def _render_seed_noise(noise, snr) -> None:
 
 def _render_influence(check) -> None:
     infl = check.influence
-    at = ", ".join(f"{k}={v:.3g}" for k, v in infl.target.items())
-    view = Table(title=escape(f"Influence on the prediction at {at} ({infl.prediction:.5g})"), title_justify="left")
+    title = f"Influence on the prediction at {infl.target_text} ({infl.prediction:.5g})"
+    view = Table(title=escape(title), title_justify="left")
     for col in ("run", "rows", "shift if left out", "max |log residual|", "flagged"):
         view.add_column(col, justify="right" if col != "run" else "left")
     for r in infl.table.head(8).itertuples(index=False):
@@ -396,7 +396,11 @@ def _render_influence(check) -> None:
             highlight=False,
         )
     elif not infl.flagged:
-        out.print("no run stands out.", highlight=False)
+        out.print("no run's leverage stands out.", highlight=False)
+    # Off the law is not the same as influential: a run 15% off can barely move the prediction, and still be a
+    # diverged run or a wrong column worth a look.
+    lines = check.off_law_lines()
+    out.print("\n".join(lines), style="yellow" if check.off_law else None, highlight=False, markup=False)
 
 
 def predict(

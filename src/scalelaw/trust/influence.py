@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,11 @@ class Influence(Result):
     def flagged(self) -> list[str]:
         return list(self.table.loc[self.table["flagged"], "run"])
 
+    @property
+    def target_text(self) -> str:
+        """The target as text, e.g. ``params=1e+10, tokens=8e+11`` (or ``run=cos, step=2.4e+04``)."""
+        return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.target.items())
+
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`.
 
@@ -88,8 +94,7 @@ class Influence(Result):
 
     def summary(self) -> str:
         """The target and its prediction, the most influential run, and the flagged runs."""
-        at = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.target.items())
-        lines = [f"influence of {len(self.table)} runs on the prediction {self.prediction:.6g} at {at}"]
+        lines = [f"influence of {len(self.table)} runs on the prediction {self.prediction:.6g} at {self.target_text}"]
         if len(self.table):
             top = self.table.iloc[0]
             lines.append(f"largest: run {top['run']} moves it by {top['shift']:+.3%} when left out")
@@ -236,9 +241,27 @@ class InfluenceCheck(Result):
         after = self.prediction_after
         return None if after is None else after / self.influence.prediction - 1.0
 
+    @cached_property
+    def off_law_table(self) -> pd.DataFrame:
+        """:func:`off_law`'s table of ``result`` and ``influence`` (``attrs``: ``scale``, ``threshold``)."""
+        return off_law(self.result, self.influence)
+
+    @property
+    def off_law(self) -> list[dict[str, Any]]:
+        """The runs off the law (:func:`off_law`), each as :func:`off_law_runs` writes it: ``run``,
+        ``max_abs_log_residual``, ``scales`` (it over the fit's robust noise scale) and ``shift`` (the relative
+        change of the prediction at the influence target when the run is left out)."""
+        return off_law_runs(self.off_law_table)
+
+    @property
+    def off_law_threshold(self) -> float:
+        """The log residual beyond which a run is off the law (:func:`off_law`)."""
+        return float(self.off_law_table.attrs["threshold"])
+
     def to_dict(self, top: int = 10) -> dict[str, Any]:
-        """JSON-ready: target, prediction, the ``top`` most influential runs and the flagged ones; with a refit
-        also ``dropped``, ``prediction_after_drop``, ``relative_change`` and ``params_before``."""
+        """JSON-ready: target, prediction, the ``top`` most influential runs, the flagged ones, the runs off the
+        law (``off_law``, :attr:`off_law`) and its ``off_law_threshold``; with a refit also ``dropped``,
+        ``prediction_after_drop``, ``relative_change`` and ``params_before``."""
         infl = self.influence
         runs = [
             {
@@ -251,6 +274,8 @@ class InfluenceCheck(Result):
         ]
         data: dict[str, Any] = {"target": infl.target, "prediction": infl.prediction, "runs": runs}
         data["flagged"] = infl.flagged
+        data["off_law"] = self.off_law
+        data["off_law_threshold"] = self.off_law_threshold
         if self.refit is not None:
             data["dropped"] = infl.flagged
             data["prediction_after_drop"] = self.prediction_after
@@ -262,9 +287,26 @@ class InfluenceCheck(Result):
         """The influence table: one row per run, largest shift first (:meth:`Influence.to_frame`)."""
         return self.influence.to_frame()
 
+    def off_law_lines(self) -> list[str]:
+        """One line per run off the law, with its residual and its leverage on the target prediction, or one
+        line saying that no run is off the law."""
+        threshold, scale = self.off_law_threshold, float(self.off_law_table.attrs["scale"])
+        if not self.off_law:
+            rule = f"the larger of {OFF_LAW_SCALES:g}x the noise scale {scale:.2%} and {OFF_LAW_FLOOR:.0%}"
+            return [f"no run off the law (threshold: log residual {threshold:.1%}, {rule})"]
+        lines = [f"{len(self.off_law)} run(s) off the law (log residual beyond {threshold:.1%}):"]
+        for r in self.off_law:
+            moves = f"moves the prediction by {r['shift']:+.2%}" if np.isfinite(r["shift"]) else "refit failed"
+            lines.append(
+                f"  {r['run']}: {r['max_abs_log_residual']:.1%} off ({r['scales']:.0f}x the noise scale), "
+                f"{moves} when left out"
+            )
+        return lines
+
     def summary(self) -> str:
-        """The influence summary, then what dropping the flagged runs did to the target prediction."""
-        text = self.influence.summary()
+        """The influence summary, the runs off the law, then what dropping the flagged runs did to the target
+        prediction."""
+        text = "\n".join([self.influence.summary(), *self.off_law_lines()])
         if self.refit is None:
             return text
         return (
@@ -368,6 +410,27 @@ def off_law(
     table = table.iloc[order].reset_index(drop=True)
     table.attrs.update(scale=scale, threshold=threshold)
     return table
+
+
+def off_law_runs(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The off-law runs of an :func:`off_law` table, in its order, as plain records.
+
+    Returns
+    -------
+    list of dict
+        ``run``, ``max_abs_log_residual`` (the larger of the in-fit and deleted residuals, log units), ``scales``
+        (it over the fit's robust noise scale) and ``shift`` (the relative change of the influence target's
+        prediction when the run is left out; NaN when its refit failed).
+    """
+    return [
+        {
+            "run": r["run"],
+            "max_abs_log_residual": float(r["residual"]),
+            "scales": float(r["scales"]),
+            "shift": float(r["shift"]),
+        }
+        for r in table[table["off_law"]].to_dict(orient="records")
+    ]
 
 
 def _deleted_residuals(result, samples, X, log_y, groups, refit, chunk: int = 64) -> np.ndarray:

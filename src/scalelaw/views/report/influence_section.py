@@ -17,7 +17,14 @@ import pandas as pd
 
 from scalelaw.errors import ScaleLawError
 from scalelaw.fitting.result import FitResult
-from scalelaw.trust.influence import OFF_LAW_FLOOR, OFF_LAW_SCALES, default_target, influence, off_law
+from scalelaw.trust.influence import (
+    OFF_LAW_FLOOR,
+    OFF_LAW_SCALES,
+    default_target,
+    influence,
+    off_law,
+    off_law_runs,
+)
 from scalelaw.views.report import charts
 from scalelaw.views.report.markup import esc, figure, num, pct, section, table
 from scalelaw.views.report.trust_section import prediction_points
@@ -91,8 +98,9 @@ def influence_section(outliers: Outliers) -> str:
     where = f"the prediction at {outliers.label} ({num(outliers.prediction)})"
     if outliers.off_law:
         moves = "; ".join(
-            f"{r['run']}: {pct(r['residual'])} off ({r['scales']:.0f}× the noise), moves {where} by {r['shift']:+.2%}"
-            for r in t[t["off_law"]].to_dict(orient="records")
+            f"{r['run']}: {pct(r['max_abs_log_residual'])} off ({r['scales']:.0f}× the noise), moves {where} by "
+            f"{r['shift']:+.2%}"
+            for r in off_law_runs(t)
         )
         body = [
             f'<div class="warning" id="influence-warning">{len(outliers.off_law)} run(s) off the law. {esc(moves)}. '
