@@ -296,11 +296,10 @@ class InfluenceCheck(Result):
             return [f"no run off the law (threshold: log residual {threshold:.1%}, {rule})"]
         lines = [f"{len(self.off_law)} run(s) off the law (log residual beyond {threshold:.1%}):"]
         for r in self.off_law:
-            moves = f"moves the prediction by {r['shift']:+.2%}" if np.isfinite(r["shift"]) else "refit failed"
-            lines.append(
-                f"  {r['run']}: {r['max_abs_log_residual']:.1%} off ({r['scales']:.0f}x the noise scale), "
-                f"{moves} when left out"
-            )
+            ok = np.isfinite(r["shift"])
+            moves = f"moves the prediction by {r['shift']:+.2%} when left out" if ok else "its refit without it failed"
+            noise = f" ({r['scales']:.0f}x the noise scale)" if np.isfinite(r["scales"]) else ""
+            lines.append(f"  {r['run']}: {r['max_abs_log_residual']:.1%} off{noise}, {moves}")
         return lines
 
     def summary(self) -> str:
