@@ -42,7 +42,7 @@ from scalelaw.fitting.engine import (
     Problem,
     levenberg_marquardt,
 )
-from scalelaw.fitting.fit import SCALE_COLUMNS, _check_magnitude, _starts, finish
+from scalelaw.fitting.fit import SCALE_COLUMNS, Diagnosis, _check_magnitude, _starts, diagnose, finish
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
@@ -55,8 +55,15 @@ __all__ = ["ALL_METRICS", "NOT_METRICS", "MultiFit", "fit_targets", "metric_colu
 ALL_METRICS = "all-metrics"
 #: Columns that are never metrics: run ids, the scale and configuration columns, step, seed and lr.
 NOT_METRICS = frozenset({"run", "step", "seed", "lr", *SCALE_COLUMNS})
-#: The schedule of :func:`scalelaw.fitting.engine.multistart` (its defaults), target by target.
-_ROUNDS_ITER, _PRUNE, _FIRST_CUT, _FIRST_CUT_FLOOR = 2, 4, 8, 512
+#: Starts of each target's grid that take optimizer steps: the best by the objective where they stand ...
+SCREEN = 2
+#: ... with the best local minima of its profile along the law's exponent (Law.profile_starts), when it has one.
+PROFILE_MINIMA = 3
+#: A start that is not converged and gains between CRAWL_FLOOR and CRAWL_BELOW (relative) over a round of
+#: ``_MERGE_EVERY`` steps, at least CRAWL_STEADY times its previous round's gain, crawls (see multistart_targets).
+CRAWL_FLOOR, CRAWL_BELOW, CRAWL_STEADY = 1e-9, 1e-4, 0.1
+#: A polish round that gains less than this (relative) ends that optimum's polish.
+POLISH_CRAWL_RTOL = 1e-11
 
 
 def metric_columns(runs: Runs | pd.DataFrame | Mapping[str, Any] | str, law: str | Law | None = None) -> list[str]:
@@ -232,6 +239,8 @@ def _group_merge(z: np.ndarray, f: np.ndarray, grp: np.ndarray, mult: np.ndarray
     """
     keep = np.ones(f.size, dtype=bool)
     sel = np.flatnonzero(merge)
+    if sel.size:  # only targets with two starts or more can merge
+        sel = sel[np.bincount(grp[sel], minlength=int(grp.max()) + 1)[grp[sel]] > 1]
     if sel.size == 0:
         return keep
     order, rank = _group_order(f[sel], grp[sel])
@@ -292,6 +301,13 @@ class _Derivs:
     def take(self, keep: np.ndarray) -> None:
         self.f, self.g, self.H, self.known = self.f[keep], self.g[keep], self.H[keep], self.known[keep]
 
+    def extend(self, k: int) -> None:
+        """Room for ``k`` new starts, their derivatives not known yet."""
+        self.f = np.concatenate([self.f, np.empty(k)])
+        self.g = np.concatenate([self.g, np.empty((k, self.g.shape[1]))])
+        self.H = np.concatenate([self.H, np.empty((k,) + self.H.shape[1:])])
+        self.known = np.concatenate([self.known, np.zeros(k, dtype=bool)])
+
 
 def _lm(
     problem: Problem, z: np.ndarray, grp: np.ndarray, sel: np.ndarray, d: _Derivs, **options: Any
@@ -304,14 +320,32 @@ def _lm(
 
 
 def multistart_targets(
-    problem: Problem, starts: Sequence[np.ndarray], keep: int = 32, max_iter: int = 300, ftol: float = 1e-12
+    problem: Problem,
+    starts: Sequence[np.ndarray],
+    keep: int = 32,
+    max_iter: int = 300,
+    ftol: float = 1e-12,
+    screen: int = SCREEN,
+    profile: np.ndarray | None = None,
 ) -> list[BatchResult]:
-    """:func:`scalelaw.fitting.engine.multistart` for every target at once: ``starts[t]`` are target t's starts.
+    """The batch's own multi-start search, every target at once: ``starts[t]`` are target t's starts.
 
-    ``problem.log_y`` holds one row per target. The starts of all targets sit in one array, grouped by target;
-    every optimizer call is one batch over the starts still running (a target whose starts have all stopped
-    drops out), and the cuts, merges, starts left behind and polish are made target by target with the rules
-    of the single-target search (its tie and merge tolerances, its pruning schedule).
+    ``problem.log_y`` holds one row per target; the starts of all targets sit in one array, grouped by target.
+
+    1. **Screen**: one evaluation of every start; only each target's best ``min(screen, keep)`` (and every
+       start tied with the last one) take optimizer steps.
+    2. **Rounds** of ``_MERGE_EVERY`` Levenberg-Marquardt steps, as in :func:`scalelaw.fitting.engine.multistart`:
+       starts that meet merge, starts left behind stop, a start converges at the same tolerance ``ftol``.
+    3. **Crawls**: a start that keeps gaining between ``CRAWL_FLOOR`` and ``CRAWL_BELOW`` (relative) per round,
+       round after round (each gain at least ``CRAWL_STEADY`` times the one before), crawls along a valley the
+       data barely determine. After two such rounds it spawns one new start per parameter it moves towards a
+       bound, placed on that bound (the valley often ends there: alone, such a start takes hundreds of steps to
+       get there); it stops, not converged, after ``CRAWL_ROUNDS`` such rounds, or as soon as a converged
+       start of its target is lower.
+    4. **Polish**: the best few optima of every target restart from a fresh damping at ``ftol / 100``, in rounds;
+       a polish that gains less than ``POLISH_CRAWL_RTOL`` over a round stops.
+
+    A target whose starts have all stopped drops out of the batch.
     """
     lo, hi = problem.lo, problem.hi
     T = len(starts)
@@ -323,83 +357,189 @@ def multistart_targets(
     finite = np.isfinite(f0)
     n_finite = np.bincount(grp[finite], minlength=T)
     z, f0, grp, idx = z[finite], f0[finite], grp[finite], idx[finite]
-    # The first cut, by the objective at the starts (a grid search); large grids only.
-    n_keep = np.maximum(keep, np.maximum(np.minimum(n_finite, _FIRST_CUT_FLOOR), n_finite // _FIRST_CUT))
-    order, kept = _group_best(f0, grp, n_keep)
+    order, kept = _group_best(f0, grp, np.full(T, max(1, min(screen, keep))))
     take = order[kept]
-    z, grp, idx = z[take], grp[take], idx[take]
-    used = np.zeros(idx.size, dtype=int)
-    d = _Derivs(problem, idx.size)
-    # Pruning rounds: a few steps for every target still above `keep`, then its cut.
-    pruning = _group_sizes(grp, T) > keep
-    while pruning.any():
-        act = np.flatnonzero(pruning[grp])
-        z[act], f_a, _, it = _lm(problem, z, grp, act, d, max_iter=_ROUNDS_ITER, ftol=ftol)
-        used[act] += it
-        size = _group_sizes(grp, T)
-        order, kept = _group_best(f_a, grp[act], np.maximum(keep, size // _PRUNE))
-        n_kept = np.bincount(grp[act][order[kept]], minlength=T)
-        cut = pruning & (n_kept < size)  # a target whose starts are all tied is not cut, and stops pruning
-        # New order: kept starts of the cut targets by objective, every other target as it stands.
-        pos = np.arange(idx.size, dtype=float)
-        keep_mask = np.ones(idx.size, dtype=bool)
-        a_idx = act[order]
-        in_cut = cut[grp[a_idx]]
-        pos[a_idx[in_cut]] = np.arange(a_idx.size)[in_cut]
-        keep_mask[a_idx[in_cut & ~kept]] = False
-        take = np.flatnonzero(keep_mask)
-        take = take[np.lexsort((pos[take], grp[take]))]
-        z, grp, idx, used = z[take], grp[take], idx[take], used[take]
-        d.take(take)
-        pruning = cut & (_group_sizes(grp, T) > keep)
-    # Final phase: converge, merging the starts that meet; a target stops when all its starts have stopped.
-    mult = np.ones(idx.size, dtype=int)
-    conv = np.zeros(idx.size, dtype=bool)
-    behind = np.zeros(idx.size, dtype=bool)  # starts left behind, as in the single-target search
-    lam = np.full(idx.size, 1e-3)
-    f = d.at(z, grp, np.arange(idx.size))[0].copy()
+    if profile is not None:
+        z_p, f_p, grp_p, idx_p = _profile_minima(problem, profile, sizes, min(PROFILE_MINIMA, keep))
+        z, f0, grp, idx = (np.concatenate([a[take], b]) for a, b in ((z, z_p), (f0, f_p), (grp, grp_p), (idx, idx_p)))
+        take = np.lexsort((f0, grp))  # by target, then objective
+    n = take.size
+    s = _State(
+        z=z[take],
+        grp=grp[take],
+        idx=idx[take],
+        f=f0[take],
+        used=np.zeros(n, dtype=int),
+        mult=np.ones(n, dtype=int),
+        conv=np.zeros(n, dtype=bool),
+        behind=np.zeros(n, dtype=bool),  # left behind: stopped, as in the single-target search
+        crawled=np.zeros(n, dtype=bool),  # stopped for crawling: not converged
+        lam=np.full(n, 1e-3),
+        gain=np.full(n, np.inf),  # last round's relative gain
+        n_crawl=np.zeros(n, dtype=int),  # rounds crawled in a row
+        probe=np.zeros(n, dtype=bool),  # a start placed on a bound (spawns no probes itself)
+        probed=np.zeros(n, dtype=bool),
+        frozen=np.zeros((n, z.shape[1]), dtype=bool),  # held for a probe's first round
+    )
+    d = _Derivs(problem, n)
+    d.put(np.arange(n), problem.objective_grad_hess(s.z, s.grp))
+    s.f = d.f.copy()
     remaining = max_iter
-    while remaining > 0 and not (conv | behind).all():
-        todo = np.flatnonzero(~(conv | behind))
+    while remaining > 0 and not (s.conv | s.behind | s.crawled).all():
+        todo = np.flatnonzero(~(s.conv | s.behind | s.crawled))
         running = np.zeros(T, dtype=bool)
-        running[grp[todo]] = True
+        running[s.grp[todo]] = True
         step = min(_MERGE_EVERY, remaining)
         lam_t = np.empty(todo.size)
-        f_before = f[todo]
-        z[todo], f_t, conv_t, it = _lm(
-            problem, z, grp, todo, d, max_iter=step, ftol=ftol, lam0=lam[todo], lam_out=lam_t
+        f_before, z_before = s.f[todo], s.z[todo]
+        frozen = s.frozen[todo] if s.frozen[todo].any() else None
+        s.z[todo], f_t, conv_t, it = _lm(
+            problem, s.z, s.grp, todo, d, max_iter=step, ftol=ftol, lam0=s.lam[todo], lam_out=lam_t, frozen=frozen
         )
-        f[todo], conv[todo], lam[todo] = f_t, conv_t, lam_t
-        used[todo] += it
+        s.frozen[todo] = False
+        s.f[todo], s.conv[todo], s.lam[todo] = f_t, conv_t, lam_t
+        s.used[todo] += it
         remaining -= step
-        _leave_behind(f, grp, conv, behind, todo, f_before, T)
-        m = _group_merge(z, f, grp, mult, running[grp])
-        z, f, conv, behind, used, idx, mult, lam, grp = (a[m] for a in (z, f, conv, behind, used, idx, mult, lam, grp))
+        _leave_behind(s.f, s.grp, s.conv, s.behind, todo, f_before, T)
+        probes = _crawl(s, todo, f_before, z_before, T, lo, hi)
+        m = _group_merge(s.z, s.f, s.grp, s.mult, running[s.grp])
+        s.take(m)
         d.take(m)
-    # Polish the best few optima of every target (not those left behind) from a fresh damping.
-    order, rank = _group_order(np.where(behind, np.inf, f), grp)
-    top = order[(rank < _POLISH) & ~behind[order]]
-    z_p, f_p, conv_p, it = _lm(problem, z, grp, top, d, max_iter=max_iter, ftol=ftol * _POLISH_FTOL)
-    better = f_p < f[top]
-    z[top[better]], f[top[better]] = z_p[better], f_p[better]
-    conv[top] |= conv_p
-    used[top] += it
-    order, _ = _group_order(f, grp)
-    z, f, conv, used, idx, mult, grp = (a[order] for a in (z, f, conv, used, idx, mult, grp))
-    bounds = np.searchsorted(grp, np.arange(T + 1))
+        if probes is not None:
+            d.extend(probes.z.shape[0])
+            s.append(probes)
+    # Polish the best few optima of every target (not those left behind or stopped crawling) from a fresh damping.
+    # A converged optimum's polish stops at a tiny gain; a target's best that is not converged (it ran out of
+    # iterations) is polished as alone, to convergence or ``max_iter``.
+    order, rank = _group_order(np.where(s.behind | s.crawled, np.inf, s.f), s.grp)
+    pick = (rank < _POLISH) & ~(s.behind | s.crawled)[order] & (s.conv[order] | (rank == 0))
+    top = order[pick]
+    may_stop = s.conv[top]
+    lam_p = np.full(top.size, 1e-3)
+    live = np.ones(top.size, dtype=bool)
+    remaining = max_iter
+    while remaining > 0 and live.any():
+        sel = top[live]
+        step = min(_MERGE_EVERY, remaining)
+        lam_t = np.empty(sel.size)
+        f_before = s.f[sel]
+        s.z[sel], s.f[sel], conv_p, it = _lm(
+            problem, s.z, s.grp, sel, d, max_iter=step, ftol=ftol * _POLISH_FTOL, lam0=lam_p[live], lam_out=lam_t
+        )  # Levenberg-Marquardt only ever moves to a lower objective
+        lam_p[live] = lam_t
+        s.conv[sel] |= conv_p
+        s.used[sel] += it
+        remaining -= step
+        live[np.flatnonzero(live)] = ~conv_p & ~(may_stop[live] & _crawling(f_before, s.f[sel], POLISH_CRAWL_RTOL))
+    order, _ = _group_order(s.f, s.grp)
+    s.take(order)
+    bounds = np.searchsorted(s.grp, np.arange(T + 1))
     return [
         BatchResult(
-            z=z[bounds[t] : bounds[t + 1]],
-            objective=f[bounds[t] : bounds[t + 1]],
-            converged=conv[bounds[t] : bounds[t + 1]],
-            n_iter=used[bounds[t] : bounds[t + 1]],
-            start_index=idx[bounds[t] : bounds[t + 1]],
-            multiplicity=mult[bounds[t] : bounds[t + 1]],
+            z=s.z[bounds[t] : bounds[t + 1]],
+            objective=s.f[bounds[t] : bounds[t + 1]],
+            converged=s.conv[bounds[t] : bounds[t + 1]],
+            n_iter=s.used[bounds[t] : bounds[t + 1]],
+            start_index=s.idx[bounds[t] : bounds[t + 1]],
+            multiplicity=s.mult[bounds[t] : bounds[t + 1]],
             n_starts=int(sizes[t]),
             n_finite_starts=int(n_finite[t]),
         )
         for t in range(T)
     ]
+
+
+def _profile_minima(
+    problem: Problem, profile: np.ndarray, sizes: np.ndarray, n_keep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The local minima of every target's objective along its profile (:meth:`Law.profile_starts`, internal
+    space, shape (targets, exponents, params)), the best ``n_keep`` of each target (ties kept): their points,
+    objectives, targets and start indices (``n_starts + k`` for the k-th exponent)."""
+    T, K, p = profile.shape
+    z = np.clip(profile.reshape(-1, p), problem.lo, problem.hi)
+    f = problem.objective(z, np.repeat(np.arange(T), K)).reshape(T, K)
+    pad = np.pad(f, ((0, 0), (1, 1)), constant_values=np.inf)
+    minimum = np.isfinite(f) & (f < pad[:, :-2]) & (f <= pad[:, 2:])  # a plateau counts once, at its start
+    t, k = np.nonzero(minimum)
+    order, kept = _group_best(f[t, k], t, np.full(T, max(1, n_keep)))
+    t, k = t[order[kept]], k[order[kept]]
+    return z.reshape(T, K, p)[t, k], f[t, k], t, sizes[t] + k
+
+
+class _State:
+    """The batch's starts: one entry per start in each array (all taken, appended and reordered together)."""
+
+    def __init__(self, **arrays: np.ndarray) -> None:
+        self.__dict__.update(arrays)
+        self.names = list(arrays)
+
+    def take(self, keep: np.ndarray) -> None:
+        for name in self.names:
+            setattr(self, name, getattr(self, name)[keep])
+
+    def append(self, other: _State) -> None:
+        for name in self.names:
+            setattr(self, name, np.concatenate([getattr(self, name), getattr(other, name)]))
+
+
+def _crawl(
+    s: _State, todo: np.ndarray, f_before: np.ndarray, z_before: np.ndarray, T: int, lo: np.ndarray, hi: np.ndarray
+) -> _State | None:
+    """Count crawling rounds, stop crawling starts and return the bound probes to add (see
+    :func:`multistart_targets`, step 3); ``s`` is updated in place."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = (f_before - s.f[todo]) / np.abs(s.f[todo])
+    steady = (
+        ~s.conv[todo] & (gain > CRAWL_FLOOR) & (gain < CRAWL_BELOW) & (gain >= CRAWL_STEADY * s.gain[todo])
+    )
+    s.n_crawl[todo] = np.where(steady, s.n_crawl[todo] + 1, 0)
+    s.gain[todo] = gain
+    crawling = todo[s.n_crawl[todo] >= 2]
+    if crawling.size:
+        # A crawling start stops once a converged start of its target is lower: it could only reach it.
+        f_conv = np.full(T, np.inf)
+        np.minimum.at(f_conv, s.grp[s.conv], s.f[s.conv])
+        s.crawled[crawling] = f_conv[s.grp[crawling]] <= s.f[crawling]
+    spawn = crawling[~s.probed[crawling] & ~s.probe[crawling]]
+    if spawn.size == 0:
+        return None
+    s.probed[spawn] = True
+    move = s.z[spawn] - z_before[np.searchsorted(todo, spawn)]
+    down = (move < 0) & np.isfinite(lo) & (s.z[spawn] > lo)
+    up = (move > 0) & np.isfinite(hi) & (s.z[spawn] < hi)
+    rows, cols = np.nonzero(down | up)
+    if rows.size == 0:
+        return None
+    z = s.z[spawn][rows].copy()
+    z[np.arange(rows.size), cols] = np.where(down[rows, cols], lo[cols], hi[cols])
+    origin = spawn[rows]
+    k = rows.size
+    frozen = np.zeros(z.shape, dtype=bool)
+    frozen[np.arange(k), cols] = True
+    return _State(
+        z=z,
+        grp=s.grp[origin],
+        idx=s.idx[origin],
+        f=np.full(k, np.inf),  # set when its derivatives are first evaluated
+        used=s.used[origin],
+        mult=np.ones(k, dtype=int),
+        conv=np.zeros(k, dtype=bool),
+        behind=np.zeros(k, dtype=bool),
+        crawled=np.zeros(k, dtype=bool),
+        lam=np.full(k, 1e-3),
+        gain=np.full(k, np.inf),
+        n_crawl=np.zeros(k, dtype=int),
+        probe=np.ones(k, dtype=bool),
+        probed=np.ones(k, dtype=bool),
+        frozen=frozen,
+    )
+
+
+def _crawling(f_before: np.ndarray, f_after: np.ndarray, rtol: float) -> np.ndarray:
+    """Starts whose objective fell, but by less than ``rtol`` (relative) over a round."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = (f_before - f_after) / np.abs(f_after)
+    return (gain > 0) & (gain < rtol)
 
 
 def _leave_behind(
@@ -422,6 +562,32 @@ def _leave_behind(
 
 
 # ---------------------------------------------------------------------------------------------- fit
+
+
+def _diagnoses(
+    law: Law,
+    X: Mapping[str, np.ndarray],
+    Y: np.ndarray,
+    at: np.ndarray,
+    weights: np.ndarray | None,
+    batches: Sequence[BatchResult],
+    problem: Problem,
+) -> list[Diagnosis | None]:
+    """:func:`scalelaw.fitting.fit.diagnose` at every target's best optimum, all targets with the same rows at
+    once (each target on its own rows only, as fitted alone); None for a target without a finite optimum."""
+    out: list[Diagnosis | None] = [None] * len(batches)
+    found = np.array([b.objective.size > 0 and bool(np.isfinite(b.objective[0])) for b in batches])
+    patterns, which = np.unique(at.T, axis=0, return_inverse=True)
+    for k, rows in enumerate(patterns):
+        ts = np.flatnonzero((which.ravel() == k) & found)
+        if ts.size == 0:
+            continue
+        X_g = {name: X[name][rows] for name in law.inputs}
+        w = None if weights is None else np.broadcast_to(weights[rows], (ts.size, int(rows.sum())))
+        z = np.array([batches[t].z[0] for t in ts])
+        for t, diagnosis in zip(ts, diagnose(law, X_g, np.log(Y[rows][:, ts].T), w, problem.lo, problem.hi, z)):
+            out[t] = diagnosis
+    return out
 
 
 def resolve_targets(runs: Runs, y: str | Sequence[str], law: Law) -> list[str]:
@@ -583,11 +749,20 @@ def fit_targets(
     z_starts = [_starts(law, X_t, y_t, starts, seed) for X_t, y_t, *_ in prepared]
 
     t0 = time.perf_counter()
-    batches = multistart_targets(problem, z_starts, keep=keep, max_iter=max_iter)
+    profile = None
+    if starts is None:  # explicit starts are searched as given
+        theta = law.profile_starts(X, np.where(at, Y[union], 1.0).T, W)
+        if theta is not None:
+            profile = law.to_internal(theta.reshape(-1, law.n_params)).reshape(theta.shape)
+    batches = multistart_targets(problem, z_starts, keep=keep, max_iter=max_iter, profile=profile)
     seconds = time.perf_counter() - t0
+    diagnoses = _diagnoses(law, X, Y[union], at, None if weights is None else weights[union], batches, problem)
+    all_ids = runs.run_ids
     fits: dict[str, FitResult] = {}
     issues: dict[type[Warning], list[tuple[str, str]]] = {}
-    for t, (X_t, y_t, w_t, sub, digest), batch, z in zip(targets, prepared, batches, z_starts, strict=True):
+    for i, (t, (X_t, y_t, w_t, sub, digest), batch, z) in enumerate(
+        zip(targets, prepared, batches, z_starts, strict=True)
+    ):
         single = Problem(law=law, X=X_t, log_y=np.log(y_t), loss=loss, delta=delta, weights=w_t)
         try:
             fits[t] = finish(
@@ -600,6 +775,8 @@ def fit_targets(
                 seed=seed,
                 fit_seconds=seconds / len(targets),
                 data_hash=digest,
+                run_ids=all_ids[masks[:, i]],
+                diagnosis=diagnoses[i],
             )
         except FitError as exc:
             raise FitError(f"target '{t}': {exc}") from None

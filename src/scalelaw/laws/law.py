@@ -256,6 +256,20 @@ class Law(abc.ABC):
         """
         return None
 
+    def profile_starts(
+        self, X: Mapping[str, np.ndarray], Y: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """A profile of starts along the law's exponent for many targets at once, or None.
+
+        A law with one exponent and amplitudes that enter linearly declares this capability by returning, for
+        every target row of ``Y`` (shape ``(n_targets, n_rows)``, row weights ``weights`` of the same shape,
+        0 where a target has no value) and every exponent of a fine grid (ascending), the amplitudes that fit
+        best by non-negative least squares on relative residuals: shape ``(n_targets, n_exponents, n_params)``,
+        natural units. The many-targets search (:mod:`scalelaw.fitting.multi`) starts from the local minima of
+        each target's objective along that profile. The base class has none.
+        """
+        return None
+
     @property
     def closed_forms(self) -> frozenset[str]:
         """The decisions this law solves in closed form."""
