@@ -9,7 +9,6 @@ figures: bootstrap and profile intervals (:mod:`scalelaw.trust`) are the honest 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -158,9 +157,7 @@ def gross_outliers(
     return np.flatnonzero(flagged[0]), float(threshold[0])
 
 
-def outlier_masks(
-    residuals: np.ndarray, used: np.ndarray, n_params: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def outlier_masks(residuals: np.ndarray, used: np.ndarray, n_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`gross_outliers` of many fits at once: rows ``(n_fits, n_rows)``, ``used`` of the same shape and
     ``n_params`` per fit. Returns the mask of flagged rows and each fit's threshold."""
     scale = robust_scales(residuals, used, n_params)

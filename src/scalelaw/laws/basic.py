@@ -61,34 +61,44 @@ class PowerLaw(Law):
         with np.errstate(over="ignore"):  # a loss near 1e300 asks for A = inf: clip() takes it to its bound
             return self.clip(np.column_stack([E, np.exp(log_A), alpha]))
 
-
     def profile_starts(self, X, Y, weights=None):
         # Variable projection: for each exponent, E and A solve a 2-column non-negative least-squares problem on
-        # relative residuals, min sum w (E/y + A x^-alpha/y - 1)^2, in closed form for every target at once.
+        # relative residuals, min sum w (E/y + A x^-alpha/y - 1)^2, in closed form for every target at once; then
+        # a few reweighted passes (weights 1 / max(|residual|, 1e-3)) move it towards the near-L1 fit the default
+        # Huber loss makes, so that the profile's minima sit near the objective's basins.
         x = np.log(X[self.inputs[0]])
         Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
-        w = np.ones(Y.shape) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        w0 = np.ones(Y.shape) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
         alpha = _POWER_PROFILE_ALPHAS
         with np.errstate(all="ignore"):
-            u = np.where(w > 0, 1.0 / Y, 0.0)
-            b = np.exp(-alpha[:, None] * x[None, :])  # (K, n)
-            wu2, wu = w * u * u, w * u
-            s11, r1 = wu2.sum(axis=1)[:, None], wu.sum(axis=1)[:, None]  # (T, 1)
-            s12, s22, r2 = wu2 @ b.T, wu2 @ (b * b).T, wu @ b.T  # (T, K)
-            det = s11 * s22 - s12 * s12
-            E = (s22 * r1 - s12 * r2) / det
-            A = (s11 * r2 - s12 * r1) / det
-            both = np.isfinite(E) & np.isfinite(A) & (E >= 0) & (A >= 0)
-            # Otherwise the better of one column alone (the exact NNLS answer for two columns).
-            E1, A2 = np.maximum(r1 / s11, 0.0), np.maximum(r2 / s22, 0.0)
-            sse_E = E1 * E1 * s11 - 2 * E1 * r1
-            sse_A = A2 * A2 * s22 - 2 * A2 * r2
-            only_E = sse_E <= np.where(np.isfinite(sse_A), sse_A, np.inf)
-            E = np.where(both, E, np.where(only_E, E1, 0.0))
-            A = np.where(both, A, np.where(only_E, 0.0, A2))
-            E = np.broadcast_to(np.nan_to_num(E, nan=0.0), A.shape)
-            theta = np.stack([E, np.nan_to_num(A, nan=0.0), np.broadcast_to(alpha, A.shape)], axis=-1)
+            u = np.where(w0 > 0, 1.0 / Y, 0.0)[:, None, :]  # (T, 1, n)
+            b = np.exp(-alpha[:, None] * x[None, :])[None, :, :]  # (1, K, n)
+            w = np.broadcast_to(w0[:, None, :], (Y.shape[0], alpha.size, x.size))
+            for _ in range(_POWER_PROFILE_IRLS + 1):
+                E, A = _nonnegative_pair(w, u, b)
+                r = (E[..., None] + A[..., None] * b) * u - 1.0
+                w = w0[:, None, :] / np.maximum(np.abs(r), 1e-3)
+            theta = np.stack([E, A, np.broadcast_to(alpha, A.shape)], axis=-1)
         return self.clip(theta.reshape(-1, 3)).reshape(theta.shape)
+
+
+def _nonnegative_pair(w: np.ndarray, u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``E, A >= 0`` minimizing ``sum w (E u + A b u - 1)^2`` over the last axis: the exact two-column NNLS answer
+    (both free when both come out non-negative, else the better of one column alone)."""
+    wu2, wu = w * u * u, w * u
+    s11, s12, s22 = wu2.sum(axis=-1), (wu2 * b).sum(axis=-1), (wu2 * b * b).sum(axis=-1)
+    r1, r2 = wu.sum(axis=-1), (wu * b).sum(axis=-1)
+    det = s11 * s22 - s12 * s12
+    E = (s22 * r1 - s12 * r2) / det
+    A = (s11 * r2 - s12 * r1) / det
+    both = np.isfinite(E) & np.isfinite(A) & (E >= 0) & (A >= 0)
+    E1, A2 = np.maximum(r1 / s11, 0.0), np.maximum(r2 / s22, 0.0)
+    sse_E = E1 * E1 * s11 - 2 * E1 * r1
+    sse_A = A2 * A2 * s22 - 2 * A2 * r2
+    only_E = sse_E <= np.where(np.isfinite(sse_A), sse_A, np.inf)
+    E = np.where(both, E, np.where(only_E, E1, 0.0))
+    A = np.where(both, A, np.where(only_E, 0.0, A2))
+    return np.nan_to_num(E, nan=0.0), np.nan_to_num(A, nan=0.0)
 
 
 # The power law's start grid (laws.md §1.1): exponents, and the floor E as fractions of the smallest target.
@@ -96,6 +106,8 @@ _POWER_ALPHAS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.8)
 _POWER_FLOOR_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
 # The exponents of the power law's profile (many targets at once): 0 and 48 from 0.002 to 5, evenly in log.
 _POWER_PROFILE_ALPHAS = np.concatenate([[0.0], np.geomspace(0.002, 5.0, 48)])
+# Reweighted passes of the profile towards a near-L1 fit.
+_POWER_PROFILE_IRLS = 6
 
 
 def power(x: str = "flops") -> PowerLaw:
