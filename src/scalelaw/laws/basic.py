@@ -85,9 +85,12 @@ class PowerLaw(Law):
 def _nonnegative_pair(w: np.ndarray, u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``E, A >= 0`` minimizing ``sum w (E u + A b u - 1)^2`` over the last axis: the exact two-column NNLS answer
     (both free when both come out non-negative, else the better of one column alone)."""
-    wu2, wu = w * u * u, w * u
-    s11, s12, s22 = wu2.sum(axis=-1), (wu2 * b).sum(axis=-1), (wu2 * b * b).sum(axis=-1)
-    r1, r2 = wu.sum(axis=-1), (wu * b).sum(axis=-1)
+    wu = w * u
+    wu2 = wu * u
+    b = b[0]  # (K, n): the same basis for every target
+    s11, r1 = wu2.sum(axis=-1), wu.sum(axis=-1)
+    s12, s22 = np.einsum("tkn,kn->tk", wu2, b), np.einsum("tkn,kn->tk", wu2, b * b)
+    r2 = np.einsum("tkn,kn->tk", wu, b)
     det = s11 * s22 - s12 * s12
     E = (s22 * r1 - s12 * r2) / det
     A = (s11 * r2 - s12 * r1) / det
