@@ -720,8 +720,10 @@ def fit_targets(
     Parameters
     ----------
     law, runs, x, loss, delta, starts, seed, weights, keep, max_iter, law_options
-        As for :func:`scalelaw.fit`; every target gets the same settings (and the same seed), so each
-        target's fit is the one ``scalelaw.fit(law, rows_with_that_target, y=target)`` returns.
+        As for :func:`scalelaw.fit`; every target gets the same settings (and the same seed). The batch's
+        search is its own (see the module docstring): a target's fit has the data, data hash and diagnostics
+        of ``scalelaw.fit(law, rows_with_that_target, y=target)``, but its optimum can differ from that fit's
+        (where the lone fit converges, nearly always by at most 1e-9 relative, or lower).
     y : str or sequence of str
         Target columns: a list, ``"a,b,c"``, or ``"all-metrics"`` (:func:`metric_columns`). A row whose
         target value is missing (NaN) is left out of that target's fit only.
