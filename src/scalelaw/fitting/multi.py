@@ -27,6 +27,7 @@ otherwise, so the law's inputs are bound once for the union of the targets' rows
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -66,6 +67,7 @@ from scalelaw.fitting.fit import (
 )
 from scalelaw.fitting.large import search
 from scalelaw.fitting.objective import LOSSES
+from scalelaw.fitting.refit import REFIT_OUTER_CURVATURE
 from scalelaw.fitting.result import FitResult
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
@@ -360,7 +362,10 @@ def multistart_targets(
        ``PROFILE_MINIMA`` local minima of its objective along the profile (start indices ``n_starts + k``);
        without one, its best ``keep`` starts.
     2. **Rounds** of ``_MERGE_EVERY`` Levenberg-Marquardt steps at the tolerance ``ftol``, as in
-       :func:`scalelaw.fitting.engine.multistart`: starts that meet merge, starts left behind stop. A slow
+       :func:`scalelaw.fitting.engine.multistart`: starts that meet merge, starts left behind stop. A Huber
+       objective's rounds use the bootstrap refits' lighter curvature beyond ``delta``
+       (:data:`~scalelaw.fitting.refit.REFIT_OUTER_CURVATURE`): with the IRLS curvature an almost-L1 objective
+       makes Levenberg-Marquardt crawl, and on the benchmark's ladder the batch took twice the time. A slow
        start (gaining less than ``CRAWL_BELOW`` over a round) also stops once a converged start of its target
        is lower and it would need more than ``_LOSER_PACE`` rounds at its pace to reach it.
     3. **Crawls**: a start that keeps gaining between ``CRAWL_FLOOR`` and ``CRAWL_BELOW`` (relative) per round,
@@ -369,8 +374,8 @@ def multistart_targets(
        bound, placed on that bound and held there for one round (the valley often ends there; alone, such a
        start takes hundreds of steps to get there, or runs out of them).
     4. **Polish**: the best few converged optima of every target (and its best start if not converged)
-       restart from a fresh damping at ``ftol / 100``, in rounds; a converged optimum's polish stops when a
-       round gains less than ``POLISH_CRAWL_RTOL``.
+       restart from a fresh damping at ``ftol / 100`` with the objective's own curvature, in rounds; a
+       converged optimum's polish stops when a round gains less than ``POLISH_CRAWL_RTOL``.
 
     A target whose starts have all stopped drops out of the batch. No answer is promised to equal the lone
     search's (:func:`scalelaw.fitting.engine.multistart`): ``benchmarks/many_targets.py --study`` measures how
@@ -412,6 +417,9 @@ def multistart_targets(
         probed=np.zeros(n, dtype=bool),
         frozen=np.zeros((n, z.shape[1]), dtype=bool),  # held for a probe's first round
     )
+    full = problem
+    if problem.loss == "huber":  # the rounds with the refits' lighter curvature: the polish checks with the full one
+        problem = dataclasses.replace(problem, outer_curvature=REFIT_OUTER_CURVATURE)
     d = _Derivs(problem, n)
     d.put(np.arange(n), problem.objective_grad_hess(s.z, s.grp))
     s.f = d.f.copy()
@@ -441,27 +449,10 @@ def multistart_targets(
             s.append(probes)
     # Polish the best few optima of every target (not those left behind or stopped crawling) from a fresh damping.
     # A converged optimum's polish stops at a tiny gain; a target's best that is not converged (it ran out of
-    # iterations) is polished as alone, to convergence or ``max_iter``.
+    # iterations) is polished as alone, to convergence or ``max_iter``, with the objective's own curvature.
     order, rank = _group_order(np.where(s.behind | s.crawled, np.inf, s.f), s.grp)
     pick = (rank < _POLISH) & ~(s.behind | s.crawled)[order] & (s.conv[order] | (rank == 0))
-    top = order[pick]
-    may_stop = s.conv[top]
-    lam_p = np.full(top.size, 1e-3)
-    live = np.ones(top.size, dtype=bool)
-    remaining = max_iter
-    while remaining > 0 and live.any():
-        sel = top[live]
-        step = min(_MERGE_EVERY, remaining)
-        lam_t = np.empty(sel.size)
-        f_before = s.f[sel]
-        s.z[sel], s.f[sel], conv_p, it = _lm(
-            problem, s.z, s.grp, sel, d, max_iter=step, ftol=ftol * _POLISH_FTOL, lam0=lam_p[live], lam_out=lam_t
-        )  # Levenberg-Marquardt only ever moves to a lower objective
-        lam_p[live] = lam_t
-        s.conv[sel] |= conv_p
-        s.used[sel] += it
-        remaining -= step
-        live[np.flatnonzero(live)] = ~conv_p & ~(may_stop[live] & _crawling(f_before, s.f[sel], POLISH_CRAWL_RTOL))
+    _polish(full, _Derivs(full, s.z.shape[0]), s, order[pick], ftol * _POLISH_FTOL, max_iter)
     order, _ = _group_order(s.f, s.grp)
     s.take(order)
     bounds = np.searchsorted(s.grp, np.arange(T + 1))
@@ -478,6 +469,28 @@ def multistart_targets(
         )
         for t in range(T)
     ]
+
+
+def _polish(problem: Problem, d: _Derivs, s: _State, top: np.ndarray, ftol: float, max_iter: int) -> None:
+    """Rounds of Levenberg-Marquardt from a fresh damping on starts ``top`` (updated in ``s``); a start converged
+    before stops when a round gains less than ``POLISH_CRAWL_RTOL``."""
+    may_stop = s.conv[top].copy()
+    lam_p = np.full(top.size, 1e-3)
+    live = np.ones(top.size, dtype=bool)
+    remaining = max_iter
+    while remaining > 0 and live.any():
+        sel = top[live]
+        step = min(_MERGE_EVERY, remaining)
+        lam_t = np.empty(sel.size)
+        f_before = s.f[sel]
+        s.z[sel], s.f[sel], conv_p, it = _lm(
+            problem, s.z, s.grp, sel, d, max_iter=step, ftol=ftol, lam0=lam_p[live], lam_out=lam_t
+        )  # Levenberg-Marquardt only ever moves to a lower objective
+        lam_p[live] = lam_t
+        s.conv[sel] |= conv_p
+        s.used[sel] += it
+        remaining -= step
+        live[np.flatnonzero(live)] = ~conv_p & ~(may_stop[live] & _crawling(f_before, s.f[sel], POLISH_CRAWL_RTOL))
 
 
 def _profile_minima(
