@@ -80,12 +80,18 @@ ALL_METRICS = "all-metrics"
 #: Columns that are never metrics: run ids, the scale and configuration columns, step, seed and lr.
 NOT_METRICS = frozenset({"run", "step", "seed", "lr", *SCALE_COLUMNS})
 #: Starts of each target's grid that take optimizer steps: the best by the objective where they stand ...
-SCREEN = 3
+SCREEN = 1
 #: ... with the best local minima of its profile along the law's exponent (Law.profile_starts), when it has one.
 PROFILE_MINIMA = 3
 #: A start that is not converged and gains between CRAWL_FLOOR and CRAWL_BELOW (relative) over a round of
 #: ``_MERGE_EVERY`` steps, at least CRAWL_STEADY times its previous round's gain, crawls (see multistart_targets).
 CRAWL_FLOOR, CRAWL_BELOW, CRAWL_STEADY = 1e-9, 1e-4, 0.1
+#: A start that is not converged and gains less than SLOW_BELOW (relative) over a round stops once a converged
+#: start of its target is lower and it would need more than ``_LOSER_PACE`` rounds at its pace to reach it.
+SLOW_BELOW = 1e-3
+#: Only optima within POLISH_GAP (relative) of their target's best are polished: the polish settles which of
+#: nearly equal optima wins; one more than twice the best would have to leave its basin to win.
+POLISH_GAP = 1.0
 #: A polish round that gains less than this (relative) ends that optimum's polish.
 POLISH_CRAWL_RTOL = 1e-10
 
@@ -451,7 +457,13 @@ def multistart_targets(
     # A converged optimum's polish stops at a tiny gain; a target's best that is not converged (it ran out of
     # iterations) is polished as alone, to convergence or ``max_iter``, with the objective's own curvature.
     order, rank = _group_order(np.where(s.behind | s.crawled, np.inf, s.f), s.grp)
-    pick = (rank < _POLISH) & ~(s.behind | s.crawled)[order] & (s.conv[order] | (rank == 0))
+    # Optima more than POLISH_GAP above their target's best are not polished (a converged bound probe far above
+    # it took ~7 rounds of polish on the benchmark's ladder, for nothing).
+    f_best = np.full(T, np.inf)
+    np.minimum.at(f_best, s.grp, np.where(s.behind | s.crawled, np.inf, s.f))
+    f_o, best_o = s.f[order], f_best[s.grp[order]]
+    near = ~(f_o > best_o + POLISH_GAP * np.abs(best_o))
+    pick = (rank < _POLISH) & ~(s.behind | s.crawled)[order] & ((s.conv[order] & near) | (rank == 0))
     _polish(full, _Derivs(full, s.z.shape[0]), s, order[pick], ftol * _POLISH_FTOL, max_iter)
     order, _ = _group_order(s.f, s.grp)
     s.take(order)
@@ -539,7 +551,7 @@ def _crawl(
     crawling = todo[s.n_crawl[todo] >= 2]
     # A slow start stops once a converged start of its target is lower and it would need more than _LOSER_PACE
     # rounds at its pace to reach it (the single-target search's rule for starts left behind, without its gap).
-    slow = ~s.conv[todo] & (gain < CRAWL_BELOW)
+    slow = ~s.conv[todo] & (gain < SLOW_BELOW)
     if slow.any():
         f_conv = np.full(T, np.inf)
         np.minimum.at(f_conv, s.grp[s.conv], s.f[s.conv])

@@ -72,25 +72,34 @@ class PowerLaw(Law):
         alpha = _POWER_PROFILE_ALPHAS
         with np.errstate(all="ignore"):
             u = np.where(w0 > 0, 1.0 / Y, 0.0)[:, None, :]  # (T, 1, n)
-            b = np.exp(-alpha[:, None] * x[None, :])[None, :, :]  # (1, K, n)
-            w = np.broadcast_to(w0[:, None, :], (Y.shape[0], alpha.size, x.size))
-            for _ in range(_POWER_PROFILE_IRLS + 1):
-                E, A = _nonnegative_pair(w, u, b)
-                r = (E[..., None] + A[..., None] * b) * u - 1.0
-                w = w0[:, None, :] / np.maximum(np.abs(r), 1e-3)
+            b = np.exp(-alpha[:, None] * x[None, :])  # (K, n)
+            basis = (b, b * b)  # the sums' factors besides w u and w u^2
+            wu = np.empty((Y.shape[0], alpha.size, x.size))  # reused: arrays this size cost page faults when fresh
+            E, A = _nonnegative_pair(np.multiply(w0[:, None, :], u, out=wu), u, basis)
+            for _ in range(_POWER_PROFILE_IRLS):
+                r = wu  # |relative residual| (E u + A b u - 1), then the weights w u it gives
+                np.multiply(A[..., None], b, out=r)
+                r += E[..., None]
+                r *= u
+                r -= 1.0
+                np.abs(r, out=r)
+                np.maximum(r, 1e-3, out=r)
+                np.divide(w0[:, None, :], r, out=r)
+                E, A = _nonnegative_pair(np.multiply(r, u, out=wu), u, basis)
             theta = np.stack([E, A, np.broadcast_to(alpha, A.shape)], axis=-1)
         return self.clip(theta.reshape(-1, 3)).reshape(theta.shape)
 
 
-def _nonnegative_pair(w: np.ndarray, u: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nonnegative_pair(
+    wu: np.ndarray, u: np.ndarray, basis: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """``E, A >= 0`` minimizing ``sum w (E u + A b u - 1)^2`` over the last axis: the exact two-column NNLS answer
-    (both free when both come out non-negative, else the better of one column alone)."""
-    wu = w * u
-    wu2 = wu * u
-    b = b[0]  # (K, n): the same basis for every target
-    s11, r1 = wu2.sum(axis=-1), wu.sum(axis=-1)
-    s12, s22 = np.einsum("tkn,kn->tk", wu2, b), np.einsum("tkn,kn->tk", wu2, b * b)
-    r2 = np.einsum("tkn,kn->tk", wu, b)
+    (both free when both come out non-negative, else the better of one column alone). ``wu`` is ``w u``
+    (targets, exponents, rows; overwritten with ``w u^2``), ``basis`` is ``b, b^2`` (exponents, rows each)."""
+    b, b2 = basis
+    r1, r2 = wu.sum(axis=-1), np.einsum("tkn,kn->tk", wu, b)
+    wu *= u
+    s11, s12, s22 = wu.sum(axis=-1), np.einsum("tkn,kn->tk", wu, b), np.einsum("tkn,kn->tk", wu, b2)
     det = s11 * s22 - s12 * s12
     E = (s22 * r1 - s12 * r2) / det
     A = (s11 * r2 - s12 * r1) / det
