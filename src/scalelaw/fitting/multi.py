@@ -43,6 +43,7 @@ from scalelaw._validation import column_names
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs, data_fingerprint
 from scalelaw.errors import DataError, FitError, LawError, format_rows
+from scalelaw.fitting.diagnostics import OUTLIER_FLOOR, curvatures, no_signal_masks, outlier_masks
 from scalelaw.fitting.engine import (
     _LOSER_GAP,
     _LOSER_PACE,
@@ -62,7 +63,6 @@ from scalelaw.fitting.fit import (
     _check_magnitude,
     _projected,
     _starts,
-    diagnose,
     finish,
 )
 from scalelaw.fitting.large import search
@@ -633,21 +633,43 @@ def _diagnoses(
     batches: Sequence[BatchResult],
     problem: Problem,
 ) -> list[Diagnosis | None]:
-    """:func:`scalelaw.fitting.fit.diagnose` at every target's best optimum, all targets with the same rows at
-    once (each target on its own rows only, as fitted alone); None for a target without a finite optimum."""
-    out: list[Diagnosis | None] = [None] * len(batches)
-    found = np.array([b.objective.size > 0 and bool(np.isfinite(b.objective[0])) for b in batches])
-    patterns, which = np.unique(at.T, axis=0, return_inverse=True)
-    for k, rows in enumerate(patterns):
-        ts = np.flatnonzero((which.ravel() == k) & found)
-        if ts.size == 0:
-            continue
-        X_g = {name: X[name][rows] for name in law.inputs}
-        w = None if weights is None else np.broadcast_to(weights[rows], (ts.size, int(rows.sum())))
-        z = np.array([batches[t].z[0] for t in ts])
-        found_g = diagnose(law, X_g, np.log(Y[rows][:, ts].T), w, problem.lo, problem.hi, z)
-        for t, diagnosis in zip(ts, found_g, strict=True):
-            out[t] = diagnosis
+    """:func:`scalelaw.fitting.fit.diagnose` at every target's best optimum (each target on its own rows only,
+    as fitted alone); None for a target without a finite optimum.
+
+    The curvature is computed for all targets with the same rows at once (its sums over rows are those of a
+    lone fit only on the same rows); no signal and outliers for all targets at once, each on its rows (medians
+    and thresholds pick values, they do not sum them, so rows left out change no number).
+    """
+    T = len(batches)
+    out: list[Diagnosis | None] = [None] * T
+    found = np.flatnonzero([b.objective.size > 0 and bool(np.isfinite(b.objective[0])) for b in batches])
+    if found.size == 0:
+        return out
+    lo, hi = problem.lo, problem.hi
+    z = np.array([batches[t].z[0] for t in found])
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    pinned = (np.isfinite(lo) & (z <= lo + 1e-9 * span)) | (np.isfinite(hi) & (z >= hi - 1e-9 * span))
+    rows = at[:, found].T  # (found targets, shared rows)
+    used = rows if weights is None else rows & (weights > 0)
+    log_y = np.log(np.where(rows, Y[:, found].T, 1.0))
+    residuals = np.zeros(rows.shape)
+    curvs: list[Any] = [None] * found.size
+    patterns, which = np.unique(rows, axis=0, return_inverse=True)
+    for k, pattern in enumerate(patterns):
+        ks = np.flatnonzero(which.ravel() == k)
+        X_k = {name: X[name][pattern] for name in law.inputs}
+        for j, curv in zip(ks, curvatures(law, X_k, log_y[ks][:, pattern], z[ks], ~pinned[ks]), strict=True):
+            curvs[j] = curv
+            residuals[j, pattern] = curv.residuals
+    flat, off_level = no_signal_masks(log_y, used)
+    flagged, threshold = outlier_masks(residuals, used, (~pinned).sum(axis=1))
+    for j, t in enumerate(found):
+        at_bound = tuple(n for n, b in zip(law.param_names, pinned[j], strict=True) if b)
+        mine = rows[j]
+        if flat[j]:  # the outliers are the rows off the constant level, whatever the law made of them
+            out[t] = (curvs[j], at_bound, True, np.flatnonzero(off_level[j][mine]), OUTLIER_FLOOR)
+        else:
+            out[t] = (curvs[j], at_bound, False, np.flatnonzero(flagged[j][mine]), float(threshold[j]))
     return out
 
 
