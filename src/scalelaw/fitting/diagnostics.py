@@ -71,8 +71,14 @@ def curvatures(
     """
     theta = law.from_internal(z)
     log_pred, J3 = law.internal_jacobian(theta, X)
+    return curvatures_at(law, theta, J3, log_pred - log_y, free)
+
+
+def curvatures_at(law: Law, theta: np.ndarray, J3: np.ndarray, resid: np.ndarray, free: np.ndarray) -> list[Curvature]:
+    """:func:`curvatures` from the Jacobians ``J3`` (internal space, ``(n_targets, n_params, n_rows)``, as
+    :meth:`Law.internal_jacobian <scalelaw.laws.law.Law.internal_jacobian>` returns them) and log residuals
+    ``resid`` ``(n_targets, n_rows)`` at ``theta`` (natural units)."""
     J = np.swapaxes(J3, 1, 2)  # (n_targets, n_rows, n_params), internal space
-    resid = log_pred - log_y
     T, n, p = J.shape
     mad = np.median(np.abs(resid - np.median(resid, axis=1)[:, None]), axis=1)
     names = law.param_names

@@ -43,7 +43,7 @@ from scalelaw._validation import column_names
 from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs, data_fingerprint
 from scalelaw.errors import DataError, FitError, LawError, format_rows
-from scalelaw.fitting.diagnostics import OUTLIER_FLOOR, curvatures, no_signal_masks, outlier_masks
+from scalelaw.fitting.diagnostics import OUTLIER_FLOOR, curvatures_at, no_signal_masks, outlier_masks
 from scalelaw.fitting.engine import (
     _LOSER_GAP,
     _LOSER_PACE,
@@ -636,9 +636,10 @@ def _diagnoses(
     """:func:`scalelaw.fitting.fit.diagnose` at every target's best optimum (each target on its own rows only,
     as fitted alone); None for a target without a finite optimum.
 
-    The curvature is computed for all targets with the same rows at once (its sums over rows are those of a
-    lone fit only on the same rows); no signal and outliers for all targets at once, each on its rows (medians
-    and thresholds pick values, they do not sum them, so rows left out change no number).
+    The Jacobians and residuals are computed on the shared rows for all targets at once (a row's values depend
+    on that row alone); the curvature of all targets with as many rows at once, each on its own rows gathered in
+    order (so its sums over rows are a lone fit's); no signal and outliers for all targets at once, each on its
+    own rows (medians and thresholds pick values, they do not sum them, so rows left out change no number).
     """
     T = len(batches)
     out: list[Diagnosis | None] = [None] * T
@@ -652,15 +653,18 @@ def _diagnoses(
     rows = at[:, found].T  # (found targets, shared rows)
     used = rows if weights is None else rows & (weights > 0)
     log_y = np.log(np.where(rows, Y[:, found].T, 1.0))
-    residuals = np.zeros(rows.shape)
+    theta = law.from_internal(z)
+    log_pred, J3 = law.internal_jacobian(theta, X)  # on every shared row: a row's values are its own
+    residuals = np.where(rows, log_pred - log_y, 0.0)
     curvs: list[Any] = [None] * found.size
-    patterns, which = np.unique(rows, axis=0, return_inverse=True)
-    for k, pattern in enumerate(patterns):
-        ks = np.flatnonzero(which.ravel() == k)
-        X_k = {name: X[name][pattern] for name in law.inputs}
-        for j, curv in zip(ks, curvatures(law, X_k, log_y[ks][:, pattern], z[ks], ~pinned[ks]), strict=True):
+    count = rows.sum(axis=1)
+    for n in np.unique(count):  # targets with as many rows: each target's rows gathered, in order
+        ks = np.flatnonzero(count == n)
+        pos = np.argsort(~rows[ks], axis=1, kind="stable")[:, :n]
+        J_k = np.take_along_axis(J3[ks], pos[:, None, :], axis=2)
+        r_k = np.take_along_axis(residuals[ks], pos, axis=1)
+        for j, curv in zip(ks, curvatures_at(law, theta[ks], J_k, r_k, ~pinned[ks]), strict=True):
             curvs[j] = curv
-            residuals[j, pattern] = curv.residuals
     flat, off_level = no_signal_masks(log_y, used)
     flagged, threshold = outlier_masks(residuals, used, (~pinned).sum(axis=1))
     for j, t in enumerate(found):
