@@ -677,6 +677,24 @@ def _diagnoses(
     return out
 
 
+def _grid_starts(law: Law, X: Mapping[str, np.ndarray], Y: np.ndarray, at: np.ndarray) -> list[np.ndarray] | None:
+    """Every target's start grid (optimizer space), as :func:`scalelaw.fitting.fit._starts` gives it alone: the
+    targets with as many rows at once (:meth:`Law.start_grids`), each on its own rows gathered in order. None
+    for a law whose inputs are not one value per row."""
+    n_rows = at.shape[0]
+    if not all(np.ndim(X[name]) == 1 and np.shape(X[name])[0] == n_rows for name in law.inputs):
+        return None
+    out: list[np.ndarray] = [np.empty(0)] * at.shape[1]
+    count = at.sum(axis=0)
+    for n in np.unique(count):
+        ts = np.flatnonzero(count == n)
+        pos = np.argsort(~at[:, ts].T, axis=1, kind="stable")[:, :n]  # each target's rows, in order
+        grids = law.start_grids({name: X[name][pos] for name in law.inputs}, np.take_along_axis(Y[:, ts].T, pos, 1))
+        for t, grid in zip(ts, law.to_internal(law.clip(grids)), strict=True):
+            out[t] = grid
+    return out
+
+
 def resolve_targets(runs: Runs, y: str | Sequence[str], law: Law) -> list[str]:
     """The target columns of ``y``: a list of names, ``"a,b,c"`` or ``"all-metrics"``; each must exist."""
     if isinstance(y, str):
@@ -845,7 +863,9 @@ def fit_targets(
         ids = None if run_ids is None else run_ids[masks[:, i]]
         digest = data_fingerprint([*X_t.items(), (t, y_t)], ids)
         prepared.append((X_t, y_t, w_t, sub, digest))
-    z_starts = [_starts(law, X_t, y_t, starts, seed) for X_t, y_t, *_ in prepared]
+    z_starts = _grid_starts(law, X, Y[union], at) if starts is None else None
+    if z_starts is None:
+        z_starts = [_starts(law, X_t, y_t, starts, seed) for X_t, y_t, *_ in prepared]
 
     t0 = time.perf_counter()
     profile = None

@@ -61,6 +61,22 @@ class PowerLaw(Law):
         with np.errstate(over="ignore"):  # a loss near 1e300 asks for A = inf: clip() takes it to its bound
             return self.clip(np.column_stack([E, np.exp(log_A), alpha]))
 
+    def start_grids(self, X, Y):
+        # start_grid of every target at once, the same numbers (each row's mean is still summed alone).
+        x = np.log(X[self.inputs[0]])  # (T, n)
+        Y = np.asarray(Y, dtype=np.float64)
+        y_min = np.min(Y, axis=1)
+        floor = np.maximum(1e-12 * y_min, np.finfo(np.float64).tiny)
+        alpha, frac = _POWER_GRID
+        E = frac[None, :] * y_min[:, None]  # (T, S)
+        terms = (
+            np.log(np.maximum(Y[:, None, :] - E[:, :, None], floor[:, None, None])) + alpha[None, :, None] * x[:, None]
+        )
+        log_A = np.mean(terms, axis=2)
+        with np.errstate(over="ignore"):
+            theta = np.stack([E, np.exp(log_A), np.broadcast_to(alpha, E.shape)], axis=-1)
+        return self.clip(theta)
+
     def profile_starts(self, X, Y, weights=None):
         # Variable projection: for each exponent, E and A solve a 2-column non-negative least-squares problem on
         # relative residuals, min sum w (E/y + A x^-alpha/y - 1)^2, in closed form for every target at once; then
@@ -116,6 +132,7 @@ def _nonnegative_pair(
 # The power law's start grid (laws.md §1.1): exponents, and the floor E as fractions of the smallest target.
 _POWER_ALPHAS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.8)
 _POWER_FLOOR_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
+_POWER_GRID = np.array(list(itertools.product(_POWER_ALPHAS, _POWER_FLOOR_FRACTIONS))).T  # alpha, E fraction
 # The exponents of the power law's profile (many targets at once): 0 and 48 from 0.002 to 5, evenly in log.
 _POWER_PROFILE_ALPHAS = np.concatenate([[0.0], np.geomspace(0.002, 5.0, 48)])
 # Reweighted passes of the profile towards a near-L1 fit.

@@ -361,6 +361,12 @@ class Law(abc.ABC):
         return np.array(list(itertools.product(*grids)), dtype=np.float64)
 
     # ---------------------------------------------------------------- transforms
+    def start_grids(self, X: Mapping[str, np.ndarray], Y: np.ndarray) -> np.ndarray:
+        """:meth:`start_grid` of many targets with as many rows: target ``t`` has inputs ``X[name][t]`` and values
+        ``Y[t]`` (every array ``(n_targets, n_rows)``). Returns ``(n_targets, n_starts, n_params)``, each target's
+        grid as :meth:`start_grid` gives it alone; laws may override this to build them in one pass."""
+        return np.stack([self.start_grid({k: v[t] for k, v in X.items()}, Y[t]) for t in range(Y.shape[0])])
+
     def to_internal(self, theta: np.ndarray) -> np.ndarray:
         z = np.array(theta, dtype=np.float64, copy=True)
         for k, p in enumerate(self.parameters):
