@@ -372,16 +372,17 @@ def multistart_targets(
        objective's rounds use the bootstrap refits' lighter curvature beyond ``delta``
        (:data:`~scalelaw.fitting.refit.REFIT_OUTER_CURVATURE`): with the IRLS curvature an almost-L1 objective
        makes Levenberg-Marquardt crawl, and on the benchmark's ladder the batch took twice the time. A slow
-       start (gaining less than ``CRAWL_BELOW`` over a round) also stops once a converged start of its target
-       is lower and it would need more than ``_LOSER_PACE`` rounds at its pace to reach it.
+       start (gaining less than ``SLOW_BELOW`` over a round) also stops once a converged start of its target
+       is lower and it would need more than ``_LOSER_PACE`` rounds at its pace to reach it, or it crawls (3).
     3. **Crawls**: a start that keeps gaining between ``CRAWL_FLOOR`` and ``CRAWL_BELOW`` (relative) per round,
        round after round (each gain at least ``CRAWL_STEADY`` times the one before), crawls along a valley the
        data barely determine. After two such rounds it spawns one new start per parameter it moves towards a
        bound, placed on that bound and held there for one round (the valley often ends there; alone, such a
        start takes hundreds of steps to get there, or runs out of them).
-    4. **Polish**: the best few converged optima of every target (and its best start if not converged)
-       restart from a fresh damping at ``ftol / 100`` with the objective's own curvature, in rounds; a
-       converged optimum's polish stops when a round gains less than ``POLISH_CRAWL_RTOL``.
+    4. **Polish**: the best few converged optima of every target within ``POLISH_GAP`` of its best (and its
+       best start if not converged) restart from a fresh damping at ``ftol / 100`` with the objective's own
+       curvature, in rounds; a converged optimum's polish stops when a round gains less than
+       ``POLISH_CRAWL_RTOL``.
 
     A target whose starts have all stopped drops out of the batch. No answer is promised to equal the lone
     search's (:func:`scalelaw.fitting.engine.multistart`): ``benchmarks/many_targets.py --study`` measures how
@@ -550,7 +551,8 @@ def _crawl(
     s.gain[todo] = gain
     crawling = todo[s.n_crawl[todo] >= 2]
     # A slow start stops once a converged start of its target is lower and it would need more than _LOSER_PACE
-    # rounds at its pace to reach it (the single-target search's rule for starts left behind, without its gap).
+    # rounds at its pace to reach it (the single-target search's rule for starts left behind, without its gap),
+    # or it crawls.
     slow = ~s.conv[todo] & (gain < SLOW_BELOW)
     if slow.any():
         f_conv = np.full(T, np.inf)
@@ -559,7 +561,9 @@ def _crawl(
         ref = f_conv[s.grp[sel]]
         with np.errstate(invalid="ignore"):
             gap = (s.f[sel] - ref) / np.abs(ref)
-        s.crawled[sel] = np.isfinite(ref) & (gap >= 0) & (gap > _LOSER_PACE * gain[slow])
+        # A crawling start stops below a converged one whatever its pace: on the ladder it crept ~7 rounds more
+        # to the converged start's own point, one round at a time (the bound probe it spawned had got there).
+        s.crawled[sel] = np.isfinite(ref) & (gap >= 0) & ((gap > _LOSER_PACE * gain[slow]) | (s.n_crawl[sel] >= 2))
     spawn = crawling[~s.probed[crawling] & ~s.probe[crawling]]
     if spawn.size == 0:
         return None
