@@ -730,17 +730,21 @@ def resolve_targets(runs: Runs, y: str | Sequence[str], law: Law) -> list[str]:
 def _target_values(runs: Runs, targets: Sequence[str], law: Law) -> np.ndarray:
     """The targets as a (n_rows, n_targets) float array, NaN where missing; a bad column raises, naming it."""
     table = runs.table
-    columns = []
-    for t in targets:
-        series = table[t]
-        if not is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype):
-            try:
-                runs.subset(series.notna().to_numpy()).require([t])  # names what is wrong (text, dates, ...)
-            except DataError as exc:
-                raise DataError(f"target '{t}': {exc}") from None
-            series = pd.to_numeric(series)
-        columns.append(series.to_numpy(dtype=np.float64))
-    Y = np.column_stack(columns)
+    dtypes = table.dtypes[list(targets)]
+    if all(isinstance(d, np.dtype) and d.kind in "fiu" for d in dtypes):  # plain NumPy numbers: one copy
+        Y = table[list(targets)].to_numpy(dtype=np.float64)
+    else:
+        columns = []
+        for t in targets:
+            series = table[t]
+            if not is_numeric_dtype(series.dtype) or is_bool_dtype(series.dtype):
+                try:
+                    runs.subset(series.notna().to_numpy()).require([t])  # names what is wrong (text, dates, ...)
+                except DataError as exc:
+                    raise DataError(f"target '{t}': {exc}") from None
+                series = pd.to_numeric(series)
+            columns.append(series.to_numpy(dtype=np.float64))
+        Y = np.column_stack(columns)
     finite_all = np.isfinite(Y)
     with np.errstate(invalid="ignore"):
         suspect = np.isinf(Y).any(axis=0) | (finite_all & (Y <= 0)).any(axis=0)
