@@ -313,3 +313,51 @@ def test_the_power_profile_recovers_amplitudes_at_the_true_exponent():
     np.testing.assert_allclose(theta[0, k], [1.5, 200, alpha], rtol=1e-6)
     np.testing.assert_allclose(theta[1, k], [0.0, 9, alpha], rtol=1e-6, atol=1e-9)
     assert get_law("chinchilla").profile_starts({"params": x, "tokens": x}, Y) is None
+
+
+def test_the_batch_starts_and_diagnoses_every_target_as_alone():
+    """Start grids (targets with as many rows in one pass) and diagnostics (curvature of targets with as many rows
+    at once, outliers and no signal of all at once) equal the lone fit's functions on each target's own rows, bit
+    for bit: targets with different missing rows, one flat, weighted rows (one of weight 0)."""
+    from scalelaw.fitting import multi as multi_module
+    from scalelaw.fitting.fit import _starts, diagnose
+    from scalelaw.laws.catalog import get_law
+    from scalelaw.laws.law import Law
+
+    frame = _tasks(6, seed=3)
+    frame.loc[[4, 5], "task4"] = np.nan  # as many rows as task1, other rows
+    frame["task5"] = 2.0  # flat
+    targets = [f"task{k}" for k in range(6)]
+    weights = np.linspace(0.5, 2.0, len(frame))
+    weights[6] = 0.0
+    seen = {}
+    diagnoses = multi_module._diagnoses
+
+    def spy(*args):
+        seen["args"] = args
+        return diagnoses(*args)
+
+    multi_module._diagnoses = spy
+    try:
+        scalelaw.fit("power", frame, y=targets, weights=weights)
+    finally:
+        multi_module._diagnoses = diagnoses
+    law, X, Y, at, w, batches, problem = seen["args"]
+    got = diagnoses(*seen["args"])
+    grids = multi_module._grid_starts(law, X, Y, at)
+    law_default = get_law("power")
+    assert np.array_equal(
+        Law.start_grids(law_default, {"flops": X["flops"][None]}, Y[:, :1].T),
+        law.start_grids({"flops": X["flops"][None]}, Y[:, :1].T),
+    )
+    for t, batch in enumerate(batches):
+        rows = at[:, t]
+        X_t = {"flops": X["flops"][rows]}
+        assert np.array_equal(grids[t], _starts(law, X_t, Y[rows, t], None, 0))
+        want = diagnose(law, X_t, np.log(Y[rows, t])[None], w[rows][None], problem.lo, problem.hi, batch.z[:1])[0]
+        curv, bounds, flat, outliers, threshold = got[t]
+        assert (bounds, flat, outliers.tolist(), threshold) == (want[1], want[2], want[3].tolist(), want[4])
+        assert curv.std_errors == pytest.approx(want[0].std_errors, rel=0, abs=0, nan_ok=True)
+        assert curv.condition_number == want[0].condition_number and curv.tradeoffs == want[0].tradeoffs
+        assert np.array_equal(curv.residuals, want[0].residuals) and curv.residual_scale == want[0].residual_scale
+    assert got[5][2]  # the flat target has no signal
