@@ -7,9 +7,10 @@ engine's ``sets``), so the per-call overhead that dominates a small fit is paid 
 target.
 
 The batch runs its own, cheaper search (:func:`multistart_targets`), not the single-target search start by
-start: it steps from each target's few best starts (and, for a law with a profile along its exponent, the
-profile's local minima), places a start on the bound a crawling start heads for, and stops slow starts below a
-converged one. So a target's answer can differ from fitting it alone:
+start: it steps from each target's best grid start and, for a law with a profile along its exponent, the
+profile's best local minima (a law without one: its ``keep`` best starts), places a start on the bound a crawling
+start heads for, and stops slow and crawling starts below a converged one. So a target's answer can differ from
+fitting it alone:
 
 * where the lone fit converges, the batch ends at most 1e-9 (relative) above it on nearly every target, and
   sometimes lower (another optimum); ``benchmarks/many_targets.py --study`` counts the exceptions (2 of 1,576,
@@ -18,8 +19,8 @@ converged one. So a target's answer can differ from fitting it alone:
   end (a bound) and reports it converged, lower;
 * a target whose batched best did not converge is searched alone as well, and the lower answer is kept.
 
-The diagnostics (curvature, outliers, no signal) of all targets with the same rows are computed at once, with the
-same functions and numbers as a single fit.
+The start grids and the diagnostics (curvature, outliers, no signal) are computed for many targets at once, each
+on its own rows, with the same numbers as a single fit.
 
 A row whose value is missing (NaN) in one target is left out of that target's fit only; the rows are shared
 otherwise, so the law's inputs are bound once for the union of the targets' rows.
@@ -362,7 +363,7 @@ def multistart_targets(
 
     ``problem.log_y`` holds one row per target; the starts of all targets sit in one array, grouped by target.
 
-    1. **Screen**: one evaluation of every start; only each target's best few (and every start tied with the
+    1. **Screen**: one evaluation of every start; only each target's best (and every start tied with the
        last one) take optimizer steps: with a ``profile`` (:meth:`~scalelaw.laws.law.Law.profile_starts`,
        internal space, shape (targets, exponents, params)), its best ``min(screen, keep)`` starts and the best
        ``PROFILE_MINIMA`` local minima of its objective along the profile (start indices ``n_starts + k``);
