@@ -9,7 +9,6 @@ figures: bootstrap and profile intervals (:mod:`scalelaw.trust`) are the honest 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -58,59 +57,82 @@ def curvature(problem: Problem, z_best: np.ndarray, free: np.ndarray) -> Curvatu
 
     ``free`` marks parameters not pinned at a bound; pinned ones get NaN and no correlations.
     """
-    law = problem.law
-    theta = law.from_internal(z_best[None, :])
-    log_pred, J = law.internal_jacobian(theta, problem.X)
-    J = J[0].T  # (n_rows, n_params), internal space
-    resid = log_pred[0] - problem.log_y
-    n, p = J.shape
-    n_free = int(free.sum())
-    mad = float(np.median(np.abs(resid - np.median(resid))))
-    robust_sd = 1.4826 * mad
-    sigma2 = float(resid @ resid) / max(n - n_free, 1)
+    return curvatures(problem.law, problem.X, problem.log_y[None, :], z_best[None, :], free[None, :])[0]
+
+
+def curvatures(
+    law: Law, X: Mapping[str, np.ndarray], log_y: np.ndarray, z: np.ndarray, free: np.ndarray
+) -> list[Curvature]:
+    """:func:`curvature` of many fits on the same rows at once: target ``t`` has log values ``log_y[t]``
+    (shape ``(n_targets, n_rows)``), its optimum ``z[t]`` and free parameters ``free[t]``.
+
+    The matrix work runs stacked over the targets that share their free parameters (NumPy's stacked linear
+    algebra gives each matrix the numbers it gets alone).
+    """
+    theta = law.from_internal(z)
+    log_pred, J3 = law.internal_jacobian(theta, X)
+    return curvatures_at(law, theta, J3, log_pred - log_y, free)
+
+
+def curvatures_at(law: Law, theta: np.ndarray, J3: np.ndarray, resid: np.ndarray, free: np.ndarray) -> list[Curvature]:
+    """:func:`curvatures` from the Jacobians ``J3`` (internal space, ``(n_targets, n_params, n_rows)``, as
+    :meth:`Law.internal_jacobian <scalelaw.laws.law.Law.internal_jacobian>` returns them) and log residuals
+    ``resid`` ``(n_targets, n_rows)`` at ``theta`` (natural units)."""
+    J = np.swapaxes(J3, 1, 2)  # (n_targets, n_rows, n_params), internal space
+    T, n, p = J.shape
+    mad = np.median(np.abs(resid - np.median(resid, axis=1)[:, None]), axis=1)
     names = law.param_names
-    se = np.full(p, np.nan)
-    corr = np.full((p, p), np.nan)
-    cond = np.inf
-    tradeoffs: list[tuple[str, str, float]] = []
-    sloppy: list[str] = []
-    Jf = J[:, free]
-    if n_free and np.all(np.isfinite(Jf)):
-        norms = np.linalg.norm(Jf, axis=0)
-        norms = np.where(norms > 0, norms, 1.0)
-        Js = Jf / norms
-        info = Js.T @ Js
-        eig, vec = np.linalg.eigh(info)
-        cond = float(eig[-1] / eig[0]) if eig[0] > 0 else np.inf
-        cov_s = np.linalg.pinv(info, rcond=1e-15, hermitian=True) * sigma2
-        cov = cov_s / np.outer(norms, norms)
-        sd_int = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = cov / np.outer(sd_int, sd_int)
-        idx = np.flatnonzero(free)
-        for a, i in enumerate(idx):
-            for b, j in enumerate(idx):
-                corr[i, j] = c[a, b]
-        # Back to natural units: d theta = theta * d z for log-transformed parameters.
-        scale = law.internal_scale(theta[0])
-        se[idx] = sd_int * np.abs(scale[idx])
-        sloppy = [names[idx[a]] for a in np.flatnonzero(np.abs(vec[:, 0]) >= SLOPPY_LOADING)]
-        # An amplitude and its exponent correlate strongly whenever the data sit far from x = 1 (a
-        # matter of parameterization), so pairs are only reported; the condition number decides.
-        for a in range(len(idx)):
-            for b in range(a + 1, len(idx)):
-                if abs(c[a, b]) >= TRADEOFF_CORRELATION:
-                    tradeoffs.append((names[idx[a]], names[idx[b]], float(c[a, b])))
-        tradeoffs.sort(key=lambda t: -abs(t[2]))
-    return Curvature(
-        std_errors=tuple(float(v) for v in se),
-        correlations=tuple(tuple(float(v) for v in row) for row in corr),
-        condition_number=cond,
-        tradeoffs=tuple(tradeoffs),
-        sloppy=tuple(sloppy),
-        residual_scale=robust_sd,
-        residuals=resid,
-    )
+    out: list[Curvature | None] = [None] * T
+    for pattern in np.unique(free, axis=0):
+        ts = np.flatnonzero((free == pattern).all(axis=1))
+        idx = np.flatnonzero(pattern)
+        n_free = idx.size
+        Jf = J[ts][:, :, pattern]
+        ok = np.isfinite(Jf).all(axis=(1, 2)) if n_free else np.zeros(ts.size, dtype=bool)
+        if ok.any():
+            norms = np.linalg.norm(Jf[ok], axis=1)
+            norms = np.where(norms > 0, norms, 1.0)
+            Js = Jf[ok] / norms[:, None, :]
+            info = np.swapaxes(Js, 1, 2) @ Js
+            eig, vec = np.linalg.eigh(info)
+            pinv = np.linalg.pinv(info, rcond=1e-15, hermitian=True)
+        for j, t in enumerate(ts):
+            r = resid[t]
+            sigma2 = float(r @ r) / max(n - n_free, 1)
+            se = np.full(p, np.nan)
+            corr = np.full((p, p), np.nan)
+            cond = np.inf
+            tradeoffs: list[tuple[str, str, float]] = []
+            sloppy: list[str] = []
+            if ok[j]:
+                k = int(np.count_nonzero(ok[:j]))
+                cond = float(eig[k, -1] / eig[k, 0]) if eig[k, 0] > 0 else np.inf
+                cov = pinv[k] * sigma2 / np.outer(norms[k], norms[k])
+                sd_int = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    c = cov / np.outer(sd_int, sd_int)
+                corr[np.ix_(idx, idx)] = c
+                # Back to natural units: d theta = theta * d z for log-transformed parameters.
+                scale = law.internal_scale(theta[t])
+                se[idx] = sd_int * np.abs(scale[idx])
+                sloppy = [names[idx[a]] for a in np.flatnonzero(np.abs(vec[k][:, 0]) >= SLOPPY_LOADING)]
+                # An amplitude and its exponent correlate strongly whenever the data sit far from x = 1 (a
+                # matter of parameterization), so pairs are only reported; the condition number decides.
+                for a in range(n_free):
+                    for b in range(a + 1, n_free):
+                        if abs(c[a, b]) >= TRADEOFF_CORRELATION:
+                            tradeoffs.append((names[idx[a]], names[idx[b]], float(c[a, b])))
+                tradeoffs.sort(key=lambda tr: -abs(tr[2]))
+            out[t] = Curvature(
+                std_errors=tuple(float(v) for v in se),
+                correlations=tuple(tuple(float(v) for v in row) for row in corr),
+                condition_number=cond,
+                tradeoffs=tuple(tradeoffs),
+                sloppy=tuple(sloppy),
+                residual_scale=1.4826 * float(mad[t]),
+                residuals=resid[t],
+            )
+    return out  # type: ignore[return-value]
 
 
 def gross_outliers(
@@ -137,11 +159,17 @@ def gross_outliers(
         ``max(OUTLIER_SCALES * 1.4826 * MAD, OUTLIER_FLOOR)``, in log units.
     """
     used = np.ones(residuals.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
-    if not used.any():
-        return np.array([], dtype=int), OUTLIER_FLOOR
-    deviation = np.abs(residuals - float(np.median(residuals[used])))
-    threshold = max(OUTLIER_SCALES * robust_scale(residuals, used, n_params), OUTLIER_FLOOR)
-    return np.flatnonzero(used & (deviation > threshold)), threshold
+    flagged, threshold = outlier_masks(residuals[None, :], used[None, :], np.array([n_params]))
+    return np.flatnonzero(flagged[0]), float(threshold[0])
+
+
+def outlier_masks(residuals: np.ndarray, used: np.ndarray, n_params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gross_outliers` of many fits at once: rows ``(n_fits, n_rows)``, ``used`` of the same shape and
+    ``n_params`` per fit. Returns the mask of flagged rows and each fit's threshold."""
+    scale = robust_scales(residuals, used, n_params)
+    deviation = np.abs(residuals - _medians(residuals, used)[:, None])
+    threshold = np.where(used.any(axis=1), np.maximum(OUTLIER_SCALES * scale, OUTLIER_FLOOR), OUTLIER_FLOOR)
+    return used & (deviation > threshold[:, None]), threshold
 
 
 def robust_scale(residuals: np.ndarray, used: np.ndarray | None = None, n_params: int = 0) -> float:
@@ -154,11 +182,35 @@ def robust_scale(residuals: np.ndarray, used: np.ndarray | None = None, n_params
     0.0297
     """
     used = np.ones(residuals.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
-    if not used.any():
-        return math.nan
-    deviation = np.abs(residuals[used] - float(np.median(residuals[used])))
-    free = np.sort(deviation)[min(n_params, deviation.size - 1) :]
-    return 1.4826 * float(np.median(free))
+    return float(robust_scales(residuals[None, :], used[None, :], np.array([n_params]))[0])
+
+
+def robust_scales(residuals: np.ndarray, used: np.ndarray, n_params: np.ndarray) -> np.ndarray:
+    """:func:`robust_scale` of many fits at once (rows ``(n_fits, n_rows)``); NaN for a fit with no row used."""
+    deviation = np.where(used, np.abs(residuals - _medians(residuals, used)[:, None]), np.inf)
+    count = used.sum(axis=1)
+    first = np.minimum(n_params, np.maximum(count - 1, 0))  # the smallest deviations left out
+    return 1.4826 * _medians(np.sort(deviation, axis=1), None, first, count)
+
+
+def _medians(
+    values: np.ndarray, used: np.ndarray | None, first: np.ndarray | None = None, count: np.ndarray | None = None
+) -> np.ndarray:
+    """Median of each row's ``used`` values (NaN where none), as :func:`numpy.median` gives it: the middle value,
+    or the mean of the two middle ones. With ``used`` None, ``values`` are sorted rows and the median is taken
+    over positions ``first`` to ``count - 1``."""
+    if used is not None:
+        values = np.sort(np.where(used, values, np.inf), axis=1)
+        count = used.sum(axis=1)
+        first = np.zeros_like(count)
+    assert first is not None and count is not None
+    m = count - first
+    rows = np.arange(values.shape[0])
+    lo = values[rows, np.maximum(first + (m - 1) // 2, 0)]
+    hi = values[rows, np.maximum(first + m // 2, 0) if values.shape[1] else 0]
+    with np.errstate(invalid="ignore"):
+        mid = np.where(m % 2 == 1, lo, (lo + hi) / 2)
+    return np.where(m > 0, mid, np.nan)
 
 
 def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
@@ -184,10 +236,19 @@ def no_signal(log_y: np.ndarray, used: np.ndarray | None = None) -> tuple[bool, 
     False
     """
     used = np.ones(log_y.shape, dtype=bool) if used is None else np.asarray(used, dtype=bool)
-    off, _ = gross_outliers(log_y, used)
-    keep = used.copy()
-    keep[off] = False
-    return bool(keep.any() and float(np.ptp(log_y[keep])) <= NO_SIGNAL_SPREAD), off
+    flat, off = no_signal_masks(log_y[None, :], used[None, :])
+    return bool(flat[0]), np.flatnonzero(off[0])
+
+
+def no_signal_masks(log_y: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`no_signal` of many targets at once (rows ``(n_targets, n_rows)``): whether each is flat, and the
+    mask of the rows set aside."""
+    off, _ = outlier_masks(log_y, used, np.zeros(log_y.shape[0], dtype=int))
+    keep = used & ~off
+    spread = np.where(keep, log_y, -np.inf).max(axis=1, initial=-np.inf) - np.where(keep, log_y, np.inf).min(
+        axis=1, initial=np.inf
+    )
+    return keep.any(axis=1) & (spread <= NO_SIGNAL_SPREAD), off
 
 
 # ---------------------------------------------------------------------------------------------- linearization

@@ -16,7 +16,15 @@ from scalelaw.data.io import load_runs
 from scalelaw.data.runs import Runs
 from scalelaw.data.schedules import load_schedules
 from scalelaw.errors import DataError, FitError, LawError
-from scalelaw.fitting.diagnostics import MAX_CONDITION, OUTLIER_FLOOR, curvature, gross_outliers, no_signal
+from scalelaw.fitting.diagnostics import (
+    MAX_CONDITION,
+    OUTLIER_FLOOR,
+    Curvature,
+    curvatures,
+    no_signal,
+    no_signal_masks,
+    outlier_masks,
+)
 from scalelaw.fitting.engine import BatchResult, Problem
 from scalelaw.fitting.large import search
 from scalelaw.fitting.objective import LOSSES
@@ -300,10 +308,13 @@ def finish(
     schedules: Any = None,
     schedule_info: dict[str, Any] | None = None,
     data_hash: str | None = None,
+    run_ids: np.ndarray | None = None,
+    diagnosis: Diagnosis | None = None,
 ) -> FitResult:
     """The :class:`FitResult` of a finished search: the best optimum, its curvature, status and data.
 
-    ``data_hash`` is the fingerprint of the fitted columns when the caller has it (else computed from ``runs``).
+    ``data_hash`` is the fingerprint of the fitted columns, ``run_ids`` the run of every row and ``diagnosis``
+    :func:`diagnose`'s answer for the best optimum, when the caller has them (else computed here).
 
     Raises
     ------
@@ -322,19 +333,11 @@ def finish(
     best = float(batch.objective[0])
     at_best = batch.objective <= best + 1e-6 * max(abs(best), 1e-12)
     n_at_best = int(np.sum(batch.multiplicity[at_best])) if batch.multiplicity is not None else int(at_best.sum())
-    lo, hi = problem.lo, problem.hi
-    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
-    on_lo = np.isfinite(lo) & (z_best <= lo + 1e-9 * span)
-    on_hi = np.isfinite(hi) & (z_best >= hi - 1e-9 * span)
-    at_bound = tuple(n for n, b in zip(law.param_names, on_lo | on_hi, strict=True) if b)
-    curv = curvature(problem, z_best, free=~(on_lo | on_hi))
+    if diagnosis is None:
+        w = None if weights is None else np.asarray(weights)[None, :]
+        diagnosis = diagnose(law, X, log_y[None, :], w, problem.lo, problem.hi, z_best[None, :])[0]
+    curv, at_bound, flat, outliers, outlier_threshold = diagnosis
     not_identifiable = not curv.condition_number < MAX_CONDITION
-    used = np.ones(n_points, dtype=bool) if weights is None else weights > 0
-    flat, off_level = no_signal(log_y, used)
-    if flat:  # the outliers are the rows off the constant level, whatever the law made of them
-        outliers, outlier_threshold = off_level, OUTLIER_FLOOR
-    else:
-        outliers, outlier_threshold = gross_outliers(curv.residuals, used, n_params=int((~(on_lo | on_hi)).sum()))
     status = FitStatus(
         converged=bool(batch.converged[0]),
         at_bound=at_bound,
@@ -345,7 +348,7 @@ def finish(
         n_at_best=n_at_best,
         no_signal=flat,
         outliers=tuple(int(i) for i in outliers),
-        outlier_rows=tuple(str(label) for label in runs.table.index[outliers]),
+        outlier_rows=tuple(str(label) for label in runs.table.index[outliers]) if len(outliers) else (),
         outlier_threshold=outlier_threshold,
     )
     result = FitResult(
@@ -353,7 +356,7 @@ def finish(
         values=tuple(float(v) for v in law.from_internal(z_best)),
         objective=best,
         n_points=n_points,
-        n_runs=runs.n_runs,
+        n_runs=runs.n_runs if run_ids is None else len(np.unique(run_ids)),
         n_starts=n_starts,
         status=status,
         std_errors=curv.std_errors,
@@ -367,11 +370,53 @@ def finish(
         data_hash=data_hash or runs.fingerprint([*law.inputs, y]),
         data_source=runs.source,
         notes=runs.notes,
-        data=FitData(columns={**{n: X[n] for n in law.inputs}, y: y_values}, run=runs.run_ids, weights=weights),
+        data=FitData(
+            columns={**{n: X[n] for n in law.inputs}, y: y_values},
+            run=runs.run_ids if run_ids is None else run_ids,
+            weights=weights,
+        ),
         schedule_info=schedule_info,
         schedule=schedules,
     )
     return result
+
+
+#: What :func:`diagnose` finds at an optimum: curvature, parameters at a bound, no signal, outlier rows, threshold.
+Diagnosis = tuple[Curvature, tuple[str, ...], bool, np.ndarray, float]
+
+
+def diagnose(
+    law: Law,
+    X: Mapping[str, np.ndarray],
+    log_y: np.ndarray,
+    weights: np.ndarray | None,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    z: np.ndarray,
+) -> list[Diagnosis]:
+    """The diagnostics of many fits on the same rows at once (one fit: ``n_fits = 1``).
+
+    Fit ``t`` has log values ``log_y[t]`` (shape ``(n_fits, n_rows)``), row weights ``weights[t]`` (rows of
+    weight 0 are not used; ``None``: every row) and its optimum ``z[t]`` (internal space, bounds ``lo``, ``hi``).
+    Returns, per fit, its :class:`~scalelaw.fitting.diagnostics.Curvature`, the parameters at a bound, whether
+    the data have no signal, the outlier rows and the outlier threshold.
+    """
+    span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    pinned = (np.isfinite(lo) & (z <= lo + 1e-9 * span)) | (np.isfinite(hi) & (z >= hi - 1e-9 * span))
+    curvs = curvatures(law, X, log_y, z, ~pinned)
+    used = np.ones(log_y.shape, dtype=bool) if weights is None else weights > 0
+    flat, off_level = no_signal_masks(log_y, used)
+    residuals = np.array([c.residuals for c in curvs])
+    n_free = (~pinned).sum(axis=1)
+    flagged, threshold = outlier_masks(residuals, used, n_free)
+    out = []
+    for t, curv in enumerate(curvs):
+        at_bound = tuple(n for n, b in zip(law.param_names, pinned[t], strict=True) if b)
+        if flat[t]:  # the outliers are the rows off the constant level, whatever the law made of them
+            out.append((curv, at_bound, True, np.flatnonzero(off_level[t]), OUTLIER_FLOOR))
+        else:
+            out.append((curv, at_bound, False, np.flatnonzero(flagged[t]), float(threshold[t])))
+    return out
 
 
 def _check_magnitude(y_values: np.ndarray, y: str) -> None:

@@ -59,10 +59,82 @@ class PowerLaw(Law):
         with np.errstate(over="ignore"):  # a loss near 1e300 asks for A = inf: clip() takes it to its bound
             return self.clip(np.column_stack([E, np.exp(log_A), alpha]))
 
+    def start_grids(self, X, Y):
+        # start_grid of every target at once, the same numbers (each row's mean is still summed alone).
+        x = np.log(X[self.inputs[0]])  # (T, n)
+        Y = np.asarray(Y, dtype=np.float64)
+        y_min = np.min(Y, axis=1)
+        floor = np.maximum(1e-12 * y_min, np.finfo(np.float64).tiny)
+        alpha, frac = _POWER_GRID
+        E = frac[None, :] * y_min[:, None]  # (T, S)
+        terms = (
+            np.log(np.maximum(Y[:, None, :] - E[:, :, None], floor[:, None, None])) + alpha[None, :, None] * x[:, None]
+        )
+        log_A = np.mean(terms, axis=2)
+        with np.errstate(over="ignore"):
+            theta = np.stack([E, np.exp(log_A), np.broadcast_to(alpha, E.shape)], axis=-1)
+        return self.clip(theta)
+
+    def profile_starts(self, X, Y, weights=None):
+        # Variable projection: for each exponent, E and A solve a 2-column non-negative least-squares problem on
+        # relative residuals, min sum w (E/y + A x^-alpha/y - 1)^2, in closed form for every target at once; then
+        # a few reweighted passes (weights 1 / max(|residual|, 1e-3)) move it towards the near-L1 fit the default
+        # Huber loss makes, so that the profile's minima sit near the objective's basins.
+        x = np.log(X[self.inputs[0]])
+        Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
+        w0 = np.ones(Y.shape) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        alpha = _POWER_PROFILE_ALPHAS
+        with np.errstate(all="ignore"):
+            u = np.where(w0 > 0, 1.0 / Y, 0.0)[:, None, :]  # (T, 1, n)
+            b = np.exp(-alpha[:, None] * x[None, :])  # (K, n)
+            basis = (b, b * b)  # the sums' factors besides w u and w u^2
+            wu = np.empty((Y.shape[0], alpha.size, x.size))  # reused: arrays this size cost page faults when fresh
+            E, A = _nonnegative_pair(np.multiply(w0[:, None, :], u, out=wu), u, basis)
+            for _ in range(_POWER_PROFILE_IRLS):
+                r = wu  # |relative residual| (E u + A b u - 1), then the weights w u it gives
+                np.multiply(A[..., None], b, out=r)
+                r += E[..., None]
+                r *= u
+                r -= 1.0
+                np.abs(r, out=r)
+                np.maximum(r, 1e-3, out=r)
+                np.divide(w0[:, None, :], r, out=r)
+                E, A = _nonnegative_pair(np.multiply(r, u, out=wu), u, basis)
+            theta = np.stack([E, A, np.broadcast_to(alpha, A.shape)], axis=-1)
+        return self.clip(theta.reshape(-1, 3)).reshape(theta.shape)
+
+
+def _nonnegative_pair(
+    wu: np.ndarray, u: np.ndarray, basis: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``E, A >= 0`` minimizing ``sum w (E u + A b u - 1)^2`` over the last axis: the exact two-column NNLS answer
+    (both free when both come out non-negative, else the better of one column alone). ``wu`` is ``w u``
+    (targets, exponents, rows; overwritten with ``w u^2``), ``basis`` is ``b, b^2`` (exponents, rows each)."""
+    b, b2 = basis
+    r1, r2 = wu.sum(axis=-1), np.einsum("tkn,kn->tk", wu, b)
+    wu *= u
+    s11, s12, s22 = wu.sum(axis=-1), np.einsum("tkn,kn->tk", wu, b), np.einsum("tkn,kn->tk", wu, b2)
+    det = s11 * s22 - s12 * s12
+    E = (s22 * r1 - s12 * r2) / det
+    A = (s11 * r2 - s12 * r1) / det
+    both = np.isfinite(E) & np.isfinite(A) & (E >= 0) & (A >= 0)
+    E1, A2 = np.maximum(r1 / s11, 0.0), np.maximum(r2 / s22, 0.0)
+    sse_E = E1 * E1 * s11 - 2 * E1 * r1
+    sse_A = A2 * A2 * s22 - 2 * A2 * r2
+    only_E = sse_E <= np.where(np.isfinite(sse_A), sse_A, np.inf)
+    E = np.where(both, E, np.where(only_E, E1, 0.0))
+    A = np.where(both, A, np.where(only_E, 0.0, A2))
+    return np.nan_to_num(E, nan=0.0), np.nan_to_num(A, nan=0.0)
+
 
 # The power law's start grid (laws.md §1.1): exponents, and the floor E as fractions of the smallest target.
 _POWER_ALPHAS = (0.05, 0.1, 0.2, 0.35, 0.5, 0.8)
 _POWER_FLOOR_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 0.9)
+_POWER_GRID = np.array(list(itertools.product(_POWER_ALPHAS, _POWER_FLOOR_FRACTIONS))).T  # alpha, E fraction
+# The exponents of the power law's profile (many targets at once): 0 and 48 from 0.002 to 5, evenly in log.
+_POWER_PROFILE_ALPHAS = np.concatenate([[0.0], np.geomspace(0.002, 5.0, 48)])
+# Reweighted passes of the profile towards a near-L1 fit.
+_POWER_PROFILE_IRLS = 6
 
 
 def power(x: str = "flops") -> PowerLaw:

@@ -255,6 +255,20 @@ class Law(abc.ABC):
         """
         return None
 
+    def profile_starts(
+        self, X: Mapping[str, np.ndarray], Y: np.ndarray, weights: np.ndarray | None = None
+    ) -> np.ndarray | None:
+        """A profile of starts along the law's exponent for many targets at once, or None.
+
+        A law with one exponent and amplitudes that enter linearly declares this capability by returning, for
+        every target row of ``Y`` (shape ``(n_targets, n_rows)``, row weights ``weights`` of the same shape,
+        0 where a target has no value) and every exponent of a fine grid (ascending), the amplitudes that fit
+        best by non-negative least squares on relative residuals: shape ``(n_targets, n_exponents, n_params)``,
+        natural units. The many-targets search (:mod:`scalelaw.fitting.multi`) starts from the local minima of
+        each target's objective along that profile. The base class has none.
+        """
+        return None
+
     @property
     def closed_forms(self) -> frozenset[str]:
         """The decisions this law solves in closed form."""
@@ -346,6 +360,12 @@ class Law(abc.ABC):
         return np.array(list(itertools.product(*grids)), dtype=np.float64)
 
     # ---------------------------------------------------------------- transforms
+    def start_grids(self, X: Mapping[str, np.ndarray], Y: np.ndarray) -> np.ndarray:
+        """:meth:`start_grid` of many targets with as many rows: target ``t`` has inputs ``X[name][t]`` and values
+        ``Y[t]`` (every array ``(n_targets, n_rows)``). Returns ``(n_targets, n_starts, n_params)``, each target's
+        grid as :meth:`start_grid` gives it alone; laws may override this to build them in one pass."""
+        return np.stack([self.start_grid({k: v[t] for k, v in X.items()}, Y[t]) for t in range(Y.shape[0])])
+
     def to_internal(self, theta: np.ndarray) -> np.ndarray:
         z = np.array(theta, dtype=np.float64, copy=True)
         for k, p in enumerate(self.parameters):
