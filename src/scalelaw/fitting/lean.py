@@ -40,11 +40,12 @@ def _derivatives(
 
 
 def _set_weights(problem: Problem, sets: np.ndarray) -> np.ndarray | None:
-    """The row weights of parameter sets ``sets`` (a plain array of weights: shared or one row per set)."""
+    """The row weights of parameter sets ``sets`` (a plain array of weights: shared or one row per set); None when
+    they are all 1 (the batch weighs a target's missing rows 0 and the others 1: a product by 1 changes nothing)."""
     w = problem.weights
-    if w is None or w.ndim == 1:
-        return w
-    return np.asarray(w)[sets]
+    if w is not None and w.ndim == 2:
+        w = np.asarray(w)[sets]
+    return None if w is None or bool(np.all(w == 1.0)) else w
 
 
 def lean_levenberg_marquardt(

@@ -912,6 +912,11 @@ def fit_targets(
     seconds = time.perf_counter() - t0
     diagnoses = _diagnoses(law, X, Y[union], at, None if weights is None else weights[union], batches, problem)
     all_ids = runs.run_ids
+    # Distinct runs among each target's rows, every target at once (a count per run of the rows it uses).
+    _, run_code = np.unique(all_ids, return_inverse=True)
+    per_run = np.zeros((int(run_code.max(initial=-1)) + 1, masks.shape[1]), dtype=int)
+    np.add.at(per_run, run_code.ravel(), masks)
+    n_runs = (per_run > 0).sum(axis=0)
     fits: dict[str, FitResult] = {}
     issues: dict[type[Warning], list[tuple[str, str]]] = {}
     for i, (t, (X_t, y_t, w_t, sub, digest), batch, z) in enumerate(
@@ -931,6 +936,7 @@ def fit_targets(
                 data_hash=digest,
                 run_ids=all_ids[masks[:, i]],
                 diagnosis=diagnoses[i],
+                n_runs=int(n_runs[i]),
             )
         except FitError as exc:
             raise FitError(f"target '{t}': {exc}") from None
