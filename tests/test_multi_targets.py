@@ -361,3 +361,59 @@ def test_the_batch_starts_and_diagnoses_every_target_as_alone():
         assert curv.condition_number == want[0].condition_number and curv.tradeoffs == want[0].tradeoffs
         assert np.array_equal(curv.residuals, want[0].residuals) and curv.residual_scale == want[0].residual_scale
     assert got[5][2]  # the flat target has no signal
+
+
+@pytest.mark.parametrize("law_name", ["power", "chinchilla"])
+def test_the_lean_optimizer_gives_the_engines_numbers_bit_for_bit(law_name):
+    # The batch's lean Levenberg-Marquardt must only move the engine's work around: same points, objectives,
+    # flags, iterations, dampings and derivatives, with per-set targets, row weights (some 0), held coordinates,
+    # starts on a bound and a start whose objective is not finite.
+    from scalelaw.fitting.engine import Problem, levenberg_marquardt
+    from scalelaw.fitting.lean import lean_levenberg_marquardt
+    from scalelaw.laws.catalog import get_law
+
+    rng = np.random.default_rng(3)
+    law = get_law(law_name)
+    n_rows, n_targets, n = 25, 6, 40
+    if law_name == "power":
+        X = {"flops": np.logspace(18, 23, n_rows)}
+        truth = np.array([[1.0 + 0.2 * k, 50.0 * (k + 1), 0.05 + 0.04 * k] for k in range(n_targets)])
+    else:
+        X = {"params": np.logspace(7, 10, n_rows), "tokens": np.logspace(9, 12, n_rows)[rng.permutation(n_rows)]}
+        truth = np.array([[1.7, 400.0 + 10 * k, 410.0, 0.34, 0.28] for k in range(n_targets)])
+    log_y = np.stack([law.log_predict_jac(truth[k : k + 1], X, jac=False)[0][0] for k in range(n_targets)])
+    log_y += rng.normal(0, 0.02, log_y.shape)
+    W = np.where(rng.random((n_targets, n_rows)) < 0.1, 0.0, rng.uniform(0.5, 2.0, (n_targets, n_rows)))
+    problem = Problem(law=law, X=X, log_y=log_y, weights=W)
+    sets = rng.integers(0, n_targets, n)
+    z0 = law.to_internal(truth[sets]) * rng.uniform(0.7, 1.3, (n, law.n_params))
+    z0 = np.clip(z0, problem.lo, problem.hi)
+    z0[:5, 0] = problem.lo[0]  # on the floor's bound
+    z0[5] = np.nan  # a start whose objective is not finite
+    frozen = np.zeros(z0.shape, dtype=bool)
+    frozen[10:15, -1] = True
+    lam0 = rng.uniform(1e-4, 1e-1, n)
+    derivs = problem.objective_grad_hess(z0, sets)
+    stopped = []
+    for ftol, max_iter, held in ((1e-12, 8, frozen), (1e-12, 200, None)):
+        out: list[np.ndarray] = []
+        lam_e, lam_l = np.empty(n), np.empty(n)
+        want = levenberg_marquardt(
+            problem,
+            z0,
+            max_iter=max_iter,
+            ftol=ftol,
+            lam0=lam0,
+            lam_out=lam_e,
+            sets=sets,
+            frozen=held,
+            derivs=derivs,
+            derivs_out=out,
+            fused=True,
+        )
+        *got, (g, H) = lean_levenberg_marquardt(problem, z0, derivs, sets, max_iter, ftol, lam0, lam_l, frozen=held)
+        for a, b in zip([*want, lam_e, out[1], out[2]], [*got, lam_l, g, H], strict=True):
+            np.testing.assert_array_equal(a, b)
+        stopped.append(int(want[2].sum()))
+    # a start with no finite objective, starts that ran to max_iter and starts that stopped on the way
+    assert not np.isfinite(derivs[0][5]) and stopped[0] < n and stopped[1] > 0

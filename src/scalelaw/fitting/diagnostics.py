@@ -89,46 +89,52 @@ def curvatures_at(law: Law, theta: np.ndarray, J3: np.ndarray, resid: np.ndarray
         n_free = idx.size
         Jf = J[ts][:, :, pattern]
         ok = np.isfinite(Jf).all(axis=(1, 2)) if n_free else np.zeros(ts.size, dtype=bool)
-        if ok.any():
+        # Every target's numbers at once (element by element, as one target at a time would get them); only the
+        # conversion to Python objects runs per target.
+        sigma2 = [float(resid[t] @ resid[t]) / max(n - n_free, 1) for t in ts]
+        K = int(np.count_nonzero(ok))
+        if K:
             norms = np.linalg.norm(Jf[ok], axis=1)
             norms = np.where(norms > 0, norms, 1.0)
             Js = Jf[ok] / norms[:, None, :]
             info = np.swapaxes(Js, 1, 2) @ Js
             eig, vec = np.linalg.eigh(info)
             pinv = np.linalg.pinv(info, rcond=1e-15, hermitian=True)
+            s2 = np.array(sigma2)[ok]
+            cov = pinv * s2[:, None, None] / (norms[:, :, None] * norms[:, None, :])
+            sd_int = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c = cov / (sd_int[:, :, None] * sd_int[:, None, :])
+                conds = np.where(eig[:, 0] > 0, eig[:, -1] / eig[:, 0], np.inf).tolist()
+            corr_ok = np.full((K, p, p), np.nan)
+            corr_ok[:, idx[:, None], idx[None, :]] = c
+            se_ok = np.full((K, p), np.nan)
+            # Back to natural units: d theta = theta * d z for log-transformed parameters.
+            se_ok[:, idx] = sd_int * np.abs(law.internal_scale(theta[ts[ok]])[:, idx])
+            sloppy_ok = (np.abs(vec[:, :, 0]) >= SLOPPY_LOADING).tolist()
+            # An amplitude and its exponent correlate strongly whenever the data sit far from x = 1 (a matter of
+            # parameterization), so pairs are only reported; the condition number decides.
+            pairs = [(a, b) for a in range(n_free) for b in range(a + 1, n_free)]
+            strong = (np.abs(c) >= TRADEOFF_CORRELATION).tolist()
+            c_list = c.tolist()
+            se_list, corr_list = se_ok.tolist(), corr_ok.tolist()
+        nan_se, nan_corr = (float("nan"),) * p, ((float("nan"),) * p,) * p
+        k = 0
         for j, t in enumerate(ts):
-            r = resid[t]
-            sigma2 = float(r @ r) / max(n - n_free, 1)
-            se = np.full(p, np.nan)
-            corr = np.full((p, p), np.nan)
-            cond = np.inf
-            tradeoffs: list[tuple[str, str, float]] = []
-            sloppy: list[str] = []
             if ok[j]:
-                k = int(np.count_nonzero(ok[:j]))
-                cond = float(eig[k, -1] / eig[k, 0]) if eig[k, 0] > 0 else np.inf
-                cov = pinv[k] * sigma2 / np.outer(norms[k], norms[k])
-                sd_int = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    c = cov / np.outer(sd_int, sd_int)
-                corr[np.ix_(idx, idx)] = c
-                # Back to natural units: d theta = theta * d z for log-transformed parameters.
-                scale = law.internal_scale(theta[t])
-                se[idx] = sd_int * np.abs(scale[idx])
-                sloppy = [names[idx[a]] for a in np.flatnonzero(np.abs(vec[k][:, 0]) >= SLOPPY_LOADING)]
-                # An amplitude and its exponent correlate strongly whenever the data sit far from x = 1 (a
-                # matter of parameterization), so pairs are only reported; the condition number decides.
-                for a in range(n_free):
-                    for b in range(a + 1, n_free):
-                        if abs(c[a, b]) >= TRADEOFF_CORRELATION:
-                            tradeoffs.append((names[idx[a]], names[idx[b]], float(c[a, b])))
+                tradeoffs = [(names[idx[a]], names[idx[b]], c_list[k][a][b]) for a, b in pairs if strong[k][a][b]]
                 tradeoffs.sort(key=lambda tr: -abs(tr[2]))
+                se, corr = tuple(se_list[k]), tuple(tuple(row) for row in corr_list[k])
+                cond, sloppy = conds[k], tuple(names[idx[a]] for a in range(n_free) if sloppy_ok[k][a])
+                k += 1
+            else:
+                se, corr, cond, tradeoffs, sloppy = nan_se, nan_corr, np.inf, [], ()
             out[t] = Curvature(
-                std_errors=tuple(float(v) for v in se),
-                correlations=tuple(tuple(float(v) for v in row) for row in corr),
+                std_errors=se,
+                correlations=corr,
                 condition_number=cond,
                 tradeoffs=tuple(tradeoffs),
-                sloppy=tuple(sloppy),
+                sloppy=sloppy,
                 residual_scale=1.4826 * float(mad[t]),
                 residuals=resid[t],
             )

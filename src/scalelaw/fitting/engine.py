@@ -270,6 +270,47 @@ class BatchResult:
     multiplicity: np.ndarray | None = None
 
 
+def lm_step(
+    z: np.ndarray,
+    f: np.ndarray,
+    g: np.ndarray,
+    H: np.ndarray,
+    lam: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    frozen: np.ndarray | None,
+    gtol: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One Levenberg-Marquardt proposal from starts at ``z`` (objective ``f``, gradient ``g``, Hessian ``H``,
+    damping ``lam``); ``bounds`` are ``lo, hi`` and the thresholds ``on_lo, on_hi`` at which a coordinate is on
+    them. Returns the trial point, whether the (projected) gradient is already small, the projected gradient and
+    the Hessian with pinned coordinates masked."""
+    lo, hi, on_lo, on_hi = bounds
+    # Active set: a parameter on a bound whose gradient pushes outward stays put this step.
+    pinned = ((z <= on_lo) & (g > 0)) | ((z >= on_hi) & (g < 0))
+    if frozen is not None:
+        pinned |= frozen
+    # Mostly nothing is pinned: the masking below is then skipped (it would change no number).
+    any_pinned = bool(pinned.any())
+    gp = np.where(pinned, 0.0, g) if any_pinned else g
+    grad_small = np.max(np.abs(gp), axis=1) <= gtol * (1.0 + f)
+    free = ~pinned
+    Hm = H * (free[:, :, None] & free[:, None, :]) if any_pinned else H
+    diag = np.diagonal(Hm, axis1=1, axis2=2)
+    scale = np.maximum(diag, 1e-12 * (1.0 + diag.max(axis=1, keepdims=True)))
+    eye = np.eye(z.shape[1])
+    A = Hm + (lam[:, None] * scale)[:, :, None] * eye
+    if any_pinned:
+        A += pinned[:, :, None] * eye
+    try:
+        step = -np.linalg.solve(A, gp[:, :, None])[:, :, 0]
+    except np.linalg.LinAlgError:
+        step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
+    if any_pinned:
+        step = np.where(free, step, 0.0)
+    # np.clip's definition (maximum, then minimum), without its overhead per call
+    return np.minimum(np.maximum(z + step, lo), hi), grad_small, gp, Hm
+
+
 def levenberg_marquardt(
     problem: Problem,
     z0: np.ndarray,
@@ -303,7 +344,7 @@ def levenberg_marquardt(
     """
     lo, hi = problem.lo, problem.hi
     z = np.clip(np.array(z0, dtype=np.float64), lo, hi)
-    n_sets, n_par = z.shape
+    n_sets = z.shape[0]
     sets = None if sets is None else np.asarray(sets)
     if derivs is None:
         f, g, H = problem.objective_grad_hess(z, sets)
@@ -313,7 +354,6 @@ def levenberg_marquardt(
     done = ~np.isfinite(f)
     converged = np.zeros(n_sets, dtype=bool)
     n_iter = np.zeros(n_sets, dtype=int)
-    eye = np.eye(n_par)
     # A coordinate this close to a bound is on it (computed once: the loop's overhead is what small batches pay).
     on_lo = lo + 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
     on_hi = hi - 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
@@ -322,28 +362,9 @@ def levenberg_marquardt(
         if act.size == 0:
             break
         za, fa, ga, Ha, la = z[act], f[act], g[act], H[act], lam[act]
-        # Active set: a parameter on a bound whose gradient pushes outward stays put this step.
-        pinned = ((za <= on_lo) & (ga > 0)) | ((za >= on_hi) & (ga < 0))
-        if frozen is not None:
-            pinned |= frozen[act]
-        # Mostly nothing is pinned: the masking below is then skipped (it would change no number).
-        any_pinned = bool(pinned.any())
-        gp = np.where(pinned, 0.0, ga) if any_pinned else ga
-        grad_small = np.max(np.abs(gp), axis=1) <= gtol * (1.0 + fa)
-        free = ~pinned
-        Hm = Ha * (free[:, :, None] & free[:, None, :]) if any_pinned else Ha
-        diag = np.diagonal(Hm, axis1=1, axis2=2)
-        scale = np.maximum(diag, 1e-12 * (1.0 + diag.max(axis=1, keepdims=True)))
-        A = Hm + (la[:, None] * scale)[:, :, None] * eye
-        if any_pinned:
-            A += pinned[:, :, None] * eye
-        try:
-            step = -np.linalg.solve(A, gp[:, :, None])[:, :, 0]
-        except np.linalg.LinAlgError:
-            step = -gp / np.maximum(np.diagonal(A, axis1=1, axis2=2), 1e-300)
-        if any_pinned:
-            step = np.where(free, step, 0.0)
-        z_new = np.clip(za + step, lo, hi)
+        z_new, grad_small, gp, Hm = lm_step(
+            za, fa, ga, Ha, la, (lo, hi, on_lo, on_hi), None if frozen is None else frozen[act], gtol
+        )
         if model_ftol is not None:
             moved = z_new - za  # the step as taken (clipped at the bounds)
             promised = -(np.einsum("ij,ij->i", gp, moved) + 0.5 * np.einsum("ij,ijk,ik->i", moved, Hm, moved))

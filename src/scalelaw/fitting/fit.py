@@ -310,11 +310,13 @@ def finish(
     data_hash: str | None = None,
     run_ids: np.ndarray | None = None,
     diagnosis: Diagnosis | None = None,
+    n_runs: int | None = None,
 ) -> FitResult:
     """The :class:`FitResult` of a finished search: the best optimum, its curvature, status and data.
 
-    ``data_hash`` is the fingerprint of the fitted columns, ``run_ids`` the run of every row and ``diagnosis``
-    :func:`diagnose`'s answer for the best optimum, when the caller has them (else computed here).
+    ``data_hash`` is the fingerprint of the fitted columns, ``run_ids`` the run of every row, ``n_runs`` the
+    number of distinct runs among them and ``diagnosis`` :func:`diagnose`'s answer for the best optimum, when
+    the caller has them (else computed here).
 
     Raises
     ------
@@ -356,7 +358,7 @@ def finish(
         values=tuple(float(v) for v in law.from_internal(z_best)),
         objective=best,
         n_points=n_points,
-        n_runs=runs.n_runs if run_ids is None else len(np.unique(run_ids)),
+        n_runs=n_runs if n_runs is not None else runs.n_runs if run_ids is None else len(np.unique(run_ids)),
         n_starts=n_starts,
         status=status,
         std_errors=curv.std_errors,
