@@ -175,3 +175,44 @@ def test_report_refuses_a_fit_of_other_data_or_another_law(saved_file, tmp_path,
     assert code == 2 and "not the law of the given fit" in err
     code, _, err = run_main(capsys, "report", DATA, *common, "--x", "tokens,params")
     assert code == 2 and "leave out --x and --role" in err
+
+
+def test_a_fit_compared_with_itself_is_paired_at_random(loaded, no_refit):
+    """Two fits saved with one seed over as many runs resample the same run positions pair by pair; ``compare``
+    pairs B's replicates in a seeded random order, so a fit against itself is not a band of zero width."""
+    cmp = plan.compare(loaded, loaded, 1e22, level=0.9, kind="parameter")
+    row = cmp.table.iloc[0]
+    assert row["loss_a"] == row["loss_b"]
+    assert row["loss_a_low"] < row["loss_a"] < row["loss_a_high"]
+    delta = cmp.table.filter(like="multiplier").iloc[0]
+    assert delta["multiplier_low"] < 1.0 < delta["multiplier_high"]
+
+
+def test_by_row_replicates_are_not_a_decisions_by_run_interval(fitted, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = fitted.with_uncertainty(n_boot=N_SAVED, by="row", seed=3, extrapolation=False)
+        path = tmp_path / "rows.json"
+        rows.save(path)
+        loaded_rows = FitResult.load(path)
+        answer = plan.compute_optimal(loaded_rows, 1e22, level=0.9, kind="parameter")
+        # An explicit count draws by run, not by the saved replicates' rows; left out, the saved ones are reused.
+        assert loaded_rows.bootstrap().by == "row" and loaded_rows.bootstrap().saved
+        assert loaded_rows.bootstrap(n=12).by == "run"
+    assert "saved" not in answer.method and "bootstrap by run (n=1000)" in answer.method
+
+
+def test_a_report_of_a_saved_fit_backtests_it_with_its_own_objective(tmp_path):
+    from scalelaw.views.report import report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        squared = scalelaw.fit("chinchilla", DATA, loss="squared")
+        done = report(DATA, tmp_path / "r.html", fitted=squared, n_boot=0)
+        assert done.split_fit.loss == "squared"
+        weighted = scalelaw.fit("chinchilla", DATA, weights="per_run")
+        assert weighted.data.weights is not None
+        with pytest.raises(DataError, match="row weights"):
+            report(DATA, tmp_path / "w.html", fitted=weighted, n_boot=0)
+        same = report(DATA, tmp_path / "w.html", fitted=weighted, n_boot=0, weights="per_run")
+        assert same.split_fit.data.weights is not None

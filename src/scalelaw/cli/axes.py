@@ -48,7 +48,13 @@ def solve(
         int | None,
         typer.Option(help="Bootstrap replicates for the interval (default: those saved in the fit file, else 1000)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap (and of the law-error draws).")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed of a bootstrap drawn here (saved replicates are reused as drawn) "
+            "and of the law-error draws."
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Solve a fitted law for a target: the value of one input (compute, hours, samples, ...) that reaches it."""

@@ -240,7 +240,12 @@ def report_cmd(
         ),
     ] = None,
     level: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.9,
-    seed: Annotated[int, typer.Option(help="Random seed of the fit and the bootstrap.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed of the fit and of a bootstrap drawn here (saved replicates are reused as drawn)."
+        ),
+    ] = 0,
     interval_kind: IntervalKind = "total",
     plotlyjs: Annotated[
         str,

@@ -803,6 +803,10 @@ def compare(
     budgets = np.atleast_1d(np.asarray(midpoint(search) if flops is None else flops, dtype=np.float64))
     ta, saved_a = replicate_sets(a, level, n_boot, seed, default=COMPARE_REPLICATES)
     tb, saved_b = replicate_sets(b, level, n_boot, seed + 1, default=COMPARE_REPLICATES)
+    if saved_b and tb.shape[0] > 2:
+        # Saved replicates of two fits drawn with one seed over as many runs resample the same run positions, pair
+        # by pair; B's are paired in a seeded random order so that the pairs stay independent.
+        tb = tb[np.r_[0, 1 + np.random.default_rng([seed, 1]).permutation(tb.shape[0] - 1)]]
     n = min(ta.shape[0], tb.shape[0])
     ta_all, tb_all = ta, tb
     ta, tb = ta[:n], tb[:n]

@@ -234,10 +234,6 @@ class MultiFit(Result):
 # ---------------------------------------------------------------------------------------------- search
 
 
-def _group_sizes(grp: np.ndarray, n_groups: int) -> np.ndarray:
-    return np.bincount(grp, minlength=n_groups)
-
-
 def _group_order(f: np.ndarray, grp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Order grouping by target, then by objective (stable, as ``np.argsort(kind="stable")`` per target), and
     each element's rank inside its target in that order."""

@@ -526,7 +526,7 @@ class FitResult(Result):
             observation = kind == "total"
         result = with_schedule(self, schedule) if self.schedule is None else self
         kept = self.saved_uncertainty()
-        if by is None and (kept is None or kept.bootstrap is None):
+        if by is None and (kept is None or kept.bootstrap is None or n_boot is not None):
             by = trust.default_by(result)  # else the saved replicates' (read by bootstrap)
         boot = result.bootstrap(n=n_boot, by=by, seed=seed, progress=progress)
         band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)

@@ -295,7 +295,7 @@ def bootstrap(
     by : {"run", "row", "block"}, optional
         Resample whole runs (honest when runs have several checkpoints), single rows, or blocks of
         consecutive rows within each run (for a few long curves, see :func:`block_weights`); default: what the
-        saved replicates resampled, else ``"run"``.
+        saved replicates resampled when ``n`` is left out too, else ``"run"``.
     seed : int, optional
         Seed of the resampling; the same seed gives the same replicates bit for bit. Default: that of the saved
         replicates, else 0. When ``n``, ``by`` and ``seed`` are those of the saved replicates (as with all three
@@ -331,8 +331,9 @@ def bootstrap(
     True
     """
     kept = _kept(result)
+    # The saved replicates' resampling is inherited only with their count: an explicit n draws by run by default.
+    by = by if by is not None else (kept.by if kept is not None and n is None else "run")  # type: ignore[assignment]
     n = n if n is not None else (kept.n_requested if kept is not None else DEFAULT_REPLICATES)
-    by = by if by is not None else (kept.by if kept is not None else "run")  # type: ignore[assignment]
     seed = seed if seed is not None else (kept.seed if kept is not None else 0)
     if groups is None and by not in ("run", "row", "block"):
         raise FitError(f"by must be 'run', 'row' or 'block', not {by!r}")
@@ -454,9 +455,10 @@ def replicates_for(
     result: FitResult, n: int | None, seed: int = 0, default: int = DEFAULT_REPLICATES, progress: ProgressLike = False
 ) -> Bootstrap:
     """The by-run bootstrap behind a decision's intervals: with ``n=None``, the replicates saved with the fit when
-    it has them (whatever their seed), else ``default`` replicates drawn with ``seed``; with ``n``, those."""
+    they resample runs (whatever their seed: ``seed`` draws only replicates not saved; a by-row save is not what a
+    decision's by-run interval says it is), else ``default`` replicates drawn with ``seed``; with ``n``, those."""
     if n is None:
-        kept = saved_replicates(result)
+        kept = saved_replicates(result, by="run")
         if kept is not None:
             return kept
         n = default

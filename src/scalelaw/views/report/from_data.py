@@ -147,6 +147,12 @@ def report(
     fit_kwargs.update({"weights": weights} if weights is not None else {})
     if fitted is not None:
         check_same_data(fitted, runs)
+        if weights is None and fitted.data is not None and fitted.data.weights is not None:
+            raise DataError(
+                "the given fit was fitted with row weights: pass the same weights (--weights per_run) so that the "
+                "report's backtest refits it as it was fitted"
+            )
+        fit_kwargs.update(loss=fitted.loss, delta=fitted.delta)  # the backtest refits with the fit's own objective
         result = fitted
     else:
         with stage("fitting"):
