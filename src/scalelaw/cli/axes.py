@@ -12,6 +12,7 @@ import typer
 
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
+    DrawSeedOption,
     IntervalKind,
     check_interval_kind,
     load_fit,
@@ -48,13 +49,7 @@ def solve(
         int | None,
         typer.Option(help="Bootstrap replicates for the interval (default: those saved in the fit file, else 1000)."),
     ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Random seed of a bootstrap drawn here (saved replicates are reused as drawn) "
-            "and of the law-error draws."
-        ),
-    ] = 0,
+    seed: DrawSeedOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Solve a fitted law for a target: the value of one input (compute, hours, samples, ...) that reaches it."""

@@ -307,6 +307,14 @@ LevelOption = Annotated[float, typer.Option(help="Interval level.")]
 #: ``--interval`` of the commands whose intervals are optional: a level, or 0 for a point estimate only.
 IntervalOption = Annotated[float, typer.Option(help="Bootstrap interval level, e.g. 0.9; 0 for none.")]
 SeedOption = Annotated[int, typer.Option(help="Random seed.")]
+#: The seed of a decision on a fit that may carry saved replicates (plan, compare, solve, fp-plan).
+DrawSeedOption = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Random seed of a bootstrap drawn here (saved replicates are reused as drawn) and of the law-error draws.",
+    ),
+]
 
 
 def show(result: Any, as_json: bool, render: Callable[[Any], None], **head: Any) -> None:

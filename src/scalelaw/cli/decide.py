@@ -18,6 +18,7 @@ from rich.table import Table
 from scalelaw._validation import check_level
 from scalelaw.cli.common import (
     DataOptions,
+    DrawSeedOption,
     DropEarlyOption,
     IntervalKind,
     MapOption,
@@ -92,13 +93,7 @@ def plan(
         int | None,
         typer.Option(help="Bootstrap replicates for --interval (default: those saved in the fit file, else 1000)."),
     ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Random seed of a bootstrap drawn here (saved replicates are reused as drawn) "
-            "and of the law-error draws."
-        ),
-    ] = 0,
+    seed: DrawSeedOption = 0,
     flops_per_token: Annotated[float, typer.Option("--k", help="Training FLOPs per parameter per token.")] = 6.0,
     max_decades: Annotated[
         float, typer.Option(help="Warn when a plan lies more than this many decades of compute beyond the data.")
@@ -362,13 +357,7 @@ def compare(
         int | None,
         typer.Option(help="Bootstrap replicates per fit for --interval (default: those saved in its file, else 500)."),
     ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            help="Random seed of bootstraps drawn here (saved replicates are reused as drawn) and "
-            "of the law-error draws."
-        ),
-    ] = 0,
+    seed: DrawSeedOption = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object to stdout and nothing else.")] = False,
 ) -> None:
     """Where method B overtakes method A, and B's effective-compute multiplier over A."""
