@@ -210,6 +210,18 @@ class Problem:
             out[sl] = np.where(np.isfinite(total), total, np.inf)
         return out
 
+    def block_derivatives(
+        self, theta: np.ndarray, X: Mapping[str, np.ndarray], log_y: np.ndarray, weights: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Objective, gradient and Hessian sums of parameter sets ``theta`` (natural units) over one block of rows
+        (inputs ``X``, log targets and row weights already picked for those sets and rows); not checked for finite."""
+        log_pred, J = self.law.internal_jacobian(theta, X)
+        per_point, psi, w = rho_psi_weight(log_pred - log_y, self.loss, self.delta, self.outer_curvature)
+        if weights is not None:
+            per_point, psi, w = per_point * weights, psi * weights, w * weights
+        g = np.matmul(J, psi[:, :, None])[:, :, 0]
+        return per_point.sum(axis=1), g, np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
+
     def objective_grad_hess(
         self, z: np.ndarray, sets: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -223,15 +235,12 @@ class Problem:
             for sl in set_blocks:
                 theta = self.law.from_internal(z[sl])
                 for rows in row_blocks:
-                    log_pred, J = self.law.internal_jacobian(theta, self._inputs(rows))
-                    residual = log_pred - self._log_y(sets, sl, rows)
-                    per_point, psi, w = rho_psi_weight(residual, self.loss, self.delta, self.outer_curvature)
-                    weights = self._weights(sets, sl, rows)
-                    if weights is not None:
-                        per_point, psi, w = per_point * weights, psi * weights, w * weights
-                    f[sl] += per_point.sum(axis=1)
-                    g[sl] += np.matmul(J, psi[:, :, None])[:, :, 0]
-                    H[sl] += np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
+                    fb, gb, Hb = self.block_derivatives(
+                        theta, self._inputs(rows), self._log_y(sets, sl, rows), self._weights(sets, sl, rows)
+                    )
+                    f[sl] += fb
+                    g[sl] += gb
+                    H[sl] += Hb
         bad = ~(np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2)))
         f[bad] = np.inf
         g[bad] = 0.0
@@ -268,6 +277,26 @@ class BatchResult:
     n_starts: int
     n_finite_starts: int
     multiplicity: np.ndarray | None = None
+
+
+def lm_bounds(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``lo, hi`` and the thresholds ``on_lo, on_hi`` at which a coordinate is on them (:func:`lm_step`'s
+    ``bounds``; computed once per call: the loop's overhead is what small batches pay)."""
+    on_lo = lo + 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    on_hi = hi - 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    return lo, hi, on_lo, on_hi
+
+
+def lm_verdict(
+    f: np.ndarray, f_new: np.ndarray, lam: np.ndarray, grad_small: np.ndarray, ftol: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each trial point is accepted (lower objective), the new damping (x0.3 on acceptance, x10 on
+    rejection) and whether the start stops: its gradient was already small, the damping passed 1e10, or an
+    accepted step gained at most ``ftol`` (relative)."""
+    accept = f_new < f
+    rel_gain = np.where(accept, (f - f_new) / np.maximum(f, 1e-300), 0.0)
+    lam_new = np.where(accept, np.maximum(lam * 0.3, 1e-12), lam * 10.0)
+    return accept, lam_new, grad_small | (lam_new > 1e10) | (accept & (rel_gain <= ftol))
 
 
 def lm_step(
@@ -354,17 +383,13 @@ def levenberg_marquardt(
     done = ~np.isfinite(f)
     converged = np.zeros(n_sets, dtype=bool)
     n_iter = np.zeros(n_sets, dtype=int)
-    # A coordinate this close to a bound is on it (computed once: the loop's overhead is what small batches pay).
-    on_lo = lo + 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-    on_hi = hi - 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    bounds = lm_bounds(lo, hi)
     for _ in range(max_iter):
         act = np.flatnonzero(~done)
         if act.size == 0:
             break
         za, fa, ga, Ha, la = z[act], f[act], g[act], H[act], lam[act]
-        z_new, grad_small, gp, Hm = lm_step(
-            za, fa, ga, Ha, la, (lo, hi, on_lo, on_hi), None if frozen is None else frozen[act], gtol
-        )
+        z_new, grad_small, gp, Hm = lm_step(za, fa, ga, Ha, la, bounds, None if frozen is None else frozen[act], gtol)
         if model_ftol is not None:
             moved = z_new - za  # the step as taken (clipped at the bounds)
             promised = -(np.einsum("ij,ij->i", gp, moved) + 0.5 * np.einsum("ij,ijk,ik->i", moved, Hm, moved))
@@ -385,10 +410,8 @@ def levenberg_marquardt(
             f_new, g_new, H_new = problem.objective_grad_hess(z_new, sets_a)
         else:
             f_new = problem.objective(z_new, sets_a)
-        accept = f_new < fa
+        accept, lam[act], stop = lm_verdict(fa, f_new, la, grad_small, ftol)
         n_iter[act] += 1
-        rel_gain = np.where(accept, (fa - f_new) / np.maximum(fa, 1e-300), 0.0)
-        lam[act] = np.where(accept, np.maximum(la * 0.3, 1e-12), la * 10.0)
         acc_idx = act[accept]
         if acc_idx.size:
             z[acc_idx] = z_new[accept]
@@ -397,9 +420,6 @@ def levenberg_marquardt(
             else:
                 f2, g2, H2 = problem.objective_grad_hess(z[acc_idx], None if sets is None else sets[acc_idx])
                 f[acc_idx], g[acc_idx], H[acc_idx] = f2, g2, H2
-        stalled = lam[act] > 1e10
-        tiny_gain = accept & (rel_gain <= ftol)
-        stop = grad_small | stalled | tiny_gain
         converged[act[stop]] = True
         done[act[stop]] = True
     if lam_out is not None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalelaw.fitting.engine import Problem, lm_step
-from scalelaw.fitting.objective import rho_psi_weight
+from scalelaw.fitting.engine import Problem, lm_bounds, lm_step, lm_verdict
 
 
 def _derivatives(
@@ -22,15 +21,9 @@ def _derivatives(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``problem.objective_grad_hess(z, sets)`` for a batch that is one block of sets and rows, with the sets'
     log targets and weights picked beforehand: the same sums; the non-finite check is one test unless it fails."""
-    theta = problem.law.from_internal(z)
-    log_pred, J = problem.law.internal_jacobian(theta, problem.X)
-    per_point, psi, w = rho_psi_weight(log_pred - log_y, problem.loss, problem.delta, problem.outer_curvature)
-    if weights is not None:
-        per_point, psi, w = per_point * weights, psi * weights, w * weights
+    fb, gb, Hb = problem.block_derivatives(problem.law.from_internal(z), problem.X, log_y, weights)
     # 0.0 + (the engine accumulates into zeros: a sum of -0.0 becomes 0.0 there too)
-    f = 0.0 + per_point.sum(axis=1)
-    g = 0.0 + np.matmul(J, psi[:, :, None])[:, :, 0]
-    H = 0.0 + np.matmul(J * w[:, None, :], np.swapaxes(J, 1, 2))
+    f, g, H = 0.0 + fb, 0.0 + gb, 0.0 + Hb
     if not np.isfinite(f.sum() + g.sum() + H.sum()):  # some start is not finite (or the test overflowed)
         bad = ~(np.isfinite(f) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2)))
         f[bad] = np.inf
@@ -70,9 +63,7 @@ def lean_levenberg_marquardt(
     lam = np.array(lam0, dtype=np.float64)
     converged = np.zeros(n_sets, dtype=bool)
     n_iter = np.zeros(n_sets, dtype=int)
-    on_lo = lo + 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-    on_hi = hi - 1e-12 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
-    bounds = (lo, hi, on_lo, on_hi)
+    bounds = lm_bounds(lo, hi)
     # The running starts, compact: act indexes the full arrays; written back when some stop and at the end.
     act = np.flatnonzero(np.isfinite(f))
     za, fa, ga, Ha, la, sa = z[act], f[act], g[act], H[act], lam[act], sets[act]
@@ -86,15 +77,12 @@ def lean_levenberg_marquardt(
                 break
             z_new, grad_small, _, _ = lm_step(za, fa, ga, Ha, la, bounds, fz, gtol)
             f_new, g_new, H_new = _derivatives(problem, z_new, log_ya, wa)
-            accept = f_new < fa
+            accept, la, stop = lm_verdict(fa, f_new, la, grad_small, ftol)
             it += 1
-            rel_gain = np.where(accept, (fa - f_new) / np.maximum(fa, 1e-300), 0.0)
-            la = np.where(accept, np.maximum(la * 0.3, 1e-12), la * 10.0)
             za = np.where(accept[:, None], z_new, za)
             fa = np.where(accept, f_new, fa)
             ga = np.where(accept[:, None], g_new, ga)
             Ha = np.where(accept[:, None, None], H_new, Ha)
-            stop = grad_small | (la > 1e10) | (accept & (rel_gain <= ftol))
             if stop.any():
                 done = act[stop]
                 z[done], f[done], g[done], H[done], lam[done], n_iter[done] = (
