@@ -21,8 +21,12 @@ per-split bootstrap bands and learned variances are kept, and the total band is 
 
 Usage::
 
-    python benchmarks/calibration.py --json benchmarks/results/calibration.json   # about an hour on 2 cores
+    python benchmarks/calibration.py --json benchmarks/results/calibration.json   # 17 min on 2 cores
     python benchmarks/calibration.py --quick                                      # 2 datasets, n_boot 60
+    python benchmarks/calibration.py --fresh --json benchmarks/results/calibration_fresh.json
+
+``--fresh`` is the pre-registered test (``benchmarks/README.md``, "The fresh test"): the library's constants
+and ``auto``'s rule, unchanged, scored once on data that no earlier run saw (:func:`fresh_datasets`).
 """
 
 from __future__ import annotations
@@ -73,6 +77,28 @@ K0_GRID = (0.0, 0.01, 0.02, 0.025, 0.03, 0.035, 0.05, 0.1)
 #: for nu0 < 1 has no mean (a 90% multiplier of 41 at nu0 = 0.5), and plans draw the law's error from it.
 NU0_GRID = (1.0, 1.5, 2.0, 4.0, 8.0)
 ND = ["chinchilla", "overtrain", "kaplan"]
+#: The fresh test (``--fresh``), fixed before it was first run on 2026-12-06: new seeds of the four synthetic
+#: generators and Gadre's seven other evaluation losses, none of them scored by any earlier run.
+FRESH_SEED_BASE = 9000
+FRESH_SEEDS = 12
+GADRE_DOMAINS = (
+    "loss_openlm",
+    "loss_paloma_c4_en",
+    "loss_paloma_dolma_100_programming_languages",
+    "loss_paloma_falcon_refinedweb",
+    "loss_paloma_ptb",
+    "loss_paloma_redpajama",
+    "loss_c4_german_de_en",
+)
+
+
+def _base(family: str) -> str:
+    """The family a fresh family extends (``gadre:loss_paloma_ptb`` -> ``gadre``)."""
+    return family.split(":")[0]
+
+
+def is_real(family: str) -> bool:
+    return _base(family) in REAL
 
 
 # ================================================================================================= data
@@ -134,19 +160,31 @@ def _truth_1d(kind: str, rng: np.random.Generator, n: int = 30) -> pd.DataFrame:
     return pd.DataFrame({"run": [f"r{i}" for i in range(n)], "flops": flops, "loss": loss})
 
 
-def synthetic_datasets(seeds: int = 8) -> list[dict]:
+def synthetic_datasets(seeds: int = 8, base: int = 1000, prefix: str = "") -> list[dict]:
     out = []
     for seed in range(seeds):
-        rng = np.random.default_rng(1000 + seed)
+        rng = np.random.default_rng(base + seed)
         for kind in ("kaplan", "chinchilla"):
-            out.append(dict(name=f"syn_{kind}_s{seed}", family=f"syn_{kind}", frame=_truth_nd(kind, rng), laws=ND))
+            frame = _truth_nd(kind, rng)
+            out.append(dict(name=f"{prefix}syn_{kind}_s{seed}", family=f"syn_{kind}", frame=frame, laws=ND))
         for kind in ("bnsl", "m4"):
-            out.append(
-                dict(
-                    name=f"syn_{kind}_s{seed}", family=f"syn_{kind}", frame=_truth_1d(kind, rng), laws=["power", "bnsl"]
-                )
-            )
+            frame = _truth_1d(kind, rng)
+            out.append(dict(name=f"{prefix}syn_{kind}_s{seed}", family=f"syn_{kind}", frame=frame, laws=["power", "bnsl"]))
     return out
+
+
+def fresh_datasets() -> list[dict]:
+    """The fresh test set: Gadre's 3 suites scored on 7 other evaluation losses (one family per loss) and 12
+    new seeds of each synthetic generator. Correlated with the calibration's Gadre suites (the same models),
+    but no earlier run scored these columns."""
+    out = []
+    gadre = scalelaw.datasets.load("gadre2024")
+    for domain in GADRE_DOMAINS:
+        for suite in ("rpj", "c4_original", "rw_original"):
+            frame = gadre[gadre["train_dataset"] == suite][["run", "params", "tokens", domain]].dropna()
+            frame = frame.rename(columns={domain: "loss"})
+            out.append(dict(name=f"gadre_{suite}:{domain}", family=f"gadre:{domain}", frame=frame, laws=ND))
+    return out + synthetic_datasets(FRESH_SEEDS, FRESH_SEED_BASE, prefix="fresh_")
 
 
 # ================================================================================================= one split
@@ -263,7 +301,7 @@ def table(
     for row in rows:
         if row.get("error"):
             continue
-        if laws == "primary" and row["law"] != PRIMARY[row["family"]]:
+        if laws == "primary" and row["law"] != PRIMARY[_base(row["family"])]:
             continue
         if laws == "auto" and row["law"] != "auto":
             continue
@@ -273,7 +311,7 @@ def table(
                     dataset=row["dataset"],
                     family=row["family"],
                     half=half[row["dataset"]],
-                    real=row["family"] in REAL,
+                    real=is_real(row["family"]),
                     outer=row["outer"],
                     level=level,
                     kind=kind,
@@ -396,6 +434,25 @@ def hindsight(auto: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def auto_ratios(auto: pd.DataFrame) -> pd.DataFrame:
+    """Per half and set (real, synthetic, all): auto's and the averaged prediction's error against the
+    hindsight-best single law, as the ratio of splits-weighted sums (the target's measure: mean error over
+    every split) and as the splits-weighted mean of the per-family ratios (every family counted alike)."""
+    rows = []
+    for half, g in auto.groupby("half"):
+        real = g["family"].map(is_real)
+        for name, part in (("real", g[real]), ("synthetic", g[~real]), ("all", g)):
+            if part.empty:
+                continue
+            w, best = part["splits"], part["best_single_mae"]
+            entry = dict(half=half, set=name, splits=int(w.sum()))
+            for col in ("auto", "averaged"):
+                entry[f"{col}_ratio_of_sums"] = float((part[col] * w).sum() / (best * w).sum())
+                entry[f"{col}_mean_ratio"] = float(np.average(part[col] / best, weights=w))
+            rows.append(entry)
+    return pd.DataFrame(rows)
+
+
 # ================================================================================================= main
 
 
@@ -424,6 +481,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-boot", type=int, default=300)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--rows", type=Path, default=None, help="also pickle every split's bands here (not committed)")
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="the fresh test: score the library's constants and auto's rule, as they are, on data no run has seen",
+    )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     env = _common.environment(n_boot=args.n_boot)
@@ -431,10 +493,10 @@ def main(argv: list[str] | None = None) -> int:
         f"calibration: {env['date']}, git {env['git_commit']}{' (src dirty)' if env['git_dirty_src'] else ''}, "
         f"{env['cpu_count']} cores, numpy {env['numpy']}, scalelaw {env['scalelaw']}"
     )
-    datasets = real_datasets() + synthetic_datasets()
+    datasets = fresh_datasets() if args.fresh else real_datasets() + synthetic_datasets()
     if args.quick:
         datasets = [datasets[0], next(d for d in datasets if d["family"] == "syn_m4")]
-    half = halves(datasets)
+    half = {d["name"]: "fresh" for d in datasets} if args.fresh else halves(datasets)
     rows = []
     for d in datasets:
         for fraction in d.get("outer", OUTER):
@@ -443,11 +505,15 @@ def main(argv: list[str] | None = None) -> int:
         import pickle
 
         args.rows.write_bytes(pickle.dumps(rows))
-    (k0, nu0), grid = choose_constants(rows, half)
     pd.set_option("display.width", 200)
-    print("\n== constants on the tuning half (90% total intervals)")
-    print(grid.round(4).to_string(index=False))
-    print(f"   chosen: k0 = {k0} per decade, nu0 = {nu0} cuts (library: {PRIOR_SLOPE}, {PRIOR_CUTS})")
+    if args.fresh:  # nothing is chosen: the library's constants, as they are
+        (k0, nu0), grid = (PRIOR_SLOPE, PRIOR_CUTS), pd.DataFrame()
+        print(f"\n== fresh test: the library's constants k0 = {k0} per decade, nu0 = {nu0} cuts")
+    else:
+        (k0, nu0), grid = choose_constants(rows, half)
+        print("\n== constants on the tuning half (90% total intervals)")
+        print(grid.round(4).to_string(index=False))
+        print(f"   chosen: k0 = {k0} per decade, nu0 = {nu0} cuts (library: {PRIOR_SLOPE}, {PRIOR_CUTS})")
     scores = table(rows, half, k0, nu0)
     summary = summarize(scores)
     print("\n== coverage and interval score, primary law of each family")
@@ -467,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     auto = hindsight(auto_table(rows, half))
     print("\n== point error of auto against the best single law in hindsight (mean |relative error|)")
     print(auto.round(4).to_string(index=False))
+    ratios = auto_ratios(auto)
+    print("\n== auto (and the averaged prediction) over the best single law in hindsight")
+    print(ratios.round(3).to_string(index=False))
     if args.json:
         kept = [
             {k: v for k, v in r.items() if k not in ("bands", "observed", "decades", "choice_spread", "model")}
@@ -485,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "auto_intervals": auto_scores.reset_index().to_dict("records"),
             "auto_point": auto.to_dict("records"),
+            "auto_ratios": ratios.to_dict("records"),
             "rows": kept,
         }
         args.json.write_text(json.dumps(payload, indent=1, default=_plain))
