@@ -169,7 +169,9 @@ def synthetic_datasets(seeds: int = 8, base: int = 1000, prefix: str = "") -> li
             out.append(dict(name=f"{prefix}syn_{kind}_s{seed}", family=f"syn_{kind}", frame=frame, laws=ND))
         for kind in ("bnsl", "m4"):
             frame = _truth_1d(kind, rng)
-            out.append(dict(name=f"{prefix}syn_{kind}_s{seed}", family=f"syn_{kind}", frame=frame, laws=["power", "bnsl"]))
+            out.append(
+                dict(name=f"{prefix}syn_{kind}_s{seed}", family=f"syn_{kind}", frame=frame, laws=["power", "bnsl"])
+            )
     return out
 
 

@@ -121,6 +121,29 @@ def test_a_200k_row_table_fits_through_the_chunked_path(monkeypatch):
     assert fitted["beta"] == pytest.approx(TRUTH["beta"], rel=0.05)
 
 
+def test_variable_projection_starts_of_a_long_table_come_from_its_screen_rows(monkeypatch):
+    # Their design matrices hold every row of every exponent pair: a million rows had taken 3.9 GB.
+    monkeypatch.setattr(large, "SCREEN_ROWS", 2_000)
+    law_class = type(get_law("chinchilla"))
+    original, seen = law_class.projected_starts, []
+
+    def spy(self, X, y, weights=None):
+        seen.append(len(y))
+        return original(self, X, y, weights)
+
+    monkeypatch.setattr(law_class, "projected_starts", spy)
+    table = checkpoint_table(20, 300, seed=2)  # 6,000 rows, screened on 2,000
+    result = _fit("chinchilla", table)
+    assert seen == [2_000]
+    assert result.n_points == 6_000 and result.status.converged
+    fitted = dict(zip(result.law.param_names, result.values, strict=True))
+    assert fitted["alpha"] == pytest.approx(TRUTH["alpha"], rel=0.1)
+    short = checkpoint_table(6, 300, seed=2)  # 1,800 rows: every row, as before
+    seen.clear()
+    _fit("chinchilla", short)
+    assert seen == [1_800]
+
+
 def test_jackknife_folds_only_on_long_tables_with_many_runs():
     rng = np.random.default_rng(0)
     small = np.repeat(np.arange(240), 5)  # 1,200 rows: leave one run out, as before

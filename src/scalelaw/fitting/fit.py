@@ -26,7 +26,7 @@ from scalelaw.fitting.diagnostics import (
     outlier_masks,
 )
 from scalelaw.fitting.engine import BatchResult, Problem
-from scalelaw.fitting.large import search
+from scalelaw.fitting.large import Projector, search, take_rows
 from scalelaw.fitting.objective import LOSSES
 from scalelaw.fitting.result import FitData, FitResult, FitStatus
 from scalelaw.laws.catalog import get_law
@@ -228,9 +228,10 @@ def fit(
     z_starts = _starts(law, X, y_values, starts, seed)
 
     t0 = time.perf_counter()
-    projected = _projected(law, X, y_values, starts, weights)
     # Long tables screen a subsample first.
-    batch = search(problem, z_starts, keep=keep, max_iter=max_iter, projected=projected)
+    batch = search(
+        problem, z_starts, keep=keep, max_iter=max_iter, projected=projector(law, X, y_values, starts, weights)
+    )
     fit_seconds = time.perf_counter() - t0
     result = finish(
         problem,
@@ -471,17 +472,26 @@ def _starts(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, s
     return law.to_internal(law.clip(arr))
 
 
-def _projected(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, weights: Any) -> np.ndarray | None:
-    """Variable-projection starts (optimizer's space) that join the law's own grid, when the law has them.
+def projector(law: Law, X: Mapping[str, np.ndarray], y: np.ndarray, starts: Any, weights: Any) -> Projector:
+    """The variable-projection starts (optimizer's space) of some rows, that join the law's own grid.
 
-    None for explicit starts, per-set weights, and a target without signal (a constant: every amplitude but the
-    floor's is zero, and the plain grid search is kept for it)."""
-    if starts is not None or (weights is not None and np.ndim(weights) != 1):
-        return None
-    if no_signal(np.log(y), None if weights is None else np.asarray(weights) > 0)[0]:
-        return None
-    theta = law.projected_starts(X, y, weights)
-    return None if theta is None else law.to_internal(law.clip(theta))
+    The returned function takes the rows the search runs on (None: all of them) and gives None for a law
+    without such starts, explicit starts, per-set weights, and a target without signal (a constant: every
+    amplitude but the floor's is zero, and the plain grid search is kept for it)."""
+
+    def project(rows: np.ndarray | None) -> np.ndarray | None:
+        if starts is not None or (weights is not None and np.ndim(weights) != 1):
+            return None
+        X_rows, y_rows, w_rows = X, y, weights
+        if rows is not None:
+            X_rows, y_rows = take_rows(dict(X), rows, len(y)), y[rows]
+            w_rows = None if weights is None else np.asarray(weights)[rows]
+        if no_signal(np.log(y_rows), None if w_rows is None else np.asarray(w_rows) > 0)[0]:
+            return None
+        theta = law.projected_starts(X_rows, y_rows, w_rows)
+        return None if theta is None else law.to_internal(law.clip(theta))
+
+    return project
 
 
 def _warn(status: FitStatus) -> None:

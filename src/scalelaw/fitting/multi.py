@@ -64,9 +64,9 @@ from scalelaw.fitting.fit import (
     Y_MAGNITUDE,
     Diagnosis,
     _check_magnitude,
-    _projected,
     _starts,
     finish,
+    projector,
 )
 from scalelaw.fitting.large import search
 from scalelaw.fitting.lean import lean_levenberg_marquardt
@@ -901,7 +901,7 @@ def fit_targets(
             X_t, y_t, w_t, *_ = prepared[i]
             single = Problem(law=law, X=X_t, log_y=np.log(y_t), loss=loss, delta=delta, weights=w_t)
             alone = search(
-                single, z_starts[i], keep=keep, max_iter=max_iter, projected=_projected(law, X_t, y_t, starts, w_t)
+                single, z_starts[i], keep=keep, max_iter=max_iter, projected=projector(law, X_t, y_t, starts, w_t)
             )
             if alone.objective[0] < batch.objective[0]:
                 batches[i] = alone
