@@ -74,3 +74,45 @@ def with_kind(result: FitResult, band: pd.DataFrame, level: float, kind: str) ->
     out["law_choice_halfwidth"] = choice
     out["beyond_checked"] = decades > max(model.max_decades, 0.0)
     return out
+
+
+#: What the ``value`` of an interval can be: the fitted (chosen) law's prediction, or auto's averaged one.
+POINTS = ("chosen", "averaged")
+
+
+def check_point(result: FitResult, kind: str, point: str) -> str:
+    """``point`` if ``result`` can centre an interval of ``kind`` on it, else a :class:`~scalelaw.errors.DataError`
+    that says why and what to ask instead."""
+    if point not in POINTS:
+        raise DataError(f"point must be one of {', '.join(POINTS)}, got {point!r}")
+    if point == "chosen":
+        return point
+    if result.law_choice is None:
+        raise DataError(
+            f"point='averaged' is the averaged prediction of the candidate laws of a fit of law='auto'; this fit of "
+            f"law {result.law.name!r} has no candidates. Fit with scalelaw.fit('auto', runs) (--law auto)"
+        )
+    if kind != "total":
+        raise DataError(
+            f"point='averaged' has only a total interval: a parameter interval is the bootstrap of the chosen law "
+            f"({result.law_choice.chosen}) alone, centred on its prediction, and the averaged prediction has no "
+            "bootstrap of its own. Use kind='total', or point='chosen' for the parameter interval"
+        )
+    return point
+
+
+def with_averaged(result: FitResult, band: pd.DataFrame) -> pd.DataFrame:
+    """``band`` (a total interval of an auto fit, :func:`with_kind`) with the averaged prediction as its ``value``.
+
+    ``low`` and ``high`` stay the total interval, centred on the chosen law: its law-choice part is the weighted
+    rms spread of the candidates around the chosen law, which is at least the distance from the chosen law to
+    their weighted (geometric) mean, so the interval holds the averaged value whenever the multiplier is >= 1
+    (a level of 0.69 or more). ``chosen_value`` keeps the chosen law's prediction; ``point`` says "averaged".
+    """
+    out = band.copy()
+    columns = {name: out[name].to_numpy() for name in result.law.inputs}
+    position = out.columns.get_loc("value")
+    out.insert(position + 1, "chosen_value", out["value"].to_numpy())
+    out["value"] = result.law_choice.averaged(columns)
+    out["point"] = "averaged"
+    return out
