@@ -113,7 +113,7 @@ def test_predict_shows_the_averaged_prediction_of_a_saved_auto_fit(auto, tmp_pat
     legend = " ".join(text.split())
     assert "weighted geometric mean of the candidates' predictions, weights from their rolling backtests" in legend
     weights = auto.law_choice.weights
-    assert all(f"{name} {w:.2f}" in legend for name, w in weights.items() if w > 0)
+    assert all(f"{name} {w:.2g}" in legend for name, w in weights.items() if w > 0)
 
     code, out, _ = run_main(capsys, *args, "--interval", "0.9", "--n-boot", "30", "--json")
     data = json.loads(out)
@@ -169,7 +169,7 @@ def test_backtest_averaged_scores_the_averaged_prediction_of_one_shared_training
     # its row names the chosen law and the weights; its band is auto's total interval (the same bootstrap)
     assert averaged["chosen"] == auto_row["chosen"] == alone.law.name
     weights = alone.law_choice.weights
-    assert averaged["formula"] == "averaged: " + ", ".join(f"{k} {w:.2f}" for k, w in weights.items() if w > 0)
+    assert averaged["formula"] == "averaged: " + ", ".join(f"{k} {w:.2g}" for k, w in weights.items() if w > 0)
     assert averaged["interval_kind"] == "total" and averaged["coverage"] == auto_row["coverage"]
     assert averaged["interval_score"] == auto_row["interval_score"]
     assert (held["low"] <= held["predicted"]).all() and (held["predicted"] <= held["high"]).all()

@@ -556,7 +556,7 @@ def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -
 
 def _averaged_words(choice) -> str:
     """The legend of ``predict``'s averaged column (a fit of ``--law auto``)."""
-    weights = ", ".join(f"{name} {w:.2f}" for name, w in _averaged_weights(choice).items())
+    weights = ", ".join(f"{name} {w:.2g}" for name, w in _averaged_weights(choice).items())
     return (
         f"{choice.chosen}: the chosen law's prediction; averaged: the weighted geometric mean of the candidates' "
         f"predictions, weights from their rolling backtests ({weights})"

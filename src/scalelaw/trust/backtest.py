@@ -581,7 +581,7 @@ def _chosen(result: FitResult, point: str = "chosen") -> dict[str, Any]:
     """What the row of ``"auto"`` (or ``"averaged"``) says of the law its training-part backtests chose."""
     law = result.law
     if point == "averaged":
-        weights = ", ".join(f"{k} {w:.2f}" for k, w in result.law_choice.weights.items() if w > 0)
+        weights = ", ".join(f"{k} {w:.2g}" for k, w in result.law_choice.weights.items() if w > 0)
         return {"chosen": law.name, "formula": f"averaged: {weights}", "n_params": math.nan}
     return {"chosen": law.name, "formula": f"auto: {law.formula()}", "n_params": law.n_params}
 
