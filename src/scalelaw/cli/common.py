@@ -236,7 +236,8 @@ def laws_with_x(
 
     if "auto" in names or "averaged" in names:  # averaged: backtest's pseudo-law, auto's averaged prediction
         if role:
-            raise DataError("--role sets the roles of one law's inputs; give the laws instead of auto")
+            which = "auto" if "auto" in names else "averaged"
+            raise DataError(f"--role sets the roles of one law's inputs; give the laws instead of {which}")
         return [parse_law(name) for name in names], parse_list(x_text)
     built = []
     for name in names:
