@@ -48,11 +48,13 @@ def backtest_cmd(
         typer.Option(
             "--laws",
             help="Comma-separated catalog laws (or expressions) to compare; 'auto' is the law chosen by rolling "
-            "backtests inside the training part alone (see --candidates).",
+            "backtests inside the training part alone (see --candidates), 'averaged' the same fit scored by its "
+            "averaged prediction (weighted geometric mean of the candidates; its formula names the weights).",
         ),
     ] = "chinchilla",
     candidates: Annotated[
-        str | None, typer.Option(help="For 'auto' in --laws: catalog laws it chooses from, comma-separated.")
+        str | None,
+        typer.Option(help="For 'auto' or 'averaged' in --laws: catalog laws it chooses from, comma-separated."),
     ] = None,
     holdout: Annotated[
         str,

@@ -234,9 +234,10 @@ def laws_with_x(
     every law is renamed by ``x`` in the fit, as before, and ``--role`` is refused (it names one law's inputs)."""
     from scalelaw.laws import get_law
 
-    if "auto" in names:
+    if "auto" in names or "averaged" in names:  # averaged: backtest's pseudo-law, auto's averaged prediction
         if role:
-            raise DataError("--role sets the roles of one law's inputs; give the laws instead of auto")
+            which = "auto" if "auto" in names else "averaged"
+            raise DataError(f"--role sets the roles of one law's inputs; give the laws instead of {which}")
         return [parse_law(name) for name in names], parse_list(x_text)
     built = []
     for name in names:
@@ -369,11 +370,12 @@ class DataOptions:
 
 
 def law_output(law: str) -> str | None:
-    """The column the ``--law`` value fits by default (None for ``auto`` or a law that cannot be built yet)."""
+    """The column the ``--law`` value fits by default: ``loss`` for ``auto`` (and backtest's ``averaged``), None
+    for a law that cannot be built yet."""
     from scalelaw.laws import get_law
 
     try:
-        return "loss" if law.strip() == "auto" else get_law(parse_law(law)).output
+        return "loss" if law.strip() in ("auto", "averaged") else get_law(parse_law(law)).output
     except ScaleLawError:
         return None  # the fit itself says what is wrong with the law
 

@@ -478,7 +478,7 @@ def predict(
         fail("give --at, e.g. --at params=70e9,tokens=1.4e12 (or --schedule for an LR-schedule law)", 2)
     result, rows = run_action(lambda: _predict_points(fit_file, at, max_decades, band, as_json))
     if as_json:
-        head = {"law": result.law.name, "y": result.y}  # one point: its record; several: a list, each field once
+        head = _predict_head(result)  # one point: its record; several: a list, each field once
         print_json({**head, **rows[0]} if len(rows) == 1 else {**head, "predictions": rows})
         return
     _render_points(result, rows, interval)
@@ -510,11 +510,27 @@ def _predict_points(fit_file: Path, at: list[str], max_decades: float, band: _Ba
     return result, prediction_records(result, points, draw, band.level, band.observation, max_decades, band.kind)
 
 
+def _predict_head(result) -> dict[str, Any]:
+    """What ``predict --json`` says once: the law and quantity, and for ``--law auto`` the averaging weights."""
+    head: dict[str, Any] = {"law": result.law.name, "y": result.y}
+    if result.law_choice is not None:
+        head["averaged_weights"] = _averaged_weights(result.law_choice)
+    return head
+
+
+def _averaged_weights(choice) -> dict[str, float]:
+    """The weights of auto's averaged prediction: the candidates that count (a positive weight)."""
+    return {name: w for name, w in choice.weights.items() if w > 0}
+
+
 def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -> None:
     view = Table(title=escape(f"{result.law.name} prediction of {result.y}"), title_justify="left")
     for name in result.law.inputs:
         view.add_column(escape(name), justify="right")
-    view.add_column(escape(result.y), justify="right")
+    averaged = "averaged" in rows[0]
+    view.add_column(escape(f"{result.y} ({result.law.name})" if averaged else result.y), justify="right")
+    if averaged:
+        view.add_column("averaged", justify="right")
     kind = rows[0].get("interval_kind") if interval is not None else None
     if interval is not None:
         view.add_column(escape(f"{interval:.0%} {kind} interval"), justify="right")
@@ -522,16 +538,29 @@ def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -
         view.add_column("decades beyond", justify="right")
     for row in rows:
         cells = [*[f"{row['at'][n]:.4g}" for n in result.law.inputs], f"{row['value']:.6g}"]
+        if averaged:
+            cells.append(f"{row['averaged']:.6g}")
         if interval is not None:
             cells.append(f"[{row['low']:.6g}, {row['high']:.6g}]")
         if kind == "total":
             cells.append(f"{row['decades']:.2f}" + (" (beyond checked)" if row["beyond_checked"] else ""))
         view.add_row(*cells)
     out.print(view)
+    if averaged:
+        out.print(_averaged_words(result.law_choice), style="dim", highlight=False, markup=False)
     if interval is not None:
         out.print(f"interval: {_interval_words(rows, result)}", style="dim", highlight=False, markup=False)
     for line in _total_notes(result, rows) if kind == "total" else []:
         out.print(f"note: {line}", style="yellow", highlight=False, markup=False)
+
+
+def _averaged_words(choice) -> str:
+    """The legend of ``predict``'s averaged column (a fit of ``--law auto``)."""
+    weights = ", ".join(f"{name} {w:.2g}" for name, w in _averaged_weights(choice).items())
+    return (
+        f"{choice.chosen}: the chosen law's prediction; averaged: the weighted geometric mean of the candidates' "
+        f"predictions, weights from their rolling backtests ({weights})"
+    )
 
 
 def _interval_words(rows: list[dict[str, Any]], result) -> str:

@@ -480,6 +480,7 @@ class FitResult(Result):
         schedule: Any = None,
         kind: str = "total",
         progress: ProgressLike = False,
+        point: str = "chosen",
         **inputs: Any,
     ) -> pd.DataFrame:
         """Prediction with an interval: columns ``value, low, high, level, interval_kind, method`` and more.
@@ -493,6 +494,12 @@ class FitResult(Result):
         ``extrapolation_drift`` (the law's expected log error, predicted over observed, where the backtests'
         errors drift with scale: it moves the end it points to) and ``beyond_checked`` (further than any
         backtest reached). ``kind="parameter"`` is the bootstrap alone.
+
+        ``point="averaged"`` (a fit of ``law="auto"`` only) makes ``value`` the averaged prediction, the
+        weighted geometric mean of the candidate laws' predictions (:meth:`.LawChoice.averaged`, weights from
+        their rolling backtests), with the chosen law's own in ``chosen_value``; ``low`` and ``high`` stay the
+        total interval, which holds the averaged value (its law-choice part is at least their distance). It
+        has no parameter interval: with ``kind="parameter"`` it raises :class:`~scalelaw.errors.DataError`.
 
         ``observation`` (default: True for the total interval, False for the parameter one) widens the interval
         for a new measurement by the data's noise around the law. ``by`` says what the bootstrap resamples
@@ -522,6 +529,7 @@ class FitResult(Result):
         from scalelaw import trust  # a convenience above this layer (listed in the layer contract)
 
         kind = trust.total.check_kind(kind)
+        point = trust.total.check_point(self, kind, point)  # before the bootstrap: a refusal costs nothing
         if observation is None:
             observation = kind == "total"
         result = with_schedule(self, schedule) if self.schedule is None else self
@@ -531,6 +539,8 @@ class FitResult(Result):
         boot = result.bootstrap(n=n_boot, by=by, seed=seed, progress=progress)
         band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
         band = trust.total.with_kind(result, band, level, kind)
+        if point == "averaged":
+            band = trust.total.with_averaged(result, band)
         band = band[[c for c in band.columns if c != "method"] + ["method"]]  # the long text last: low, high first
         if isinstance(frame, pd.DataFrame):
             band.index = frame.index  # one row per row of the frame, under its labels

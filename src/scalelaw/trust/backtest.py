@@ -32,7 +32,7 @@ from scalelaw.fitting.fit import fit
 from scalelaw.fitting.result import FitResult, predict_values
 from scalelaw.laws.catalog import get_law
 from scalelaw.laws.law import Law
-from scalelaw.trust.backtest_scoring import INTERVAL_COLUMNS, rmse_log, score_intervals
+from scalelaw.trust.backtest_scoring import INTERVAL_COLUMNS, held_out_band, rmse_log, score_intervals
 from scalelaw.trust.holdout import DEFAULT_COLUMN, Holdout, HoldoutSpec, Split, parse_holdout, split_runs
 
 __all__ = [
@@ -80,6 +80,9 @@ def backtest(
         Catalog names (a comma-separated string works too), :class:`Law` objects or both. ``"auto"`` is
         ``scalelaw.fit("auto", ...)`` on the training part alone (its rolling backtests choose among
         ``candidates=``, default those the columns allow, without seeing the held-out runs), scored like any law.
+        ``"averaged"`` is the same fit scored by its averaged prediction (the weighted geometric mean of the
+        candidates' predictions, :meth:`~scalelaw.fitting.choice.LawChoice.averaged`), with its total interval
+        as the band; listed with ``"auto"``, both rows share one training fit (and one bootstrap).
     runs : Runs, DataFrame, dict of arrays, path or ``"dataset:NAME"``
         The observations.
     holdout : str, HoldoutSpec, boolean mask or callable
@@ -121,8 +124,10 @@ def backtest(
         - ``interval``, ``interval_kind``, ``coverage``: interval level and kind, and the share of held-out
           observations inside their prediction interval; ``interval_score``: the mean interval (Winkler) score
           on the log scale; ``mean_rel_width``: the mean of ``(high - low) / prediction``
-          (:mod:`.backtest_scoring`; NaN, and an empty kind, when not computed);
-        - ``chosen``: for ``"auto"``, the law its rolling backtests chose on the training part (else empty);
+          (:mod:`.backtest_scoring`; NaN, and an empty kind, when not computed: ``"averaged"`` has only a total
+          interval, none of kind ``"parameter"``);
+        - ``chosen``: for ``"auto"`` and ``"averaged"``, the law its rolling backtests chose on the training
+          part (else empty); the ``formula`` of ``"averaged"`` names the candidates' weights;
         - ``converged``, ``not_identifiable``, ``at_bound`` (comma-separated names): fit status;
         - ``error``: empty, or why the law could not be fitted or scored (its metrics are then NaN,
           or inf when it predicts non-finite values). One failing law does not stop the others.
@@ -295,15 +300,37 @@ def _prepare(
 
 @dataclass(frozen=True)
 class _Auto:
-    """``"auto"`` in a backtest's laws: ``fit("auto", ...)`` on the training part, with these options."""
+    """``"auto"`` (or ``"averaged"``) in a backtest's laws: ``fit("auto", ...)`` on the training part, with these
+    options; ``point`` says which prediction is scored, the chosen law's or the averaged one."""
 
     candidates: tuple[str, ...] | None
     x: Any
     law_options: dict[str, Any]
+    point: str = "chosen"
 
-    def fit(self, runs: Runs, **kwargs: Any) -> FitResult:
-        options = dict(candidates=self.candidates, x=self.x, law_options=self.law_options)
-        return fit("auto", runs, **options, **kwargs)
+    @property
+    def label(self) -> str:
+        return "averaged" if self.point == "averaged" else "auto"
+
+    def fit(self, runs: Runs, cache: dict[Any, Any] | None = None, **kwargs: Any) -> FitResult:
+        """The training fit, taken from ``cache`` when ``auto`` and ``averaged`` share it (a failure too)."""
+        cache = {} if cache is None else cache
+        key = ("fit", self.candidates, repr(self.x), repr(sorted(self.law_options.items())))
+        if key not in cache:
+            options = dict(candidates=self.candidates, x=self.x, law_options=self.law_options)
+            try:
+                cache[key] = fit("auto", runs, **options, **kwargs)
+            except Exception as exc:  # raised below for every row that shares the fit
+                cache[key] = exc
+        if isinstance(cache[key], Exception):
+            raise cache[key]
+        return cache[key]
+
+    def predict(self, result: FitResult, table: pd.DataFrame) -> np.ndarray:
+        """The scored prediction at ``table``'s rows: the chosen law's, or the candidates' averaged one."""
+        if self.point != "averaged":
+            return predict_values(result, table)
+        return np.asarray(result.law_choice.averaged({c: table[c].to_numpy() for c in table.columns}))
 
 
 def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str, Law | _Auto]]:
@@ -326,19 +353,20 @@ def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str,
             raise DataError(f"a law is a catalog name or a Law, got {type(item).__name__}")
     if not names:
         raise DataError("backtest needs at least one law, e.g. laws=['chinchilla', 'kaplan']")
-    if candidates is not None and "auto" not in names:
+    if candidates is not None and "auto" not in names and "averaged" not in names:
         raise DataError("candidates= is for the law 'auto': add 'auto' to the laws, e.g. laws=['chinchilla', 'auto']")
     resolved: list[Law | _Auto] = []
     for item in names:
-        if isinstance(item, str) and item == "auto":
+        if isinstance(item, str) and item in ("auto", "averaged"):
             inputs = None if x is None else ([x] if isinstance(x, str) else list(x))
-            resolved.append(_Auto(tuple(candidates) if candidates else None, inputs, options))
+            point = "averaged" if item == "averaged" else "chosen"
+            resolved.append(_Auto(tuple(candidates) if candidates else None, inputs, options, point))
             continue
         law = get_law(item, **options) if isinstance(item, str) else item
         if x is not None:
             law = law.with_inputs(*column_names(x))
         resolved.append(law)
-    labels = [law.name if isinstance(law, Law) else "auto" for law in resolved]
+    labels = [law.name if isinstance(law, Law) else law.label for law in resolved]
     out = []
     for k, (label, law) in enumerate(zip(labels, resolved, strict=True)):
         if labels.count(label) > 1:
@@ -399,12 +427,12 @@ def _evaluate(
         "max_test": split.max_test,
         "extrapolation_decades": split.extrapolation_decades,
     }
-    rows, predictions = [], []
+    rows, predictions, cache = [], [], {}  # cache: auto's training fit and band, shared with averaged
     for done, (label, law) in enumerate(resolved, 1):
         row: dict[str, Any] = {"law": label, "chosen": "", **common}
         if isinstance(law, Law):
             row.update(formula=law.formula(), n_params=law.n_params)
-        scores, held_out = _score(law, split, y, band, kwargs)
+        scores, held_out = _score(law, split, y, band, kwargs, cache)
         row.update(scores)
         rows.append(row)
         if held_out is not None:
@@ -470,7 +498,12 @@ def _train_weights(weights: Any, runs: Runs, split: Split) -> np.ndarray | None:
 
 
 def _score(
-    law: Law | _Auto, split: Split, y: str | None, band: tuple[float | None, int, str], kwargs: dict[str, Any]
+    law: Law | _Auto,
+    split: Split,
+    y: str | None,
+    band: tuple[float | None, int, str],
+    kwargs: dict[str, Any],
+    cache: dict[Any, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame | None]:
     level, n_boot, kind = band
     nan_row: dict[str, Any] = {m: math.nan for m in (*METRICS, "in_sample_rmse_log", *INTERVAL_COLUMNS[1:])}
@@ -478,26 +511,30 @@ def _score(
     nan_row.update(interval_kind="" if level is None else kind, at_bound="", error="")
     auto = isinstance(law, _Auto)
     if auto:
-        nan_row.update(formula="auto", n_params=math.nan)
+        nan_row.update(formula=law.label, n_params=math.nan)
+        if law.point == "averaged" and kind != "total":
+            nan_row.update(interval_kind="")  # the averaged prediction has a total interval only
     try:
         with warnings.catch_warnings():
             for category in _ROW_WARNINGS:
                 warnings.simplefilter("ignore", category)
-            result = (law.fit if auto else functools.partial(fit, law))(split.train, y=y, **kwargs)
+            result = (functools.partial(law.fit, cache=cache) if auto else functools.partial(fit, law))(
+                split.train, y=y, **kwargs
+            )
     except Exception as exc:  # one law failing must not abort the comparison: report it in its row
         return {**nan_row, "error": f"{type(exc).__name__}: {exc}"}, None
     column = result.y
     row = {
         **nan_row,
-        **(_chosen(result) if auto else {}),
+        **(_chosen(result, law.point) if auto else {}),
         "converged": result.status.converged,
         "not_identifiable": result.status.not_identifiable,
         "at_bound": ",".join(result.status.at_bound),
     }
     observed = split.test.array(column)
     with np.errstate(all="ignore"):
-        predicted = predict_values(result, split.test.table)
-        fitted = predict_values(result, split.train.table)
+        predicted = law.predict(result, split.test.table) if auto else predict_values(result, split.test.table)
+        fitted = law.predict(result, split.train.table) if auto else predict_values(result, split.train.table)
     row["in_sample_rmse_log"] = rmse_log(fitted, split.train.array(column))
     bad = ~(np.isfinite(predicted) & (predicted > 0))
     if bad.any():
@@ -515,14 +552,37 @@ def _score(
             held_out[col] = test[col].to_numpy()
     held_out["observed"], held_out["predicted"] = observed, predicted
     held_out["rel_error"] = predicted / observed - 1.0
-    if level is not None:
-        row.update(score_intervals(result, test, held_out, level, n_boot, kind))
+    if level is not None and auto and law.point == "averaged" and kind != "total":
+        held_out["low"] = held_out["high"] = math.nan  # no parameter interval of its own (predict_interval's point)
+        held_out["covered"] = None
+    elif level is not None:
+        row.update(
+            score_intervals(
+                result, test, held_out, level, n_boot, kind, _band(result, test, band, cache if auto else None)
+            )
+        )
     return row, held_out
 
 
-def _chosen(result: FitResult) -> dict[str, Any]:
-    """What the row of ``"auto"`` says of the law its training-part backtests chose."""
+def _band(
+    result: FitResult, test: pd.DataFrame, band: tuple[float | None, int, str], cache: dict[Any, Any] | None
+) -> pd.DataFrame | None:
+    """The held-out interval of ``result``, once per training fit (``auto`` and ``averaged`` share one)."""
+    level, n_boot, kind = band
+    if cache is None:
+        return held_out_band(result, test, level, n_boot, kind)
+    key = ("band", id(result))
+    if cache.get(key) is None:
+        cache[key] = held_out_band(result, test, level, n_boot, kind)
+    return cache[key]
+
+
+def _chosen(result: FitResult, point: str = "chosen") -> dict[str, Any]:
+    """What the row of ``"auto"`` (or ``"averaged"``) says of the law its training-part backtests chose."""
     law = result.law
+    if point == "averaged":
+        weights = ", ".join(f"{k} {w:.2g}" for k, w in result.law_choice.weights.items() if w > 0)
+        return {"chosen": law.name, "formula": f"averaged: {weights}", "n_params": math.nan}
     return {"chosen": law.name, "formula": f"auto: {law.formula()}", "n_params": law.n_params}
 
 

@@ -102,10 +102,21 @@ def held_out_band(result: Any, test: pd.DataFrame, level: float, n_boot: int, ki
 
 
 def score_intervals(
-    result: Any, test: pd.DataFrame, held_out: pd.DataFrame, level: float, n_boot: int, kind: str
+    result: Any,
+    test: pd.DataFrame,
+    held_out: pd.DataFrame,
+    level: float,
+    n_boot: int,
+    kind: str,
+    band: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Add ``low``, ``high`` and ``covered`` to ``held_out`` (in place); the row's :data:`INTERVAL_COLUMNS`."""
-    band = held_out_band(result, test, level, n_boot, kind)
+    """Add ``low``, ``high`` and ``covered`` to ``held_out`` (in place); the row's :data:`INTERVAL_COLUMNS`.
+
+    ``band`` is :func:`held_out_band`'s table when the caller already has it (``auto`` and ``averaged`` in one
+    backtest share one training fit and so one band); widths are relative to ``held_out["predicted"]``.
+    """
+    if band is None:
+        band = held_out_band(result, test, level, n_boot, kind)
     if band is None:
         held_out["low"] = held_out["high"] = math.nan
         held_out["covered"] = None

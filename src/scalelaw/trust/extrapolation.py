@@ -163,7 +163,9 @@ def prediction_records(
     What ``scalelaw predict --json`` prints: one record per point, ``at`` (the point), ``value``,
     ``extrapolation`` (:func:`extrapolation_records`; absent for a fit without its data) and, with a bootstrap,
     ``low``, ``high``, ``level``, ``method`` (of :meth:`~scalelaw.trust.bootstrap.Bootstrap.predict`) and
-    ``interval_kind``. A total interval (:func:`scalelaw.trust.total.with_kind`, as
+    ``interval_kind``. A fit of ``law="auto"`` adds ``averaged``, the weighted geometric mean of its
+    candidates' predictions (:meth:`~scalelaw.fitting.choice.LawChoice.averaged`; ``value`` is the chosen
+    law's). A total interval (:func:`scalelaw.trust.total.with_kind`, as
     :meth:`~scalelaw.FitResult.predict_interval` makes it) adds ``decades``, ``parameter_low``,
     ``parameter_high``, ``extrapolation_halfwidth``, ``extrapolation_drift``, ``law_choice_halfwidth`` and
     ``beyond_checked``.
@@ -195,6 +197,9 @@ def prediction_records(
     """
     frame = {name: [p[name] for p in points] for name in result.law.inputs}
     rows = [{"at": p, "value": float(v)} for p, v in zip(points, predict_values(result, frame), strict=True)]
+    if result.law_choice is not None:  # auto's averaged prediction beside the chosen law's
+        for row, v in zip(rows, result.law_choice.averaged(frame), strict=True):
+            row["averaged"] = float(v)
     extrapolation = extrapolation_records(result, frame, max_decades)
     for row, rec in zip(rows, extrapolation or [], strict=False):
         row["extrapolation"] = rec

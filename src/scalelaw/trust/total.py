@@ -74,3 +74,80 @@ def with_kind(result: FitResult, band: pd.DataFrame, level: float, kind: str) ->
     out["law_choice_halfwidth"] = choice
     out["beyond_checked"] = decades > max(model.max_decades, 0.0)
     return out
+
+
+#: What the ``value`` of an interval can be: the fitted (chosen) law's prediction, or auto's averaged one.
+POINTS = ("chosen", "averaged")
+
+
+def check_point(result: FitResult, kind: str, point: str) -> str:
+    """``point`` if ``result`` can centre an interval of ``kind`` on it.
+
+    Parameters
+    ----------
+    result : FitResult
+        The fit asked for an interval.
+    kind : {"total", "parameter"}
+        The interval's kind (checked by :func:`check_kind`).
+    point : {"chosen", "averaged"}
+        The interval's ``value``: the fitted law's prediction, or (a fit of ``law="auto"``) the averaged one.
+
+    Returns
+    -------
+    str
+        ``point``.
+
+    Raises
+    ------
+    DataError
+        An unknown ``point``; ``"averaged"`` for a fit without a law choice, or with ``kind="parameter"`` (the
+        bootstrap is the chosen law's alone: the averaged prediction has none of its own).
+    """
+    if point not in POINTS:
+        raise DataError(f"point must be one of {', '.join(POINTS)}, got {point!r}")
+    if point == "chosen":
+        return point
+    if result.law_choice is None:
+        raise DataError(
+            f"point='averaged' is the averaged prediction of the candidate laws of a fit of law='auto'; this fit of "
+            f"law {result.law.name!r} has no candidates. Fit with scalelaw.fit('auto', runs) (--law auto)"
+        )
+    if kind != "total":
+        raise DataError(
+            f"point='averaged' has only a total interval: a parameter interval is the bootstrap of the chosen law "
+            f"({result.law_choice.chosen}) alone, centred on its prediction, and the averaged prediction has no "
+            "bootstrap of its own. Use kind='total', or point='chosen' for the parameter interval"
+        )
+    return point
+
+
+def with_averaged(result: FitResult, band: pd.DataFrame) -> pd.DataFrame:
+    """``band`` (a total interval of an auto fit, :func:`with_kind`) with the averaged prediction as its ``value``.
+
+    Parameters
+    ----------
+    result : FitResult
+        A fit of ``law="auto"`` (:func:`check_point` says so first).
+    band : DataFrame
+        Its total interval: the law's inputs, ``value``, ``low``, ``high`` and the rest of :func:`with_kind`.
+
+    Returns
+    -------
+    DataFrame
+        ``band`` with ``value`` the averaged prediction (:meth:`.LawChoice.averaged`), ``chosen_value`` (the
+        chosen law's) after it and a ``point`` column (``"averaged"``).
+
+    Notes
+    -----
+    ``low`` and ``high`` stay the total interval, centred on the chosen law: its law-choice part is the multiplier
+    times the weighted rms spread of the candidates' log predictions around the chosen law's, which (Jensen) is at
+    least the distance from the chosen law to their weighted mean, the log of the averaged prediction. So the
+    interval holds the averaged value whenever the multiplier is >= 1 (a level of 0.69 or more).
+    """
+    out = band.copy()
+    columns = {name: out[name].to_numpy() for name in result.law.inputs}
+    position = out.columns.get_loc("value")
+    out.insert(position + 1, "chosen_value", out["value"].to_numpy())
+    out["value"] = result.law_choice.averaged(columns)
+    out["point"] = "averaged"
+    return out
