@@ -187,3 +187,36 @@ def test_backtest_averaged_has_no_parameter_interval_and_runs_from_the_cli(capsy
     assert averaged["chosen"] in ("chinchilla", "kaplan") and averaged["formula"].startswith("averaged: ")
     proc = run_cli(*args)  # 200 columns wide
     assert proc.returncode == 0 and f"averaged (chose {averaged['chosen']})" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------ other candidates' inputs
+@pytest.fixture(scope="module")
+def unrepeated():
+    """Single-epoch runs that name their unique tokens: data_constrained joins the candidates with a weight, so
+    the chosen law (not data_constrained here) lacks an input that the law-choice spread needs."""
+    rng = np.random.default_rng(0)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 40))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(100), 40))
+    loss = (1.8 + 482 / N**0.35 + 2085 / D**0.37) * np.exp(rng.normal(0, 0.01, 40))
+    frame = pd.DataFrame({"run": [f"r{i}" for i in range(40)], "params": N, "tokens": D, "unique_tokens": 5 * D})
+    result = quiet_fit("auto", frame.assign(loss=loss))
+    assert result.law.name != "data_constrained" and result.law_choice.weights["data_constrained"] > 0.01
+    return result
+
+
+def test_candidates_inputs_reach_the_spread_and_their_absence_is_named(unrepeated, tmp_path, capsys):
+    at = {"params": [7e10], "tokens": [1.4e12]}
+    with pytest.raises(DataError, match=r"'data_constrained'.*reads unique_tokens.*give unique_tokens"):
+        unrepeated.predict_interval(**at, n_boot=20)
+    band = unrepeated.predict_interval(**at, unique_tokens=[1e13], n_boot=20, point="averaged")
+    columns = {k: np.array(v) for k, v in {**at, "unique_tokens": [1e13]}.items()}
+    assert band["value"].iloc[0] == pytest.approx(unrepeated.law_choice.averaged(columns)[0], rel=1e-12)
+    assert band["law_choice_halfwidth"].iloc[0] > 0
+    path = tmp_path / "auto.json"
+    unrepeated.save(path)
+    code, out, _ = run_main(
+        capsys, "predict", str(path), "--at", "params=7e10,tokens=1.4e12,unique_tokens=1e13", "--json"
+    )
+    assert code == 0 and json.loads(out)["averaged"] == pytest.approx(band["value"].iloc[0], rel=1e-12)
+    code, _, err = run_main(capsys, "predict", str(path), "--at", "params=7e10,tokens=1.4e12,bogus=1")
+    assert code != 0 and "bogus" in err

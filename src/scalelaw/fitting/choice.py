@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from scalelaw._result import Result, jsonable
+from scalelaw.errors import DataError
 from scalelaw.laws.law import Law
 
 #: Columns of :attr:`LawChoice.table`.
@@ -56,6 +57,14 @@ class LawChoice(Result):
         out = {}
         for name, (law, values) in self.candidates.items():
             if name == self.chosen or self.weights.get(name, 0.0) > 0:
+                missing = [k for k in law.inputs if k not in columns]
+                if missing:  # leaving the candidate out would narrow the interval without a word
+                    raise DataError(
+                        f"candidate law {name!r} of this auto fit (weight {self.weights.get(name, 0.0):.2g}) reads "
+                        f"{', '.join(missing)}, which the points lack: give {missing[0]} too (e.g. --at "
+                        f"...,{missing[0]}=...), since the averaged prediction and the law-choice part of a total "
+                        "interval weigh every candidate"
+                    )
                 with np.errstate(all="ignore"):
                     out[name] = np.log(law.predict(np.array([values]), **{k: columns[k] for k in law.inputs})[0])
         return out

@@ -538,9 +538,11 @@ class FitResult(Result):
             by = trust.default_by(result)  # else the saved replicates' (read by bootstrap)
         boot = result.bootstrap(n=n_boot, by=by, seed=seed, progress=progress)
         band = boot.predict(frame, level=level, observation=observation, schedule=schedule, **inputs)
-        band = trust.total.with_kind(result, band, level, kind)
+        points = {**({} if frame is None else {k: frame[k] for k in frame.keys()}), **inputs}
+        extra = trust.total.candidate_inputs(result, points)
+        band = trust.total.with_kind(result, band, level, kind, extra)
         if point == "averaged":
-            band = trust.total.with_averaged(result, band)
+            band = trust.total.with_averaged(result, band, extra)
         band = band[[c for c in band.columns if c != "method"] + ["method"]]  # the long text last: low, high first
         if isinstance(frame, pd.DataFrame):
             band.index = frame.index  # one row per row of the frame, under its labels

@@ -17,6 +17,8 @@ to then reaches out by it (:meth:`.ExtrapolationError.drift`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,11 +39,32 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def with_kind(result: FitResult, band: pd.DataFrame, level: float, kind: str) -> pd.DataFrame:
+def candidate_inputs(result: FitResult, points: Any) -> dict[str, np.ndarray]:
+    """The inputs that an auto fit's other candidates read and its chosen law does not (``unique_tokens`` when
+    ``data_constrained`` is a candidate beside ``chinchilla``), taken from ``points`` (a DataFrame or a mapping)
+    where it has them: the averaged prediction and the law-choice spread need every weighted candidate's."""
+    if result.law_choice is None or points is None:
+        return {}
+    own = set(result.law.inputs)
+    names = {n for law, _ in result.law_choice.candidates.values() for n in law.inputs if n not in own}
+    return {n: np.atleast_1d(np.asarray(points[n], dtype=np.float64)) for n in sorted(names) if n in points}
+
+
+def _columns(result: FitResult, band: pd.DataFrame, extra: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """The band's law inputs, with ``extra`` (:func:`candidate_inputs`) broadcast to its rows."""
+    columns = {name: band[name].to_numpy() for name in result.law.inputs}
+    columns.update({k: np.broadcast_to(v, (len(band),)) for k, v in (extra or {}).items()})
+    return columns
+
+
+def with_kind(
+    result: FitResult, band: pd.DataFrame, level: float, kind: str, extra: Mapping[str, np.ndarray] | None = None
+) -> pd.DataFrame:
     """``band`` (a bootstrap prediction table: inputs, ``value``, ``low``, ``high``) as an interval of ``kind``.
 
     For ``kind="total"`` the band is widened by the law's error at each row's distance beyond the data and by
-    the law-choice spread, and columns say how (see :meth:`scalelaw.FitResult.predict_interval`).
+    the law-choice spread, and columns say how (see :meth:`scalelaw.FitResult.predict_interval`). ``extra``
+    holds the inputs only other candidates of an auto fit read (:func:`candidate_inputs`).
     """
     out = band.copy()
     reason = unlearned(result) if kind == "total" else None
@@ -55,7 +78,7 @@ def with_kind(result: FitResult, band: pd.DataFrame, level: float, kind: str) ->
     out["interval_kind"] = kind
     if kind == "parameter":
         return out
-    columns = {name: out[name].to_numpy() for name in result.law.inputs}
+    columns = _columns(result, out, extra)
     model = result.extrapolation_error()
     decades = distances(result, columns)
     extrapolation = model.halfwidth(decades, level)
@@ -121,7 +144,7 @@ def check_point(result: FitResult, kind: str, point: str) -> str:
     return point
 
 
-def with_averaged(result: FitResult, band: pd.DataFrame) -> pd.DataFrame:
+def with_averaged(result: FitResult, band: pd.DataFrame, extra: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """``band`` (a total interval of an auto fit, :func:`with_kind`) with the averaged prediction as its ``value``.
 
     Parameters
@@ -145,7 +168,7 @@ def with_averaged(result: FitResult, band: pd.DataFrame) -> pd.DataFrame:
     interval holds the averaged value whenever the multiplier is >= 1 (a level of 0.69 or more).
     """
     out = band.copy()
-    columns = {name: out[name].to_numpy() for name in result.law.inputs}
+    columns = _columns(result, out, extra)
     position = out.columns.get_loc("value")
     out.insert(position + 1, "chosen_value", out["value"].to_numpy())
     out["value"] = result.law_choice.averaged(columns)
