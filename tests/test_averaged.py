@@ -187,6 +187,18 @@ def test_backtest_averaged_has_no_parameter_interval_and_runs_from_the_cli(capsy
     assert averaged["chosen"] in ("chinchilla", "kaplan") and averaged["formula"].startswith("averaged: ")
     proc = run_cli(*args)  # 200 columns wide
     assert proc.returncode == 0 and f"averaged (chose {averaged['chosen']})" in proc.stdout
+    listed_first = [
+        "backtest",
+        "dataset:gadre2024_rpj",
+        "--laws",
+        "averaged,chinchilla",
+        "--candidates",
+        "chinchilla,kaplan",
+    ]
+    proc = run_cli(*listed_first, "--interval", "0.9", "--n-boot", "20", "--interval-kind", "parameter")
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0 and "coverage (90% parameter)" in text and "intervals: parameter" in text
+    assert "averaged: no parameter interval" in text
 
 
 # ------------------------------------------------------------------------------------------ other candidates' inputs
@@ -220,3 +232,29 @@ def test_candidates_inputs_reach_the_spread_and_their_absence_is_named(unrepeate
     assert code == 0 and json.loads(out)["averaged"] == pytest.approx(band["value"].iloc[0], rel=1e-12)
     code, _, err = run_main(capsys, "predict", str(path), "--at", "params=7e10,tokens=1.4e12,bogus=1")
     assert code != 0 and "bogus" in err
+
+
+def test_without_a_candidates_input_the_point_and_parameter_interval_stay_and_say_why(unrepeated, tmp_path, capsys):
+    path = tmp_path / "auto.json"
+    unrepeated.save(path)
+    at = ["predict", str(path), "--at", "params=7e10,tokens=1.4e12"]
+    proc = run_cli(*at, "--interval", "0.9", "--interval-kind", "parameter", "--n-boot", "20")
+    assert proc.returncode == 0, proc.stderr
+    assert "no averaged prediction: data_constrained reads unique_tokens" in " ".join(proc.stdout.split())
+    code, out, _ = run_main(capsys, *at, "--json")
+    record = json.loads(out)
+    assert code == 0 and "averaged" not in record and "unique_tokens" in record["averaged_missing"]
+    assert record["value"] == pytest.approx(unrepeated.predict(params=7e10, tokens=1.4e12), rel=1e-12)
+    with pytest.raises(DataError, match="unique_tokens has 2 values for 3 points"):
+        unrepeated.predict_interval(params=[7e9, 7e10, 1e9], tokens=[1e11, 1e12, 2e10], unique_tokens=[1, 2], n_boot=20)
+
+
+def test_the_report_leaves_an_unread_candidate_out_of_its_intervals_and_says_so(unrepeated):
+    from scalelaw.views.report import trust_section
+
+    points = pd.DataFrame({"label": ["far"], "params": [7e10], "tokens": [1.4e12]})
+    parts = trust_section.interval_parts(unrepeated, points, None, 0.9)
+    readable = {k: v for k, v in unrepeated.law_choice.weights.items() if k != "data_constrained"}
+    assert parts["law_choice_halfwidth"].iloc[0] > 0 and sum(readable.values()) < 1
+    html = trust_section._choice_table(unrepeated)
+    assert "Left out of the law-choice part" in html and "data_constrained reads unique_tokens" in html

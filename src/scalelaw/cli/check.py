@@ -138,8 +138,10 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
     )
     for name in ("law", "mean |rel. err|", "max |rel. err|", "RMSE log", "in-sample RMSE log"):
         view.add_column(name, justify="left" if name == "law" else "right")
+    # The kind asked for: a row of 'averaged' has none under a parameter interval (it has no bootstrap of its own).
+    kind_asked = next((k for k in table["interval_kind"] if isinstance(k, str) and k), "parameter")
     if show_coverage:
-        kind = f"{first['interval']:.0%} {first['interval_kind']}"
+        kind = f"{first['interval']:.0%} {kind_asked}"
         for name in (f"coverage ({kind})", "interval score", "mean rel. width"):
             view.add_column(escape(name), justify="right")
     view.add_column("fit status", overflow="fold")
@@ -152,7 +154,14 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
         view.add_row(*cells, _fit_status(row))
     out.print(view)
     if show_coverage:
-        out.print(_interval_note(first["interval_kind"]), style="dim", highlight=False)
+        out.print(_interval_note(kind_asked), style="dim", highlight=False)
+        if kind_asked == "parameter" and (table["law"] == "averaged").any():
+            out.print(
+                "averaged: no parameter interval (the bootstrap is the chosen law's); "
+                "--interval-kind total scores its band",
+                style="dim",
+                highlight=False,
+            )
     if first["split_column"] and math.isfinite(first["extrapolation_decades"]):
         out.print(
             f"largest {first['split_column']}: {first['max_train']:.3g} in training, {first['max_test']:.3g} held "

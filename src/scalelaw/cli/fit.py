@@ -478,7 +478,7 @@ def predict(
         fail("give --at, e.g. --at params=70e9,tokens=1.4e12 (or --schedule for an LR-schedule law)", 2)
     result, rows = run_action(lambda: _predict_points(fit_file, at, max_decades, band, as_json))
     if as_json:
-        head = _predict_head(result)  # one point: its record; several: a list, each field once
+        head = _predict_head(result, rows)  # one point: its record; several: a list, each field once
         print_json({**head, **rows[0]} if len(rows) == 1 else {**head, "predictions": rows})
         return
     _render_points(result, rows, interval)
@@ -510,12 +510,22 @@ def _predict_points(fit_file: Path, at: list[str], max_decades: float, band: _Ba
     return result, prediction_records(result, points, draw, band.level, band.observation, max_decades, band.kind)
 
 
-def _predict_head(result) -> dict[str, Any]:
-    """What ``predict --json`` says once: the law and quantity, and for ``--law auto`` the averaging weights."""
+def _predict_head(result, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What ``predict --json`` says once: the law and quantity, and for ``--law auto`` the averaging weights
+    (or, when the points lack an input of a weighted candidate, why there is no averaged prediction)."""
     head: dict[str, Any] = {"law": result.law.name, "y": result.y}
     if result.law_choice is not None:
         head["averaged_weights"] = _averaged_weights(result.law_choice)
+        if rows and "averaged" not in rows[0]:
+            head["averaged_missing"] = _averaged_missing(result, rows)
     return head
+
+
+def _averaged_missing(result, rows: list[dict[str, Any]]) -> str:
+    """Why ``predict`` shows no averaged prediction: the candidates whose inputs ``--at`` did not give."""
+    unread = result.law_choice.unreadable(rows[0]["at"])
+    names = "; ".join(f"{law} reads {', '.join(cols)}" for law, cols in unread.items())
+    return f"no averaged prediction: {names}, which --at does not give"
 
 
 def _averaged_weights(choice) -> dict[str, float]:
@@ -548,6 +558,8 @@ def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -
     out.print(view)
     if averaged:
         out.print(_averaged_words(result.law_choice), style="dim", highlight=False, markup=False)
+    elif result.law_choice is not None:
+        out.print(f"note: {_averaged_missing(result, rows)}", style="yellow", highlight=False, markup=False)
     if interval is not None:
         out.print(f"interval: {_interval_words(rows, result)}", style="dim", highlight=False, markup=False)
     for line in _total_notes(result, rows) if kind == "total" else []:

@@ -52,19 +52,34 @@ class LawChoice(Result):
         """Stacking weight of every candidate (0 for those that could not be scored)."""
         return {str(r.law): float(r.weight) for r in self.table.itertuples()}
 
-    def log_predictions(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Log prediction at ``columns`` of the chosen law and of every candidate with a positive weight."""
+    def unreadable(self, columns: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The weighted candidates whose inputs ``columns`` lack, with those inputs (``unique_tokens`` for
+        ``data_constrained`` beside a chosen ``chinchilla``)."""
         out = {}
-        for name, (law, values) in self.candidates.items():
+        for name, (law, _) in self.candidates.items():
             if name == self.chosen or self.weights.get(name, 0.0) > 0:
                 missing = [k for k in law.inputs if k not in columns]
-                if missing:  # leaving the candidate out would narrow the interval without a word
-                    raise DataError(
-                        f"candidate law {name!r} of this auto fit (weight {self.weights.get(name, 0.0):.2g}) reads "
-                        f"{', '.join(missing)}, which the points lack: give {missing[0]} too (e.g. --at "
-                        f"...,{missing[0]}=...), since the averaged prediction and the law-choice part of a total "
-                        "interval weigh every candidate"
-                    )
+                if missing:
+                    out[name] = missing
+        return out
+
+    def log_predictions(self, columns: Mapping[str, Any], omit_unreadable: bool = False) -> dict[str, np.ndarray]:
+        """Log prediction at ``columns`` of the chosen law and of every candidate with a positive weight.
+
+        A candidate whose inputs ``columns`` lack is a :class:`~scalelaw.errors.DataError` that names them
+        (leaving it out would narrow an interval without a word), or left out with ``omit_unreadable``, for
+        callers that say so themselves (:meth:`unreadable`)."""
+        unreadable = self.unreadable(columns)
+        if unreadable and not omit_unreadable:
+            name, missing = next(iter(unreadable.items()))
+            raise DataError(
+                f"candidate law {name!r} of this auto fit (weight {self.weights.get(name, 0.0):.2g}) reads "
+                f"{', '.join(missing)}, which the points lack: give {' and '.join(missing)} too, since the averaged "
+                "prediction and the law-choice part of a total interval weigh every candidate"
+            )
+        out = {}
+        for name, (law, values) in self.candidates.items():
+            if (name == self.chosen or self.weights.get(name, 0.0) > 0) and name not in unreadable:
                 with np.errstate(all="ignore"):
                     out[name] = np.log(law.predict(np.array([values]), **{k: columns[k] for k in law.inputs})[0])
         return out
@@ -75,13 +90,13 @@ class LawChoice(Result):
         w = {k: v for k, v in self.weights.items() if k in logs and v > 0}
         return np.exp(sum(w[k] * logs[k] for k in w) / sum(w.values()))
 
-    def spread(self, columns: Mapping[str, Any], center: Any = None) -> np.ndarray:
+    def spread(self, columns: Mapping[str, Any], center: Any = None, omit_unreadable: bool = False) -> np.ndarray:
         """Weighted rms distance (log units) of the candidates' predictions from ``center``.
 
         ``center`` defaults to the chosen law's prediction; pass :meth:`averaged` to measure the spread
-        around the averaged prediction.
+        around the averaged prediction. ``omit_unreadable`` as in :meth:`log_predictions`.
         """
-        logs = self.log_predictions(columns)
+        logs = self.log_predictions(columns, omit_unreadable)
         c = logs[self.chosen] if center is None else np.log(np.asarray(center, dtype=np.float64))
         w = {k: v for k, v in self.weights.items() if k in logs and v > 0}
         if not w:

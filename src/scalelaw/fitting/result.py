@@ -498,7 +498,8 @@ class FitResult(Result):
         ``point="averaged"`` (a fit of ``law="auto"`` only) makes ``value`` the averaged prediction, the
         weighted geometric mean of the candidate laws' predictions (:meth:`.LawChoice.averaged`, weights from
         their rolling backtests), with the chosen law's own in ``chosen_value``; ``low`` and ``high`` stay the
-        total interval, which holds the averaged value (its law-choice part is at least their distance). It
+        total interval, which holds the averaged value at levels of 0.69 and above (its law-choice part is at least
+        their distance, times a multiplier >= 1 there), and a ``point`` column says ``"averaged"``. It
         has no parameter interval: with ``kind="parameter"`` it raises :class:`~scalelaw.errors.DataError`.
 
         ``observation`` (default: True for the total interval, False for the parameter one) widens the interval

@@ -198,13 +198,14 @@ def prediction_records(
     frame = {name: [p[name] for p in points] for name in result.law.inputs}
     rows = [{"at": p, "value": float(v)} for p, v in zip(points, predict_values(result, frame), strict=True)]
     # Inputs only other candidates of an auto fit read (unique_tokens), when every point gives them.
-    extra = {
+    candidate_only = {
         n: np.array([p[n] for p in points], dtype=np.float64)
         for n in (points[0] if points else {})
         if n not in frame and all(n in p for p in points)
     }
-    if result.law_choice is not None:  # auto's averaged prediction beside the chosen law's
-        for row, v in zip(rows, result.law_choice.averaged({**frame, **extra}), strict=True):
+    choice = result.law_choice
+    if choice is not None and not choice.unreadable({**frame, **candidate_only}):  # beside the chosen law's
+        for row, v in zip(rows, choice.averaged({**frame, **candidate_only}), strict=True):
             row["averaged"] = float(v)
     extrapolation = extrapolation_records(result, frame, max_decades)
     for row, rec in zip(rows, extrapolation or [], strict=False):
@@ -214,7 +215,7 @@ def prediction_records(
 
         check_kind(kind)
         band = (boot() if callable(boot) else boot).predict(frame, level=level, observation=observation)
-        table = with_kind(result, band, level, kind, extra)
+        table = with_kind(result, band, level, kind, candidate_only)
         method = str(table["method"].iloc[0])
         extra = [c for c in _TOTAL_COLUMNS if c in table.columns]
         for row, rec in zip(rows, table.to_dict("records"), strict=True):

@@ -53,18 +53,28 @@ def candidate_inputs(result: FitResult, points: Any) -> dict[str, np.ndarray]:
 def _columns(result: FitResult, band: pd.DataFrame, extra: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
     """The band's law inputs, with ``extra`` (:func:`candidate_inputs`) broadcast to its rows."""
     columns = {name: band[name].to_numpy() for name in result.law.inputs}
-    columns.update({k: np.broadcast_to(v, (len(band),)) for k, v in (extra or {}).items()})
+    for name, values in (extra or {}).items():
+        if values.size not in (1, len(band)):
+            raise DataError(f"{name} has {values.size} values for {len(band)} points: give one, or one per point")
+        columns[name] = np.broadcast_to(values, (len(band),))
     return columns
 
 
 def with_kind(
-    result: FitResult, band: pd.DataFrame, level: float, kind: str, extra: Mapping[str, np.ndarray] | None = None
+    result: FitResult,
+    band: pd.DataFrame,
+    level: float,
+    kind: str,
+    extra: Mapping[str, np.ndarray] | None = None,
+    omit_unreadable: bool = False,
 ) -> pd.DataFrame:
     """``band`` (a bootstrap prediction table: inputs, ``value``, ``low``, ``high``) as an interval of ``kind``.
 
     For ``kind="total"`` the band is widened by the law's error at each row's distance beyond the data and by
     the law-choice spread, and columns say how (see :meth:`scalelaw.FitResult.predict_interval`). ``extra``
-    holds the inputs only other candidates of an auto fit read (:func:`candidate_inputs`).
+    holds the inputs only other candidates of an auto fit read (:func:`candidate_inputs`); without them such a
+    candidate is an error, or is left out of the law-choice part with ``omit_unreadable`` (for a caller that says
+    so, as the report does).
     """
     out = band.copy()
     reason = unlearned(result) if kind == "total" else None
@@ -84,7 +94,7 @@ def with_kind(
     extrapolation = model.halfwidth(decades, level)
     choice = np.zeros(len(out))
     if result.law_choice is not None:
-        choice = model.multiplier(level) * result.law_choice.spread(columns)
+        choice = model.multiplier(level) * result.law_choice.spread(columns, omit_unreadable=omit_unreadable)
     value = out["value"].to_numpy()
     out["parameter_low"], out["parameter_high"] = out["low"], out["high"]
     drift = model.drift(decades)

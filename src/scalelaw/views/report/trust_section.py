@@ -71,7 +71,7 @@ def widen_view(result: FitResult, view: figures.FitView, level: float, kind: str
         band = pd.DataFrame({n: curve.columns[n] for n in result.law.inputs})
         band["value"], band["low"], band["high"] = curve.y, curve.low, curve.high
         with np.errstate(all="ignore"):
-            wide = with_kind(result, band, level, "total")
+            wide = with_kind(result, band, level, "total", omit_unreadable=True)  # said in the choice table
         curves.append(dataclasses.replace(curve, low=wide["low"].to_numpy(), high=wide["high"].to_numpy()))
     return dataclasses.replace(view, curves=curves)
 
@@ -115,7 +115,7 @@ def interval_parts(result: FitResult, points: pd.DataFrame, boot: Any, level: fl
         with np.errstate(all="ignore"):
             band["value"] = result.law.predict(np.array([result.values]), **frame.to_dict("list"))[0]
         band["low"] = band["high"] = band["value"]
-    out = with_kind(result, band, level, "total")
+    out = with_kind(result, band, level, "total", omit_unreadable=True)  # said in the choice table
     if boot is None:
         out["parameter_low"] = out["parameter_high"] = np.nan
     out.insert(0, "label", points["label"].to_numpy())
@@ -215,6 +215,13 @@ def _choice_table(result: FitResult) -> str:
         "|log error| over the near cuts (smallest is chosen); weights: from the same backtests, they set the "
         "law-choice part of the total interval."
     )
+    unread = choice.unreadable(dict.fromkeys(result.law.inputs))
+    if unread:  # the report predicts at the chosen law's inputs only
+        names = "; ".join(f"{law} reads {', '.join(cols)}" for law, cols in unread.items())
+        caption += (
+            f" Left out of the law-choice part of this report's intervals, which set only the chosen law's inputs: "
+            f"{names}."
+        )
     return (
         f"<h3>Law chosen by the backtests: <code>{esc(choice.chosen)}</code></h3>\n"
         + table(header, rows, "law-choice-table", text_cols=(0, 4))
