@@ -395,7 +395,7 @@ def test_auto_is_fitted_on_the_training_part_and_names_its_choice():
 def test_interval_kind_and_candidates_are_checked():
     with pytest.raises(DataError, match="interval kind must be one of total, parameter, got 'bogus'"):
         backtest("power", compute_sweep(), level=0.9, kind="bogus")
-    with pytest.raises(DataError, match="candidates= is for the law 'auto'"):
+    with pytest.raises(DataError, match="candidates= is for the laws 'auto' and 'averaged'"):
         backtest("power", compute_sweep(), candidates=["power"])
 
 

@@ -354,7 +354,9 @@ def _resolve_laws(laws: LawsLike, fit_kwargs: dict[str, Any]) -> list[tuple[str,
     if not names:
         raise DataError("backtest needs at least one law, e.g. laws=['chinchilla', 'kaplan']")
     if candidates is not None and "auto" not in names and "averaged" not in names:
-        raise DataError("candidates= is for the law 'auto': add 'auto' to the laws, e.g. laws=['chinchilla', 'auto']")
+        raise DataError(
+            "candidates= is for the laws 'auto' and 'averaged': add one to the laws, e.g. laws=['chinchilla', 'auto']"
+        )
     resolved: list[Law | _Auto] = []
     for item in names:
         if isinstance(item, str) and item in ("auto", "averaged"):
