@@ -59,7 +59,7 @@ from scalelaw.trust.holdout import HoldoutSpec, split_runs  # noqa: E402
 
 LEVELS = (0.8, 0.9, 0.95)
 OUTER = (0.1, 0.2, 0.3)
-REAL = ("gadre", "muennighoff", "porian", "sweep", "luo")
+REAL = ("gadre", "muennighoff", "porian", "sweep", "luo", "pythia")
 #: The law each family is "about" (the one whose coverage the targets are stated for); auto is scored apart.
 PRIMARY = {
     "gadre": "chinchilla",
@@ -67,6 +67,7 @@ PRIMARY = {
     "sweep": "chinchilla",
     "muennighoff": "data_constrained",
     "luo": "power",
+    "pythia": "chinchilla",
     "syn_kaplan": "chinchilla",
     "syn_chinchilla": "chinchilla",
     "syn_bnsl": "power",
@@ -187,6 +188,55 @@ def fresh_datasets() -> list[dict]:
             frame = frame.rename(columns={domain: "loss"})
             out.append(dict(name=f"gadre_{suite}:{domain}", family=f"gadre:{domain}", frame=frame, laws=ND))
     return out + synthetic_datasets(FRESH_SEEDS, FRESH_SEED_BASE, prefix="fresh_")
+
+
+#: The second fresh test (``law_choice.py --set fresh2``), fixed before it was first run: new seeds of the four
+#: synthetic generators and Pythia's LAMBADA log-perplexity ladders, none of them scored by any earlier run.
+FRESH2_SEED_BASE = 9500
+PYTHIA_EVALS = Path("/work/shared/data/pythia_evals/evals_by_checkpoint.csv")
+
+
+def pythia_lambada(deduped: bool, path: Path = PYTHIA_EVALS) -> pd.DataFrame:
+    """Pythia's zero-shot LAMBADA log-perplexity at every checkpoint of one suite (standard or deduplicated Pile).
+
+    ``params`` is ``non_embedding_params``: computed exactly from each model's layers and width, where
+    ``params_nominal`` is the rounded size in the name and the embeddings' share varies with the padded
+    vocabulary (Kaplan et al. 2020 found non-embedding counts give the cleaner law). ``tokens`` is the
+    tokens seen at the checkpoint (step x 2,097,152). Step 0 (an untrained model, no tokens) is dropped;
+    each checkpoint was evaluated zero-shot and five-shot, and only the zero-shot row is kept, so a
+    (model, step) appears once (checked). Every checkpoint is its own run: a later checkpoint of a model
+    is what a holdout by compute asks to predict.
+    """
+    raw = pd.read_csv(path)
+    keep = (
+        (raw["task"] == "lambada_openai")
+        & (raw["metric"] == "ppl")
+        & (raw["num_fewshot"] == 0)
+        & (raw["deduped"] == deduped)
+        & (raw["step"] > 0)
+    )
+    frame = raw[keep]
+    if frame.duplicated(["model", "step"]).any():
+        raise ValueError("pythia_lambada: a (model, step) appears twice after keeping zero-shot rows")
+    frame = frame.sort_values(["non_embedding_params", "step"]).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "run": [f"{m}@{s}" for m, s in zip(frame["model"], frame["step"], strict=True)],
+            "params": frame["non_embedding_params"].astype(float),
+            "tokens": frame["tokens"].astype(float),
+            "loss": np.log(frame["value"].astype(float)),
+        }
+    )
+
+
+def fresh2_datasets() -> list[dict]:
+    """The second fresh test set: Pythia's LAMBADA log-perplexity ladders (standard and deduplicated suites,
+    one family each) and 12 new seeds of each synthetic generator (``fresh2_syn_*``)."""
+    out = [
+        dict(name=f"pythia_lambada_{tag}", family=f"pythia:{tag}", frame=pythia_lambada(dedup), laws=ND)
+        for tag, dedup in (("standard", False), ("deduped", True))
+    ]
+    return out + synthetic_datasets(FRESH_SEEDS, FRESH2_SEED_BASE, prefix="fresh2_")
 
 
 # ================================================================================================= one split
