@@ -538,6 +538,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the fresh test: score the library's constants and auto's rule, as they are, on data no run has seen",
     )
+    ap.add_argument(
+        "--fresh2",
+        action="store_true",
+        help="the same on the second fresh test's datasets (fresh2_datasets: Pythia's LAMBADA, new seeds)",
+    )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     env = _common.environment(n_boot=args.n_boot)
@@ -545,10 +550,12 @@ def main(argv: list[str] | None = None) -> int:
         f"calibration: {env['date']}, git {env['git_commit']}{' (src dirty)' if env['git_dirty_src'] else ''}, "
         f"{env['cpu_count']} cores, numpy {env['numpy']}, scalelaw {env['scalelaw']}"
     )
-    datasets = fresh_datasets() if args.fresh else real_datasets() + synthetic_datasets()
+    fresh = "fresh2" if args.fresh2 else "fresh" if args.fresh else None
+    datasets = {"fresh": fresh_datasets, "fresh2": fresh2_datasets}.get(fresh, lambda: [])()
+    datasets = datasets or real_datasets() + synthetic_datasets()
     if args.quick:
         datasets = [datasets[0], next(d for d in datasets if d["family"] == "syn_m4")]
-    half = {d["name"]: "fresh" for d in datasets} if args.fresh else halves(datasets)
+    half = {d["name"]: fresh for d in datasets} if fresh else halves(datasets)
     rows = []
     for d in datasets:
         for fraction in d.get("outer", OUTER):
@@ -558,9 +565,9 @@ def main(argv: list[str] | None = None) -> int:
 
         args.rows.write_bytes(pickle.dumps(rows))
     pd.set_option("display.width", 200)
-    if args.fresh:  # nothing is chosen: the library's constants, as they are
+    if fresh:  # nothing is chosen: the library's constants, as they are
         (k0, nu0), grid = (PRIOR_SLOPE, PRIOR_CUTS), pd.DataFrame()
-        print(f"\n== fresh test: the library's constants k0 = {k0} per decade, nu0 = {nu0} cuts")
+        print(f"\n== {fresh} test: the library's constants k0 = {k0} per decade, nu0 = {nu0} cuts")
     else:
         (k0, nu0), grid = choose_constants(rows, half)
         print("\n== constants on the tuning half (90% total intervals)")
