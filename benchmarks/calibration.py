@@ -193,7 +193,8 @@ def fresh_datasets() -> list[dict]:
 #: The second fresh test (``law_choice.py --set fresh2``), fixed before it was first run: new seeds of the four
 #: synthetic generators and Pythia's LAMBADA log-perplexity ladders, none of them scored by any earlier run.
 FRESH2_SEED_BASE = 9500
-PYTHIA_EVALS = Path("/work/shared/data/pythia_evals/evals_by_checkpoint.csv")
+#: The shared data beside the checkout (not bundled with the package: the second fresh test needs it).
+PYTHIA_EVALS = Path(__file__).resolve().parents[2] / "shared" / "data" / "pythia_evals" / "evals_by_checkpoint.csv"
 
 
 def pythia_lambada(deduped: bool, path: Path = PYTHIA_EVALS) -> pd.DataFrame:
