@@ -241,12 +241,16 @@ def test_without_a_candidates_input_the_point_and_parameter_interval_stay_and_sa
     proc = run_cli(*at, "--interval", "0.9", "--interval-kind", "parameter", "--n-boot", "20")
     assert proc.returncode == 0, proc.stderr
     assert "no averaged prediction: data_constrained reads unique_tokens" in " ".join(proc.stdout.split())
+    code, out, _ = run_main(capsys, *at, "--at", "params=7e9,tokens=1e11,unique_tokens=1e12", "--json")
+    assert code == 0 and "data_constrained reads unique_tokens, which not every --at gives" in out
     code, out, _ = run_main(capsys, *at, "--json")
     record = json.loads(out)
     assert code == 0 and "averaged" not in record and "unique_tokens" in record["averaged_missing"]
     assert record["value"] == pytest.approx(unrepeated.predict(params=7e10, tokens=1.4e12), rel=1e-12)
-    with pytest.raises(DataError, match="unique_tokens has 2 values for 3 points"):
+    with pytest.raises(DataError, match=r"unique_tokens has 2 values in shape \(2,\) for 3 points"):
         unrepeated.predict_interval(params=[7e9, 7e10, 1e9], tokens=[1e11, 1e12, 2e10], unique_tokens=[1, 2], n_boot=20)
+    with pytest.raises(DataError, match=r"in shape \(1, 3\)"):
+        unrepeated.predict_interval(params=[7e9, 7e10, 1e9], tokens=[1e11, 1e12, 2e10], unique_tokens=[[1, 2, 3]], n_boot=20)
 
 
 def test_the_report_leaves_an_unread_candidate_out_of_its_intervals_and_says_so(unrepeated):

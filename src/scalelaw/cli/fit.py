@@ -523,9 +523,10 @@ def _predict_head(result, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _averaged_missing(result, rows: list[dict[str, Any]]) -> str:
     """Why ``predict`` shows no averaged prediction: the candidates whose inputs ``--at`` did not give."""
-    unread = result.law_choice.unreadable(rows[0]["at"])
+    shared = set.intersection(*(set(row["at"]) for row in rows))  # what prediction_records could use
+    unread = result.law_choice.unreadable(dict.fromkeys(shared))
     names = "; ".join(f"{law} reads {', '.join(cols)}" for law, cols in unread.items())
-    return f"no averaged prediction: {names}, which --at does not give"
+    return f"no averaged prediction: {names}, which not every --at gives"
 
 
 def _averaged_weights(choice) -> dict[str, float]:

@@ -54,8 +54,11 @@ def _columns(result: FitResult, band: pd.DataFrame, extra: Mapping[str, np.ndarr
     """The band's law inputs, with ``extra`` (:func:`candidate_inputs`) broadcast to its rows."""
     columns = {name: band[name].to_numpy() for name in result.law.inputs}
     for name, values in (extra or {}).items():
-        if values.size not in (1, len(band)):
-            raise DataError(f"{name} has {values.size} values for {len(band)} points: give one, or one per point")
+        if values.ndim != 1 or values.size not in (1, len(band)):
+            raise DataError(
+                f"{name} has {values.size} values in shape {values.shape} for {len(band)} points: give one, or one "
+                "per point"
+            )
         columns[name] = np.broadcast_to(values, (len(band),))
     return columns
 
