@@ -250,7 +250,9 @@ def test_without_a_candidates_input_the_point_and_parameter_interval_stay_and_sa
     with pytest.raises(DataError, match=r"unique_tokens has 2 values in shape \(2,\) for 3 points"):
         unrepeated.predict_interval(params=[7e9, 7e10, 1e9], tokens=[1e11, 1e12, 2e10], unique_tokens=[1, 2], n_boot=20)
     with pytest.raises(DataError, match=r"in shape \(1, 3\)"):
-        unrepeated.predict_interval(params=[7e9, 7e10, 1e9], tokens=[1e11, 1e12, 2e10], unique_tokens=[[1, 2, 3]], n_boot=20)
+        unrepeated.predict_interval(
+            params=[7e9, 7e10, 1e9], tokens=[1e11, 1e12, 2e10], unique_tokens=[[1, 2, 3]], n_boot=20
+        )
 
 
 def test_the_report_leaves_an_unread_candidate_out_of_its_intervals_and_says_so(unrepeated):
