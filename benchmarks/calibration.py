@@ -552,8 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{env['cpu_count']} cores, numpy {env['numpy']}, scalelaw {env['scalelaw']}"
     )
     fresh = "fresh2" if args.fresh2 else "fresh" if args.fresh else None
-    datasets = {"fresh": fresh_datasets, "fresh2": fresh2_datasets}.get(fresh, lambda: [])()
-    datasets = datasets or real_datasets() + synthetic_datasets()
+    loaders = {"fresh": fresh_datasets, "fresh2": fresh2_datasets, None: lambda: real_datasets() + synthetic_datasets()}
+    datasets = loaders[fresh]()
     if args.quick:
         datasets = [datasets[0], next(d for d in datasets if d["family"] == "syn_m4")]
     half = {d["name"]: fresh for d in datasets} if fresh else halves(datasets)

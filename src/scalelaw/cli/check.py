@@ -123,13 +123,13 @@ def backtest_cmd(
     if as_json:
         print_json(to_records(table))
     else:
-        _render_backtest(table, selection, show_coverage=interval is not None)
+        _render_backtest(table, selection, show_coverage=interval is not None, kind_asked=kind)
         render_tracker_notes(runs)
     if selection is None:
         fail("no law could be fitted and scored on the training runs; see the error column", 1)
 
 
-def _render_backtest(table, selection, show_coverage: bool) -> None:
+def _render_backtest(table, selection, show_coverage: bool, kind_asked: str) -> None:
     first = table.iloc[0]
     view = Table(
         title=f"Backtest, holdout {first['holdout']}: fit on {first['n_train_runs']} runs "
@@ -138,8 +138,6 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
     )
     for name in ("law", "mean |rel. err|", "max |rel. err|", "RMSE log", "in-sample RMSE log"):
         view.add_column(name, justify="left" if name == "law" else "right")
-    # The kind asked for: a row of 'averaged' has none under a parameter interval (it has no bootstrap of its own).
-    kind_asked = next((k for k in table["interval_kind"] if isinstance(k, str) and k), "parameter")
     if show_coverage:
         kind = f"{first['interval']:.0%} {kind_asked}"
         for name in (f"coverage ({kind})", "interval score", "mean rel. width"):
@@ -155,6 +153,7 @@ def _render_backtest(table, selection, show_coverage: bool) -> None:
     out.print(view)
     if show_coverage:
         out.print(_interval_note(kind_asked), style="dim", highlight=False)
+        # A row of 'averaged' has no parameter interval (it has no bootstrap of its own).
         if kind_asked == "parameter" and (table["law"] == "averaged").any():
             out.print(
                 "averaged: no parameter interval (the bootstrap is the chosen law's); "

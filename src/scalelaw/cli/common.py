@@ -409,7 +409,7 @@ def check_point(result, point: dict[str, float]) -> None:
         raise DataError(f"--at {given} lacks {', '.join(missing)}; this law needs {', '.join(result.law.inputs)}")
     usable = set(result.law.inputs)
     if result.law_choice is not None:  # an auto fit's other candidates read their own inputs (unique_tokens)
-        usable |= {name for law, _ in result.law_choice.candidates.values() for name in law.inputs}
+        usable |= result.law_choice.inputs
     extra = sorted(set(point) - usable)
     if extra:
         raise DataError(f"--at gives {', '.join(extra)}, which law {result.law.name!r} does not use")

@@ -515,7 +515,7 @@ def _predict_head(result, rows: list[dict[str, Any]]) -> dict[str, Any]:
     (or, when the points lack an input of a weighted candidate, why there is no averaged prediction)."""
     head: dict[str, Any] = {"law": result.law.name, "y": result.y}
     if result.law_choice is not None:
-        head["averaged_weights"] = _averaged_weights(result.law_choice)
+        head["averaged_weights"] = result.law_choice.positive_weights
         if rows and "averaged" not in rows[0]:
             head["averaged_missing"] = _averaged_missing(result, rows)
     return head
@@ -527,11 +527,6 @@ def _averaged_missing(result, rows: list[dict[str, Any]]) -> str:
     unread = result.law_choice.unreadable(dict.fromkeys(shared))
     names = "; ".join(f"{law} reads {', '.join(cols)}" for law, cols in unread.items())
     return f"no averaged prediction: {names}, which not every --at gives"
-
-
-def _averaged_weights(choice) -> dict[str, float]:
-    """The weights of auto's averaged prediction: the candidates that count (a positive weight)."""
-    return {name: w for name, w in choice.weights.items() if w > 0}
 
 
 def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -> None:
@@ -569,10 +564,9 @@ def _render_points(result, rows: list[dict[str, Any]], interval: float | None) -
 
 def _averaged_words(choice) -> str:
     """The legend of ``predict``'s averaged column (a fit of ``--law auto``)."""
-    weights = ", ".join(f"{name} {w:.2g}" for name, w in _averaged_weights(choice).items())
     return (
         f"{choice.chosen}: the chosen law's prediction; averaged: the weighted geometric mean of the candidates' "
-        f"predictions, weights from their rolling backtests ({weights})"
+        f"predictions, weights from their rolling backtests ({choice.weights_words()})"
     )
 
 

@@ -52,16 +52,29 @@ class LawChoice(Result):
         """Stacking weight of every candidate (0 for those that could not be scored)."""
         return {str(r.law): float(r.weight) for r in self.table.itertuples()}
 
+    @property
+    def positive_weights(self) -> dict[str, float]:
+        """The weights of the candidates that count in the average and the spread (a positive weight)."""
+        return {name: w for name, w in self.weights.items() if w > 0}
+
+    def weights_words(self) -> str:
+        """The positive weights in words, ``"chinchilla 0.047, overtrain 0.83, kaplan 0.12"``."""
+        return ", ".join(f"{name} {w:.2g}" for name, w in self.positive_weights.items())
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """Every input some candidate reads (``unique_tokens`` with ``data_constrained`` among them)."""
+        return frozenset(name for law, _ in self.candidates.values() for name in law.inputs)
+
+    def _counted(self) -> dict[str, tuple[Law, tuple[float, ...]]]:
+        """The chosen law and every candidate with a positive weight."""
+        return {n: c for n, c in self.candidates.items() if n == self.chosen or self.weights.get(n, 0.0) > 0}
+
     def unreadable(self, columns: Mapping[str, Any]) -> dict[str, list[str]]:
         """The weighted candidates whose inputs ``columns`` lack, with those inputs (``unique_tokens`` for
         ``data_constrained`` beside a chosen ``chinchilla``)."""
-        out = {}
-        for name, (law, _) in self.candidates.items():
-            if name == self.chosen or self.weights.get(name, 0.0) > 0:
-                missing = [k for k in law.inputs if k not in columns]
-                if missing:
-                    out[name] = missing
-        return out
+        missing = {name: [k for k in law.inputs if k not in columns] for name, (law, _) in self._counted().items()}
+        return {name: cols for name, cols in missing.items() if cols}
 
     def log_predictions(self, columns: Mapping[str, Any], omit_unreadable: bool = False) -> dict[str, np.ndarray]:
         """Log prediction at ``columns`` of the chosen law and of every candidate with a positive weight.
@@ -78,8 +91,8 @@ class LawChoice(Result):
                 "prediction and the law-choice part of a total interval weigh every candidate"
             )
         out = {}
-        for name, (law, values) in self.candidates.items():
-            if (name == self.chosen or self.weights.get(name, 0.0) > 0) and name not in unreadable:
+        for name, (law, values) in self._counted().items():
+            if name not in unreadable:
                 with np.errstate(all="ignore"):
                     out[name] = np.log(law.predict(np.array([values]), **{k: columns[k] for k in law.inputs})[0])
         return out

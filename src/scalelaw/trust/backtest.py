@@ -574,7 +574,7 @@ def _band(
     if cache is None:
         return held_out_band(result, test, level, n_boot, kind)
     key = ("band", id(result))
-    if cache.get(key) is None:
+    if key not in cache:  # a band that could not be made (None) is not made again
         cache[key] = held_out_band(result, test, level, n_boot, kind)
     return cache[key]
 
@@ -583,8 +583,7 @@ def _chosen(result: FitResult, point: str = "chosen") -> dict[str, Any]:
     """What the row of ``"auto"`` (or ``"averaged"``) says of the law its training-part backtests chose."""
     law = result.law
     if point == "averaged":
-        weights = ", ".join(f"{k} {w:.2g}" for k, w in result.law_choice.weights.items() if w > 0)
-        return {"chosen": law.name, "formula": f"averaged: {weights}", "n_params": math.nan}
+        return {"chosen": law.name, "formula": f"averaged: {result.law_choice.weights_words()}", "n_params": math.nan}
     return {"chosen": law.name, "formula": f"auto: {law.formula()}", "n_params": law.n_params}
 
 

@@ -197,12 +197,11 @@ def prediction_records(
     """
     frame = {name: [p[name] for p in points] for name in result.law.inputs}
     rows = [{"at": p, "value": float(v)} for p, v in zip(points, predict_values(result, frame), strict=True)]
+    from scalelaw.trust.total import candidate_inputs, check_kind, with_kind  # total.py reads this module
+
     # Inputs only other candidates of an auto fit read (unique_tokens), when every point gives them.
-    candidate_only = {
-        n: np.array([p[n] for p in points], dtype=np.float64)
-        for n in (points[0] if points else {})
-        if n not in frame and all(n in p for p in points)
-    }
+    shared = set.intersection(*(set(p) for p in points)) if points else set()
+    candidate_only = candidate_inputs(result, {n: [p[n] for p in points] for n in shared})
     choice = result.law_choice
     if choice is not None and not choice.unreadable({**frame, **candidate_only}):  # beside the chosen law's
         for row, v in zip(rows, choice.averaged({**frame, **candidate_only}), strict=True):
@@ -211,8 +210,6 @@ def prediction_records(
     for row, rec in zip(rows, extrapolation or [], strict=False):
         row["extrapolation"] = rec
     if boot is not None:
-        from scalelaw.trust.total import check_kind, with_kind  # total.py reads this module's compute_of
-
         check_kind(kind)
         band = (boot() if callable(boot) else boot).predict(frame, level=level, observation=observation)
         table = with_kind(result, band, level, kind, candidate_only)

@@ -45,8 +45,7 @@ def candidate_inputs(result: FitResult, points: Any) -> dict[str, np.ndarray]:
     where it has them: the averaged prediction and the law-choice spread need every weighted candidate's."""
     if result.law_choice is None or points is None:
         return {}
-    own = set(result.law.inputs)
-    names = {n for law, _ in result.law_choice.candidates.values() for n in law.inputs if n not in own}
+    names = result.law_choice.inputs - set(result.law.inputs)
     return {n: np.atleast_1d(np.asarray(points[n], dtype=np.float64)) for n in sorted(names) if n in points}
 
 
